@@ -1,0 +1,284 @@
+"""The channel boundary: what every adapter receives, produces and implements.
+
+An adapter turns the outside world into `InboundMessage`s handed to a `Sink`, and sends
+`OutboundMessage`s. It knows nothing of the database, routing or other adapters: the
+sink is the only way in, and it returns only once the messages are committed, so the
+adapter may then acknowledge its source.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class ChannelConfig(BaseModel):
+    """Keys every channel has; each adapter subclasses this with its own keys."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$", description="a slug, unique; used in URLs")
+    type: str
+    enabled: bool = True
+
+
+# --- inbound -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Sender:
+    """Who wrote a message, as the channel knows them."""
+
+    address: str  # the identity on this channel: email address, Telegram user id, ...
+    name: str | None = None
+    email: str | None = None  # an email address when the channel knows one (merges contacts)
+    username: str | None = None
+    language: str | None = None  # "en", "es", ... when the channel knows it
+    verified: bool = True  # False when the address is only claimed (e.g. an anonymous visitor)
+
+
+@dataclass(frozen=True, slots=True)
+class InboundAttachment:
+    filename: str
+    content_type: str
+    data: bytes
+    inline: bool = False
+    content_id: str | None = None
+
+
+MessageKind = Literal["message", "edit", "delete"]
+
+
+@dataclass(frozen=True, slots=True)
+class InboundMessage:
+    """One message from the outside world, as an adapter hands it to the inbox.
+
+    `external_id` is unique within the channel and stable across redeliveries: the
+    inbox stores each (channel, external_id) once, whatever the adapter repeats.
+    """
+
+    external_id: str
+    sender: Sender
+    text: str
+    html: str | None = None  # raw HTML as received; the inbox sanitises it before storage
+    subject: str | None = None
+    # The conversation key the adapter knows (Telegram chat, Slack thread, widget
+    # session). Messages with the same key continue the same open conversation.
+    thread_key: str | None = None
+    # External ids this message answers (email In-Reply-To / References).
+    references: tuple[str, ...] = ()
+    # A ticket number the customer quoted (e.g. "[#123]" in an email subject).
+    ticket_number: int | None = None
+    attachments: tuple[InboundAttachment, ...] = ()
+    sent_at: dt.datetime | None = None
+    # Mail from robots (auto-replies, bounces, lists) is stored but never answered.
+    automated: bool = False
+    kind: MessageKind = "message"
+    # For kind "edit" / "delete": the external id of the message it changes.
+    target_external_id: str | None = None
+    # Channel-specific facts the adapter needs again to reply (chat id, thread ts,
+    # Message-ID, ...). Plain JSON values only.
+    meta: dict[str, Any] = field(default_factory=dict)
+    raw: bytes | None = None  # the original bytes, kept for admins
+
+
+@dataclass(frozen=True, slots=True)
+class IngestResult:
+    """What the inbox did with one inbound message (after commit)."""
+
+    external_id: str
+    message_id: int | None  # None when the message was quarantined
+    conversation_id: int | None
+    duplicate: bool = False
+    quarantined: bool = False
+
+
+class Sink(Protocol):
+    """The inbox, as an adapter sees it."""
+
+    async def ingest(
+        self, messages: Sequence[InboundMessage], *, cursor: str | None = None
+    ) -> list[IngestResult]:
+        """Store the messages (and the adapter's new cursor) in one transaction.
+
+        Returns after commit. Duplicates of already stored messages are reported with
+        `duplicate=True` and change nothing.
+        """
+        ...
+
+    async def quarantine(self, raw: bytes, error: str, *, external_id: str | None = None) -> None:
+        """Store input that cannot be parsed, with the error, so the cursor can move on."""
+        ...
+
+    async def cursor(self) -> str | None:
+        """The cursor last committed with `ingest` (IMAP UID, Telegram offset, ...)."""
+        ...
+
+
+# --- outbound ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundAttachment:
+    filename: str
+    content_type: str
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    address: str  # the contact's identity on this channel
+    name: str | None = None
+    email: str | None = None
+    language: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundMessage:
+    """A reply to send. `idempotency_key` is stable across retries of the same send
+    (use it as Message-ID, client id, ...), so a retried send is recognisable."""
+
+    idempotency_key: str
+    recipient: Recipient
+    text: str
+    html: str | None = None  # sanitised HTML rendered by the inbox, when it has one
+    subject: str | None = None
+    thread_key: str | None = None
+    # External ids of the thread so far, oldest first (email References).
+    references: tuple[str, ...] = ()
+    # The latest customer message's external id, if the reply answers it.
+    in_reply_to: str | None = None
+    attachments: tuple[OutboundAttachment, ...] = ()
+    author_name: str | None = None  # the agent, for channels that show it
+    conversation_meta: dict[str, Any] = field(default_factory=dict)
+    ticket_number: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SendResult:
+    external_id: str | None = None  # the id the channel gave the sent message
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+class SendError(Exception):
+    """Base of send failures."""
+
+
+class TransientSendError(SendError):
+    """Try again later (network, 4xx rate limit, 5xx). `retry_after` in seconds if known."""
+
+    def __init__(self, reason: str, *, retry_after: float | None = None, count_attempt: bool = True) -> None:
+        super().__init__(reason)
+        self.retry_after = retry_after
+        # False for deferrals that are not failures (our own pacing, a rate limit):
+        # they do not use up the send's attempts.
+        self.count_attempt = count_attempt
+
+
+class PermanentSendError(SendError):
+    """Retrying will not help (user blocked the bot, mailbox does not exist)."""
+
+
+class ChannelAuthError(Exception):
+    """The channel's credentials were refused."""
+
+
+# --- webhooks ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookRequest:
+    """An HTTP request for a channel's hook, framework-neutral."""
+
+    method: str
+    path: str
+    headers: dict[str, str]  # lower-case names
+    body: bytes
+    query: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookResponse:
+    status: int
+    body: bytes = b""
+    content_type: str = "application/json"
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    """One line of `frontdesk channels test NAME`."""
+
+    what: str  # "imap login", "smtp login", "getMe", ...
+    ok: bool
+    detail: str = ""
+
+
+# --- the protocol ------------------------------------------------------------------
+
+
+@runtime_checkable
+class Channel(Protocol):
+    """What the inbox needs of an adapter."""
+
+    config_model: ClassVar[type[ChannelConfig]]
+    name: str
+
+    async def start(self, sink: Sink) -> None:
+        """Begin receiving. Returns once running; the adapter owns its tasks."""
+        ...
+
+    async def stop(self) -> None:
+        """Stop receiving and cancel every task the adapter started."""
+        ...
+
+    async def send(self, outbound: OutboundMessage) -> SendResult:
+        """Send one message. Raises TransientSendError or PermanentSendError."""
+        ...
+
+
+class SupportsWebhook(Protocol):
+    async def handle_webhook(self, request: WebhookRequest) -> WebhookResponse: ...
+
+
+class SupportsAttach(Protocol):
+    """Adapters that take webhooks: every web node attaches a sink for `handle_webhook`,
+    while `start()` (the receiver: polling, webhook registration) runs on one node only."""
+
+    def attach(self, sink: Sink) -> None: ...
+
+
+class SupportsCheck(Protocol):
+    async def check(self) -> list[CheckResult]: ...
+
+
+async def cancel_task(task: asyncio.Task[Any] | None) -> None:
+    """Cancel a task this component owns and wait until it has finished (for `stop()`)."""
+    if task is None:
+        return
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelContext:
+    """What the daemon tells every adapter when it builds one."""
+
+    public_url: str  # e.g. "https://support.example.com", no trailing slash
+    # The domain of our own Message-IDs (loop protection, threading).
+    message_id_domain: str = "frontdesk.local"
+
+
+class SupportsParse(Protocol):
+    """Adapters whose raw input can be parsed again (`frontdesk quarantine retry ID`)."""
+
+    def parse(self, raw: bytes) -> InboundMessage:
+        """Raise ValueError when `raw` still cannot be parsed."""
+        ...

@@ -1,0 +1,124 @@
+"""Conversations and their messages."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, ConfigDict, Field
+
+from inbox import conversations as conv
+from inbox.api import pagination
+from inbox.api.deps import Id, Svc, Who
+from inbox.api.errors import ApiError, not_found
+from inbox.replies import Reply, post_reply
+from inbox.tickets import child_conversations
+
+router = APIRouter(prefix="/api/v1/conversations", tags=["conversations"])
+
+Limit = Annotated[int, Query(ge=1, le=200)]
+
+
+class ReplyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    text: str = Field(min_length=1, max_length=100_000)
+    private: bool = False
+
+
+class ConversationPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    status: str | None = None
+    assignee: str | None = Field(default=None, description="agent email; null or \"\" unassigns")
+    team: str | None = None
+    priority: str | None = None
+    tags: list[str] | None = None
+    snoozed_until: dt.datetime | None = None
+
+
+@router.get("")
+async def list_conversations(
+    svc: Svc,
+    who: Who,
+    status: str | None = None,
+    channel: str | None = None,
+    assignee: str | None = None,
+    team: str | None = None,
+    q: Annotated[str | None, Query(max_length=200)] = None,
+    priority: str | None = None,
+    tag: str | None = None,
+    cursor: str | None = None,
+    limit: Limit = 50,
+) -> dict[str, Any]:
+    if status is not None and status not in conv.STATUSES:
+        raise ApiError(422, f"status must be one of {', '.join(conv.STATUSES)}")
+    after_values = pagination.decode(cursor, 2)
+    after = (str(after_values[0]), int(after_values[1])) if after_values else None
+    filters = conv.ListFilter(status, channel, assignee, team, q, priority, tag)
+    async with svc.db.read() as session:
+        rows = await conv.list_conversations(session, who, filters, after=after, limit=limit)
+        items = await conv.describe(session, rows)
+    last = rows[-1] if rows else None
+    return pagination.page(items, limit, [last.last_message_at.isoformat(), last.id] if last else None)
+
+
+@router.get("/{conversation_id}")
+async def get_conversation(svc: Svc, who: Who, conversation_id: Id) -> dict[str, Any]:
+    async with svc.db.read() as session:
+        found = await conv.get_visible(session, who, conversation_id)
+        if found is None:
+            raise not_found("conversation")
+        return (await conv.describe(session, [found]))[0]
+
+
+@router.patch("/{conversation_id}")
+async def patch_conversation(svc: Svc, who: Who, conversation_id: Id, body: ConversationPatch) -> dict[str, Any]:
+    fields = body.model_fields_set
+    changes = conv.ConversationChanges(
+        status=body.status,
+        assignee=(body.assignee or "") if "assignee" in fields else None,
+        team=(body.team or "") if "team" in fields else None,
+        priority=(body.priority or "") if "priority" in fields else None,
+        tags=body.tags,
+        snoozed_until=body.snoozed_until,
+    )
+    async with svc.db.transaction() as session:
+        found = await conv.get_visible(session, who, conversation_id)
+        if found is None:
+            raise not_found("conversation")
+        try:
+            await conv.apply_changes(session, svc.bus, found, changes, actor=who.email)
+        except conv.ConversationError as exc:
+            raise ApiError(422, str(exc)) from None
+    async with svc.db.read() as session:
+        refreshed = await conv.get_visible(session, who, conversation_id)
+        assert refreshed is not None
+        return (await conv.describe(session, [refreshed]))[0]
+
+
+@router.get("/{conversation_id}/messages")
+async def list_messages(svc: Svc, who: Who, conversation_id: Id, cursor: str | None = None, limit: Limit = 100) -> dict[str, Any]:
+    after = pagination.decode(cursor, 1)
+    async with svc.db.read() as session:
+        if await conv.get_visible(session, who, conversation_id) is None:
+            raise not_found("conversation")
+        rows = await conv.messages_of(session, conversation_id, after_id=int(after[0]) if after else None, limit=limit)
+        items = await conv.describe_messages(session, rows)
+    return pagination.page(items, limit, [rows[-1].id] if rows else None)
+
+
+@router.post("/{conversation_id}/messages", status_code=201)
+async def post_message(svc: Svc, who: Who, conversation_id: Id, body: ReplyIn) -> dict[str, Any]:
+    async with svc.db.transaction() as session:
+        found = await conv.get_visible(session, who, conversation_id)
+        if found is None:
+            raise not_found("conversation")
+        reply = Reply(text=body.text, private=body.private, agent_id=who.agent_id)
+        message = await post_reply(session, svc.bus, found.id, reply)
+        if not body.private:
+            # A reply to a major incident reaches every affected customer on their own channel.
+            children = await session.run_sync(lambda s: child_conversations(s.connection(), found.id))
+            for child in children:
+                await post_reply(session, svc.bus, child, reply)
+        # Described before commit: the worker may send it a moment later.
+        return (await conv.describe_messages(session, [message]))[0]

@@ -1,0 +1,103 @@
+"""Passwords (argon2id), API tokens (random, stored as SHA-256) and one-time login links."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+from dataclasses import dataclass
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from inbox.models import Agent, ApiToken, LoginLink, utcnow
+
+_hasher = PasswordHasher()  # argon2id with the library's current defaults
+
+TOKEN_PREFIX = "fd_"
+
+
+class AuthError(Exception):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling: an active agent, by token or session."""
+
+    agent_id: int
+    email: str
+    name: str
+    role: str
+    language: str | None
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str | None, password: str) -> bool:
+    if not password_hash:
+        _hasher.hash(password)  # same cost whether or not the agent exists
+        return False
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def principal_of(agent: Agent) -> Principal:
+    return Principal(agent.id, agent.email, agent.name, agent.role, agent.language)
+
+
+async def create_token(session: AsyncSession, agent: Agent, name: str = "") -> str:
+    """Create an API token; the clear value is returned once and never stored."""
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    session.add(ApiToken(agent_id=agent.id, name=name, token_hash=_digest(token), prefix=token[:10]))
+    await session.flush()
+    return token
+
+
+async def principal_for_token(session: AsyncSession, token: str) -> Principal | None:
+    if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
+        return None
+    row = (
+        await session.execute(
+            select(Agent)
+            .join(ApiToken, ApiToken.agent_id == Agent.id)
+            .where(ApiToken.token_hash == _digest(token), ApiToken.revoked.is_(False), Agent.active.is_(True))
+        )
+    ).scalar_one_or_none()
+    return principal_of(row) if row else None
+
+
+async def create_login_link(session: AsyncSession, agent: Agent, *, hours: int = 24) -> str:
+    token = secrets.token_urlsafe(32)
+    session.add(LoginLink(agent_id=agent.id, token_hash=_digest(token), expires_at=utcnow() + dt.timedelta(hours=hours)))
+    await session.flush()
+    return token
+
+
+async def redeem_login_link(session: AsyncSession, token: str) -> Agent | None:
+    """Use a one-time link: valid once, before it expires."""
+    now = utcnow()
+    result = await session.execute(
+        update(LoginLink)
+        .where(LoginLink.token_hash == _digest(token), LoginLink.used_at.is_(None), LoginLink.expires_at > now)
+        .values(used_at=now)
+        .returning(LoginLink.agent_id)
+    )
+    agent_id = result.scalar_one_or_none()
+    if agent_id is None:
+        return None
+    return await session.scalar(select(Agent).where(Agent.id == agent_id, Agent.active.is_(True)))

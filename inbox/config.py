@@ -1,0 +1,254 @@
+"""The one validated configuration object, built from TOML at start and passed in.
+
+Strings of the form "env:NAME" are read from the environment. Every error names the
+file, the key and what was expected; the daemon refuses to start on any of them.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+import channels
+from channels.base import ChannelConfig
+from routing.config import BusinessHoursConfig, SLAConfig, TeamConfig, check_routing
+from routing.templates import NotificationTemplates
+
+DEFAULT_PATH = "frontdesk.toml"
+
+
+class ConfigError(Exception):
+    """The configuration is invalid; `problems` lists one line per error."""
+
+    def __init__(self, path: str, problems: list[str]) -> None:
+        self.path = path
+        self.problems = problems
+        super().__init__("\n".join(f"{path}: {p}" for p in problems))
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ServerConfig(_Strict):
+    listen: str = "127.0.0.1:8000"
+    public_url: str = "http://127.0.0.1:8000"
+    secret_key: str = Field(min_length=16)
+    language: Literal["en", "es"] = "en"
+    max_upload_bytes: int = 25 * 1024 * 1024
+    max_request_bytes: int = 1024 * 1024
+    api_requests_per_minute: int = Field(default=1200, ge=1)  # per agent (token or session)
+
+    @field_validator("listen")
+    @classmethod
+    def _listen(cls, value: str) -> str:
+        host, sep, port = value.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError("expected HOST:PORT, e.g. 127.0.0.1:8000")
+        return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError("expected an http(s) URL, e.g. https://support.example.com")
+        return value.rstrip("/")
+
+    @property
+    def host(self) -> str:
+        return self.listen.rpartition(":")[0].strip("[]")
+
+    @property
+    def port(self) -> int:
+        return int(self.listen.rpartition(":")[2])
+
+
+class DatabaseConfig(_Strict):
+    url: str = "sqlite+aiosqlite:///var/frontdesk.db"
+    pool_size: int = 10
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError('expected "sqlite+aiosqlite:///PATH" or "postgresql+asyncpg://USER@HOST/DB"')
+        return value
+
+
+class BusConfig(_Strict):
+    url: str = ""
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if value and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError('expected "" (in-process) or "redis://HOST:PORT/DB"')
+        return value
+
+
+class OutboxConfig(_Strict):
+    max_attempts: int = Field(default=8, ge=1)
+    base_delay: float = Field(default=2.0, gt=0)  # seconds; doubles each attempt
+    max_delay: float = Field(default=600.0, gt=0)
+    lease_seconds: float = Field(default=60.0, gt=0)
+    concurrency: int = Field(default=8, ge=1)
+
+
+class ClusterConfig(_Strict):
+    # A channel's receiver moves to another worker node within about this long after
+    # its node dies; the holder renews every third of it.
+    lease_seconds: float = Field(default=10.0, ge=1.0, le=600.0)
+
+
+class RuleConfig(_Strict):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    name: str = Field(min_length=1)
+    if_: dict[str, Any] = Field(default_factory=dict, alias="if")
+    then: dict[str, Any] = Field(default_factory=dict)
+    enabled: bool = True
+
+
+class Config(_Strict):
+    server: ServerConfig
+    database: DatabaseConfig = DatabaseConfig()
+    bus: BusConfig = BusConfig()
+    outbox: OutboxConfig = OutboxConfig()
+    cluster: ClusterConfig = ClusterConfig()
+    channels: list[ChannelConfig] = []
+    teams: list[TeamConfig] = []
+    rules: list[RuleConfig] = []
+    business_hours: dict[str, BusinessHoursConfig] = {}
+    sla: list[SLAConfig] = []
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_format: Literal["json", "text"] = "text"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database.url.startswith("sqlite")
+
+    def channel(self, name: str) -> ChannelConfig | None:
+        return next((c for c in self.channels if c.name == name), None)
+
+
+@dataclass(frozen=True)
+class LoadedConfig:
+    path: str
+    config: Config
+
+
+def resolve_path(path: str | None) -> str:
+    return path or os.environ.get("FRONTDESK_CONFIG") or DEFAULT_PATH
+
+
+def load(path: str | None = None, env: Mapping[str, str] | None = None) -> Config:
+    """Read, resolve "env:" secrets and validate; raise ConfigError listing every problem."""
+    file = resolve_path(path)
+    try:
+        raw = tomllib.loads(Path(file).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(file, ["file not found"]) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(file, [f"not valid TOML: {exc}"]) from None
+    return parse(raw, file, os.environ if env is None else env)
+
+
+def parse(raw: dict[str, Any], file: str, env: Mapping[str, str]) -> Config:
+    problems: list[str] = []
+    resolved = _resolve_env(raw, env, (), problems)
+    channel_models = _validate_channels(resolved.pop("channels", []), problems)
+    try:
+        config = Config.model_validate(resolved)
+    except ValidationError as exc:
+        problems.extend(_describe(exc, ()))
+        config = None
+    names = [c.name for c in channel_models]
+    for dup in sorted({n for n in names if names.count(n) > 1}):
+        problems.append(f"channels: the name {dup!r} is used twice; names must be unique")
+    if config is not None:
+        problems.extend(_check_references(config, channel_models))
+    if problems:
+        raise ConfigError(file, problems)
+    assert config is not None
+    config.channels = channel_models
+    return config
+
+
+def _resolve_env(value: Any, env: Mapping[str, str], where: tuple[str | int, ...], problems: list[str]) -> Any:
+    if isinstance(value, dict):
+        return {k: _resolve_env(v, env, (*where, k), problems) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_resolve_env(v, env, (*where, i), problems) for i, v in enumerate(value)]
+    if isinstance(value, str) and value.startswith("env:"):
+        name = value[4:]
+        if name not in env:
+            problems.append(f"{_key(where)}: environment variable {name} is not set")
+            return ""
+        return env[name]
+    return value
+
+
+def _validate_channels(items: Any, problems: list[str]) -> list[ChannelConfig]:
+    if not isinstance(items, list):
+        problems.append("channels: expected an array of tables ([[channels]])")
+        return []
+    result: list[ChannelConfig] = []
+    for i, item in enumerate(items):
+        where: tuple[str | int, ...] = ("channels", i)
+        if not isinstance(item, dict):
+            problems.append(f"{_key(where)}: expected a table")
+            continue
+        type_name = item.get("type")
+        try:
+            model = channels.config_model(str(type_name))
+        except channels.UnknownChannelType as exc:
+            problems.append(f"{_key((*where, 'type'))}: {exc}")
+            continue
+        try:
+            result.append(model.model_validate(item))
+        except ValidationError as exc:
+            problems.extend(_describe(exc, where))
+    return result
+
+
+def _check_references(config: Config, channel_models: list[ChannelConfig]) -> list[str]:
+    """Problems that span sections: rules naming unknown teams or templates, SLA calendars."""
+    rules = [{"name": r.name, "if": r.if_, "then": r.then, "enabled": r.enabled} for r in config.rules]
+    return check_routing(
+        teams=config.teams,
+        rules=rules,
+        sla=config.sla,
+        business_hours=config.business_hours,
+        templates=sorted(NotificationTemplates().names),
+    )
+
+
+def _describe(exc: ValidationError, prefix: tuple[str | int, ...]) -> list[str]:
+    lines = []
+    for err in exc.errors():
+        loc = (*prefix, *(p for p in err["loc"] if not str(p).startswith("function-")))
+        message = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            message = "unknown key"
+        elif err["type"] == "missing":
+            message = "required key is missing"
+        lines.append(f"{_key(loc)}: {message}")
+    return lines
+
+
+def _key(loc: tuple[str | int, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out or "(top level)"

@@ -1,0 +1,267 @@
+"""Reading and changing conversations: who may see what, the JSON shapes, updates."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, Text, and_, false, or_, select, true, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from inbox import events
+from inbox.auth import Principal
+from inbox.events import Bus
+from inbox.models import (
+    Agent,
+    Attachment,
+    Channel,
+    Contact,
+    Conversation,
+    Message,
+    Team,
+    TeamMember,
+    Ticket,
+    utcnow,
+)
+
+STATUSES = ("open", "pending", "snoozed", "resolved")
+PRIORITIES = ("P1", "P2", "P3", "P4", "P5")
+
+
+class ConversationError(ValueError):
+    """A change that cannot be made (unknown agent, bad status...)."""
+
+
+async def team_ids_of(session: AsyncSession, agent_id: int) -> list[int]:
+    return list(await session.scalars(select(TeamMember.team_id).where(TeamMember.agent_id == agent_id)))
+
+
+async def visibility(session: AsyncSession, who: Principal) -> ColumnElement[bool]:
+    """Admins see everything; agents see unteamed conversations, their teams' and their own."""
+    if who.is_admin:
+        return true()
+    teams = await team_ids_of(session, who.agent_id)
+    return or_(
+        Conversation.team_id.is_(None),
+        Conversation.team_id.in_(teams) if teams else false(),
+        Conversation.assignee_id == who.agent_id,
+    )
+
+
+async def get_visible(session: AsyncSession, who: Principal, conversation_id: int) -> Conversation | None:
+    clause = await visibility(session, who)
+    return await session.scalar(select(Conversation).where(Conversation.id == conversation_id, clause))
+
+
+@dataclass(frozen=True, slots=True)
+class ListFilter:
+    status: str | None = None
+    channel: str | None = None
+    assignee: str | None = None  # me | none | EMAIL
+    team: str | None = None
+    q: str | None = None
+    priority: str | None = None
+    tag: str | None = None
+
+
+async def list_conversations(
+    session: AsyncSession, who: Principal, filters: ListFilter, *, after: tuple[str, int] | None, limit: int
+) -> list[Conversation]:
+    query = select(Conversation).where(await visibility(session, who))
+    if filters.status:
+        query = query.where(Conversation.status == filters.status)
+    if filters.priority:
+        query = query.where(Conversation.priority == filters.priority)
+    if filters.channel:
+        query = query.join(Channel, Channel.id == Conversation.channel_id).where(Channel.name == filters.channel)
+    if filters.assignee == "me":
+        query = query.where(Conversation.assignee_id == who.agent_id)
+    elif filters.assignee == "none":
+        query = query.where(Conversation.assignee_id.is_(None))
+    elif filters.assignee:
+        query = query.where(Conversation.assignee_id == select(Agent.id).where(Agent.email == filters.assignee.lower()).scalar_subquery())
+    if filters.team:
+        query = query.where(Conversation.team_id == select(Team.id).where(Team.name == filters.team).scalar_subquery())
+    if filters.tag:
+        # JSON arrays differ between SQLite and PostgreSQL; a quoted LIKE works on both.
+        query = query.where(Conversation.tags.cast(Text).like(f'%"{_escape_like(filters.tag)}"%', escape="\\"))
+    if filters.q:
+        pattern = f"%{_escape_like(filters.q)}%"
+        matching = select(Message.conversation_id).where(Message.text.ilike(pattern, escape="\\"), Message.private.is_(False))
+        query = query.where(or_(Conversation.id.in_(matching), Conversation.subject.ilike(pattern, escape="\\")))
+    if after is not None:
+        at = dt.datetime.fromisoformat(after[0])
+        query = query.where(
+            or_(Conversation.last_message_at < at, and_(Conversation.last_message_at == at, Conversation.id < after[1]))
+        )
+    query = query.order_by(Conversation.last_message_at.desc(), Conversation.id.desc()).limit(limit)
+    return list((await session.scalars(query)).all())
+
+
+def _escape_like(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+async def describe(session: AsyncSession, conversations: Sequence[Conversation]) -> list[dict[str, Any]]:
+    """The API shape of conversations, with a few set-based lookups."""
+    if not conversations:
+        return []
+    channel_ids = {c.channel_id for c in conversations}
+    contact_ids = {c.contact_id for c in conversations}
+    agent_ids = {c.assignee_id for c in conversations if c.assignee_id}
+    team_ids = {c.team_id for c in conversations if c.team_id}
+    conv_ids = [c.id for c in conversations]
+    channels = {r.id: r for r in (await session.execute(select(Channel.id, Channel.name, Channel.type).where(Channel.id.in_(channel_ids))))}
+    contacts = {r.id: r for r in (await session.execute(select(Contact.id, Contact.name, Contact.email).where(Contact.id.in_(contact_ids))))}
+    agents = {r.id: r.email for r in (await session.execute(select(Agent.id, Agent.email).where(Agent.id.in_(agent_ids))))} if agent_ids else {}
+    teams = {r.id: r.name for r in (await session.execute(select(Team.id, Team.name).where(Team.id.in_(team_ids))))} if team_ids else {}
+    tickets = {
+        r.conversation_id: r
+        for r in (await session.execute(select(Ticket).where(Ticket.conversation_id.in_(conv_ids)).order_by(Ticket.id.desc()))).scalars()
+    }
+    out = []
+    for c in conversations:
+        ticket = tickets.get(c.id)
+        out.append(
+            {
+                "id": c.id,
+                "channel": channels[c.channel_id].name,
+                "channel_type": channels[c.channel_id].type,
+                "status": c.status,
+                "subject": c.subject,
+                "contact": {"id": c.contact_id, "name": contacts[c.contact_id].name, "email": contacts[c.contact_id].email},
+                "assignee": agents.get(c.assignee_id) if c.assignee_id else None,
+                "team": teams.get(c.team_id) if c.team_id else None,
+                "priority": c.priority,
+                "tags": list(c.tags or []),
+                "snoozed_until": _iso(c.snoozed_until),
+                "first_response_at": _iso(c.first_response_at),
+                "last_message_at": _iso(c.last_message_at),
+                "created_at": _iso(c.created_at),
+                "updated_at": _iso(c.updated_at),
+                "ticket": (
+                    {"id": ticket.id, "number": ticket.number, "kind": ticket.kind, "status": ticket.status, "priority": ticket.priority}
+                    if ticket
+                    else None
+                ),
+            }
+        )
+    return out
+
+
+async def describe_messages(session: AsyncSession, messages: Sequence[Message]) -> list[dict[str, Any]]:
+    if not messages:
+        return []
+    ids = [m.id for m in messages]
+    attachments: dict[int, list[dict[str, Any]]] = {}
+    for a in (await session.scalars(select(Attachment).where(Attachment.message_id.in_(ids)).order_by(Attachment.id))).all():
+        attachments.setdefault(a.message_id, []).append(
+            {"id": a.id, "filename": a.filename, "content_type": a.content_type, "size": a.size, "url": f"/attachments/{a.id}"}
+        )
+    agent_ids = {m.agent_id for m in messages if m.agent_id}
+    contact_ids = {m.contact_id for m in messages if m.contact_id}
+    agents = {r.id: r.name for r in (await session.execute(select(Agent.id, Agent.name).where(Agent.id.in_(agent_ids))))} if agent_ids else {}
+    contacts = {r.id: r.name for r in (await session.execute(select(Contact.id, Contact.name).where(Contact.id.in_(contact_ids))))} if contact_ids else {}
+    out = []
+    for m in messages:
+        author_id = m.agent_id if m.author_type == "agent" else m.contact_id
+        author_name = agents.get(m.agent_id) if m.author_type == "agent" and m.agent_id else contacts.get(m.contact_id) if m.contact_id else None
+        out.append(
+            {
+                "id": m.id,
+                "conversation_id": m.conversation_id,
+                "direction": m.direction,
+                "author": {"type": m.author_type, "id": author_id, "name": author_name},
+                "subject": m.subject,
+                "text": m.text,
+                "html": m.html,
+                "private": m.private,
+                "delivery": m.delivery,
+                "delivery_error": m.delivery_error,
+                "automated": m.automated,
+                "edited_at": _iso(m.edited_at),
+                "original_text": m.original_text,
+                "deleted": m.deleted_at is not None,
+                "attachments": attachments.get(m.id, []),
+                "created_at": _iso(m.created_at),
+                "sent_at": _iso(m.sent_at),
+            }
+        )
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationChanges:
+    status: str | None = None
+    assignee: str | None = None  # email, or "" to unassign
+    team: str | None = None  # name, or "" to clear
+    priority: str | None = None  # P1..P5, or "" to clear
+    tags: list[str] | None = None
+    snoozed_until: dt.datetime | None = None
+
+
+async def apply_changes(
+    session: AsyncSession, bus: Bus, conversation: Conversation, changes: ConversationChanges, *, actor: str
+) -> dict[str, Any]:
+    """Change a conversation; one `conversation.updated` event lists what changed."""
+    values: dict[str, Any] = {}
+    shown: dict[str, Any] = {}
+    if changes.status is not None:
+        if changes.status not in STATUSES:
+            raise ConversationError(f"status must be one of {', '.join(STATUSES)}")
+        if changes.status == "snoozed" and changes.snoozed_until is None:
+            raise ConversationError("snoozing needs snoozed_until")
+        values["status"] = changes.status
+        values["resolved_at"] = utcnow() if changes.status == "resolved" else None
+        values["snoozed_until"] = changes.snoozed_until if changes.status == "snoozed" else None
+        shown["status"] = changes.status
+    if changes.assignee is not None:
+        if changes.assignee == "":
+            values["assignee_id"] = None
+        else:
+            agent_id = await session.scalar(select(Agent.id).where(Agent.email == changes.assignee.lower(), Agent.active.is_(True)))
+            if agent_id is None:
+                raise ConversationError(f"no active agent {changes.assignee!r}")
+            values["assignee_id"] = agent_id
+        shown["assignee"] = changes.assignee or None
+    if changes.team is not None:
+        if changes.team == "":
+            values["team_id"] = None
+        else:
+            team_id = await session.scalar(select(Team.id).where(Team.name == changes.team))
+            if team_id is None:
+                raise ConversationError(f"no team {changes.team!r}")
+            values["team_id"] = team_id
+        shown["team"] = changes.team or None
+    if changes.priority is not None:
+        if changes.priority and changes.priority not in PRIORITIES:
+            raise ConversationError(f"priority must be one of {', '.join(PRIORITIES)}")
+        values["priority"] = changes.priority or None
+        shown["priority"] = changes.priority or None
+    if changes.tags is not None:
+        tags = sorted({t.strip() for t in changes.tags if t.strip()})
+        if any(len(t) > 64 for t in tags):
+            raise ConversationError("a tag is at most 64 characters")
+        values["tags"] = tags
+        shown["tags"] = tags
+    if not values:
+        return {}
+    values["updated_at"] = utcnow()
+    await session.execute(update(Conversation).where(Conversation.id == conversation.id).values(**values))
+    await events.append(
+        session, bus, "conversation.updated", {"conversation_id": conversation.id, "changes": shown, "by": actor}, conversation.id
+    )
+    return shown
+
+
+async def messages_of(session: AsyncSession, conversation_id: int, *, after_id: int | None, limit: int) -> list[Message]:
+    query = select(Message).where(Message.conversation_id == conversation_id)
+    if after_id is not None:
+        query = query.where(Message.id > after_id)
+    return list((await session.scalars(query.order_by(Message.id).limit(limit))).all())
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    return value.isoformat() if value else None

@@ -1,0 +1,116 @@
+"""`frontdesk serve`: one node — the web server, the channel receivers and the outbox worker.
+
+Roles: `web` serves HTTP (API, UI, hooks, widget); `worker` runs the channel receivers
+and the outbox; `all` (the default) does both.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from typing import Any, Literal
+
+import uvicorn
+
+from inbox import migrate, provision
+from inbox.app import create_app
+from inbox.config import Config
+from inbox.outbox import OutboxWorker
+from inbox.services import Services
+from inbox.sla_watch import SlaWatch
+
+log = logging.getLogger(__name__)
+
+Role = Literal["all", "web", "worker"]
+
+
+class NotMigrated(RuntimeError):
+    pass
+
+
+async def serve(config: Config, role: Role = "all") -> None:
+    services = Services.build(config)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await _check_schema(services)
+        await services.channels.provision(config.channels)
+        await provision.provision_teams_and_rules(services.db, config)
+        link = await provision.bootstrap_admin(services.db, config)
+        if link:
+            email = provision.first_admin_email(config.server.public_url)
+            # Printed once, ever: the link is single-use and never shown again.
+            print(f"\nCreated the first admin ({email}). Sign in once with this link and choose a password:\n  {link}\n", flush=True)
+        await services.channels.build(config.channels)
+        await services.bus.start()
+        worker: OutboxWorker | None = None
+        sla_watch: SlaWatch | None = None
+        if role in ("all", "worker"):
+            await services.channels.start_receivers()
+            worker = OutboxWorker(services.db, services.bus, services.channels.adapter_for, config.outbox, channel_ids=services.channels.ids)
+            await worker.start()
+            sla_watch = SlaWatch(services.db, services.bus, services.policy)
+            await sla_watch.start()
+        server: uvicorn.Server | None = None
+        server_task: asyncio.Task[None] | None = None
+        app = create_app(services) if role in ("all", "web") else None
+        if app is not None:
+            server = uvicorn.Server(
+                uvicorn.Config(
+                    app,
+                    host=config.server.host,
+                    port=config.server.port,
+                    log_config=None,
+                    access_log=False,
+                    lifespan="off",
+                    ws_max_size=1024 * 1024,
+                )
+            )
+            server_task = asyncio.create_task(server.serve(), name="http")
+        log.info("frontdesk %s node started (listen %s)", role, config.server.listen if server else "-")
+        print(f"Frontdesk is running ({role}) at {config.server.public_url}", flush=True)
+        waiters: list[asyncio.Task[Any]] = [asyncio.create_task(stop.wait())]
+        if server_task is not None:
+            waiters.append(server_task)
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        log.info("shutting down")
+        if server is not None and server_task is not None:
+            server.should_exit = True
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(server_task, 10)
+        if app is not None:
+            await app.state.widget_gateway.hub.stop()
+        if sla_watch is not None:
+            await sla_watch.stop()
+        if worker is not None:
+            await worker.stop()
+        await services.channels.stop()
+        for task in waiters:
+            task.cancel()
+    finally:
+        await services.bus.stop()
+        await services.db.dispose()
+
+
+async def _check_schema(services: Services) -> None:
+    current = await migrate.current_revision(services.db)
+    head = migrate.head_revision()
+    if current != head:
+        raise NotMigrated(f"the database is at migration {current}, this code needs {head}: run `frontdesk migrate` first")
+
+
+def run(config: Config, role: Role = "all") -> int:
+    try:
+        asyncio.run(serve(config, role))
+    except NotMigrated as exc:
+        print(f"frontdesk: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"frontdesk: cannot start: {exc}", file=sys.stderr)
+        return 1
+    return 0

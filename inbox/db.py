@@ -1,0 +1,164 @@
+"""Engines and transactions for SQLite (WAL, one writer) and PostgreSQL (asyncpg)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection, Engine, create_engine, event, func, insert, select, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+log = logging.getLogger(__name__)
+
+AfterCommit = Callable[[], Awaitable[None]]
+T = TypeVar("T")
+
+
+class Database:
+    """Owns the engines. Writes go through `transaction()`, reads through `read()`.
+
+    On SQLite, writes use `BEGIN IMMEDIATE` on a single pooled connection, so writers
+    queue in asyncio instead of spinning on the file lock, and readers (WAL) never
+    block them.
+    """
+
+    def __init__(self, url: str, *, pool_size: int = 10) -> None:
+        self.url = url
+        self.is_sqlite = url.startswith("sqlite")
+        if self.is_sqlite:
+            _ensure_sqlite_dir(url)
+            self.write_engine = _sqlite_engine(url, immediate=True, pool_size=1)
+            self.read_engine = _sqlite_engine(url, immediate=False, pool_size=pool_size)
+            # Hot write paths run whole transactions in one thread hop (see `run`).
+            self._sync_writer: Engine | None = _sqlite_sync_engine(url)
+            self._writer_thread: ThreadPoolExecutor | None = ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer")
+        else:
+            self._sync_writer = None
+            self._writer_thread = None
+            self.write_engine = create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+            self.read_engine = self.write_engine
+        self._writer = async_sessionmaker(self.write_engine, expire_on_commit=False)
+        self._reader = async_sessionmaker(self.read_engine, expire_on_commit=False)
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """One write transaction; after-commit hooks run only once it is durable."""
+        async with self._writer() as session:
+            session.info["after_commit"] = []
+            async with session.begin():
+                yield session
+            hooks: list[AfterCommit] = session.info["after_commit"]
+        for hook in hooks:
+            try:
+                await hook()
+            except Exception:  # a wake-up that fails must not undo a commit
+                log.exception("after-commit hook failed")
+
+    async def run(self, work: Callable[[Connection], T]) -> T:
+        """Run `work(connection)` as one write transaction and return its result.
+
+        `work` is plain synchronous SQLAlchemy Core. On SQLite it runs in the single
+        writer thread on the stdlib driver (one thread hop for the whole transaction
+        instead of several per statement); on PostgreSQL it runs in SQLAlchemy's
+        greenlet bridge over asyncpg. The event loop is never blocked.
+        """
+        if self._sync_writer is not None and self._writer_thread is not None:
+            engine = self._sync_writer
+
+            def in_thread() -> T:
+                with engine.begin() as conn:
+                    return work(conn)
+
+            return await asyncio.get_running_loop().run_in_executor(self._writer_thread, in_thread)
+        async with self.write_engine.begin() as aconn:
+            return await aconn.run_sync(work)
+
+    @contextlib.asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncSession]:
+        async with self._reader() as session:
+            yield session
+
+    async def ping(self) -> None:
+        async with self.read_engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+
+    async def dispose(self) -> None:
+        if self._sync_writer is not None and self._writer_thread is not None:
+            await asyncio.get_running_loop().run_in_executor(self._writer_thread, self._sync_writer.dispose)
+            self._writer_thread.shutdown(wait=False)
+        await self.write_engine.dispose()
+        if self.read_engine is not self.write_engine:
+            await self.read_engine.dispose()
+
+
+def after_commit(session: AsyncSession, hook: AfterCommit) -> None:
+    """Run `hook` once the session's transaction has committed (not on rollback)."""
+    hooks: list[AfterCommit] = session.info.setdefault("after_commit", [])
+    if hook not in hooks:
+        hooks.append(hook)
+
+
+def _ensure_sqlite_dir(url: str) -> None:
+    database = make_url(url).database
+    if database and database != ":memory:":
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+
+
+def _sqlite_sync_engine(url: str) -> Engine:
+    engine = create_engine(url.replace("sqlite+aiosqlite", "sqlite+pysqlite", 1), pool_size=1, max_overflow=0)
+    _sqlite_pragmas(engine, immediate=True)
+    return engine
+
+
+def _sqlite_engine(url: str, *, immediate: bool, pool_size: int) -> AsyncEngine:
+    engine = create_async_engine(url, pool_size=pool_size, max_overflow=0)
+    _sqlite_pragmas(engine.sync_engine, immediate=immediate)
+    return engine
+
+
+def _sqlite_pragmas(engine: Engine, *, immediate: bool) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Take transaction control from the driver so that we can say BEGIN IMMEDIATE.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def insert_ids(conn: Connection, table: Any, rows: list[dict[str, Any]], key: str = "id") -> list[int]:
+    """Insert rows and return their new ids in row order, in one round trip either way.
+
+    PostgreSQL: RETURNING in parameter order (SQLAlchemy batches it). SQLite cannot
+    promise RETURNING order, so SQLAlchemy would fall back to one statement per row;
+    inside our write transaction (BEGIN IMMEDIATE: we are the only writer) we assign
+    max(id)+1.. ourselves, which is what SQLite's rowid allocation does anyway.
+    """
+    if not rows:
+        return []
+    column = table.c[key]
+    if conn.dialect.name == "sqlite":
+        start = int(conn.scalar(select(func.coalesce(func.max(column), 0))) or 0) + 1
+        ids = list(range(start, start + len(rows)))
+        conn.execute(insert(table), [{**row, key: i} for row, i in zip(rows, ids, strict=True)])
+        return ids
+    result = conn.execute(insert(table).returning(column, sort_by_parameter_order=True), rows)
+    return [row[0] for row in result]

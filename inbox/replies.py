@@ -1,0 +1,98 @@
+"""Replies and notes: a Message plus (for public replies) an OutboxItem, in one transaction.
+
+`queue_reply` is the one implementation, synchronous Core on a connection, so the
+ingest transaction (auto-replies, notifications) and the API (agents) share it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+from sqlalchemy import Connection, Table, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from inbox import events
+from inbox.db import insert_ids
+from inbox.events import Bus
+from inbox.ingest import Feed, sanitise_html
+from inbox.models import Conversation, Message, OutboxItem, utcnow
+
+messages_t = cast(Table, Message.__table__)
+outbox_t = cast(Table, OutboxItem.__table__)
+conversations_t = cast(Table, Conversation.__table__)
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    text: str
+    private: bool = False
+    html: str | None = None
+    author_type: str = "agent"  # agent | system
+    agent_id: int | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+    subject: str | None = None  # defaults to the conversation's
+
+
+def queue_reply(conn: Connection, conversation_id: int, reply: Reply, feed: Feed, now: dt.datetime | None = None) -> int:
+    """Store the reply and, unless it is a private note, queue its delivery. Returns its id."""
+    now = now or utcnow()
+    conversation = conn.execute(
+        select(conversations_t.c.channel_id, conversations_t.c.subject, conversations_t.c.first_response_at).where(
+            conversations_t.c.id == conversation_id
+        )
+    ).one()
+    key = uuid.uuid4().hex
+    [message_id] = insert_ids(
+        conn,
+        messages_t,
+        [
+            {
+                "conversation_id": conversation_id,
+                "channel_id": conversation.channel_id,
+                "external_id": f"out:{key}",
+                "direction": "out",
+                "author_type": reply.author_type,
+                "agent_id": reply.agent_id,
+                "subject": reply.subject or conversation.subject,
+                "text": reply.text,
+                "html": sanitise_html(reply.html),
+                "private": reply.private,
+                "delivery": "sent" if reply.private else "queued",
+                "automated": reply.author_type == "system",
+                "meta": reply.meta,
+                "created_at": now,
+            }
+        ],
+    )
+    if not reply.private:
+        conn.execute(
+            insert(outbox_t).values(
+                message_id=message_id, channel_id=conversation.channel_id, idempotency_key=key, status="pending", attempts=0, next_attempt_at=now, created_at=now
+            )
+        )
+    values: dict[str, Any] = {"last_message_at": now, "updated_at": now}
+    if not reply.private and reply.author_type == "agent" and conversation.first_response_at is None:
+        values["first_response_at"] = now
+    conn.execute(update(conversations_t).where(conversations_t.c.id == conversation_id).values(**values))
+    payload = {
+        "message_id": message_id,
+        "conversation_id": conversation_id,
+        "direction": "out",
+        "private": reply.private,
+        "agent_id": reply.agent_id,
+    }
+    feed.append(("message.created", payload, conversation_id))
+    return message_id
+
+
+async def post_reply(session: AsyncSession, bus: Bus, conversation_id: int, reply: Reply) -> Message:
+    """`queue_reply` in the caller's session; the event wakes listeners after commit."""
+    feed: Feed = []
+    message_id = await session.run_sync(lambda s: queue_reply(s.connection(), conversation_id, reply, feed))
+    await events.append_many(session, bus, feed)
+    message = await session.get(Message, message_id)
+    assert message is not None
+    return message

@@ -1,0 +1,39 @@
+"""Everything a running node holds, built once from the config and passed in."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from channels.base import ChannelContext
+from inbox.config import Config
+from inbox.db import Database
+from inbox.events import Bus, make_bus
+from inbox.ingest import Ingestor
+from inbox.router import RulesRouter
+from inbox.runtime import ChannelRuntime
+from inbox.sessions import SessionSigner
+from inbox.tickets import TicketPolicy
+from routing.config import default_calendar, sla_policies
+from routing.templates import NotificationTemplates
+
+
+@dataclass
+class Services:
+    config: Config
+    db: Database
+    bus: Bus
+    ingestor: Ingestor
+    channels: ChannelRuntime
+    sessions: SessionSigner
+    policy: TicketPolicy
+
+    @classmethod
+    def build(cls, config: Config) -> Services:
+        db = Database(config.database.url, pool_size=config.database.pool_size)
+        bus = make_bus(config.bus.url)
+        policy = TicketPolicy(sla_policies(config.sla, config.business_hours), NotificationTemplates())
+        ingestor = Ingestor(db, bus, RulesRouter(default_calendar(config.business_hours), policy))
+        domain = config.server.public_url.split("://", 1)[1].split("/", 1)[0].split(":")[0] or "frontdesk.local"
+        context = ChannelContext(public_url=config.server.public_url, message_id_domain=domain)
+        runtime = ChannelRuntime(db, ingestor, context, lease_ttl=config.cluster.lease_seconds)
+        return cls(config, db, bus, ingestor, runtime, SessionSigner(config.server.secret_key), policy)

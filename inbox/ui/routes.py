@@ -1,0 +1,178 @@
+"""Agent UI pages: sign-in, the one-time link, password, inbox, conversation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from sqlalchemy import select, update
+
+from inbox import conversations as conv
+from inbox.api.deps import principal_from_cookie
+from inbox.auth import Principal, hash_password, redeem_login_link, verify_password
+from inbox.models import Agent
+from inbox.ratelimit import RateLimiter
+from inbox.replies import Reply, post_reply
+from inbox.services import Services
+from inbox.sessions import COOKIE, MAX_AGE, SessionData, csrf_ok
+from inbox.ui.i18n import pick_language, translator
+
+TEMPLATES = Jinja2Templates(directory=str(Path(__file__).resolve().parent.parent.parent / "templates"))
+MIN_PASSWORD = 10
+
+
+class Page:
+    """What every page render needs: the agent (if any), language and CSRF token."""
+
+    def __init__(self, request: Request, who: Principal | None, session: SessionData | None) -> None:
+        svc: Services = request.app.state.services
+        self.request = request
+        self.who = who
+        self.session = session
+        self.lang = pick_language(who.language if who else None, request.headers.get("accept-language"), svc.config.server.language)
+        self.t = translator(self.lang)
+
+    def render(self, template: str, status: int = 200, **context: Any) -> HTMLResponse:
+        context.update(who=self.who, lang=self.lang, t=self.t, csrf=self.session.csrf if self.session else "")
+        response = TEMPLATES.TemplateResponse(self.request, template, context, status_code=status)
+        response.headers["Content-Security-Policy"] = "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'"
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        return response
+
+
+def _set_session(response: Response, svc: Services, agent: Agent, secure: bool) -> None:
+    response.set_cookie(COOKIE, svc.sessions.dump(agent.id, agent.session_version), max_age=MAX_AGE, httponly=True, samesite="lax", secure=secure)
+
+
+async def _page(request: Request) -> Page:
+    svc: Services = request.app.state.services
+    cookie = request.cookies.get(COOKIE)
+    async with svc.db.read() as session:
+        who = await principal_from_cookie(svc, cookie, session)
+    return Page(request, who, svc.sessions.load(cookie) if who else None)
+
+
+def install(app: FastAPI) -> None:
+    app.mount("/static", StaticFiles(directory=str(Path(__file__).resolve().parent / "static")), name="static")
+    login_limiter = RateLimiter(limit=10, window=60.0)
+
+    @app.get("/login", response_class=HTMLResponse, include_in_schema=False)
+    async def login_form(request: Request) -> Response:
+        return (await _page(request)).render("ui/login.html")
+
+    @app.post("/login", response_class=HTMLResponse, include_in_schema=False)
+    async def login(request: Request, email: str = Form(""), password: str = Form("")) -> Response:
+        page = await _page(request)
+        svc: Services = request.app.state.services
+        client = request.client.host if request.client else "?"
+        if not login_limiter.allow(f"ip:{client}") or not login_limiter.allow(f"email:{email.lower()}"):
+            return page.render("ui/login.html", 429, error=page.t("too_many"), email=email)
+        async with svc.db.read() as session:
+            agent = await session.scalar(select(Agent).where(Agent.email == email.strip().lower(), Agent.active.is_(True)))
+        if agent is None or not verify_password(agent.password_hash, password):
+            return page.render("ui/login.html", 401, error=page.t("bad_login"), email=email)
+        response = RedirectResponse("/", status_code=303)
+        _set_session(response, svc, agent, request.url.scheme == "https")
+        return response
+
+    @app.get("/login/once/{token}", include_in_schema=False)
+    async def login_once(request: Request, token: str) -> Response:
+        svc: Services = request.app.state.services
+        async with svc.db.transaction() as session:
+            agent = await redeem_login_link(session, token)
+        if agent is None:
+            page = await _page(request)
+            return page.render("ui/login.html", 404, error=page.t("link_invalid"))
+        response = RedirectResponse("/account/password", status_code=303)
+        _set_session(response, svc, agent, request.url.scheme == "https")
+        return response
+
+    @app.post("/logout", include_in_schema=False)
+    async def logout(request: Request, csrf: str = Form("")) -> Response:
+        page = await _page(request)
+        if page.who and not csrf_ok(page.session, csrf):
+            return page.render("ui/error.html", 403, message=page.t("csrf"))
+        response = RedirectResponse("/login", status_code=303)
+        response.delete_cookie(COOKIE)
+        return response
+
+    @app.get("/account/password", response_class=HTMLResponse, include_in_schema=False)
+    async def password_form(request: Request) -> Response:
+        page = await _page(request)
+        if page.who is None:
+            return RedirectResponse("/login", status_code=303)
+        return page.render("ui/password.html")
+
+    @app.post("/account/password", response_class=HTMLResponse, include_in_schema=False)
+    async def password_change(
+        request: Request, csrf: str = Form(""), password: str = Form(""), confirm: str = Form("")
+    ) -> Response:
+        page = await _page(request)
+        svc: Services = request.app.state.services
+        if page.who is None:
+            return RedirectResponse("/login", status_code=303)
+        if not csrf_ok(page.session, csrf):
+            return page.render("ui/error.html", 403, message=page.t("csrf"))
+        if len(password) < MIN_PASSWORD:
+            return page.render("ui/password.html", 422, error=page.t("password_short"))
+        if password != confirm:
+            return page.render("ui/password.html", 422, error=page.t("password_mismatch"))
+        async with svc.db.transaction() as session:
+            await session.execute(
+                update(Agent)
+                .where(Agent.id == page.who.agent_id)
+                .values(password_hash=hash_password(password), session_version=Agent.session_version + 1)
+            )
+            agent = await session.get(Agent, page.who.agent_id)
+            assert agent is not None
+            await session.refresh(agent)
+        response = page.render("ui/password.html", notice=page.t("password_saved"))
+        _set_session(response, svc, agent, request.url.scheme == "https")
+        return response
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    async def inbox_page(request: Request, status: str = "open") -> Response:
+        page = await _page(request)
+        svc: Services = request.app.state.services
+        if page.who is None:
+            return RedirectResponse("/login", status_code=303)
+        async with svc.db.read() as session:
+            rows = await conv.list_conversations(session, page.who, conv.ListFilter(status=status or None), after=None, limit=100)
+            items = await conv.describe(session, rows)
+        return page.render("ui/inbox.html", conversations=items, view_status=status)
+
+    @app.get("/conversations/{conversation_id}", response_class=HTMLResponse, include_in_schema=False)
+    async def conversation_page(request: Request, conversation_id: int) -> Response:
+        page = await _page(request)
+        svc: Services = request.app.state.services
+        if page.who is None:
+            return RedirectResponse("/login", status_code=303)
+        async with svc.db.read() as session:
+            found = await conv.get_visible(session, page.who, conversation_id)
+            if found is None:
+                return page.render("ui/error.html", 404, message="404")
+            described = (await conv.describe(session, [found]))[0]
+            messages = await conv.describe_messages(session, await conv.messages_of(session, conversation_id, after_id=None, limit=500))
+        return page.render("ui/conversation.html", conversation=described, messages=messages)
+
+    @app.post("/conversations/{conversation_id}/reply", include_in_schema=False)
+    async def conversation_reply(
+        request: Request, conversation_id: int, csrf: str = Form(""), text: str = Form(""), private: str = Form("")
+    ) -> Response:
+        page = await _page(request)
+        svc: Services = request.app.state.services
+        if page.who is None:
+            return RedirectResponse("/login", status_code=303)
+        if not csrf_ok(page.session, csrf):
+            return page.render("ui/error.html", 403, message=page.t("csrf"))
+        if text.strip():
+            async with svc.db.transaction() as session:
+                found = await conv.get_visible(session, page.who, conversation_id)
+                if found is None:
+                    return page.render("ui/error.html", 404, message="404")
+                await post_reply(session, svc.bus, found.id, Reply(text=text.strip(), private=bool(private), agent_id=page.who.agent_id))
+        return RedirectResponse(f"/conversations/{conversation_id}", status_code=303)

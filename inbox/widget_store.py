@@ -1,0 +1,103 @@
+"""The widget gateway's view of the store: a visitor's transcript by event seq."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from inbox.db import Database
+from inbox.models import Agent, Channel, Conversation, Event, Message
+from widget.gateway import TranscriptItem
+
+
+class WidgetTranscripts:
+    """Implements widget.gateway.WidgetStore over the database."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def transcript(self, channel: str, thread_key: str, after: int, limit: int = 200) -> list[TranscriptItem]:
+        async with self.db.read() as session:
+            conversations = select(Conversation.id).join(Channel, Channel.id == Conversation.channel_id).where(
+                Channel.name == channel, Conversation.thread_key == thread_key
+            )
+            rows = (
+                await session.execute(
+                    select(Event.seq, Event.payload)
+                    .where(Event.seq > after, Event.type == "message.created", Event.conversation_id.in_(conversations))
+                    .order_by(Event.seq)
+                    .limit(limit)
+                )
+            ).all()
+            ids = [int(r.payload["message_id"]) for r in rows if not r.payload.get("private")]
+            if not ids:
+                return []
+            messages = {
+                m.id: (m, name)
+                for m, name in (
+                    await session.execute(select(Message, Agent.name).outerjoin(Agent, Agent.id == Message.agent_id).where(Message.id.in_(ids)))
+                ).all()
+            }
+        items = []
+        for row in rows:
+            found = messages.get(int(row.payload["message_id"]))
+            if found is None:
+                continue
+            message, agent_name = found
+            if message.private:
+                continue
+            items.append(self._item(row.seq, message, agent_name))
+        return items
+
+    async def since(self, after: int, limit: int = 500) -> tuple[int, list[tuple[str, str, TranscriptItem]]]:
+        """Every widget message after `after`, with its channel and thread key, in one read."""
+        async with self.db.read() as session:
+            events = (
+                await session.execute(select(Event.seq, Event.type, Event.payload).where(Event.seq > after).order_by(Event.seq).limit(limit))
+            ).all()
+            if not events:
+                return after, []
+            newest = events[-1].seq
+            wanted = {
+                int(e.payload["message_id"]): e.seq
+                for e in events
+                if e.type == "message.created" and not e.payload.get("private") and "message_id" in e.payload
+            }
+            if not wanted:
+                return newest, []
+            rows = (
+                await session.execute(
+                    select(Message, Agent.name, Channel.name, Conversation.thread_key)
+                    .join(Conversation, Conversation.id == Message.conversation_id)
+                    .join(Channel, Channel.id == Message.channel_id)
+                    .outerjoin(Agent, Agent.id == Message.agent_id)
+                    .where(Message.id.in_(wanted), Channel.type == "widget", Message.private.is_(False))
+                )
+            ).all()
+        out = [
+            (channel, thread_key, self._item(wanted[message.id], message, agent_name))
+            for message, agent_name, channel, thread_key in rows
+            if thread_key is not None
+        ]
+        out.sort(key=lambda entry: entry[2].seq)
+        return newest, out
+
+    @staticmethod
+    def _item(seq: int, message: Message, agent_name: str | None) -> TranscriptItem:
+        return TranscriptItem(
+            seq=seq,
+            message_id=message.id,
+            direction=message.direction,
+            text=message.text,
+            author=agent_name if message.direction == "out" else None,
+            created_at=message.created_at.isoformat(),
+            client_id=message.meta.get("client_id") if message.direction == "in" else None,
+        )
+
+    async def latest_seq(self) -> int:
+        async with self.db.read() as session:
+            return int((await session.scalar(select(func.max(Event.seq)))) or 0)
+
+    async def agents_online(self) -> bool:
+        async with self.db.read() as session:
+            online = await session.scalar(select(func.count()).select_from(Agent).where(Agent.active.is_(True), Agent.availability == "online"))
+        return bool(online)
