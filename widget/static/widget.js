@@ -1,0 +1,261 @@
+/* Frontdesk chat widget: one script tag, a launcher and a panel in a Shadow DOM.
+   Protocol: docs/widget-protocol.md. No third-party code. The server prepends
+   `var FRONTDESK_CONFIG = {...};` when it serves this file. */
+(function () {
+  "use strict";
+  var CONFIG = typeof FRONTDESK_CONFIG === "object" ? FRONTDESK_CONFIG : null;
+  if (!CONFIG || window.__frontdeskLoaded) return;
+  window.__frontdeskLoaded = true;
+
+  var TEXT = {
+    en: { chat: "Chat", close: "Close", message: "Message", send: "Send", you: "You",
+          offline: "We are away right now. Leave your email and we will answer you there.",
+          email: "Your email", connecting: "Connecting…", failed: "Not sent yet, retrying…",
+          newMessages: "new messages" },
+    es: { chat: "Chat", close: "Cerrar", message: "Mensaje", send: "Enviar", you: "Tú",
+          offline: "Ahora no estamos. Déjanos tu correo y te responderemos allí.",
+          email: "Tu correo electrónico", connecting: "Conectando…", failed: "Aún no enviado, reintentando…",
+          newMessages: "mensajes nuevos" }
+  };
+  var script = document.currentScript;
+  var wanted = (script && script.getAttribute("data-language")) || navigator.language || "en";
+  var lang = String(wanted).toLowerCase().indexOf("es") === 0 ? "es" : "en";
+  var t = TEXT[lang];
+  var store = "frontdesk:" + CONFIG.channel + ":";
+  var listeners = {};
+  var state = { ws: null, open: false, ready: false, unread: 0, lastSeq: 0, seen: {}, pending: [], retry: 500, identity: null, online: true };
+
+  function save(key, value) { try { localStorage.setItem(store + key, JSON.stringify(value)); } catch (e) { /* private mode */ } }
+  function load(key) { try { return JSON.parse(localStorage.getItem(store + key)); } catch (e) { return null; } }
+  state.pending = load("pending") || [];
+  state.identity = load("identity");
+
+  // -- the DOM, inside a Shadow DOM so the page's CSS and ours never meet ------------------
+  var host = document.createElement("div");
+  host.setAttribute("data-frontdesk", CONFIG.channel);
+  var root = host.attachShadow({ mode: "open" });
+  var colour = /^#[0-9a-fA-F]{6}$/.test(CONFIG.color) ? CONFIG.color : "#2456d6";
+  root.innerHTML =
+    "<style>" +
+    ":host{all:initial}*{box-sizing:border-box;font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif}" +
+    ".launcher{position:fixed;right:20px;bottom:20px;width:56px;height:56px;border-radius:50%;border:0;background:" + colour + ";color:#fff;cursor:pointer;box-shadow:0 4px 14px rgba(0,0,0,.25);z-index:2147483000;display:flex;align-items:center;justify-content:center}" +
+    ".launcher:focus-visible,button:focus-visible,textarea:focus-visible,input:focus-visible{outline:3px solid #8fb0ff;outline-offset:2px}" +
+    ".badge{position:absolute;top:-4px;right:-4px;min-width:20px;height:20px;border-radius:10px;background:#d92d20;color:#fff;font-size:12px;line-height:20px;text-align:center;padding:0 5px}" +
+    ".panel{position:fixed;right:20px;bottom:88px;width:360px;max-width:calc(100vw - 24px);height:520px;max-height:calc(100vh - 110px);background:#fff;color:#1d2330;border-radius:14px;box-shadow:0 10px 40px rgba(0,0,0,.25);display:flex;flex-direction:column;overflow:hidden;z-index:2147483000;font-size:15px;line-height:1.45}" +
+    ".panel[hidden]{display:none}" +
+    "header{background:" + colour + ";color:#fff;padding:14px 16px;display:flex;align-items:center;justify-content:space-between}" +
+    "header h2{margin:0;font-size:16px;font-weight:600}" +
+    "header button{background:transparent;border:0;color:#fff;font-size:22px;line-height:1;cursor:pointer;padding:2px 6px;border-radius:6px}" +
+    ".log{flex:1;overflow-y:auto;padding:14px;display:flex;flex-direction:column;gap:8px;background:#f6f7f9}" +
+    ".msg{max-width:80%;padding:8px 12px;border-radius:12px;white-space:pre-wrap;overflow-wrap:anywhere}" +
+    ".msg.in{align-self:flex-end;background:" + colour + ";color:#fff;border-bottom-right-radius:4px}" +
+    ".msg.out{align-self:flex-start;background:#fff;border:1px solid #e3e6ec;border-bottom-left-radius:4px}" +
+    ".msg .who{display:block;font-size:12px;opacity:.75;margin-bottom:2px}" +
+    ".msg.pending{opacity:.6}.note{font-size:13px;color:#5d6678;text-align:center}" +
+    "form{display:flex;gap:8px;padding:10px;border-top:1px solid #e3e6ec;background:#fff;align-items:flex-end}" +
+    "textarea{flex:1;resize:none;border:1px solid #cdd3dd;border-radius:10px;padding:8px 10px;font-size:15px;max-height:120px;color:#1d2330;background:#fff}" +
+    ".send{background:" + colour + ";color:#fff;border:0;border-radius:10px;padding:9px 14px;font-size:15px;cursor:pointer}" +
+    ".offline{padding:10px 12px;border-top:1px solid #e3e6ec;font-size:13px;color:#5d6678;background:#fffaf0}" +
+    ".offline input{width:100%;margin-top:6px;border:1px solid #cdd3dd;border-radius:8px;padding:7px 9px;font-size:14px}" +
+    ".sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}" +
+    "</style>" +
+    "<button class='launcher' type='button' aria-haspopup='dialog' aria-expanded='false'>" +
+    "<svg width='26' height='26' viewBox='0 0 24 24' aria-hidden='true' fill='currentColor'><path d='M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H8l-4 4V6a2 2 0 0 1 2-2z'/></svg>" +
+    "<span class='badge' hidden></span></button>" +
+    "<section class='panel' role='dialog' aria-modal='false' hidden>" +
+    "<header><h2></h2><button class='close' type='button'>&times;</button></header>" +
+    "<div class='log' role='log' aria-live='polite' tabindex='0'></div>" +
+    "<div class='offline' hidden><span></span><input type='email' autocomplete='email'></div>" +
+    "<form><textarea rows='1'></textarea><button class='send' type='submit'></button></form>" +
+    "</section>";
+
+  var launcher = root.querySelector(".launcher");
+  var badge = root.querySelector(".badge");
+  var panel = root.querySelector(".panel");
+  var log = root.querySelector(".log");
+  var form = root.querySelector("form");
+  var input = root.querySelector("textarea");
+  var sendButton = root.querySelector(".send");
+  var closeButton = root.querySelector(".close");
+  var offline = root.querySelector(".offline");
+  var emailInput = offline.querySelector("input");
+  var title = (lang === "es" && CONFIG.title_es) || CONFIG.title || "Support";
+  launcher.setAttribute("aria-label", t.chat);
+  closeButton.setAttribute("aria-label", t.close);
+  panel.setAttribute("aria-label", title);
+  root.querySelector("h2").textContent = title;
+  input.setAttribute("aria-label", t.message);
+  input.setAttribute("placeholder", t.message + "…");
+  sendButton.textContent = t.send;
+  offline.querySelector("span").textContent = t.offline;
+  emailInput.setAttribute("aria-label", t.email);
+  emailInput.setAttribute("placeholder", t.email);
+
+  function note(text) {
+    var p = document.createElement("p");
+    p.className = "note";
+    p.textContent = text;
+    log.appendChild(p);
+  }
+  var greeting = (lang === "es" && CONFIG.greeting_es) || CONFIG.greeting;
+  if (greeting) {
+    var g = document.createElement("div");
+    g.className = "msg out";
+    g.textContent = greeting;
+    log.appendChild(g);
+  }
+
+  function bubble(direction, text, author, id) {
+    var div = document.createElement("div");
+    div.className = "msg " + direction;
+    if (id) div.setAttribute("data-id", id);
+    if (direction === "out" && author) {
+      var who = document.createElement("span");
+      who.className = "who";
+      who.textContent = author;
+      div.appendChild(who);
+    }
+    div.appendChild(document.createTextNode(text));
+    log.appendChild(div);
+    log.scrollTop = log.scrollHeight;
+    return div;
+  }
+
+  function showUnread() {
+    badge.hidden = state.unread === 0;
+    badge.textContent = state.unread > 9 ? "9+" : String(state.unread);
+    launcher.setAttribute("aria-label", state.unread ? t.chat + " (" + state.unread + " " + t.newMessages + ")" : t.chat);
+  }
+
+  function emit(name, detail) {
+    (listeners[name] || []).forEach(function (fn) { try { fn(detail); } catch (e) { setTimeout(function () { throw e; }); } });
+  }
+
+  // -- the connection ---------------------------------------------------------------------
+  function connect() {
+    var url = CONFIG.endpoint.replace(/^http/, "ws") + "/widget/" + encodeURIComponent(CONFIG.channel) + "/ws";
+    var ws = new WebSocket(url);
+    state.ws = ws;
+    ws.onopen = function () {
+      state.retry = 500;
+      var hello = { type: "hello", token: load("token"), after: 0, language: lang };
+      if (state.identity) hello.identity = state.identity;
+      ws.send(JSON.stringify(hello));
+    };
+    ws.onmessage = function (event) {
+      var frame;
+      try { frame = JSON.parse(event.data); } catch (e) { return; }
+      receive(frame);
+    };
+    ws.onclose = function () {
+      state.ready = false;
+      state.ws = null;
+      setTimeout(connect, state.retry);
+      state.retry = Math.min(state.retry * 2, 10000);
+    };
+  }
+
+  function receive(frame) {
+    if (frame.type === "welcome") {
+      save("token", frame.token);
+      state.ready = true;
+      state.online = frame.agents_online !== false;
+      offline.hidden = state.online || !!(state.identity && state.identity.email);
+      state.pending.forEach(function (p) { transmit(p); }); // resend: same client ids
+    } else if (frame.type === "message") {
+      if (state.seen[frame.id]) return;
+      state.seen[frame.id] = true;
+      state.lastSeq = Math.max(state.lastSeq, frame.seq || 0);
+      if (frame.direction === "in" && frame.client_id) {
+        var mine = root.querySelector(".msg.pending[data-client='" + cssEscape(frame.client_id) + "']");
+        if (mine) { mine.classList.remove("pending"); mine.setAttribute("data-id", frame.id); return; }
+      }
+      bubble(frame.direction, frame.text, frame.direction === "out" ? frame.author : null, frame.id);
+      if (frame.direction === "out") {
+        emit("message", { text: frame.text, author: frame.author, id: frame.id });
+        if (!state.open) { state.unread += 1; showUnread(); }
+      }
+    } else if (frame.type === "ack") {
+      state.pending = state.pending.filter(function (p) { return p.client_id !== frame.client_id; });
+      save("pending", state.pending);
+      var el = root.querySelector(".msg.pending[data-client='" + cssEscape(frame.client_id) + "']");
+      if (el && frame.id) { el.classList.remove("pending"); el.setAttribute("data-id", frame.id); state.seen[frame.id] = true; }
+    } else if (frame.type === "error" && frame.code === "rate_limited") {
+      note(t.failed);
+      var again = state.pending.filter(function (p) { return p.client_id === frame.client_id; })[0];
+      if (again) setTimeout(function () { transmit(again); }, 3000);
+    }
+  }
+
+  function cssEscape(value) { return String(value).replace(/[^A-Za-z0-9_-]/g, "_"); }
+
+  function transmit(pending) {
+    if (state.ws && state.ready) state.ws.send(JSON.stringify({ type: "message", client_id: pending.client_id, text: pending.text }));
+  }
+
+  function newClientId() {
+    var bytes = new Uint8Array(12);
+    (window.crypto || window.msCrypto).getRandomValues(bytes);
+    return Array.prototype.map.call(bytes, function (b) { return ("0" + b.toString(16)).slice(-2); }).join("");
+  }
+
+  form.addEventListener("submit", function (event) {
+    event.preventDefault();
+    var text = input.value.trim();
+    if (!text) return;
+    if (!offline.hidden && emailInput.value) {
+      state.identity = Object.assign({}, state.identity || {}, { email: emailInput.value.trim() });
+      save("identity", state.identity);
+      offline.hidden = true;
+      if (state.ws) state.ws.close(); // say hello again with the email
+    }
+    var pending = { client_id: newClientId(), text: text };
+    state.pending.push(pending);
+    save("pending", state.pending);
+    bubble("in", text).classList.add("pending");
+    log.lastChild.setAttribute("data-client", cssEscape(pending.client_id));
+    input.value = "";
+    transmit(pending);
+  });
+  input.addEventListener("keydown", function (event) {
+    if (event.key === "Enter" && !event.shiftKey) { event.preventDefault(); form.requestSubmit ? form.requestSubmit() : form.dispatchEvent(new Event("submit")); }
+  });
+
+  // -- opening and closing ------------------------------------------------------------------
+  function open() {
+    state.open = true;
+    panel.hidden = false;
+    launcher.setAttribute("aria-expanded", "true");
+    state.unread = 0;
+    showUnread();
+    input.focus();
+  }
+  function close() {
+    state.open = false;
+    panel.hidden = true;
+    launcher.setAttribute("aria-expanded", "false");
+    launcher.focus();
+  }
+  launcher.addEventListener("click", function () { state.open ? close() : open(); });
+  closeButton.addEventListener("click", close);
+  panel.addEventListener("keydown", function (event) { if (event.key === "Escape") close(); });
+
+  // -- the page API ---------------------------------------------------------------------------
+  var api = {
+    open: open,
+    close: close,
+    identify: function (identity) {
+      if (!identity || !identity.id) return;
+      state.identity = { id: String(identity.id), email: identity.email || null, name: identity.name || null, hmac: identity.hmac || null };
+      save("identity", state.identity);
+      if (state.ws) state.ws.close(); // reconnect: hello carries the identity
+    },
+    on: function (name, fn) { (listeners[name] = listeners[name] || []).push(fn); }
+  };
+  var queued = (window.Frontdesk && window.Frontdesk.q) || [];
+  window.Frontdesk = api;
+  queued.forEach(function (call) { if (api[call[0]]) api[call[0]].apply(null, call[1] || []); });
+
+  function mount() { document.body.appendChild(host); connect(); window.dispatchEvent(new Event("frontdesk:ready")); }
+  if (document.body) mount(); else document.addEventListener("DOMContentLoaded", mount);
+})();
