@@ -1,0 +1,187 @@
+"""The REST API: auth, roles, visibility, pagination, replies, errors and the change feed."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from inbox.models import Conversation, OutboxItem, Team, TeamMember
+from tests.fixtures.inbox import Api, add_agent, add_channel, inbound
+
+
+async def seed(api: Api, n: int = 3) -> list[int]:
+    channel = await add_channel(api.services, "web")
+    results = await api.services.ingestor.ingest(
+        channel, [inbound(f"m{i}", sender=f"c{i}@example.com", subject=f"Question {i}", text=f"text {i}") for i in range(n)]
+    )
+    return [r.conversation_id for r in results]
+
+
+async def test_no_token_is_401_with_a_json_error(api: Api) -> None:
+    response = await api.client.get("/api/v1/conversations")
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "unauthorized"
+
+
+async def test_bad_token_is_401(api: Api) -> None:
+    for header in ("Bearer fd_not-a-real-token", "Basic abc", "Bearer "):
+        response = await api.client.get("/api/v1/conversations", headers={"Authorization": header})
+        assert response.status_code == 401, header
+
+
+async def test_agent_token_on_admin_route_is_403(api: Api) -> None:
+    _, token = await add_agent(api.services, "agent@example.com")
+    for path in ("/api/v1/agents", "/api/v1/tokens", "/api/v1/channels", "/api/v1/audit", "/api/v1/quarantine"):
+        response = await api.client.get(path, headers=api.auth(token))
+        assert response.status_code == 403, path
+        assert response.json()["error"]["code"] == "forbidden"
+
+
+async def test_revoked_token_stops_working(api: Api) -> None:
+    created = await api.client.post("/api/v1/tokens", json={"agent": "boss@example.com", "name": "ci"}, headers=api.auth(api.admin_token))
+    assert created.status_code == 201
+    token = created.json()["token"]
+    assert (await api.client.get("/api/v1/conversations", headers=api.auth(token))).status_code == 200
+    listed = (await api.client.get("/api/v1/tokens", headers=api.auth(api.admin_token))).json()["items"]
+    token_id = next(t["id"] for t in listed if t["name"] == "ci")
+    assert "token" not in listed[0]  # the clear value is shown once, at creation
+    assert (await api.client.delete(f"/api/v1/tokens/{token_id}", headers=api.auth(api.admin_token))).status_code == 204
+    assert (await api.client.get("/api/v1/conversations", headers=api.auth(token))).status_code == 401
+
+
+async def test_conversations_are_cursor_paginated_newest_first(api: Api) -> None:
+    ids = await seed(api, 5)
+    seen: list[int] = []
+    cursor = None
+    while True:
+        params = {"limit": 2} | ({"cursor": cursor} if cursor else {})
+        page = (await api.client.get("/api/v1/conversations", params=params, headers=api.auth(api.admin_token))).json()
+        seen += [c["id"] for c in page["items"]]
+        cursor = page["next_cursor"]
+        if not cursor:
+            break
+    assert sorted(seen) == sorted(ids) and len(seen) == 5
+    bad = await api.client.get("/api/v1/conversations", params={"cursor": "!!"}, headers=api.auth(api.admin_token))
+    assert bad.status_code == 400 and bad.json()["error"]["code"] == "bad_request"
+
+
+async def test_filters_by_status_channel_assignee_and_search(api: Api) -> None:
+    ids = await seed(api, 3)
+    headers = api.auth(api.admin_token)
+    patch = await api.client.patch(f"/api/v1/conversations/{ids[0]}", json={"assignee": "boss@example.com", "status": "pending"}, headers=headers)
+    assert patch.status_code == 200 and patch.json()["assignee"] == "boss@example.com"
+
+    async def ids_for(**params: str) -> list[int]:
+        return [c["id"] for c in (await api.client.get("/api/v1/conversations", params=params, headers=headers)).json()["items"]]
+
+    assert await ids_for(assignee="me") == [ids[0]]
+    assert sorted(await ids_for(assignee="none")) == sorted(ids[1:])
+    assert await ids_for(status="pending") == [ids[0]]
+    assert len(await ids_for(channel="web")) == 3 and await ids_for(channel="nope") == []
+    assert await ids_for(q="text 2") == [ids[2]]
+    assert await ids_for(q="100%_' OR 1=1 --") == []
+    assert (await api.client.get("/api/v1/conversations", params={"status": "bogus"}, headers=headers)).status_code == 422
+
+
+async def test_post_message_returns_201_queued_and_creates_an_outbox_item(api: Api) -> None:
+    [cid] = await seed(api, 1)
+    response = await api.client.post(f"/api/v1/conversations/{cid}/messages", json={"text": "We are on it"}, headers=api.auth(api.admin_token))
+    assert response.status_code == 201
+    body = response.json()
+    assert body["delivery"] == "queued" and body["direction"] == "out" and body["author"]["type"] == "agent"
+    async with api.services.db.read() as session:
+        assert await session.scalar(select(OutboxItem.status).where(OutboxItem.message_id == body["id"])) == "pending"
+    messages = (await api.client.get(f"/api/v1/conversations/{cid}/messages", headers=api.auth(api.admin_token))).json()["items"]
+    assert [m["direction"] for m in messages] == ["in", "out"]
+
+
+async def test_invalid_bodies_are_422_with_a_message(api: Api) -> None:
+    [cid] = await seed(api, 1)
+    headers = api.auth(api.admin_token)
+    for body in ({}, {"text": ""}, {"text": "x", "bogus": 1}):
+        response = await api.client.post(f"/api/v1/conversations/{cid}/messages", json=body, headers=headers)
+        assert response.status_code == 422 and response.json()["error"]["message"]
+    response = await api.client.patch(f"/api/v1/conversations/{cid}", json={"assignee": "ghost@example.com"}, headers=headers)
+    assert response.status_code == 422 and "ghost@example.com" in response.json()["error"]["message"]
+
+
+async def test_agent_cannot_reach_another_teams_conversation_by_id(api: Api) -> None:
+    ids = await seed(api, 2)
+    outsider, outsider_token = await add_agent(api.services, "out@example.com")
+    member, member_token = await add_agent(api.services, "in@example.com")
+    async with api.services.db.transaction() as session:
+        team = Team(name="billing")
+        session.add(team)
+        await session.flush()
+        session.add(TeamMember(team_id=team.id, agent_id=member.id))
+        (await session.get(Conversation, ids[0])).team_id = team.id
+    for path in (f"/api/v1/conversations/{ids[0]}", f"/api/v1/conversations/{ids[0]}/messages"):
+        assert (await api.client.get(path, headers=api.auth(outsider_token))).status_code == 404
+        assert (await api.client.get(path, headers=api.auth(member_token))).status_code == 200
+    reply = await api.client.post(f"/api/v1/conversations/{ids[0]}/messages", json={"text": "x"}, headers=api.auth(outsider_token))
+    assert reply.status_code == 404
+    listed = (await api.client.get("/api/v1/conversations", headers=api.auth(outsider_token))).json()["items"]
+    assert [c["id"] for c in listed] == [ids[1]]
+    events = (await api.client.get("/api/v1/events", headers=api.auth(outsider_token))).json()["items"]
+    assert ids[0] not in {e["conversation_id"] for e in events}
+
+
+async def test_contact_shows_identities_on_every_channel(api: Api) -> None:
+    mail = await add_channel(api.services, "mail", "spool")
+    chat = await add_channel(api.services, "chat", "spool")
+    [a] = await api.services.ingestor.ingest(mail, [inbound("m1", sender="ana@example.com")])
+    await api.services.ingestor.ingest(chat, [inbound("c1", sender="visitor-1", email="ana@example.com")])
+    async with api.services.db.read() as session:
+        contact_id = (await session.get(Conversation, a.conversation_id)).contact_id
+    body = (await api.client.get(f"/api/v1/contacts/{contact_id}", headers=api.auth(api.admin_token))).json()
+    assert {(i["channel"], i["address"]) for i in body["identities"]} == {("mail", "ana@example.com"), ("chat", "visitor-1")}
+    assert len(body["conversations"]) == 2
+    assert (await api.client.get("/api/v1/contacts/999999", headers=api.auth(api.admin_token))).status_code == 404
+
+
+async def test_events_after_seq_replay_what_was_missed(api: Api) -> None:
+    headers = api.auth(api.admin_token)
+    [cid] = await seed(api, 1)
+    first = (await api.client.get("/api/v1/events", headers=headers)).json()
+    last = first["items"][-1]["seq"]
+    assert [e["type"] for e in first["items"]] == ["conversation.created", "message.created"]
+    await api.client.patch(f"/api/v1/conversations/{cid}", json={"status": "resolved"}, headers=headers)
+    missed = (await api.client.get("/api/v1/events", params={"after": last}, headers=headers)).json()["items"]
+    assert [(e["type"], e["payload"]["changes"]) for e in missed] == [("conversation.updated", {"status": "resolved"})]
+    assert missed[0]["seq"] > last
+
+
+async def test_oversized_body_is_413(api: Api) -> None:
+    [cid] = await seed(api, 1)
+    big = {"text": "x" * (2 * 1024 * 1024)}
+    response = await api.client.post(f"/api/v1/conversations/{cid}/messages", json=big, headers=api.auth(api.admin_token))
+    assert response.status_code == 413 and response.json()["error"]["code"] == "payload_too_large"
+
+
+async def test_admin_actions_are_audited(api: Api) -> None:
+    headers = api.auth(api.admin_token)
+    created = await api.client.post("/api/v1/agents", json={"email": "new@example.com", "name": "New", "password": "long enough pw"}, headers=headers)
+    assert created.status_code == 201
+    dup = await api.client.post("/api/v1/agents", json={"email": "new@example.com", "name": "New"}, headers=headers)
+    assert dup.status_code == 409
+    await api.client.patch(f"/api/v1/agents/{created.json()['id']}", json={"role": "admin"}, headers=headers)
+    actions = [e["action"] for e in (await api.client.get("/api/v1/audit", headers=headers)).json()["items"]]
+    assert actions == ["agent.update", "agent.create"]
+    entries = (await api.client.get("/api/v1/audit", headers=headers)).json()["items"]
+    assert all("password" not in str(e["details"]) for e in entries)
+
+
+async def test_health_ready_metrics_and_openapi(api: Api) -> None:
+    assert (await api.client.get("/healthz")).json() == {"status": "ok"}
+    ready = await api.client.get("/readyz")
+    assert ready.status_code == 200 and ready.json()["status"] == "ready"
+    assert "frontdesk_outbox_sent_total" in (await api.client.get("/metrics")).text
+    spec = (await api.client.get("/openapi.json")).json()
+    assert "/api/v1/conversations/{conversation_id}/messages" in spec["paths"]
+
+
+async def test_api_rate_limit_answers_429_with_retry_after(api: Api) -> None:
+    api.client._transport.app.state.api_limiter.limit = 5  # type: ignore[attr-defined]
+    codes = [(await api.client.get("/api/v1/conversations", headers=api.auth(api.admin_token))).status_code for _ in range(7)]
+    assert codes[:5] == [200] * 5 and codes[5:] == [429, 429]
+    limited = await api.client.get("/api/v1/conversations", headers=api.auth(api.admin_token))
+    assert limited.json()["error"]["code"] == "rate_limited" and limited.headers["Retry-After"] == "60"
