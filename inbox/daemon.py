@@ -52,7 +52,14 @@ async def serve(config: Config, role: Role = "all") -> None:
         sla_watch: SlaWatch | None = None
         if role in ("all", "worker"):
             await services.channels.start_receivers()
-            worker = OutboxWorker(services.db, services.bus, services.channels.adapter_for, config.outbox, channel_ids=services.channels.ids)
+            worker = OutboxWorker(
+                services.db,
+                services.bus,
+                services.channels.adapter_for,
+                config.outbox,
+                channel_ids=services.channels.ids,
+                channel_named=services.channels.adapter_named,
+            )
             await worker.start()
             sla_watch = SlaWatch(services.db, services.bus, services.policy)
             await sla_watch.start()

@@ -187,6 +187,10 @@ class ChannelRuntime:
         running = self._by_id.get(channel_id)
         return running.adapter if running else None
 
+    def adapter_named(self, name: str) -> Channel | None:
+        running = self._by_name.get(name)
+        return running.adapter if running else None
+
     def ids(self) -> list[int]:
         return list(self._by_id)
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from inbox import conversations as conv
 from inbox.api import pagination
 from inbox.api.deps import Id, Svc, Who
 from inbox.api.errors import ApiError, not_found
+from inbox.api.events import typing_signal
 from inbox.replies import Reply, post_reply
 from inbox.tickets import child_conversations
 
@@ -122,3 +123,14 @@ async def post_message(svc: Svc, who: Who, conversation_id: Id, body: ReplyIn) -
                 await post_reply(session, svc.bus, child, reply)
         # Described before commit: the worker may send it a moment later.
         return (await conv.describe_messages(session, [message]))[0]
+
+
+@router.post("/{conversation_id}/typing", status_code=204)
+async def post_typing(svc: Svc, who: Who, conversation_id: Id) -> Response:
+    """Say "I am typing" (repeat every few seconds while typing): shown to the other
+    agents on the conversation and, on a widget conversation, to the visitor."""
+    async with svc.db.read() as session:
+        if await conv.get_visible(session, who, conversation_id) is None:
+            raise not_found("conversation")
+    await typing_signal(svc, who, conversation_id)
+    return Response(status_code=204)
