@@ -219,23 +219,23 @@ def _channels_list(args: argparse.Namespace) -> int:
 
 
 def _channels_test(args: argparse.Namespace) -> int:
-    import channels
-    from channels.base import ChannelContext
+    from inbox import managed_channels
 
     config = _load(args.config)
-    channel_config = config.channel(args.name)
-    if channel_config is None:
-        print(f"frontdesk: no channel named {args.name!r} in the config", file=sys.stderr)
-        return 2
-    adapter = channels.build(channel_config, ChannelContext(public_url=config.server.public_url))
-    check = getattr(adapter, "check", None)
-    if check is None:
-        print(f"{args.name}: this channel type has no checks")
-        return 0
-    results = asyncio.run(check())
-    for result in results:
-        print(f"{'ok  ' if result.ok else 'FAIL'} {result.what}{': ' + result.detail if result.detail else ''}")
-    return 0 if all(r.ok for r in results) else 1
+
+    async def action(services: Any) -> int:
+        found = config.channel(args.name)
+        if found is None:  # a channel added through the UI or the API
+            found = next((c for c in await managed_channels.load(services.db, services.secrets) if c.name == args.name), None)
+        if found is None:
+            print(f"frontdesk: no channel named {args.name!r} (in the config or added through the UI)", file=sys.stderr)
+            return 2
+        results = await managed_channels.check(found, services.channels.context)
+        for result in results:
+            print(f"{'ok  ' if result.ok else 'FAIL'} {result.what}{': ' + result.detail if result.detail else ''}")
+        return 0 if all(r.ok for r in results) else 1
+
+    return _run(_with_services(config, action))
 
 
 def _rules_test(args: argparse.Namespace) -> int:

@@ -237,6 +237,11 @@ def _check_references(config: Config, channel_models: list[ChannelConfig]) -> li
     return problems
 
 
+def describe_errors(exc: ValidationError) -> list[str]:
+    """Pydantic errors as `key: what was expected` lines, like `config check` prints."""
+    return _describe(exc, ())
+
+
 def _describe(exc: ValidationError, prefix: tuple[str | int, ...]) -> list[str]:
     lines = []
     for err in exc.errors():

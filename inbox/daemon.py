@@ -46,8 +46,9 @@ async def serve(config: Config, role: Role = "all") -> None:
             email = provision.first_admin_email(config.server.public_url)
             # Printed once, ever: the link is single-use and never shown again.
             print(f"\nCreated the first admin ({email}). Sign in once with this link and choose a password:\n  {link}\n", flush=True)
-        await services.channels.build(config.channels)
         await services.bus.start()
+        await services.channels.build(await services.wanted_channels())
+        unwatch = services.channels.watch(services.bus, services.wanted_channels)
         worker: OutboxWorker | None = None
         sla_watch: SlaWatch | None = None
         if role in ("all", "worker"):
@@ -96,6 +97,7 @@ async def serve(config: Config, role: Role = "all") -> None:
             await sla_watch.stop()
         if worker is not None:
             await worker.stop()
+        unwatch()
         await services.channels.stop()
         for task in waiters:
             task.cancel()

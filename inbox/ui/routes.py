@@ -16,7 +16,7 @@ from inbox.api.deps import principal_from_cookie
 from inbox.auth import Principal, hash_password, redeem_login_link, verify_password
 from inbox.models import Agent
 from inbox.ratelimit import RateLimiter
-from inbox.replies import Reply, post_reply
+from inbox.replies import Reply, send_reply
 from inbox.services import Services
 from inbox.sessions import COOKIE, MAX_AGE, SessionData, csrf_ok
 from inbox.ui.i18n import pick_language, translator
@@ -170,9 +170,9 @@ def install(app: FastAPI) -> None:
         if not csrf_ok(page.session, csrf):
             return page.render("ui/error.html", 403, message=page.t("csrf"))
         if text.strip():
-            async with svc.db.transaction() as session:
+            async with svc.db.read() as session:
                 found = await conv.get_visible(session, page.who, conversation_id)
-                if found is None:
-                    return page.render("ui/error.html", 404, message="404")
-                await post_reply(session, svc.bus, found.id, Reply(text=text.strip(), private=bool(private), agent_id=page.who.agent_id))
+            if found is None:
+                return page.render("ui/error.html", 404, message="404")
+            await send_reply(svc.db, svc.bus, found.id, Reply(text=text.strip(), private=bool(private), agent_id=page.who.agent_id))
         return RedirectResponse(f"/conversations/{conversation_id}", status_code=303)
