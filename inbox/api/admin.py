@@ -88,6 +88,9 @@ async def create_agent(svc: Svc, who: Admin, body: AgentIn) -> dict[str, Any]:
 @router.patch("/agents/{agent_id}")
 async def patch_agent(svc: Svc, who: Admin, agent_id: Id, body: AgentPatch) -> dict[str, Any]:
     changes = body.model_dump(exclude_unset=True)
+    nulled = sorted(k for k, v in changes.items() if v is None and k != "language")
+    if nulled:
+        raise ApiError(422, f"{', '.join(nulled)}: may be left out but not null")
     async with svc.db.transaction() as session:
         agent = await session.get(Agent, agent_id)
         if agent is None:
