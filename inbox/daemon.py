@@ -77,6 +77,10 @@ async def serve(config: Config, role: Role = "all") -> None:
                     access_log=False,
                     lifespan="off",
                     ws_max_size=1024 * 1024,
+                    # Frames are small JSON; per-connection zlib contexts would cost far more
+                    # memory (per idle widget visitor) than compression saves.
+                    ws_per_message_deflate=False,
+                    ws="websockets-sansio",
                 )
             )
             server_task = asyncio.create_task(server.serve(), name="http")
