@@ -126,7 +126,7 @@ def _validated(draft: ArticleDraft) -> ArticleDraft:
 
 def _clash(conn: Connection, draft: ArticleDraft, article_id: int | None) -> None:
     same_language = articles_t.c.language == draft.language
-    others = articles_t.c.id != article_id if article_id else True
+    others = articles_t.c.id != (article_id or 0)
     if conn.scalar(select(articles_t.c.id).where(same_language, articles_t.c.slug == draft.slug, others)):
         raise KbError(f"slug: {draft.slug!r} is taken in {draft.language}", conflict=True)
     if draft.translation_key and conn.scalar(
@@ -260,10 +260,6 @@ def publish_known_error(conn: Connection, problem_id: int, language: str = "en",
 
 
 # -- reads ---------------------------------------------------------------------------------
-
-
-def visible(published_only: bool) -> Any:
-    return articles_t.c.status == "published" if published_only else True
 
 
 async def get_article(session: AsyncSession, article_id: int) -> Article | None:

@@ -146,7 +146,7 @@ async def search_ids(
         return []
     params: dict[str, object] = {"language": language, "limit": limit}
     status = " AND a.status = 'published'" if published_only else ""
-    if session.bind.dialect.name == "sqlite":
+    if session.get_bind().dialect.name == "sqlite":
         stemmer = _stemmer(language)
         parts = [f'"{s}"' for s in dict.fromkeys(stemmer.stemWords(whole))]
         if typing:
