@@ -31,19 +31,20 @@ LANGUAGES = ("en", "es")
 CONFIGS = {"en": "english", "es": "spanish"}
 MAX_TERMS = 24
 
-# Words too common to say anything about an article (folded, so without accents).
+# Words too common to say anything about an article (folded, so without accents),
+# including what customers say around a question ("I need", "quiero").
 STOPWORDS = {
     "en": frozenset(
         "a an and are as at be but by can do does did for from has have how i if in into is it its "
         "me my no not of on or our so than that the their them then there these they this to too "
         "was we were what when where which who why will with you your yours am been can't cannot "
-        "could would should hi hello thanks thank please".split()
+        "could would should hi hello thanks thank please need want help get know tell".split()
     ),
     "es": frozenset(
         "a al algo como con cual cuando de del desde donde el ella en entre era es esa ese eso esta "
         "este esto estoy fue ha hay la las le les lo los me mi mis muy no nos o para pero por que "
         "quien se si sin sobre su sus te tengo ti tu tus un una uno unos y ya yo hola gracias "
-        "puedo puede favor".split()
+        "puedo puede favor necesito necesita quiero quisiera ayuda saber".split()
     ),
 }
 
