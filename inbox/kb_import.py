@@ -59,7 +59,7 @@ def parse(text: str, filename: str) -> ArticleDraft:
             key, colon, value = line.partition(":")
             key = key.strip().lower()
             if not colon or key not in KEYS:
-                raise FrontMatterError(f"front matter line {number}: expected one of {', '.join(sorted(KEYS))} as 'key: value'")
+                raise FrontMatterError(f"line {number}: expected one of {', '.join(sorted(KEYS))} as 'key: value'")
             meta[key] = value.strip().strip("\"'")
         body = rest.split("\n", 1)[1] if "\n" in rest else ""
     name = Path(filename).name.removesuffix(".md").removesuffix(".markdown")
