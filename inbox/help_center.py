@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import FastAPI, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -21,9 +22,10 @@ from inbox.ui.routes import TEMPLATES
 TEXT: dict[str, dict[str, str]] = {
     "en": {
         "help_center": "Help center",
+        "how_can_we_help": "How can we help?",
         "search": "Search",
         "search_label": "Search the help center",
-        "search_placeholder": "Search articles, e.g. password",
+        "search_placeholder": "Search articles",
         "results_for": "Results for “{q}”",
         "no_results": "No articles match “{q}”. Try other words, or contact us.",
         "no_articles": "There are no articles yet.",
@@ -40,9 +42,10 @@ TEXT: dict[str, dict[str, str]] = {
     },
     "es": {
         "help_center": "Centro de ayuda",
+        "how_can_we_help": "¿En qué podemos ayudarte?",
         "search": "Buscar",
         "search_label": "Buscar en el centro de ayuda",
-        "search_placeholder": "Busca artículos, p. ej. contraseña",
+        "search_placeholder": "Buscar artículos",
         "results_for": "Resultados para «{q}»",
         "no_results": "Ningún artículo coincide con «{q}». Prueba con otras palabras o escríbenos.",
         "no_articles": "Todavía no hay artículos.",
@@ -111,7 +114,8 @@ def install(app: FastAPI) -> None:
         async with svc.db.read() as session:
             if query:
                 results = await kb.search(session, query, lang, limit=20)
-                return render(request, "help/search.html", lang, q=query, results=results, switch_url=f"/help/{other_language(lang)}")
+                switch = f"/help/{other_language(lang)}?{urlencode({'q': query})}"
+                return render(request, "help/search.html", lang, q=query, results=results, switch_url=switch)
             articles = await kb.published_in(session, lang)
         return render(request, "help/home.html", lang, q="", groups=group_by_category(articles, lang), switch_url=f"/help/{other_language(lang)}")
 
