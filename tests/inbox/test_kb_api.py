@@ -179,3 +179,13 @@ async def test_agent_pages_create_edit_and_publish_with_csrf(api: Api) -> None:
     assert "Gift cards last forever." in (await api.client.get("/help/en/gift-cards")).text
     listing = await api.client.get("/ui/kb")
     assert "Gift cards" in listing.text and "Unpublish" in listing.text
+
+
+def test_the_suggestions_partial_renders_from_the_page_context() -> None:
+    from inbox.ui.routes import TEMPLATES
+
+    template = TEMPLATES.env.get_template("kb/_suggestions.html")
+    html = template.render(conversation={"id": 42}, csrf="tok", lang="es")
+    assert 'data-conversation="42"' in html and 'data-csrf="tok"' in html and "Artículos sugeridos" in html
+    assert '<script src="/static/kb.js" defer></script>' in html
+    assert template.render(lang="en").strip() == ""  # no conversation on the page: nothing
