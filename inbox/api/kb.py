@@ -139,7 +139,8 @@ async def get_article(svc: Svc, who: Who, article_id: Id) -> dict[str, Any]:
 
 @router.patch("/kb/articles/{article_id}")
 async def patch_article(svc: Svc, who: Who, article_id: Id, body: ArticlePatch) -> dict[str, Any]:
-    changes = body.model_dump(exclude_unset=True)
+    # null clears the optional fields; on the others it means "leave as is".
+    changes = {k: v for k, v in body.model_dump(exclude_unset=True).items() if v is not None or k in ("category", "slug", "translation_key")}
     async with svc.db.read() as session:
         current = await kb.get_article(session, article_id)
         if current is None:

@@ -61,6 +61,9 @@ async def test_roles_conflicts_and_validation(api: Api) -> None:
         response = await api.client.post("/api/v1/kb/articles", json=bad, headers=api.auth(agent))
         assert response.status_code == 422, bad
     article_id = first.json()["id"]
+    await api.client.patch(f"/api/v1/kb/articles/{article_id}", json={"category": "Shop"}, headers=api.auth(agent))
+    cleared = await api.client.patch(f"/api/v1/kb/articles/{article_id}", json={"title": None, "category": None}, headers=api.auth(agent))
+    assert cleared.status_code == 200 and (cleared.json()["title"], cleared.json()["category"]) == ("Opening hours", None)
     assert (await api.client.delete(f"/api/v1/kb/articles/{article_id}", headers=api.auth(agent))).status_code == 403
     assert (await api.client.delete(f"/api/v1/kb/articles/{article_id}", headers=api.auth(api.admin_token))).status_code == 204
     assert (await api.client.get(f"/api/v1/kb/articles/{article_id}", headers=api.auth(agent))).status_code == 404

@@ -120,3 +120,32 @@ async def test_count_is_per_translation_and_language(services: Services, tmp_pat
     await run_import(services, write_folder(tmp_path / "again"))
     async with services.db.read() as session:
         assert await session.scalar(select(func.count()).select_from(Article)) == 3
+
+
+def test_cli_import_twice_then_publish_a_problem(db_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import asyncio
+
+    from inbox import cli
+    from inbox.db import Database
+    from inbox.tickets import create_problem
+
+    config = tmp_path / "frontdesk.toml"
+    config.write_text(f'[server]\nsecret_key = "cli-test-secret-0123456789"\n[database]\nurl = "{db_url}"\n')
+    folder = write_folder(tmp_path)
+    assert cli.main(["kb", "import", str(folder), "--config", str(config)]) == 0
+    assert capsys.readouterr().out.splitlines()[-1].endswith(": 3 created, 0 updated, 0 unchanged")
+    assert cli.main(["kb", "import", str(folder), "--config", str(config)]) == 0
+    assert capsys.readouterr().out.splitlines() == [f"{folder}: 0 created, 0 updated, 3 unchanged"]
+
+    async def add_problem() -> int:
+        db = Database(db_url)
+        try:
+            return await db.run(lambda conn: create_problem(conn, "Exports time out", [], workaround="Export one month at a time."))
+        finally:
+            await db.dispose()
+
+    problem_id = asyncio.run(add_problem())
+    assert cli.main(["kb", "publish-problem", str(problem_id), "--language", "es", "--config", str(config)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("created article ") and "/help/es/known-error-1-exports-time-out" in out
+    assert cli.main(["kb", "publish-problem", "999", "--config", str(config)]) == 1
