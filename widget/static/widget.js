@@ -308,6 +308,9 @@
     if (event.key === "Enter" && !event.shiftKey) { event.preventDefault(); form.requestSubmit ? form.requestSubmit() : form.dispatchEvent(new Event("submit")); }
   });
 
+  // -- help articles while the visitor types (before anything is sent) -------------------------
+  suggestArticles(root, root.querySelector(".panel"), form, input, lang, CONFIG.endpoint);
+
   // -- opening and closing ------------------------------------------------------------------
   function open() {
     state.open = true;
@@ -342,6 +345,67 @@
   var queued = (window.Frontdesk && window.Frontdesk.q) || [];
   window.Frontdesk = api;
   queued.forEach(function (call) { if (api[call[0]]) api[call[0]].apply(null, call[1] || []); });
+
+  /* Published help-center articles matching what the visitor is typing, shown above the
+     message box. Public search endpoint, debounced, only the newest answer shown; the
+     message itself is not sent anywhere until the visitor presses Send. */
+  function suggestArticles(root, panel, form, input, lang, endpoint) {
+    var words = { en: { title: "These articles may help" }, es: { title: "Estos artículos pueden ayudarte" } }[lang];
+    var style = document.createElement("style");
+    style.textContent =
+      ".kb{border-top:1px solid #e3e6ec;background:#fff;padding:8px 12px;max-height:40%;overflow-y:auto}" +
+      ".kb[hidden]{display:none}.kb h3{margin:0 0 4px;font-size:12px;font-weight:600;color:#5d6678;text-transform:uppercase;letter-spacing:.03em}" +
+      ".kb ul{list-style:none;margin:0;padding:0}.kb li{margin:0;padding:5px 0;border-top:1px solid #f0f2f5}.kb li:first-child{border-top:0}" +
+      ".kb a{color:#1f49b6;font-size:14px;font-weight:600;text-decoration:none}.kb a:hover,.kb a:focus{text-decoration:underline}" +
+      ".kb p{margin:1px 0 0;font-size:12.5px;color:#5d6678;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}";
+    root.appendChild(style);
+    var box = document.createElement("section");
+    box.className = "kb";
+    box.hidden = true;
+    box.setAttribute("aria-label", words.title);
+    box.setAttribute("aria-live", "polite");
+    var heading = document.createElement("h3");
+    heading.textContent = words.title;
+    var list = document.createElement("ul");
+    box.appendChild(heading);
+    box.appendChild(list);
+    panel.insertBefore(box, panel.querySelector(".offline"));
+    var timer = null, asked = 0, last = "";
+
+    function show(items) {
+      list.textContent = "";
+      items.forEach(function (item) {
+        var li = document.createElement("li");
+        var a = document.createElement("a");
+        a.href = item.url;
+        a.target = "_blank";
+        a.rel = "noopener";
+        a.textContent = item.title;
+        li.appendChild(a);
+        if (item.summary) { var p = document.createElement("p"); p.textContent = item.summary; li.appendChild(p); }
+        list.appendChild(li);
+      });
+      box.hidden = items.length === 0;
+    }
+
+    function search(text) {
+      var mine = ++asked;
+      var url = endpoint + "/api/v1/kb/search?prefix=true&limit=3&lang=" + lang + "&q=" + encodeURIComponent(text);
+      fetch(url, { credentials: "omit", mode: "cors" })
+        .then(function (r) { return r.ok ? r.json() : { items: [] }; })
+        .then(function (data) { if (mine === asked) show(data.items || []); })
+        .catch(function () { /* suggestions are a bonus: stay quiet */ });
+    }
+
+    input.addEventListener("input", function () {
+      var text = input.value.trim().slice(0, 200);
+      clearTimeout(timer);
+      if (text.length < 3) { asked++; last = ""; show([]); return; }
+      if (text === last) return;
+      timer = setTimeout(function () { last = text; search(input.value.slice(0, 200)); }, 300);
+    });
+    form.addEventListener("submit", function () { clearTimeout(timer); asked++; last = ""; show([]); });
+  }
 
   function mount() { document.body.appendChild(host); connect(); window.dispatchEvent(new Event("frontdesk:ready")); }
   if (document.body) mount(); else document.addEventListener("DOMContentLoaded", mount);
