@@ -1,4 +1,4 @@
-"""Agent UI pages: sign-in, the one-time link, password, inbox, conversation."""
+"""Agent UI: the `Page` helper, sign-in, the one-time link and password; other pages beside it."""
 
 from __future__ import annotations
 
@@ -11,12 +11,10 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import select, update
 
-from inbox import conversations as conv
 from inbox.api.deps import principal_from_cookie
 from inbox.auth import Principal, hash_password, redeem_login_link, verify_password
 from inbox.models import Agent
 from inbox.ratelimit import RateLimiter
-from inbox.replies import Reply, post_reply
 from inbox.services import Services
 from inbox.sessions import COOKIE, MAX_AGE, SessionData, csrf_ok
 from inbox.ui.i18n import pick_language, translator
@@ -37,7 +35,7 @@ class Page:
         self.t = translator(self.lang)
 
     def render(self, template: str, status: int = 200, **context: Any) -> HTMLResponse:
-        context.update(who=self.who, lang=self.lang, t=self.t, csrf=self.session.csrf if self.session else "")
+        context.update(who=self.who, lang=self.lang, t=self.t, csrf=self.session.csrf if self.session else "", path=self.request.url.path)
         response = TEMPLATES.TemplateResponse(self.request, template, context, status_code=status)
         response.headers["Content-Security-Policy"] = "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'"
         response.headers["X-Content-Type-Options"] = "nosniff"
@@ -54,6 +52,29 @@ async def _page(request: Request) -> Page:
     async with svc.db.read() as session:
         who = await principal_from_cookie(svc, cookie, session)
     return Page(request, who, svc.sessions.load(cookie) if who else None)
+
+
+async def signed_in(request: Request, *, admin: bool = False) -> Page | Response:
+    """The page of a signed-in agent, else a redirect to sign in (or 403 for a non-admin)."""
+    page = await _page(request)
+    if page.who is None:
+        return RedirectResponse("/login", status_code=303)
+    if admin and not page.who.is_admin:
+        return page.render("ui/error.html", 403, message=page.t("forbidden"))
+    return page
+
+
+async def posted(request: Request, csrf: str, *, admin: bool = False) -> Page | Response:
+    """Like `signed_in`, for a form post: without the session's CSRF token it is a 403."""
+    page = await signed_in(request, admin=admin)
+    if isinstance(page, Page) and not csrf_ok(page.session, csrf):
+        return page.render("ui/error.html", 403, message=page.t("csrf"))
+    return page
+
+
+def services_of(request: Request) -> Services:
+    svc: Services = request.app.state.services
+    return svc
 
 
 def install(app: FastAPI) -> None:
@@ -134,45 +155,7 @@ def install(app: FastAPI) -> None:
         _set_session(response, svc, agent, request.url.scheme == "https")
         return response
 
-    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    async def inbox_page(request: Request, status: str = "open") -> Response:
-        page = await _page(request)
-        svc: Services = request.app.state.services
-        if page.who is None:
-            return RedirectResponse("/login", status_code=303)
-        async with svc.db.read() as session:
-            rows = await conv.list_conversations(session, page.who, conv.ListFilter(status=status or None), after=None, limit=100)
-            items = await conv.describe(session, rows)
-        return page.render("ui/inbox.html", conversations=items, view_status=status)
+    from inbox.ui import admin_pages, conversation_pages, dashboard, desk_pages, inbox_pages
 
-    @app.get("/conversations/{conversation_id}", response_class=HTMLResponse, include_in_schema=False)
-    async def conversation_page(request: Request, conversation_id: int) -> Response:
-        page = await _page(request)
-        svc: Services = request.app.state.services
-        if page.who is None:
-            return RedirectResponse("/login", status_code=303)
-        async with svc.db.read() as session:
-            found = await conv.get_visible(session, page.who, conversation_id)
-            if found is None:
-                return page.render("ui/error.html", 404, message="404")
-            described = (await conv.describe(session, [found]))[0]
-            messages = await conv.describe_messages(session, await conv.messages_of(session, conversation_id, after_id=None, limit=500))
-        return page.render("ui/conversation.html", conversation=described, messages=messages)
-
-    @app.post("/conversations/{conversation_id}/reply", include_in_schema=False)
-    async def conversation_reply(
-        request: Request, conversation_id: int, csrf: str = Form(""), text: str = Form(""), private: str = Form("")
-    ) -> Response:
-        page = await _page(request)
-        svc: Services = request.app.state.services
-        if page.who is None:
-            return RedirectResponse("/login", status_code=303)
-        if not csrf_ok(page.session, csrf):
-            return page.render("ui/error.html", 403, message=page.t("csrf"))
-        if text.strip():
-            async with svc.db.transaction() as session:
-                found = await conv.get_visible(session, page.who, conversation_id)
-                if found is None:
-                    return page.render("ui/error.html", 404, message="404")
-                await post_reply(session, svc.bus, found.id, Reply(text=text.strip(), private=bool(private), agent_id=page.who.agent_id))
-        return RedirectResponse(f"/conversations/{conversation_id}", status_code=303)
+    for module in (inbox_pages, conversation_pages, desk_pages, admin_pages, dashboard):
+        module.install(app)

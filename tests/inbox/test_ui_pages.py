@@ -1,0 +1,146 @@
+"""Agent UI routes without a browser: inbox views and search, conversation actions, roles, CSRF."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import select
+
+from inbox.models import Contact, Conversation, Message, Team, TeamMember, Ticket
+from tests.fixtures.inbox import Api, add_agent, add_channel, inbound
+
+
+def csrf_of(html: str) -> str:
+    match = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert match, html
+    return match.group(1)
+
+
+async def sign_in(api: Api, email: str, role: str = "agent") -> str:
+    await add_agent(api.services, email, role=role, password="a long password 1")
+    api.client.cookies.clear()
+    response = await api.client.post("/login", data={"email": email, "password": "a long password 1"})
+    assert response.status_code == 303
+    return csrf_of((await api.client.get("/")).text)
+
+
+async def test_inbox_views_filters_and_full_text_search(api: Api) -> None:
+    channel = await add_channel(api.services, "mail", "email")
+    await api.services.ingestor.ingest(channel, [inbound("a1", sender="ana@example.com", text="My invoice is wrong", subject="Billing")])
+    await api.services.ingestor.ingest(channel, [inbound("b1", sender="bo@example.com", text="The app crashes on start", subject="Crash")])
+    await sign_in(api, "agent@example.com")
+    page = await api.client.get("/")
+    assert page.status_code == 200 and "Billing" in page.text and "Crash" in page.text
+    assert 'class="unread"' in page.text
+    found = await api.client.get("/", params={"q": "invoice"})
+    assert "Billing" in found.text and "Crash" not in found.text
+    prefix = await api.client.get("/", params={"q": "crash"})
+    assert "Crash" in prefix.text and "Billing" not in prefix.text
+    odd = await api.client.get("/", params={"q": 'in"voice* OR ('})
+    assert odd.status_code == 200
+    mine = await api.client.get("/", params={"view": "mine"})
+    assert "Billing" not in mine.text
+    rows = await api.client.get("/inbox/rows", params={"view": "unassigned", "channel": "mail"})
+    assert rows.status_code == 200 and "Crash" in rows.text and "<html" not in rows.text
+
+
+async def test_reply_assign_resolve_and_convert_to_incident(api: Api) -> None:
+    channel = await add_channel(api.services, "mail", "email")
+    [result] = await api.services.ingestor.ingest(channel, [inbound("a1", text="Site is slow", subject="Slow")])
+    cid = result.conversation_id
+    csrf = await sign_in(api, "agent@example.com")
+    page = await api.client.get(f"/conversations/{cid}")
+    assert page.status_code == 200 and "Site is slow" in page.text
+    reply = await api.client.post(f"/conversations/{cid}/reply", data={"csrf": csrf, "text": "We are **on it**"})
+    assert reply.status_code == 303
+    assign = await api.client.post(f"/conversations/{cid}/update", data={"csrf": csrf, "assignee": "me", "tags": "web, slow"})
+    assert assign.status_code == 303
+    resolved = await api.client.post(f"/conversations/{cid}/update", data={"csrf": csrf, "status": "resolved"})
+    assert resolved.status_code == 303
+    converted = await api.client.post(f"/conversations/{cid}/ticket", data={"csrf": csrf, "kind": "incident", "impact": "high", "urgency": "medium"})
+    assert converted.status_code == 303 and converted.headers["location"].startswith("/tickets/")
+    async with api.services.db.read() as session:
+        conversation = await session.get(Conversation, cid)
+        assert conversation is not None and conversation.status == "resolved" and conversation.tags == ["slow", "web"]
+        ticket = await session.scalar(select(Ticket).where(Ticket.conversation_id == cid))
+        assert ticket is not None and ticket.kind == "incident" and ticket.priority == "P2"
+        sent = await session.scalar(select(Message).where(Message.conversation_id == cid, Message.direction == "out"))
+        assert sent is not None and "<strong>on it</strong>" in (sent.html or "")
+    timeline = await api.client.get(f"/conversations/{cid}/timeline")
+    assert "resolved" in timeline.text and "<strong>on it</strong>" in timeline.text
+    ticket_page = await api.client.get(converted.headers["location"])
+    assert ticket_page.status_code == 200 and "P2" in ticket_page.text
+
+
+async def test_form_posts_without_csrf_are_refused(api: Api) -> None:
+    channel = await add_channel(api.services, "mail", "email")
+    [result] = await api.services.ingestor.ingest(channel, [inbound("a1")])
+    await sign_in(api, "agent@example.com")
+    cid = result.conversation_id
+    for path, data in [
+        (f"/conversations/{cid}/reply", {"text": "hi"}),
+        (f"/conversations/{cid}/update", {"status": "resolved"}),
+        (f"/conversations/{cid}/ticket", {"kind": "request"}),
+        ("/problems", {"title": "x"}),
+    ]:
+        refused = await api.client.post(path, data={**data, "csrf": "forged"})
+        assert refused.status_code == 403, path
+    async with api.services.db.read() as session:
+        conversation = await session.get(Conversation, cid)
+        assert conversation is not None and conversation.status == "open"
+
+
+async def test_customer_html_is_shown_inert(api: Api) -> None:
+    channel = await add_channel(api.services, "mail", "email")
+    hostile = '<script>alert(1)</script><img src=x onerror="alert(2)">'
+    [result] = await api.services.ingestor.ingest(channel, [inbound("a1", text=hostile, html=hostile, subject="<b>hi</b>")])
+    await sign_in(api, "agent@example.com")
+    page = await api.client.get(f"/conversations/{result.conversation_id}")
+    assert "<script>alert" not in page.text and "<img src=x" not in page.text
+    assert "&lt;script&gt;" in page.text
+    assert "script-src" in page.headers["content-security-policy"] or "default-src 'self'" in page.headers["content-security-policy"]
+
+
+async def test_agent_cannot_open_another_teams_conversation_by_url(api: Api) -> None:
+    channel = await add_channel(api.services, "mail", "email")
+    [result] = await api.services.ingestor.ingest(channel, [inbound("a1", subject="Secret")])
+    async with api.services.db.transaction() as session:
+        team = Team(name="vip")
+        session.add(team)
+        await session.flush()
+        conversation = await session.get(Conversation, result.conversation_id)
+        assert conversation is not None
+        conversation.team_id = team.id
+    csrf = await sign_in(api, "outsider@example.com")
+    cid = result.conversation_id
+    assert (await api.client.get(f"/conversations/{cid}")).status_code == 404
+    assert (await api.client.get(f"/conversations/{cid}/timeline")).status_code == 404
+    assert (await api.client.post(f"/conversations/{cid}/reply", data={"csrf": csrf, "text": "x"})).status_code == 404
+    assert "Secret" not in (await api.client.get("/", params={"status": "any"})).text
+    async with api.services.db.read() as session:
+        contact_id = await session.scalar(select(Contact.id))
+    assert (await api.client.get(f"/contacts/{contact_id}")).status_code == 404
+    # A member of the team sees it.
+    async with api.services.db.transaction() as session:
+        agent_id = await session.scalar(select(TeamMember.agent_id))
+        assert agent_id is None
+    assert (await api.client.get("/admin/channels")).status_code == 403
+
+
+async def test_contact_merge_moves_identities_and_conversations(api: Api) -> None:
+    mail = await add_channel(api.services, "mail", "email")
+    chat = await add_channel(api.services, "chat", "widget")
+    [a] = await api.services.ingestor.ingest(mail, [inbound("m1", sender="ana@example.com")])
+    [b] = await api.services.ingestor.ingest(chat, [inbound("c1", sender="visitor-9", name="Ana on chat")])
+    csrf = await sign_in(api, "agent@example.com")
+    async with api.services.db.read() as session:
+        keep = (await session.get(Conversation, a.conversation_id)).contact_id  # type: ignore[union-attr]
+        other = (await session.get(Conversation, b.conversation_id)).contact_id  # type: ignore[union-attr]
+    assert keep != other
+    merged = await api.client.post(f"/contacts/{keep}/merge", data={"csrf": csrf, "other": str(other)})
+    assert merged.status_code == 303
+    page = await api.client.get(f"/contacts/{keep}")
+    assert "visitor-9" in page.text and "ana@example.com" in page.text
+    async with api.services.db.read() as session:
+        moved = await session.get(Conversation, b.conversation_id)
+        assert moved is not None and moved.contact_id == keep
