@@ -6,6 +6,7 @@ Both indexes are built by migration 0005 (FTS5 is kept in step by triggers).
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from sqlalchemy import Select, func, literal_column, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -29,13 +30,13 @@ def fts5_query(query: str) -> str | None:
     return " ".join(quoted)
 
 
-def matching_conversations(dialect: str, query: str) -> Select[tuple[int]] | None:
+def matching_conversations(dialect: str, query: str) -> Select[Any] | None:
     """Ids of conversations with a public message matching every word of `query`."""
     if dialect == "postgresql":
         words = words_of(query)
         if not words:
             return None
-        simple = literal_column("'simple'::regconfig")
+        simple: Any = literal_column("'simple'::regconfig")
         tsquery = func.to_tsquery(simple, " & ".join(w + ":*" for w in words))
         return select(Message.conversation_id).where(
             func.to_tsvector(simple, Message.text).op("@@")(tsquery), Message.private.is_(False)
@@ -43,7 +44,7 @@ def matching_conversations(dialect: str, query: str) -> Select[tuple[int]] | Non
     match = fts5_query(query)
     if match is None:
         return None
-    ids = select(literal_column("rowid")).select_from(text("message_fts")).where(text("message_fts MATCH :fts_query").bindparams(fts_query=match))
+    ids: Any = select(literal_column("rowid")).select_from(text("message_fts")).where(text("message_fts MATCH :fts_query").bindparams(fts_query=match))
     return select(Message.conversation_id).where(Message.id.in_(ids), Message.private.is_(False))
 
 

@@ -18,13 +18,23 @@ from inbox.api.tickets import change
 from inbox.auth import Principal
 from inbox.contacts import MergeError, merge_contacts
 from inbox.markdown import render_markdown
-from inbox.models import Agent, CannedResponse, Channel, Contact, ContactIdentity, Conversation, ConversationRead, Event, Team, utcnow
+from inbox.models import (
+    Agent,
+    CannedResponse,
+    Channel,
+    Contact,
+    ContactIdentity,
+    Conversation,
+    ConversationRead,
+    Event,
+    Team,
+    utcnow,
+)
 from inbox.presence import PresenceBoard
 from inbox.replies import Reply, post_reply
 from inbox.sessions import csrf_ok
 from inbox.tickets import LEVELS, open_ticket
-from inbox.ui.inbox_pages import icon_of
-from inbox.ui.routes import Page, posted, services_of, signed_in
+from inbox.ui.routes import Page, icon_of, posted, services_of, signed_in
 
 SAFE_IMAGES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
 SNOOZE_HOURS = {"1h": 1, "4h": 4, "1d": 24, "1w": 24 * 7}

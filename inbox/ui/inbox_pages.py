@@ -15,10 +15,9 @@ from inbox import conversations as conv
 from inbox import events
 from inbox.auth import Principal
 from inbox.models import Channel, ConversationRead
-from inbox.ui.routes import Page, services_of, signed_in
+from inbox.ui.routes import Page, icon_of, services_of, signed_in
 
 VIEWS = ("mine", "unassigned", "team", "all")
-CHANNEL_ICONS = {"email": "✉", "widget": "💬", "slack": "#", "telegram": "✈", "spool": "⇣"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,10 +61,6 @@ class InboxQuery:
         values = {"view": self.view, "status": self.status, "channel": self.channel, "priority": self.priority, "tag": self.tag, "q": self.q}
         values.update(changes)
         return "/?" + urlencode({k: v for k, v in values.items() if v})
-
-
-def icon_of(channel_type: str) -> str:
-    return CHANNEL_ICONS.get(channel_type, "•")
 
 
 async def unread_ids(session: AsyncSession, who: Principal, items: list[dict[str, Any]]) -> set[int]:

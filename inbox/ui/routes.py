@@ -21,6 +21,14 @@ from inbox.ui.i18n import pick_language, translator
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).resolve().parent.parent.parent / "templates"))
 MIN_PASSWORD = 10
+CHANNEL_ICONS = {"email": "✉", "widget": "💬", "slack": "#", "telegram": "✈", "spool": "⇣"}
+
+
+def icon_of(channel_type: str) -> str:
+    return CHANNEL_ICONS.get(channel_type, "•")
+
+
+TEMPLATES.env.globals["icon_of"] = icon_of
 
 
 class Page:
@@ -34,9 +42,9 @@ class Page:
         self.lang = pick_language(who.language if who else None, request.headers.get("accept-language"), svc.config.server.language)
         self.t = translator(self.lang)
 
-    def render(self, template: str, status: int = 200, **context: Any) -> HTMLResponse:
+    def render(self, template: str, http_status: int = 200, **context: Any) -> HTMLResponse:
         context.update(who=self.who, lang=self.lang, t=self.t, csrf=self.session.csrf if self.session else "", path=self.request.url.path)
-        response = TEMPLATES.TemplateResponse(self.request, template, context, status_code=status)
+        response = TEMPLATES.TemplateResponse(self.request, template, context, status_code=http_status)
         response.headers["Content-Security-Policy"] = "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'"
         response.headers["X-Content-Type-Options"] = "nosniff"
         return response

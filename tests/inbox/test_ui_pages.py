@@ -6,7 +6,7 @@ import re
 
 from sqlalchemy import select
 
-from inbox.models import Contact, Conversation, Message, Team, TeamMember, Ticket
+from inbox.models import AuditEntry, Channel, Contact, Conversation, Message, Rule, Team, Ticket
 from tests.fixtures.inbox import Api, add_agent, add_channel, inbound
 
 
@@ -120,11 +120,10 @@ async def test_agent_cannot_open_another_teams_conversation_by_url(api: Api) -> 
     async with api.services.db.read() as session:
         contact_id = await session.scalar(select(Contact.id))
     assert (await api.client.get(f"/contacts/{contact_id}")).status_code == 404
-    # A member of the team sees it.
-    async with api.services.db.transaction() as session:
-        agent_id = await session.scalar(select(TeamMember.agent_id))
-        assert agent_id is None
-    assert (await api.client.get("/admin/channels")).status_code == 403
+    for path in ("/admin/channels", "/admin/rules", "/admin/agents", "/admin/tokens", "/admin/quarantine", "/admin/audit"):
+        assert (await api.client.get(path)).status_code == 403, path
+    refused = await api.client.post("/admin/channels", data={"csrf": csrf, "name": "sneaky", "type": "spool"})
+    assert refused.status_code == 403
 
 
 async def test_contact_merge_moves_identities_and_conversations(api: Api) -> None:
@@ -144,3 +143,37 @@ async def test_contact_merge_moves_identities_and_conversations(api: Api) -> Non
     async with api.services.db.read() as session:
         moved = await session.get(Conversation, b.conversation_id)
         assert moved is not None and moved.contact_id == keep
+
+
+async def test_admin_adds_a_channel_and_a_rule_and_tests_it(api: Api) -> None:
+    csrf = await sign_in(api, "root@example.com", role="admin")
+    for section in ("channels", "rules", "teams", "agents", "tokens", "canned", "quarantine", "audit"):
+        assert (await api.client.get(f"/admin/{section}")).status_code == 200, section
+    clear_secret = await api.client.post("/admin/channels", data={"csrf": csrf, "name": "tg", "type": "telegram", "settings": '{"token": "123:abc"}'})
+    assert clear_secret.status_code == 303 and "error=" in clear_secret.headers["location"]
+    added = await api.client.post("/admin/channels", data={"csrf": csrf, "name": "drop", "type": "spool", "settings": "{}"})
+    assert added.status_code == 303 and "error" not in added.headers["location"]
+    rule = await api.client.post(
+        "/admin/rules",
+        data={"csrf": csrf, "name": "invoices", "conditions": '{"text_matches": "(?i)invoice"}', "actions": '{"tag": ["billing"]}'},
+    )
+    assert rule.status_code == 303 and "error" not in rule.headers["location"]
+    tested = await api.client.post("/admin/rules/test", data={"csrf": csrf, "text": "my invoice", "channel_type": "email"})
+    assert tested.status_code == 200 and "invoices" in tested.text.split("data-rule-outcome")[1]
+    bad = await api.client.post("/admin/rules", data={"csrf": csrf, "name": "bad", "conditions": "{", "actions": "{}"})
+    assert "error=" in bad.headers["location"]
+    canned = await api.client.post("/admin/canned", data={"csrf": csrf, "name": "thanks", "text": "Thank you!"})
+    assert canned.status_code == 303
+    invite = await api.client.post("/admin/agents", data={"csrf": csrf, "email": "new@example.com", "name": "New", "role": "agent"})
+    assert invite.status_code == 200 and "/login/once/" in invite.text
+    token = await api.client.post("/admin/tokens", data={"csrf": csrf, "agent": "new@example.com", "name": "ci"})
+    assert token.status_code == 200 and "fd_" in token.text
+    async with api.services.db.read() as session:
+        assert await session.scalar(select(Channel.id).where(Channel.name == "drop")) is not None
+        assert await session.scalar(select(Rule.id).where(Rule.name == "invoices")) is not None
+        actions = set(await session.scalars(select(AuditEntry.action)))
+    assert {"channel.create", "rule.create", "canned.save", "agent.invite", "token.create"} <= actions
+    audit = await api.client.get("/admin/audit")
+    assert "rule.create" in audit.text
+    dashboard = await api.client.get("/dashboard")
+    assert dashboard.status_code == 200 and "<svg" in dashboard.text
