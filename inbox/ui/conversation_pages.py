@@ -37,6 +37,8 @@ from inbox.tickets import LEVELS, open_ticket
 from inbox.ui.routes import Page, icon_of, posted, services_of, signed_in
 
 SAFE_IMAGES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
+# Shown in the timeline; message events are the messages themselves.
+TIMELINE_EVENTS = ("conversation.created", "conversation.updated", "ticket.created", "ticket.updated", "sla.due_soon", "sla.breached")
 SNOOZE_HOURS = {"1h": 1, "4h": 4, "1d": 24, "1w": 24 * 7}
 
 
@@ -60,13 +62,20 @@ async def timeline(session: AsyncSession, conversation_id: int) -> list[dict[str
     changes = (
         await session.scalars(
             select(Event)
-            .where(Event.conversation_id == conversation_id, Event.type != "message.created")
+            .where(Event.conversation_id == conversation_id, Event.type.in_(TIMELINE_EVENTS))
             .order_by(Event.seq)
             .limit(500)
         )
     ).all()
     entries = [
-        {"kind": "change", "type": e.type, "by": e.payload.get("by"), "changes": e.payload.get("changes") or {}, "created_at": e.created_at.isoformat()}
+        {
+            "kind": "change",
+            "type": e.type,
+            "by": e.payload.get("by"),
+            "changes": e.payload.get("changes") or {},
+            "number": e.payload.get("number"),
+            "created_at": e.created_at.isoformat(),
+        }
         for e in changes
     ]
     return sorted([*messages, *entries], key=lambda item: item["created_at"])

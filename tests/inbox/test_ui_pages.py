@@ -67,7 +67,7 @@ async def test_reply_assign_resolve_and_convert_to_incident(api: Api) -> None:
         sent = await session.scalar(select(Message).where(Message.conversation_id == cid, Message.direction == "out"))
         assert sent is not None and "<strong>on it</strong>" in (sent.html or "")
     timeline = await api.client.get(f"/conversations/{cid}/timeline")
-    assert "resolved" in timeline.text and "<strong>on it</strong>" in timeline.text
+    assert "status → Resolved" in timeline.text and "<strong>on it</strong>" in timeline.text
     ticket_page = await api.client.get(converted.headers["location"])
     assert ticket_page.status_code == 200 and "P2" in ticket_page.text
 

@@ -101,7 +101,7 @@ async def test_agent_sees_a_message_arrive_live_replies_assigns_converts_and_res
     await page.wait_for_url(f"{node.url}/conversations/*")
     await page.wait_for_load_state("load")  # the shortcut script is loaded
     await page.keyboard.press("e")
-    await page.locator("li.change", has_text="resolved").wait_for()
+    await page.locator("li.change", has_text="Resolved").wait_for()
     assert await page.locator(".meta .status").inner_text() == "Resolved"
 
     await page.goto(f"{node.url}/incidents")
