@@ -40,7 +40,7 @@ def chart(counts: dict[dt.date, int], today: dt.date, width: float = 560, height
     bars = []
     for i, day in enumerate(days):
         n = counts.get(day, 0)
-        h = (height - 20) * n / top
+        h = (height - 38) * n / top  # room above the tallest bar for its label
         bars.append(Bar(day, n, i * slot + 4, height - 18 - h, h))
     return bars
 

@@ -21,7 +21,7 @@ from inbox.ui.i18n import pick_language, translator
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).resolve().parent.parent.parent / "templates"))
 MIN_PASSWORD = 10
-CHANNEL_ICONS = {"email": "✉", "widget": "💬", "slack": "#", "telegram": "✈", "spool": "⇣"}
+CHANNEL_ICONS = {"email": "✉", "widget": "❝", "slack": "#", "telegram": "✈", "spool": "⇣"}
 
 
 def icon_of(channel_type: str) -> str:

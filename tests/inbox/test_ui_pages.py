@@ -177,3 +177,45 @@ async def test_admin_adds_a_channel_and_a_rule_and_tests_it(api: Api) -> None:
     assert "rule.create" in audit.text
     dashboard = await api.client.get("/dashboard")
     assert dashboard.status_code == 200 and "<svg" in dashboard.text
+
+
+async def test_presence_shows_who_else_is_viewing_or_typing(api: Api) -> None:
+    channel = await add_channel(api.services, "mail", "email")
+    [result] = await api.services.ingestor.ingest(channel, [inbound("a1")])
+    cid = result.conversation_id
+    await sign_in(api, "ana@example.com")
+    ana_cookie = api.client.cookies["fd_session"]
+    ana_csrf = csrf_of((await api.client.get(f"/conversations/{cid}")).text)
+    await sign_in(api, "bo@example.com")
+    bo_csrf = csrf_of((await api.client.get(f"/conversations/{cid}")).text)
+    bo_cookie = api.client.cookies["fd_session"]
+    assert (await api.client.post(f"/conversations/{cid}/presence?state=viewing")).status_code == 403  # no CSRF header
+    first = await api.client.post(f"/conversations/{cid}/presence?state=typing", headers={"X-CSRF-Token": bo_csrf})
+    assert first.json() == {"others": []}
+    api.client.cookies.clear()
+    api.client.cookies.set("fd_session", ana_cookie)
+    seen = await api.client.post(f"/conversations/{cid}/presence?state=viewing", headers={"X-CSRF-Token": ana_csrf})
+    assert seen.json() == {"others": [{"name": "Bo", "typing": True}]}
+    api.client.cookies.clear()
+    api.client.cookies.set("fd_session", bo_cookie)
+    await api.client.post(f"/conversations/{cid}/presence?state=gone", headers={"X-CSRF-Token": bo_csrf})
+    api.client.cookies.clear()
+    api.client.cookies.set("fd_session", ana_cookie)
+    alone = await api.client.post(f"/conversations/{cid}/presence?state=viewing", headers={"X-CSRF-Token": ana_csrf})
+    assert alone.json() == {"others": []}
+
+
+async def test_safe_image_attachments_get_a_preview_and_canned_responses_are_offered(api: Api) -> None:
+    from channels.base import InboundAttachment
+
+    channel = await add_channel(api.services, "mail", "email")
+    png = b"\\x89PNG\\r\\n\\x1a\\n" + b"0" * 32
+    message = inbound("a1", attachments=[InboundAttachment("shot.png", "image/png", png), InboundAttachment("evil.svg", "image/svg+xml", b"<svg/>")])
+    [result] = await api.services.ingestor.ingest(channel, [message])
+    csrf = await sign_in(api, "root@example.com", role="admin")
+    await api.client.post("/admin/canned", data={"csrf": csrf, "name": "Thanks", "text": "Thank you for writing!"})
+    page = await api.client.get(f"/conversations/{result.conversation_id}")
+    images = re.findall(r'<img src="([^"]+)" alt="([^"]+)"', page.text)
+    assert [alt for _, alt in images] == ["shot.png"]
+    assert "evil.svg" in page.text
+    assert "Thank you for writing!" in page.text
