@@ -185,7 +185,10 @@ def install(app: FastAPI) -> None:
         page = await signed_in(request, admin=True)
         if not isinstance(page, Page):
             return page
-        return render_admin(page, "rules", **await rules_context(services_of(request)))
+        context = await rules_context(services_of(request))
+        wanted = request.query_params.get("try", "")
+        trying = next((r for r in context["rules"] if str(r.id) == wanted), None)
+        return render_admin(page, "rules", trying=trying, **context)
 
     @app.post("/admin/rules", include_in_schema=False)
     async def rule_add(request: Request, csrf: str = Form(""), name: str = Form(""), conditions: str = Form(""), actions: str = Form("")) -> Response:
