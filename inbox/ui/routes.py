@@ -17,7 +17,7 @@ from inbox.models import Agent
 from inbox.ratelimit import RateLimiter
 from inbox.services import Services
 from inbox.sessions import COOKIE, MAX_AGE, SessionData, csrf_ok
-from inbox.ui.i18n import pick_language, translator
+from inbox.ui.i18n import LANGUAGES, pick_language, translator
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).resolve().parent.parent.parent / "templates"))
 MIN_PASSWORD = 10
@@ -128,6 +128,17 @@ def install(app: FastAPI) -> None:
         response = RedirectResponse("/login", status_code=303)
         response.delete_cookie(COOKIE)
         return response
+
+    @app.post("/account/language", include_in_schema=False)
+    async def language_change(request: Request, csrf: str = Form(""), language: str = Form("")) -> Response:
+        """The agent's own language; empty means "follow the browser"."""
+        page = await posted(request, csrf)
+        if not isinstance(page, Page):
+            return page
+        assert page.who is not None
+        async with services_of(request).db.transaction() as session:
+            await session.execute(update(Agent).where(Agent.id == page.who.agent_id).values(language=language if language in LANGUAGES else None))
+        return RedirectResponse("/account/password", status_code=303)
 
     @app.get("/account/password", response_class=HTMLResponse, include_in_schema=False)
     async def password_form(request: Request) -> Response:

@@ -219,3 +219,31 @@ async def test_safe_image_attachments_get_a_preview_and_canned_responses_are_off
     assert [alt for _, alt in images] == ["shot.png"]
     assert "evil.svg" in page.text
     assert "Thank you for writing!" in page.text
+
+
+async def test_snooze_language_choice_and_quarantine_actions(api: Api) -> None:
+    from inbox.models import QuarantineItem
+
+    channel = await add_channel(api.services, "mail", "email")
+    [result] = await api.services.ingestor.ingest(channel, [inbound("a1")])
+    async with api.services.db.transaction() as session:
+        item = QuarantineItem(channel_id=channel.id, external_id="bad-1", error="cannot parse", raw=b"<script>alert(1)</script>")
+        session.add(item)
+        await session.flush()
+        item_id = item.id
+    csrf = await sign_in(api, "root@example.com", role="admin")
+    snoozed = await api.client.post(f"/conversations/{result.conversation_id}/update", data={"csrf": csrf, "status": "snoozed", "snooze": "1d"})
+    assert snoozed.status_code == 303
+    async with api.services.db.read() as session:
+        conversation = await session.get(Conversation, result.conversation_id)
+        assert conversation is not None and conversation.status == "snoozed" and conversation.snoozed_until is not None
+    await api.client.post("/account/language", data={"csrf": csrf, "language": "es"})
+    spanish = await api.client.get("/", headers={"Accept-Language": "en"})
+    assert "Bandeja de entrada" in spanish.text
+    raw = await api.client.get(f"/admin/quarantine/{item_id}")
+    assert raw.status_code == 200 and "&lt;script&gt;alert(1)" in raw.text and "<script>alert(1)" not in raw.text
+    deleted = await api.client.post(f"/admin/quarantine/{item_id}", data={"csrf": csrf, "action": "delete"})
+    assert deleted.status_code == 303
+    async with api.services.db.read() as session:
+        gone = await session.get(QuarantineItem, item_id)
+        assert gone is not None and gone.status == "deleted"
