@@ -207,8 +207,9 @@ def install(app: FastAPI) -> None:
                 await conv.apply_changes(session, svc.bus, found, changes, actor=page.who.email)
             except conv.ConversationError as exc:
                 return page.render("ui/error.html", 422, message=str(exc))
-        if form.get("next") == "inbox":
-            return RedirectResponse("/", status_code=303)
+        after = str(form.get("next", ""))
+        if after.startswith("/?") or after == "/":  # back to the inbox view the agent was on
+            return RedirectResponse(after, status_code=303)
         return _back(conversation_id)
 
     @app.post("/conversations/{conversation_id}/ticket", include_in_schema=False)

@@ -46,7 +46,12 @@
     var scheme = location.protocol === "https:" ? "wss://" : "ws://";
     var socket = new WebSocket(scheme + location.host + "/api/v1/stream?after=" + after);
     var last = after;
-    socket.onopen = function () { delay = 1000; body.dataset.live = "on"; };
+    var status = document.querySelector("[data-live-status]");
+    socket.onopen = function () {
+      delay = 1000;
+      body.dataset.live = "on";
+      if (status) { status.textContent = status.dataset.on; }
+    };
     socket.onmessage = function (frame) {
       var event;
       try { event = JSON.parse(frame.data); } catch (e) { return; }
@@ -60,6 +65,7 @@
     };
     socket.onclose = function () {
       body.dataset.live = "off";
+      if (status) { status.textContent = status.dataset.off; }
       // Reconnect with the last seq seen: the server replays what was missed.
       setTimeout(function () { connect(last, Math.min(delay * 2, 30000)); }, delay);
     };
