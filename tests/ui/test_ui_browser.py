@@ -112,7 +112,7 @@ async def test_agent_sees_a_message_arrive_live_replies_assigns_converts_and_res
     assert page.dialogs == []  # type: ignore[attr-defined]
 
 
-async def test_admin_adds_a_channel_and_a_rule_and_an_agent_is_kept_out(browser: Any, node: Daemon) -> None:
+async def test_admin_adds_a_channel_and_a_rule_and_an_agent_is_kept_out(browser: Any, node: Daemon, tmp_path: Path) -> None:
     admin = await signed_in(browser, node, "root@example.com")
     await admin.get_by_role("link", name="Admin", exact=True).click()
     await admin.get_by_label("Name").fill("chat")
@@ -134,8 +134,25 @@ async def test_admin_adds_a_channel_and_a_rule_and_an_agent_is_kept_out(browser:
     assert "outages" in await admin.locator("[data-rule-outcome]").inner_text()
     await shot(admin, "admin-rules")
 
+    # A private team's conversation.
+    await admin.get_by_role("link", name="Teams").click()
+    await admin.get_by_label("Name").fill("vip")
+    await admin.get_by_label("Members (emails)").fill("root@example.com")
+    await admin.get_by_role("button", name="Save").click()
+    await admin.get_by_role("cell", name="vip", exact=True).wait_for()
+    drop(tmp_path / "in", id="v-1", **{"from": "ceo@example.com"}, subject="Secret plans", text="Only for the VIP team")
+    await admin.goto(f"{node.url}/")
+    await admin.get_by_role("link", name="Secret plans").click()
+    secret_url = admin.url
+    await admin.get_by_label("Team").select_option("vip")
+    await admin.get_by_role("button", name="Save").click()
+    await admin.locator("li.change", has_text="vip").wait_for()
+
     agent = await signed_in(browser, node, "ana@example.com", locale="es-ES")
+    assert await agent.get_by_role("link", name="Secret plans").count() == 0
+    assert (await agent.goto(secret_url)).status == 404
     assert await agent.get_by_role("link", name="Administración").count() == 0
+    await agent.goto(f"{node.url}/")
     await shot(agent, "inbox-es")
     response = await agent.goto(f"{node.url}/admin/channels")
     assert response.status == 403
