@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -34,7 +34,7 @@ from inbox.presence import PresenceBoard
 from inbox.replies import Reply, post_reply
 from inbox.sessions import csrf_ok
 from inbox.tickets import LEVELS, open_ticket
-from inbox.ui.routes import Page, icon_of, posted, services_of, signed_in
+from inbox.ui.routes import Page, posted, services_of, signed_in
 
 SAFE_IMAGES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
 # Shown in the timeline; message events are the messages themselves.
@@ -113,8 +113,23 @@ async def conversation_context(request: Request, page: Page, found: Conversation
         "levels": LEVELS,
         "snooze_choices": SNOOZE_HOURS,
         "seq": await events.latest_seq(session),
-        "icon_of": icon_of,
     }
+
+
+async def likely_duplicates(session: AsyncSession, who: Principal, contact: Contact) -> list[Contact]:
+    """Other unmerged contacts with the same name or email that the agent may see."""
+    same = []
+    if contact.email:
+        same.append(Contact.email == contact.email)
+    if contact.name:
+        same.append(Contact.name == contact.name)
+    if not same:
+        return []
+    query = select(Contact).where(or_(*same), Contact.id != contact.id, Contact.merged_into_id.is_(None))
+    if not who.is_admin:
+        visible = await conv.visibility(session, who)
+        query = query.where(Contact.id.in_(select(Conversation.contact_id).where(visible)))
+    return list((await session.scalars(query.order_by(Contact.id).limit(10))).all())
 
 
 def _back(conversation_id: int, error: str = "") -> RedirectResponse:
@@ -278,9 +293,15 @@ def install(app: FastAPI) -> None:
                 )
             ).all()
             described = await conv.describe(session, rows)
+            duplicates = await likely_duplicates(session, page.who, contact)
         error = request.query_params.get("error", "")
         return page.render(
-            "ui/contact.html", contact=contact, identities=identities, conversations=described, icon_of=icon_of, error=page.t(error) if error else ""
+            "ui/contact.html",
+            contact=contact,
+            identities=identities,
+            conversations=described,
+            duplicates=duplicates,
+            error=page.t(error) if error else "",
         )
 
     @app.post("/contacts/{contact_id}/merge", include_in_schema=False)

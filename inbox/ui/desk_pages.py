@@ -11,7 +11,7 @@ from inbox.api.errors import ApiError
 from inbox.api.tickets import change
 from inbox.ingest import Feed
 from inbox.models import Conversation, Problem, Ticket, utcnow
-from inbox.tickets import LEVELS, change_status, create_problem, link_to_problem, update_problem
+from inbox.tickets import LEVELS, change_status, create_problem, link_children, link_to_problem, update_problem
 from inbox.ui.routes import Page, posted, services_of, signed_in
 from routing.priority import LEVELS as LEVEL_NAMES
 from routing.priority import incident_priority
@@ -68,7 +68,9 @@ def install(app: FastAPI) -> None:
         )
 
     @app.post("/tickets/{ticket_id}", include_in_schema=False)
-    async def ticket_update(request: Request, ticket_id: int, csrf: str = Form(""), status: str = Form(""), problem: str = Form("")) -> Response:
+    async def ticket_update(
+        request: Request, ticket_id: int, csrf: str = Form(""), status: str = Form(""), problem: str = Form(""), children: str = Form("")
+    ) -> Response:
         page = await posted(request, csrf)
         if not isinstance(page, Page):
             return page
@@ -78,6 +80,13 @@ def install(app: FastAPI) -> None:
             ticket = await session.get(Ticket, ticket_id)
             if ticket is None or (ticket.conversation_id is not None and await conv.get_visible(session, page.who, ticket.conversation_id) is None):
                 return page.render("ui/error.html", 404, message=page.t("not_found"))
+            numbers = [int(n) for n in children.replace(" ", "").split(",") if n.isdigit()]
+            child_ids = []
+            for child in (await session.scalars(select(Ticket).where(Ticket.number.in_(numbers)))).all() if numbers else []:
+                if child.conversation_id is None or await conv.get_visible(session, page.who, child.conversation_id) is not None:
+                    child_ids.append(child.id)
+            if len(child_ids) != len(set(numbers)):
+                return RedirectResponse(f"/tickets/{ticket_id}?error={page.t('not_found')}", status_code=303)
 
         current_status = ticket.status
 
@@ -86,6 +95,8 @@ def install(app: FastAPI) -> None:
                 change_status(conn, ticket_id, status, svc.policy, feed)
             if problem.isdigit():
                 link_to_problem(conn, int(problem), [ticket_id], feed)
+            if child_ids:
+                link_children(conn, ticket_id, child_ids, feed)
 
         try:
             await change(svc, work)

@@ -15,7 +15,7 @@ from inbox import conversations as conv
 from inbox import events
 from inbox.auth import Principal
 from inbox.models import Channel, ConversationRead
-from inbox.ui.routes import Page, icon_of, services_of, signed_in
+from inbox.ui.routes import Page, services_of, signed_in
 
 VIEWS = ("mine", "unassigned", "team", "all")
 
@@ -90,7 +90,7 @@ async def inbox_rows(request: Request, page: Page) -> dict[str, Any]:
         unread = await unread_ids(session, page.who, items)
         channels = list(await session.scalars(select(Channel.name).order_by(Channel.name)))
         seq = await events.latest_seq(session)
-    return {"conversations": items, "unread": unread, "query": query, "channels": channels, "seq": seq, "icon_of": icon_of}
+    return {"conversations": items, "unread": unread, "query": query, "channels": channels, "seq": seq}
 
 
 def install(app: FastAPI) -> None:

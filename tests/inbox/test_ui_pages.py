@@ -247,3 +247,26 @@ async def test_snooze_language_choice_and_quarantine_actions(api: Api) -> None:
     async with api.services.db.read() as session:
         gone = await session.get(QuarantineItem, item_id)
         assert gone is not None and gone.status == "deleted"
+
+
+async def test_major_incident_links_children_and_duplicates_are_offered_for_merge(api: Api) -> None:
+    mail = await add_channel(api.services, "mail", "email")
+    chat = await add_channel(api.services, "chat", "widget")
+    [a] = await api.services.ingestor.ingest(mail, [inbound("m1", sender="ana@example.com", name="Ana Pérez", text="down")])
+    [b] = await api.services.ingestor.ingest(chat, [inbound("c1", sender="visitor-7", name="Ana Pérez", text="down too")])
+    csrf = await sign_in(api, "agent@example.com")
+    major = await api.client.post(f"/conversations/{a.conversation_id}/ticket", data={"csrf": csrf, "kind": "incident", "impact": "high", "urgency": "high"})
+    child = await api.client.post(f"/conversations/{b.conversation_id}/ticket", data={"csrf": csrf, "kind": "incident"})
+    async with api.services.db.read() as session:
+        child_ticket = await session.scalar(select(Ticket).where(Ticket.conversation_id == b.conversation_id))
+        assert child_ticket is not None
+    linked = await api.client.post(major.headers["location"], data={"csrf": csrf, "status": "new", "children": str(child_ticket.number)})
+    assert linked.status_code == 303 and "error" not in linked.headers["location"]
+    async with api.services.db.read() as session:
+        refreshed = await session.get(Ticket, child_ticket.id)
+        assert refreshed is not None and refreshed.parent_id is not None
+    assert child.status_code == 303
+    async with api.services.db.read() as session:
+        keep = (await session.get(Conversation, a.conversation_id)).contact_id  # type: ignore[union-attr]
+    page = await api.client.get(f"/contacts/{keep}")
+    assert "Possibly the same person" in page.text and "Merge into this one" in page.text
