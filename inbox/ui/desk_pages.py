@@ -11,7 +11,14 @@ from inbox.api.errors import ApiError
 from inbox.api.tickets import change
 from inbox.ingest import Feed
 from inbox.models import Conversation, Problem, Ticket, utcnow
-from inbox.tickets import LEVELS, change_status, create_problem, link_children, link_to_problem, update_problem
+from inbox.tickets import (
+    LEVELS,
+    change_status,
+    create_problem,
+    link_children,
+    link_to_problem,
+    update_problem,
+)
 from inbox.ui.routes import Page, posted, services_of, signed_in
 from routing.priority import LEVELS as LEVEL_NAMES
 from routing.priority import incident_priority
