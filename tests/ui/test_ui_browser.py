@@ -75,6 +75,7 @@ async def test_agent_sees_a_message_arrive_live_replies_assigns_converts_and_res
 
     await page.keyboard.press("?")
     assert await page.locator("dialog#help").is_visible()
+    await shot(page, "help")
     await page.keyboard.press("Escape")
     await page.keyboard.press("j")
     await page.keyboard.press("Enter")
@@ -104,6 +105,9 @@ async def test_agent_sees_a_message_arrive_live_replies_assigns_converts_and_res
     await page.locator("li.change", has_text="Resolved").wait_for()
     assert await page.locator(".meta .status").inner_text() == "Resolved"
 
+    await page.get_by_role("link", name="Carla").first.click()
+    await page.get_by_role("heading", name="Identities").wait_for()
+    await shot(page, "contact")
     await page.goto(f"{node.url}/incidents")
     await shot(page, "incidents")
     await page.goto(f"{node.url}/dashboard")
