@@ -13,11 +13,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from inbox import conversations as conv
 from inbox import events
+from inbox.api import pagination
+from inbox.api.errors import ApiError
 from inbox.auth import Principal
 from inbox.models import Channel, ConversationRead
 from inbox.ui.routes import Page, services_of, signed_in
 
 VIEWS = ("mine", "unassigned", "team", "all")
+PAGE = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +31,7 @@ class InboxQuery:
     priority: str = ""
     tag: str = ""
     q: str = ""
+    cursor: str = ""  # older than this (opaque, as in the API)
 
     @classmethod
     def from_request(cls, request: Request) -> InboxQuery:
@@ -41,6 +45,7 @@ class InboxQuery:
             priority=p.get("priority", "") if p.get("priority", "") in conv.PRIORITIES else "",
             tag=p.get("tag", "")[:64],
             q=p.get("q", "")[:200],
+            cursor=p.get("cursor", "")[:200],
         )
 
     def filters(self) -> conv.ListFilter:
@@ -84,13 +89,21 @@ async def inbox_rows(request: Request, page: Page) -> dict[str, Any]:
     query = InboxQuery.from_request(request)
     svc = services_of(request)
     assert page.who is not None
+    try:
+        values = pagination.decode(query.cursor or None, 2)
+        after = (str(values[0]), int(values[1])) if values else None
+        if after:
+            dt.datetime.fromisoformat(after[0])
+    except (ApiError, ValueError):
+        after = None
     async with svc.db.read() as session:
-        rows = await conv.list_conversations(session, page.who, query.filters(), after=None, limit=100)
+        rows = await conv.list_conversations(session, page.who, query.filters(), after=after, limit=PAGE)
         items = await conv.describe(session, rows)
         unread = await unread_ids(session, page.who, items)
         channels = list(await session.scalars(select(Channel.name).order_by(Channel.name)))
         seq = await events.latest_seq(session)
-    return {"conversations": items, "unread": unread, "query": query, "channels": channels, "seq": seq}
+    older = pagination.encode([rows[-1].last_message_at.isoformat(), rows[-1].id]) if len(rows) == PAGE else ""
+    return {"conversations": items, "unread": unread, "query": query, "channels": channels, "seq": seq, "older": older}
 
 
 def install(app: FastAPI) -> None:

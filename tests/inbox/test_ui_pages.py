@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from sqlalchemy import select
 
 from inbox.models import AuditEntry, Channel, Contact, Conversation, Message, Rule, Team, Ticket
@@ -36,7 +37,7 @@ async def test_inbox_views_filters_and_full_text_search(api: Api) -> None:
     assert "Billing" in found.text and "Crash" not in found.text
     prefix = await api.client.get("/", params={"q": "crash"})
     assert "Crash" in prefix.text and "Billing" not in prefix.text
-    odd = await api.client.get("/", params={"q": 'in"voice* OR ('})
+    odd = await api.client.get("/", params={"q": 'in"voice* OR (', "cursor": "not-a-cursor"})
     assert odd.status_code == 200
     mine = await api.client.get("/", params={"view": "mine"})
     assert "Billing" not in mine.text
@@ -270,3 +271,19 @@ async def test_major_incident_links_children_and_duplicates_are_offered_for_merg
         keep = (await session.get(Conversation, a.conversation_id)).contact_id  # type: ignore[union-attr]
     page = await api.client.get(f"/contacts/{keep}")
     assert "Possibly the same person" in page.text and "Merge into this one" in page.text
+
+
+async def test_inbox_pages_through_older_conversations(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    from inbox.ui import inbox_pages
+
+    monkeypatch.setattr(inbox_pages, "PAGE", 1)
+    channel = await add_channel(api.services, "mail", "email")
+    await api.services.ingestor.ingest(channel, [inbound("a1", sender="ana@example.com", subject="First")])
+    await api.services.ingestor.ingest(channel, [inbound("b1", sender="bo@example.com", subject="Second")])
+    await sign_in(api, "agent@example.com")
+    newest = await api.client.get("/")
+    assert "Second" in newest.text and "First" not in newest.text
+    older = re.search(r'<a href="([^"]+)" rel="next">', newest.text)
+    assert older
+    page_two = await api.client.get(older.group(1).replace("&amp;", "&"))
+    assert "First" in page_two.text and "Second" not in page_two.text
