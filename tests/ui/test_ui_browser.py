@@ -108,6 +108,18 @@ async def test_agent_sees_a_message_arrive_live_replies_assigns_converts_and_res
     await page.get_by_role("link", name="Carla").first.click()
     await page.get_by_role("heading", name="Identities").wait_for()
     await shot(page, "contact")
+    # j inside a conversation moves along the inbox's order; past the end, back to the inbox.
+    drop(tmp_path / "in", id="m-2", **{"from": "dan@example.com"}, subject="Second question", text="Hello again")
+    await page.goto(f"{node.url}/?status=any")
+    await page.get_by_role("link", name="Second question").wait_for()
+    await page.keyboard.press("j")
+    await page.keyboard.press("Enter")
+    await page.wait_for_url(f"{node.url}/conversations/*")
+    await page.wait_for_load_state("load")
+    first_url = page.url
+    await page.keyboard.press("j")
+    await page.wait_for_url(lambda url: url != first_url)
+    assert "Outage" in await page.locator("h1").inner_text()
     await page.goto(f"{node.url}/incidents")
     await shot(page, "incidents")
     await page.goto(f"{node.url}/dashboard")

@@ -27,6 +27,7 @@
       if (html === null) { return; }
       var selected = current() ? current().dataset.id : null;
       tbody.innerHTML = html;
+      rememberOrder();
       if (selected) { select(tbody.querySelector('tr[data-id="' + selected + '"]')); }
     });
   }
@@ -71,6 +72,22 @@
     };
   }
   connect(parseInt(body.dataset.seq || "0", 10), 1000);
+
+  // ---- the inbox's order, remembered so j/k also work inside a conversation --
+  function rememberOrder() {
+    try {
+      sessionStorage.setItem("fd-order", JSON.stringify(rows().map(function (r) { return r.dataset.id; })));
+      sessionStorage.setItem("fd-inbox", location.pathname + location.search);
+    } catch (e) { /* storage disabled: j/k then return to the inbox */ }
+  }
+  function neighbour(step) {
+    try {
+      var order = JSON.parse(sessionStorage.getItem("fd-order") || "[]");
+      var i = order.indexOf(body.dataset.conversation);
+      if (i >= 0 && order[i + step]) { return "/conversations/" + order[i + step]; }
+      return sessionStorage.getItem("fd-inbox") || "/";
+    } catch (e) { return "/"; }
+  }
 
   // ---- inbox selection and shortcuts --------------------------------------
   function rows() { return Array.prototype.slice.call(document.querySelectorAll("tbody[data-rows-body] tr[data-id]")); }
@@ -125,7 +142,7 @@
       if (key === "r") { document.getElementById("text").focus(); }
       else if (key === "e") { submitFor("resolve"); }
       else if (key === "a") { submitFor("assign"); }
-      else if (key === "j" || key === "k") { location.href = "/"; }
+      else if (key === "j" || key === "k") { location.href = neighbour(key === "j" ? 1 : -1); }
       else { return; }
       e.preventDefault();
     }
@@ -173,4 +190,5 @@
     }
     window.addEventListener("pagehide", function () { report("gone"); });
   }
+  if (pageKind === "inbox") { rememberOrder(); }
 })();
