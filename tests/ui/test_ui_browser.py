@@ -150,6 +150,7 @@ async def test_admin_adds_a_channel_and_a_rule_and_an_agent_is_kept_out(browser:
     assert "outages" in await admin.locator("[data-rule-outcome]").inner_text()
     await shot(admin, "admin-rules")
 
+    drop(tmp_path / "in", id="o-1", **{"from": "eva@example.com"}, name="Eva", subject="Outage in Madrid", text="Nada funciona desde las 9:00")
     # A private team's conversation.
     await admin.get_by_role("link", name="Teams").click()
     await admin.get_by_label("Name").fill("vip")
@@ -164,12 +165,24 @@ async def test_admin_adds_a_channel_and_a_rule_and_an_agent_is_kept_out(browser:
     await admin.get_by_role("button", name="Save").click()
     await admin.locator("li.change", has_text="vip").wait_for()
 
+    if SHOTS is not None:
+        for section in ("agents", "teams", "tokens", "canned", "quarantine", "audit"):
+            await admin.goto(f"{node.url}/admin/{section}")
+            await shot(admin, f"admin-{section}")
+        await admin.goto(secret_url)
+        await shot(admin, "conversation-team")
+
     agent = await signed_in(browser, node, "ana@example.com", locale="es-ES")
     assert await agent.get_by_role("link", name="Secret plans").count() == 0
     assert (await agent.goto(secret_url)).status == 404
     assert await agent.get_by_role("link", name="Administración").count() == 0
     await agent.goto(f"{node.url}/")
     await shot(agent, "inbox-es")
+    if SHOTS is not None:
+        await agent.get_by_role("link", name="Outage").first.click()
+        await shot(agent, "conversation-es")
+        await agent.goto(f"{node.url}/dashboard")
+        await shot(agent, "dashboard-es")
     response = await agent.goto(f"{node.url}/admin/channels")
     assert response.status == 403
     # A form post without the session's CSRF token is refused.
