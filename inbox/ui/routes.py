@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import html as html_lib
 from pathlib import Path
 from typing import Any
 
+import nh3
 from fastapi import FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -28,7 +30,15 @@ def icon_of(channel_type: str) -> str:
     return CHANNEL_ICONS.get(channel_type, "•")
 
 
+def html_as_text(html: str | None) -> str:
+    """A customer's HTML reduced to its text (then escaped by the template like any text)."""
+    if not html:
+        return ""
+    return html_lib.unescape(nh3.clean(html, tags=set()))
+
+
 TEMPLATES.env.globals["icon_of"] = icon_of
+TEMPLATES.env.filters["as_text"] = html_as_text
 
 
 class Page:
