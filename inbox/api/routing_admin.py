@@ -27,7 +27,7 @@ class RuleIn(BaseModel):
     if_: dict[str, Any] = Field(default_factory=dict, alias="if")
     then: dict[str, Any] = Field(default_factory=dict)
     enabled: bool = True
-    position: int | None = None
+    position: int | None = Field(default=None, ge=0, le=100_000)
 
 
 class RulePatch(BaseModel):
@@ -36,7 +36,7 @@ class RulePatch(BaseModel):
     if_: dict[str, Any] | None = Field(default=None, alias="if")
     then: dict[str, Any] | None = None
     enabled: bool | None = None
-    position: int | None = None
+    position: int | None = Field(default=None, ge=0, le=100_000)
 
 
 class SampleMessage(BaseModel):

@@ -11,24 +11,23 @@ from typing import Any
 
 from fastapi import FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from pydantic import ValidationError
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 import channels
-from channels.base import ChannelConfig, CheckResult
-from inbox import audit
+from channels.base import CheckResult
+from inbox import audit, managed_channels
 from inbox.api.errors import ApiError
 from inbox.api.routing_admin import SampleMessage, _known_names, _validated, explain
 from inbox.models import Agent, AuditEntry, Channel, QuarantineItem, Rule
 from inbox.quarantine import RetryError, retry
 from inbox.router import load_stored_rules
+from inbox.secrets import SecretError
 from inbox.services import Services
 from inbox.ui.routes import Page, posted, services_of, signed_in
 from routing.rules import InvalidRule, validate_rule
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
-SECRET_KEY_HINTS = ("password", "secret", "token", "key")
 CHANNEL_TYPES = ("email", *sorted(channels.ADAPTERS))
 SECTIONS = ("channels", "rules", "teams", "agents", "tokens", "canned", "quarantine", "audit")
 
@@ -47,36 +46,28 @@ def render_admin(page: Page, section: str, http_status: int = 200, **context: An
 
 
 def parse_settings(raw: str) -> dict[str, Any]:
-    """A channel's settings from the form: a JSON object; secrets only as "env:NAME" references.
-
-    Keeping secrets out of the database altogether is stricter than encrypting them.
-    """
+    """A channel's settings from the form: a JSON object (secrets are sealed on save)."""
     try:
         settings = json.loads(raw or "{}")
     except json.JSONDecodeError as exc:
         raise ValueError(f"settings are not valid JSON: {exc.msg}") from None
     if not isinstance(settings, dict):
         raise ValueError("settings must be a JSON object")
-    for key, value in settings.items():
-        if any(hint in key.lower() for hint in SECRET_KEY_HINTS) and isinstance(value, str) and not value.startswith("env:"):
-            raise ValueError(f"{key}: give secrets as \"env:NAME\" so they never live in the database")
     return settings
 
 
 async def check_channel(svc: Services, row: Channel) -> list[CheckResult]:
-    """The same checks as `frontdesk channels test NAME`."""
-    config: ChannelConfig | None = svc.config.channel(row.name)
+    """The same checks as `frontdesk channels test NAME` and the API's test."""
+    try:
+        if row.provisioned:
+            config = svc.config.channel(row.name)
+        else:
+            config = managed_channels.validate(row.type, row.name, svc.secrets.open_settings(row.settings or {}))
+    except (managed_channels.ChannelSettingsError, SecretError) as exc:
+        return [CheckResult("configuration", False, str(exc))]
     if config is None:
-        try:
-            config = channels.config_model(row.type).model_validate({"name": row.name, "type": row.type, **(row.settings or {})})
-        except (ValidationError, channels.UnknownChannelType) as exc:
-            return [CheckResult("configuration", False, str(exc).splitlines()[0])]
-    adapter = channels.build(config, svc.channels.context)
-    check = getattr(adapter, "check", None)
-    if check is None:
-        return [CheckResult("checks", True, "this channel type has no checks")]
-    results: list[CheckResult] = await check()
-    return results
+        return [CheckResult("configuration", False, "this channel is no longer in the config file")]
+    return await managed_channels.check(config, svc.channels.context)
 
 
 def install(app: FastAPI) -> None:
@@ -96,7 +87,7 @@ def install(app: FastAPI) -> None:
         if not isinstance(page, Page):
             return page
         async with services_of(request).db.read() as session:
-            rows = list((await session.scalars(select(Channel).order_by(Channel.name))).all())
+            rows = [managed_channels.view(c) for c in (await session.scalars(select(Channel).order_by(Channel.name))).all()]
         edit = request.query_params.get("edit", "")
         return render_admin(page, "channels", channels=rows, types=CHANNEL_TYPES, edit=edit, json=json)
 
@@ -111,18 +102,13 @@ def install(app: FastAPI) -> None:
         name = name.strip().lower()
         if not SLUG.match(name) or type not in CHANNEL_TYPES:
             return back("channels", error=page.t("channel_invalid"))
+        svc = services_of(request)
         try:
-            parsed = parse_settings(settings)
+            await managed_channels.create(svc.db, svc.bus, svc.secrets, page.who.agent_id, name, type, parse_settings(settings))
+        except managed_channels.ChannelSettingsError as exc:
+            return back("channels", error="; ".join(exc.problems))
         except ValueError as exc:
             return back("channels", error=str(exc))
-        try:
-            async with services_of(request).db.transaction() as session:
-                row = Channel(name=name, type=type, settings=parsed, provisioned=False, enabled=True, status="stopped")
-                session.add(row)
-                await session.flush()
-                await audit.record(session, page.who.agent_id, "channel.create", f"channel:{row.id}", {"name": name, "type": type})
-        except IntegrityError:
-            return back("channels", error=page.t("name_taken"))
         return back("channels", flash=page.t("saved"))
 
     @app.post("/admin/channels/{channel_id}", include_in_schema=False)
@@ -131,17 +117,13 @@ def install(app: FastAPI) -> None:
         if not isinstance(page, Page):
             return page
         assert page.who is not None
+        svc = services_of(request)
         try:
-            parsed = parse_settings(settings)
+            await managed_channels.update(svc.db, svc.bus, svc.secrets, page.who.agent_id, channel_id, parse_settings(settings), bool(enabled))
+        except managed_channels.ChannelSettingsError as exc:
+            return back("channels", error="; ".join(exc.problems), edit=str(channel_id))
         except ValueError as exc:
             return back("channels", error=str(exc), edit=str(channel_id))
-        async with services_of(request).db.transaction() as session:
-            row = await session.get(Channel, channel_id)
-            if row is None or row.provisioned:
-                return page.render("ui/error.html", 404 if row is None else 409, message=page.t("read_only" if row else "not_found"))
-            row.settings = parsed
-            row.enabled = bool(enabled)
-            await audit.record(session, page.who.agent_id, "channel.update", f"channel:{row.id}", {"enabled": row.enabled})
         return back("channels", flash=page.t("saved"))
 
     @app.post("/admin/channels/{channel_id}/toggle", include_in_schema=False)
@@ -150,12 +132,15 @@ def install(app: FastAPI) -> None:
         if not isinstance(page, Page):
             return page
         assert page.who is not None
-        async with services_of(request).db.transaction() as session:
+        svc = services_of(request)
+        async with svc.db.read() as session:
             row = await session.get(Channel, channel_id)
-            if row is None or row.provisioned:
-                return page.render("ui/error.html", 404 if row is None else 409, message=page.t("read_only" if row else "not_found"))
-            row.enabled = not row.enabled
-            await audit.record(session, page.who.agent_id, "channel.enable" if row.enabled else "channel.disable", f"channel:{row.id}", {})
+        if row is None:
+            return page.render("ui/error.html", 404, message=page.t("not_found"))
+        try:
+            await managed_channels.update(svc.db, svc.bus, svc.secrets, page.who.agent_id, channel_id, None, not row.enabled)
+        except managed_channels.ChannelSettingsError as exc:
+            return back("channels", error="; ".join(exc.problems))
         return back("channels", flash=page.t("saved"))
 
     @app.post("/admin/channels/{channel_id}/test", response_class=HTMLResponse, include_in_schema=False)
@@ -165,13 +150,14 @@ def install(app: FastAPI) -> None:
             return page
         assert page.who is not None
         svc = services_of(request)
-        async with svc.db.transaction() as session:
+        async with svc.db.read() as session:
             row = await session.get(Channel, channel_id)
-            if row is None:
-                return page.render("ui/error.html", 404, message=page.t("not_found"))
-            await audit.record(session, page.who.agent_id, "channel.test", f"channel:{row.id}", {})
-            rows = list((await session.scalars(select(Channel).order_by(Channel.name))).all())
+            rows = [managed_channels.view(c) for c in (await session.scalars(select(Channel).order_by(Channel.name))).all()]
+        if row is None:
+            return page.render("ui/error.html", 404, message=page.t("not_found"))
         results = await check_channel(svc, row)
+        async with svc.db.transaction() as session:
+            await audit.record(session, page.who.agent_id, "channel.test", f"channel:{row.id}", {"ok": all(r.ok for r in results)})
         return render_admin(page, "channels", channels=rows, types=CHANNEL_TYPES, edit="", json=json, tested=row.name, results=results)
 
     # ---- rules -------------------------------------------------------------

@@ -31,7 +31,7 @@ from inbox.models import (
     utcnow,
 )
 from inbox.presence import PresenceBoard
-from inbox.replies import Reply, post_reply
+from inbox.replies import Reply, send_reply
 from inbox.sessions import csrf_ok
 from inbox.tickets import LEVELS, open_ticket
 from inbox.ui.routes import Page, posted, services_of, signed_in
@@ -179,12 +179,12 @@ def install(app: FastAPI) -> None:
         assert page.who is not None
         svc = services_of(request)
         if text.strip():
-            async with svc.db.transaction() as session:
+            async with svc.db.read() as session:
                 found = await conv.get_visible(session, page.who, conversation_id)
-                if found is None:
-                    return page.render("ui/error.html", 404, message=page.t("not_found"))
-                reply = Reply(text=text.strip(), html=render_markdown(text.strip()), private=bool(private), agent_id=page.who.agent_id)
-                await post_reply(session, svc.bus, found.id, reply)
+            if found is None:
+                return page.render("ui/error.html", 404, message=page.t("not_found"))
+            reply = Reply(text=text.strip(), html=render_markdown(text.strip()), private=bool(private), agent_id=page.who.agent_id)
+            await send_reply(svc.db, svc.bus, found.id, reply)
         board.report(conversation_id, page.who.agent_id, page.who.name, typing=False)
         return _back(conversation_id)
 

@@ -154,10 +154,16 @@ async def test_admin_adds_a_channel_and_a_rule_and_tests_it(api: Api) -> None:
     csrf = await sign_in(api, "root@example.com", role="admin")
     for section in ("channels", "rules", "teams", "agents", "tokens", "canned", "quarantine", "audit"):
         assert (await api.client.get(f"/admin/{section}")).status_code == 200, section
-    clear_secret = await api.client.post("/admin/channels", data={"csrf": csrf, "name": "tg", "type": "telegram", "settings": '{"token": "123:abc"}'})
-    assert clear_secret.status_code == 303 and "error=" in clear_secret.headers["location"]
-    added = await api.client.post("/admin/channels", data={"csrf": csrf, "name": "drop", "type": "spool", "settings": "{}"})
+    incomplete = await api.client.post("/admin/channels", data={"csrf": csrf, "name": "drop", "type": "spool", "settings": "{}"})
+    assert incomplete.status_code == 303 and "error=" in incomplete.headers["location"]  # the adapter's model wants its dirs
+    secret = await api.client.post("/admin/channels", data={"csrf": csrf, "name": "tg", "type": "telegram", "settings": '{"token": "123:abc"}'})
+    assert secret.status_code == 303 and "error" not in secret.headers["location"]
+    added = await api.client.post(
+        "/admin/channels", data={"csrf": csrf, "name": "drop", "type": "spool", "settings": '{"inbox_dir": "/tmp/fd-in", "outbox_dir": "/tmp/fd-out"}'}
+    )
     assert added.status_code == 303 and "error" not in added.headers["location"]
+    listed = await api.client.get("/admin/channels", params={"edit": "1"})
+    assert "123:abc" not in listed.text  # sealed at rest, masked on screen
     rule = await api.client.post(
         "/admin/rules",
         data={"csrf": csrf, "name": "invoices", "conditions": '{"text_matches": "(?i)invoice"}', "actions": '{"tag": ["billing"]}'},
@@ -175,6 +181,8 @@ async def test_admin_adds_a_channel_and_a_rule_and_tests_it(api: Api) -> None:
     assert token.status_code == 200 and "fd_" in token.text
     async with api.services.db.read() as session:
         assert await session.scalar(select(Channel.id).where(Channel.name == "drop")) is not None
+        stored = await session.scalar(select(Channel.settings).where(Channel.name == "tg"))
+        assert stored is not None and "123:abc" not in str(stored)
         assert await session.scalar(select(Rule.id).where(Rule.name == "invoices")) is not None
         actions = set(await session.scalars(select(AuditEntry.action)))
     assert {"channel.create", "rule.create", "canned.save", "agent.invite", "token.create"} <= actions

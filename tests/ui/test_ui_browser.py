@@ -126,6 +126,7 @@ async def test_agent_sees_a_message_arrive_live_replies_assigns_converts_and_res
     await page.locator("svg.chart").wait_for()
     await shot(page, "dashboard")
     assert page.dialogs == []  # type: ignore[attr-defined]
+    await page.context.close()  # closes the live websocket before the daemon stops
 
 
 async def test_admin_adds_a_channel_and_a_rule_and_an_agent_is_kept_out(browser: Any, node: Daemon, tmp_path: Path) -> None:
@@ -188,3 +189,5 @@ async def test_admin_adds_a_channel_and_a_rule_and_an_agent_is_kept_out(browser:
     # A form post without the session's CSRF token is refused.
     forged = await agent.request.post(f"{node.url}/problems", form={"title": "forged"})
     assert forged.status == 403
+    await agent.context.close()
+    await admin.context.close()
