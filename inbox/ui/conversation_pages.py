@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Form, Request
@@ -116,6 +117,33 @@ async def conversation_context(request: Request, page: Page, found: Conversation
     }
 
 
+def changes_from_form(form: Mapping[str, Any], current: dict[str, Any], my_email: str) -> conv.ConversationChanges:
+    """Only what the form changes, so saving the panel does not log untouched fields."""
+
+    def field(name: str, now: Any) -> str | None:
+        if name not in form:
+            return None
+        value = str(form[name]).strip()
+        return None if value == (now or "") else value
+
+    status = field("status", current["status"])
+    until = None
+    if status == "snoozed":
+        until = utcnow() + dt.timedelta(hours=SNOOZE_HOURS.get(str(form.get("snooze", "")), 4))
+    assignee = str(form["assignee"]).strip() if "assignee" in form else None
+    if assignee == "me":
+        assignee = my_email
+    if assignee is not None and assignee == (current["assignee"] or ""):
+        assignee = None
+    tags = None
+    if "tags" in form:
+        wanted = sorted({t.strip() for t in str(form["tags"]).split(",") if t.strip()})
+        tags = wanted if wanted != sorted(current["tags"]) else None
+    return conv.ConversationChanges(
+        status=status, assignee=assignee, team=field("team", current["team"]), priority=field("priority", current["priority"]), tags=tags, snoozed_until=until
+    )
+
+
 async def likely_duplicates(session: AsyncSession, who: Principal, contact: Contact) -> list[Contact]:
     """Other unmerged contacts with the same name or email that the agent may see."""
     same = []
@@ -195,30 +223,14 @@ def install(app: FastAPI) -> None:
         if not isinstance(page, Page):
             return page
         assert page.who is not None
-        field = lambda name: str(form[name]).strip() if name in form else None  # noqa: E731
-        status = field("status")
-        snooze = field("snooze")
-        until = None
-        if status == "snoozed":
-            until = utcnow() + dt.timedelta(hours=SNOOZE_HOURS.get(snooze or "", 4))
-        assignee = field("assignee")
-        if assignee == "me":
-            assignee = page.who.email
-        tags = field("tags")
-        changes = conv.ConversationChanges(
-            status=status or None,
-            assignee=assignee,
-            team=field("team"),
-            priority=field("priority"),
-            tags=[t for t in tags.split(",")] if tags is not None else None,
-            snoozed_until=until,
-        )
         svc = services_of(request)
         async with svc.db.transaction() as session:
             found = await conv.get_visible(session, page.who, conversation_id)
             if found is None:
                 return page.render("ui/error.html", 404, message=page.t("not_found"))
+            current = (await conv.describe(session, [found]))[0]
             try:
+                changes = changes_from_form(form, current, page.who.email)
                 await conv.apply_changes(session, svc.bus, found, changes, actor=page.who.email)
             except conv.ConversationError as exc:
                 return page.render("ui/error.html", 422, message=str(exc))

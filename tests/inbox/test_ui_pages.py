@@ -250,6 +250,15 @@ async def test_snooze_language_choice_and_quarantine_actions(api: Api) -> None:
     async with api.services.db.read() as session:
         conversation = await session.get(Conversation, result.conversation_id)
         assert conversation is not None and conversation.status == "snoozed" and conversation.snoozed_until is not None
+    from inbox.models import Event
+
+    async with api.services.db.read() as session:
+        before = len((await session.scalars(select(Event.seq).where(Event.type == "conversation.updated"))).all())
+    unchanged = {"csrf": csrf, "status": "snoozed", "snooze": "1d", "assignee": "", "team": "", "priority": "", "tags": ""}
+    await api.client.post(f"/conversations/{result.conversation_id}/update", data=unchanged)
+    async with api.services.db.read() as session:
+        after = len((await session.scalars(select(Event.seq).where(Event.type == "conversation.updated"))).all())
+    assert after == before  # saving the panel as it is logs nothing
     await api.client.post("/account/language", data={"csrf": csrf, "language": "es"})
     spanish = await api.client.get("/", headers={"Accept-Language": "en"})
     assert "Bandeja de entrada" in spanish.text
