@@ -245,7 +245,7 @@ def install(app: FastAPI) -> None:
                     rules = [validate_rule({"name": "tested", "if": json.loads(conditions or "{}"), "then": json.loads(actions or "{}")})]
                 else:
                     rules = await session.run_sync(lambda s: load_stored_rules(s.connection()))
-                outcome = explain(rules, sample, svc, teams, agents)
+                outcome = explain(rules, sample, svc, teams, agents, page.lang)
             except json.JSONDecodeError as exc:
                 error = f"JSON: {exc.msg}"
             except InvalidRule as exc:

@@ -23,6 +23,7 @@ from inbox.ui.i18n import LANGUAGES, pick_language, translator
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).resolve().parent.parent.parent / "templates"))
 MIN_PASSWORD = 10
+AVAILABILITY = ("online", "away", "offline")
 CHANNEL_ICONS = {"email": "✉", "widget": "❝", "slack": "#", "telegram": "✈", "spool": "⇣"}
 
 
@@ -90,6 +91,12 @@ async def posted(request: Request, csrf: str, *, admin: bool = False) -> Page | 
     return page
 
 
+async def _availability(request: Request, page: Page) -> str:
+    assert page.who is not None
+    async with services_of(request).db.read() as session:
+        return str(await session.scalar(select(Agent.availability).where(Agent.id == page.who.agent_id)) or "online")
+
+
 def services_of(request: Request) -> Services:
     svc: Services = request.app.state.services
     return svc
@@ -150,12 +157,24 @@ def install(app: FastAPI) -> None:
             await session.execute(update(Agent).where(Agent.id == page.who.agent_id).values(language=language if language in LANGUAGES else None))
         return RedirectResponse("/account/password", status_code=303)
 
+    @app.post("/account/availability", include_in_schema=False)
+    async def availability_change(request: Request, csrf: str = Form(""), availability: str = Form("")) -> Response:
+        """Online, away or offline: automatic assignment skips agents who are not online."""
+        page = await posted(request, csrf)
+        if not isinstance(page, Page):
+            return page
+        assert page.who is not None
+        if availability in AVAILABILITY:
+            async with services_of(request).db.transaction() as session:
+                await session.execute(update(Agent).where(Agent.id == page.who.agent_id).values(availability=availability))
+        return RedirectResponse("/account/password", status_code=303)
+
     @app.get("/account/password", response_class=HTMLResponse, include_in_schema=False)
     async def password_form(request: Request) -> Response:
         page = await _page(request)
         if page.who is None:
             return RedirectResponse("/login", status_code=303)
-        return page.render("ui/password.html")
+        return page.render("ui/password.html", availability=await _availability(request, page), availabilities=AVAILABILITY)
 
     @app.post("/account/password", response_class=HTMLResponse, include_in_schema=False)
     async def password_change(

@@ -7,7 +7,17 @@ import re
 import pytest
 from sqlalchemy import select
 
-from inbox.models import AuditEntry, Channel, Contact, Conversation, Message, Rule, Team, Ticket
+from inbox.models import (
+    Agent,
+    AuditEntry,
+    Channel,
+    Contact,
+    Conversation,
+    Message,
+    Rule,
+    Team,
+    Ticket,
+)
 from tests.fixtures.inbox import Api, add_agent, add_channel, inbound
 
 
@@ -262,6 +272,12 @@ async def test_snooze_language_choice_and_quarantine_actions(api: Api) -> None:
     await api.client.post("/account/language", data={"csrf": csrf, "language": "es"})
     spanish = await api.client.get("/", headers={"Accept-Language": "en"})
     assert "Bandeja de entrada" in spanish.text
+    tested = await api.client.post("/admin/rules/test", data={"csrf": csrf, "text": "factura", "conditions": '{"text_matches": "factura"}', "actions": '{"tag": ["billing"]}'})
+    assert "billing" in tested.text and 'rule "tested" added' not in tested.text  # the tester speaks Spanish too
+    away = await api.client.post("/account/availability", data={"csrf": csrf, "availability": "away"})
+    assert away.status_code == 303
+    async with api.services.db.read() as session:
+        assert await session.scalar(select(Agent.availability).where(Agent.email == "root@example.com")) == "away"
     raw = await api.client.get(f"/admin/quarantine/{item_id}")
     assert raw.status_code == 200 and "&lt;script&gt;alert(1)" in raw.text and "<script>alert(1)" not in raw.text
     deleted = await api.client.post(f"/admin/quarantine/{item_id}", data={"csrf": csrf, "action": "delete"})
