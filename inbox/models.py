@@ -427,3 +427,24 @@ class ChannelLease(Base):
     holder: Mapped[str] = mapped_column(String(128))
     token: Mapped[int] = mapped_column(BigInteger, default=1)
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class CannedResponse(Base):
+    """A saved reply agents insert from the reply box."""
+
+    __tablename__ = "canned_response"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), unique=True)
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = _created()
+
+
+class ConversationRead(Base):
+    """When an agent last opened a conversation: newer activity shows as unread."""
+
+    __tablename__ = "conversation_read"
+
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agent.id", ondelete="CASCADE"), primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversation.id", ondelete="CASCADE"), primary_key=True)
+    read_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())

@@ -177,7 +177,7 @@ async def test_rules(svc: Svc, who: Admin, body: RuleTestIn) -> dict[str, Any]:
     return explain(rules, body.message, svc, teams, agents)
 
 
-def explain(rules: list[Any], message: SampleMessage, svc: Any, teams: list[str], agents: list[str]) -> dict[str, Any]:
+def explain(rules: list[Any], message: SampleMessage, svc: Any, teams: list[str], agents: list[str], language: str = "en") -> dict[str, Any]:
     now = utcnow()
     snapshot = MessageSnapshot(
         channel=message.channel,
@@ -197,7 +197,7 @@ def explain(rules: list[Any], message: SampleMessage, svc: Any, teams: list[str]
     decision = evaluate(rules, snapshot, teams=teams, agents=agents, templates=templates)
     return {
         "fired": list(decision.fired),
-        "actions": decision.timeline("en"),
+        "actions": decision.timeline(language),
         "trace": [{"rule": t.rule, "outcome": t.outcome, "detail": t.detail} for t in decision.trace],
         "errors": [{"rule": e.rule, "error": e.error} for e in decision.errors],
     }
