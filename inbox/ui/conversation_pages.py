@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from inbox import conversations as conv
 from inbox import events
 from inbox.api.errors import ApiError
+from inbox.api.events import typing_signal
 from inbox.api.tickets import change
 from inbox.auth import Principal
 from inbox.contacts import MergeError, merge_contacts
@@ -276,10 +277,19 @@ def install(app: FastAPI) -> None:
             if await conv.get_visible(session, page.who, conversation_id) is None:
                 return JSONResponse({"error": "not found"}, status_code=404)
         state = request.query_params.get("state", "viewing")
+        if state not in ("viewing", "typing", "gone"):
+            state = "viewing"
+        svc = services_of(request)
+        if board.following is None:
+            board.following = board.follow(svc.bus.on_signal)
+        # Recorded here at once, and on every other node through the bus.
         if state == "gone":
             board.leave(conversation_id, page.who.agent_id)
         else:
             board.report(conversation_id, page.who.agent_id, page.who.name, typing=state == "typing")
+        await svc.bus.signal({"kind": "presence", "conversation_id": conversation_id, "agent_id": page.who.agent_id, "author": page.who.name, "state": state})
+        if state == "typing":  # the widget visitor (and API stream clients) see it too
+            await typing_signal(svc, page.who, conversation_id)
         others = board.others(conversation_id, page.who.agent_id)
         return JSONResponse({"others": [{"name": p.name, "typing": p.typing} for p in others]})
 

@@ -58,6 +58,13 @@
       try { event = JSON.parse(frame.data); } catch (e) { return; }
       if (typeof event.seq === "number") { last = Math.max(last, event.seq); }
       if (event.type === "heartbeat") { return; }
+      if (event.type === "signal.typing") {
+        if (event.from === "contact" && pageKind === "conversation" && String(event.conversation_id) === body.dataset.conversation) {
+          customerTyping(event.author);
+        }
+        return;
+      }
+      if (event.type && event.type.indexOf("signal.") === 0) { return; }
       if (pageKind === "inbox" && /^(message|conversation|ticket)\./.test(event.type)) {
         refreshSoon(refreshRows);
       } else if (pageKind === "conversation" && String(event.conversation_id) === body.dataset.conversation) {
@@ -167,6 +174,14 @@
   if (pageKind === "conversation" && location.hash === "#text" && text) { text.focus(); }
 
   var presence = document.querySelector("[data-presence]");
+  var customer = document.querySelector("[data-customer-typing]");
+  var customerTimer = null;
+  function customerTyping(name) {
+    if (!customer) { return; }
+    customer.textContent = (name || customer.dataset.someone) + " " + customer.dataset.typing;
+    clearTimeout(customerTimer);
+    customerTimer = setTimeout(function () { customer.textContent = ""; }, 6000);
+  }
   if (presence) {
     var typingUntil = 0;
     var report = function (state) {
