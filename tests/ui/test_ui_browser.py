@@ -5,6 +5,7 @@ Set FRONTDESK_SCREENSHOTS=1 to also save screenshots of the main pages into scre
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import uuid
@@ -14,7 +15,7 @@ from typing import Any
 import pytest
 
 from tests.fixtures.browser import browser
-from tests.fixtures.daemon import ROOT, Daemon, daemon
+from tests.fixtures.daemon import ROOT, Daemon, daemon, wait_until
 
 pytestmark = pytest.mark.browser
 
@@ -110,6 +111,7 @@ async def test_agent_sees_a_message_arrive_live_replies_assigns_converts_and_res
     await shot(page, "contact")
     # j inside a conversation moves along the inbox's order; past the end, back to the inbox.
     drop(tmp_path / "in", id="m-2", **{"from": "dan@example.com"}, subject="Second question", text="Hello again")
+    await asyncio.to_thread(wait_until, lambda: not list((tmp_path / "in").glob("*.json")), 60, 0.1, "the spool read the file")
     await page.goto(f"{node.url}/?status=any")
     await page.get_by_role("link", name="Second question").wait_for()
     await page.keyboard.press("j")
