@@ -37,7 +37,7 @@ from channels.base import (
 )
 from channels.email_compose import EmailTemplates, compose, message_id
 from channels.email_imap import ImapConfig, ImapError, ImapSession, ServerConfig
-from channels.email_parse import ParseOptions, message_id_of, parse_email
+from channels.email_parse import ParseOptions, headers_only, message_id_of, parse_email
 
 log = logging.getLogger(__name__)
 
@@ -195,7 +195,7 @@ class EmailChannel:
             heads = await session.fetch(large, part="BODY.PEEK[HEADER]")
             for uid, head in heads.items():
                 note = f"[message of {sizes[uid]} bytes over the {limit}-byte limit: only its headers were imported]"
-                raws[uid] = head.rstrip(b"\r\n") + b"\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" + note.encode() + b"\r\n"
+                raws[uid] = headers_only(head, note)
         return dict(sorted(raws.items()))
 
     def _parse_batch(self, raws: dict[int, bytes]) -> tuple[list[InboundMessage], list[tuple[bytes, str]]]:

@@ -74,6 +74,23 @@ def message_id_of(raw: bytes) -> str | None:
     return match.group(1).decode("ascii", "replace") if match else None
 
 
+def headers_only(head: bytes, note: str) -> bytes:
+    """A message of `head`'s headers and `note` as its body (for mail too big to fetch)."""
+    lines = re.split(rb"\r?\n", head.rstrip(b"\r\n"))
+    kept: list[bytes] = []
+    skipping = False
+    for line in lines:
+        if line[:1] in (b" ", b"\t"):
+            if not skipping:
+                kept.append(line)
+            continue
+        skipping = line.lower().startswith((b"content-type:", b"content-transfer-encoding:", b"content-disposition:"))
+        if not skipping:
+            kept.append(line)
+    kept += [b"Content-Type: text/plain; charset=utf-8", b"Content-Transfer-Encoding: 8bit", b"", note.encode()]
+    return b"\r\n".join(kept) + b"\r\n"
+
+
 def _parse(raw: bytes, options: ParseOptions) -> InboundMessage:
     msg = BytesParser(policy=policy.default).parsebytes(raw)
     if not msg.keys():
