@@ -30,7 +30,7 @@ from inbox.replies import Reply, post_reply
 from inbox.runtime import ChannelSink
 from inbox.services import Services
 from inbox.tickets import open_ticket
-from tests.fixtures.dovecot import Dovecot, SmtpSink, dovecot, smtp_sink  # noqa: F401
+from tests.fixtures.dovecot import Dovecot, SmtpSink, dovecot, dovecot_server, smtp_sink  # noqa: F401
 from tests.fixtures.inbox import add_agent, add_channel, services  # noqa: F401
 from tests.fixtures.services import require
 
