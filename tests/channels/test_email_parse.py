@@ -199,3 +199,38 @@ def test_reply_subject_keeps_one_re_and_one_token() -> None:
 def test_a_recipient_that_is_not_an_address_is_refused() -> None:
     with pytest.raises(ValueError):
         compose(outbound(recipient=Recipient(address="12345")), sender="s@example.com", domain="d", templates=EmailTemplates())
+
+
+def test_the_design_example_config_validates_with_secrets_from_the_environment() -> None:
+    from inbox import config as config_module
+
+    raw = {
+        "server": {"secret_key": "x" * 20},
+        "channels": [
+            {
+                "name": "support",
+                "type": "email",
+                "imap": {"host": "imap.example.com", "port": 993, "security": "tls", "user": "support@example.com", "password": "env:IMAP_PASSWORD", "folder": "INBOX"},
+                "smtp": {"host": "smtp.example.com", "port": 587, "security": "starttls", "user": "support@example.com", "password": "env:SMTP_PASSWORD"},
+                "from": "Example Support <support@example.com>",
+            }
+        ],
+    }
+    config = config_module.parse(raw, "f.toml", {"IMAP_PASSWORD": "i", "SMTP_PASSWORD": "s"})
+    [channel] = config.channels
+    assert channel.imap.password == "i" and channel.smtp.password == "s"  # type: ignore[attr-defined]
+    assert channel.from_address == "support@example.com"  # type: ignore[attr-defined]
+
+
+def test_plain_connections_are_refused_off_loopback() -> None:
+    from inbox import config as config_module
+    from inbox.config import ConfigError
+
+    raw = {
+        "server": {"secret_key": "x" * 20},
+        "channels": [{"name": "m", "type": "email", "from": "nobody", "imap": {"host": "imap.example.com", "security": "none"}, "smtp": {"host": "127.0.0.1", "security": "none"}}],
+    }
+    with pytest.raises(ConfigError) as error:
+        config_module.parse(raw, "f.toml", {})
+    text = str(error.value)
+    assert "channels[0].imap" in text and "loopback" in text and "channels[0].from" in text
