@@ -21,6 +21,7 @@ from sqlalchemy import func, select
 
 from channels.base import ChannelContext
 from channels.email import Cursor, EmailChannel, EmailConfig
+from channels.email_imap import ImapConfig, ImapError, ImapSession
 from channels.email_parse import ParseOptions, message_id_of, parse_email
 from inbox.config import OutboxConfig
 from inbox.ingest import ChannelRef, Feed
@@ -376,3 +377,26 @@ async def test_channels_test_reports_imap_and_smtp(mailbox: Mailbox) -> None:
     wrong = EmailChannel(mailbox.config(imap=mailbox.dovecot.imap_config(password="nope")), ChannelContext(public_url="http://x"))
     imap, _ = await wrong.check()
     assert not imap.ok and "refused" in imap.detail
+
+
+@pytest.mark.parametrize("security", ["tls", "starttls"])
+async def test_tls_and_starttls_log_in_and_fetch(dovecot: Dovecot, security: str) -> None:
+    dovecot.deliver(mail("over TLS", msgid="tls@example.com"))
+    session = ImapSession(ImapConfig.model_validate(dovecot.imap_tls_config(security)))
+    await session.open()
+    try:
+        await session.select("INBOX")
+        uids = await session.uids_after(0)
+        raws = await session.fetch(uids)
+    finally:
+        await session.close()
+    assert uids == [1] and b"over TLS" in raws[1]
+
+
+async def test_an_untrusted_certificate_is_refused(dovecot: Dovecot) -> None:
+    settings = dovecot.imap_tls_config("tls")
+    settings.pop("ca_file")
+    session = ImapSession(ImapConfig.model_validate(settings))
+    with pytest.raises(ImapError):
+        await session.open()
+    await session.close()
