@@ -400,3 +400,30 @@ async def test_an_untrusted_certificate_is_refused(dovecot: Dovecot) -> None:
     with pytest.raises(ImapError):
         await session.open()
     await session.close()
+
+
+async def test_auto_replies_skip_robots_and_are_capped_per_contact(db_url: str, dovecot: Dovecot, smtp_sink: SmtpSink) -> None:
+    from inbox.provision import provision_teams_and_rules
+    from tests.fixtures.inbox import make_config
+
+    rules = [{"name": "acknowledge", "if": {"channel_type": ["email"]}, "then": {"auto_reply": "auto_reply"}}]
+    services = Services.build(make_config(db_url, rules=rules))
+    await provision_teams_and_rules(services.db, services.config)
+    try:
+        box = Mailbox(services, await add_channel(services, "mail", "email"), dovecot, smtp_sink)
+        dovecot.deliver(mail("I am on holiday", sender="bot@example.com", msgid="r1@example.com", Auto_Submitted="auto-replied"))
+        dovecot.deliver(mail("News!", sender="list@example.com", msgid="r2@example.com", List_Id="<news.example.com>"))
+        dovecot.deliver(mail("First question", msgid="r3@example.com"))
+        dovecot.deliver(mail("Second question, new subject", subject="Other", msgid="r4@example.com"))
+        channel = await box.start()
+        await box.wait_cursor(4)
+        worker = OutboxWorker(services.db, services.bus, lambda cid: channel, FAST_OUTBOX)
+        await drain(worker)
+        # One auto-reply: the person's first mail. Robots get none; the second is within the hour.
+        [sent] = smtp_sink.messages
+        out = message_from_bytes(sent.data, policy=policy.default)
+        assert sent.rcpt_tos == ["ana@example.com"] and out["In-Reply-To"] == "<r3@example.com>"
+        assert out["Auto-Submitted"] == "auto-replied"
+    finally:
+        await box.stop()
+        await services.db.dispose()
