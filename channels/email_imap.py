@@ -192,9 +192,13 @@ class ImapSession:
         client, self.client = self.client, None
         if client is None:
             return
+        protocol = client.protocol
+        idle = protocol.pending_sync_command is None and not protocol.pending_async_commands
+        # A polite LOGOUT only when no command is in flight (a stop can cancel us mid-IDLE
+        # or mid-FETCH); the server cleans up a closed connection either way.
         with contextlib.suppress(Exception):
-            if not self._lost.is_set():
-                await asyncio.wait_for(client.logout(), 5)
+            if idle and not self._lost.is_set():
+                await asyncio.wait_for(client.logout(), 2)
         transport: Any = getattr(client.protocol, "transport", None)
         if transport is not None:
             transport.close()
