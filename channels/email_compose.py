@@ -60,7 +60,10 @@ def reply_subject(subject: str | None, ticket_number: int | None) -> str:
 
 def compose(outbound: OutboundMessage, *, sender: str, domain: str, templates: EmailTemplates, now_header: str | None = None) -> EmailMessage:
     """Build the message; ValueError when the recipient is not an email address."""
-    address = outbound.recipient.email or outbound.recipient.address
+    # The address the customer wrote from (their identity on this channel) wins over the
+    # contact's main email, which an agent may have changed.
+    recipient = outbound.recipient
+    address = recipient.address if "@" in recipient.address else (recipient.email or recipient.address)
     parsed = getaddresses([address])
     if len(parsed) != 1 or "@" not in parsed[0][1]:
         raise ValueError(f"not an email address: {address!r}")
