@@ -69,6 +69,8 @@ def test_sigkill_mid_import_loses_nothing_and_duplicates_nothing(daemon: Daemon,
     daemon.channels = [email_channel(dovecot, smtp_sink)]
     daemon.env = {"IMAP_PASSWORD": PASSWORD}
     token = daemon.admin_token()
+    checked = daemon.cli("channels", "test", "mail")
+    assert "ok   imap login" in checked.stdout and "ok   smtp login" in checked.stdout, checked.stdout
     daemon.start()
     wait_until(lambda: counts(daemon.db_url)[0] > 0, what="the first imported mail")
     daemon.kill()
