@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 from email import message_from_bytes, policy
 from email.message import EmailMessage
+from pathlib import Path
 
 import httpx
 from sqlalchemy import func, select
@@ -69,8 +70,6 @@ def test_sigkill_mid_import_loses_nothing_and_duplicates_nothing(daemon: Daemon,
     daemon.channels = [email_channel(dovecot, smtp_sink)]
     daemon.env = {"IMAP_PASSWORD": PASSWORD}
     token = daemon.admin_token()
-    checked = daemon.cli("channels", "test", "mail")
-    assert "ok   imap login" in checked.stdout and "ok   smtp login" in checked.stdout, checked.stdout
     daemon.start()
     wait_until(lambda: counts(daemon.db_url)[0] > 0, what="the first imported mail")
     daemon.kill()
@@ -89,3 +88,15 @@ def test_sigkill_mid_import_loses_nothing_and_duplicates_nothing(daemon: Daemon,
     out = message_from_bytes(sent.data, policy=policy.default)
     assert out["In-Reply-To"] == "<k3@example.com>" and out["Subject"] == "Re: Question 3"
     assert sent.rcpt_tos == ["c3@example.com"] and str(out["Message-ID"]).endswith(f"@{DOMAIN}>")
+
+
+def test_channels_test_command_logs_into_imap_and_smtp(tmp_path: Path, dovecot: Dovecot, smtp_sink: SmtpSink) -> None:
+    # `channels test` needs only the config: one run, no database.
+    node = Daemon(workdir=tmp_path, db_url=f"sqlite+aiosqlite:///{tmp_path / 'unused.db'}", channels=[email_channel(dovecot, smtp_sink)])
+    node.env = {"IMAP_PASSWORD": PASSWORD}
+    node.write_config()
+    checked = node.cli("channels", "test", "mail")
+    assert "ok   imap login" in checked.stdout and "ok   smtp login" in checked.stdout, checked.stdout
+    node.env = {"IMAP_PASSWORD": "wrong"}
+    refused = node.cli("channels", "test", "mail", check=False)
+    assert refused.returncode == 1 and "FAIL imap login" in refused.stdout and "refused" in refused.stdout
