@@ -178,6 +178,8 @@ class ImapSession:
                     break
                 if any(b"EXISTS" in bytes(line) for line in lines):
                     break
+            if self._lost.is_set():
+                raise ImapError("the server closed the connection")
         finally:
             lost.cancel()
             if not self._lost.is_set() and client.has_pending_idle():

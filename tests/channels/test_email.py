@@ -157,6 +157,17 @@ async def test_polling_fallback_without_idle_fetches_only_new_uids(mailbox: Mail
     assert [m.text for m in await mailbox.inbound()] == ["poll 0", "poll 1", "poll 2"]
 
 
+async def test_a_dropped_connection_is_reopened_and_nothing_is_missed(mailbox: Mailbox) -> None:
+    channel = await mailbox.start()
+    await mailbox.wait_idle()
+    first_idle = channel.caught_up_at
+    mailbox.dovecot.kick()
+    mailbox.dovecot.deliver(mail("sent while we were away", msgid="away@example.com"))
+    await mailbox.wait_cursor(1)
+    assert [m.text for m in await mailbox.inbound()] == ["sent while we were away"]
+    assert channel.caught_up_at != first_idle
+
+
 async def test_restart_does_not_import_again(mailbox: Mailbox) -> None:
     for i in range(3):
         mailbox.dovecot.deliver(mail(f"m{i}", msgid=f"r{i}@example.com"))
