@@ -74,6 +74,7 @@ def test_sigkill_mid_import_loses_nothing_and_duplicates_nothing(daemon: Daemon,
     wait_until(lambda: counts(daemon.db_url)[0] > 0, what="the first imported mail")
     daemon.kill()
     seen_before_kill = counts(daemon.db_url)[0]
+    print(f"killed with {seen_before_kill} of {total} mails stored")
     daemon.start()
     wait_until(lambda: counts(daemon.db_url)[0] >= total and counts(daemon.db_url)[2] >= 1, what="every mail imported")
     stored, distinct, held = counts(daemon.db_url)
