@@ -19,6 +19,8 @@ run: install
 	FRONTDESK_SECRET_KEY=$${FRONTDESK_SECRET_KEY:-dev-only-secret-change-me} \
 		$(BIN)/frontdesk migrate --config $(CONFIG)
 	FRONTDESK_SECRET_KEY=$${FRONTDESK_SECRET_KEY:-dev-only-secret-change-me} \
+		$(BIN)/frontdesk kb import config/kb-example --config $(CONFIG)
+	FRONTDESK_SECRET_KEY=$${FRONTDESK_SECRET_KEY:-dev-only-secret-change-me} \
 		$(BIN)/frontdesk serve --config $(CONFIG)
 
 test: install

@@ -120,6 +120,7 @@ async def gateway_run(args: argparse.Namespace) -> dict[str, float]:
         readers = [asyncio.create_task(read(ws)) for ws, _ in visitors]
         keys = [f"v:{visitor}" for _, visitor in visitors]
         latencies: list[float] = []
+        posts: list[float] = []
         per_agent = args.replies // args.agents
 
         async def agent(n: int) -> None:
@@ -131,6 +132,7 @@ async def gateway_run(args: argparse.Namespace) -> dict[str, float]:
                     waiting[text] = future
                     start = time.perf_counter()
                     response = await api.post(f"/api/v1/conversations/{conversations[key]}/messages", json={"text": text})
+                    posts.append((time.perf_counter() - start) * 1000)
                     response.raise_for_status()
                     latencies.append((await asyncio.wait_for(future, 60) - start) * 1000)
 
@@ -147,6 +149,7 @@ async def gateway_run(args: argparse.Namespace) -> dict[str, float]:
             "p99": pct(latencies, 0.99),
             "replies": len(latencies),
             "kib_per_idle": (after - before) / max(args.idle, 1),
+            "post_p50": statistics.median(posts),
         }
     finally:
         await asyncio.to_thread(node.stop)
@@ -203,6 +206,7 @@ async def main() -> None:
     print(f"{'':34} {'p50 ms':>8} {'p99 ms':>8} {'KiB/idle':>9}")
     print(f"{'bare websockets echo (floor)':34} {echo['p50']:8.1f} {echo['p99']:8.1f} {echo['kib_per_idle']:9.1f}")
     print(f"{'Frontdesk reply, API -> visitor':34} {gateway['p50']:8.1f} {gateway['p99']:8.1f} {gateway['kib_per_idle']:9.1f}")
+    print(f"{'  of which the API POST (p50)':34} {gateway['post_p50']:8.1f}")
     print(f"ratio: p50 {gateway['p50'] / echo['p50']:.1f}x, p99 {gateway['p99'] / echo['p99']:.1f}x, memory {gateway['kib_per_idle'] / max(echo['kib_per_idle'], 0.1):.1f}x")
     print("targets: p50 <= 15 ms, p99 <= 100 ms, <= 25 KB per idle visitor")
 

@@ -86,6 +86,8 @@ class TelegramConfig(ChannelConfig):
     api_base_url: str = "https://api.telegram.org/bot"
     api_file_url: str | None = None  # default: api_base_url with "/file" before its last "/bot"
     poll_timeout: int = Field(default=30, ge=0, le=50)  # seconds a getUpdates may wait
+    # Seconds to wait for an answer before treating the call as lost (then retried).
+    request_timeout: float = Field(default=15.0, gt=0, le=300)
     max_attachment_bytes: int = Field(default=20 * 1024 * 1024, ge=0)  # getFile serves up to 20 MB
 
     @model_validator(mode="after")
@@ -120,7 +122,7 @@ class TelegramChannel:
         self.context = context
         # One connection pool we own and close; the library's own initialize() would call
         # getMe (and put the token in its error message).
-        self._request = HTTPXRequest(connection_pool_size=32, read_timeout=15.0, media_write_timeout=60.0)
+        self._request = HTTPXRequest(connection_pool_size=32, read_timeout=config.request_timeout, media_write_timeout=60.0)
         self.bot = Bot(
             config.token,
             base_url=config.api_base_url,
@@ -155,7 +157,7 @@ class TelegramChannel:
         await self._open_request()
         self._sink = sink
         if self.config.mode == "polling":
-            self._http = httpx.AsyncClient(timeout=httpx.Timeout(10.0, read=self.config.poll_timeout + 15.0))
+            self._http = httpx.AsyncClient(timeout=httpx.Timeout(10.0, read=self.config.poll_timeout + self.config.request_timeout))
             self._task = asyncio.create_task(self._poll(sink), name=f"telegram-poll:{self.name}")
         else:
             self._task = asyncio.create_task(self._register_webhook(), name=f"telegram-webhook:{self.name}")

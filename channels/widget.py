@@ -19,11 +19,13 @@ from channels.base import (
     ChannelContext,
     CheckResult,
     OutboundMessage,
+    Recipient,
     SendResult,
     Sink,
 )
 
 _COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
+EMAIL = re.compile(r"^[^@\s<>,;]{1,64}@[^@\s<>,;]{1,255}\.[^@\s<>,;]{2,63}$")
 
 
 class WidgetConfig(ChannelConfig):
@@ -42,6 +44,9 @@ class WidgetConfig(ChannelConfig):
     rate_limit: int = Field(default=10, ge=1, le=1000)
     max_message_chars: int = Field(default=5000, ge=1, le=100_000)
     max_upload_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
+    # An email channel's name: when no agent is online the widget asks for an email,
+    # and replies are then also sent there, so the conversation continues by email.
+    offline_email_channel: str | None = None
 
     @field_validator("allowed_origins")
     @classmethod
@@ -80,6 +85,14 @@ class WidgetChannel:
 
     async def send(self, outbound: OutboundMessage) -> SendResult:
         return SendResult(external_id=f"widget-out:{outbound.idempotency_key}")
+
+    def relay_target(self, outbound: OutboundMessage) -> tuple[str, Recipient] | None:
+        """A visitor who left their email in the offline form gets replies there too."""
+        email = outbound.conversation_meta.get("continue_by_email")
+        if not self.config.offline_email_channel or not isinstance(email, str) or not EMAIL.match(email):
+            return None
+        recipient = Recipient(address=email, name=outbound.recipient.name, email=email, language=outbound.recipient.language)
+        return self.config.offline_email_channel, recipient
 
     async def check(self) -> list[CheckResult]:
         origins = ", ".join(self.config.allowed_origins) or "(only this server's own pages)"

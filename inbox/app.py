@@ -10,7 +10,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from channels.widget import WidgetChannel
-from inbox import migrate
+from inbox import help_center, migrate
 from inbox.api import (
     admin,
     attachments,
@@ -19,11 +19,13 @@ from inbox.api import (
     errors,
     events,
     hooks,
+    kb,
     routing_admin,
     tickets,
 )
 from inbox.ratelimit import RateLimiter
 from inbox.services import Services
+from inbox.ui import kb_pages
 from inbox.ui import routes as ui
 from inbox.widget_store import WidgetTranscripts
 from widget.gateway import Gateway, GatewayChannel
@@ -128,12 +130,14 @@ def create_app(services: Services) -> FastAPI:
     async def metrics_endpoint(request: Request) -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
-    for module in (conversations, contacts, tickets, routing_admin, admin, events, attachments, hooks):
+    for module in (conversations, contacts, tickets, routing_admin, admin, events, attachments, hooks, kb):
         app.include_router(module.router)
     gateway, lookup = widget_gateway(services)
     app.state.widget_gateway = gateway  # the daemon stops its hub on shutdown
     app.include_router(build_router(gateway, lookup))
     ui.install(app)
+    help_center.install(app)
+    kb_pages.install(app)
     app.add_middleware(
         BodyLimit, limit=services.config.server.max_request_bytes, upload_limit=services.config.server.max_upload_bytes
     )

@@ -78,6 +78,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("contact", help="contact id or email address")
     p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
 
+    kb = sub.add_parser("kb", help="knowledge base").add_subparsers(metavar="SUBCOMMAND")
+    p = with_config(command("import", _kb_import, "import a folder of Markdown articles (idempotent; see docs/knowledge-base.md)", kb))
+    p.add_argument("folder")
+    p = with_config(command("publish-problem", _kb_publish_problem, "publish a problem's known-error workaround as an article", kb))
+    p.add_argument("problem", type=int, help="problem id")
+    p.add_argument("--language", choices=["en", "es"], default="en")
+
     quarantine = sub.add_parser("quarantine", help="input that could not be parsed").add_subparsers(metavar="SUBCOMMAND")
     p = with_config(command("list", _quarantine_list, "list quarantined input", quarantine))
     p.add_argument("--json", action="store_true", help="one JSON object per line")
@@ -219,23 +226,23 @@ def _channels_list(args: argparse.Namespace) -> int:
 
 
 def _channels_test(args: argparse.Namespace) -> int:
-    import channels
-    from channels.base import ChannelContext
+    from inbox import managed_channels
 
     config = _load(args.config)
-    channel_config = config.channel(args.name)
-    if channel_config is None:
-        print(f"frontdesk: no channel named {args.name!r} in the config", file=sys.stderr)
-        return 2
-    adapter = channels.build(channel_config, ChannelContext(public_url=config.server.public_url))
-    check = getattr(adapter, "check", None)
-    if check is None:
-        print(f"{args.name}: this channel type has no checks")
-        return 0
-    results = asyncio.run(check())
-    for result in results:
-        print(f"{'ok  ' if result.ok else 'FAIL'} {result.what}{': ' + result.detail if result.detail else ''}")
-    return 0 if all(r.ok for r in results) else 1
+
+    async def action(services: Any) -> int:
+        found = config.channel(args.name)
+        if found is None:  # a channel added through the UI or the API
+            found = next((c for c in await managed_channels.load(services.db, services.secrets) if c.name == args.name), None)
+        if found is None:
+            print(f"frontdesk: no channel named {args.name!r} (in the config or added through the UI)", file=sys.stderr)
+            return 2
+        results = await managed_channels.check(found, services.channels.context)
+        for result in results:
+            print(f"{'ok  ' if result.ok else 'FAIL'} {result.what}{': ' + result.detail if result.detail else ''}")
+        return 0 if all(r.ok for r in results) else 1
+
+    return _run(_with_services(config, action))
 
 
 def _rules_test(args: argparse.Namespace) -> int:
@@ -297,6 +304,51 @@ def _erase_contact(args: argparse.Namespace) -> int:
             print(f"frontdesk: {exc}", file=sys.stderr)
             return 1
         print("erased: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
+        return 0
+
+    return _run(_with_services(config, action))
+
+
+def _kb_import(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from inbox import kb_import
+
+    config = _load(args.config)
+
+    async def action(services: Any) -> int:
+        try:
+            parsed = await asyncio.to_thread(kb_import.read_folder, Path(args.folder))
+        except kb_import.FrontMatterError as exc:
+            print(f"frontdesk: {exc}", file=sys.stderr)
+            return 2
+        report, done = await services.db.run(lambda conn: kb_import.import_drafts(conn, parsed))
+        for path, outcome in done:
+            if outcome != "unchanged":
+                print(f"{outcome}\t{path}")
+        for error in report.errors:
+            print(f"frontdesk: {error}", file=sys.stderr)
+        print(f"{args.folder}: {report.line()}")
+        return 1 if report.errors else 0
+
+    return _run(_with_services(config, action))
+
+
+def _kb_publish_problem(args: argparse.Namespace) -> int:
+    from inbox import kb
+
+    config = _load(args.config)
+
+    async def action(services: Any) -> int:
+        try:
+            outcome, article_id = await services.db.run(lambda conn: kb.publish_known_error(conn, args.problem, args.language))
+        except kb.KbError as exc:
+            print(f"frontdesk: {exc}", file=sys.stderr)
+            return 1
+        async with services.db.read() as session:
+            article = await kb.get_article(session, article_id)
+        assert article is not None
+        print(f"{outcome} article {article_id}: {kb.public_url(config.server.public_url, article)}")
         return 0
 
     return _run(_with_services(config, action))

@@ -222,13 +222,24 @@ def _validate_channels(items: Any, problems: list[str]) -> list[ChannelConfig]:
 def _check_references(config: Config, channel_models: list[ChannelConfig]) -> list[str]:
     """Problems that span sections: rules naming unknown teams or templates, SLA calendars."""
     rules = [{"name": r.name, "if": r.if_, "then": r.then, "enabled": r.enabled} for r in config.rules]
-    return check_routing(
+    problems = check_routing(
         teams=config.teams,
         rules=rules,
         sla=config.sla,
         business_hours=config.business_hours,
         templates=sorted(NotificationTemplates().names),
     )
+    names = {c.name for c in channel_models}
+    for i, channel in enumerate(channel_models):
+        relay = getattr(channel, "offline_email_channel", None)
+        if relay is not None and (relay not in names or relay == channel.name):
+            problems.append(f"channels[{i}].offline_email_channel: {relay!r} is not the name of another channel in this file")
+    return problems
+
+
+def describe_errors(exc: ValidationError) -> list[str]:
+    """Pydantic errors as `key: what was expected` lines, like `config check` prints."""
+    return _describe(exc, ())
 
 
 def _describe(exc: ValidationError, prefix: tuple[str | int, ...]) -> list[str]:

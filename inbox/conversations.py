@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Text, and_, false, or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from inbox import events
+from inbox import events, search
 from inbox.auth import Principal
 from inbox.events import Bus
 from inbox.models import (
@@ -64,6 +64,7 @@ class ListFilter:
     q: str | None = None
     priority: str | None = None
     tag: str | None = None
+    my_teams: bool = False  # only the caller's teams' conversations
 
 
 async def list_conversations(
@@ -82,6 +83,8 @@ async def list_conversations(
         query = query.where(Conversation.assignee_id.is_(None))
     elif filters.assignee:
         query = query.where(Conversation.assignee_id == select(Agent.id).where(Agent.email == filters.assignee.lower()).scalar_subquery())
+    if filters.my_teams:
+        query = query.where(Conversation.team_id.in_(select(TeamMember.team_id).where(TeamMember.agent_id == who.agent_id)))
     if filters.team:
         query = query.where(Conversation.team_id == select(Team.id).where(Team.name == filters.team).scalar_subquery())
     if filters.tag:
@@ -89,8 +92,9 @@ async def list_conversations(
         query = query.where(Conversation.tags.cast(Text).like(f'%"{_escape_like(filters.tag)}"%', escape="\\"))
     if filters.q:
         pattern = f"%{_escape_like(filters.q)}%"
-        matching = select(Message.conversation_id).where(Message.text.ilike(pattern, escape="\\"), Message.private.is_(False))
-        query = query.where(or_(Conversation.id.in_(matching), Conversation.subject.ilike(pattern, escape="\\")))
+        in_subject = Conversation.subject.ilike(pattern, escape="\\")
+        matching = search.matching_conversations(search.dialect_of(session), filters.q)
+        query = query.where(or_(Conversation.id.in_(matching), in_subject) if matching is not None else in_subject)
     if after is not None:
         at = dt.datetime.fromisoformat(after[0])
         query = query.where(

@@ -46,13 +46,21 @@ async def serve(config: Config, role: Role = "all") -> None:
             email = provision.first_admin_email(config.server.public_url)
             # Printed once, ever: the link is single-use and never shown again.
             print(f"\nCreated the first admin ({email}). Sign in once with this link and choose a password:\n  {link}\n", flush=True)
-        await services.channels.build(config.channels)
         await services.bus.start()
+        await services.channels.build(await services.wanted_channels())
+        unwatch = services.channels.watch(services.bus, services.wanted_channels)
         worker: OutboxWorker | None = None
         sla_watch: SlaWatch | None = None
         if role in ("all", "worker"):
             await services.channels.start_receivers()
-            worker = OutboxWorker(services.db, services.bus, services.channels.adapter_for, config.outbox, channel_ids=services.channels.ids)
+            worker = OutboxWorker(
+                services.db,
+                services.bus,
+                services.channels.adapter_for,
+                config.outbox,
+                channel_ids=services.channels.ids,
+                channel_named=services.channels.adapter_named,
+            )
             await worker.start()
             sla_watch = SlaWatch(services.db, services.bus, services.policy)
             await sla_watch.start()
@@ -69,6 +77,10 @@ async def serve(config: Config, role: Role = "all") -> None:
                     access_log=False,
                     lifespan="off",
                     ws_max_size=1024 * 1024,
+                    # Frames are small JSON; per-connection zlib contexts would cost far more
+                    # memory (per idle widget visitor) than compression saves.
+                    ws_per_message_deflate=False,
+                    ws="websockets-sansio",
                 )
             )
             server_task = asyncio.create_task(server.serve(), name="http")
@@ -89,6 +101,7 @@ async def serve(config: Config, role: Role = "all") -> None:
             await sla_watch.stop()
         if worker is not None:
             await worker.stop()
+        unwatch()
         await services.channels.stop()
         for task in waiters:
             task.cancel()

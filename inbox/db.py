@@ -48,13 +48,17 @@ class Database:
             self._writer_thread = None
             self.write_engine = create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
             self.read_engine = self.write_engine
+        # SQLite has one writer at a time. Our two write paths (the async session and the
+        # writer thread) take turns on this lock, so they queue in asyncio rather than
+        # collide on the file lock, whose busy handler sleeps for milliseconds at a time.
+        self._write_turn: asyncio.Lock | contextlib.nullcontext[None] = asyncio.Lock() if self.is_sqlite else contextlib.nullcontext()
         self._writer = async_sessionmaker(self.write_engine, expire_on_commit=False)
         self._reader = async_sessionmaker(self.read_engine, expire_on_commit=False)
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """One write transaction; after-commit hooks run only once it is durable."""
-        async with self._writer() as session:
+        async with self._write_turn, self._writer() as session:
             session.info["after_commit"] = []
             async with session.begin():
                 yield session
@@ -80,7 +84,8 @@ class Database:
                 with engine.begin() as conn:
                     return work(conn)
 
-            return await asyncio.get_running_loop().run_in_executor(self._writer_thread, in_thread)
+            async with self._write_turn:
+                return await asyncio.get_running_loop().run_in_executor(self._writer_thread, in_thread)
         async with self.write_engine.begin() as aconn:
             return await aconn.run_sync(work)
 

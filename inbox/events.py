@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
-from collections.abc import AsyncIterator
+import uuid
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -47,12 +49,22 @@ class EventRecord:
         }
 
 
+Signal = dict[str, Any]
+
+
 class Bus:
-    """In-process wake-ups; `RedisBus` extends them across nodes."""
+    """In-process wake-ups; `RedisBus` extends them across nodes.
+
+    Besides wake-ups the bus carries *signals*: ephemeral, best-effort notices such as
+    "an agent is typing in conversation 7". They are never stored; losing one costs a
+    missing typing indicator, nothing else.
+    """
 
     def __init__(self) -> None:
         self._latest = 0
         self._changed = asyncio.Condition()
+        self._listeners: list[Callable[[Signal], None]] = []
+        self.node = uuid.uuid4().hex[:12]
 
     @property
     def latest(self) -> int:
@@ -80,11 +92,32 @@ class Bus:
                 await asyncio.wait_for(self._changed.wait_for(lambda: self._latest > after), timeout)
             return self._latest
 
+    def on_signal(self, listener: Callable[[Signal], None]) -> Callable[[], None]:
+        """Call `listener` with every signal (from any node); returns the unsubscriber."""
+        self._listeners.append(listener)
+
+        def unsubscribe() -> None:
+            with contextlib.suppress(ValueError):
+                self._listeners.remove(listener)
+
+        return unsubscribe
+
+    async def signal(self, payload: Signal) -> None:
+        self._deliver(payload)
+
+    def _deliver(self, payload: Signal) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(payload)
+            except Exception:
+                log.exception("signal listener failed")
+
 
 class RedisBus(Bus):
     """Wake-ups over Redis pub/sub, so every node's listeners re-read the database."""
 
     CHANNEL = "frontdesk:events"
+    SIGNALS = "frontdesk:signals"
 
     def __init__(self, url: str) -> None:
         super().__init__()
@@ -110,15 +143,34 @@ class RedisBus(Bus):
         except Exception as exc:  # other nodes catch up on their next poll
             log.warning("redis publish failed: %s", exc)
 
+    async def signal(self, payload: Signal) -> None:
+        self._deliver(payload)
+        try:
+            await self._redis.publish(self.SIGNALS, json.dumps({"node": self.node, "signal": payload}))
+        except Exception as exc:  # best effort by definition
+            log.debug("redis signal publish failed: %s", exc)
+
+    def _remote_signal(self, data: bytes) -> None:
+        try:
+            message = json.loads(data)
+        except ValueError:
+            return
+        if isinstance(message, dict) and message.get("node") != self.node and isinstance(message.get("signal"), dict):
+            self._deliver(message["signal"])
+
     async def _listen(self) -> None:
         delay = 0.5
         while True:
             try:
                 pubsub = self._redis.pubsub()
-                await pubsub.subscribe(self.CHANNEL)
+                await pubsub.subscribe(self.CHANNEL, self.SIGNALS)
                 delay = 0.5
                 async for item in pubsub.listen():
-                    if item.get("type") == "message":
+                    if item.get("type") != "message":
+                        continue
+                    if item.get("channel") in (self.SIGNALS, self.SIGNALS.encode()):
+                        self._remote_signal(item["data"])
+                    else:
                         await self._wake(int(item["data"]))
             except asyncio.CancelledError:
                 raise

@@ -263,18 +263,45 @@ class Problem(Base):
 
 
 class Article(Base):
+    """A knowledge-base article in one language; its translations share `translation_key`.
+
+    The search index (FTS5 on SQLite, a tsvector column on PostgreSQL) lives outside the
+    mapping and is kept by inbox.kb_search.
+    """
+
     __tablename__ = "article"
-    __table_args__ = (UniqueConstraint("slug", "language"),)
+    __table_args__ = (
+        UniqueConstraint("slug", "language"),
+        UniqueConstraint("translation_key", "language"),
+        Index("ix_article_status_language", "status", "language"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     slug: Mapped[str] = mapped_column(String(255))
     language: Mapped[str] = mapped_column(String(8), default="en")
     category: Mapped[str | None] = mapped_column(String(255))
     title: Mapped[str] = mapped_column(String(998))
-    body: Mapped[str] = mapped_column(Text, default="")
+    body: Mapped[str] = mapped_column(Text, default="")  # Markdown, as written
+    html: Mapped[str] = mapped_column(Text, default="")  # rendered and sanitised
     status: Mapped[str] = mapped_column(String(16), default="draft")  # draft | published
+    translation_key: Mapped[str | None] = mapped_column(String(255))
+    problem_id: Mapped[int | None] = mapped_column(ForeignKey("problem.id"), index=True)
+    published_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[dt.datetime] = _created()
     updated_at: Mapped[dt.datetime] = _created()
+
+
+class ArticleResolution(Base):
+    """"Solved by article": this article answered this conversation (for reporting)."""
+
+    __tablename__ = "article_resolution"
+    __table_args__ = (UniqueConstraint("conversation_id", "article_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversation.id"))
+    article_id: Mapped[int] = mapped_column(ForeignKey("article.id", ondelete="CASCADE"), index=True)
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("agent.id"))
+    created_at: Mapped[dt.datetime] = _created()
 
 
 class SLAPolicy(Base):
@@ -400,3 +427,24 @@ class ChannelLease(Base):
     holder: Mapped[str] = mapped_column(String(128))
     token: Mapped[int] = mapped_column(BigInteger, default=1)
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class CannedResponse(Base):
+    """A saved reply agents insert from the reply box."""
+
+    __tablename__ = "canned_response"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), unique=True)
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = _created()
+
+
+class ConversationRead(Base):
+    """When an agent last opened a conversation: newer activity shows as unread."""
+
+    __tablename__ = "conversation_read"
+
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agent.id", ondelete="CASCADE"), primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversation.id", ondelete="CASCADE"), primary_key=True)
+    read_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())

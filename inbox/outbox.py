@@ -15,7 +15,7 @@ import logging
 import os
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -74,6 +74,7 @@ class OutboxWorker:
         *,
         worker_id: str | None = None,
         channel_ids: Callable[[], list[int]] | None = None,
+        channel_named: Callable[[str], Channel | None] | None = None,
     ) -> None:
         self.db = db
         self.bus = bus
@@ -82,6 +83,9 @@ class OutboxWorker:
         self.worker_id = worker_id or f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
         # Restrict claims to channels this node can send on (None: all).
         self.channel_ids = channel_ids
+        # For relays: a channel that asks for a copy on another channel (a widget
+        # conversation continued by email) names it; None: no relays.
+        self.channel_named = channel_named
         self._task: asyncio.Task[None] | None = None
         self._inflight: set[asyncio.Task[None]] = set()
 
@@ -166,6 +170,7 @@ class OutboxWorker:
             return
         try:
             result = await channel.send(outbound)
+            await self._relay(channel, outbound)
         except PermanentSendError as exc:
             log.warning("outbox %s: permanent failure on channel %s: %s", claim.id, channel.name, exc)
             await self._fail(claim, str(exc))
@@ -182,6 +187,20 @@ class OutboxWorker:
             await self._retry_or_fail(claim, f"{type(exc).__name__}: {exc}", None)
         else:
             await self._sent(claim, result)
+
+    async def _relay(self, channel: Channel, outbound: OutboundMessage) -> None:
+        """Send the copy a channel asks for (e.g. a widget reply to a visitor who left
+        for email). Raising retries the whole item; the first send is idempotent there."""
+        target = getattr(channel, "relay_target", None)
+        wanted = target(outbound) if target is not None and self.channel_named is not None else None
+        if wanted is None:
+            return
+        name, recipient = wanted
+        assert self.channel_named is not None
+        other = self.channel_named(name)
+        if other is None:
+            raise TransientSendError(f"relay channel {name!r} is not running on this node")
+        await other.send(replace(outbound, idempotency_key=f"{outbound.idempotency_key}-relay", recipient=recipient))
 
     # -- outcomes -------------------------------------------------------------------
 
@@ -285,6 +304,13 @@ class OutboxWorker:
                     .order_by(Message.id)
                 )
             ).all()
+            # A customer who asked to be answered by email (the widget's offline form).
+            last_meta = await session.scalar(
+                select(Message.meta)
+                .where(Message.conversation_id == conversation.id, Message.direction == "in")
+                .order_by(Message.id.desc())
+                .limit(1)
+            )
             agent_name = None
             if message.agent_id is not None:
                 agent_name = await session.scalar(select(Agent.name).where(Agent.id == message.agent_id))
@@ -310,6 +336,11 @@ class OutboxWorker:
             in_reply_to=inbound_ids[-1] if inbound_ids else None,
             attachments=tuple(OutboundAttachment(a.filename, a.content_type, a.data) for a in attachments),
             author_name=agent_name,
-            conversation_meta=dict(conversation.meta or {}),
+            conversation_meta={**(conversation.meta or {}), **_continuation(last_meta)},
             ticket_number=ticket_number,
         )
+
+
+def _continuation(meta: dict[str, object] | None) -> dict[str, object]:
+    email = (meta or {}).get("continue_by_email")
+    return {"continue_by_email": email} if isinstance(email, str) and email else {}

@@ -15,14 +15,15 @@ from sqlalchemy import Connection, Table, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from inbox import events
-from inbox.db import insert_ids
+from inbox.db import Database, insert_ids
 from inbox.events import Bus
 from inbox.ingest import Feed, sanitise_html
-from inbox.models import Conversation, Message, OutboxItem, utcnow
+from inbox.models import Conversation, Message, OutboxItem, Ticket, utcnow
 
 messages_t = cast(Table, Message.__table__)
 outbox_t = cast(Table, OutboxItem.__table__)
 conversations_t = cast(Table, Conversation.__table__)
+tickets_t = cast(Table, Ticket.__table__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +87,39 @@ def queue_reply(conn: Connection, conversation_id: int, reply: Reply, feed: Feed
     }
     feed.append(("message.created", payload, conversation_id))
     return message_id
+
+
+async def send_reply(db: Database, bus: Bus, conversation_id: int, reply: Reply) -> int:
+    """Store and queue a reply in one short write transaction (one thread hop on SQLite);
+    a public reply to a major incident also reaches every affected customer's conversation.
+    The caller has checked that the agent may see the conversation."""
+
+    def work(conn: Connection) -> tuple[int, int]:
+        events.lock_writers(conn)
+        feed: Feed = []
+        message_id = queue_reply(conn, conversation_id, reply, feed)
+        if not reply.private:
+            for child in child_conversations(conn, conversation_id):
+                queue_reply(conn, child, reply, feed)
+        return message_id, max(events.insert_events(conn, feed), default=0)
+
+    message_id, seq = await db.run(work)
+    if seq:
+        await bus.publish(seq)
+    return message_id
+
+
+def child_conversations(conn: Connection, conversation_id: int) -> list[int]:
+    """Conversations of the child incidents, when this conversation is a major incident's."""
+    parent = conn.scalar(select(tickets_t.c.id).where(tickets_t.c.conversation_id == conversation_id))
+    if parent is None:
+        return []
+    return [
+        r[0]
+        for r in conn.execute(
+            select(tickets_t.c.conversation_id).where(tickets_t.c.parent_id == parent, tickets_t.c.conversation_id.is_not(None)).order_by(tickets_t.c.id)
+        )
+    ]
 
 
 async def post_reply(session: AsyncSession, bus: Bus, conversation_id: int, reply: Reply) -> Message:

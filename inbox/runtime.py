@@ -15,8 +15,9 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select, update
 
@@ -31,6 +32,7 @@ from channels.base import (
 )
 from inbox import leases, metrics
 from inbox.db import Database
+from inbox.events import Bus
 from inbox.ingest import ChannelRef, Ingestor
 from inbox.leases import Fence
 from inbox.models import Channel as ChannelRow
@@ -92,6 +94,8 @@ class ChannelRuntime:
         self._by_name: dict[str, Running] = {}
         self._by_id: dict[int, Running] = {}
         self._keeper: asyncio.Task[None] | None = None
+        self._reloading = asyncio.Lock()
+        self._reloads: set[asyncio.Task[None]] = set()
 
     async def provision(self, configs: Sequence[ChannelConfig]) -> None:
         """Make a row for every channel of the config file (read-only in the UI)."""
@@ -121,6 +125,41 @@ class ChannelRuntime:
                 attach(ChannelSink(self.ingestor, ref))
             self._by_name[config.name] = running
             self._by_id[ref.id] = running
+
+    async def reload(self, wanted: Sequence[ChannelConfig]) -> None:
+        """Converge on `wanted`: stop what went away or changed, build what is new, and
+        take the new receivers' leases now (not at the next renewal)."""
+        async with self._reloading:
+            by_name = {c.name: c for c in wanted if c.enabled}
+            for name, running in list(self._by_name.items()):
+                if by_name.get(name) != running.config:
+                    log.info("channel %s: removed or changed; stopping it here", name)
+                    if running.started:
+                        await self._stop_receiver(running, release=True)
+                        with contextlib.suppress(Exception):
+                            await self._set_status(running.ref.id, "stopped", None)
+                    del self._by_name[name]
+                    self._by_id.pop(running.ref.id, None)
+            await self.build([c for name, c in by_name.items() if name not in self._by_name])
+            if self._keeper is not None:
+                await self.keep_once()
+
+    def watch(self, bus: Bus, wanted: Callable[[], Awaitable[Sequence[ChannelConfig]]]) -> Callable[[], None]:
+        """Reload whenever a node announces `channels.changed`; returns the unsubscriber."""
+
+        async def reload() -> None:
+            try:
+                await self.reload(await wanted())
+            except Exception:
+                log.exception("reloading channels failed")
+
+        def on_signal(signal: dict[str, Any]) -> None:
+            if signal.get("kind") == "channels.changed":
+                task = asyncio.create_task(reload(), name="channels-reload")
+                self._reloads.add(task)
+                task.add_done_callback(self._reloads.discard)
+
+        return bus.on_signal(on_signal)
 
     # -- receivers, one node per channel ---------------------------------------------------
 
@@ -185,6 +224,10 @@ class ChannelRuntime:
 
     def adapter_for(self, channel_id: int) -> Channel | None:
         running = self._by_id.get(channel_id)
+        return running.adapter if running else None
+
+    def adapter_named(self, name: str) -> Channel | None:
+        running = self._by_name.get(name)
         return running.adapter if running else None
 
     def ids(self) -> list[int]:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from channels.base import ChannelContext
+from channels.base import ChannelConfig, ChannelContext
 from inbox.config import Config
 from inbox.db import Database
 from inbox.events import Bus, make_bus
 from inbox.ingest import Ingestor
 from inbox.router import RulesRouter
 from inbox.runtime import ChannelRuntime
+from inbox.secrets import SecretBox
 from inbox.sessions import SessionSigner
 from inbox.tickets import TicketPolicy
 from routing.config import default_calendar, sla_policies
@@ -26,6 +27,7 @@ class Services:
     channels: ChannelRuntime
     sessions: SessionSigner
     policy: TicketPolicy
+    secrets: SecretBox
 
     @classmethod
     def build(cls, config: Config) -> Services:
@@ -36,4 +38,10 @@ class Services:
         domain = config.server.public_url.split("://", 1)[1].split("/", 1)[0].split(":")[0] or "frontdesk.local"
         context = ChannelContext(public_url=config.server.public_url, message_id_domain=domain)
         runtime = ChannelRuntime(db, ingestor, context, lease_ttl=config.cluster.lease_seconds)
-        return cls(config, db, bus, ingestor, runtime, SessionSigner(config.server.secret_key), policy)
+        return cls(config, db, bus, ingestor, runtime, SessionSigner(config.server.secret_key), policy, SecretBox(config.server.secret_key))
+
+    async def wanted_channels(self) -> list[ChannelConfig]:
+        """Every channel this node should run: the config file's and the UI-managed ones."""
+        from inbox import managed_channels
+
+        return [*self.config.channels, *await managed_channels.load(self.db, self.secrets)]

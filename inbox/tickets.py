@@ -200,19 +200,6 @@ def _ref(row: Any, has_children: bool) -> ticket_rules.TicketRef:
     return ticket_rules.TicketRef(id=row.id, kind=row.kind, parent_id=row.parent_id, has_children=has_children)
 
 
-def child_conversations(conn: Connection, conversation_id: int) -> list[int]:
-    """Conversations of the child incidents, when this conversation is a major incident's."""
-    parent = conn.scalar(select(tickets_t.c.id).where(tickets_t.c.conversation_id == conversation_id))
-    if parent is None:
-        return []
-    return [
-        r[0]
-        for r in conn.execute(
-            select(tickets_t.c.conversation_id).where(tickets_t.c.parent_id == parent, tickets_t.c.conversation_id.is_not(None)).order_by(tickets_t.c.id)
-        )
-    ]
-
-
 def set_title(conn: Connection, ticket_id: int, title: str, feed: Feed) -> None:
     row = conn.execute(select(tickets_t.c.number, tickets_t.c.conversation_id).where(tickets_t.c.id == ticket_id)).first()
     if row is None:

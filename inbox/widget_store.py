@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
+
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from inbox.db import Database
-from inbox.models import Agent, Channel, Conversation, Event, Message
-from widget.gateway import TranscriptItem
+from inbox.models import Agent, Attachment, Blob, Channel, Conversation, Event, Message
+from widget.gateway import FileRef, StoredFile, TranscriptItem
 
 
 class WidgetTranscripts:
@@ -37,6 +40,7 @@ class WidgetTranscripts:
                     await session.execute(select(Message, Agent.name).outerjoin(Agent, Agent.id == Message.agent_id).where(Message.id.in_(ids)))
                 ).all()
             }
+            files = await _files_of(session, ids)
         items = []
         for row in rows:
             found = messages.get(int(row.payload["message_id"]))
@@ -45,7 +49,7 @@ class WidgetTranscripts:
             message, agent_name = found
             if message.private:
                 continue
-            items.append(self._item(row.seq, message, agent_name))
+            items.append(self._item(row.seq, message, agent_name, files))
         return items
 
     async def since(self, after: int, limit: int = 500) -> tuple[int, list[tuple[str, str, TranscriptItem]]]:
@@ -73,16 +77,32 @@ class WidgetTranscripts:
                     .where(Message.id.in_(wanted), Channel.type == "widget", Message.private.is_(False))
                 )
             ).all()
+            files = await _files_of(session, [r[0].id for r in rows])
         out = [
-            (channel, thread_key, self._item(wanted[message.id], message, agent_name))
+            (channel, thread_key, self._item(wanted[message.id], message, agent_name, files))
             for message, agent_name, channel, thread_key in rows
             if thread_key is not None
         ]
         out.sort(key=lambda entry: entry[2].seq)
         return newest, out
 
+    async def file(self, attachment_id: int) -> StoredFile | None:
+        async with self.db.read() as session:
+            row = (
+                await session.execute(
+                    select(Channel.name, Attachment.filename, Attachment.content_type, Blob.data, Message.private)
+                    .join(Message, Message.id == Attachment.message_id)
+                    .join(Channel, Channel.id == Message.channel_id)
+                    .join(Blob, Blob.sha256 == Attachment.sha256)
+                    .where(Attachment.id == attachment_id)
+                )
+            ).first()
+        if row is None or row.private:
+            return None
+        return StoredFile(channel=row.name, name=row.filename, content_type=row.content_type, data=row.data or b"")
+
     @staticmethod
-    def _item(seq: int, message: Message, agent_name: str | None) -> TranscriptItem:
+    def _item(seq: int, message: Message, agent_name: str | None, files: dict[int, list[FileRef]]) -> TranscriptItem:
         return TranscriptItem(
             seq=seq,
             message_id=message.id,
@@ -91,6 +111,8 @@ class WidgetTranscripts:
             author=agent_name if message.direction == "out" else None,
             created_at=message.created_at.isoformat(),
             client_id=message.meta.get("client_id") if message.direction == "in" else None,
+            files=tuple(files.get(message.id, ())),
+            conversation_id=message.conversation_id,
         )
 
     async def latest_seq(self) -> int:
@@ -101,3 +123,19 @@ class WidgetTranscripts:
         async with self.db.read() as session:
             online = await session.scalar(select(func.count()).select_from(Agent).where(Agent.active.is_(True), Agent.availability == "online"))
         return bool(online)
+
+
+async def _files_of(session: AsyncSession, message_ids: list[int]) -> dict[int, list[FileRef]]:
+    if not message_ids:
+        return {}
+    rows = (
+        await session.execute(
+            select(Attachment.id, Attachment.message_id, Attachment.filename, Attachment.content_type, Attachment.size)
+            .where(Attachment.message_id.in_(message_ids), Attachment.inline.is_(False))
+            .order_by(Attachment.id)
+        )
+    ).all()
+    out: dict[int, list[FileRef]] = defaultdict(list)
+    for r in rows:
+        out[r.message_id].append(FileRef(r.id, r.filename, r.content_type, r.size))
+    return out

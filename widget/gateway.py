@@ -10,6 +10,7 @@ store when the event bus wakes us, so they reach the visitor whichever node they
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -20,8 +21,8 @@ from typing import Any, Protocol
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from channels.base import InboundMessage, Sender, Sink, cancel_task
-from channels.widget import WidgetConfig
+from channels.base import InboundAttachment, InboundMessage, IngestResult, Sender, Sink, cancel_task
+from channels.widget import EMAIL, WidgetConfig
 from widget.tokens import TokenSigner, identity_ok
 
 log = logging.getLogger(__name__)
@@ -29,6 +30,18 @@ log = logging.getLogger(__name__)
 MAX_FRAME_BYTES = 16 * 1024
 HEARTBEAT_SECONDS = 25.0
 HELLO_TIMEOUT = 15.0
+
+
+UPLOAD_TICKET_SECONDS = 24 * 3600
+TYPING_SIGNAL_EVERY = 3.0  # at most one visitor-typing signal per socket this often
+
+
+@dataclass(frozen=True, slots=True)
+class FileRef:
+    id: int
+    name: str
+    content_type: str
+    size: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +53,16 @@ class TranscriptItem:
     author: str | None
     created_at: str
     client_id: str | None  # the visitor's own id for their messages
+    files: tuple[FileRef, ...] = ()
+    conversation_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredFile:
+    channel: str
+    name: str
+    content_type: str
+    data: bytes
 
 
 class WidgetStore(Protocol):
@@ -55,9 +78,17 @@ class WidgetStore(Protocol):
         """Widget messages after `after`: (newest seq read, [(channel, thread key, item)])."""
         ...
 
+    async def file(self, attachment_id: int) -> StoredFile | None: ...
+
 
 class Wakeups(Protocol):
+    """The event bus, as the gateway uses it: wake-ups and ephemeral signals."""
+
     async def wait(self, after: int, timeout: float) -> int: ...
+
+    def on_signal(self, listener: Callable[[dict[str, Any]], None]) -> Callable[[], None]: ...
+
+    async def signal(self, payload: dict[str, Any]) -> None: ...
 
 
 @dataclass
@@ -107,6 +138,43 @@ class Gateway:
             self.hub.leave(session)
 
 
+class UploadError(ValueError):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+
+
+async def upload(gateway: Gateway, info: GatewayChannel, ticket: str | None, client_id: str, text: str, file: InboundAttachment) -> IngestResult:
+    """A visitor's file (with an optional caption): one message through the channel's sink.
+
+    The ticket from the welcome frame names the visitor's conversation; the client id
+    makes a retried upload idempotent, exactly like a resent chat message.
+    """
+    signer = TokenSigner(gateway.secret_key, info.config.name)
+    claims = signer.unseal(ticket, UPLOAD_TICKET_SECONDS)
+    if claims is None or not isinstance(claims.get("key"), str):
+        raise UploadError(401, "bad_ticket", "the upload ticket is missing, forged or expired; reconnect and retry")
+    if not 1 <= len(client_id) <= 64:
+        raise UploadError(422, "bad_client_id", "client_id must be a string of 1 to 64 characters")
+    if len(text) > info.config.max_message_chars:
+        raise UploadError(422, "too_long", f"a message has at most {info.config.max_message_chars} characters")
+    if info.sink is None:
+        raise UploadError(503, "unavailable", "the chat is not available right now; retry")
+    key = claims["key"]
+    sender = Sender(address=key, name=claims.get("name"), email=claims.get("email"), language=claims.get("language"), verified=bool(claims.get("verified")))
+    inbound = InboundMessage(
+        external_id=f"{key}:{client_id}",
+        sender=sender,
+        text=text.strip(),
+        thread_key=key,
+        attachments=(file,),
+        meta=_meta(key, client_id, claims.get("continue_by_email")),
+    )
+    [result] = await info.sink.ingest([inbound])
+    return result
+
+
 class VisitorSession:
     """One open websocket of one visitor."""
 
@@ -122,6 +190,9 @@ class VisitorSession:
         self._sent: set[int] = set()
         self._send_lock = asyncio.Lock()
         self._recent: deque[float] = deque()
+        self.conversation_id: int | None = None
+        self.continue_by_email: str | None = None
+        self._typing_said = 0.0
 
     async def run(self) -> None:
         hello = await self._first_frame()
@@ -179,11 +250,18 @@ class VisitorSession:
         if not self.key:
             self.key = f"v:{visitor}"
         language = _str(hello.get("language"), 16)
+        continuation = _str(hello.get("continue_by_email"), 320)
+        if continuation and EMAIL.match(continuation):
+            self.continue_by_email = continuation
+            email = email or continuation
         self.sender = Sender(address=self.key, name=name, email=email, language=language, verified=identified)
         try:
             self.after = max(0, int(hello.get("after") or 0))
         except (TypeError, ValueError):
             self.after = 0
+        ticket = self.signer.seal(
+            {"key": self.key, "name": name, "email": email, "language": language, "verified": identified, "continue_by_email": self.continue_by_email}
+        )
         await self.send(
             {
                 "type": "welcome",
@@ -191,7 +269,9 @@ class VisitorSession:
                 "visitor": visitor,
                 "identified": identified,
                 "agents_online": await self.gateway.store.agents_online(),
+                "offline_email": bool(self.config.offline_email_channel),
                 "seq": await self.gateway.store.latest_seq(),
+                "upload": {"url": f"{self.info.public_url}/widget/{self.config.name}/upload", "ticket": ticket, "max_bytes": self.config.max_upload_bytes},
             }
         )
         await self.gateway.hub.join(self)
@@ -207,7 +287,7 @@ class VisitorSession:
         elif kind == "message":
             await self._message(frame)
         elif kind == "typing":
-            return  # accepted; agent-side typing display is not relayed yet
+            await self._typing()
         elif kind == "hello":
             raise FrameError("already_said_hello", "hello is only the first frame")
         else:
@@ -234,11 +314,21 @@ class VisitorSession:
             sender=self.sender,
             text=text.strip(),
             thread_key=self.key,
-            meta={"visitor": self.key, "client_id": client_id},
+            meta=_meta(self.key, client_id, self.continue_by_email),
         )
         [result] = await sink.ingest([inbound])
+        self.conversation_id = result.conversation_id or self.conversation_id
         await self.send({"type": "ack", "client_id": client_id, "id": result.message_id, "duplicate": result.duplicate})
         await self._push_new()
+
+    async def _typing(self) -> None:
+        """Tell the agents on this conversation that the visitor is typing (throttled)."""
+        now = time.monotonic()
+        if self.conversation_id is None or now - self._typing_said < TYPING_SIGNAL_EVERY:
+            return
+        self._typing_said = now
+        author = (self.sender.name if self.sender else None) or None
+        await self.gateway.bus.signal({"kind": "typing", "from": "contact", "conversation_id": self.conversation_id, "author": author})
 
     def _allow(self) -> bool:
         now = time.monotonic()
@@ -258,9 +348,16 @@ class VisitorSession:
 
     async def deliver(self, item: TranscriptItem) -> None:
         self.after = max(self.after, item.seq)
+        if item.conversation_id is not None:
+            self.conversation_id = item.conversation_id
         if item.message_id in self._sent:
             return
         self._sent.add(item.message_id)
+        base = f"{self.info.public_url}/widget/{self.config.name}/files"
+        files = [
+            {"name": f.name, "type": f.content_type, "size": f.size, "url": f"{base}/{f.id}?sig={self.signer.file_signature(f.id)}"}
+            for f in item.files
+        ]
         await self.send(
             {
                 "type": "message",
@@ -271,6 +368,7 @@ class VisitorSession:
                 "author": item.author,
                 "created_at": item.created_at,
                 "client_id": item.client_id,
+                "files": files,
             }
         )
 
@@ -284,11 +382,31 @@ class Hub:
         self.bus = bus
         self._sessions: dict[tuple[str, str], set[VisitorSession]] = {}
         self._task: asyncio.Task[None] | None = None
+        self._unsubscribe: Callable[[], None] | None = None
+        self._sends: set[asyncio.Task[None]] = set()
 
     async def join(self, session: VisitorSession) -> None:
         self._sessions.setdefault((session.config.name, session.key), set()).add(session)
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._run(await self.store.latest_seq()), name="widget-hub")
+        if self._unsubscribe is None:
+            self._unsubscribe = self.bus.on_signal(self._on_signal)
+
+    def _on_signal(self, signal: dict[str, Any]) -> None:
+        """An agent typing on a widget conversation: show it to that visitor's sockets."""
+        if signal.get("kind") != "typing" or signal.get("from") != "agent" or signal.get("channel_type") != "widget":
+            return
+        sessions = self._sessions.get((str(signal.get("channel")), str(signal.get("thread_key"))), ())
+        frame = {"type": "typing", "author": signal.get("author")}
+        for session in list(sessions):
+            task = asyncio.create_task(self._quietly(session.send(frame)))
+            self._sends.add(task)
+            task.add_done_callback(self._sends.discard)
+
+    @staticmethod
+    async def _quietly(sending: Any) -> None:
+        with contextlib.suppress(Exception):  # a closing socket
+            await sending
 
     def leave(self, session: VisitorSession) -> None:
         key = (session.config.name, session.key)
@@ -299,6 +417,9 @@ class Hub:
                 del self._sessions[key]
 
     async def stop(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
         await cancel_task(self._task)
 
     async def _run(self, after: int) -> None:
@@ -333,6 +454,13 @@ def parse_frame(raw: str) -> dict[str, Any]:
     if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
         raise FrameError("bad_frame", "a frame is a JSON object with a string \"type\"")
     return frame
+
+
+def _meta(key: str, client_id: str, continue_by_email: str | None) -> dict[str, Any]:
+    meta: dict[str, Any] = {"visitor": key, "client_id": client_id}
+    if continue_by_email:
+        meta["continue_by_email"] = continue_by_email
+    return meta
 
 
 def _str(value: Any, limit: int) -> str | None:

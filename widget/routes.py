@@ -8,10 +8,14 @@ from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 
-from fastapi import APIRouter, WebSocket
+from fastapi import APIRouter, Request, WebSocket
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+from starlette.datastructures import UploadFile
 
-from widget.gateway import Gateway, GatewayChannel
+from channels.base import InboundAttachment
+from channels.files import INLINE_IMAGE_TYPES, download_headers
+from widget.gateway import Gateway, GatewayChannel, UploadError, upload
+from widget.tokens import TokenSigner
 
 STATIC = Path(__file__).resolve().parent / "static"
 
@@ -72,6 +76,67 @@ def build_router(gateway: Gateway, channel: Callable[[str], GatewayChannel | Non
 <script src="{src}" async></script>
 </body></html>"""
         return HTMLResponse(page)
+
+    def cors(info: GatewayChannel, request: Request) -> dict[str, str]:
+        origin = request.headers.get("origin")
+        if origin and gateway.origin_allowed(info, origin):
+            return {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
+        return {}
+
+    def error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+        return JSONResponse({"error": {"code": code, "message": message}}, status_code=status, headers=headers)
+
+    @router.post("/widget/{name}/upload", include_in_schema=False)
+    async def visitor_upload(name: str, request: Request) -> Response:
+        """A visitor's file: multipart `ticket`, `client_id`, `file` and an optional `text`."""
+        info = channel(name)
+        if info is None:
+            return missing(name)
+        headers = cors(info, request)
+        origin = request.headers.get("origin")
+        if origin is not None and not headers:
+            return error(403, "origin_not_allowed", "this page may not use the widget", headers)
+        limit = info.config.max_upload_bytes
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit + 64 * 1024:
+            return error(413, "too_large", f"a file has at most {limit} bytes", headers)
+        try:
+            form = await request.form(max_files=1, max_fields=8)
+        except Exception:
+            return error(400, "bad_form", "expected multipart/form-data with ticket, client_id and file", headers)
+        file = form.get("file")
+        ticket, client_id, text = (form.get(k) for k in ("ticket", "client_id", "text"))
+        if not isinstance(file, UploadFile) or not isinstance(client_id, str) or not isinstance(ticket, str):
+            return error(422, "bad_form", "ticket, client_id and file are required", headers)
+        data = await file.read(limit + 1)
+        if len(data) > limit:
+            return error(413, "too_large", f"a file has at most {limit} bytes", headers)
+        if not data:
+            return error(422, "empty", "the file is empty", headers)
+        attachment = InboundAttachment(
+            filename=(file.filename or "file")[-255:],
+            content_type=(file.content_type or "application/octet-stream")[:255],
+            data=data,
+        )
+        try:
+            result = await upload(gateway, info, ticket, client_id, text if isinstance(text, str) else "", attachment)
+        except UploadError as exc:
+            return error(exc.status, exc.code, str(exc), headers)
+        return JSONResponse({"id": result.message_id, "duplicate": result.duplicate, "client_id": client_id}, status_code=201, headers=headers)
+
+    @router.get("/widget/{name}/files/{attachment_id}", include_in_schema=False)
+    async def visitor_file(name: str, attachment_id: int, sig: str = "") -> Response:
+        """A file of the visitor's conversation, by the signed link the gateway gave them."""
+        info = channel(name)
+        if info is None:
+            return missing(name)
+        signer = TokenSigner(gateway.secret_key, name)
+        found = await gateway.store.file(attachment_id) if signer.file_ok(attachment_id, sig) else None
+        if found is None or found.channel != name:
+            return error(404, "not_found", "no such file")
+        content_type = found.content_type.split(";")[0].strip().lower()
+        inline = content_type in INLINE_IMAGE_TYPES
+        return Response(found.data, media_type=content_type if inline else "application/octet-stream", headers=download_headers(found.name, inline))
 
     @router.websocket("/widget/{name}/ws")
     async def visitor_socket(websocket: WebSocket, name: str) -> None:

@@ -15,6 +15,9 @@ import hashlib
 import hmac
 import re
 import secrets
+from typing import Any
+
+from itsdangerous import BadData, URLSafeTimedSerializer
 
 _VISITOR = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 
@@ -40,6 +43,26 @@ class TokenSigner:
         if version != "v1" or not _VISITOR.match(visitor):
             return None
         return visitor if hmac.compare_digest(signature, self._sign(visitor)) else None
+
+    def seal(self, data: dict[str, Any]) -> str:
+        """A signed, timestamped ticket (e.g. an upload ticket holding the thread key)."""
+        return URLSafeTimedSerializer(self._key, salt="ticket").dumps(data)
+
+    def unseal(self, ticket: str | None, max_age: int) -> dict[str, Any] | None:
+        if not ticket or len(ticket) > 2000:
+            return None
+        try:
+            data = URLSafeTimedSerializer(self._key, salt="ticket").loads(ticket, max_age=max_age)
+        except BadData:
+            return None
+        return data if isinstance(data, dict) else None
+
+    def file_signature(self, attachment_id: int) -> str:
+        """The capability in a visitor's download link of one attachment."""
+        return hmac.new(self._key, f"file:{attachment_id}".encode(), hashlib.sha256).hexdigest()[:32]
+
+    def file_ok(self, attachment_id: int, signature: str | None) -> bool:
+        return bool(signature) and hmac.compare_digest(self.file_signature(attachment_id), str(signature))
 
 
 def identity_hmac(secret: str, user_id: str) -> str:

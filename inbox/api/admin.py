@@ -4,17 +4,18 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from inbox import audit
+from inbox import audit, managed_channels
 from inbox.api import pagination
 from inbox.api.deps import Admin, Id, Svc
 from inbox.api.errors import ApiError, not_found
 from inbox.auth import create_token, hash_password
 from inbox.models import Agent, ApiToken, AuditEntry, Channel, QuarantineItem
+from inbox.secrets import SecretError, masked
 
 router = APIRouter(prefix="/api/v1", tags=["admin"])
 
@@ -87,6 +88,9 @@ async def create_agent(svc: Svc, who: Admin, body: AgentIn) -> dict[str, Any]:
 @router.patch("/agents/{agent_id}")
 async def patch_agent(svc: Svc, who: Admin, agent_id: Id, body: AgentPatch) -> dict[str, Any]:
     changes = body.model_dump(exclude_unset=True)
+    nulled = sorted(k for k, v in changes.items() if v is None and k != "language")
+    if nulled:
+        raise ApiError(422, f"{', '.join(nulled)}: may be left out but not null")
     async with svc.db.transaction() as session:
         agent = await session.get(Agent, agent_id)
         if agent is None:
@@ -142,25 +146,83 @@ async def revoke_token(svc: Svc, who: Admin, token_id: Id) -> None:
         await audit.record(session, who.agent_id, "token.revoke", f"token:{token_id}", {})
 
 
+class ChannelIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")
+    type: str = Field(max_length=32)
+    enabled: bool = True
+    settings: dict[str, Any] = {}
+
+
+class ChannelPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    enabled: bool | None = None
+    settings: dict[str, Any] | None = None
+
+
+def _channel_error(exc: managed_channels.ChannelSettingsError) -> ApiError:
+    return ApiError(exc.status, "; ".join(exc.problems))
+
+
 @router.get("/channels")
 async def list_channels(svc: Svc, who: Admin) -> dict[str, Any]:
+    """Every channel; the config file's show their keys (secrets masked) and are read-only."""
     async with svc.db.read() as session:
         rows = (await session.scalars(select(Channel).order_by(Channel.id))).all()
-    return {
-        "items": [
-            {
-                "id": c.id,
-                "name": c.name,
-                "type": c.type,
-                "enabled": c.enabled,
-                "provisioned": c.provisioned,
-                "status": c.status,
-                "last_error": c.last_error,
-            }
-            for c in rows
-        ],
-        "next_cursor": None,
-    }
+    items = []
+    for row in rows:
+        item = managed_channels.view(row).as_json()
+        if row.provisioned:
+            found = svc.config.channel(row.name)
+            item["settings"] = masked(found.model_dump(exclude={"name", "type", "enabled"}, mode="json")) if found else {}
+        items.append(item)
+    return {"items": items, "next_cursor": None}
+
+
+@router.post("/channels", status_code=201)
+async def create_channel(svc: Svc, who: Admin, body: ChannelIn) -> dict[str, Any]:
+    try:
+        created = await managed_channels.create(svc.db, svc.bus, svc.secrets, who.agent_id, body.name, body.type, body.settings, body.enabled)
+    except managed_channels.ChannelSettingsError as exc:
+        raise _channel_error(exc) from None
+    return created.as_json()
+
+
+@router.patch("/channels/{channel_id}")
+async def patch_channel(svc: Svc, who: Admin, channel_id: Id, body: ChannelPatch) -> dict[str, Any]:
+    try:
+        changed = await managed_channels.update(svc.db, svc.bus, svc.secrets, who.agent_id, channel_id, body.settings, body.enabled)
+    except managed_channels.ChannelSettingsError as exc:
+        raise _channel_error(exc) from None
+    return changed.as_json()
+
+
+@router.delete("/channels/{channel_id}", status_code=204)
+async def delete_channel(svc: Svc, who: Admin, channel_id: Id) -> Response:
+    try:
+        await managed_channels.delete(svc.db, svc.bus, who.agent_id, channel_id)
+    except managed_channels.ChannelSettingsError as exc:
+        raise _channel_error(exc) from None
+    return Response(status_code=204)
+
+
+@router.post("/channels/{channel_id}/test")
+async def test_channel(svc: Svc, who: Admin, channel_id: Id) -> dict[str, Any]:
+    """Log in with the channel's settings and report each step (nothing is sent)."""
+    async with svc.db.read() as session:
+        row = await session.get(Channel, channel_id)
+    if row is None:
+        raise not_found("channel")
+    try:
+        config = svc.config.channel(row.name) if row.provisioned else managed_channels.validate(row.type, row.name, svc.secrets.open_settings(row.settings or {}))
+    except (managed_channels.ChannelSettingsError, SecretError) as exc:
+        raise ApiError(409, f"the stored settings are not usable: {exc}") from None
+    if config is None:
+        raise ApiError(409, "this channel is no longer in the config file")
+    results = await managed_channels.check(config, svc.channels.context)
+    async with svc.db.transaction() as session:
+        await audit.record(session, who.agent_id, "channel.test", f"channel:{row.id}", {"ok": all(r.ok for r in results)})
+    return {"ok": all(r.ok for r in results), "results": [{"what": r.what, "ok": r.ok, "detail": r.detail} for r in results]}
 
 
 @router.get("/quarantine")

@@ -3,26 +3,16 @@ unless a safe raster image (SVG and HTML are scriptable, so they always download
 
 from __future__ import annotations
 
-from urllib.parse import quote
-
 from fastapi import APIRouter, Response
 from sqlalchemy import select
 
+from channels.files import INLINE_IMAGE_TYPES, download_headers
 from inbox import conversations as conv
 from inbox.api.deps import Id, Svc, Who
 from inbox.api.errors import not_found
 from inbox.models import Attachment, Blob, Message
 
 router = APIRouter(tags=["attachments"])
-
-INLINE_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
-
-
-def disposition(filename: str, inline: bool) -> str:
-    ascii_name = "".join(c if c.isascii() and c.isprintable() and c not in '"\\;' else "_" for c in filename) or "attachment"
-    kind = "inline" if inline else "attachment"
-    return f"{kind}; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename, safe='')}"
-
 
 @router.get("/attachments/{attachment_id}")
 async def download(svc: Svc, who: Who, attachment_id: Id) -> Response:
@@ -41,14 +31,5 @@ async def download(svc: Svc, who: Who, attachment_id: Id) -> Response:
             raise not_found("attachment")
         data = await session.scalar(select(Blob.data).where(Blob.sha256 == attachment.sha256))
     content_type = attachment.content_type.split(";")[0].strip().lower()
-    inline = content_type in INLINE_TYPES
-    return Response(
-        content=data or b"",
-        media_type=content_type if inline else "application/octet-stream",
-        headers={
-            "Content-Disposition": disposition(attachment.filename, inline),
-            "X-Content-Type-Options": "nosniff",
-            "Content-Security-Policy": "default-src 'none'; sandbox",
-            "Cache-Control": "private, max-age=3600",
-        },
-    )
+    inline = content_type in INLINE_IMAGE_TYPES
+    return Response(content=data or b"", media_type=content_type if inline else "application/octet-stream", headers=download_headers(attachment.filename, inline))

@@ -5,15 +5,16 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from inbox import conversations as conv
 from inbox.api import pagination
 from inbox.api.deps import Id, Svc, Who
 from inbox.api.errors import ApiError, not_found
-from inbox.replies import Reply, post_reply
-from inbox.tickets import child_conversations
+from inbox.api.events import typing_signal
+from inbox.models import Message
+from inbox.replies import Reply, send_reply
 
 router = APIRouter(prefix="/api/v1/conversations", tags=["conversations"])
 
@@ -109,16 +110,23 @@ async def list_messages(svc: Svc, who: Who, conversation_id: Id, cursor: str | N
 
 @router.post("/{conversation_id}/messages", status_code=201)
 async def post_message(svc: Svc, who: Who, conversation_id: Id, body: ReplyIn) -> dict[str, Any]:
-    async with svc.db.transaction() as session:
+    async with svc.db.read() as session:
         found = await conv.get_visible(session, who, conversation_id)
         if found is None:
             raise not_found("conversation")
-        reply = Reply(text=body.text, private=body.private, agent_id=who.agent_id)
-        message = await post_reply(session, svc.bus, found.id, reply)
-        if not body.private:
-            # A reply to a major incident reaches every affected customer on their own channel.
-            children = await session.run_sync(lambda s: child_conversations(s.connection(), found.id))
-            for child in children:
-                await post_reply(session, svc.bus, child, reply)
-        # Described before commit: the worker may send it a moment later.
+    message_id = await send_reply(svc.db, svc.bus, found.id, Reply(text=body.text, private=body.private, agent_id=who.agent_id))
+    async with svc.db.read() as session:
+        message = await session.get(Message, message_id)
+        assert message is not None
         return (await conv.describe_messages(session, [message]))[0]
+
+
+@router.post("/{conversation_id}/typing", status_code=204)
+async def post_typing(svc: Svc, who: Who, conversation_id: Id) -> Response:
+    """Say "I am typing" (repeat every few seconds while typing): shown to the other
+    agents on the conversation and, on a widget conversation, to the visitor."""
+    async with svc.db.read() as session:
+        if await conv.get_visible(session, who, conversation_id) is None:
+            raise not_found("conversation")
+    await typing_signal(svc, who, conversation_id)
+    return Response(status_code=204)

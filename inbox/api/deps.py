@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Path, Request
+from pydantic import Field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,6 +21,8 @@ MAX_ID = 2**63 - 1  # ids are 64-bit in both databases; larger ones cannot exist
 
 # A path id: anything outside 1..2^63-1 is a 422, never a database overflow.
 Id = Annotated[int, Path(ge=1, le=MAX_ID)]
+# The same bound for ids inside JSON bodies.
+BodyId = Annotated[int, Field(ge=1, le=MAX_ID)]
 
 
 def services(request: Request) -> Services:

@@ -27,7 +27,7 @@ class RuleIn(BaseModel):
     if_: dict[str, Any] = Field(default_factory=dict, alias="if")
     then: dict[str, Any] = Field(default_factory=dict)
     enabled: bool = True
-    position: int | None = None
+    position: int | None = Field(default=None, ge=0, le=100_000)
 
 
 class RulePatch(BaseModel):
@@ -36,7 +36,7 @@ class RulePatch(BaseModel):
     if_: dict[str, Any] | None = Field(default=None, alias="if")
     then: dict[str, Any] | None = None
     enabled: bool | None = None
-    position: int | None = None
+    position: int | None = Field(default=None, ge=0, le=100_000)
 
 
 class SampleMessage(BaseModel):
@@ -177,7 +177,7 @@ async def test_rules(svc: Svc, who: Admin, body: RuleTestIn) -> dict[str, Any]:
     return explain(rules, body.message, svc, teams, agents)
 
 
-def explain(rules: list[Any], message: SampleMessage, svc: Any, teams: list[str], agents: list[str]) -> dict[str, Any]:
+def explain(rules: list[Any], message: SampleMessage, svc: Any, teams: list[str], agents: list[str], language: str = "en") -> dict[str, Any]:
     now = utcnow()
     snapshot = MessageSnapshot(
         channel=message.channel,
@@ -197,7 +197,7 @@ def explain(rules: list[Any], message: SampleMessage, svc: Any, teams: list[str]
     decision = evaluate(rules, snapshot, teams=teams, agents=agents, templates=templates)
     return {
         "fired": list(decision.fired),
-        "actions": decision.timeline("en"),
+        "actions": decision.timeline(language),
         "trace": [{"rule": t.rule, "outcome": t.outcome, "detail": t.detail} for t in decision.trace],
         "errors": [{"rule": e.rule, "error": e.error} for e in decision.errors],
     }

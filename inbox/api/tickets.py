@@ -15,7 +15,7 @@ from inbox import conversations as conv
 from inbox import events
 from inbox import tickets as domain
 from inbox.api import pagination
-from inbox.api.deps import Id, Svc, Who
+from inbox.api.deps import BodyId, Id, Svc, Who
 from inbox.api.errors import ApiError, not_found
 from inbox.auth import Principal
 from inbox.ingest import Feed
@@ -41,12 +41,12 @@ class TicketPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
     status: Literal["new", "open", "pending", "resolved", "closed"] | None = None
     title: str | None = Field(default=None, max_length=998)
-    problem_id: int | None = None
+    problem_id: BodyId | None = None
 
 
 class ChildrenIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    children: list[int] = Field(min_length=1, max_length=500)
+    children: list[BodyId] = Field(min_length=1, max_length=500)
 
 
 class ProblemIn(BaseModel):
@@ -55,7 +55,7 @@ class ProblemIn(BaseModel):
     root_cause: str | None = None
     workaround: str | None = None
     known_error: bool = False
-    incidents: list[int] = []
+    incidents: list[BodyId] = Field(default=[], max_length=500)
 
 
 class ProblemPatch(BaseModel):
@@ -65,7 +65,7 @@ class ProblemPatch(BaseModel):
     root_cause: str | None = None
     workaround: str | None = None
     known_error: bool | None = None
-    incidents: list[int] | None = None
+    incidents: list[BodyId] | None = Field(default=None, max_length=500)
 
 
 def ticket_json(t: Ticket, children: list[int] | None = None) -> dict[str, Any]:

@@ -1,28 +1,45 @@
-"""Agent UI pages: sign-in, the one-time link, password, inbox, conversation."""
+"""Agent UI: the `Page` helper, sign-in, the one-time link and password; other pages beside it."""
 
 from __future__ import annotations
 
+import html as html_lib
 from pathlib import Path
 from typing import Any
 
+import nh3
 from fastapi import FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import select, update
 
-from inbox import conversations as conv
 from inbox.api.deps import principal_from_cookie
 from inbox.auth import Principal, hash_password, redeem_login_link, verify_password
 from inbox.models import Agent
 from inbox.ratelimit import RateLimiter
-from inbox.replies import Reply, post_reply
 from inbox.services import Services
 from inbox.sessions import COOKIE, MAX_AGE, SessionData, csrf_ok
-from inbox.ui.i18n import pick_language, translator
+from inbox.ui.i18n import LANGUAGES, pick_language, translator
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).resolve().parent.parent.parent / "templates"))
 MIN_PASSWORD = 10
+AVAILABILITY = ("online", "away", "offline")
+CHANNEL_ICONS = {"email": "✉", "widget": "❝", "slack": "#", "telegram": "✈", "spool": "⇣"}
+
+
+def icon_of(channel_type: str) -> str:
+    return CHANNEL_ICONS.get(channel_type, "•")
+
+
+def html_as_text(html: str | None) -> str:
+    """A customer's HTML reduced to its text (then escaped by the template like any text)."""
+    if not html:
+        return ""
+    return html_lib.unescape(nh3.clean(html, tags=set()))
+
+
+TEMPLATES.env.globals["icon_of"] = icon_of
+TEMPLATES.env.filters["as_text"] = html_as_text
 
 
 class Page:
@@ -36,9 +53,9 @@ class Page:
         self.lang = pick_language(who.language if who else None, request.headers.get("accept-language"), svc.config.server.language)
         self.t = translator(self.lang)
 
-    def render(self, template: str, status: int = 200, **context: Any) -> HTMLResponse:
-        context.update(who=self.who, lang=self.lang, t=self.t, csrf=self.session.csrf if self.session else "")
-        response = TEMPLATES.TemplateResponse(self.request, template, context, status_code=status)
+    def render(self, template: str, http_status: int = 200, **context: Any) -> HTMLResponse:
+        context.update(who=self.who, lang=self.lang, t=self.t, csrf=self.session.csrf if self.session else "", path=self.request.url.path)
+        response = TEMPLATES.TemplateResponse(self.request, template, context, status_code=http_status)
         response.headers["Content-Security-Policy"] = "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'"
         response.headers["X-Content-Type-Options"] = "nosniff"
         return response
@@ -54,6 +71,35 @@ async def _page(request: Request) -> Page:
     async with svc.db.read() as session:
         who = await principal_from_cookie(svc, cookie, session)
     return Page(request, who, svc.sessions.load(cookie) if who else None)
+
+
+async def signed_in(request: Request, *, admin: bool = False) -> Page | Response:
+    """The page of a signed-in agent, else a redirect to sign in (or 403 for a non-admin)."""
+    page = await _page(request)
+    if page.who is None:
+        return RedirectResponse("/login", status_code=303)
+    if admin and not page.who.is_admin:
+        return page.render("ui/error.html", 403, message=page.t("forbidden"))
+    return page
+
+
+async def posted(request: Request, csrf: str, *, admin: bool = False) -> Page | Response:
+    """Like `signed_in`, for a form post: without the session's CSRF token it is a 403."""
+    page = await signed_in(request, admin=admin)
+    if isinstance(page, Page) and not csrf_ok(page.session, csrf):
+        return page.render("ui/error.html", 403, message=page.t("csrf"))
+    return page
+
+
+async def _availability(request: Request, page: Page) -> str:
+    assert page.who is not None
+    async with services_of(request).db.read() as session:
+        return str(await session.scalar(select(Agent.availability).where(Agent.id == page.who.agent_id)) or "online")
+
+
+def services_of(request: Request) -> Services:
+    svc: Services = request.app.state.services
+    return svc
 
 
 def install(app: FastAPI) -> None:
@@ -100,12 +146,35 @@ def install(app: FastAPI) -> None:
         response.delete_cookie(COOKIE)
         return response
 
+    @app.post("/account/language", include_in_schema=False)
+    async def language_change(request: Request, csrf: str = Form(""), language: str = Form("")) -> Response:
+        """The agent's own language; empty means "follow the browser"."""
+        page = await posted(request, csrf)
+        if not isinstance(page, Page):
+            return page
+        assert page.who is not None
+        async with services_of(request).db.transaction() as session:
+            await session.execute(update(Agent).where(Agent.id == page.who.agent_id).values(language=language if language in LANGUAGES else None))
+        return RedirectResponse("/account/password", status_code=303)
+
+    @app.post("/account/availability", include_in_schema=False)
+    async def availability_change(request: Request, csrf: str = Form(""), availability: str = Form("")) -> Response:
+        """Online, away or offline: automatic assignment skips agents who are not online."""
+        page = await posted(request, csrf)
+        if not isinstance(page, Page):
+            return page
+        assert page.who is not None
+        if availability in AVAILABILITY:
+            async with services_of(request).db.transaction() as session:
+                await session.execute(update(Agent).where(Agent.id == page.who.agent_id).values(availability=availability))
+        return RedirectResponse("/account/password", status_code=303)
+
     @app.get("/account/password", response_class=HTMLResponse, include_in_schema=False)
     async def password_form(request: Request) -> Response:
         page = await _page(request)
         if page.who is None:
             return RedirectResponse("/login", status_code=303)
-        return page.render("ui/password.html")
+        return page.render("ui/password.html", availability=await _availability(request, page), availabilities=AVAILABILITY)
 
     @app.post("/account/password", response_class=HTMLResponse, include_in_schema=False)
     async def password_change(
@@ -134,45 +203,7 @@ def install(app: FastAPI) -> None:
         _set_session(response, svc, agent, request.url.scheme == "https")
         return response
 
-    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    async def inbox_page(request: Request, status: str = "open") -> Response:
-        page = await _page(request)
-        svc: Services = request.app.state.services
-        if page.who is None:
-            return RedirectResponse("/login", status_code=303)
-        async with svc.db.read() as session:
-            rows = await conv.list_conversations(session, page.who, conv.ListFilter(status=status or None), after=None, limit=100)
-            items = await conv.describe(session, rows)
-        return page.render("ui/inbox.html", conversations=items, view_status=status)
+    from inbox.ui import admin_pages, conversation_pages, dashboard, desk_pages, inbox_pages
 
-    @app.get("/conversations/{conversation_id}", response_class=HTMLResponse, include_in_schema=False)
-    async def conversation_page(request: Request, conversation_id: int) -> Response:
-        page = await _page(request)
-        svc: Services = request.app.state.services
-        if page.who is None:
-            return RedirectResponse("/login", status_code=303)
-        async with svc.db.read() as session:
-            found = await conv.get_visible(session, page.who, conversation_id)
-            if found is None:
-                return page.render("ui/error.html", 404, message="404")
-            described = (await conv.describe(session, [found]))[0]
-            messages = await conv.describe_messages(session, await conv.messages_of(session, conversation_id, after_id=None, limit=500))
-        return page.render("ui/conversation.html", conversation=described, messages=messages)
-
-    @app.post("/conversations/{conversation_id}/reply", include_in_schema=False)
-    async def conversation_reply(
-        request: Request, conversation_id: int, csrf: str = Form(""), text: str = Form(""), private: str = Form("")
-    ) -> Response:
-        page = await _page(request)
-        svc: Services = request.app.state.services
-        if page.who is None:
-            return RedirectResponse("/login", status_code=303)
-        if not csrf_ok(page.session, csrf):
-            return page.render("ui/error.html", 403, message=page.t("csrf"))
-        if text.strip():
-            async with svc.db.transaction() as session:
-                found = await conv.get_visible(session, page.who, conversation_id)
-                if found is None:
-                    return page.render("ui/error.html", 404, message="404")
-                await post_reply(session, svc.bus, found.id, Reply(text=text.strip(), private=bool(private), agent_id=page.who.agent_id))
-        return RedirectResponse(f"/conversations/{conversation_id}", status_code=303)
+    for module in (inbox_pages, conversation_pages, desk_pages, admin_pages, dashboard):
+        module.install(app)

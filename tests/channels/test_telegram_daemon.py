@@ -161,6 +161,27 @@ def test_a_429_delays_the_reply_which_is_then_sent_exactly_once(daemon: Daemon, 
     assert [code for method, code, _ in fake_telegram.refused if method == "sendMessage"] == [429, 429]
 
 
+def test_stalled_and_dropped_bot_api_calls_lose_nothing_and_double_nothing(daemon: Daemon, fake_telegram: FakeTelegram) -> None:
+    """The Bot API stalls past the client's timeout and answers 502, on polling and on
+    sending: every update is stored once and every reply sent once."""
+    api = started(daemon, fake_telegram, request_timeout=1.0, poll_timeout=1)
+    fake_telegram.add_update({"message": message(user(710), "first")})
+    [conversation] = wait_until(api.conversations, what="the conversation")
+    fake_telegram.network_faults["getUpdates"] = [("stall", 3.0), ("502", 0), ("stall", 3.0)]
+    expected = ["first"]
+    for i in range(12):
+        fake_telegram.add_update({"message": message(user(710 + i % 3), f"during faults {i}")})
+        expected.append(f"during faults {i}")
+    fake_telegram.network_faults["sendMessage"] = [("stall", 3.0), ("502", 0)]
+    reply = api.reply(conversation["id"], "answer despite faults")
+    wait_until(lambda: api.message(conversation["id"], reply["id"])["delivery"] == "sent", what="delivery")
+    wait_until(lambda: len(api.inbound_texts()) >= len(expected), what="every update")
+    wait_until(lambda: fake_telegram.pending_update_ids() == [], what="every update confirmed")
+    assert sorted(api.inbound_texts()) == sorted(expected)  # lost: 0, duplicated: 0
+    assert [s.visible for s in fake_telegram.sent_to(710)] == ["answer despite faults"]  # sent once
+    assert fake_telegram.network_faults == {"getUpdates": [], "sendMessage": []}  # every fault was hit
+
+
 def test_a_reply_to_a_user_who_blocked_the_bot_shows_failed_with_the_reason(daemon: Daemon, fake_telegram: FakeTelegram) -> None:
     api = started(daemon, fake_telegram)
     fake_telegram.add_update({"message": message(user(707), "bye")})

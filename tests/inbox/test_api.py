@@ -79,6 +79,14 @@ async def test_filters_by_status_channel_assignee_and_search(api: Api) -> None:
     assert len(await ids_for(channel="web")) == 3 and await ids_for(channel="nope") == []
     assert await ids_for(q="text 2") == [ids[2]]
     assert await ids_for(q="100%_' OR 1=1 --") == []
+    # SQL-ish input in every filter: matched literally (nothing found), never an error.
+    for hostile in ("' OR '1'='1", "%", "_", "a\\b", "'; DROP TABLE message; --", "x" * 500):
+        for key in ("channel", "assignee", "team", "priority", "tag", "q"):
+            response = await api.client.get("/api/v1/conversations", params={key: hostile}, headers=headers)
+            assert response.status_code in (200, 422), (key, hostile, response.text)
+            if response.status_code == 200:
+                assert response.json()["items"] == [], (key, hostile)
+    assert len(await ids_for()) == 3  # and the data is all still there
     assert (await api.client.get("/api/v1/conversations", params={"status": "bogus"}, headers=headers)).status_code == 422
 
 

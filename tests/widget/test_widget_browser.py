@@ -153,3 +153,31 @@ async def test_server_restart_nothing_lost_or_doubled(browser: Any, node: Daemon
     await page.get_by_role("log").get_by_text("we are back").wait_for(timeout=60000)
     assert texts(node, conversation["id"]) == ["before restart", "while the server is down", "we are back"]
     assert await page.get_by_role("log").get_by_text("while the server is down").count() == 1
+
+
+async def test_visitor_attaches_a_file_and_sees_the_agent_typing(browser: Any, node: Daemon, site: StaticSite, tmp_path: Path) -> None:
+    page = await (await browser.new_context(locale="en-US")).new_page()
+    await page.goto(site.page("files.html", host_page(node)))
+    await page.get_by_role("button", name="Chat").click()
+    await page.get_by_role("textbox", name="Message").fill("Hello")
+    await page.get_by_role("button", name="Send").click()
+    [conversation] = await asyncio.to_thread(wait_until, lambda: conversations(node), 30, 0.1, "the conversation")
+    async with page.expect_file_chooser() as chooser:
+        await page.get_by_role("button", name="Attach a file").click()
+    report = tmp_path / "report.txt"
+    report.write_text("line one\n")
+    await (await chooser.value).set_files(str(report))
+    log = page.get_by_role("log")
+    await log.get_by_role("link", name="report.txt").wait_for()
+
+    def stored() -> list[dict[str, Any]]:
+        with agent(node) as client:
+            items = client.get(f"/api/v1/conversations/{conversation['id']}/messages").json()["items"]
+        return [a for m in items for a in m["attachments"]]
+
+    [attachment] = await asyncio.to_thread(wait_until, stored, 30, 0.1, "the attachment")
+    assert attachment["filename"] == "report.txt"
+    with agent(node) as client:
+        client.post(f"/api/v1/conversations/{conversation['id']}/typing")
+    await page.get_by_text("Root is typing…").wait_for()
+    await page.screenshot(path=str(tmp_path / "widget-file-typing.png"))

@@ -11,11 +11,13 @@
     en: { chat: "Chat", close: "Close", message: "Message", send: "Send", you: "You",
           offline: "We are away right now. Leave your email and we will answer you there.",
           email: "Your email", connecting: "Connecting…", failed: "Not sent yet, retrying…",
-          newMessages: "new messages" },
+          newMessages: "new messages", attach: "Attach a file", typing: "is typing…", someone: "Someone",
+          tooBig: "That file is too large.", uploadFailed: "The file could not be sent." },
     es: { chat: "Chat", close: "Cerrar", message: "Mensaje", send: "Enviar", you: "Tú",
           offline: "Ahora no estamos. Déjanos tu correo y te responderemos allí.",
           email: "Tu correo electrónico", connecting: "Conectando…", failed: "Aún no enviado, reintentando…",
-          newMessages: "mensajes nuevos" }
+          newMessages: "mensajes nuevos", attach: "Adjuntar un archivo", typing: "está escribiendo…", someone: "Alguien",
+          tooBig: "El archivo es demasiado grande.", uploadFailed: "No se pudo enviar el archivo." }
   };
   var script = document.currentScript;
   var wanted = (script && script.getAttribute("data-language")) || navigator.language || "en";
@@ -23,12 +25,13 @@
   var t = TEXT[lang];
   var store = "frontdesk:" + CONFIG.channel + ":";
   var listeners = {};
-  var state = { ws: null, open: false, ready: false, unread: 0, lastSeq: 0, seen: {}, pending: [], retry: 500, identity: null, online: true };
+  var state = { ws: null, open: false, ready: false, unread: 0, lastSeq: 0, seen: {}, pending: [], retry: 500, identity: null, online: true, upload: null, typingSent: 0, typingTimer: null };
 
   function save(key, value) { try { localStorage.setItem(store + key, JSON.stringify(value)); } catch (e) { /* private mode */ } }
   function load(key) { try { return JSON.parse(localStorage.getItem(store + key)); } catch (e) { return null; } }
   state.pending = load("pending") || [];
   state.identity = load("identity");
+  state.continueByEmail = load("continue");
 
   // -- the DOM, inside a Shadow DOM so the page's CSS and ours never meet ------------------
   var host = document.createElement("div");
@@ -58,6 +61,9 @@
     ".offline{padding:10px 12px;border-top:1px solid #e3e6ec;font-size:13px;color:#5d6678;background:#fffaf0}" +
     ".offline input{width:100%;margin-top:6px;border:1px solid #cdd3dd;border-radius:8px;padding:7px 9px;font-size:14px}" +
     ".sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}" +
+    ".attach{background:transparent;border:1px solid #cdd3dd;border-radius:10px;padding:7px 9px;cursor:pointer;color:#5d6678;line-height:0}" +
+    ".msg a{color:inherit;text-decoration:underline;display:block;overflow-wrap:anywhere}.msg a:before{content:'\\2193  '}.msg img{max-width:100%;border-radius:8px;display:block;margin-top:4px}" +
+    ".typing{font-size:13px;color:#5d6678;padding:0 14px 6px;background:#f6f7f9;min-height:1.2em}" +
     "</style>" +
     "<button class='launcher' type='button' aria-haspopup='dialog' aria-expanded='false'>" +
     "<svg width='26' height='26' viewBox='0 0 24 24' aria-hidden='true' fill='currentColor'><path d='M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H8l-4 4V6a2 2 0 0 1 2-2z'/></svg>" +
@@ -65,8 +71,10 @@
     "<section class='panel' role='dialog' aria-modal='false' hidden>" +
     "<header><h2></h2><button class='close' type='button'>&times;</button></header>" +
     "<div class='log' role='log' aria-live='polite' tabindex='0'></div>" +
+    "<div class='typing' aria-live='polite'></div>" +
     "<div class='offline' hidden><span></span><input type='email' autocomplete='email'></div>" +
-    "<form><textarea rows='1'></textarea><button class='send' type='submit'></button></form>" +
+    "<form><button class='attach' type='button'><svg width='18' height='18' viewBox='0 0 24 24' aria-hidden='true' fill='none' stroke='currentColor' stroke-width='2'><path d='M21 12.5l-8.5 8.5a5 5 0 0 1-7-7L14 5.5a3.5 3.5 0 0 1 5 5L10.5 19a2 2 0 0 1-3-3L15 8.5'/></svg></button>" +
+    "<input class='file sr' type='file' tabindex='-1' aria-hidden='true'><textarea rows='1'></textarea><button class='send' type='submit'></button></form>" +
     "</section>";
 
   var launcher = root.querySelector(".launcher");
@@ -79,6 +87,11 @@
   var closeButton = root.querySelector(".close");
   var offline = root.querySelector(".offline");
   var emailInput = offline.querySelector("input");
+  var attachButton = root.querySelector(".attach");
+  var fileInput = root.querySelector(".file");
+  var typingLine = root.querySelector(".typing");
+  attachButton.setAttribute("aria-label", t.attach);
+  attachButton.setAttribute("title", t.attach);
   var title = (lang === "es" && CONFIG.title_es) || CONFIG.title || "Support";
   launcher.setAttribute("aria-label", t.chat);
   closeButton.setAttribute("aria-label", t.close);
@@ -105,7 +118,7 @@
     log.appendChild(g);
   }
 
-  function bubble(direction, text, author, id) {
+  function bubble(direction, text, author, id, files) {
     var div = document.createElement("div");
     div.className = "msg " + direction;
     if (id) div.setAttribute("data-id", id);
@@ -115,10 +128,30 @@
       who.textContent = author;
       div.appendChild(who);
     }
-    div.appendChild(document.createTextNode(text));
+    if (text) div.appendChild(document.createTextNode(text));
+    addFiles(div, files);
     log.appendChild(div);
     log.scrollTop = log.scrollHeight;
     return div;
+  }
+
+  // Links only to our own server's files; images shown only for raster types.
+  function addFiles(div, files) {
+    (files || []).forEach(function (f) {
+      if (typeof f.url !== "string" || f.url.indexOf(CONFIG.endpoint + "/") !== 0) return;
+      var a = document.createElement("a");
+      a.href = f.url;
+      a.target = "_blank";
+      a.rel = "noopener noreferrer";
+      a.textContent = f.name;
+      if (/^image\/(png|jpeg|gif|webp)$/.test(f.type)) {
+        var img = document.createElement("img");
+        img.src = f.url;
+        img.alt = f.name;
+        a.appendChild(img);
+      }
+      div.appendChild(a);
+    });
   }
 
   function showUnread() {
@@ -140,6 +173,7 @@
       state.retry = 500;
       var hello = { type: "hello", token: load("token"), after: 0, language: lang };
       if (state.identity) hello.identity = state.identity;
+      if (state.continueByEmail) hello.continue_by_email = state.continueByEmail;
       ws.send(JSON.stringify(hello));
     };
     ws.onmessage = function (event) {
@@ -160,17 +194,23 @@
       save("token", frame.token);
       state.ready = true;
       state.online = frame.agents_online !== false;
-      offline.hidden = state.online || !!(state.identity && state.identity.email);
+      state.upload = frame.upload || null;
+      offline.hidden = state.online || !!state.continueByEmail || !!(state.identity && state.identity.email);
       state.pending.forEach(function (p) { transmit(p); }); // resend: same client ids
     } else if (frame.type === "message") {
       if (state.seen[frame.id]) return;
       state.seen[frame.id] = true;
       state.lastSeq = Math.max(state.lastSeq, frame.seq || 0);
       if (frame.direction === "in" && frame.client_id) {
-        var mine = root.querySelector(".msg.pending[data-client='" + cssEscape(frame.client_id) + "']");
-        if (mine) { mine.classList.remove("pending"); mine.setAttribute("data-id", frame.id); return; }
+        var mine = root.querySelector(".msg[data-client='" + cssEscape(frame.client_id) + "']:not([data-id])");
+        if (mine) {
+          mine.classList.remove("pending"); mine.setAttribute("data-id", frame.id);
+          if (frame.files && frame.files.length && !mine.querySelector("a")) { mine.textContent = frame.text || ""; addFiles(mine, frame.files); }
+          return;
+        }
       }
-      bubble(frame.direction, frame.text, frame.direction === "out" ? frame.author : null, frame.id);
+      if (frame.direction === "out") showTyping(null);
+      bubble(frame.direction, frame.text, frame.direction === "out" ? frame.author : null, frame.id, frame.files);
       if (frame.direction === "out") {
         emit("message", { text: frame.text, author: frame.author, id: frame.id });
         if (!state.open) { state.unread += 1; showUnread(); }
@@ -180,11 +220,43 @@
       save("pending", state.pending);
       var el = root.querySelector(".msg.pending[data-client='" + cssEscape(frame.client_id) + "']");
       if (el && frame.id) { el.classList.remove("pending"); el.setAttribute("data-id", frame.id); state.seen[frame.id] = true; }
+    } else if (frame.type === "typing") {
+      showTyping(frame.author || t.someone);
     } else if (frame.type === "error" && frame.code === "rate_limited") {
       note(t.failed);
       var again = state.pending.filter(function (p) { return p.client_id === frame.client_id; })[0];
       if (again) setTimeout(function () { transmit(again); }, 3000);
     }
+  }
+
+  function showTyping(author) {
+    clearTimeout(state.typingTimer);
+    typingLine.textContent = author ? author + " " + t.typing : "";
+    if (author) state.typingTimer = setTimeout(function () { typingLine.textContent = ""; }, 6000);
+  }
+
+  function sendFile(file) {
+    if (!state.upload || !file) return;
+    if (file.size > state.upload.max_bytes) { note(t.tooBig); return; }
+    var clientId = newClientId();
+    var div = bubble("in", file.name);
+    div.classList.add("pending");
+    div.setAttribute("data-client", cssEscape(clientId));
+    var attempt = function (tries) {
+      var body = new FormData();
+      body.append("ticket", state.upload.ticket);
+      body.append("client_id", clientId);
+      body.append("file", file, file.name);
+      fetch(state.upload.url, { method: "POST", body: body, credentials: "omit" }).then(function (response) {
+        if (response.status === 413) { div.remove(); note(t.tooBig); return; }
+        if (!response.ok) throw new Error(String(response.status));
+        div.classList.remove("pending"); // the message frame then fills in the link
+      }).catch(function () {
+        if (tries < 4) setTimeout(function () { attempt(tries + 1); }, 1000 * (tries + 1)); // same client id: never doubled
+        else { div.remove(); note(t.uploadFailed); }
+      });
+    };
+    attempt(0);
   }
 
   function cssEscape(value) { return String(value).replace(/[^A-Za-z0-9_-]/g, "_"); }
@@ -203,10 +275,13 @@
     event.preventDefault();
     var text = input.value.trim();
     if (!text) return;
+    var reconnecting = false;
     if (!offline.hidden && emailInput.value) {
-      state.identity = Object.assign({}, state.identity || {}, { email: emailInput.value.trim() });
-      save("identity", state.identity);
+      reconnecting = true; // the message goes after the new hello, which carries the email
+      state.continueByEmail = emailInput.value.trim();
+      save("continue", state.continueByEmail);
       offline.hidden = true;
+      state.ready = false;
       if (state.ws) state.ws.close(); // say hello again with the email
     }
     var pending = { client_id: newClientId(), text: text };
@@ -215,11 +290,26 @@
     bubble("in", text).classList.add("pending");
     log.lastChild.setAttribute("data-client", cssEscape(pending.client_id));
     input.value = "";
-    transmit(pending);
+    if (!reconnecting) transmit(pending);
+  });
+  attachButton.addEventListener("click", function () { fileInput.click(); });
+  fileInput.addEventListener("change", function () {
+    Array.prototype.forEach.call(fileInput.files || [], sendFile);
+    fileInput.value = "";
+  });
+  input.addEventListener("input", function () {
+    var now = Date.now();
+    if (state.ws && state.ready && input.value && now - state.typingSent > 3000) {
+      state.typingSent = now;
+      state.ws.send(JSON.stringify({ type: "typing" }));
+    }
   });
   input.addEventListener("keydown", function (event) {
     if (event.key === "Enter" && !event.shiftKey) { event.preventDefault(); form.requestSubmit ? form.requestSubmit() : form.dispatchEvent(new Event("submit")); }
   });
+
+  // -- help articles while the visitor types (before anything is sent) -------------------------
+  suggestArticles(root, root.querySelector(".panel"), form, input, lang, CONFIG.endpoint);
 
   // -- opening and closing ------------------------------------------------------------------
   function open() {
@@ -255,6 +345,67 @@
   var queued = (window.Frontdesk && window.Frontdesk.q) || [];
   window.Frontdesk = api;
   queued.forEach(function (call) { if (api[call[0]]) api[call[0]].apply(null, call[1] || []); });
+
+  /* Published help-center articles matching what the visitor is typing, shown above the
+     message box. Public search endpoint, debounced, only the newest answer shown; the
+     message itself is not sent anywhere until the visitor presses Send. */
+  function suggestArticles(root, panel, form, input, lang, endpoint) {
+    var words = { en: { title: "These articles may help" }, es: { title: "Estos artículos pueden ayudarte" } }[lang];
+    var style = document.createElement("style");
+    style.textContent =
+      ".kb{border-top:1px solid #e3e6ec;background:#fff;padding:8px 12px;max-height:40%;overflow-y:auto}" +
+      ".kb[hidden]{display:none}.kb h3{margin:0 0 4px;font-size:12px;font-weight:600;color:#5d6678;text-transform:uppercase;letter-spacing:.03em}" +
+      ".kb ul{list-style:none;margin:0;padding:0}.kb li{margin:0;padding:5px 0;border-top:1px solid #f0f2f5}.kb li:first-child{border-top:0}" +
+      ".kb a{color:#1f49b6;font-size:14px;font-weight:600;text-decoration:none}.kb a:hover,.kb a:focus{text-decoration:underline}" +
+      ".kb p{margin:1px 0 0;font-size:12.5px;color:#5d6678;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}";
+    root.appendChild(style);
+    var box = document.createElement("section");
+    box.className = "kb";
+    box.hidden = true;
+    box.setAttribute("aria-label", words.title);
+    box.setAttribute("aria-live", "polite");
+    var heading = document.createElement("h3");
+    heading.textContent = words.title;
+    var list = document.createElement("ul");
+    box.appendChild(heading);
+    box.appendChild(list);
+    panel.insertBefore(box, panel.querySelector(".offline"));
+    var timer = null, asked = 0, last = "";
+
+    function show(items) {
+      list.textContent = "";
+      items.forEach(function (item) {
+        var li = document.createElement("li");
+        var a = document.createElement("a");
+        a.href = item.url;
+        a.target = "_blank";
+        a.rel = "noopener";
+        a.textContent = item.title;
+        li.appendChild(a);
+        if (item.summary) { var p = document.createElement("p"); p.textContent = item.summary; li.appendChild(p); }
+        list.appendChild(li);
+      });
+      box.hidden = items.length === 0;
+    }
+
+    function search(text) {
+      var mine = ++asked;
+      var url = endpoint + "/api/v1/kb/search?prefix=true&limit=3&lang=" + lang + "&q=" + encodeURIComponent(text);
+      fetch(url, { credentials: "omit", mode: "cors" })
+        .then(function (r) { return r.ok ? r.json() : { items: [] }; })
+        .then(function (data) { if (mine === asked) show(data.items || []); })
+        .catch(function () { /* suggestions are a bonus: stay quiet */ });
+    }
+
+    input.addEventListener("input", function () {
+      var text = input.value.trim().slice(0, 200);
+      clearTimeout(timer);
+      if (text.length < 3) { asked++; last = ""; show([]); return; }
+      if (text === last) return;
+      timer = setTimeout(function () { last = text; search(input.value.slice(0, 200)); }, 300);
+    });
+    form.addEventListener("submit", function () { clearTimeout(timer); asked++; last = ""; show([]); });
+  }
 
   function mount() { document.body.appendChild(host); connect(); window.dispatchEvent(new Event("frontdesk:ready")); }
   if (document.body) mount(); else document.addEventListener("DOMContentLoaded", mount);

@@ -1,0 +1,65 @@
+"""Channel secrets at rest: sealed with AES-256-GCM under a key derived from the server's
+`secret_key`, so a copy of the database alone reveals no bot token or password.
+
+Which keys are secrets is decided by name (`*token`, `*secret`, `*password`), the same
+rule for every adapter; a value sealed here reads `sealed:v1:<base64>`. Channels from the
+config file never reach the database with their settings (they use `"env:NAME"`).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+from typing import Any
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from pydantic import BaseModel
+
+PREFIX = "sealed:v1:"
+MASK = "••••••••"
+SECRET_SUFFIXES = ("token", "secret", "password")
+
+
+class SecretError(ValueError):
+    """A sealed value that cannot be opened: another secret_key, or tampering."""
+
+
+def is_secret(key: str) -> bool:
+    return key.lower().endswith(SECRET_SUFFIXES)
+
+
+def secret_keys(model: type[BaseModel]) -> list[str]:
+    return [name for name in model.model_fields if is_secret(name)]
+
+
+class SecretBox:
+    def __init__(self, secret_key: str) -> None:
+        self._aead = AESGCM(hashlib.sha256(f"frontdesk.channel-secrets.{secret_key}".encode()).digest())
+
+    def seal(self, value: str) -> str:
+        nonce = os.urandom(12)
+        sealed = self._aead.encrypt(nonce, value.encode(), PREFIX.encode())
+        return PREFIX + base64.urlsafe_b64encode(nonce + sealed).decode()
+
+    def open(self, value: str) -> str:
+        if not value.startswith(PREFIX):
+            raise SecretError("not a sealed value")
+        try:
+            raw = base64.urlsafe_b64decode(value[len(PREFIX) :])
+            return self._aead.decrypt(raw[:12], raw[12:], PREFIX.encode()).decode()
+        except (InvalidTag, ValueError) as exc:
+            raise SecretError("a channel secret cannot be decrypted: was server.secret_key changed?") from exc
+
+    def seal_settings(self, settings: dict[str, Any]) -> dict[str, Any]:
+        """Settings as stored: every secret value sealed, the rest as given."""
+        return {k: self.seal(v) if is_secret(k) and isinstance(v, str) and v and not v.startswith(PREFIX) else v for k, v in settings.items()}
+
+    def open_settings(self, stored: dict[str, Any]) -> dict[str, Any]:
+        return {k: self.open(v) if isinstance(v, str) and v.startswith(PREFIX) else v for k, v in stored.items()}
+
+
+def masked(stored: dict[str, Any]) -> dict[str, Any]:
+    """Settings for display: secrets replaced by a mask (set or not is still visible)."""
+    return {k: (MASK if v else v) if is_secret(k) else v for k, v in stored.items()}

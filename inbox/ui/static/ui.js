@@ -1,0 +1,194 @@
+// Frontdesk agent UI: live updates over /api/v1/stream, keyboard shortcuts, presence.
+// Plain JavaScript; every change still goes through the server-rendered forms (CSRF).
+(function () {
+  "use strict";
+  var body = document.body;
+  var csrf = body.dataset.csrf || "";
+  var pageKind = body.dataset.page || "";
+
+  function typingTarget(el) {
+    return el && (el.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(el.tagName));
+  }
+
+  // ---- live updates -------------------------------------------------------
+  var refreshTimer = null;
+  function refreshSoon(fn) {
+    // Several events in a burst cause one re-read.
+    if (refreshTimer) { clearTimeout(refreshTimer); }
+    refreshTimer = setTimeout(fn, 150);
+  }
+
+  function refreshRows() {
+    var tbody = document.querySelector("[data-rows-body]");
+    if (!tbody) { return; }
+    fetch(body.dataset.rows, { credentials: "same-origin" }).then(function (r) {
+      return r.ok ? r.text() : null;
+    }).then(function (html) {
+      if (html === null) { return; }
+      var selected = current() ? current().dataset.id : null;
+      tbody.innerHTML = html;
+      rememberOrder();
+      if (selected) { select(tbody.querySelector('tr[data-id="' + selected + '"]')); }
+    });
+  }
+
+  function refreshTimeline() {
+    var list = document.querySelector("[data-timeline]");
+    if (!list) { return; }
+    fetch("/conversations/" + body.dataset.conversation + "/timeline", { credentials: "same-origin" }).then(function (r) {
+      return r.ok ? r.text() : null;
+    }).then(function (html) {
+      if (html !== null) { list.innerHTML = html; }
+    });
+  }
+
+  function connect(after, delay) {
+    if (!("WebSocket" in window) || !pageKind) { return; }
+    var scheme = location.protocol === "https:" ? "wss://" : "ws://";
+    var socket = new WebSocket(scheme + location.host + "/api/v1/stream?after=" + after);
+    var last = after;
+    var status = document.querySelector("[data-live-status]");
+    socket.onopen = function () {
+      delay = 1000;
+      body.dataset.live = "on";
+      if (status) { status.textContent = status.dataset.on; }
+    };
+    socket.onmessage = function (frame) {
+      var event;
+      try { event = JSON.parse(frame.data); } catch (e) { return; }
+      if (typeof event.seq === "number") { last = Math.max(last, event.seq); }
+      if (event.type === "heartbeat") { return; }
+      if (pageKind === "inbox" && /^(message|conversation|ticket)\./.test(event.type)) {
+        refreshSoon(refreshRows);
+      } else if (pageKind === "conversation" && String(event.conversation_id) === body.dataset.conversation) {
+        refreshSoon(refreshTimeline);
+      }
+    };
+    socket.onclose = function () {
+      body.dataset.live = "off";
+      if (status) { status.textContent = status.dataset.off; }
+      // Reconnect with the last seq seen: the server replays what was missed.
+      setTimeout(function () { connect(last, Math.min(delay * 2, 30000)); }, delay);
+    };
+  }
+  connect(parseInt(body.dataset.seq || "0", 10), 1000);
+
+  // ---- the inbox's order, remembered so j/k also work inside a conversation --
+  function rememberOrder() {
+    try {
+      sessionStorage.setItem("fd-order", JSON.stringify(rows().map(function (r) { return r.dataset.id; })));
+      sessionStorage.setItem("fd-inbox", location.pathname + location.search);
+    } catch (e) { /* storage disabled: j/k then return to the inbox */ }
+  }
+  function neighbour(step) {
+    try {
+      var order = JSON.parse(sessionStorage.getItem("fd-order") || "[]");
+      var i = order.indexOf(body.dataset.conversation);
+      if (i >= 0 && order[i + step]) { return "/conversations/" + order[i + step]; }
+      return sessionStorage.getItem("fd-inbox") || "/";
+    } catch (e) { return "/"; }
+  }
+
+  // ---- inbox selection and shortcuts --------------------------------------
+  function rows() { return Array.prototype.slice.call(document.querySelectorAll("tbody[data-rows-body] tr[data-id]")); }
+  function current() { return document.querySelector("tbody[data-rows-body] tr.selected"); }
+  function select(row) {
+    var old = current();
+    if (old) { old.classList.remove("selected"); old.removeAttribute("aria-selected"); }
+    if (row) {
+      row.classList.add("selected");
+      row.setAttribute("aria-selected", "true");
+      row.scrollIntoView({ block: "nearest" });
+    }
+  }
+  function move(step) {
+    var all = rows();
+    if (!all.length) { return; }
+    var i = all.indexOf(current());
+    select(all[Math.max(0, Math.min(all.length - 1, i + step))]);
+  }
+  function submitFor(action, id) {
+    var form = document.querySelector('form[data-action="' + action + '"]');
+    if (!form) { return; }
+    if (id) { form.action = "/conversations/" + id + "/update"; }
+    form.submit();
+  }
+
+  var help = document.getElementById("help");
+  document.addEventListener("click", function (e) {
+    if (e.target.closest && e.target.closest("[data-help]") && help) { help.showModal(); }
+  });
+
+  document.addEventListener("keydown", function (e) {
+    if (e.ctrlKey || e.metaKey || e.altKey || typingTarget(e.target)) { return; }
+    if (help && help.open) { return; }
+    var key = e.key;
+    if (key === "?") { if (help) { help.showModal(); } e.preventDefault(); return; }
+    if (key === "/") {
+      var search = document.querySelector("[data-search]");
+      if (search) { search.focus(); e.preventDefault(); }
+      return;
+    }
+    if (pageKind === "inbox") {
+      var row = current();
+      if (key === "j") { move(1); } else if (key === "k") { move(-1); }
+      else if ((key === "Enter" || key === "o") && row) { location.href = "/conversations/" + row.dataset.id; }
+      else if (key === "r" && row) { location.href = "/conversations/" + row.dataset.id + "#text"; }
+      else if (key === "e" && row) { submitFor("resolve", row.dataset.id); }
+      else if (key === "a" && row) { submitFor("assign", row.dataset.id); }
+      else { return; }
+      e.preventDefault();
+    } else if (pageKind === "conversation") {
+      if (key === "r") { document.getElementById("text").focus(); }
+      else if (key === "e") { submitFor("resolve"); }
+      else if (key === "a") { submitFor("assign"); }
+      else if (key === "j" || key === "k") { location.href = neighbour(key === "j" ? 1 : -1); }
+      else { return; }
+      e.preventDefault();
+    }
+  });
+
+  document.addEventListener("click", function (e) {
+    var row = e.target.closest && e.target.closest("tbody[data-rows-body] tr[data-id]");
+    if (row && e.target.tagName !== "A") { select(row); }
+  });
+
+  // ---- conversation: canned responses, presence ---------------------------
+  var canned = document.querySelector("[data-canned]");
+  var text = document.getElementById("text");
+  if (canned && text) {
+    canned.addEventListener("change", function () {
+      if (!canned.value) { return; }
+      text.value = text.value ? text.value + "\n\n" + canned.value : canned.value;
+      canned.value = "";
+      text.focus();
+    });
+  }
+  if (pageKind === "conversation" && location.hash === "#text" && text) { text.focus(); }
+
+  var presence = document.querySelector("[data-presence]");
+  if (presence) {
+    var typingUntil = 0;
+    var report = function (state) {
+      fetch("/conversations/" + body.dataset.conversation + "/presence?state=" + state, {
+        method: "POST", credentials: "same-origin", headers: { "X-CSRF-Token": csrf }, keepalive: state === "gone"
+      }).then(function (r) { return r.ok ? r.json() : null; }).then(function (data) {
+        if (!data) { return; }
+        presence.textContent = data.others.map(function (o) {
+          return o.name + " " + (o.typing ? presence.dataset.typing || "is typing…" : presence.dataset.viewing || "is viewing");
+        }).join(" · ");
+      }).catch(function () { /* offline: try again on the next tick */ });
+    };
+    report("viewing");
+    setInterval(function () { report(Date.now() < typingUntil ? "typing" : "viewing"); }, 4000);
+    if (text) {
+      text.addEventListener("input", function () {
+        var was = Date.now() < typingUntil;
+        typingUntil = Date.now() + 5000;
+        if (!was) { report("typing"); }
+      });
+    }
+    window.addEventListener("pagehide", function () { report("gone"); });
+  }
+  if (pageKind === "inbox") { rememberOrder(); }
+})();
