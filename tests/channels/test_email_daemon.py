@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
 from inbox.models import Message, QuarantineItem
+from inbox.secrets import MASK
 from tests.fixtures.daemon import Daemon, daemon, wait_until  # noqa: F401
 from tests.fixtures.dovecot import PASSWORD, Dovecot, SmtpSink, dovecot, dovecot_server, smtp_sink  # noqa: F401
 
@@ -80,8 +81,14 @@ def test_sigkill_mid_import_loses_nothing_and_duplicates_nothing(daemon: Daemon,
     stored, distinct, held = counts(daemon.db_url)
     assert (stored, distinct, held) == (total, total, 1), f"killed after {seen_before_kill} mails"
 
-    # An agent's reply through the API leaves by SMTP, threaded to the customer's mail.
     api = httpx.Client(base_url=daemon.url, headers={"Authorization": f"Bearer {token}"}, timeout=30)
+    # The admin API shows the channel's settings with the nested passwords masked.
+    listing = api.get("/api/v1/channels")
+    assert listing.status_code == 200 and PASSWORD not in listing.text
+    [shown] = [c for c in listing.json()["items"] if c["name"] == "mail"]
+    assert shown["settings"]["imap"]["password"] == MASK and shown["settings"]["from"] == "Support <support@example.com>"
+
+    # An agent's reply through the API leaves by SMTP, threaded to the customer's mail.
     conversation = next(c for c in api.get("/api/v1/conversations", params={"limit": 100}).json()["items"] if c["subject"] == "Question 3")
     response = api.post(f"/api/v1/conversations/{conversation['id']}/messages", json={"text": "We are on it"})
     assert response.status_code == 201, response.text
