@@ -49,12 +49,15 @@ def message_id(key: str, domain: str) -> str:
     return f"{local}@{domain}"
 
 
-def reply_subject(subject: str | None, ticket_number: int | None) -> str:
-    subject = (subject or "").strip()
+NO_SUBJECT = {"en": "your message", "es": "su mensaje"}
+
+
+def reply_subject(subject: str | None, ticket_number: int | None, language: str | None = None) -> str:
+    """"Re: " once, and the ticket token; a conversation without a subject (a chat
+    continued by email) gets "Re: your message" in the customer's language."""
+    subject = (subject or "").strip() or NO_SUBJECT.get(language or "en", NO_SUBJECT["en"])
     if ticket_number is not None and f"[#{ticket_number}]" not in subject:
-        subject = f"{subject} [#{ticket_number}]".strip()
-    if not subject:
-        return "Re: (no subject)"
+        subject = f"{subject} [#{ticket_number}]"
     return subject if _REPLY_PREFIX.match(subject) else f"Re: {subject}"
 
 
@@ -70,7 +73,7 @@ def compose(outbound: OutboundMessage, *, sender: str, domain: str, templates: E
     msg = EmailMessage()
     msg["From"] = sender
     msg["To"] = formataddr((_one_line(outbound.recipient.name), parsed[0][1]))
-    msg["Subject"] = reply_subject(outbound.subject, outbound.ticket_number)
+    msg["Subject"] = reply_subject(outbound.subject, outbound.ticket_number, outbound.recipient.language)
     msg["Message-ID"] = f"<{message_id(outbound.idempotency_key, domain)}>"
     msg["Date"] = now_header or format_datetime(dt.datetime.now(dt.UTC))
     references = [r for r in outbound.references if _is_message_id(r)]

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from channels.base import ChannelContext
+from channels.base import ChannelContext, OutboundMessage, Recipient
 from channels.email import Cursor, EmailChannel, EmailConfig
 from channels.email_imap import ImapConfig, ImapError, ImapSession
 from channels.email_parse import ParseOptions, message_id_of, parse_email
@@ -438,3 +438,26 @@ async def test_auto_replies_skip_robots_and_are_capped_per_contact(db_url: str, 
     finally:
         await box.stop()
         await services.db.dispose()
+
+
+async def test_a_chat_relayed_by_email_gets_our_message_id_and_no_foreign_references(dovecot: Dovecot, smtp_sink: SmtpSink) -> None:
+    """The widget's offline continuation sends through this channel (outbox relay)."""
+    config = EmailConfig.model_validate(
+        {"name": "mail", "type": "email", "imap": dovecot.imap_config(), "smtp": smtp_sink.smtp_config(), "from": "Support <support@example.com>", "message_id_domain": DOMAIN}
+    )
+    channel = EmailChannel(config, ChannelContext(public_url="http://127.0.0.1:8000"))
+    key = "0123456789abcdef0123456789abcdef-relay"
+    outbound = OutboundMessage(
+        idempotency_key=key,
+        recipient=Recipient(address="visitor-42", email="visitor@example.com", language="es"),
+        text="Ya está resuelto",
+        references=("w:1", "w:2"),
+        in_reply_to="w:2",
+        author_name="Luis",
+    )
+    result = await channel.send(outbound)
+    [sent] = smtp_sink.messages
+    out = message_from_bytes(sent.data, policy=policy.default)
+    assert sent.rcpt_tos == ["visitor@example.com"] and result.external_id == f"{key}@{DOMAIN}"
+    assert out["Message-ID"] == f"<{key}@{DOMAIN}>" and out["In-Reply-To"] is None and out["References"] is None
+    assert out["Subject"] == "Re: su mensaje"

@@ -193,7 +193,7 @@ def test_a_system_message_is_marked_auto_replied() -> None:
 def test_reply_subject_keeps_one_re_and_one_token() -> None:
     assert reply_subject("Re: Printer [#7]", 7) == "Re: Printer [#7]"
     assert reply_subject("AW: Drucker", None) == "AW: Drucker"
-    assert reply_subject(None, None) == "Re: (no subject)"
+    assert reply_subject(None, None) == "Re: your message" and reply_subject("", 3, "es") == "Re: su mensaje [#3]"
 
 
 def test_a_recipient_that_is_not_an_address_is_refused() -> None:
