@@ -113,7 +113,9 @@ async def run(nodes: list[Daemon], web: Daemon, token: str, workdir: Path, rate:
         await asyncio.gather(*tasks)
         injected = time.perf_counter() - start
     deadline = time.perf_counter() + 120
-    while len(seen.keys() & sent.keys()) < len(sent) and time.perf_counter() < deadline:
+    while True:  # until every message is seen, or the deadline
+        if len(seen.keys() & sent.keys()) >= len(sent) or time.perf_counter() >= deadline:
+            break
         await asyncio.sleep(0.2)
     watcher.cancel()
     latencies = sorted((seen[k] - sent[k]) * 1000 for k in sent if k in seen)

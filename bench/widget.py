@@ -157,10 +157,10 @@ async def gateway_run(args: argparse.Namespace) -> dict[str, float]:
 
 async def echo_run(args: argparse.Namespace) -> dict[str, float]:
     port = free_port()
-    server = subprocess.Popen([sys.executable, "-c", ECHO_SERVER, str(port)], stdout=subprocess.PIPE, text=True)
+    server = await asyncio.to_thread(subprocess.Popen, [sys.executable, "-c", ECHO_SERVER, str(port)], stdout=subprocess.PIPE, text=True)
     try:
         assert server.stdout is not None
-        server.stdout.readline()
+        await asyncio.to_thread(server.stdout.readline)
         url = f"ws://127.0.0.1:{port}"
         clients = []
         for start in range(0, args.visitors, 200):

@@ -9,6 +9,7 @@ from channels.base import Channel, ChannelConfig, ChannelContext
 # type -> "module:Class". Adding a channel is adding a module and a line here.
 ADAPTERS: dict[str, str] = {
     "spool": "channels.spool:SpoolChannel",
+    "email": "channels.email:EmailChannel",
     "widget": "channels.widget:WidgetChannel",
     "slack": "channels.slack:SlackChannel",
     "telegram": "channels.telegram:TelegramChannel",

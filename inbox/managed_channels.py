@@ -23,7 +23,7 @@ from inbox.config import describe_errors
 from inbox.db import Database
 from inbox.events import Bus
 from inbox.models import Channel
-from inbox.secrets import MASK, SecretBox, SecretError, is_secret, masked
+from inbox.secrets import SecretBox, SecretError, masked, merge_settings
 
 log = logging.getLogger(__name__)
 
@@ -100,14 +100,8 @@ async def update(
     async with db.transaction() as session:
         row = await _editable(session, channel_id)
         if settings is not None:
-            stored = dict(row.settings or {})
-            merged = {k: v for k, v in stored.items()}
-            for key, value in settings.items():
-                if key in ("name", "type", "enabled"):
-                    continue
-                if is_secret(key) and value in (None, "", MASK):
-                    continue  # keep the stored secret
-                merged[key] = value
+            given = {k: v for k, v in settings.items() if k not in ("name", "type", "enabled")}
+            merged = merge_settings(dict(row.settings or {}), given)  # a masked secret keeps the stored one
             try:
                 validate(row.type, row.name, box.open_settings(merged))
             except SecretError as exc:

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-import email
-import email.policy
 import json
-from email.message import EmailMessage
-from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 
+from channels.email_parse import ParseOptions, parse_email
 from inbox.api.routing_admin import SampleMessage, explain
 from inbox.models import (
     Agent,
@@ -32,19 +29,16 @@ def sample_from_file(path: str) -> SampleMessage:
     raw = Path(path).read_bytes()
     if path.endswith(".json"):
         return SampleMessage.model_validate(json.loads(raw))
-    parsed = email.message_from_bytes(raw, policy=email.policy.default)
-    assert isinstance(parsed, EmailMessage)
-    body = parsed.get_body(preferencelist=("plain", "html"))
-    text = body.get_content() if body is not None else ""
-    automated = str(parsed.get("Auto-Submitted", "no")).lower() != "no" or bool(parsed.get("List-Id"))
+    # The email channel's own parser, so charsets, shown text and robot detection match.
+    message = parse_email(raw, ParseOptions(own_domain="frontdesk.local"))
     return SampleMessage(
         channel="email",
         channel_type="email",
-        sender=parseaddr(str(parsed.get("From", "")))[1] or "unknown@example.com",
-        subject=str(parsed.get("Subject", "")) or None,
-        text=text,
-        conversation="existing" if parsed.get("In-Reply-To") else "new",
-        automated=automated,
+        sender=message.sender.address,
+        subject=message.subject,
+        text=message.text,
+        conversation="existing" if message.references else "new",
+        automated=message.automated,
     )
 
 

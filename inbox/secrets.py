@@ -53,13 +53,39 @@ class SecretBox:
             raise SecretError("a channel secret cannot be decrypted: was server.secret_key changed?") from exc
 
     def seal_settings(self, settings: dict[str, Any]) -> dict[str, Any]:
-        """Settings as stored: every secret value sealed, the rest as given."""
-        return {k: self.seal(v) if is_secret(k) and isinstance(v, str) and v and not v.startswith(PREFIX) else v for k, v in settings.items()}
+        """Settings as stored: every secret value sealed (in nested tables too, e.g. an email
+        channel's `imap.password`), the rest as given."""
+        return {k: self._seal_value(k, v) for k, v in settings.items()}
+
+    def _seal_value(self, key: str, value: Any) -> Any:
+        if isinstance(value, dict):
+            return self.seal_settings(value)
+        if is_secret(key) and isinstance(value, str) and value and not value.startswith(PREFIX):
+            return self.seal(value)
+        return value
 
     def open_settings(self, stored: dict[str, Any]) -> dict[str, Any]:
-        return {k: self.open(v) if isinstance(v, str) and v.startswith(PREFIX) else v for k, v in stored.items()}
+        return {k: self._open_value(v) for k, v in stored.items()}
+
+    def _open_value(self, value: Any) -> Any:
+        if isinstance(value, dict):
+            return self.open_settings(value)
+        return self.open(value) if isinstance(value, str) and value.startswith(PREFIX) else value
 
 
 def masked(stored: dict[str, Any]) -> dict[str, Any]:
-    """Settings for display: secrets replaced by a mask (set or not is still visible)."""
-    return {k: (MASK if v else v) if is_secret(k) else v for k, v in stored.items()}
+    """Settings for display: secrets replaced by a mask (set or not is still visible),
+    in nested tables too."""
+    return {k: masked(v) if isinstance(v, dict) else (MASK if v else v) if is_secret(k) else v for k, v in stored.items()}
+
+
+def merge_settings(stored: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
+    """`given` over `stored`, where a secret left empty or masked keeps its stored value
+    (also inside nested tables, so re-sending a masked form changes no password)."""
+    merged = dict(stored)
+    for key, value in given.items():
+        if is_secret(key) and value in (None, "", MASK):
+            continue
+        old = stored.get(key)
+        merged[key] = merge_settings(old, value) if isinstance(value, dict) and isinstance(old, dict) else value
+    return merged

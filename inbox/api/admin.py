@@ -174,7 +174,7 @@ async def list_channels(svc: Svc, who: Admin) -> dict[str, Any]:
         item = managed_channels.view(row).as_json()
         if row.provisioned:
             found = svc.config.channel(row.name)
-            item["settings"] = masked(found.model_dump(exclude={"name", "type", "enabled"}, mode="json")) if found else {}
+            item["settings"] = masked(found.model_dump(exclude={"name", "type", "enabled"}, mode="json", by_alias=True)) if found else {}
         items.append(item)
     return {"items": items, "next_cursor": None}
 

@@ -30,6 +30,22 @@ def test_secret_box_round_trip_and_tamper() -> None:
     assert stored["mode"] == "polling" and box.open_settings(stored) == {"token": "t", "webhook_secret": "s", "mode": "polling"}
 
 
+def test_secrets_in_nested_tables_are_sealed_masked_and_kept() -> None:
+    """An email channel keeps its passwords in `imap` and `smtp` tables."""
+    from inbox.secrets import masked, merge_settings
+
+    box = SecretBox("a-server-secret-key-of-length")
+    settings = {"from": "s@example.com", "imap": {"host": "imap.example.com", "password": "pw1"}, "smtp": {"host": "smtp.example.com", "password": "pw2"}}
+    stored = box.seal_settings(settings)
+    assert "pw1" not in json.dumps(stored) and "pw2" not in json.dumps(stored)
+    assert stored["imap"]["host"] == "imap.example.com" and box.open_settings(stored) == settings
+    assert masked(stored)["imap"] == {"host": "imap.example.com", "password": MASK}
+    # Sending the masked form back changes the host but keeps the password.
+    merged = merge_settings(stored, {"imap": {"host": "mail.example.com", "password": MASK}})
+    assert box.open_settings(merged)["imap"] == {"host": "mail.example.com", "password": "pw1"}
+    assert box.open_settings(merged)["smtp"]["password"] == "pw2"
+
+
 @pytest.fixture
 def node(daemon: Daemon, tmp_path: Path) -> Daemon:
     daemon.channels = [{"name": "from-file", "type": "spool", "inbox_dir": str(tmp_path / "f-in"), "outbox_dir": str(tmp_path / "f-out")}]
