@@ -4,7 +4,7 @@ SQLite gets an FTS5 table kept in step with `message` by triggers; PostgreSQL ge
 GIN index on the same `to_tsvector('simple', ...)` expression the search query uses.
 
 Revision ID: 0005
-Revises: 0006
+Revises: 0004
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0005"
-down_revision = "0006"  # after the knowledge base (main); 0004 is re-chained by the lead
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 

@@ -1,6 +1,6 @@
 """knowledge base: translation groups, rendered html, problem links, search index, solved-by
 
-Revision ID: 0006
+Revision ID: 0004
 Revises: 0003
 
 The search index is dialect-specific: an FTS5 table on SQLite (fed with folded,
@@ -13,7 +13,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0006"
+revision = "0004"
 down_revision = "0003"
 branch_labels = None
 depends_on = None
