@@ -23,8 +23,12 @@ run: install
 	FRONTDESK_SECRET_KEY=$${FRONTDESK_SECRET_KEY:-dev-only-secret-change-me} \
 		$(BIN)/frontdesk serve --config $(CONFIG)
 
+# Two processes (the machines have two cores); tests that restart PostgreSQL or Redis
+# run afterwards on their own.
 test: install
-	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+# (Exit status 5 means "no test selected", e.g. PYTEST_ARGS=tests/routing has no serial test.)
+	$(BIN)/python -m pytest -q -p no:cacheprovider -n 2 -m "not serial" $(PYTEST_ARGS) || [ $$? -eq 5 ]
+	$(BIN)/python -m pytest -q -p no:cacheprovider -m serial $(PYTEST_ARGS) || [ $$? -eq 5 ]
 
 lint: install
 	$(BIN)/ruff check channels inbox routing widget tests bench

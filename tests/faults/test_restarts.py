@@ -17,6 +17,10 @@ from tests.fixtures.daemon import Daemon, wait_until
 from tests.fixtures.services import port_open, require
 from tests.inbox.test_daemon import drop_messages, message_events, spool_channel
 
+# These restart the machine's PostgreSQL and Redis: `make test` runs them on their own,
+# after the parallel part, so no other test sees the outage.
+pytestmark = pytest.mark.serial
+
 REDIS_START = ["redis-server", "--daemonize", "yes", "--bind", "127.0.0.1", "-::1", "--port", "6379", "--save", "", "--appendonly", "no", "--dir", "/var/lib/redis", "--logfile", "/var/log/redis/ci.log"]
 
 
