@@ -20,7 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+# The project root instead of bench/ (whose email.py would shadow the stdlib package).
+sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
 import aiosqlite  # noqa: E402
 

@@ -25,7 +25,8 @@ import time
 import uuid
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+# The project root instead of bench/ (whose email.py would shadow the stdlib package).
+sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
 import httpx  # noqa: E402
 import websockets  # noqa: E402

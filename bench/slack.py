@@ -28,10 +28,12 @@ import time
 from pathlib import Path
 from typing import IO
 
-import aiohttp
-from aiohttp import web
-
 ROOT = Path(__file__).resolve().parents[1]
+sys.path[0] = str(ROOT)  # not bench/, whose email.py would shadow the stdlib package
+
+import aiohttp  # noqa: E402
+from aiohttp import web  # noqa: E402
+
 SECRET = "bench-signing-secret"
 BOT_TOKEN = "xoxb-bench"
 TARGET_P99_MS = 300.0

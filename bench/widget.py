@@ -1,12 +1,14 @@
 """Widget gateway: reply latency with many visitors, and memory per idle visitor.
 
-    .venv/bin/python bench/widget.py [--visitors 1000] [--agents 50] [--replies 2000] [--idle 5000]
+    .venv/bin/python bench/widget.py [--visitors 1000] [--agents 50] [--replies 2000] [--rate 25] [--idle 5000]
 
 1. `--visitors` websocket visitors connect to a real `frontdesk serve` (SQLite) and each
-   sends a message; `--agents` API clients then post `--replies` replies in all, and we
-   time each from the POST until the visitor's socket receives it (end to end: API,
-   commit, outbox, event bus, gateway). Beside it, the same number of clients against
-   a bare `websockets` echo server, timing a round trip: the floor of this machine.
+   sends a message; `--agents` API clients then post `--replies` replies in all, at
+   `--rate` replies a second together (`--rate 0`: each agent as fast as it can, which
+   measures throughput; latency is then mostly queueing), and we time each from the POST
+   until the visitor's socket receives it (end to end: API, commit, event bus, gateway).
+   Beside it, the same number of clients against a bare `websockets` echo server,
+   timing a round trip: the floor of this machine.
 2. `--idle` more visitors connect and stay idle; the daemon's resident memory grows by
    this much per connection, against the same for the bare echo server.
 
@@ -26,7 +28,8 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+# The project root instead of bench/ (whose email.py would shadow the stdlib package).
+sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
 import httpx  # noqa: E402
 import websockets  # noqa: E402
@@ -85,7 +88,12 @@ async def open_visitors(url: str, count: int, origin: str) -> list[tuple[object,
 
 async def gateway_run(args: argparse.Namespace) -> dict[str, float]:
     workdir = Path(tempfile.mkdtemp(prefix="frontdesk-bench-widget-"))
-    node = Daemon(workdir=workdir, db_url=f"sqlite+aiosqlite:///{workdir}/frontdesk.db", channels=[{"name": "website", "type": "widget", "rate_limit": 1000}])
+    node = Daemon(
+        workdir=workdir,
+        db_url=f"sqlite+aiosqlite:///{workdir}/frontdesk.db",
+        channels=[{"name": "website", "type": "widget", "rate_limit": 1000}],
+        server={"api_requests_per_minute": 1_000_000},  # 50 agents share one token here
+    )
     token = await asyncio.to_thread(node.admin_token)
     await asyncio.to_thread(node.start)
     assert node.process is not None
@@ -123,9 +131,14 @@ async def gateway_run(args: argparse.Namespace) -> dict[str, float]:
         posts: list[float] = []
         per_agent = args.replies // args.agents
 
+        began = time.perf_counter()
+
         async def agent(n: int) -> None:
             async with httpx.AsyncClient(base_url=node.url, headers={"Authorization": f"Bearer {token}"}, timeout=60) as api:
                 for k in range(per_agent):
+                    if args.rate:  # open loop: replies at a steady rate, as agents type them
+                        due = began + (k * args.agents + n) / args.rate
+                        await asyncio.sleep(max(0.0, due - time.perf_counter()))
                     key = random.choice(keys)
                     text = f"reply {n}-{k}"
                     future: asyncio.Future[float] = asyncio.get_running_loop().create_future()
@@ -137,6 +150,7 @@ async def gateway_run(args: argparse.Namespace) -> dict[str, float]:
                     latencies.append((await asyncio.wait_for(future, 60) - start) * 1000)
 
         await asyncio.gather(*(agent(n) for n in range(args.agents)))
+        elapsed = time.perf_counter() - began
         for task in readers:
             task.cancel()
         before = await settle(node.process.pid)
@@ -145,6 +159,7 @@ async def gateway_run(args: argparse.Namespace) -> dict[str, float]:
         for ws, _ in [*visitors, *idle]:
             await ws.close()  # type: ignore[attr-defined]
         return {
+            "throughput": len(latencies) / elapsed,
             "p50": statistics.median(latencies),
             "p99": pct(latencies, 0.99),
             "replies": len(latencies),
@@ -199,10 +214,14 @@ async def main() -> None:
     parser.add_argument("--agents", type=int, default=50)
     parser.add_argument("--replies", type=int, default=2000)
     parser.add_argument("--idle", type=int, default=5000)
+    parser.add_argument(
+        "--rate", type=float, default=25.0, help="replies per second from all agents together (0: each agent posts as fast as it can)"
+    )
     args = parser.parse_args()
     echo = await echo_run(args)
     gateway = await gateway_run(args)
-    print(f"{args.visitors} visitors, {args.agents} agents, {gateway['replies']:.0f} replies; then {args.idle} idle visitors")
+    pace = f"at {args.rate:g}/s" if args.rate else "as fast as the agents can"
+    print(f"{args.visitors} visitors, {args.agents} agents, {gateway['replies']:.0f} replies {pace} ({gateway['throughput']:.0f}/s done); then {args.idle} idle visitors")
     print(f"{'':34} {'p50 ms':>8} {'p99 ms':>8} {'KiB/idle':>9}")
     print(f"{'bare websockets echo (floor)':34} {echo['p50']:8.1f} {echo['p99']:8.1f} {echo['kib_per_idle']:9.1f}")
     print(f"{'Frontdesk reply, API -> visitor':34} {gateway['p50']:8.1f} {gateway['p99']:8.1f} {gateway['kib_per_idle']:9.1f}")

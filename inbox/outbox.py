@@ -17,8 +17,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from sqlalchemy import or_, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Connection, or_, select, update
 
 from channels.base import (
     Channel,
@@ -128,8 +127,13 @@ class OutboxWorker:
         return len(claims)
 
     async def claim(self, limit: int) -> list[Claim]:
+        """Mark up to `limit` due items as ours for a lease; one short write transaction."""
         now = utcnow()
-        async with self.db.transaction() as session:
+        channel_ids = self.channel_ids() if self.channel_ids is not None else None
+        lease = dt.timedelta(seconds=self.config.lease_seconds)
+        worker_id = self.worker_id
+
+        def work(conn: Connection) -> list[Claim]:
             due = (
                 select(OutboxItem.id)
                 .where(
@@ -142,21 +146,17 @@ class OutboxWorker:
                 .limit(limit)
                 .with_for_update(skip_locked=True)
             )
-            if self.channel_ids is not None:
-                due = due.where(OutboxItem.channel_id.in_(self.channel_ids()))
-            result = await session.execute(
+            if channel_ids is not None:
+                due = due.where(OutboxItem.channel_id.in_(channel_ids))
+            result = conn.execute(
                 update(OutboxItem)
                 .where(OutboxItem.id.in_(due.scalar_subquery()))
-                .values(
-                    status="sending",
-                    claimed_by=self.worker_id,
-                    claimed_until=now + dt.timedelta(seconds=self.config.lease_seconds),
-                    attempts=OutboxItem.attempts + 1,
-                )
+                .values(status="sending", claimed_by=worker_id, claimed_until=now + lease, attempts=OutboxItem.attempts + 1)
                 .returning(OutboxItem.id, OutboxItem.message_id, OutboxItem.channel_id, OutboxItem.idempotency_key, OutboxItem.attempts)
-                .execution_options(synchronize_session=False)
             )
             return [Claim(*row) for row in result]
+
+        return await self.db.run(work)
 
     async def process(self, claim: Claim) -> None:
         channel = self.channel_for(claim.channel_id)
@@ -206,20 +206,20 @@ class OutboxWorker:
 
     async def _sent(self, claim: Claim, result: SendResult) -> None:
         now = utcnow()
-        async with self.db.transaction() as session:
-            owned = await self._release(session, claim, status="sent", sent_at=now, last_error=None)
-            if not owned:
-                return
+
+        def work(conn: Connection) -> int:
+            if not self._release(conn, claim, status="sent", sent_at=now, last_error=None):
+                return 0
             values: dict[str, object] = {"delivery": "sent", "sent_at": now, "delivery_error": None}
             if result.external_id:
-                clash = await session.scalar(
-                    select(Message.id).where(Message.channel_id == claim.channel_id, Message.external_id == result.external_id)
-                )
+                clash = conn.scalar(select(Message.id).where(Message.channel_id == claim.channel_id, Message.external_id == result.external_id))
                 if clash is None:
                     values["external_id"] = result.external_id
             if result.meta:
                 values["meta"] = result.meta
-            await self._update_message(session, claim, values)
+            return self._update_message(conn, claim, values)
+
+        await self._write(work)
         metrics.OUTBOX_SENT.inc()
 
     async def _retry_or_fail(self, claim: Claim, error: str, retry_after: float | None) -> None:
@@ -230,30 +230,40 @@ class OutboxWorker:
         await self._reschedule(claim, error, delay=delay)
 
     async def _reschedule(self, claim: Claim, error: str, *, delay: float, count_attempt: bool = True) -> None:
-        async with self.db.transaction() as session:
-            values: dict[str, object] = {
-                "status": "pending",
-                "next_attempt_at": utcnow() + dt.timedelta(seconds=delay),
-                "last_error": error[:2000],
-                "claimed_by": None,
-                "claimed_until": None,
-            }
-            if not count_attempt:
-                values["attempts"] = OutboxItem.attempts - 1
-            await session.execute(
-                update(OutboxItem).where(OutboxItem.id == claim.id, OutboxItem.claimed_by == self.worker_id).values(**values)
-            )
+        values: dict[str, object] = {
+            "status": "pending",
+            "next_attempt_at": utcnow() + dt.timedelta(seconds=delay),
+            "last_error": error[:2000],
+            "claimed_by": None,
+            "claimed_until": None,
+        }
+        if not count_attempt:
+            values["attempts"] = OutboxItem.attempts - 1
+
+        def work(conn: Connection) -> int:
+            conn.execute(update(OutboxItem).where(OutboxItem.id == claim.id, OutboxItem.claimed_by == self.worker_id).values(**values))
+            return 0
+
+        await self._write(work)
         metrics.OUTBOX_RETRIED.inc()
 
     async def _fail(self, claim: Claim, error: str) -> None:
-        async with self.db.transaction() as session:
-            owned = await self._release(session, claim, status="failed", last_error=error[:2000])
-            if owned:
-                await self._update_message(session, claim, {"delivery": "failed", "delivery_error": error[:2000]})
+        def work(conn: Connection) -> int:
+            if not self._release(conn, claim, status="failed", last_error=error[:2000]):
+                return 0
+            return self._update_message(conn, claim, {"delivery": "failed", "delivery_error": error[:2000]})
+
+        await self._write(work)
         metrics.OUTBOX_FAILED.inc()
 
-    async def _release(self, session: AsyncSession, claim: Claim, **values: object) -> bool:
-        result = await session.execute(
+    async def _write(self, work: Callable[[Connection], int]) -> None:
+        """One short write transaction; wake listeners with the event it wrote, if any."""
+        seq = await self.db.run(work)
+        if seq:
+            await self.bus.publish(seq)
+
+    def _release(self, conn: Connection, claim: Claim, **values: object) -> bool:
+        result = conn.execute(
             update(OutboxItem)
             .where(OutboxItem.id == claim.id, OutboxItem.claimed_by == self.worker_id, OutboxItem.status == "sending")
             .values(claimed_until=None, **values)
@@ -264,16 +274,14 @@ class OutboxWorker:
             return False
         return True
 
-    async def _update_message(self, session: AsyncSession, claim: Claim, values: dict[str, object]) -> None:
-        conversation_id = await session.scalar(select(Message.conversation_id).where(Message.id == claim.message_id))
-        await session.execute(update(Message).where(Message.id == claim.message_id).values(**values))
-        await events.append(
-            session,
-            self.bus,
-            "message.updated",
-            {"message_id": claim.message_id, "conversation_id": conversation_id, "delivery": values["delivery"]},
-            conversation_id,
-        )
+    def _update_message(self, conn: Connection, claim: Claim, values: dict[str, object]) -> int:
+        """Record the outcome on the message and write its `message.updated` event."""
+        conversation_id = conn.scalar(select(Message.conversation_id).where(Message.id == claim.message_id))
+        conn.execute(update(Message).where(Message.id == claim.message_id).values(**values))
+        events.lock_writers(conn)
+        payload = {"message_id": claim.message_id, "conversation_id": conversation_id, "delivery": values["delivery"]}
+        [seq] = events.insert_events(conn, [("message.updated", payload, conversation_id)])
+        return seq
 
     # -- building the outbound message --------------------------------------------------
 
