@@ -11,11 +11,9 @@ from sqlalchemy import select
 
 from inbox import conversations as conv
 from inbox import kb
-from inbox.api.deps import principal_from_cookie
 from inbox.models import Article
 from inbox.services import Services
-from inbox.sessions import COOKIE, csrf_ok
-from inbox.ui.routes import Page
+from inbox.ui.routes import Page, posted, signed_in
 
 TEXT: dict[str, dict[str, str]] = {
     "en": {
@@ -86,14 +84,6 @@ def kb_text(lang: str) -> Any:
     return lambda key: table.get(key, TEXT["en"].get(key, key))
 
 
-async def agent_page(request: Request) -> Page:
-    svc: Services = request.app.state.services
-    cookie = request.cookies.get(COOKIE)
-    async with svc.db.read() as session:
-        who = await principal_from_cookie(svc, cookie, session)
-    return Page(request, who, svc.sessions.load(cookie) if who else None)
-
-
 def _form_draft(title: str, body: str, language: str, category: str, slug: str, status: str, translation_key: str) -> kb.ArticleDraft:
     return kb.ArticleDraft(
         title=title, body=body.replace("\r\n", "\n"), language=language, category=category.strip() or None,
@@ -107,9 +97,9 @@ def install(app: FastAPI) -> None:
 
     @app.get("/ui/kb", response_class=HTMLResponse, include_in_schema=False)
     async def kb_list(request: Request, status: str = "", language: str = "") -> Response:
-        page = await agent_page(request)
-        if page.who is None:
-            return RedirectResponse("/login", status_code=303)
+        page = await signed_in(request)
+        if not isinstance(page, Page):
+            return page
         svc: Services = request.app.state.services
         async with svc.db.read() as session:
             query = select(Article)
@@ -123,9 +113,9 @@ def install(app: FastAPI) -> None:
 
     @app.get("/ui/kb/new", response_class=HTMLResponse, include_in_schema=False)
     async def kb_new(request: Request, translation_of: int | None = None) -> Response:
-        page = await agent_page(request)
-        if page.who is None:
-            return RedirectResponse("/login", status_code=303)
+        page = await signed_in(request)
+        if not isinstance(page, Page):
+            return page
         svc: Services = request.app.state.services
         form: dict[str, Any] = {"language": page.lang, "status": "draft"}
         if translation_of:
@@ -145,11 +135,9 @@ def install(app: FastAPI) -> None:
         csrf: str = Form(""), title: str = Form(""), body: str = Form(""), language: str = Form("en"), category: str = Form(""),
         slug: str = Form(""), status: str = Form("draft"), translation_key: str = Form(""),
     ) -> Response:  # fmt: skip
-        page = await agent_page(request)
-        if page.who is None:
-            return RedirectResponse("/login", status_code=303)
-        if not csrf_ok(page.session, csrf):
-            return page.render("ui/error.html", 403, message=page.t("csrf"))
+        page = await posted(request, csrf)
+        if not isinstance(page, Page):
+            return page
         svc: Services = request.app.state.services
         draft = _form_draft(title, body, language, category, slug, status, translation_key)
         try:
@@ -160,9 +148,9 @@ def install(app: FastAPI) -> None:
 
     @app.get("/ui/kb/{article_id}", response_class=HTMLResponse, include_in_schema=False)
     async def kb_edit(request: Request, article_id: int, saved: str = "") -> Response:
-        page = await agent_page(request)
-        if page.who is None:
-            return RedirectResponse("/login", status_code=303)
+        page = await signed_in(request)
+        if not isinstance(page, Page):
+            return page
         svc: Services = request.app.state.services
         async with svc.db.read() as session:
             article = await kb.get_article(session, article_id)
@@ -177,11 +165,9 @@ def install(app: FastAPI) -> None:
         csrf: str = Form(""), title: str = Form(""), body: str = Form(""), language: str = Form("en"), category: str = Form(""),
         slug: str = Form(""), status: str = Form("draft"), translation_key: str = Form(""),
     ) -> Response:  # fmt: skip
-        page = await agent_page(request)
-        if page.who is None:
-            return RedirectResponse("/login", status_code=303)
-        if not csrf_ok(page.session, csrf):
-            return page.render("ui/error.html", 403, message=page.t("csrf"))
+        page = await posted(request, csrf)
+        if not isinstance(page, Page):
+            return page
         svc: Services = request.app.state.services
         draft = _form_draft(title, body, language, category, slug, status, translation_key)
         try:
@@ -196,11 +182,9 @@ def install(app: FastAPI) -> None:
 
     @app.post("/ui/kb/{article_id}/status", include_in_schema=False)
     async def kb_status(request: Request, article_id: int, csrf: str = Form(""), status: str = Form("")) -> Response:
-        page = await agent_page(request)
-        if page.who is None:
-            return RedirectResponse("/login", status_code=303)
-        if not csrf_ok(page.session, csrf):
-            return page.render("ui/error.html", 403, message=page.t("csrf"))
+        page = await posted(request, csrf)
+        if not isinstance(page, Page):
+            return page
         svc: Services = request.app.state.services
         try:
             await svc.db.run(lambda conn: kb.set_status(conn, article_id, status))
@@ -211,11 +195,10 @@ def install(app: FastAPI) -> None:
 
     @app.post("/ui/kb/conversations/{conversation_id}/solved", include_in_schema=False)
     async def kb_solved(request: Request, conversation_id: int, csrf: str = Form(""), article_id: int = Form(0)) -> Response:
-        page = await agent_page(request)
-        if page.who is None:
-            return RedirectResponse("/login", status_code=303)
-        if not csrf_ok(page.session, csrf):
-            return page.render("ui/error.html", 403, message=page.t("csrf"))
+        page = await posted(request, csrf)
+        if not isinstance(page, Page):
+            return page
+        assert page.who is not None
         svc: Services = request.app.state.services
         async with svc.db.read() as session:
             if await conv.get_visible(session, page.who, conversation_id) is None:
