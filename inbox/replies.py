@@ -18,12 +18,13 @@ from inbox import events
 from inbox.db import Database, insert_ids
 from inbox.events import Bus
 from inbox.ingest import Feed, sanitise_html
-from inbox.models import Conversation, Message, OutboxItem, Ticket, utcnow
+from inbox.models import Channel, Conversation, Message, OutboxItem, Ticket, utcnow
 
 messages_t = cast(Table, Message.__table__)
 outbox_t = cast(Table, OutboxItem.__table__)
 conversations_t = cast(Table, Conversation.__table__)
 tickets_t = cast(Table, Ticket.__table__)
+channels_t = cast(Table, Channel.__table__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,14 +38,21 @@ class Reply:
     subject: str | None = None  # defaults to the conversation's
 
 
+# Channels whose replies are delivered by being committed: the widget's gateway reads
+# them from the store (on every web node) the moment the bus says so. They skip the
+# outbox — unless the customer asked to be answered by email too (a relay).
+DELIVERED_BY_COMMIT = frozenset({"widget"})
+
+
 def queue_reply(conn: Connection, conversation_id: int, reply: Reply, feed: Feed, now: dt.datetime | None = None) -> int:
     """Store the reply and, unless it is a private note, queue its delivery. Returns its id."""
     now = now or utcnow()
     conversation = conn.execute(
-        select(conversations_t.c.channel_id, conversations_t.c.subject, conversations_t.c.first_response_at).where(
-            conversations_t.c.id == conversation_id
-        )
+        select(conversations_t.c.channel_id, conversations_t.c.subject, conversations_t.c.first_response_at, channels_t.c.type)
+        .join(channels_t, channels_t.c.id == conversations_t.c.channel_id)
+        .where(conversations_t.c.id == conversation_id)
     ).one()
+    delivered = reply.private or (conversation.type in DELIVERED_BY_COMMIT and not _wants_relay(conn, conversation_id))
     key = uuid.uuid4().hex
     [message_id] = insert_ids(
         conn,
@@ -61,14 +69,15 @@ def queue_reply(conn: Connection, conversation_id: int, reply: Reply, feed: Feed
                 "text": reply.text,
                 "html": sanitise_html(reply.html),
                 "private": reply.private,
-                "delivery": "sent" if reply.private else "queued",
+                "delivery": "sent" if delivered else "queued",
+                "sent_at": now if delivered and not reply.private else None,
                 "automated": reply.author_type == "system",
                 "meta": reply.meta,
                 "created_at": now,
             }
         ],
     )
-    if not reply.private:
+    if not delivered:
         conn.execute(
             insert(outbox_t).values(
                 message_id=message_id, channel_id=conversation.channel_id, idempotency_key=key, status="pending", attempts=0, next_attempt_at=now, created_at=now
@@ -87,6 +96,17 @@ def queue_reply(conn: Connection, conversation_id: int, reply: Reply, feed: Feed
     }
     feed.append(("message.created", payload, conversation_id))
     return message_id
+
+
+def _wants_relay(conn: Connection, conversation_id: int) -> bool:
+    """Did the customer's latest message ask for answers by email too (widget offline form)?"""
+    meta = conn.scalar(
+        select(messages_t.c.meta)
+        .where(messages_t.c.conversation_id == conversation_id, messages_t.c.direction == "in")
+        .order_by(messages_t.c.id.desc())
+        .limit(1)
+    )
+    return isinstance(meta, dict) and bool(meta.get("continue_by_email"))
 
 
 async def send_reply(db: Database, bus: Bus, conversation_id: int, reply: Reply) -> int:
