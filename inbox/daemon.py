@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 import uvicorn
 
+from channels.base import cancel_task
 from inbox import migrate, provision
 from inbox.app import create_app
 from inbox.config import Config
@@ -64,6 +65,7 @@ async def serve(config: Config, role: Role = "all") -> None:
             await worker.start()
             sla_watch = SlaWatch(services.db, services.bus, services.policy)
             await sla_watch.start()
+        checkpoints = asyncio.create_task(services.db.checkpoints(), name="sqlite-checkpoints")
         server: uvicorn.Server | None = None
         server_task: asyncio.Task[None] | None = None
         app = create_app(services) if role in ("all", "web") else None
@@ -102,6 +104,7 @@ async def serve(config: Config, role: Role = "all") -> None:
         if worker is not None:
             await worker.stop()
         unwatch()
+        await cancel_task(checkpoints)
         await services.channels.stop()
         for task in waiters:
             task.cancel()

@@ -94,6 +94,40 @@ class Database:
         async with self._reader() as session:
             yield session
 
+    async def checkpoints(self, every: float = 1.0, wal_bytes: int = 4 * 1024 * 1024) -> None:
+        """SQLite only, forever: when the write-ahead log passes `wal_bytes`, fold it back
+        into the database and truncate it. SQLite's own automatic checkpoints never get
+        to restart the log while some reader is always active, so under steady reads it
+        grows without bound (hundreds of MB) and every read and commit slows down."""
+        database = make_url(self.url).database
+        if not self.is_sqlite or not database or database == ":memory:":
+            return
+        wal = Path(f"{database}-wal")
+        while True:
+            await asyncio.sleep(every)
+            try:
+                if await asyncio.to_thread(_file_size, wal) > wal_bytes:
+                    await self._checkpoint()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # busy readers: try again next time
+                log.warning("WAL checkpoint failed; retrying later", exc_info=True)
+
+    async def _checkpoint(self) -> None:
+        assert self._sync_writer is not None and self._writer_thread is not None
+        engine = self._sync_writer
+
+        def in_thread() -> None:
+            # On the raw connection, outside any transaction (a checkpoint cannot run
+            # inside one); we hold the write turn, so no writer of ours is waiting.
+            with engine.connect() as conn:
+                raw = conn.connection.driver_connection
+                assert raw is not None
+                raw.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+
+        async with self._write_turn:
+            await asyncio.get_running_loop().run_in_executor(self._writer_thread, in_thread)
+
     async def ping(self) -> None:
         async with self.read_engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
@@ -112,6 +146,13 @@ def after_commit(session: AsyncSession, hook: AfterCommit) -> None:
     hooks: list[AfterCommit] = session.info.setdefault("after_commit", [])
     if hook not in hooks:
         hooks.append(hook)
+
+
+def _file_size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:
+        return 0
 
 
 def _ensure_sqlite_dir(url: str) -> None:
