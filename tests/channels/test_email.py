@@ -25,7 +25,16 @@ from channels.email_imap import ImapConfig, ImapError, ImapSession
 from channels.email_parse import ParseOptions, message_id_of, parse_email
 from inbox.config import OutboxConfig
 from inbox.ingest import ChannelRef, Feed
-from inbox.models import Attachment, Blob, Channel, Conversation, Message, QuarantineItem, Ticket
+from inbox.models import (
+    Attachment,
+    Blob,
+    Channel,
+    Conversation,
+    Message,
+    OutboxItem,
+    QuarantineItem,
+    Ticket,
+)
 from inbox.outbox import OutboxWorker
 from inbox.replies import Reply, post_reply
 from inbox.runtime import ChannelSink
@@ -275,6 +284,57 @@ async def test_smtp_refusals_are_retried_or_failed(mailbox: Mailbox) -> None:
         assert time.monotonic() < deadline
         await asyncio.sleep(0.02)
     assert "550" in (stored.delivery_error or "") and mailbox.smtp.messages == []
+
+
+async def test_an_smtp_server_that_stalls_or_drops_loses_nothing_and_sends_once(mailbox: Mailbox) -> None:
+    """The SMTP server accepts the connection and then says nothing (a stall), or hangs
+    up at once (a drop): the reply stays queued and is retried, and once the server is
+    back it is sent exactly once."""
+    services = mailbox.services
+    mailbox.dovecot.deliver(mail("hello", msgid="st1@example.com"))
+    channel = await mailbox.start()
+    await mailbox.wait_cursor(1)
+    [question] = await mailbox.inbound()
+    agent, _ = await add_agent(services, "luis@support.example")
+    async with services.db.transaction() as session:
+        reply = await post_reply(session, services.bus, question.conversation_id, Reply(text="answer after faults", agent_id=agent.id))
+
+    async def stall(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await asyncio.sleep(30)  # never a greeting
+        writer.close()
+
+    async def drop(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.close()
+
+    context = ChannelContext(public_url="http://127.0.0.1:8000", message_id_domain=DOMAIN)
+    for behaviour in (stall, drop):
+        server = await asyncio.start_server(behaviour, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        broken = EmailChannel(mailbox.config(smtp=mailbox.smtp.smtp_config(port=port, timeout=1.0)), context)
+        worker = OutboxWorker(services.db, services.bus, lambda cid, ch=broken: ch, FAST_OUTBOX)  # type: ignore[misc]
+        await worker.drain_once()
+        await asyncio.gather(*list(worker._inflight))
+        server.close()
+        async with services.db.read() as session:
+            stored = await session.get(Message, reply.id)
+        assert stored is not None and stored.delivery == "queued", behaviour.__name__  # kept for a retry, not failed
+        async with services.db.transaction() as session:  # due again at once
+            item = (await session.scalars(select(OutboxItem).where(OutboxItem.message_id == reply.id))).one()
+            item.next_attempt_at = item.created_at
+            item.attempts = 0
+
+    worker = OutboxWorker(services.db, services.bus, lambda cid: channel, FAST_OUTBOX)
+    deadline = time.monotonic() + 60
+    while True:
+        await drain(worker)
+        async with services.db.read() as session:
+            stored = await session.get(Message, reply.id)
+        if stored is not None and stored.delivery == "sent":
+            break
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.05)
+    [sent] = mailbox.smtp.messages  # lost: 0, duplicated: 0
+    assert b"answer after faults" in sent.data
 
 
 async def test_hostile_html_is_stored_without_scripts(mailbox: Mailbox) -> None:
