@@ -85,6 +85,9 @@ async def timeline(session: AsyncSession, conversation_id: int) -> list[dict[str
 
 async def conversation_context(request: Request, page: Page, found: Conversation, session: AsyncSession) -> dict[str, Any]:
     assert page.who is not None
+    # The seq before anything shown (see inbox_rows): later changes reach the live page.
+    seq = await events.latest_seq(session)
+    await session.refresh(found)
     described = (await conv.describe(session, [found]))[0]
     contact = await session.get(Contact, found.contact_id)
     identities = (
@@ -114,7 +117,7 @@ async def conversation_context(request: Request, page: Page, found: Conversation
         "priorities": conv.PRIORITIES,
         "levels": LEVELS,
         "snooze_choices": SNOOZE_HOURS,
-        "seq": await events.latest_seq(session),
+        "seq": seq,
     }
 
 

@@ -97,11 +97,14 @@ async def inbox_rows(request: Request, page: Page) -> dict[str, Any]:
     except (ApiError, ValueError):
         after = None
     async with svc.db.read() as session:
+        # The seq first: on PostgreSQL each statement sees the latest commits, so an event
+        # read after the rows could stand for a change the rows miss — and the page's
+        # live stream, starting after that seq, would never bring it.
+        seq = await events.latest_seq(session)
         rows = await conv.list_conversations(session, page.who, query.filters(), after=after, limit=PAGE)
         items = await conv.describe(session, rows)
         unread = await unread_ids(session, page.who, items)
         channels = list(await session.scalars(select(Channel.name).order_by(Channel.name)))
-        seq = await events.latest_seq(session)
     older = pagination.encode([rows[-1].last_message_at.isoformat(), rows[-1].id]) if len(rows) == PAGE else ""
     return {"conversations": items, "unread": unread, "query": query, "channels": channels, "seq": seq, "older": older}
 
