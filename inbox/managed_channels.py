@@ -9,6 +9,7 @@ config file are provisioned and read-only here.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -75,6 +76,20 @@ def validate(type_name: str, name: str, settings: dict[str, Any]) -> ChannelConf
         return model.model_validate({**settings, "name": name, "type": type_name})
     except ValidationError as exc:
         raise ChannelSettingsError(422, describe_errors(exc)) from None
+
+
+def config_of(row: Channel, in_file: Callable[[str], ChannelConfig | None], box: SecretBox) -> ChannelConfig:
+    """The settings a channel row runs with: the config file's for a provisioned channel,
+    else its stored settings, secrets opened. ChannelSettingsError when unusable."""
+    if row.provisioned:
+        found = in_file(row.name)
+        if found is None:
+            raise ChannelSettingsError(409, ["this channel is no longer in the config file"])
+        return found
+    try:
+        return validate(row.type, row.name, box.open_settings(row.settings or {}))
+    except SecretError as exc:
+        raise ChannelSettingsError(409, [str(exc)]) from None
 
 
 async def create(db: Database, bus: Bus, box: SecretBox, actor: int | None, name: str, type_name: str, settings: dict[str, Any], enabled: bool = True) -> ChannelView:

@@ -45,6 +45,7 @@ from inbox.models import (
     Ticket,
     utcnow,
 )
+from inbox.replies import continue_by_email, latest_inbound_meta
 
 log = logging.getLogger(__name__)
 
@@ -313,12 +314,7 @@ class OutboxWorker:
                 )
             ).all()
             # A customer who asked to be answered by email (the widget's offline form).
-            last_meta = await session.scalar(
-                select(Message.meta)
-                .where(Message.conversation_id == conversation.id, Message.direction == "in")
-                .order_by(Message.id.desc())
-                .limit(1)
-            )
+            last_meta = await session.scalar(latest_inbound_meta(conversation.id))
             agent_name = None
             if message.agent_id is not None:
                 agent_name = await session.scalar(select(Agent.name).where(Agent.id == message.agent_id))
@@ -344,11 +340,7 @@ class OutboxWorker:
             in_reply_to=inbound_ids[-1] if inbound_ids else None,
             attachments=tuple(OutboundAttachment(a.filename, a.content_type, a.data) for a in attachments),
             author_name=agent_name,
-            conversation_meta={**(conversation.meta or {}), **_continuation(last_meta)},
+            conversation_meta={**(conversation.meta or {}), **({"continue_by_email": email} if (email := continue_by_email(last_meta)) else {})},
             ticket_number=ticket_number,
         )
 
-
-def _continuation(meta: dict[str, object] | None) -> dict[str, object]:
-    email = (meta or {}).get("continue_by_email")
-    return {"continue_by_email": email} if isinstance(email, str) and email else {}

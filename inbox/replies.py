@@ -11,7 +11,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, insert, select, update
+from sqlalchemy import Connection, Select, Table, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from inbox import events
@@ -98,15 +98,24 @@ def queue_reply(conn: Connection, conversation_id: int, reply: Reply, feed: Feed
     return message_id
 
 
-def _wants_relay(conn: Connection, conversation_id: int) -> bool:
-    """Did the customer's latest message ask for answers by email too (widget offline form)?"""
-    meta = conn.scalar(
+def latest_inbound_meta(conversation_id: int) -> Select[tuple[Any]]:
+    """The `meta` of the customer's latest message in a conversation."""
+    return (
         select(messages_t.c.meta)
         .where(messages_t.c.conversation_id == conversation_id, messages_t.c.direction == "in")
         .order_by(messages_t.c.id.desc())
         .limit(1)
     )
-    return isinstance(meta, dict) and bool(meta.get("continue_by_email"))
+
+
+def continue_by_email(meta: Any) -> str | None:
+    """The address a customer asked to be answered at too (the widget's offline form)."""
+    email = meta.get("continue_by_email") if isinstance(meta, dict) else None
+    return email if isinstance(email, str) and email else None
+
+
+def _wants_relay(conn: Connection, conversation_id: int) -> bool:
+    return continue_by_email(conn.scalar(latest_inbound_meta(conversation_id))) is not None
 
 
 async def send_reply(db: Database, bus: Bus, conversation_id: int, reply: Reply) -> int:

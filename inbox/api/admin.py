@@ -15,7 +15,7 @@ from inbox.api.deps import Admin, Id, Svc
 from inbox.api.errors import ApiError, not_found
 from inbox.auth import create_token, hash_password
 from inbox.models import Agent, ApiToken, AuditEntry, Channel, QuarantineItem
-from inbox.secrets import SecretError, masked
+from inbox.secrets import masked
 
 router = APIRouter(prefix="/api/v1", tags=["admin"])
 
@@ -214,11 +214,9 @@ async def test_channel(svc: Svc, who: Admin, channel_id: Id) -> dict[str, Any]:
     if row is None:
         raise not_found("channel")
     try:
-        config = svc.config.channel(row.name) if row.provisioned else managed_channels.validate(row.type, row.name, svc.secrets.open_settings(row.settings or {}))
-    except (managed_channels.ChannelSettingsError, SecretError) as exc:
-        raise ApiError(409, f"the stored settings are not usable: {exc}") from None
-    if config is None:
-        raise ApiError(409, "this channel is no longer in the config file")
+        config = managed_channels.config_of(row, svc.config.channel, svc.secrets)
+    except managed_channels.ChannelSettingsError as exc:
+        raise ApiError(409, str(exc) if row.provisioned else f"the stored settings are not usable: {exc}") from None
     results = await managed_channels.check(config, svc.channels.context)
     async with svc.db.transaction() as session:
         await audit.record(session, who.agent_id, "channel.test", f"channel:{row.id}", {"ok": all(r.ok for r in results)})

@@ -22,7 +22,6 @@ from inbox.api.routing_admin import SampleMessage, _known_names, _validated, exp
 from inbox.models import Agent, AuditEntry, Channel, QuarantineItem, Rule
 from inbox.quarantine import RetryError, retry
 from inbox.router import load_stored_rules
-from inbox.secrets import SecretError
 from inbox.services import Services
 from inbox.ui.routes import Page, posted, services_of, signed_in
 from routing.rules import InvalidRule, validate_rule
@@ -59,14 +58,9 @@ def parse_settings(raw: str) -> dict[str, Any]:
 async def check_channel(svc: Services, row: Channel) -> list[CheckResult]:
     """The same checks as `frontdesk channels test NAME` and the API's test."""
     try:
-        if row.provisioned:
-            config = svc.config.channel(row.name)
-        else:
-            config = managed_channels.validate(row.type, row.name, svc.secrets.open_settings(row.settings or {}))
-    except (managed_channels.ChannelSettingsError, SecretError) as exc:
+        config = managed_channels.config_of(row, svc.config.channel, svc.secrets)
+    except managed_channels.ChannelSettingsError as exc:
         return [CheckResult("configuration", False, str(exc))]
-    if config is None:
-        return [CheckResult("configuration", False, "this channel is no longer in the config file")]
     return await managed_channels.check(config, svc.channels.context)
 
 

@@ -12,6 +12,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from channels.files import INLINE_IMAGE_TYPES
 from inbox import conversations as conv
 from inbox import events
 from inbox.api.errors import ApiError
@@ -38,7 +39,6 @@ from inbox.sessions import csrf_ok
 from inbox.tickets import LEVELS, open_ticket
 from inbox.ui.routes import Page, posted, services_of, signed_in
 
-SAFE_IMAGES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
 # Shown in the timeline; message events are the messages themselves.
 TIMELINE_EVENTS = ("conversation.created", "conversation.updated", "ticket.created", "ticket.updated", "sla.due_soon", "sla.breached")
 SNOOZE_HOURS = {"1h": 1, "4h": 4, "1d": 24, "1w": 24 * 7}
@@ -60,7 +60,7 @@ async def timeline(session: AsyncSession, conversation_id: int) -> list[dict[str
     for m in messages:
         m["kind"] = "message"
         for a in m["attachments"]:
-            a["preview"] = a["content_type"] in SAFE_IMAGES
+            a["preview"] = a["content_type"] in INLINE_IMAGE_TYPES
     changes = (
         await session.scalars(
             select(Event)
