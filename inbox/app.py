@@ -29,7 +29,7 @@ from inbox.ui import kb_pages
 from inbox.ui import routes as ui
 from inbox.widget_store import WidgetTranscripts
 from widget.gateway import Gateway, GatewayChannel
-from widget.routes import build_router
+from widget.routes import VisitorSockets, build_router
 
 
 class BodyLimit:
@@ -141,4 +141,5 @@ def create_app(services: Services) -> FastAPI:
     app.add_middleware(
         BodyLimit, limit=services.config.server.max_request_bytes, upload_limit=services.config.server.max_upload_bytes
     )
+    app.add_middleware(VisitorSockets, gateway=gateway)  # outermost: /widget/{name}/ws
     return app

@@ -111,6 +111,14 @@ class Gateway:
         self.bus = bus
         self.channel = channel
         self.hub = Hub(store, bus)
+        self._signers: dict[str, TokenSigner] = {}
+
+    def signer(self, name: str) -> TokenSigner:
+        """The channel's token signer, one per channel (not one per socket)."""
+        found = self._signers.get(name)
+        if found is None:
+            found = self._signers[name] = TokenSigner(self.secret_key, name)
+        return found
 
     def origin_allowed(self, info: GatewayChannel, origin: str | None) -> bool:
         allowed = info.config.allowed_origins
@@ -151,7 +159,7 @@ async def upload(gateway: Gateway, info: GatewayChannel, ticket: str | None, cli
     The ticket from the welcome frame names the visitor's conversation; the client id
     makes a retried upload idempotent, exactly like a resent chat message.
     """
-    signer = TokenSigner(gateway.secret_key, info.config.name)
+    signer = gateway.signer(info.config.name)
     claims = signer.unseal(ticket, UPLOAD_TICKET_SECONDS)
     if claims is None or not isinstance(claims.get("key"), str):
         raise UploadError(401, "bad_ticket", "the upload ticket is missing, forged or expired; reconnect and retry")
@@ -183,7 +191,7 @@ class VisitorSession:
         self.info = info
         self.config = info.config
         self.ws = websocket
-        self.signer = TokenSigner(gateway.secret_key, self.config.name)
+        self.signer = gateway.signer(self.config.name)
         self.key = ""  # thread key: "v:<visitor>" or "u:<identified user id>"
         self.sender: Sender | None = None
         self.after = 0
@@ -193,16 +201,14 @@ class VisitorSession:
         self.conversation_id: int | None = None
         self.continue_by_email: str | None = None
         self._typing_said = 0.0
+        self.active_at = time.monotonic()  # last frame either way (heartbeats when quiet)
 
     async def run(self) -> None:
         hello = await self._first_frame()
         await self._welcome(hello)
         while True:
-            try:
-                raw = await asyncio.wait_for(self.ws.receive_text(), HEARTBEAT_SECONDS)
-            except TimeoutError:
-                await self.send({"type": "heartbeat", "seq": self.after})
-                continue
+            raw = await self.ws.receive_text()  # the hub sends heartbeats while we wait
+            self.active_at = time.monotonic()
             try:
                 await self._handle(raw)
             except FrameError as exc:
@@ -211,6 +217,7 @@ class VisitorSession:
     async def send(self, frame: dict[str, Any]) -> None:
         async with self._send_lock:
             await self.ws.send_text(json.dumps(frame, ensure_ascii=False))
+        self.active_at = time.monotonic()
 
     # -- hello ------------------------------------------------------------------------
 
@@ -384,13 +391,35 @@ class Hub:
         self._task: asyncio.Task[None] | None = None
         self._unsubscribe: Callable[[], None] | None = None
         self._sends: set[asyncio.Task[None]] = set()
+        self._heartbeats: asyncio.Task[None] | None = None
 
     async def join(self, session: VisitorSession) -> None:
         self._sessions.setdefault((session.config.name, session.key), set()).add(session)
+        if self._heartbeats is None or self._heartbeats.done():
+            self._heartbeats = asyncio.create_task(self._beat(), name="widget-heartbeats")
         if self._task is None or self._task.done():
-            self._task = asyncio.create_task(self._run(await self.store.latest_seq()), name="widget-hub")
+            after = await self.store.latest_seq()  # before this session catches up on its own
+            if self._task is None or self._task.done():  # not started by another join meanwhile
+                self._task = asyncio.create_task(self._run(after), name="widget-hub")
         if self._unsubscribe is None:
             self._unsubscribe = self.bus.on_signal(self._on_signal)
+
+    def _send_soon(self, session: VisitorSession, frame: dict[str, Any]) -> None:
+        task = asyncio.create_task(self._quietly(session.send(frame)))
+        self._sends.add(task)
+        task.add_done_callback(self._sends.discard)
+
+    async def _beat(self) -> None:
+        """A heartbeat (with the socket's seq) to every socket quiet for HEARTBEAT_SECONDS:
+        one timer for the node rather than one per socket."""
+        while True:
+            await asyncio.sleep(HEARTBEAT_SECONDS / 5)
+            quiet = time.monotonic() - HEARTBEAT_SECONDS
+            for sessions in list(self._sessions.values()):
+                for session in list(sessions):
+                    if session.active_at <= quiet:
+                        session.active_at = time.monotonic()  # not again before it is sent
+                        self._send_soon(session, {"type": "heartbeat", "seq": session.after})
 
     def _on_signal(self, signal: dict[str, Any]) -> None:
         """An agent typing on a widget conversation: show it to that visitor's sockets."""
@@ -399,9 +428,7 @@ class Hub:
         sessions = self._sessions.get((str(signal.get("channel")), str(signal.get("thread_key"))), ())
         frame = {"type": "typing", "author": signal.get("author")}
         for session in list(sessions):
-            task = asyncio.create_task(self._quietly(session.send(frame)))
-            self._sends.add(task)
-            task.add_done_callback(self._sends.discard)
+            self._send_soon(session, frame)
 
     @staticmethod
     async def _quietly(sending: Any) -> None:
@@ -421,6 +448,7 @@ class Hub:
             self._unsubscribe()
             self._unsubscribe = None
         await cancel_task(self._task)
+        await cancel_task(self._heartbeats)
 
     async def _run(self, after: int) -> None:
         while True:
@@ -432,7 +460,6 @@ class Hub:
                 log.exception("widget hub: reading new messages failed; retrying")
                 await asyncio.sleep(1.0)
                 continue
-            progressed = newest > after
             after = max(after, newest)
             for channel, key, item in items:
                 for session in list(self._sessions.get((channel, key), ())):
@@ -440,8 +467,9 @@ class Hub:
                         await session.deliver(item)
                     except Exception:  # a closing socket; the session leaves on its own
                         log.debug("widget hub: delivery to a closing socket dropped", exc_info=True)
-            if not progressed:
-                await self.bus.wait(after, HEARTBEAT_SECONDS)
+            # At once if the bus knows of newer events (more commits, or more than one
+            # read's worth); otherwise at the next commit, or at the heartbeat.
+            await self.bus.wait(after, HEARTBEAT_SECONDS)
 
 
 def parse_frame(raw: str) -> dict[str, Any]:
