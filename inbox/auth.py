@@ -11,6 +11,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from inbox.models import Agent, ApiToken, LoginLink, utcnow
 
@@ -68,17 +69,20 @@ async def create_token(session: AsyncSession, agent: Agent, name: str = "") -> s
     return token
 
 
-async def principal_for_token(session: AsyncSession, token: str) -> Principal | None:
+def token_principal(session: Session, token: str) -> Principal | None:
+    """Who an API token speaks for: None if it is unknown, revoked or its agent inactive."""
     if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
         return None
-    row = (
-        await session.execute(
-            select(Agent)
-            .join(ApiToken, ApiToken.agent_id == Agent.id)
-            .where(ApiToken.token_hash == _digest(token), ApiToken.revoked.is_(False), Agent.active.is_(True))
-        )
+    row = session.execute(
+        select(Agent)
+        .join(ApiToken, ApiToken.agent_id == Agent.id)
+        .where(ApiToken.token_hash == _digest(token), ApiToken.revoked.is_(False), Agent.active.is_(True))
     ).scalar_one_or_none()
     return principal_of(row) if row else None
+
+
+async def principal_for_token(session: AsyncSession, token: str) -> Principal | None:
+    return await session.run_sync(token_principal, token)
 
 
 async def create_login_link(session: AsyncSession, agent: Agent, *, hours: int = 24) -> str:

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Text, and_, false, or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from inbox import events, search
 from inbox.auth import Principal
@@ -34,15 +35,19 @@ class ConversationError(ValueError):
     """A change that cannot be made (unknown agent, bad status...)."""
 
 
+def teams_of(session: Session, agent_id: int) -> list[int]:
+    return list(session.scalars(select(TeamMember.team_id).where(TeamMember.agent_id == agent_id)))
+
+
 async def team_ids_of(session: AsyncSession, agent_id: int) -> list[int]:
-    return list(await session.scalars(select(TeamMember.team_id).where(TeamMember.agent_id == agent_id)))
+    return await session.run_sync(teams_of, agent_id)
 
 
-async def visibility(session: AsyncSession, who: Principal) -> ColumnElement[bool]:
+def visible_to(session: Session, who: Principal) -> ColumnElement[bool]:
     """Admins see everything; agents see unteamed conversations, their teams' and their own."""
     if who.is_admin:
         return true()
-    teams = await team_ids_of(session, who.agent_id)
+    teams = teams_of(session, who.agent_id)
     return or_(
         Conversation.team_id.is_(None),
         Conversation.team_id.in_(teams) if teams else false(),
@@ -50,9 +55,16 @@ async def visibility(session: AsyncSession, who: Principal) -> ColumnElement[boo
     )
 
 
+async def visibility(session: AsyncSession, who: Principal) -> ColumnElement[bool]:
+    return await session.run_sync(visible_to, who)
+
+
+def find_visible(session: Session, who: Principal, conversation_id: int) -> Conversation | None:
+    return session.scalar(select(Conversation).where(Conversation.id == conversation_id, visible_to(session, who)))
+
+
 async def get_visible(session: AsyncSession, who: Principal, conversation_id: int) -> Conversation | None:
-    clause = await visibility(session, who)
-    return await session.scalar(select(Conversation).where(Conversation.id == conversation_id, clause))
+    return await session.run_sync(find_visible, who, conversation_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,19 +167,20 @@ async def describe(session: AsyncSession, conversations: Sequence[Conversation])
     return out
 
 
-async def describe_messages(session: AsyncSession, messages: Sequence[Message]) -> list[dict[str, Any]]:
+def message_shapes(session: Session, messages: Sequence[Message]) -> list[dict[str, Any]]:
+    """Messages as the API shows them (with attachments and author names)."""
     if not messages:
         return []
     ids = [m.id for m in messages]
     attachments: dict[int, list[dict[str, Any]]] = {}
-    for a in (await session.scalars(select(Attachment).where(Attachment.message_id.in_(ids)).order_by(Attachment.id))).all():
+    for a in session.scalars(select(Attachment).where(Attachment.message_id.in_(ids)).order_by(Attachment.id)).all():
         attachments.setdefault(a.message_id, []).append(
             {"id": a.id, "filename": a.filename, "content_type": a.content_type, "size": a.size, "url": f"/attachments/{a.id}"}
         )
     agent_ids = {m.agent_id for m in messages if m.agent_id}
     contact_ids = {m.contact_id for m in messages if m.contact_id}
-    agents = {r.id: r.name for r in (await session.execute(select(Agent.id, Agent.name).where(Agent.id.in_(agent_ids))))} if agent_ids else {}
-    contacts = {r.id: r.name for r in (await session.execute(select(Contact.id, Contact.name).where(Contact.id.in_(contact_ids))))} if contact_ids else {}
+    agents = {r.id: r.name for r in session.execute(select(Agent.id, Agent.name).where(Agent.id.in_(agent_ids)))} if agent_ids else {}
+    contacts = {r.id: r.name for r in session.execute(select(Contact.id, Contact.name).where(Contact.id.in_(contact_ids)))} if contact_ids else {}
     out = []
     for m in messages:
         author_id = m.agent_id if m.author_type == "agent" else m.contact_id
@@ -194,6 +207,10 @@ async def describe_messages(session: AsyncSession, messages: Sequence[Message]) 
             }
         )
     return out
+
+
+async def describe_messages(session: AsyncSession, messages: Sequence[Message]) -> list[dict[str, Any]]:
+    return await session.run_sync(message_shapes, messages)
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -18,11 +19,14 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import Session
 
 log = logging.getLogger(__name__)
 
 AfterCommit = Callable[[], Awaitable[None]]
 T = TypeVar("T")
+
+READER_THREADS = 4
 
 
 class Database:
@@ -43,9 +47,14 @@ class Database:
             # Hot write paths run whole transactions in one thread hop (see `run`).
             self._sync_writer: Engine | None = _sqlite_sync_engine(url)
             self._writer_thread: ThreadPoolExecutor | None = ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer")
+            # Hot read paths likewise (see `query`).
+            self._sync_reader: Engine | None = _sqlite_sync_engine(url, immediate=False, pool_size=READER_THREADS)
+            self._reader_threads: ThreadPoolExecutor | None = ThreadPoolExecutor(READER_THREADS, thread_name_prefix="sqlite-reader")
         else:
             self._sync_writer = None
             self._writer_thread = None
+            self._sync_reader = None
+            self._reader_threads = None
             self.write_engine = create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
             self.read_engine = self.write_engine
         # SQLite has one writer at a time. Our two write paths (the async session and the
@@ -89,6 +98,26 @@ class Database:
         async with self.write_engine.begin() as aconn:
             return await aconn.run_sync(work)
 
+    async def query(self, work: Callable[[Session], T]) -> T:
+        """Run `work(session)` as one read transaction and return its result.
+
+        `work` is plain synchronous SQLAlchemy (ORM or Core) on a `Session`. On SQLite it
+        runs in a reader thread on the stdlib driver: one thread hop for the whole read,
+        where an async session makes several per statement, each waiting for the event
+        loop (and for the GIL while the loop is busy). On PostgreSQL it runs in
+        SQLAlchemy's greenlet bridge over asyncpg. Objects it returns are detached.
+        """
+        if self._sync_reader is not None and self._reader_threads is not None:
+            engine = self._sync_reader
+
+            def in_thread() -> T:
+                with Session(engine, expire_on_commit=False) as session:
+                    return work(session)
+
+            return await asyncio.get_running_loop().run_in_executor(self._reader_threads, in_thread)
+        async with self._reader() as session:
+            return await session.run_sync(work)
+
     @contextlib.asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
         async with self._reader() as session:
@@ -106,27 +135,30 @@ class Database:
         while True:
             await asyncio.sleep(every)
             try:
-                if await asyncio.to_thread(_file_size, wal) > wal_bytes:
-                    await self._checkpoint()
+                size = await asyncio.to_thread(_file_size, wal)
+                if size > wal_bytes:
+                    # The longer the log, the longer we may hold writers back to restart it.
+                    await self._checkpoint(patience=0.02 if size < 4 * wal_bytes else 0.25)
             except asyncio.CancelledError:
                 raise
-            except Exception:  # busy readers: try again next time
+            except Exception:
                 log.warning("WAL checkpoint failed; retrying later", exc_info=True)
 
-    async def _checkpoint(self) -> None:
+    async def _checkpoint(self, patience: float) -> bool:
+        """Fold the log into the database, then restart it; False if readers kept it.
+
+        First a passive checkpoint from a reader thread, beside the writers; then, holding
+        the write turn, the short rest and the truncation. Truncating must wait until no
+        reader still reads an older snapshot from the log; SQLite's busy handler would
+        wait in sleeps of up to 100 ms while every writer queues, so we poll each
+        millisecond instead and give up after `patience` seconds (next time, then).
+        """
         assert self._sync_writer is not None and self._writer_thread is not None
-        engine = self._sync_writer
-
-        def in_thread() -> None:
-            # On the raw connection, outside any transaction (a checkpoint cannot run
-            # inside one); we hold the write turn, so no writer of ours is waiting.
-            with engine.connect() as conn:
-                raw = conn.connection.driver_connection
-                assert raw is not None
-                raw.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
-
+        assert self._sync_reader is not None and self._reader_threads is not None
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._reader_threads, _wal_checkpoint, self._sync_reader, "PASSIVE", 0.0)
         async with self._write_turn:
-            await asyncio.get_running_loop().run_in_executor(self._writer_thread, in_thread)
+            return await loop.run_in_executor(self._writer_thread, _wal_checkpoint, self._sync_writer, "TRUNCATE", patience)
 
     async def ping(self) -> None:
         async with self.read_engine.connect() as conn:
@@ -136,6 +168,9 @@ class Database:
         if self._sync_writer is not None and self._writer_thread is not None:
             await asyncio.get_running_loop().run_in_executor(self._writer_thread, self._sync_writer.dispose)
             self._writer_thread.shutdown(wait=False)
+        if self._sync_reader is not None and self._reader_threads is not None:
+            self._reader_threads.shutdown(wait=True)
+            self._sync_reader.dispose()
         await self.write_engine.dispose()
         if self.read_engine is not self.write_engine:
             await self.read_engine.dispose()
@@ -146,6 +181,26 @@ def after_commit(session: AsyncSession, hook: AfterCommit) -> None:
     hooks: list[AfterCommit] = session.info.setdefault("after_commit", [])
     if hook not in hooks:
         hooks.append(hook)
+
+
+def _wal_checkpoint(engine: Engine, mode: str, patience: float) -> bool:
+    """`PRAGMA wal_checkpoint(mode)` on a raw connection (a checkpoint cannot run inside a
+    transaction), retried every millisecond for up to `patience` seconds while busy."""
+    with engine.connect() as conn:
+        raw = conn.connection.driver_connection
+        assert raw is not None
+        raw.execute("PRAGMA busy_timeout=0")
+        try:
+            deadline = time.monotonic() + patience
+            while True:
+                busy, _, _ = raw.execute(f"PRAGMA wal_checkpoint({mode})").fetchone()
+                if not busy:
+                    return True
+                if time.monotonic() >= deadline:
+                    return False
+                time.sleep(0.001)
+        finally:
+            raw.execute("PRAGMA busy_timeout=10000")
 
 
 def _file_size(path: Path) -> int:
@@ -161,9 +216,9 @@ def _ensure_sqlite_dir(url: str) -> None:
         Path(database).parent.mkdir(parents=True, exist_ok=True)
 
 
-def _sqlite_sync_engine(url: str) -> Engine:
-    engine = create_engine(url.replace("sqlite+aiosqlite", "sqlite+pysqlite", 1), pool_size=1, max_overflow=0)
-    _sqlite_pragmas(engine, immediate=True)
+def _sqlite_sync_engine(url: str, *, immediate: bool = True, pool_size: int = 1) -> Engine:
+    engine = create_engine(url.replace("sqlite+aiosqlite", "sqlite+pysqlite", 1), pool_size=pool_size, max_overflow=0)
+    _sqlite_pragmas(engine, immediate=immediate)
     return engine
 
 

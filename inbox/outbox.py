@@ -134,24 +134,23 @@ class OutboxWorker:
         lease = dt.timedelta(seconds=self.config.lease_seconds)
         worker_id = self.worker_id
 
-        def work(conn: Connection) -> list[Claim]:
-            due = (
-                select(OutboxItem.id)
-                .where(
-                    or_(
-                        (OutboxItem.status == "pending") & (OutboxItem.next_attempt_at <= now),
-                        (OutboxItem.status == "sending") & (OutboxItem.claimed_until < now),
-                    )
-                )
-                .order_by(OutboxItem.id)
-                .limit(limit)
-                .with_for_update(skip_locked=True)
+        due = select(OutboxItem.id).where(
+            or_(
+                (OutboxItem.status == "pending") & (OutboxItem.next_attempt_at <= now),
+                (OutboxItem.status == "sending") & (OutboxItem.claimed_until < now),
             )
-            if channel_ids is not None:
-                due = due.where(OutboxItem.channel_id.in_(channel_ids))
+        )
+        if channel_ids is not None:
+            due = due.where(OutboxItem.channel_id.in_(channel_ids))
+        # Most wake-ups (every commit wakes us) find nothing due: a read says so without
+        # taking SQLite's one write turn from the writers that have real work.
+        if not await self.db.query(lambda session: session.scalar(due.limit(1)) is not None):
+            return []
+
+        def work(conn: Connection) -> list[Claim]:
             result = conn.execute(
                 update(OutboxItem)
-                .where(OutboxItem.id.in_(due.scalar_subquery()))
+                .where(OutboxItem.id.in_(due.order_by(OutboxItem.id).limit(limit).with_for_update(skip_locked=True).scalar_subquery()))
                 .values(status="sending", claimed_by=worker_id, claimed_until=now + lease, attempts=OutboxItem.attempts + 1)
                 .returning(OutboxItem.id, OutboxItem.message_id, OutboxItem.channel_id, OutboxItem.idempotency_key, OutboxItem.attempts)
             )

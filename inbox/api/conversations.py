@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.orm import Session
 
 from inbox import conversations as conv
 from inbox.api import pagination
@@ -110,15 +111,18 @@ async def list_messages(svc: Svc, who: Who, conversation_id: Id, cursor: str | N
 
 @router.post("/{conversation_id}/messages", status_code=201)
 async def post_message(svc: Svc, who: Who, conversation_id: Id, body: ReplyIn) -> dict[str, Any]:
-    async with svc.db.read() as session:
-        found = await conv.get_visible(session, who, conversation_id)
-        if found is None:
-            raise not_found("conversation")
+    # The hot path of every agent's reply: each read is one hop to a reader thread.
+    found = await svc.db.query(lambda session: conv.find_visible(session, who, conversation_id))
+    if found is None:
+        raise not_found("conversation")
     message_id = await send_reply(svc.db, svc.bus, found.id, Reply(text=body.text, private=body.private, agent_id=who.agent_id))
-    async with svc.db.read() as session:
-        message = await session.get(Message, message_id)
+
+    def shape(session: Session) -> dict[str, Any]:
+        message = session.get(Message, message_id)
         assert message is not None
-        return (await conv.describe_messages(session, [message]))[0]
+        return conv.message_shapes(session, [message])[0]
+
+    return await svc.db.query(shape)
 
 
 @router.post("/{conversation_id}/typing", status_code=204)

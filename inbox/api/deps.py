@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from inbox.api.errors import ApiError
-from inbox.auth import Principal, principal_for_token, principal_of
+from inbox.auth import Principal, principal_of, token_principal
 from inbox.models import Agent
 from inbox.ratelimit import RateLimiter
 from inbox.services import Services
@@ -41,15 +41,15 @@ async def principal_from_cookie(svc: Services, cookie: str | None, session: Asyn
 
 
 async def authenticate(svc: Services, authorization: str | None, cookie: str | None, method: str) -> Principal:
+    if authorization:
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            raise ApiError(401, "expected 'Authorization: Bearer <token>'", headers={"WWW-Authenticate": "Bearer"})
+        principal = await svc.db.query(lambda session: token_principal(session, token.strip()))
+        if principal is None:
+            raise ApiError(401, "invalid or revoked token", headers={"WWW-Authenticate": "Bearer"})
+        return principal
     async with svc.db.read() as session:
-        if authorization:
-            scheme, _, token = authorization.partition(" ")
-            if scheme.lower() != "bearer" or not token:
-                raise ApiError(401, "expected 'Authorization: Bearer <token>'", headers={"WWW-Authenticate": "Bearer"})
-            principal = await principal_for_token(session, token.strip())
-            if principal is None:
-                raise ApiError(401, "invalid or revoked token", headers={"WWW-Authenticate": "Bearer"})
-            return principal
         # The browser session works for reads; changes from the UI go through its forms (CSRF).
         if cookie and method in SAFE_METHODS:
             principal = await principal_from_cookie(svc, cookie, session)
