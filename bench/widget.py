@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import random
 import statistics
 import subprocess
@@ -55,6 +56,12 @@ def rss_kib(pid: int) -> int:
         if line.startswith("VmRSS:"):
             return int(line.split()[1])
     return 0
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time the process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def pct(values: list[float], p: float) -> float:
@@ -132,6 +139,7 @@ async def gateway_run(args: argparse.Namespace) -> dict[str, float]:
         per_agent = args.replies // args.agents
 
         began = time.perf_counter()
+        cpu_began = cpu_seconds(node.process.pid)
 
         async def agent(n: int) -> None:
             async with httpx.AsyncClient(base_url=node.url, headers={"Authorization": f"Bearer {token}"}, timeout=60) as api:
@@ -151,6 +159,7 @@ async def gateway_run(args: argparse.Namespace) -> dict[str, float]:
 
         await asyncio.gather(*(agent(n) for n in range(args.agents)))
         elapsed = time.perf_counter() - began
+        cpu_ms = (cpu_seconds(node.process.pid) - cpu_began) * 1000 / max(len(latencies), 1)
         for task in readers:
             task.cancel()
         before = await settle(node.process.pid)
@@ -165,6 +174,7 @@ async def gateway_run(args: argparse.Namespace) -> dict[str, float]:
             "replies": len(latencies),
             "kib_per_idle": (after - before) / max(args.idle, 1),
             "post_p50": statistics.median(posts),
+            "cpu_ms": cpu_ms,
         }
     finally:
         await asyncio.to_thread(node.stop)
@@ -226,6 +236,7 @@ async def main() -> None:
     print(f"{'bare websockets echo (floor)':34} {echo['p50']:8.1f} {echo['p99']:8.1f} {echo['kib_per_idle']:9.1f}")
     print(f"{'Frontdesk reply, API -> visitor':34} {gateway['p50']:8.1f} {gateway['p99']:8.1f} {gateway['kib_per_idle']:9.1f}")
     print(f"{'  of which the API POST (p50)':34} {gateway['post_p50']:8.1f}")
+    print(f"daemon CPU per reply: {gateway['cpu_ms']:.1f} ms")
     print(f"ratio: p50 {gateway['p50'] / echo['p50']:.1f}x, p99 {gateway['p99'] / echo['p99']:.1f}x, memory {gateway['kib_per_idle'] / max(echo['kib_per_idle'], 0.1):.1f}x")
     print("targets: p50 <= 15 ms, p99 <= 100 ms, <= 25 KB per idle visitor")
 
