@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import hashlib
 import hmac
+import importlib.util
 import json
 import os
 import socket
@@ -112,9 +113,12 @@ async def start_fake_slack() -> tuple[web.AppRunner, str]:
 # -- Frontdesk: the real daemon --------------------------------------------------------------
 
 
-def frontdesk_command(*args: str, uvloop: bool = False) -> list[str]:
-    install = "import uvloop; uvloop.install(); " if uvloop else ""
-    return [sys.executable, "-c", install + "import sys; from inbox.cli import main; sys.exit(main())", *args]
+# `frontdesk serve` runs on uvloop when it is installed (it comes with uvicorn[standard]).
+DAEMON_LOOP = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
+
+
+def frontdesk_command(*args: str) -> list[str]:
+    return [sys.executable, "-c", "import sys; from inbox.cli import main; sys.exit(main())", *args]
 
 
 def write_config(path: Path, port: int, db_url: str, api_url: str) -> None:
@@ -205,16 +209,15 @@ def summary(name: str, latencies: list[float]) -> str:
 
 
 def start_servers(
-    config: Path, env: dict[str, str], bare_port: int, api_url: str, uvloop: bool
+    config: Path, env: dict[str, str], bare_port: int, api_url: str
 ) -> tuple[subprocess.Popen[bytes], subprocess.Popen[bytes], IO[bytes]]:
     subprocess.run(frontdesk_command("migrate", "--config", str(config)), cwd=ROOT, env=env, check=True, capture_output=True)
     log = (config.parent / "daemon.log").open("wb")
     daemon = subprocess.Popen(
-        frontdesk_command("serve", "--config", str(config), uvloop=uvloop), cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+        frontdesk_command("serve", "--config", str(config)), cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
     )
     # Both servers on the same event loop implementation, or the comparison says little.
-    loop = "uvloop" if uvloop else "asyncio"
-    bare = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--bare-server", str(bare_port), api_url, loop], cwd=ROOT, env=env)
+    bare = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--bare-server", str(bare_port), api_url, DAEMON_LOOP], cwd=ROOT, env=env)
     return daemon, bare, log
 
 
@@ -223,7 +226,6 @@ async def main() -> int:
     parser.add_argument("--events", type=int, default=1000)
     parser.add_argument("--users", type=int, default=50)
     parser.add_argument("--database-url", default="")
-    parser.add_argument("--uvloop", action="store_true", help="run both servers on uvloop (frontdesk serve uses asyncio's loop)")
     parser.add_argument("--concurrency", type=int, default=100, help="connections the sender uses, as Slack's delivery does (0: every event at once)")
     args = parser.parse_args()
 
@@ -235,7 +237,7 @@ async def main() -> int:
     fd_port, bare_port = free_port(), free_port()
     config = workdir / "frontdesk.toml"
     write_config(config, fd_port, db_url, api_url)
-    daemon, bare, log = await asyncio.to_thread(start_servers, config, env, bare_port, api_url, args.uvloop)
+    daemon, bare, log = await asyncio.to_thread(start_servers, config, env, bare_port, api_url)
     try:
         await wait_healthy(f"http://127.0.0.1:{fd_port}/healthz", daemon)
         await wait_healthy(f"http://127.0.0.1:{bare_port}/healthz", bare)
@@ -248,7 +250,7 @@ async def main() -> int:
             await burst(url, [event_body(n, args.users, f"w{i}") for n in range(args.users)])
         print(
             f"Slack ack latency, {args.events} signed events per burst, {args.users} users, "
-            f"database {db_url.split(':')[0]}, event loop {'uvloop' if args.uvloop else 'asyncio'}"
+            f"database {db_url.split(':')[0]}, event loop {DAEMON_LOOP} (both)"
         )
         scenarios = [args.concurrency] + ([0] if args.concurrency else [])
         for round_, concurrency in enumerate(scenarios):
