@@ -18,11 +18,11 @@ from inbox.api import (
     conversations,
     errors,
     events,
-    hooks,
     kb,
     routing_admin,
     tickets,
 )
+from inbox.api.hooks import ChannelHooks
 from inbox.ratelimit import RateLimiter
 from inbox.services import Services
 from inbox.ui import kb_pages
@@ -130,7 +130,7 @@ def create_app(services: Services) -> FastAPI:
     async def metrics_endpoint(request: Request) -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
-    for module in (conversations, contacts, tickets, routing_admin, admin, events, attachments, hooks, kb):
+    for module in (conversations, contacts, tickets, routing_admin, admin, events, attachments, kb):
         app.include_router(module.router)
     gateway, lookup = widget_gateway(services)
     app.state.widget_gateway = gateway  # the daemon stops its hub on shutdown
@@ -141,5 +141,7 @@ def create_app(services: Services) -> FastAPI:
     app.add_middleware(
         BodyLimit, limit=services.config.server.max_request_bytes, upload_limit=services.config.server.max_upload_bytes
     )
-    app.add_middleware(VisitorSockets, gateway=gateway)  # outermost: /widget/{name}/ws
+    # Outermost, ahead of the router: /hooks/{type}/{channel} and /widget/{name}/ws.
+    app.add_middleware(ChannelHooks, services=services)
+    app.add_middleware(VisitorSockets, gateway=gateway)
     return app
