@@ -183,6 +183,8 @@ def _clean_json(value: Any) -> Any:
 
 def normalise(message: InboundMessage) -> InboundMessage:
     """Make any adapter's message storable on both databases without changing its meaning."""
+    if _storable_as_is(message):
+        return message
     sender = message.sender
     return dataclasses.replace(
         message,
@@ -207,6 +209,31 @@ def normalise(message: InboundMessage) -> InboundMessage:
         ),
         meta=_clean_json(message.meta),
     )
+
+
+def _storable_as_is(message: InboundMessage) -> bool:
+    """A cheap, conservative test for the usual message that `normalise` would not change:
+    no NUL anywhere, nothing over its column's limit, no attachments. Rebuilding every
+    message field by field was a fifth of the ingest's time."""
+    sender = message.sender
+    texts = [message.external_id, message.text, sender.address, *message.references]
+    for value, limit in (
+        (message.html, None),
+        (message.subject, 998),
+        (message.thread_key, 255),
+        (message.target_external_id, None),
+        (sender.name, 255),
+        (sender.email, 320),
+        (sender.username, 255),
+        (sender.language, 16),
+    ):
+        if value is not None:
+            if limit is not None and len(value) > limit:
+                return False
+            texts.append(value)
+    if message.attachments or not all(message.references) or "\x00" in "".join(texts):
+        return False
+    return not message.meta or _clean_json(message.meta) == message.meta
 
 
 def _raw_of(message: InboundMessage) -> bytes:
