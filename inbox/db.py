@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -11,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, create_engine, event, func, insert, select, text
+from sqlalchemy import Connection, Engine, Select, create_engine, event, func, insert, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -257,9 +258,15 @@ def insert_ids(conn: Connection, table: Any, rows: list[dict[str, Any]], key: st
         return []
     column = table.c[key]
     if conn.dialect.name == "sqlite":
-        start = int(conn.scalar(select(func.coalesce(func.max(column), 0))) or 0) + 1
+        start = int(conn.scalar(_highest_id(table, key)) or 0) + 1
         ids = list(range(start, start + len(rows)))
         conn.execute(insert(table), [{**row, key: i} for row, i in zip(rows, ids, strict=True)])
         return ids
     result = conn.execute(insert(table).returning(column, sort_by_parameter_order=True), rows)
     return [row[0] for row in result]
+
+
+@functools.cache
+def _highest_id(table: Any, key: str) -> Select[tuple[int]]:
+    """Built once per table: constructing and hashing the query cost four times running it."""
+    return select(func.coalesce(func.max(table.c[key]), 0))

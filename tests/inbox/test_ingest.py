@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from sqlalchemy import func, select
 
-from channels.base import InboundAttachment
+from channels.base import InboundAttachment, InboundMessage
+from inbox.ingest import normalise
 from inbox.models import (
     Attachment,
     Blob,
@@ -172,3 +174,28 @@ async def test_event_seq_grows_with_commit_order(services: Services) -> None:
         rows = (await session.execute(select(Event.seq, Event.payload).where(Event.type == "message.created").order_by(Event.seq))).all()
     message_ids = [r.payload["message_id"] for r in rows]
     assert len(rows) == 30 and message_ids == sorted(message_ids)
+
+
+def test_a_clean_message_is_kept_as_it_is() -> None:
+    message = inbound("m1", subject="Help", thread_key="t1", references=("<a@x>",), meta={"chat": 7, "ids": [1, 2]})
+    assert normalise(message) is message
+
+
+@pytest.mark.parametrize(
+    "dirty",
+    [
+        inbound("m\x001", text="a\x00b"),
+        inbound("m1", subject="s" * 1000),
+        inbound("m1", thread_key="k" * 300),
+        inbound("m1", references=("", "<a@x>")),
+        inbound("m1", name="n" * 300),
+        inbound("m1", meta={"k": "v\x00", 1: (2, 3)}),
+        inbound("m1", attachments=(InboundAttachment("f\x00.txt", "text/plain", b"x"),)),
+    ],
+)
+def test_a_message_that_needs_cleaning_is_cleaned(dirty: InboundMessage) -> None:
+    clean = normalise(dirty)
+    assert clean != dirty and normalise(clean) == clean
+    assert "\\x00" not in repr(clean)  # repr escapes NUL, so this finds one anywhere
+    assert len(clean.subject or "") <= 998 and len(clean.thread_key or "") <= 255 and len(clean.sender.name or "") <= 255
+    assert all(clean.references) and all(isinstance(k, str) for k in clean.meta)
