@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import random
@@ -62,6 +63,16 @@ def cpu_seconds(pid: int) -> float:
     """User + system CPU time the process has used so far."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def quiet_collector() -> None:
+    """Keep this load generator's own garbage collection out of the timings: with 1,000
+    client sockets its full collections stop it for 80-160 ms, which would be counted
+    as the server's latency. Frozen set-up objects and rare full collections, as the
+    daemon does."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(10_000, 20, 100)
 
 
 def pct(values: list[float], p: float) -> float:
@@ -133,32 +144,40 @@ async def gateway_run(args: argparse.Namespace) -> dict[str, float]:
                         future.set_result(time.perf_counter())
 
         readers = [asyncio.create_task(read(ws)) for ws, _ in visitors]
+        quiet_collector()
         keys = [f"v:{visitor}" for _, visitor in visitors]
         latencies: list[float] = []
         posts: list[float] = []
         per_agent = args.replies // args.agents
 
+        # The agents' clients exist and are connected before the clock starts: creating 50
+        # of them (an SSL context each) blocks this process for about a second, after
+        # which the first replies of every agent would all go at once.
+        clients = [httpx.AsyncClient(base_url=node.url, headers={"Authorization": f"Bearer {token}"}, timeout=60) for _ in range(args.agents)]
+        await asyncio.gather(*(api.get("/healthz") for api in clients))
+
         began = time.perf_counter()
         cpu_began = cpu_seconds(node.process.pid)
 
         async def agent(n: int) -> None:
-            async with httpx.AsyncClient(base_url=node.url, headers={"Authorization": f"Bearer {token}"}, timeout=60) as api:
-                for k in range(per_agent):
-                    if args.rate:  # open loop: replies at a steady rate, as agents type them
-                        due = began + (k * args.agents + n) / args.rate
-                        await asyncio.sleep(max(0.0, due - time.perf_counter()))
-                    key = random.choice(keys)
-                    text = f"reply {n}-{k}"
-                    future: asyncio.Future[float] = asyncio.get_running_loop().create_future()
-                    waiting[text] = future
-                    start = time.perf_counter()
-                    response = await api.post(f"/api/v1/conversations/{conversations[key]}/messages", json={"text": text})
-                    posts.append((time.perf_counter() - start) * 1000)
-                    response.raise_for_status()
-                    latencies.append((await asyncio.wait_for(future, 60) - start) * 1000)
+            api = clients[n]
+            for k in range(per_agent):
+                if args.rate:  # open loop: replies at a steady rate, as agents type them
+                    due = began + (k * args.agents + n) / args.rate
+                    await asyncio.sleep(max(0.0, due - time.perf_counter()))
+                key = random.choice(keys)
+                text = f"reply {n}-{k}"
+                future: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+                waiting[text] = future
+                start = time.perf_counter()
+                response = await api.post(f"/api/v1/conversations/{conversations[key]}/messages", json={"text": text})
+                posts.append((time.perf_counter() - start) * 1000)
+                response.raise_for_status()
+                latencies.append((await asyncio.wait_for(future, 60) - start) * 1000)
 
         await asyncio.gather(*(agent(n) for n in range(args.agents)))
         elapsed = time.perf_counter() - began
+        await asyncio.gather(*(api.aclose() for api in clients))
         cpu_ms = (cpu_seconds(node.process.pid) - cpu_began) * 1000 / max(len(latencies), 1)
         for task in readers:
             task.cancel()
@@ -193,6 +212,7 @@ async def echo_run(args: argparse.Namespace) -> dict[str, float]:
         latencies: list[float] = []
         per_agent = args.replies // args.agents
 
+        quiet_collector()
         # One agent per socket at a time: split the clients between the agents.
         groups = [clients[i :: args.agents] for i in range(args.agents)]
 
