@@ -90,6 +90,19 @@ async def test_forged_and_stale_signatures_are_refused_by_the_daemon_and_nothing
         assert await conversations(client) == []
 
 
+async def test_hook_answers_wrong_method_unknown_channel_and_oversized_body_in_json(daemon: SlackDaemon) -> None:
+    async with daemon.client() as client:
+        wrong_method = await client.get("/hooks/slack/slack")
+        assert wrong_method.status_code == 405 and wrong_method.json()["error"]["message"] == "webhooks take POST"
+        unknown = await client.post("/hooks/slack/nope", content=b"{}")
+        assert unknown.status_code == 404 and "nope" in unknown.json()["error"]["message"]
+        wrong_type = await client.post("/hooks/telegram/slack", content=b"{}")
+        assert wrong_type.status_code == 404
+        big = await client.post("/hooks/slack/slack", content=b"x" * (2 * 1024 * 1024))
+        assert big.status_code == 413 and big.json()["error"]["code"] == "payload_too_large"
+        assert await conversations(client) == []
+
+
 async def test_url_verification_through_the_daemon(daemon: SlackDaemon) -> None:
     async with daemon.client() as client:
         response = await post_event(client, {"type": "url_verification", "challenge": "abc123", "token": "t"})
