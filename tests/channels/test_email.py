@@ -213,6 +213,19 @@ async def drain(worker: OutboxWorker) -> None:
             await asyncio.gather(*list(worker._inflight))
 
 
+async def drain_until(worker: OutboxWorker, services: Services, message_id: int, delivery: str) -> Message:
+    """Run the outbox until the message's delivery is `delivery` (60 s is a safety net)."""
+    deadline = time.monotonic() + 60
+    while True:
+        await drain(worker)
+        async with services.db.read() as session:
+            stored = await session.get(Message, message_id)
+        if stored is not None and stored.delivery == delivery:
+            return stored
+        assert time.monotonic() < deadline, f"message {message_id} never became {delivery}"
+        await asyncio.sleep(0.02)
+
+
 async def test_reply_threading_both_ways(mailbox: Mailbox) -> None:
     services = mailbox.services
     mailbox.dovecot.deliver(mail("My printer is broken", msgid="p1@example.com"))
@@ -274,15 +287,7 @@ async def test_smtp_refusals_are_retried_or_failed(mailbox: Mailbox) -> None:
     async with services.db.read() as session:
         assert (await session.get(Message, reply.id)).delivery == "queued"  # type: ignore[union-attr]
     mailbox.smtp.reply_code = "550 5.1.1 No such user"
-    deadline = time.monotonic() + 60
-    while True:
-        await drain(worker)
-        async with services.db.read() as session:
-            stored = await session.get(Message, reply.id)
-        if stored is not None and stored.delivery == "failed":
-            break
-        assert time.monotonic() < deadline
-        await asyncio.sleep(0.02)
+    stored = await drain_until(worker, services, reply.id, "failed")
     assert "550" in (stored.delivery_error or "") and mailbox.smtp.messages == []
 
 
@@ -323,16 +328,7 @@ async def test_an_smtp_server_that_stalls_or_drops_loses_nothing_and_sends_once(
             item.next_attempt_at = item.created_at
             item.attempts = 0
 
-    worker = OutboxWorker(services.db, services.bus, lambda cid: channel, FAST_OUTBOX)
-    deadline = time.monotonic() + 60
-    while True:
-        await drain(worker)
-        async with services.db.read() as session:
-            stored = await session.get(Message, reply.id)
-        if stored is not None and stored.delivery == "sent":
-            break
-        assert time.monotonic() < deadline
-        await asyncio.sleep(0.05)
+    await drain_until(OutboxWorker(services.db, services.bus, lambda cid: channel, FAST_OUTBOX), services, reply.id, "sent")
     [sent] = mailbox.smtp.messages  # lost: 0, duplicated: 0
     assert b"answer after faults" in sent.data
 
