@@ -81,10 +81,6 @@ def token_principal(session: Session, token: str) -> Principal | None:
     return principal_of(row) if row else None
 
 
-async def principal_for_token(session: AsyncSession, token: str) -> Principal | None:
-    return await session.run_sync(token_principal, token)
-
-
 async def create_login_link(session: AsyncSession, agent: Agent, *, hours: int = 24) -> str:
     token = secrets.token_urlsafe(32)
     session.add(LoginLink(agent_id=agent.id, token_hash=_digest(token), expires_at=utcnow() + dt.timedelta(hours=hours)))

@@ -39,10 +39,6 @@ def teams_of(session: Session, agent_id: int) -> list[int]:
     return list(session.scalars(select(TeamMember.team_id).where(TeamMember.agent_id == agent_id)))
 
 
-async def team_ids_of(session: AsyncSession, agent_id: int) -> list[int]:
-    return await session.run_sync(teams_of, agent_id)
-
-
 def visible_to(session: Session, who: Principal) -> ColumnElement[bool]:
     """Admins see everything; agents see unteamed conversations, their teams' and their own."""
     if who.is_admin:

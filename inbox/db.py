@@ -28,6 +28,7 @@ AfterCommit = Callable[[], Awaitable[None]]
 T = TypeVar("T")
 
 READER_THREADS = 4
+BUSY_TIMEOUT_MS = 10_000  # how long a statement waits for SQLite's lock before failing
 
 
 class Database:
@@ -170,7 +171,7 @@ class Database:
             await asyncio.get_running_loop().run_in_executor(self._writer_thread, self._sync_writer.dispose)
             self._writer_thread.shutdown(wait=False)
         if self._sync_reader is not None and self._reader_threads is not None:
-            self._reader_threads.shutdown(wait=True)
+            await asyncio.to_thread(self._reader_threads.shutdown, wait=True)  # reads in flight finish
             self._sync_reader.dispose()
         await self.write_engine.dispose()
         if self.read_engine is not self.write_engine:
@@ -201,7 +202,7 @@ def _wal_checkpoint(engine: Engine, mode: str, patience: float) -> bool:
                     return False
                 time.sleep(0.001)
         finally:
-            raw.execute("PRAGMA busy_timeout=10000")
+            raw.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
 
 
 def _file_size(path: Path) -> int:
@@ -238,7 +239,7 @@ def _sqlite_pragmas(engine: Engine, *, immediate: bool) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         cursor.close()
 
     @event.listens_for(engine, "begin")

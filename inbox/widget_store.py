@@ -29,13 +29,7 @@ class WidgetTranscripts:
         async with self.db.read() as session:
             row = (
                 await session.execute(
-                    select(
-                        Channel.name,
-                        Attachment.filename,
-                        Attachment.content_type,
-                        Blob.data,
-                        Message.private,
-                    )
+                    select(Channel.name, Attachment.filename, Attachment.content_type, Blob.data, Message.private)
                     .join(Message, Message.id == Attachment.message_id)
                     .join(Channel, Channel.id == Message.channel_id)
                     .join(Blob, Blob.sha256 == Attachment.sha256)
@@ -58,11 +52,7 @@ def _transcript(session: Session, channel: str, thread_key: str, after: int, lim
     conversations = select(Conversation.id).join(Channel, Channel.id == Conversation.channel_id).where(Channel.name == channel, Conversation.thread_key == thread_key)
     rows = session.execute(
         select(Event.seq, Event.payload)
-        .where(
-            Event.seq > after,
-            Event.type == "message.created",
-            Event.conversation_id.in_(conversations),
-        )
+        .where(Event.seq > after, Event.type == "message.created", Event.conversation_id.in_(conversations))
         .order_by(Event.seq)
         .limit(limit)
     ).all()
@@ -124,13 +114,7 @@ def _files_of(session: Session, message_ids: list[int]) -> dict[int, list[FileRe
     if not message_ids:
         return {}
     rows = session.execute(
-        select(
-            Attachment.id,
-            Attachment.message_id,
-            Attachment.filename,
-            Attachment.content_type,
-            Attachment.size,
-        )
+        select(Attachment.id, Attachment.message_id, Attachment.filename, Attachment.content_type, Attachment.size)
         .where(Attachment.message_id.in_(message_ids), Attachment.inline.is_(False))
         .order_by(Attachment.id)
     ).all()
