@@ -7,6 +7,7 @@ import json
 import uuid
 
 import websockets
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from inbox.events import Bus, RedisBus
 from tests.fixtures.daemon import Daemon, daemon
@@ -66,7 +67,7 @@ async def test_stream_refuses_a_bad_token(daemon: Daemon) -> None:
         async with websockets.connect(url) as ws:
             await asyncio.wait_for(ws.recv(), 10)
         raise AssertionError("the stream should not open")
-    except websockets.exceptions.ConnectionClosed as closed:
+    except ConnectionClosed as closed:
         assert closed.rcvd is not None and closed.rcvd.code == 4401
-    except websockets.exceptions.InvalidStatus as refused:
+    except InvalidStatus as refused:
         assert refused.response.status_code == 403

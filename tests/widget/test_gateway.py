@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 import websockets
+from websockets.exceptions import InvalidStatus
 
 from tests.fixtures.daemon import Daemon, daemon
 from widget.tokens import TokenSigner, identity_hmac
@@ -113,7 +114,7 @@ async def test_agent_reply_reaches_the_visitor_live_and_after_reconnect(node: Da
 
 async def test_a_disallowed_origin_is_refused(node: Daemon) -> None:
     for origin in ("https://evil.example", None):
-        with pytest.raises(websockets.exceptions.InvalidStatus) as refused:
+        with pytest.raises(InvalidStatus) as refused:
             await websockets.connect(node.url.replace("http", "ws") + "/widget/website/ws", origin=origin)
         assert refused.value.response.status_code == 403  # refused at the handshake: nothing stored
 
