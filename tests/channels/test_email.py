@@ -226,15 +226,22 @@ async def drain_until(worker: OutboxWorker, services: Services, message_id: int,
         await asyncio.sleep(0.02)
 
 
-async def test_reply_threading_both_ways(mailbox: Mailbox) -> None:
+async def answered(mailbox: Mailbox, question_mail: EmailMessage, answer: str) -> tuple[EmailChannel, Message, Message]:
+    """A customer's mail received by the running channel, and an agent's reply queued."""
     services = mailbox.services
-    mailbox.dovecot.deliver(mail("My printer is broken", msgid="p1@example.com"))
+    mailbox.dovecot.deliver(question_mail)
     channel = await mailbox.start()
     await mailbox.wait_cursor(1)
     [question] = await mailbox.inbound()
     agent, _ = await add_agent(services, "luis@support.example")
     async with services.db.transaction() as session:
-        reply = await post_reply(session, services.bus, question.conversation_id, Reply(text="Try turning it off and on", agent_id=agent.id))
+        reply = await post_reply(session, services.bus, question.conversation_id, Reply(text=answer, agent_id=agent.id))
+    return channel, question, reply
+
+
+async def test_reply_threading_both_ways(mailbox: Mailbox) -> None:
+    services = mailbox.services
+    channel, question, reply = await answered(mailbox, mail("My printer is broken", msgid="p1@example.com"), "Try turning it off and on")
     worker = OutboxWorker(services.db, services.bus, lambda cid: channel if cid == mailbox.ref.id else None, FAST_OUTBOX)
     await drain(worker)
 
@@ -273,13 +280,7 @@ async def test_reply_threading_both_ways(mailbox: Mailbox) -> None:
 
 async def test_smtp_refusals_are_retried_or_failed(mailbox: Mailbox) -> None:
     services = mailbox.services
-    mailbox.dovecot.deliver(mail("hello", msgid="s1@example.com"))
-    channel = await mailbox.start()
-    await mailbox.wait_cursor(1)
-    [question] = await mailbox.inbound()
-    agent, _ = await add_agent(services, "luis@support.example")
-    async with services.db.transaction() as session:
-        reply = await post_reply(session, services.bus, question.conversation_id, Reply(text="answer", agent_id=agent.id))
+    channel, question, reply = await answered(mailbox, mail("hello", msgid="s1@example.com"), "answer")
     worker = OutboxWorker(services.db, services.bus, lambda cid: channel, FAST_OUTBOX)
     mailbox.smtp.reply_code = "450 4.2.1 Mailbox busy, try later"
     await worker.drain_once()
@@ -296,13 +297,7 @@ async def test_an_smtp_server_that_stalls_or_drops_loses_nothing_and_sends_once(
     up at once (a drop): the reply stays queued and is retried, and once the server is
     back it is sent exactly once."""
     services = mailbox.services
-    mailbox.dovecot.deliver(mail("hello", msgid="st1@example.com"))
-    channel = await mailbox.start()
-    await mailbox.wait_cursor(1)
-    [question] = await mailbox.inbound()
-    agent, _ = await add_agent(services, "luis@support.example")
-    async with services.db.transaction() as session:
-        reply = await post_reply(session, services.bus, question.conversation_id, Reply(text="answer after faults", agent_id=agent.id))
+    channel, question, reply = await answered(mailbox, mail("hello", msgid="st1@example.com"), "answer after faults")
 
     async def stall(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await asyncio.sleep(30)  # never a greeting
