@@ -95,8 +95,30 @@ def widget_gateway(services: Services) -> tuple[Gateway, Callable[[str], Gateway
     return Gateway(services.config.server.secret_key, WidgetTranscripts(services.db), services.bus, lookup), lookup
 
 
-def create_app(services: Services) -> FastAPI:
-    app = FastAPI(
+class FrontdeskApp(FastAPI):
+    """FastAPI with a front door for the two paths that come in bursts and crowds.
+
+    `/hooks/{type}/{channel}` (a thousand signed Slack events at once) and
+    `/widget/{name}/ws` (thousands of idle visitors) are answered before FastAPI's own
+    layers: its per-request telemetry check, the error, exception and body-limit
+    middleware and the router cost more than a webhook's own work, and each layer a
+    websocket sits under is held for as long as the visitor stays.
+    """
+
+    front_door: ASGIApp | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.front_door is None:
+            await super().__call__(scope, receive, send)
+        else:
+            await self.front_door(scope, receive, send)
+
+    async def behind_front_door(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await super().__call__(scope, receive, send)
+
+
+def create_app(services: Services) -> FrontdeskApp:
+    app = FrontdeskApp(
         title="Frontdesk",
         version="0.1.0",
         description="Multichannel customer-support inbox. Authenticate with `Authorization: Bearer <token>`.",
@@ -141,7 +163,5 @@ def create_app(services: Services) -> FastAPI:
     app.add_middleware(
         BodyLimit, limit=services.config.server.max_request_bytes, upload_limit=services.config.server.max_upload_bytes
     )
-    # Outermost, ahead of the router: /hooks/{type}/{channel} and /widget/{name}/ws.
-    app.add_middleware(ChannelHooks, services=services)
-    app.add_middleware(VisitorSockets, gateway=gateway)
+    app.front_door = ChannelHooks(VisitorSockets(app.behind_front_door, gateway=gateway), services=services)
     return app

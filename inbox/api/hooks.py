@@ -1,22 +1,26 @@
 """Channel webhooks: `POST /hooks/{type}/{channel}` handed to the channel's adapter.
 
-Served by a small ASGI middleware in front of FastAPI's router: a burst of a thousand
-signed Slack events (or Telegram updates) at once is answered only after each is
-committed, and matching every request against all of the app's routes, with FastAPI's
-dependency and exception layers around it, cost more than the rest of the request.
+Served by a small ASGI middleware in front of FastAPI (`inbox.app.FrontdeskApp`): a
+burst of a thousand signed Slack events (or Telegram updates) at once is answered only
+after each is committed, and FastAPI's middleware, routing and dependency layers around
+each request cost more than the rest of it. Being outside FastAPI's error middleware,
+it answers a failing adapter with a JSON 500 itself (Slack and Telegram then retry).
 """
 
 from __future__ import annotations
 
+import json
+import logging
 import re
 from urllib.parse import parse_qsl
 
-from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from channels.base import WebhookRequest
+from channels.base import WebhookRequest, WebhookResponse
 from inbox.api.errors import error_body
 from inbox.services import Services
+
+log = logging.getLogger(__name__)
 
 HOOK_PATH = re.compile(r"/hooks/(?P<type>[^/]+)/(?P<channel>[^/]+)")
 
@@ -31,10 +35,14 @@ class ChannelHooks:
         if match is None:
             await self.app(scope, receive, send)
             return
-        response = await self._handle(scope, receive, match["type"], match["channel"])
-        await response(scope, receive, send)
+        reply = await self._handle(scope, receive, match["type"], match["channel"])
+        # Sent as two plain ASGI messages: a Response object per request showed up in a burst.
+        headers = [(b"content-type", reply.content_type.encode("latin-1")), (b"content-length", b"%d" % len(reply.body))]
+        headers += [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in reply.headers.items()]
+        await send({"type": "http.response.start", "status": reply.status, "headers": headers})
+        await send({"type": "http.response.body", "body": reply.body})
 
-    async def _handle(self, scope: Scope, receive: Receive, channel_type: str, channel: str) -> Response:
+    async def _handle(self, scope: Scope, receive: Receive, channel_type: str, channel: str) -> WebhookResponse:
         if scope["method"] != "POST":
             return _error(405, "webhooks take POST", headers={"Allow": "POST"})
         running = self.services.channels.by_name(channel)
@@ -46,10 +54,15 @@ class ChannelHooks:
         body = await _read_body(receive, self.services.config.server.max_request_bytes)
         if body is None:
             return _error(413, "request body too large")
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True))
-        reply = await handler(WebhookRequest(method="POST", path=scope["path"], headers=headers, body=body, query=query))
-        return Response(content=reply.body, status_code=reply.status, media_type=reply.content_type, headers=reply.headers)
+        # ASGI servers give header names in lower case.
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        query_string = scope.get("query_string", b"")
+        query = dict(parse_qsl(query_string.decode("latin-1"), keep_blank_values=True)) if query_string else {}
+        try:
+            return await handler(WebhookRequest(method="POST", path=scope["path"], headers=headers, body=body, query=query))
+        except Exception:
+            log.exception("%s channel %s: webhook request failed", channel_type, channel)
+            return _error(500, "the channel could not take this request; send it again")
 
 
 async def _read_body(receive: Receive, limit: int) -> bytes | None:
@@ -69,5 +82,5 @@ async def _read_body(receive: Receive, limit: int) -> bytes | None:
             return b"".join(chunks)
 
 
-def _error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse(error_body(status, message), status_code=status, headers=headers)
+def _error(status: int, message: str, headers: dict[str, str] | None = None) -> WebhookResponse:
+    return WebhookResponse(status=status, body=json.dumps(error_body(status, message)).encode(), headers=headers or {})
