@@ -115,6 +115,20 @@ async def test_unsigned_request_is_rejected(slack: SlackChannel, sink: MemorySin
     assert sink.messages == {}
 
 
+async def test_a_signed_body_that_is_not_json_is_refused_with_400(slack: SlackChannel, sink: MemorySink) -> None:
+    response = await slack.handle_webhook(signed_request(b'{"type": "event_callback", "event": '))
+    assert response.status == 400
+    assert json.loads(response.body)["error"].startswith("unreadable body")
+    assert sink.ingest_calls == 0
+
+
+async def test_ssl_check_is_answered_by_bolt(slack: SlackChannel, sink: MemorySink) -> None:
+    request = signed_request(b"ssl_check=1&token=x")
+    form = type(request)(request.method, request.path, {**request.headers, "content-type": "application/x-www-form-urlencoded"}, request.body)
+    assert (await slack.handle_webhook(form)).status == 200
+    assert sink.ingest_calls == 0
+
+
 # -- conversations ------------------------------------------------------------------------
 
 
@@ -128,6 +142,12 @@ async def test_top_level_message_in_support_channel_opens_a_conversation(slack: 
     assert stored.sender.name == "Ana García"
     assert stored.sender.email == "ana@example.com"
     assert stored.sender.language == "es"
+
+
+async def test_the_message_keeps_the_payload_exactly_as_slack_signed_it(slack: SlackChannel, sink: MemorySink) -> None:
+    request = signed_request(b'{"type":"event_callback","event_id":"Ev0RAW","event":' + json.dumps(message_event("caf\u00e9", ts="1.2")).encode() + b"}")
+    assert (await slack.handle_webhook(request)).status == 200
+    assert sink.messages["C0SUPPORT:1.2"].message.raw == request.body
 
 
 async def test_thread_replies_continue_the_conversation(slack: SlackChannel, sink: MemorySink) -> None:
