@@ -25,7 +25,13 @@ from typing import Any, Protocol, cast
 import nh3
 from sqlalchemy import Connection, Table, bindparam, insert, select, update
 
-from channels.base import InboundAttachment, InboundMessage, IngestResult, Sender
+from channels.base import (
+    InboundAttachment,
+    InboundMessage,
+    IngestResult,
+    OutboundAttachment,
+    Sender,
+)
 from inbox import events
 from inbox.db import Database, insert_ids
 from inbox.events import Bus
@@ -614,7 +620,11 @@ def _store_blobs(conn: Connection, payloads: list[bytes]) -> None:
 
 
 def _store_attachments(conn: Connection, messages: list[InboundMessage], message_ids: list[int]) -> None:
-    pairs: list[tuple[int, InboundAttachment]] = [(message_ids[i], a) for i, m in enumerate(messages) for a in m.attachments]
+    store_attachments(conn, [(message_ids[i], a) for i, m in enumerate(messages) for a in m.attachments])
+
+
+def store_attachments(conn: Connection, pairs: Sequence[tuple[int, InboundAttachment | OutboundAttachment]]) -> None:
+    """Files of stored messages, as (message id, file) pairs; their bytes are stored once."""
     if not pairs:
         return
     _store_blobs(conn, [a.data for _, a in pairs])
@@ -627,8 +637,8 @@ def _store_attachments(conn: Connection, messages: list[InboundMessage], message
                 "content_type": (a.content_type or "application/octet-stream")[:255],
                 "size": len(a.data),
                 "sha256": _sha256(a.data),
-                "inline": a.inline,
-                "content_id": a.content_id,
+                "inline": getattr(a, "inline", False),
+                "content_id": getattr(a, "content_id", None),
             }
             for mid, a in pairs
         ],

@@ -14,10 +14,11 @@ from typing import Any, cast
 from sqlalchemy import Connection, Select, Table, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from channels.base import OutboundAttachment
 from inbox import events
 from inbox.db import Database, insert_ids
 from inbox.events import Bus
-from inbox.ingest import Feed, sanitise_html
+from inbox.ingest import Feed, sanitise_html, store_attachments
 from inbox.models import Channel, Conversation, Message, OutboxItem, Ticket, utcnow
 
 messages_t = cast(Table, Message.__table__)
@@ -36,6 +37,7 @@ class Reply:
     agent_id: int | None = None
     meta: dict[str, Any] = field(default_factory=dict)
     subject: str | None = None  # defaults to the conversation's
+    attachments: tuple[OutboundAttachment, ...] = ()
 
 
 # Channels whose replies are delivered by being committed: the widget's gateway reads
@@ -77,6 +79,7 @@ def queue_reply(conn: Connection, conversation_id: int, reply: Reply, feed: Feed
             }
         ],
     )
+    store_attachments(conn, [(message_id, a) for a in reply.attachments])
     if not delivered:
         conn.execute(
             insert(outbox_t).values(

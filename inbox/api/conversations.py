@@ -5,15 +5,18 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy.orm import Session
 
+from channels.base import OutboundAttachment
 from inbox import conversations as conv
 from inbox.api import pagination
 from inbox.api.deps import Id, Svc, Who
 from inbox.api.errors import ApiError, not_found
 from inbox.api.events import typing_signal
+from inbox.api.uploads import MAX_FILES, UploadRefused, attached_files
 from inbox.models import Message
 from inbox.replies import Reply, send_reply
 
@@ -109,13 +112,58 @@ async def list_messages(svc: Svc, who: Who, conversation_id: Id, cursor: str | N
     return pagination.page(items, limit, [rows[-1].id] if rows else None)
 
 
-@router.post("/{conversation_id}/messages", status_code=201)
-async def post_message(svc: Svc, who: Who, conversation_id: Id, body: ReplyIn) -> dict[str, Any]:
+_REPLY_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": ReplyIn.model_json_schema()},
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["text"],
+                    "properties": {
+                        "text": {"type": "string", "minLength": 1, "maxLength": 100_000},
+                        "private": {"type": "boolean", "default": False},
+                        "file": {"type": "array", "maxItems": MAX_FILES, "items": {"type": "string", "format": "binary"}},
+                    },
+                }
+            },
+        },
+    }
+}
+
+
+async def _reply_in(request: Request) -> tuple[ReplyIn, tuple[OutboundAttachment, ...]]:
+    """The reply: a JSON body, or a multipart form whose `file` parts are attached."""
+    try:
+        if request.headers.get("content-type", "").startswith("multipart/form-data"):
+            try:
+                form = await request.form(max_files=MAX_FILES + 1, max_fields=10)
+            except Exception as exc:
+                raise ApiError(400, f"unreadable multipart form: {exc}") from None
+            try:
+                files = await attached_files(form)
+            except UploadRefused as exc:
+                raise ApiError(422, str(exc)) from None
+            fields = {k: v for k, v in form.multi_items() if isinstance(v, str)}
+            private = fields.pop("private", "false").strip().lower() in ("1", "true", "on", "yes")
+            return ReplyIn.model_validate({**fields, "private": private}), files
+        return ReplyIn.model_validate_json(await request.body()), ()
+    except ValidationError as exc:
+        raise RequestValidationError(exc.errors()) from None
+
+
+@router.post("/{conversation_id}/messages", status_code=201, openapi_extra=_REPLY_BODY)
+async def post_message(request: Request, svc: Svc, who: Who, conversation_id: Id) -> dict[str, Any]:
+    """Reply. JSON `{"text", "private"}`, or multipart/form-data with `text`, `private`
+    and up to ten `file` parts, which go out with the reply on its channel."""
+    body, files = await _reply_in(request)
     # The hot path of every agent's reply: each read is one hop to a reader thread.
     found = await svc.db.query(lambda session: conv.find_visible(session, who, conversation_id))
     if found is None:
         raise not_found("conversation")
-    message_id = await send_reply(svc.db, svc.bus, found.id, Reply(text=body.text, private=body.private, agent_id=who.agent_id))
+    reply = Reply(text=body.text, private=body.private, agent_id=who.agent_id, attachments=files)
+    message_id = await send_reply(svc.db, svc.bus, found.id, reply)
 
     def shape(session: Session) -> dict[str, Any]:
         message = session.get(Message, message_id)

@@ -193,3 +193,43 @@ async def test_api_rate_limit_answers_429_with_retry_after(api: Api) -> None:
     assert codes[:5] == [200] * 5 and codes[5:] == [429, 429]
     limited = await api.client.get("/api/v1/conversations", headers=api.auth(api.admin_token))
     assert limited.json()["error"]["code"] == "rate_limited" and limited.headers["Retry-After"] == "60"
+
+
+async def test_a_reply_can_carry_files_as_multipart(api: Api) -> None:
+    [cid] = await seed(api, 1)
+    headers = api.auth(api.admin_token)
+    files = [("file", ("report.pdf", b"%PDF-1.4 report", "application/pdf")), ("file", ("C:\\logs\\app.log", b"line 1\n", ""))]
+    response = await api.client.post(f"/api/v1/conversations/{cid}/messages", data={"text": "Both files attached"}, files=files, headers=headers)
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert body["text"] == "Both files attached" and body["delivery"] == "queued" and body["private"] is False
+    assert [(a["filename"], a["content_type"], a["size"]) for a in body["attachments"]] == [
+        ("report.pdf", "application/pdf", 15),
+        ("app.log", "application/octet-stream", 7),
+    ]
+    download = await api.client.get(body["attachments"][0]["url"], headers=headers)
+    assert download.status_code == 200 and download.content == b"%PDF-1.4 report"
+    # A private note with a file: stored, not queued.
+    note = await api.client.post(
+        f"/api/v1/conversations/{cid}/messages", data={"text": "internal", "private": "true"}, files=[("file", ("n.txt", b"n", "text/plain"))], headers=headers
+    )
+    assert note.status_code == 201 and note.json()["private"] is True and note.json()["delivery"] == "sent"
+    assert note.json()["attachments"][0]["filename"] == "n.txt"
+
+
+async def test_bad_multipart_replies_are_refused_with_a_json_error_and_store_nothing(api: Api) -> None:
+    [cid] = await seed(api, 1)
+    headers = api.auth(api.admin_token)
+    url = f"/api/v1/conversations/{cid}/messages"
+    empty = await api.client.post(url, data={"text": "x"}, files=[("file", ("empty.txt", b"", "text/plain"))], headers=headers)
+    assert empty.status_code == 422 and "empty.txt is empty" in empty.json()["error"]["message"]
+    many = await api.client.post(url, data={"text": "x"}, files=[("file", (f"{i}.txt", b"x", "text/plain")) for i in range(11)], headers=headers)
+    assert many.status_code in (400, 422) and many.json()["error"]["message"]
+    no_text = await api.client.post(url, data={"private": "false"}, files=[("file", ("a.txt", b"a", "text/plain"))], headers=headers)
+    assert no_text.status_code == 422 and "text" in no_text.json()["error"]["message"]
+    unknown = await api.client.post(url, data={"text": "x", "bogus": "1"}, headers={**headers, "Content-Type": "multipart/form-data; boundary=zz"})
+    assert unknown.status_code in (400, 422)
+    not_json = await api.client.post(url, content=b"{not json", headers={**headers, "Content-Type": "application/json"})
+    assert not_json.status_code == 422 and not_json.json()["error"]["message"]
+    messages = (await api.client.get(url, headers=headers)).json()["items"]
+    assert [m["direction"] for m in messages] == ["in"]

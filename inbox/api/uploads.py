@@ -1,0 +1,40 @@
+"""Files that agents attach to replies, read from a multipart form (API and agent UI)."""
+
+from __future__ import annotations
+
+import mimetypes
+import re
+
+from starlette.datastructures import FormData, UploadFile
+
+from channels.base import OutboundAttachment
+
+MAX_FILES = 10
+_MEDIA_TYPE = re.compile(r"[\w.+-]+/[\w.+-]+")
+
+
+class UploadRefused(ValueError):
+    """A file that cannot be attached; the message says which and why."""
+
+
+async def attached_files(form: FormData, field: str = "file") -> tuple[OutboundAttachment, ...]:
+    """The form's files under `field`, in order. A part with no name and no bytes (what a
+    browser sends when no file was chosen) is skipped; an empty chosen file is refused."""
+    parts = [p for p in form.getlist(field) if isinstance(p, UploadFile) and (p.filename or p.size)]
+    if len(parts) > MAX_FILES:
+        raise UploadRefused(f"at most {MAX_FILES} files per reply")
+    files = []
+    for part in parts:
+        name = (part.filename or "file").replace("\\", "/").rsplit("/", 1)[-1][-255:] or "file"
+        data = await part.read()
+        if not data:
+            raise UploadRefused(f"{name} is empty")
+        files.append(OutboundAttachment(name, _media_type(part.content_type, name), data))
+    return tuple(files)
+
+
+def _media_type(declared: str | None, name: str) -> str:
+    declared = (declared or "").split(";")[0].strip().lower()
+    if _MEDIA_TYPE.fullmatch(declared) and declared != "application/octet-stream":
+        return declared[:255]
+    return mimetypes.guess_type(name)[0] or "application/octet-stream"
