@@ -18,6 +18,7 @@ from inbox import events
 from inbox.api.errors import ApiError
 from inbox.api.events import typing_signal
 from inbox.api.tickets import change
+from inbox.api.uploads import MAX_FILES, UploadRefused, attached_files
 from inbox.auth import Principal
 from inbox.contacts import MergeError, merge_contacts
 from inbox.markdown import render_markdown
@@ -202,20 +203,29 @@ def install(app: FastAPI) -> None:
         return page.render("ui/_timeline.html", timeline=entries)
 
     @app.post("/conversations/{conversation_id}/reply", include_in_schema=False)
-    async def conversation_reply(
-        request: Request, conversation_id: int, csrf: str = Form(""), text: str = Form(""), private: str = Form("")
-    ) -> Response:
-        page = await posted(request, csrf)
+    async def conversation_reply(request: Request, conversation_id: int) -> Response:
+        try:
+            form = await request.form(max_files=MAX_FILES + 1, max_fields=10)
+        except Exception:
+            return HTMLResponse("unreadable form", status_code=400)
+        fields = {k: v for k, v in form.multi_items() if isinstance(v, str)}
+        page = await posted(request, fields.get("csrf", ""))
         if not isinstance(page, Page):
             return page
         assert page.who is not None
         svc = services_of(request)
-        if text.strip():
+        text = fields.get("text", "").strip()
+        if text:
             async with svc.db.read() as session:
                 found = await conv.get_visible(session, page.who, conversation_id)
             if found is None:
                 return page.render("ui/error.html", 404, message=page.t("not_found"))
-            reply = Reply(text=text.strip(), html=render_markdown(text.strip()), private=bool(private), agent_id=page.who.agent_id)
+            try:
+                files = await attached_files(form)
+            except UploadRefused:
+                return _back(conversation_id, "files_refused")
+            private = bool(fields.get("private"))
+            reply = Reply(text=text, html=render_markdown(text), private=private, agent_id=page.who.agent_id, attachments=files)
             await send_reply(svc.db, svc.bus, found.id, reply)
         board.report(conversation_id, page.who.agent_id, page.who.name, typing=False)
         return _back(conversation_id)

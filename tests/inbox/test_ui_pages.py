@@ -55,6 +55,29 @@ async def test_inbox_views_filters_and_full_text_search(api: Api) -> None:
     assert rows.status_code == 200 and "Crash" in rows.text and "<html" not in rows.text
 
 
+async def test_a_reply_from_the_page_carries_the_chosen_files(api: Api) -> None:
+    channel = await add_channel(api.services, "mail", "email")
+    [result] = await api.services.ingestor.ingest(channel, [inbound("a1", text="Which form?", subject="Forms")])
+    cid = result.conversation_id
+    csrf = await sign_in(api, "agent@example.com")
+    page = await api.client.get(f"/conversations/{cid}")
+    assert 'enctype="multipart/form-data"' in page.text and 'type="file" name="file" multiple' in page.text
+    # A browser sends an empty, nameless part when no file was chosen: a reply without files.
+    plain = await api.client.post(f"/conversations/{cid}/reply", data={"csrf": csrf, "text": "No file"}, files=[("file", ("", b"", "application/octet-stream"))])
+    assert plain.status_code == 303
+    sent = await api.client.post(f"/conversations/{cid}/reply", data={"csrf": csrf, "text": "Here it is"}, files=[("file", ("form-A1.pdf", b"%PDF form", "application/pdf"))])
+    assert sent.status_code == 303 and "error" not in sent.headers["location"]
+    empty = await api.client.post(f"/conversations/{cid}/reply", data={"csrf": csrf, "text": "Oops"}, files=[("file", ("blank.txt", b"", "text/plain"))])
+    assert empty.status_code == 303 and empty.headers["location"].endswith("?error=files_refused")
+    shown = await api.client.get(empty.headers["location"])
+    assert "The reply was not sent" in shown.text
+    messages = (await api.client.get(f"/api/v1/conversations/{cid}/messages", headers=api.auth(api.admin_token))).json()["items"]
+    assert [(m["text"], [a["filename"] for a in m["attachments"]]) for m in messages] == [("Which form?", []), ("No file", []), ("Here it is", ["form-A1.pdf"])]
+    assert "form-A1.pdf" in (await api.client.get(f"/conversations/{cid}")).text
+    forged = await api.client.post(f"/conversations/{cid}/reply", data={"csrf": "wrong", "text": "x"}, files=[("file", ("a.txt", b"a", "text/plain"))])
+    assert forged.status_code in (400, 403)
+
+
 async def test_reply_assign_resolve_and_convert_to_incident(api: Api) -> None:
     channel = await add_channel(api.services, "mail", "email")
     [result] = await api.services.ingestor.ingest(channel, [inbound("a1", text="Site is slow", subject="Slow")])
