@@ -46,6 +46,7 @@ from channels.base import (
     InboundAttachment,
     InboundMessage,
     IngestResult,
+    OutboundAttachment,
     OutboundMessage,
     PermanentSendError,
     Sender,
@@ -70,6 +71,7 @@ _REPLY_EVENT_TYPE = "frontdesk_reply"
 _LOOKUP_TIMEOUT = 2  # seconds; users.info and file downloads run inside Slack's 3 s ack budget
 _RECENT_EVENTS = 10_000
 _BATCH_LIMIT = 500
+_UPLOAD_TIMEOUT = aiohttp.ClientTimeout(total=300, sock_connect=15)
 
 
 class SlackConfig(ChannelConfig):
@@ -155,6 +157,11 @@ class SlackChannel:
         self._user_lookups: dict[str, asyncio.Future[tuple[Sender, bool]]] = {}
         self._recent: OrderedDict[str, None] = OrderedDict()  # event ids already stored and acked
         self._uncertain: set[str] = set()  # idempotency keys whose post may have gone through
+        # Replies with files, between steps: the text posted, the files uploaded, the
+        # share whose answer was lost. Kept in memory, as a retry comes within minutes.
+        self._posted: dict[str, SendResult] = {}
+        self._uploads: dict[str, list[tuple[str, str]]] = {}
+        self._uncertain_shares: set[str] = set()
         self._sink: Sink | None = None
         self._attached: Sink | None = None
         self._opening = asyncio.Lock()
@@ -462,6 +469,25 @@ class SlackChannel:
     # -- sending ------------------------------------------------------------------------------
 
     async def send(self, outbound: OutboundMessage) -> SendResult:
+        """The text with chat.postMessage, then the files, shared in the same thread.
+
+        Each step is done once: a retry after the text went out only finishes the files,
+        and a retry after an answer was lost looks in the thread before doing it again.
+        """
+        key = outbound.idempotency_key
+        posted = self._posted.get(key) or await self._post_text(outbound)
+        if not outbound.attachments:
+            return posted
+        self._posted[key] = posted
+        try:
+            await self._share_files(key, posted.meta["channel"], posted.meta.get("thread_ts"), outbound.attachments)
+        except PermanentSendError as exc:
+            self._forget_files(key)
+            raise PermanentSendError(f"the text was posted, the files were not: {exc}") from None
+        self._forget_files(key)
+        return posted
+
+    async def _post_text(self, outbound: OutboundMessage) -> SendResult:
         channel, thread_ts = self._destination(outbound)
         key = outbound.idempotency_key
         if key in self._uncertain:
@@ -486,7 +512,7 @@ class SlackChannel:
                 **extra,
             )
         except SlackApiError as exc:
-            raise self._send_error(exc, key) from None
+            raise _send_error(exc, "chat.postMessage", key, self._uncertain) from None
         except (aiohttp.ClientError, TimeoutError) as exc:
             # The request may have reached Slack: look before posting again.
             self._uncertain.add(key)
@@ -509,19 +535,16 @@ class SlackChannel:
             channel = outbound.recipient.address
         return str(channel), str(thread_ts) if thread_ts else None
 
-    def _send_error(self, exc: SlackApiError, key: str) -> Exception:
-        status = exc.response.status_code
-        error = str(exc.response.get("error", "") or "")
-        if status == 429 or error == "ratelimited":
-            retry_after = _header(exc.response.headers, "retry-after")
-            return TransientSendError("chat.postMessage: rate limited", retry_after=float(retry_after) if retry_after else 1.0)
-        if status >= 500 or error in _TRANSIENT_ERRORS:
-            self._uncertain.add(key)
-            return TransientSendError(f"chat.postMessage: {error or status}")
-        return PermanentSendError(f"chat.postMessage: {error or status}")
-
     async def _find_posted(self, channel: str, thread_ts: str | None, key: str) -> str | None:
         """The ts of a message we already posted with this idempotency key, if any."""
+        for message in await self._recent_messages(channel, thread_ts):
+            metadata = message.get("metadata") or {}
+            if metadata.get("event_type") == _REPLY_EVENT_TYPE and (metadata.get("event_payload") or {}).get("idempotency_key") == key:
+                return str(message["ts"])
+        return None
+
+    async def _recent_messages(self, channel: str, thread_ts: str | None) -> list[dict[str, Any]]:
+        """The thread's messages (or the channel's latest); [] when we may not look."""
         try:
             if thread_ts:
                 reply = await self._web.conversations_replies(channel=channel, ts=thread_ts, include_all_metadata=True, limit=200)
@@ -530,14 +553,56 @@ class SlackChannel:
         except SlackApiError as exc:
             if exc.response.status_code == 429 or exc.response.status_code >= 500:
                 raise TransientSendError("could not check whether the reply was already posted") from None
-            return None  # cannot look (e.g. missing scope): post
+            return []  # cannot look (e.g. missing scope): post
         except (aiohttp.ClientError, TimeoutError):
             raise TransientSendError("could not check whether the reply was already posted") from None
-        for message in reply.get("messages") or []:
-            metadata = message.get("metadata") or {}
-            if metadata.get("event_type") == _REPLY_EVENT_TYPE and (metadata.get("event_payload") or {}).get("idempotency_key") == key:
-                return str(message["ts"])
-        return None
+        return list(reply.get("messages") or [])
+
+    # -- sending files -----------------------------------------------------------------------
+
+    async def _share_files(self, key: str, channel: str, thread_ts: str | None, files: Sequence[OutboundAttachment]) -> None:
+        """Upload the files (invisible until completed), then share them in one message."""
+        uploaded = self._uploads.get(key)
+        if uploaded is not None and key in self._uncertain_shares:
+            shared = {f.get("id") for m in await self._recent_messages(channel, thread_ts) for f in m.get("files") or []}
+            if all(file_id in shared for file_id, _ in uploaded):
+                return
+        if uploaded is None:
+            uploaded = [await self._upload(file) for file in files]
+            self._uploads[key] = uploaded
+        try:
+            await self._web.files_completeUploadExternal(
+                files=[{"id": file_id, "title": title} for file_id, title in uploaded], channel_id=channel, thread_ts=thread_ts
+            )
+        except SlackApiError as exc:
+            raise _send_error(exc, "files.completeUploadExternal", key, self._uncertain_shares) from None
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            self._uncertain_shares.add(key)
+            raise TransientSendError(f"files.completeUploadExternal: {type(exc).__name__}: {exc}") from None
+
+    async def _upload(self, file: OutboundAttachment) -> tuple[str, str]:
+        """One file's bytes to the URL Slack hands out; returns (file id, title)."""
+        try:
+            reply = await self._web.files_getUploadURLExternal(filename=file.filename, length=len(file.data))
+        except SlackApiError as exc:
+            raise _send_error(exc, "files.getUploadURLExternal", None, None) from None
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise TransientSendError(f"files.getUploadURLExternal: {type(exc).__name__}: {exc}") from None
+        url = str(reply["upload_url"])
+        try:
+            async with aiohttp.ClientSession() as session, session.post(url, data=file.data, timeout=_UPLOAD_TIMEOUT) as response:
+                if response.status >= 500 or response.status == 429:
+                    raise TransientSendError(f"file upload {file.filename}: HTTP {response.status}")
+                if response.status != 200:
+                    raise PermanentSendError(f"file upload {file.filename}: HTTP {response.status}")
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise TransientSendError(f"file upload {file.filename}: {type(exc).__name__}: {exc}") from None
+        return str(reply["file_id"]), file.filename
+
+    def _forget_files(self, key: str) -> None:
+        self._posted.pop(key, None)
+        self._uploads.pop(key, None)
+        self._uncertain_shares.discard(key)
 
     # -- checks -----------------------------------------------------------------------------
 
@@ -731,6 +796,21 @@ def _from_ts(ts: str) -> dt.datetime | None:
         return dt.datetime.fromtimestamp(float(ts), tz=dt.UTC)
     except ValueError:
         return None
+
+
+def _send_error(exc: SlackApiError, method: str, key: str | None, uncertain: set[str] | None) -> Exception:
+    """A Web API refusal as a send error: 429 waits for Retry-After, a server error is
+    retried (and, when `uncertain` is given, checked first: the call may have worked)."""
+    status = exc.response.status_code
+    error = str(exc.response.get("error", "") or "")
+    if status == 429 or error == "ratelimited":
+        retry_after = _header(exc.response.headers, "retry-after")
+        return TransientSendError(f"{method}: rate limited", retry_after=float(retry_after) if retry_after else 1.0)
+    if status >= 500 or error in _TRANSIENT_ERRORS:
+        if uncertain is not None and key is not None:
+            uncertain.add(key)
+        return TransientSendError(f"{method}: {error or status}")
+    return PermanentSendError(f"{method}: {error or status}")
 
 
 def _encode(body: dict[str, Any]) -> bytes:

@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from channels.base import (
     ChannelContext,
+    OutboundAttachment,
     OutboundMessage,
     PermanentSendError,
     Recipient,
@@ -356,6 +357,54 @@ async def test_a_reply_whose_answer_was_lost_is_not_posted_twice(slack: SlackCha
     result = await slack.send(message)
     assert len(fake_slack.posts) == 1
     assert result.external_id == f"C0SUPPORT:{fake_slack.posts[0].ts}"
+
+
+FILES = (OutboundAttachment("invoice.pdf", "application/pdf", b"%PDF-1.4 invoice"), OutboundAttachment("screen.png", "image/png", b"\x89PNG shot"))
+
+
+async def test_reply_files_are_uploaded_and_shared_in_the_thread_after_the_text(slack: SlackChannel, fake_slack: FakeSlack) -> None:  # noqa: F811
+    message = outbound(text="Both attached", attachments=FILES, conversation_meta={"channel": "C0SUPPORT", "thread_ts": "1.2"})
+    result = await slack.send(message)
+    [post] = fake_slack.posts
+    [share] = fake_slack.shares
+    assert (post.channel, post.thread_ts, share.channel, share.thread_ts) == ("C0SUPPORT", "1.2", "C0SUPPORT", "1.2")
+    assert float(share.ts) > float(post.ts)
+    assert [(f["name"], fake_slack.uploads[f["id"]]["data"]) for f in share.files] == [(a.filename, a.data) for a in FILES]
+    assert result.external_id == f"C0SUPPORT:{post.ts}"
+
+
+async def test_dm_reply_files_are_shared_in_the_direct_message(slack: SlackChannel, fake_slack: FakeSlack) -> None:  # noqa: F811
+    await slack.send(outbound(text="here", attachments=FILES[:1], thread_key="dm:U0ANA"))
+    [post] = fake_slack.posts
+    [share] = fake_slack.shares
+    assert post.channel == share.channel == "D0ANA" and share.thread_ts is None
+
+
+async def test_a_lost_share_answer_is_checked_in_the_thread_and_nothing_goes_twice(slack: SlackChannel, fake_slack: FakeSlack) -> None:  # noqa: F811
+    fake_slack.share_then_fail = 1
+    message = outbound(attachments=FILES, conversation_meta={"channel": "C0SUPPORT", "thread_ts": "1.2"})
+    with pytest.raises(TransientSendError):
+        await slack.send(message)
+    result = await slack.send(message)
+    assert len(fake_slack.posts) == 1 and len(fake_slack.shares) == 1
+    assert len(fake_slack.uploads) == 2  # not uploaded again either
+    assert result.external_id == f"C0SUPPORT:{fake_slack.posts[0].ts}"
+
+
+async def test_a_failed_upload_is_retried_without_posting_the_text_again(slack: SlackChannel, fake_slack: FakeSlack) -> None:  # noqa: F811
+    fake_slack.upload_url_errors = ["internal_error"]
+    message = outbound(attachments=FILES[:1], conversation_meta={"channel": "C0SUPPORT", "thread_ts": "1.2"})
+    with pytest.raises(TransientSendError):
+        await slack.send(message)
+    await slack.send(message)
+    assert len(fake_slack.posts) == 1 and len(fake_slack.shares) == 1
+
+
+async def test_files_slack_refuses_fail_the_reply_permanently_after_its_text(slack: SlackChannel, fake_slack: FakeSlack) -> None:  # noqa: F811
+    fake_slack.upload_url_errors = ["missing_scope"]
+    with pytest.raises(PermanentSendError, match="the text was posted, the files were not: files.getUploadURLExternal: missing_scope"):
+        await slack.send(outbound(attachments=FILES[:1], conversation_meta={"channel": "C0SUPPORT", "thread_ts": "1.2"}))
+    assert len(fake_slack.posts) == 1 and fake_slack.shares == []
 
 
 async def test_reply_with_a_refused_token_fails_permanently(fake_slack: FakeSlack) -> None:  # noqa: F811

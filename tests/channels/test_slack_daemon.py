@@ -134,6 +134,32 @@ async def test_thread_becomes_a_conversation_and_the_reply_posts_in_the_thread(d
         assert post.text.endswith("We are on it, *restarting* now")
 
 
+async def test_a_reply_with_a_file_reaches_the_thread_through_the_outbox(daemon: SlackDaemon, fake_slack: FakeSlack) -> None:  # noqa: F811
+    async with daemon.client() as client:
+        root = event_callback(message_event("Can I get the invoice?", ts="1700000001.000100"))
+        assert (await post_event(client, root)).status_code == 200
+        [conversation] = await conversations(client)
+        sent = await client.post(
+            f"/api/v1/conversations/{conversation['id']}/messages",
+            data={"text": "Attached"},
+            files=[("file", ("invoice-42.pdf", b"%PDF-1.4 invoice 42", "application/pdf"))],
+        )
+        assert sent.status_code == 201, sent.text
+        await eventually(lambda: fake_slack.shares)
+        [post] = fake_slack.posts
+        [share] = fake_slack.shares
+        assert (share.channel, share.thread_ts) == (post.channel, post.thread_ts) == ("C0SUPPORT", "1700000001.000100")
+        [file] = share.files
+        assert (file["name"], fake_slack.uploads[file["id"]]["data"]) == ("invoice-42.pdf", b"%PDF-1.4 invoice 42")
+
+        async def delivered() -> dict[str, Any] | None:
+            last = (await client.get(f"/api/v1/conversations/{conversation['id']}/messages")).json()["items"][-1]
+            return last if last["delivery"] == "sent" else None
+
+        reply = await eventually(delivered)
+        assert reply["attachments"][0]["filename"] == "invoice-42.pdf"
+
+
 async def test_rate_limited_reply_is_retried_after_retry_after_and_posted_once(daemon: SlackDaemon, fake_slack: FakeSlack) -> None:  # noqa: F811
     async with daemon.client() as client:
         assert (await post_event(client, event_callback(message_event("hello?", channel="D0ANA", ts="1700000001.000100")))).status_code == 200
