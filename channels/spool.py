@@ -14,6 +14,7 @@ Inbound file format (keys beyond `id`, `from` and `text` are optional):
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import logging
 import os
@@ -84,6 +85,10 @@ class SpoolChannel:
             "thread": outbound.thread_key,
             "in_reply_to": outbound.in_reply_to,
             "author": outbound.author_name,
+            "attachments": [
+                {"filename": a.filename, "content_type": a.content_type, "data_base64": base64.b64encode(a.data).decode()}
+                for a in outbound.attachments
+            ],
         }
         await asyncio.to_thread(self._write_atomically, outbound.idempotency_key, document)
         return SendResult(external_id=outbound.idempotency_key)
