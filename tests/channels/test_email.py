@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from channels.base import ChannelContext, OutboundMessage, Recipient
+from channels.base import ChannelContext, OutboundAttachment, OutboundMessage, Recipient
 from channels.email import Cursor, EmailChannel, EmailConfig
 from channels.email_imap import ImapConfig, ImapError, ImapSession
 from channels.email_parse import ParseOptions, message_id_of, parse_email
@@ -226,7 +226,9 @@ async def drain_until(worker: OutboxWorker, services: Services, message_id: int,
         await asyncio.sleep(0.02)
 
 
-async def answered(mailbox: Mailbox, question_mail: EmailMessage, answer: str) -> tuple[EmailChannel, Message, Message]:
+async def answered(
+    mailbox: Mailbox, question_mail: EmailMessage, answer: str, files: tuple[OutboundAttachment, ...] = ()
+) -> tuple[EmailChannel, Message, Message]:
     """A customer's mail received by the running channel, and an agent's reply queued."""
     services = mailbox.services
     mailbox.dovecot.deliver(question_mail)
@@ -235,8 +237,22 @@ async def answered(mailbox: Mailbox, question_mail: EmailMessage, answer: str) -
     [question] = await mailbox.inbound()
     agent, _ = await add_agent(services, "luis@support.example")
     async with services.db.transaction() as session:
-        reply = await post_reply(session, services.bus, question.conversation_id, Reply(text=answer, agent_id=agent.id))
+        reply = await post_reply(session, services.bus, question.conversation_id, Reply(text=answer, agent_id=agent.id, attachments=files))
     return channel, question, reply
+
+
+async def test_an_agents_files_go_out_as_attachments(mailbox: Mailbox) -> None:
+    services = mailbox.services
+    files = (OutboundAttachment("label.pdf", "application/pdf", b"%PDF return label"),)
+    channel, _, _ = await answered(mailbox, mail("Can I return it?", msgid="r1@example.com"), "The return label is attached", files)
+    worker = OutboxWorker(services.db, services.bus, lambda cid: channel if cid == mailbox.ref.id else None, FAST_OUTBOX)
+    await drain(worker)
+    [sent] = mailbox.smtp.messages
+    out = message_from_bytes(sent.data, policy=policy.default)
+    assert isinstance(out, EmailMessage)
+    [part] = list(out.iter_attachments())
+    assert (part.get_filename(), part.get_content_type(), part.get_content()) == ("label.pdf", "application/pdf", b"%PDF return label")
+    assert "The return label is attached" in out.get_body(("plain",)).get_content()  # type: ignore[union-attr]
 
 
 async def test_reply_threading_both_ways(mailbox: Mailbox) -> None:

@@ -87,8 +87,14 @@ async def test_agent_sees_a_message_arrive_live_replies_assigns_converts_and_res
 
     await page.keyboard.press("r")
     await page.get_by_label("Reply", exact=True).fill("We are **on it**, Carla.")
+    await page.get_by_label("Attach files").set_input_files([{"name": "steps.txt", "mimeType": "text/plain", "buffer": b"1. restart"}])
     await page.get_by_role("button", name="Send").click()
     await page.locator(".msg.out strong", has_text="on it").wait_for()
+    await page.locator(".msg.out .attachments", has_text="steps.txt").wait_for()
+    # The spool channel writes the reply, the file with it.
+    await asyncio.to_thread(wait_until, lambda: list((tmp_path / "out").glob("*.json")), 60, 0.1, "the reply was written")
+    [reply_file] = (tmp_path / "out").glob("*.json")
+    assert [(a["filename"], a["data_base64"]) for a in json.loads(reply_file.read_text())["attachments"]] == [("steps.txt", "MS4gcmVzdGFydA==")]
     await page.get_by_role("button", name="Assign to me").click()
     await page.locator("li.change", has_text="root@example.com").wait_for()
 

@@ -77,6 +77,29 @@ async def test_a_visitor_uploads_a_file_once_and_both_sides_can_fetch_it(node: D
     await visitor.close()
 
 
+async def test_an_agents_reply_file_reaches_the_visitor(node: Daemon) -> None:
+    visitor = Visitor(node)
+    await visitor.connect()
+    await visitor.send({"type": "message", "client_id": "q1", "text": "Do you have the manual?"})
+    await frame_of(visitor, "ack")
+    with api(node) as client:
+        [conversation] = client.get("/api/v1/conversations").json()["items"]
+        sent = client.post(
+            f"/api/v1/conversations/{conversation['id']}/messages",
+            data={"text": "Here it is"},
+            files=[("file", ("manual.pdf", b"%PDF manual", "application/pdf"))],
+        )
+        assert sent.status_code == 201, sent.text
+    shown = await frame_of(visitor, "message", direction="out")
+    assert shown["text"] == "Here it is"
+    [file] = shown["files"]
+    assert (file["name"], file["type"], file["size"]) == ("manual.pdf", "application/pdf", 11)
+    fetched = httpx.get(file["url"], timeout=30)
+    assert fetched.status_code == 200 and fetched.content == b"%PDF manual"
+    assert fetched.headers["content-disposition"].startswith("attachment;")
+    await visitor.close()
+
+
 async def test_uploads_refuse_forged_tickets_big_files_and_foreign_origins(node: Daemon) -> None:
     visitor = Visitor(node)
     ticket = (await visitor.connect())["upload"]["ticket"]
