@@ -55,11 +55,15 @@ async def test_inbox_views_filters_and_full_text_search(api: Api) -> None:
     assert rows.status_code == 200 and "Crash" in rows.text and "<html" not in rows.text
 
 
-async def test_a_reply_from_the_page_carries_the_chosen_files(api: Api) -> None:
+async def mail_conversation(api: Api, text: str, subject: str) -> tuple[int, str]:
+    """A conversation with one customer e-mail, and an agent signed in: (its id, the CSRF token)."""
     channel = await add_channel(api.services, "mail", "email")
-    [result] = await api.services.ingestor.ingest(channel, [inbound("a1", text="Which form?", subject="Forms")])
-    cid = result.conversation_id
-    csrf = await sign_in(api, "agent@example.com")
+    [result] = await api.services.ingestor.ingest(channel, [inbound("a1", text=text, subject=subject)])
+    return result.conversation_id, await sign_in(api, "agent@example.com")
+
+
+async def test_a_reply_from_the_page_carries_the_chosen_files(api: Api) -> None:
+    cid, csrf = await mail_conversation(api, "Which form?", "Forms")
     page = await api.client.get(f"/conversations/{cid}")
     assert 'enctype="multipart/form-data"' in page.text and 'type="file" name="file" multiple' in page.text
     # A browser sends an empty, nameless part when no file was chosen: a reply without files.
@@ -79,10 +83,7 @@ async def test_a_reply_from_the_page_carries_the_chosen_files(api: Api) -> None:
 
 
 async def test_reply_assign_resolve_and_convert_to_incident(api: Api) -> None:
-    channel = await add_channel(api.services, "mail", "email")
-    [result] = await api.services.ingestor.ingest(channel, [inbound("a1", text="Site is slow", subject="Slow")])
-    cid = result.conversation_id
-    csrf = await sign_in(api, "agent@example.com")
+    cid, csrf = await mail_conversation(api, "Site is slow", "Slow")
     page = await api.client.get(f"/conversations/{cid}")
     assert page.status_code == 200 and "Site is slow" in page.text
     reply = await api.client.post(f"/conversations/{cid}/reply", data={"csrf": csrf, "text": "We are **on it**"})

@@ -77,15 +77,22 @@ async def test_a_visitor_uploads_a_file_once_and_both_sides_can_fetch_it(node: D
     await visitor.close()
 
 
-async def test_an_agents_reply_file_reaches_the_visitor(node: Daemon) -> None:
+async def visitor_asked(node: Daemon, text: str) -> tuple[Visitor, int]:
+    """A visitor connected and wrote; returns them and their conversation's id."""
     visitor = Visitor(node)
     await visitor.connect()
-    await visitor.send({"type": "message", "client_id": "q1", "text": "Do you have the manual?"})
+    await visitor.send({"type": "message", "client_id": "q1", "text": text})
     await frame_of(visitor, "ack")
     with api(node) as client:
         [conversation] = client.get("/api/v1/conversations").json()["items"]
+    return visitor, int(conversation["id"])
+
+
+async def test_an_agents_reply_file_reaches_the_visitor(node: Daemon) -> None:
+    visitor, cid = await visitor_asked(node, "Do you have the manual?")
+    with api(node) as client:
         sent = client.post(
-            f"/api/v1/conversations/{conversation['id']}/messages",
+            f"/api/v1/conversations/{cid}/messages",
             data={"text": "Here it is"},
             files=[("file", ("manual.pdf", b"%PDF manual", "application/pdf"))],
         )
@@ -117,14 +124,7 @@ async def test_uploads_refuse_forged_tickets_big_files_and_foreign_origins(node:
 
 
 async def test_typing_shows_on_the_other_side(node: Daemon) -> None:
-    visitor = Visitor(node)
-    await visitor.connect()
-    await visitor.send({"type": "message", "client_id": "t1", "text": "Hello?"})
-    await frame_of(visitor, "ack")
-    with api(node) as client:
-        [conversation] = client.get("/api/v1/conversations").json()["items"]
-    cid = conversation["id"]
-
+    visitor, cid = await visitor_asked(node, "Hello?")
     stream_url = node.url.replace("http", "ws") + f"/api/v1/stream?token={node.token}&after=999999999"  # type: ignore[attr-defined]
     async with websockets.connect(stream_url) as agent:
         await asyncio.sleep(0.2)  # the stream subscribes once it is open
