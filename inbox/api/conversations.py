@@ -16,7 +16,7 @@ from inbox.api import pagination
 from inbox.api.deps import Id, Svc, Who
 from inbox.api.errors import ApiError, not_found
 from inbox.api.events import typing_signal
-from inbox.api.uploads import MAX_FILES, UploadRefused, attached_files
+from inbox.api.uploads import MAX_FILES, UnreadableForm, UploadRefused, attached_files, reply_form
 from inbox.models import Message
 from inbox.replies import Reply, send_reply
 
@@ -136,19 +136,16 @@ _REPLY_BODY = {
 async def _reply_in(request: Request) -> tuple[ReplyIn, tuple[OutboundAttachment, ...]]:
     """The reply: a JSON body, or a multipart form whose `file` parts are attached."""
     try:
-        if request.headers.get("content-type", "").startswith("multipart/form-data"):
-            try:
-                form = await request.form(max_files=MAX_FILES + 1, max_fields=10)
-            except Exception as exc:
-                raise ApiError(400, f"unreadable multipart form: {exc}") from None
-            try:
-                files = await attached_files(form)
-            except UploadRefused as exc:
-                raise ApiError(422, str(exc)) from None
-            fields = {k: v for k, v in form.multi_items() if isinstance(v, str)}
-            private = fields.pop("private", "false").strip().lower() in ("1", "true", "on", "yes")
-            return ReplyIn.model_validate({**fields, "private": private}), files
-        return ReplyIn.model_validate_json(await request.body()), ()
+        if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+            return ReplyIn.model_validate_json(await request.body()), ()
+        fields, form = await reply_form(request)
+        files = await attached_files(form)
+        private = fields.pop("private", "false").strip().lower() in ("1", "true", "on", "yes")
+        return ReplyIn.model_validate({**fields, "private": private}), files
+    except UnreadableForm as exc:
+        raise ApiError(400, f"unreadable multipart form: {exc}") from None
+    except UploadRefused as exc:
+        raise ApiError(422, str(exc)) from None
     except ValidationError as exc:
         raise RequestValidationError(exc.errors()) from None
 

@@ -6,6 +6,7 @@ import mimetypes
 import re
 
 from starlette.datastructures import FormData, UploadFile
+from starlette.requests import Request
 
 from channels.base import OutboundAttachment
 
@@ -15,6 +16,20 @@ _MEDIA_TYPE = re.compile(r"[\w.+-]+/[\w.+-]+")
 
 class UploadRefused(ValueError):
     """A file that cannot be attached; the message says which and why."""
+
+
+class UnreadableForm(ValueError):
+    """A reply form that cannot be parsed (broken, or too many parts)."""
+
+
+async def reply_form(request: Request) -> tuple[dict[str, str], FormData]:
+    """A reply's form (multipart or urlencoded): its text fields, and the form itself for
+    `attached_files`. Room for one part too many, so that "more than ten files" is told."""
+    try:
+        form = await request.form(max_files=MAX_FILES + 1, max_fields=10)
+    except Exception as exc:
+        raise UnreadableForm(str(exc)) from None
+    return {k: v for k, v in form.multi_items() if isinstance(v, str)}, form
 
 
 async def attached_files(form: FormData, field: str = "file") -> tuple[OutboundAttachment, ...]:

@@ -18,7 +18,7 @@ from inbox import events
 from inbox.api.errors import ApiError
 from inbox.api.events import typing_signal
 from inbox.api.tickets import change
-from inbox.api.uploads import MAX_FILES, UploadRefused, attached_files
+from inbox.api.uploads import UnreadableForm, UploadRefused, attached_files, reply_form
 from inbox.auth import Principal
 from inbox.contacts import MergeError, merge_contacts
 from inbox.markdown import render_markdown
@@ -205,10 +205,9 @@ def install(app: FastAPI) -> None:
     @app.post("/conversations/{conversation_id}/reply", include_in_schema=False)
     async def conversation_reply(request: Request, conversation_id: int) -> Response:
         try:
-            form = await request.form(max_files=MAX_FILES + 1, max_fields=10)
-        except Exception:
+            fields, form = await reply_form(request)
+        except UnreadableForm:
             return HTMLResponse("unreadable form", status_code=400)
-        fields = {k: v for k, v in form.multi_items() if isinstance(v, str)}
         page = await posted(request, fields.get("csrf", ""))
         if not isinstance(page, Page):
             return page
