@@ -257,7 +257,8 @@ async def get_problem(svc: Svc, who: Who, problem_id: Id) -> dict[str, Any]:
 
 @router.patch("/problems/{problem_id}")
 async def patch_problem(svc: Svc, who: Who, problem_id: Id, body: ProblemPatch) -> dict[str, Any]:
-    fields = body.model_dump(exclude_unset=True)
+    # null leaves a field as it is, except the two texts it can clear.
+    fields = {k: v for k, v in body.model_dump(exclude_unset=True).items() if v is not None or k in ("root_cause", "workaround")}
     incidents = fields.pop("incidents", None)
 
     def work(conn: Connection, feed: Feed) -> None:

@@ -94,6 +94,9 @@ async def test_problems_group_incidents_with_root_cause_and_known_error(api: Api
     pid = created.json()["id"]
     patched = await api.client.patch(f"/api/v1/problems/{pid}", json={"root_cause": "log rotation off", "workaround": "rm old logs", "status": "known_error"}, headers=headers)
     assert patched.json()["known_error"] is True and patched.json()["root_cause"] == "log rotation off"
+    nulls = await api.client.patch(f"/api/v1/problems/{pid}", json={"title": None, "status": None, "known_error": None, "incidents": None, "workaround": None}, headers=headers)
+    assert nulls.status_code == 200, nulls.text
+    assert (nulls.json()["title"], nulls.json()["known_error"], nulls.json()["workaround"]) == ("Disk full on db-2", True, None)
     wrong = await api.client.patch(f"/api/v1/problems/{pid}", json={"incidents": [request["id"]]}, headers=headers)
     assert wrong.status_code == 422 and "not an incident" in wrong.json()["error"]["message"]
     assert (await api.client.get(f"/api/v1/tickets/{incident['id']}", headers=headers)).json()["problem_id"] == pid
