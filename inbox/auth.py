@@ -61,12 +61,10 @@ def principal_of(agent: Agent) -> Principal:
     return Principal(agent.id, agent.email, agent.name, agent.role, agent.language)
 
 
-async def create_token(session: AsyncSession, agent: Agent, name: str = "") -> str:
-    """Create an API token; the clear value is returned once and never stored."""
+def new_token(agent_id: int, name: str = "") -> tuple[str, ApiToken]:
+    """A new API token: its clear value (shown once, never stored) and the row to store."""
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    session.add(ApiToken(agent_id=agent.id, name=name, token_hash=_digest(token), prefix=token[:10]))
-    await session.flush()
-    return token
+    return token, ApiToken(agent_id=agent_id, name=name, token_hash=_digest(token), prefix=token[:10])
 
 
 def token_principal(session: Session, token: str) -> Principal | None:

@@ -15,7 +15,9 @@ from sqlalchemy.exc import IntegrityError
 
 from inbox import config as config_module
 from inbox import logs, migrate
+from inbox.actions.runner import CLI
 from inbox.config import Config, ConfigError
+from inbox.errors import DomainError
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -109,12 +111,21 @@ def _run(coro: Coroutine[Any, Any, int]) -> int:
     return asyncio.run(coro)
 
 
+# A refused action's exit status: a wrong request is a usage error (2), anything else 1.
+EXIT_OF_KIND = {"invalid": 2, "not_found": 1, "conflict": 1, "forbidden": 1}
+
+
 async def _with_services(config: Config, action: Callable[[Any], Coroutine[Any, Any, int]]) -> int:
+    """Run a command's action with the node's services; a refused action is one line on
+    stderr and its exit status."""
     from inbox.services import Services
 
     services = Services.build(config)
     try:
         return await action(services)
+    except DomainError as exc:
+        print(f"frontdesk: {exc.message}", file=sys.stderr)
+        return EXIT_OF_KIND[exc.kind]
     finally:
         await services.db.dispose()
 
@@ -186,19 +197,12 @@ def _agents_add(args: argparse.Namespace) -> int:
 
 
 def _tokens_create(args: argparse.Namespace) -> int:
-    from inbox.auth import create_token
-    from inbox.models import Agent
+    from inbox.actions import tokens
 
     config = _load(args.config)
 
     async def action(services: Any) -> int:
-        async with services.db.transaction() as session:
-            agent = await session.scalar(select(Agent).where(Agent.email == args.agent.lower(), Agent.active.is_(True)))
-            if agent is None:
-                print(f"frontdesk: no active agent {args.agent}", file=sys.stderr)
-                return 1
-            token = await create_token(session, agent, args.name)
-        print(token)
+        print(await tokens.create_token(services.ctx, CLI, args.agent, args.name))
         return 0
 
     return _run(_with_services(config, action))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from channels.base import ChannelConfig, ChannelContext
+from inbox.actions.runner import Context
 from inbox.config import Config
 from inbox.db import Database
 from inbox.events import Bus, make_bus
@@ -39,6 +40,11 @@ class Services:
         context = ChannelContext(public_url=config.server.public_url, message_id_domain=domain)
         runtime = ChannelRuntime(db, ingestor, context, lease_ttl=config.cluster.lease_seconds)
         return cls(config, db, bus, ingestor, runtime, SessionSigner(config.server.secret_key), policy, SecretBox(config.server.secret_key))
+
+    @property
+    def ctx(self) -> Context:
+        """What actions are given: the store, the bus and the node's policies."""
+        return Context(self.db, self.bus, self.policy, self.secrets, self.config.server.public_url)
 
     async def wanted_channels(self) -> list[ChannelConfig]:
         """Every channel this node should run: the config file's and the UI-managed ones."""

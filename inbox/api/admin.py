@@ -10,10 +10,12 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from inbox import audit, managed_channels
+from inbox.actions import tokens
+from inbox.actions.runner import Actor
 from inbox.api import pagination
 from inbox.api.deps import Admin, Id, Svc
 from inbox.api.errors import ApiError, not_found
-from inbox.auth import create_token, hash_password
+from inbox.auth import hash_password
 from inbox.models import Agent, ApiToken, AuditEntry, Channel, QuarantineItem
 from inbox.secrets import masked
 
@@ -127,23 +129,13 @@ async def list_tokens(svc: Svc, who: Admin) -> dict[str, Any]:
 
 @router.post("/tokens", status_code=201)
 async def create_api_token(svc: Svc, who: Admin, body: TokenIn) -> dict[str, Any]:
-    async with svc.db.transaction() as session:
-        agent = await session.scalar(select(Agent).where(Agent.email == body.agent.lower(), Agent.active.is_(True)))
-        if agent is None:
-            raise ApiError(422, f"no active agent {body.agent}")
-        token = await create_token(session, agent, body.name)
-        await audit.record(session, who.agent_id, "token.create", f"agent:{agent.id}", {"name": body.name})
-    return {"token": token, "agent": agent.email, "name": body.name}
+    token = await tokens.create_token(svc.ctx, Actor.of(who), body.agent, body.name)
+    return {"token": token, "agent": body.agent.strip().lower(), "name": body.name.strip()}
 
 
 @router.delete("/tokens/{token_id}", status_code=204)
 async def revoke_token(svc: Svc, who: Admin, token_id: Id) -> None:
-    async with svc.db.transaction() as session:
-        token = await session.get(ApiToken, token_id)
-        if token is None:
-            raise not_found("token")
-        token.revoked = True
-        await audit.record(session, who.agent_id, "token.revoke", f"token:{token_id}", {})
+    await tokens.revoke_token(svc.ctx, Actor.of(who), token_id)
 
 
 class ChannelIn(BaseModel):

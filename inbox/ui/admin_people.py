@@ -10,12 +10,16 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
 from inbox import audit
+from inbox.actions import tokens
+from inbox.actions.runner import Actor
 from inbox.api.errors import ApiError
 from inbox.api.routing_admin import _set_members
-from inbox.auth import create_login_link, create_token
+from inbox.auth import create_login_link
+from inbox.errors import DomainError
 from inbox.models import Agent, ApiToken, CannedResponse, Team, TeamMember
 from inbox.ui.admin_pages import back, render_admin
 from inbox.ui.routes import Page, posted, services_of, signed_in
+from inbox.web.statuses import status_of
 
 ASSIGNMENTS = ("round_robin", "least_open", "manual")
 
@@ -147,12 +151,10 @@ def install(app: FastAPI) -> None:
         if not isinstance(page, Page):
             return page
         assert page.who is not None
-        async with services_of(request).db.transaction() as session:
-            owner = await session.scalar(select(Agent).where(Agent.email == agent.strip().lower(), Agent.active.is_(True)))
-            if owner is None:
-                return back("tokens", error=page.t("invalid"))
-            token = await create_token(session, owner, name.strip()[:255])
-            await audit.record(session, page.who.agent_id, "token.create", f"agent:{owner.id}", {"name": name.strip()})
+        try:
+            token = await tokens.create_token(services_of(request).ctx, Actor.of(page.who), agent, name)
+        except DomainError as exc:
+            return render_admin(page, "tokens", status_of(exc), error=exc.message, **await tokens_context(request))
         return render_admin(page, "tokens", new_token=token, **await tokens_context(request))
 
     @app.post("/admin/tokens/{token_id}/revoke", include_in_schema=False)
@@ -161,12 +163,10 @@ def install(app: FastAPI) -> None:
         if not isinstance(page, Page):
             return page
         assert page.who is not None
-        async with services_of(request).db.transaction() as session:
-            token = await session.get(ApiToken, token_id)
-            if token is None:
-                return page.render("ui/error.html", 404, message=page.t("not_found"))
-            token.revoked = True
-            await audit.record(session, page.who.agent_id, "token.revoke", f"token:{token_id}", {})
+        try:
+            await tokens.revoke_token(services_of(request).ctx, Actor.of(page.who), token_id)
+        except DomainError as exc:
+            return page.refuse(exc)
         return back("tokens", flash=page.t("saved"))
 
     # ---- canned responses --------------------------------------------------

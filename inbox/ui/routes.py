@@ -15,11 +15,13 @@ from sqlalchemy import select, update
 
 from inbox.api.deps import principal_from_cookie
 from inbox.auth import Principal, hash_password, redeem_login_link, verify_password
+from inbox.errors import DomainError
 from inbox.models import Agent
 from inbox.ratelimit import RateLimiter
 from inbox.services import Services
 from inbox.sessions import COOKIE, MAX_AGE, SessionData, csrf_ok
 from inbox.ui.i18n import LANGUAGES, pick_language, translator
+from inbox.web.statuses import status_of
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).resolve().parent.parent.parent / "templates"))
 MIN_PASSWORD = 10
@@ -59,6 +61,10 @@ class Page:
         response.headers["Content-Security-Policy"] = "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'"
         response.headers["X-Content-Type-Options"] = "nosniff"
         return response
+
+    def refuse(self, exc: DomainError) -> HTMLResponse:
+        """The error page for a change an action refused: its status and its message."""
+        return self.render("ui/error.html", status_of(exc), message=exc.message)
 
 
 def _set_session(response: Response, svc: Services, agent: Agent, secure: bool) -> None:
