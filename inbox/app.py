@@ -23,6 +23,7 @@ from inbox.api import (
     tickets,
 )
 from inbox.api.hooks import ChannelHooks
+from inbox.errors import DomainError
 from inbox.ratelimit import RateLimiter
 from inbox.services import Services
 from inbox.ui import kb_pages
@@ -117,6 +118,20 @@ class FrontdeskApp(FastAPI):
         await super().__call__(scope, receive, send)
 
 
+def _answer_domain_errors(app: FastAPI) -> None:
+    """A refused action: JSON for API clients, an HTML page for a browser on the UI."""
+
+    @app.exception_handler(DomainError)
+    async def _refused(request: Request, exc: DomainError) -> Response:
+        if request.url.path.startswith(("/api/", "/hooks/")):
+            return errors.domain_error_response(exc)
+        return (await ui.any_page(request)).refuse(exc)
+
+    @app.exception_handler(ui.PageRefused)
+    async def _page_refused(request: Request, exc: ui.PageRefused) -> Response:
+        return exc.response
+
+
 def create_app(services: Services) -> FrontdeskApp:
     app = FrontdeskApp(
         title="Frontdesk",
@@ -158,6 +173,7 @@ def create_app(services: Services) -> FrontdeskApp:
     app.state.widget_gateway = gateway  # the daemon stops its hub on shutdown
     app.include_router(build_router(gateway, lookup))
     ui.install(app)
+    _answer_domain_errors(app)
     help_center.install(app)
     kb_pages.install(app)
     app.add_middleware(

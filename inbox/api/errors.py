@@ -45,15 +45,15 @@ def error_body(status: int, message: str, code: str | None = None) -> dict[str, 
     return {"error": {"code": code or _CODES.get(status, "error"), "message": message}}
 
 
+def domain_error_response(exc: DomainError) -> JSONResponse:
+    status = status_of(exc)
+    return JSONResponse(error_body(status, exc.message, exc.code), status_code=status)
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
         return JSONResponse(error_body(exc.status, exc.message, exc.code), status_code=exc.status, headers=exc.headers)
-
-    @app.exception_handler(DomainError)
-    async def _domain_error(request: Request, exc: DomainError) -> JSONResponse:
-        status = status_of(exc)
-        return JSONResponse(error_body(status, exc.message, exc.code), status_code=status)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:

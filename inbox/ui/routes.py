@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import html as html_lib
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import nh3
-from fastapi import FastAPI, Form, Request
+from fastapi import Depends, FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import select, update
 
+from inbox.actions.runner import Actor
 from inbox.api.deps import principal_from_cookie
 from inbox.auth import Principal, hash_password, redeem_login_link, verify_password
 from inbox.errors import DomainError
@@ -62,6 +63,21 @@ class Page:
         response.headers["X-Content-Type-Options"] = "nosniff"
         return response
 
+    @property
+    def agent(self) -> Principal:
+        """The signed-in agent (pages behind `AgentPage` / `AdminPage` always have one)."""
+        assert self.who is not None, "a page of a signed-in agent"
+        return self.who
+
+    @property
+    def actor(self) -> Actor:
+        return Actor.of(self.agent)
+
+    @property
+    def services(self) -> Services:
+        svc: Services = self.request.app.state.services
+        return svc
+
     def refuse(self, exc: DomainError) -> HTMLResponse:
         """The error page for a change an action refused: its status and its message."""
         return self.render("ui/error.html", status_of(exc), message=exc.message)
@@ -95,6 +111,49 @@ async def posted(request: Request, csrf: str, *, admin: bool = False) -> Page | 
     if isinstance(page, Page) and not csrf_ok(page.session, csrf):
         return page.render("ui/error.html", 403, message=page.t("csrf"))
     return page
+
+
+class PageRefused(Exception):
+    """Raised by a page dependency: answer with `response` instead (sign in, 403)."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__("page refused")
+        self.response = response
+
+
+def _required(page: Page | Response) -> Page:
+    if not isinstance(page, Page):
+        raise PageRefused(page)
+    return page
+
+
+async def any_page(request: Request) -> Page:
+    return await _page(request)
+
+
+async def agent_page(request: Request) -> Page:
+    return _required(await signed_in(request))
+
+
+async def admin_page(request: Request) -> Page:
+    return _required(await signed_in(request, admin=True))
+
+
+async def agent_form(request: Request, csrf: Annotated[str, Form()] = "") -> Page:
+    return _required(await posted(request, csrf))
+
+
+async def admin_form(request: Request, csrf: Annotated[str, Form()] = "") -> Page:
+    return _required(await posted(request, csrf, admin=True))
+
+
+# A page handler names what it needs; the dependency answers for it otherwise (a redirect
+# to sign in, a 403 page, a CSRF refusal). Form pages check the form's `csrf` field.
+AnyPage = Annotated[Page, Depends(any_page)]
+AgentPage = Annotated[Page, Depends(agent_page)]
+AdminPage = Annotated[Page, Depends(admin_page)]
+AgentForm = Annotated[Page, Depends(agent_form)]
+AdminForm = Annotated[Page, Depends(admin_form)]
 
 
 async def _availability(request: Request, page: Page) -> str:
