@@ -41,12 +41,12 @@ from sqlalchemy import select  # noqa: E402
 from channels.base import ChannelContext  # noqa: E402
 from channels.email import Cursor, EmailChannel, EmailConfig  # noqa: E402
 from channels.email_parse import ParseOptions, parse_email  # noqa: E402
-from inbox import migrate  # noqa: E402
-from inbox.db import Database  # noqa: E402
 from inbox.events import Bus  # noqa: E402
-from inbox.ingest import ChannelRef, Ingestor  # noqa: E402
-from inbox.models import Channel, Message  # noqa: E402
-from inbox.runtime import ChannelSink  # noqa: E402
+from inbox.pipeline.ingest import ChannelRef, Ingestor  # noqa: E402
+from inbox.runtime.channels import ChannelSink  # noqa: E402
+from inbox.store import migrate  # noqa: E402
+from inbox.store.db import Database  # noqa: E402
+from inbox.store.models import Channel, Message  # noqa: E402
 from tests.fixtures.dovecot import PASSWORD, Dovecot, DovecotServer  # noqa: E402
 
 DOMAIN = "bench.frontdesk.test"

@@ -26,11 +26,11 @@ sys.path[0] = str(Path(__file__).resolve().parent.parent)
 import aiosqlite  # noqa: E402
 
 from channels.base import InboundMessage, Sender  # noqa: E402
-from inbox import migrate  # noqa: E402
-from inbox.db import Database  # noqa: E402
 from inbox.events import Bus  # noqa: E402
-from inbox.ingest import ChannelRef, Ingestor  # noqa: E402
-from inbox.models import Channel  # noqa: E402
+from inbox.pipeline.ingest import ChannelRef, Ingestor  # noqa: E402
+from inbox.store import migrate  # noqa: E402
+from inbox.store.db import Database  # noqa: E402
+from inbox.store.models import Channel  # noqa: E402
 
 
 def make_messages(n: int, prefix: str) -> list[InboundMessage]:

@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
-from inbox.models import Agent, ApiToken, LoginLink, utcnow
+from inbox.store.models import Agent, ApiToken, LoginLink, utcnow
 
 _hasher = PasswordHasher()  # argon2id with the library's current defaults
 

@@ -14,10 +14,11 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from inbox import config as config_module
-from inbox import logs, migrate
+from inbox import logs
 from inbox.actions.runner import CLI
 from inbox.config import Config, ConfigError
 from inbox.errors import DomainError
+from inbox.store import migrate
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -118,7 +119,7 @@ EXIT_OF_KIND = {"invalid": 2, "not_found": 1, "conflict": 1, "forbidden": 1}
 async def _with_services(config: Config, action: Callable[[Any], Coroutine[Any, Any, int]]) -> int:
     """Run a command's action with the node's services; a refused action is one line on
     stderr and its exit status."""
-    from inbox.services import Services
+    from inbox.runtime.services import Services
 
     services = Services.build(config)
     try:
@@ -164,7 +165,7 @@ def _config_check(args: argparse.Namespace) -> int:
 
 def _agents_add(args: argparse.Namespace) -> int:
     from inbox.auth import hash_password
-    from inbox.models import Agent
+    from inbox.store.models import Agent
 
     config = _load(args.config)
     password = None
@@ -209,7 +210,7 @@ def _tokens_create(args: argparse.Namespace) -> int:
 
 
 def _channels_list(args: argparse.Namespace) -> int:
-    from inbox.models import Channel
+    from inbox.store.models import Channel
 
     config = _load(args.config)
 
@@ -230,7 +231,7 @@ def _channels_list(args: argparse.Namespace) -> int:
 
 
 def _channels_test(args: argparse.Namespace) -> int:
-    from inbox import managed_channels
+    from inbox.runtime import managed_channels
 
     config = _load(args.config)
 
@@ -359,7 +360,7 @@ def _kb_publish_problem(args: argparse.Namespace) -> int:
 
 
 def _quarantine_list(args: argparse.Namespace) -> int:
-    from inbox.models import Channel, QuarantineItem
+    from inbox.store.models import Channel, QuarantineItem
 
     config = _load(args.config)
 
@@ -386,7 +387,7 @@ def _quarantine_list(args: argparse.Namespace) -> int:
 
 
 def _quarantine_retry(args: argparse.Namespace) -> int:
-    from inbox.quarantine import RetryError, retry
+    from inbox.pipeline.quarantine import RetryError, retry
 
     config = _load(args.config)
 

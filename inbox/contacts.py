@@ -5,8 +5,8 @@ from __future__ import annotations
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from inbox import audit
-from inbox.models import Contact, ContactIdentity, Conversation, Message
+from inbox.store import audit
+from inbox.store.models import Contact, ContactIdentity, Conversation, Message
 
 
 class MergeError(ValueError):

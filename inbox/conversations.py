@@ -11,10 +11,11 @@ from sqlalchemy import ColumnElement, Text, and_, false, or_, select, true, upda
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
-from inbox import events, search
+from inbox import events
 from inbox.auth import Principal
 from inbox.events import Bus
-from inbox.models import (
+from inbox.store import search
+from inbox.store.models import (
     Agent,
     Attachment,
     Channel,

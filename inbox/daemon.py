@@ -18,12 +18,13 @@ from typing import Any, Literal
 import uvicorn
 
 from channels.base import cancel_task
-from inbox import migrate, provision
-from inbox.app import create_app
 from inbox.config import Config
-from inbox.outbox import OutboxWorker
-from inbox.services import Services
-from inbox.sla_watch import SlaWatch
+from inbox.pipeline.outbox import OutboxWorker
+from inbox.pipeline.sla_watch import SlaWatch
+from inbox.runtime import provision
+from inbox.runtime.services import Services
+from inbox.store import migrate
+from inbox.web.app import create_app
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """Domain errors: what went wrong, in the domain's words, with a kind each surface maps once.
 
 Actions raise these; they never raise HTTP types. The API answers a kind with its status
-(`inbox.api.errors`), the UI with a message on the page (`inbox.ui.routes.Page.refuse`), the
+(`inbox.web.api.errors`), the UI with a message on the page (`inbox.web.ui.routes.Page.refuse`), the
 CLI with an exit status and a line on stderr (`inbox.cli`).
 """
 

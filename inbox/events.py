@@ -20,8 +20,8 @@ from sqlalchemy import Connection, Table, func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from channels.base import cancel_task
-from inbox.db import after_commit, insert_ids
-from inbox.models import Event, utcnow
+from inbox.store.db import after_commit, insert_ids
+from inbox.store.models import Event, utcnow
 
 log = logging.getLogger(__name__)
 

@@ -19,8 +19,8 @@ from sqlalchemy import Connection, Table, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from inbox import kb_search
-from inbox.db import insert_ids
-from inbox.models import Article, ArticleResolution, Conversation, Message, Problem, utcnow
+from inbox.store.db import insert_ids
+from inbox.store.models import Article, ArticleResolution, Conversation, Message, Problem, utcnow
 
 articles_t = cast(Table, Article.__table__)
 resolutions_t = cast(Table, ArticleResolution.__table__)

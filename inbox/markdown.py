@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from markdown_it import MarkdownIt
 
-from inbox.ingest import sanitise_html
+from inbox.pipeline.ingest import sanitise_html
 
 _renderer = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
 

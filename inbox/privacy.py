@@ -7,7 +7,7 @@ from typing import Any, cast
 from sqlalchemy import Connection, Table, delete, or_, select, update
 
 from inbox import events
-from inbox.models import (
+from inbox.store.models import (
     Attachment,
     AuditEntry,
     Blob,

@@ -10,8 +10,9 @@ from typing import Any
 from sqlalchemy import select
 
 from channels.email_parse import ParseOptions, parse_email
-from inbox.api.routing_admin import SampleMessage, explain
-from inbox.models import (
+from inbox.pipeline.router import load_stored_rules
+from inbox.runtime.services import Services
+from inbox.store.models import (
     Agent,
     Channel,
     Contact,
@@ -21,8 +22,7 @@ from inbox.models import (
     Team,
     utcnow,
 )
-from inbox.router import load_stored_rules
-from inbox.services import Services
+from inbox.web.api.routing_admin import SampleMessage, explain
 
 
 def sample_from_file(path: str) -> SampleMessage:

@@ -7,7 +7,7 @@ import asyncio
 from alembic import context
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from inbox.models import Base
+from inbox.store.models import Base
 
 target_metadata = Base.metadata
 

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 ${imports if imports else ""}
 
-import inbox.models
+import inbox.store.models
 
 revision = ${repr(up_revision)}
 down_revision = ${repr(down_revision)}

@@ -20,13 +20,14 @@ from typing import Any, TypeVar
 from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
-from inbox import audit, events
+from inbox import events
 from inbox.auth import Principal
-from inbox.db import Database
 from inbox.events import Bus
-from inbox.models import utcnow
-from inbox.secrets import SecretBox
-from inbox.tickets import TicketPolicy
+from inbox.pipeline.tickets import TicketPolicy
+from inbox.store import audit
+from inbox.store.db import Database
+from inbox.store.models import utcnow
+from inbox.store.secrets import SecretBox
 
 T = TypeVar("T")
 

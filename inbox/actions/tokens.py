@@ -7,7 +7,7 @@ from sqlalchemy import select, update
 from inbox.actions.runner import Actor, Context, Tx, perform
 from inbox.auth import new_token
 from inbox.errors import Invalid, NotFound
-from inbox.models import Agent, ApiToken
+from inbox.store.models import Agent, ApiToken
 
 MAX_NAME = 255
 

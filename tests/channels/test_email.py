@@ -24,8 +24,13 @@ from channels.email import Cursor, EmailChannel, EmailConfig
 from channels.email_imap import ImapConfig, ImapError, ImapSession
 from channels.email_parse import ParseOptions, message_id_of, parse_email
 from inbox.config import OutboxConfig
-from inbox.ingest import ChannelRef, Feed
-from inbox.models import (
+from inbox.pipeline.ingest import ChannelRef, Feed
+from inbox.pipeline.outbox import OutboxWorker
+from inbox.pipeline.replies import Reply, post_reply
+from inbox.pipeline.tickets import open_ticket
+from inbox.runtime.channels import ChannelSink
+from inbox.runtime.services import Services
+from inbox.store.models import (
     Attachment,
     Blob,
     Channel,
@@ -35,11 +40,6 @@ from inbox.models import (
     QuarantineItem,
     Ticket,
 )
-from inbox.outbox import OutboxWorker
-from inbox.replies import Reply, post_reply
-from inbox.runtime import ChannelSink
-from inbox.services import Services
-from inbox.tickets import open_ticket
 from tests.fixtures.dovecot import Dovecot, SmtpSink, dovecot, dovecot_server, smtp_sink  # noqa: F401
 from tests.fixtures.inbox import add_agent, add_channel, services  # noqa: F401
 from tests.fixtures.services import require
@@ -481,7 +481,7 @@ async def test_an_untrusted_certificate_is_refused(dovecot: Dovecot) -> None:
 
 
 async def test_auto_replies_skip_robots_and_are_capped_per_contact(db_url: str, dovecot: Dovecot, smtp_sink: SmtpSink) -> None:
-    from inbox.provision import provision_teams_and_rules
+    from inbox.runtime.provision import provision_teams_and_rules
     from tests.fixtures.inbox import make_config
 
     rules = [{"name": "acknowledge", "if": {"channel_type": ["email"]}, "then": {"auto_reply": "auto_reply"}}]

@@ -15,8 +15,8 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
-from inbox.models import Message, QuarantineItem
-from inbox.secrets import MASK
+from inbox.store.models import Message, QuarantineItem
+from inbox.store.secrets import MASK
 from tests.fixtures.daemon import Daemon, daemon, wait_until  # noqa: F401
 from tests.fixtures.dovecot import PASSWORD, Dovecot, SmtpSink, dovecot, dovecot_server, smtp_sink  # noqa: F401
 

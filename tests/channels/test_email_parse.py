@@ -11,7 +11,7 @@ from channels.base import OutboundAttachment, OutboundMessage, Recipient
 from channels.email_compose import EmailTemplates, compose, reply_subject
 from channels.email_parse import ParseOptions, html_to_text, parse_email
 from channels.email_quotes import shown_text
-from inbox.ingest import sanitise_html
+from inbox.pipeline.ingest import sanitise_html
 
 OPTIONS = ParseOptions("frontdesk.test", frozenset({"support@example.com"}), max_attachment_bytes=1000)
 

@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from channels.base import InboundAttachment, InboundMessage, Sender
-from inbox.models import Message, QuarantineItem
-from inbox.services import Services
+from inbox.runtime.services import Services
+from inbox.store.models import Message, QuarantineItem
 from tests.fixtures.inbox import add_channel, make_config
 
 text = st.text(max_size=300)  # includes NUL, surrogates are excluded by hypothesis' default alphabet

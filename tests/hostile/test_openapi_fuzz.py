@@ -10,8 +10,8 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 
-from inbox.app import create_app
-from inbox.services import Services
+from inbox.runtime.services import Services
+from inbox.web.app import create_app
 from tests.fixtures.databases import clone_sqlite
 from tests.fixtures.inbox import add_agent, add_channel, inbound, make_config
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from inbox.models import Conversation, OutboxItem, Team, TeamMember
+from inbox.store.models import Conversation, OutboxItem, Team, TeamMember
 from tests.fixtures.inbox import Api, add_agent, add_channel, inbound
 
 

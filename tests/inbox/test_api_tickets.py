@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from inbox.models import Channel, Message, OutboxItem
+from inbox.store.models import Channel, Message, OutboxItem
 from tests.fixtures.inbox import Api, add_channel, inbound
 
 

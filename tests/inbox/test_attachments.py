@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from channels.base import InboundAttachment
-from inbox.models import Conversation, Team
+from inbox.store.models import Conversation, Team
 from tests.fixtures.inbox import Api, add_agent, add_channel, inbound
 
 SVG = b'<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"><script>alert(2)</script></svg>'

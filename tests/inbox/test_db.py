@@ -9,9 +9,9 @@ from pathlib import Path
 
 from sqlalchemy import Connection, select, text
 
-from inbox.db import Database
-from inbox.models import Agent
-from inbox.services import Services
+from inbox.runtime.services import Services
+from inbox.store.db import Database
+from inbox.store.models import Agent
 from tests.fixtures.inbox import add_agent
 
 

@@ -1,4 +1,4 @@
-"""The channel-webhook front door (`inbox.api.hooks.ChannelHooks`), with adapters that misbehave."""
+"""The channel-webhook front door (`inbox.web.api.hooks.ChannelHooks`), with adapters that misbehave."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from channels.base import WebhookRequest, WebhookResponse
-from inbox.api.hooks import ChannelHooks
+from inbox.web.api.hooks import ChannelHooks
 
 
 class Adapter:
@@ -51,7 +51,7 @@ async def test_the_adapter_gets_the_request_and_its_answer_goes_back() -> None:
 
 
 async def test_a_failing_adapter_answers_500_in_json_and_is_logged(caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.ERROR, logger="inbox.api.hooks"):
+    with caplog.at_level(logging.ERROR, logger="inbox.web.api.hooks"):
         async with client(Adapter(fail=True)) as http:
             response = await http.post("/hooks/custom/desk", content=b"{}")
     assert response.status_code == 500

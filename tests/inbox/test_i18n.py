@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from inbox.ui.i18n import LANGUAGES, TEXT
+from inbox.web.ui.i18n import LANGUAGES, TEXT
 
 
 def test_every_ui_text_has_each_language() -> None:

@@ -8,8 +8,9 @@ import pytest
 from sqlalchemy import func, select
 
 from channels.base import InboundAttachment, InboundMessage
-from inbox.ingest import normalise
-from inbox.models import (
+from inbox.pipeline.ingest import normalise
+from inbox.runtime.services import Services
+from inbox.store.models import (
     Attachment,
     Blob,
     Channel,
@@ -20,7 +21,6 @@ from inbox.models import (
     Message,
     QuarantineItem,
 )
-from inbox.services import Services
 from tests.fixtures.inbox import add_channel, inbound
 
 

@@ -185,7 +185,7 @@ async def test_agent_pages_create_edit_and_publish_with_csrf(api: Api) -> None:
 
 
 def test_the_suggestions_partial_renders_from_the_page_context() -> None:
-    from inbox.ui.routes import TEMPLATES
+    from inbox.web.ui.routes import TEMPLATES
 
     template = TEMPLATES.env.get_template("kb/_suggestions.html")
     html = template.render(conversation={"id": 42}, csrf="tok", lang="es")

@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import func, select
 
 from inbox import kb_import
-from inbox.models import Article
-from inbox.services import Services
+from inbox.runtime.services import Services
+from inbox.store.models import Article
 
 EN = """---
 title: How to reset your password
@@ -126,8 +126,8 @@ def test_cli_import_twice_then_publish_a_problem(db_url: str, tmp_path: Path, ca
     import asyncio
 
     from inbox import cli
-    from inbox.db import Database
-    from inbox.tickets import create_problem
+    from inbox.pipeline.tickets import create_problem
+    from inbox.store.db import Database
 
     config = tmp_path / "frontdesk.toml"
     config.write_text(f'[server]\nsecret_key = "cli-test-secret-0123456789"\n[database]\nurl = "{db_url}"\n')

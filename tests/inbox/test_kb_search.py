@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from inbox import kb, kb_search
-from inbox.services import Services
+from inbox.runtime.services import Services
 from tests.inbox.kb_corpus import seed
 
 # (language, what a customer types, translation key of the expected first result)

@@ -7,10 +7,10 @@ import functools
 
 import pytest
 
-from inbox import leases
-from inbox.leases import LeaseLost
-from inbox.models import utcnow
-from inbox.services import Services
+from inbox.runtime.services import Services
+from inbox.store import leases
+from inbox.store.leases import LeaseLost
+from inbox.store.models import utcnow
 from tests.fixtures.inbox import add_channel, inbound
 
 

@@ -10,9 +10,9 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from inbox.db import Database
-from inbox.models import AuditEntry, Channel
-from inbox.secrets import MASK, SecretBox, SecretError
+from inbox.store.db import Database
+from inbox.store.models import AuditEntry, Channel
+from inbox.store.secrets import MASK, SecretBox, SecretError
 from tests.fixtures.daemon import Daemon, daemon, wait_until
 
 
@@ -32,7 +32,7 @@ def test_secret_box_round_trip_and_tamper() -> None:
 
 def test_secrets_in_nested_tables_are_sealed_masked_and_kept() -> None:
     """An email channel keeps its passwords in `imap` and `smtp` tables."""
-    from inbox.secrets import masked, merge_settings
+    from inbox.store.secrets import masked, merge_settings
 
     box = SecretBox("a-server-secret-key-of-length")
     settings = {"from": "s@example.com", "imap": {"host": "imap.example.com", "password": "pw1"}, "smtp": {"host": "smtp.example.com", "password": "pw2"}}

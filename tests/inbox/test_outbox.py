@@ -8,10 +8,10 @@ from sqlalchemy import select
 
 from channels.base import PermanentSendError, TransientSendError
 from inbox.config import OutboxConfig
-from inbox.models import Conversation, Message, OutboxItem
-from inbox.outbox import OutboxWorker, backoff
-from inbox.replies import Reply, post_reply
-from inbox.services import Services
+from inbox.pipeline.outbox import OutboxWorker, backoff
+from inbox.pipeline.replies import Reply, post_reply
+from inbox.runtime.services import Services
+from inbox.store.models import Conversation, Message, OutboxItem
 from tests.fixtures.inbox import add_agent, add_channel, inbound
 from tests.fixtures.recording_channel import RecordingChannel
 

@@ -9,10 +9,10 @@ import pytest
 from sqlalchemy import func, select
 
 from inbox.config import OutboxConfig
-from inbox.models import Conversation, OutboxItem
-from inbox.outbox import OutboxWorker
-from inbox.replies import Reply, post_reply
-from inbox.services import Services
+from inbox.pipeline.outbox import OutboxWorker
+from inbox.pipeline.replies import Reply, post_reply
+from inbox.runtime.services import Services
+from inbox.store.models import Conversation, OutboxItem
 from tests.fixtures.inbox import add_channel, inbound, make_config
 from tests.fixtures.recording_channel import RecordingChannel
 

@@ -8,8 +8,8 @@ from sqlalchemy import func, select
 
 from channels.base import InboundAttachment
 from inbox import privacy
-from inbox.models import AuditEntry, Blob, Contact, ContactIdentity, Message
-from inbox.services import Services
+from inbox.runtime.services import Services
+from inbox.store.models import AuditEntry, Blob, Contact, ContactIdentity, Message
 from tests.fixtures.inbox import add_channel, inbound
 
 

@@ -7,8 +7,17 @@ from typing import Any
 
 from sqlalchemy import select
 
-from inbox.models import Agent, Conversation, Message, OutboxItem, Rule, Team, TeamMember, Ticket
-from inbox.services import Services
+from inbox.runtime.services import Services
+from inbox.store.models import (
+    Agent,
+    Conversation,
+    Message,
+    OutboxItem,
+    Rule,
+    Team,
+    TeamMember,
+    Ticket,
+)
 from tests.fixtures.inbox import add_agent, add_channel, inbound
 
 

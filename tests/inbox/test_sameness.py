@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from inbox.models import ApiToken
+from inbox.store.models import ApiToken
 from tests.fixtures.inbox import add_agent
 from tests.fixtures.surfaces import Surfaces, surfaces
 

@@ -6,7 +6,7 @@ import asyncio
 from typing import Any
 
 from inbox.events import Bus, RedisBus
-from inbox.presence import PresenceBoard
+from inbox.runtime.presence import PresenceBoard
 from tests.fixtures.services import port_open, require
 
 

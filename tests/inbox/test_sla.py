@@ -6,12 +6,12 @@ import datetime as dt
 
 from sqlalchemy import select
 
-from inbox import tickets as domain
-from inbox.api.tickets import change
 from inbox.config import Config
-from inbox.models import Event, Ticket
-from inbox.services import Services
-from inbox.sla_watch import SlaWatch
+from inbox.pipeline import tickets as domain
+from inbox.pipeline.sla_watch import SlaWatch
+from inbox.runtime.services import Services
+from inbox.store.models import Event, Ticket
+from inbox.web.api.tickets import change
 from tests.fixtures.inbox import add_channel, inbound, make_config
 
 SLA = {

@@ -7,7 +7,7 @@ import re
 import pytest
 from sqlalchemy import select
 
-from inbox.models import (
+from inbox.store.models import (
     Agent,
     AuditEntry,
     Channel,
@@ -269,7 +269,7 @@ async def test_safe_image_attachments_get_a_preview_and_canned_responses_are_off
 
 
 async def test_snooze_language_choice_and_quarantine_actions(api: Api) -> None:
-    from inbox.models import QuarantineItem
+    from inbox.store.models import QuarantineItem
 
     channel = await add_channel(api.services, "mail", "email")
     [result] = await api.services.ingestor.ingest(channel, [inbound("a1")])
@@ -284,7 +284,7 @@ async def test_snooze_language_choice_and_quarantine_actions(api: Api) -> None:
     async with api.services.db.read() as session:
         conversation = await session.get(Conversation, result.conversation_id)
         assert conversation is not None and conversation.status == "snoozed" and conversation.snoozed_until is not None
-    from inbox.models import Event
+    from inbox.store.models import Event
 
     async with api.services.db.read() as session:
         before = len((await session.scalars(select(Event.seq).where(Event.type == "conversation.updated"))).all())
@@ -335,7 +335,7 @@ async def test_major_incident_links_children_and_duplicates_are_offered_for_merg
 
 
 async def test_inbox_pages_through_older_conversations(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
-    from inbox.ui import inbox_pages
+    from inbox.web.ui import inbox_pages
 
     monkeypatch.setattr(inbox_pages, "PAGE", 1)
     channel = await add_channel(api.services, "mail", "email")

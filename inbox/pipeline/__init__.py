@@ -1,0 +1,1 @@
+"""The pipeline: inbound messages stored, routed (rules, tickets, SLAs) and answered through the outbox."""

@@ -1,0 +1,345 @@
+"""The outbox worker: claims due sends, calls the channel, records the outcome.
+
+A claim is a lease: rows move to `sending` with `claimed_until`; a worker that dies
+leaves a lease that expires and another worker takes the row over. On PostgreSQL the
+claim uses `FOR UPDATE SKIP LOCKED`, so two workers never take the same row; on SQLite
+the single writer gives the same guarantee. Outcomes are written only by the lease
+holder (fencing by `claimed_by`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import os
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+from sqlalchemy import Connection, or_, select, update
+
+from channels.base import (
+    Channel,
+    OutboundAttachment,
+    OutboundMessage,
+    PermanentSendError,
+    Recipient,
+    SendResult,
+    TransientSendError,
+    cancel_task,
+)
+from inbox import events, metrics
+from inbox.config import OutboxConfig
+from inbox.events import Bus
+from inbox.pipeline.replies import continue_by_email, latest_inbound_meta
+from inbox.store.db import Database
+from inbox.store.models import (
+    Agent,
+    Attachment,
+    Blob,
+    Contact,
+    ContactIdentity,
+    Conversation,
+    Message,
+    OutboxItem,
+    Ticket,
+    utcnow,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    id: int
+    message_id: int
+    channel_id: int
+    idempotency_key: str
+    attempts: int
+
+
+def backoff(attempts: int, config: OutboxConfig) -> float:
+    """Seconds before attempt `attempts + 1`: base * 2^(attempts-1), capped."""
+    return float(min(config.base_delay * (2 ** max(attempts - 1, 0)), config.max_delay))
+
+
+class OutboxWorker:
+    def __init__(
+        self,
+        db: Database,
+        bus: Bus,
+        channel_for: Callable[[int], Channel | None],
+        config: OutboxConfig,
+        *,
+        worker_id: str | None = None,
+        channel_ids: Callable[[], list[int]] | None = None,
+        channel_named: Callable[[str], Channel | None] | None = None,
+    ) -> None:
+        self.db = db
+        self.bus = bus
+        self.channel_for = channel_for
+        self.config = config
+        self.worker_id = worker_id or f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        # Restrict claims to channels this node can send on (None: all).
+        self.channel_ids = channel_ids
+        # For relays: a channel that asks for a copy on another channel (a widget
+        # conversation continued by email) names it; None: no relays.
+        self.channel_named = channel_named
+        self._task: asyncio.Task[None] | None = None
+        self._inflight: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self.run(), name=f"outbox:{self.worker_id}")
+
+    async def stop(self) -> None:
+        await cancel_task(self._task)
+        self._task = None
+        for task in list(self._inflight):
+            task.cancel()
+        if self._inflight:
+            await asyncio.gather(*self._inflight, return_exceptions=True)
+
+    async def run(self) -> None:
+        seen = 0
+        while True:
+            try:
+                claimed = await self.drain_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("outbox claim failed; retrying")
+                claimed = 0
+                await asyncio.sleep(1.0)
+            if claimed == 0:
+                seen = await self.bus.wait(seen, 1.0)
+
+    async def drain_once(self) -> int:
+        """Claim what is due and send it with bounded concurrency. Returns the count."""
+        free = self.config.concurrency - len(self._inflight)
+        if free <= 0:
+            await asyncio.wait(self._inflight, return_when=asyncio.FIRST_COMPLETED)
+            return 1
+        claims = await self.claim(free)
+        for claim in claims:
+            task = asyncio.create_task(self.process(claim), name=f"outbox-send:{claim.id}")
+            self._inflight.add(task)
+            task.add_done_callback(self._inflight.discard)
+        return len(claims)
+
+    async def claim(self, limit: int) -> list[Claim]:
+        """Mark up to `limit` due items as ours for a lease; one short write transaction."""
+        now = utcnow()
+        channel_ids = self.channel_ids() if self.channel_ids is not None else None
+        lease = dt.timedelta(seconds=self.config.lease_seconds)
+        worker_id = self.worker_id
+
+        due = select(OutboxItem.id).where(
+            or_(
+                (OutboxItem.status == "pending") & (OutboxItem.next_attempt_at <= now),
+                (OutboxItem.status == "sending") & (OutboxItem.claimed_until < now),
+            )
+        )
+        if channel_ids is not None:
+            due = due.where(OutboxItem.channel_id.in_(channel_ids))
+        # Most wake-ups (every commit wakes us) find nothing due: a read says so without
+        # taking SQLite's one write turn from the writers that have real work.
+        if not await self.db.query(lambda session: session.scalar(due.limit(1)) is not None):
+            return []
+
+        def work(conn: Connection) -> list[Claim]:
+            result = conn.execute(
+                update(OutboxItem)
+                .where(OutboxItem.id.in_(due.order_by(OutboxItem.id).limit(limit).with_for_update(skip_locked=True).scalar_subquery()))
+                .values(status="sending", claimed_by=worker_id, claimed_until=now + lease, attempts=OutboxItem.attempts + 1)
+                .returning(OutboxItem.id, OutboxItem.message_id, OutboxItem.channel_id, OutboxItem.idempotency_key, OutboxItem.attempts)
+            )
+            return [Claim(*row) for row in result]
+
+        return await self.db.run(work)
+
+    async def process(self, claim: Claim) -> None:
+        channel = self.channel_for(claim.channel_id)
+        if channel is None:
+            await self._reschedule(claim, "channel is not running on this node", delay=5.0, count_attempt=False)
+            return
+        try:
+            outbound = await self._outbound(claim)
+        except LookupError as exc:
+            await self._fail(claim, str(exc))
+            return
+        try:
+            result = await channel.send(outbound)
+            await self._relay(channel, outbound)
+        except PermanentSendError as exc:
+            log.warning("outbox %s: permanent failure on channel %s: %s", claim.id, channel.name, exc)
+            await self._fail(claim, str(exc))
+        except TransientSendError as exc:
+            log.info("outbox %s: transient failure on channel %s: %s", claim.id, channel.name, exc)
+            if exc.count_attempt:
+                await self._retry_or_fail(claim, str(exc), exc.retry_after)
+            else:
+                await self._reschedule(claim, str(exc), delay=exc.retry_after or 1.0, count_attempt=False)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.exception("outbox %s: unexpected failure on channel %s", claim.id, channel.name)
+            await self._retry_or_fail(claim, f"{type(exc).__name__}: {exc}", None)
+        else:
+            await self._sent(claim, result)
+
+    async def _relay(self, channel: Channel, outbound: OutboundMessage) -> None:
+        """Send the copy a channel asks for (e.g. a widget reply to a visitor who left
+        for email). Raising retries the whole item; the first send is idempotent there."""
+        target = getattr(channel, "relay_target", None)
+        wanted = target(outbound) if target is not None and self.channel_named is not None else None
+        if wanted is None:
+            return
+        name, recipient = wanted
+        assert self.channel_named is not None
+        other = self.channel_named(name)
+        if other is None:
+            raise TransientSendError(f"relay channel {name!r} is not running on this node")
+        await other.send(replace(outbound, idempotency_key=f"{outbound.idempotency_key}-relay", recipient=recipient))
+
+    # -- outcomes -------------------------------------------------------------------
+
+    async def _sent(self, claim: Claim, result: SendResult) -> None:
+        now = utcnow()
+
+        def work(conn: Connection) -> int:
+            if not self._release(conn, claim, status="sent", sent_at=now, last_error=None):
+                return 0
+            values: dict[str, object] = {"delivery": "sent", "sent_at": now, "delivery_error": None}
+            if result.external_id:
+                clash = conn.scalar(select(Message.id).where(Message.channel_id == claim.channel_id, Message.external_id == result.external_id))
+                if clash is None:
+                    values["external_id"] = result.external_id
+            if result.meta:
+                values["meta"] = result.meta
+            return self._update_message(conn, claim, values)
+
+        await self._write(work)
+        metrics.OUTBOX_SENT.inc()
+
+    async def _retry_or_fail(self, claim: Claim, error: str, retry_after: float | None) -> None:
+        if claim.attempts >= self.config.max_attempts:
+            await self._fail(claim, f"gave up after {claim.attempts} attempts: {error}")
+            return
+        delay = retry_after if retry_after is not None else backoff(claim.attempts, self.config)
+        await self._reschedule(claim, error, delay=delay)
+
+    async def _reschedule(self, claim: Claim, error: str, *, delay: float, count_attempt: bool = True) -> None:
+        values: dict[str, object] = {
+            "status": "pending",
+            "next_attempt_at": utcnow() + dt.timedelta(seconds=delay),
+            "last_error": error[:2000],
+            "claimed_by": None,
+            "claimed_until": None,
+        }
+        if not count_attempt:
+            values["attempts"] = OutboxItem.attempts - 1
+
+        def work(conn: Connection) -> int:
+            conn.execute(update(OutboxItem).where(OutboxItem.id == claim.id, OutboxItem.claimed_by == self.worker_id).values(**values))
+            return 0
+
+        await self._write(work)
+        metrics.OUTBOX_RETRIED.inc()
+
+    async def _fail(self, claim: Claim, error: str) -> None:
+        def work(conn: Connection) -> int:
+            if not self._release(conn, claim, status="failed", last_error=error[:2000]):
+                return 0
+            return self._update_message(conn, claim, {"delivery": "failed", "delivery_error": error[:2000]})
+
+        await self._write(work)
+        metrics.OUTBOX_FAILED.inc()
+
+    async def _write(self, work: Callable[[Connection], int]) -> None:
+        """One short write transaction; wake listeners with the event it wrote, if any."""
+        seq = await self.db.run(work)
+        if seq:
+            await self.bus.publish(seq)
+
+    def _release(self, conn: Connection, claim: Claim, **values: object) -> bool:
+        result = conn.execute(
+            update(OutboxItem)
+            .where(OutboxItem.id == claim.id, OutboxItem.claimed_by == self.worker_id, OutboxItem.status == "sending")
+            .values(claimed_until=None, **values)
+            .returning(OutboxItem.id)
+        )
+        if result.first() is None:
+            log.warning("outbox %s: lease lost before the outcome was recorded", claim.id)
+            return False
+        return True
+
+    def _update_message(self, conn: Connection, claim: Claim, values: dict[str, object]) -> int:
+        """Record the outcome on the message and write its `message.updated` event."""
+        conversation_id = conn.scalar(select(Message.conversation_id).where(Message.id == claim.message_id))
+        conn.execute(update(Message).where(Message.id == claim.message_id).values(**values))
+        events.lock_writers(conn)
+        payload = {"message_id": claim.message_id, "conversation_id": conversation_id, "delivery": values["delivery"]}
+        [seq] = events.insert_events(conn, [("message.updated", payload, conversation_id)])
+        return seq
+
+    # -- building the outbound message --------------------------------------------------
+
+    async def _outbound(self, claim: Claim) -> OutboundMessage:
+        async with self.db.read() as session:
+            message = await session.get(Message, claim.message_id)
+            if message is None:
+                raise LookupError(f"message {claim.message_id} is gone")
+            conversation = await session.get(Conversation, message.conversation_id)
+            assert conversation is not None
+            contact = await session.get(Contact, conversation.contact_id)
+            identity = await session.scalar(
+                select(ContactIdentity)
+                .where(ContactIdentity.contact_id == conversation.contact_id, ContactIdentity.channel_id == conversation.channel_id)
+                .order_by(ContactIdentity.id)
+            )
+            if identity is None or contact is None:
+                raise LookupError(f"contact of conversation {conversation.id} has no address on this channel")
+            thread = (
+                await session.execute(
+                    select(Message.external_id, Message.direction)
+                    .where(
+                        Message.conversation_id == conversation.id,
+                        Message.id != message.id,
+                        Message.private.is_(False),
+                        or_(Message.direction == "in", Message.delivery == "sent"),
+                    )
+                    .order_by(Message.id)
+                )
+            ).all()
+            # A customer who asked to be answered by email (the widget's offline form).
+            last_meta = await session.scalar(latest_inbound_meta(conversation.id))
+            agent_name = None
+            if message.agent_id is not None:
+                agent_name = await session.scalar(select(Agent.name).where(Agent.id == message.agent_id))
+            ticket_number = await session.scalar(
+                select(Ticket.number).where(Ticket.conversation_id == conversation.id).order_by(Ticket.id)
+            )
+            attachments = (
+                await session.execute(
+                    select(Attachment.filename, Attachment.content_type, Blob.data)
+                    .join(Blob, Blob.sha256 == Attachment.sha256)
+                    .where(Attachment.message_id == message.id)
+                )
+            ).all()
+        inbound_ids = [r.external_id for r in thread if r.direction == "in"]
+        return OutboundMessage(
+            idempotency_key=claim.idempotency_key,
+            recipient=Recipient(address=identity.address, name=contact.name, email=contact.email, language=contact.language),
+            text=message.text,
+            html=message.html,
+            subject=conversation.subject,
+            thread_key=conversation.thread_key,
+            references=tuple(r.external_id for r in thread),
+            in_reply_to=inbound_ids[-1] if inbound_ids else None,
+            attachments=tuple(OutboundAttachment(a.filename, a.content_type, a.data) for a in attachments),
+            author_name=agent_name,
+            conversation_meta={**(conversation.meta or {}), **({"continue_by_email": email} if (email := continue_by_email(last_meta)) else {})},
+            ticket_number=ticket_number,
+        )
+

@@ -1,0 +1,164 @@
+"""Replies and notes: a Message plus (for public replies) an OutboxItem, in one transaction.
+
+`queue_reply` is the one implementation, synchronous Core on a connection, so the
+ingest transaction (auto-replies, notifications) and the API (agents) share it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+from sqlalchemy import Connection, Select, Table, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from channels.base import OutboundAttachment
+from inbox import events
+from inbox.events import Bus
+from inbox.pipeline.ingest import Feed, sanitise_html, store_attachments
+from inbox.store.db import Database, insert_ids
+from inbox.store.models import Channel, Conversation, Message, OutboxItem, Ticket, utcnow
+
+messages_t = cast(Table, Message.__table__)
+outbox_t = cast(Table, OutboxItem.__table__)
+conversations_t = cast(Table, Conversation.__table__)
+tickets_t = cast(Table, Ticket.__table__)
+channels_t = cast(Table, Channel.__table__)
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    text: str
+    private: bool = False
+    html: str | None = None
+    author_type: str = "agent"  # agent | system
+    agent_id: int | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+    subject: str | None = None  # defaults to the conversation's
+    attachments: tuple[OutboundAttachment, ...] = ()
+
+
+# Channels whose replies are delivered by being committed: the widget's gateway reads
+# them from the store (on every web node) the moment the bus says so. They skip the
+# outbox — unless the customer asked to be answered by email too (a relay).
+DELIVERED_BY_COMMIT = frozenset({"widget"})
+
+
+def queue_reply(conn: Connection, conversation_id: int, reply: Reply, feed: Feed, now: dt.datetime | None = None) -> int:
+    """Store the reply and, unless it is a private note, queue its delivery. Returns its id."""
+    now = now or utcnow()
+    conversation = conn.execute(
+        select(conversations_t.c.channel_id, conversations_t.c.subject, conversations_t.c.first_response_at, channels_t.c.type)
+        .join(channels_t, channels_t.c.id == conversations_t.c.channel_id)
+        .where(conversations_t.c.id == conversation_id)
+    ).one()
+    delivered = reply.private or (conversation.type in DELIVERED_BY_COMMIT and not _wants_relay(conn, conversation_id))
+    key = uuid.uuid4().hex
+    [message_id] = insert_ids(
+        conn,
+        messages_t,
+        [
+            {
+                "conversation_id": conversation_id,
+                "channel_id": conversation.channel_id,
+                "external_id": f"out:{key}",
+                "direction": "out",
+                "author_type": reply.author_type,
+                "agent_id": reply.agent_id,
+                "subject": reply.subject or conversation.subject,
+                "text": reply.text,
+                "html": sanitise_html(reply.html),
+                "private": reply.private,
+                "delivery": "sent" if delivered else "queued",
+                "sent_at": now if delivered and not reply.private else None,
+                "automated": reply.author_type == "system",
+                "meta": reply.meta,
+                "created_at": now,
+            }
+        ],
+    )
+    store_attachments(conn, [(message_id, a) for a in reply.attachments])
+    if not delivered:
+        conn.execute(
+            insert(outbox_t).values(
+                message_id=message_id, channel_id=conversation.channel_id, idempotency_key=key, status="pending", attempts=0, next_attempt_at=now, created_at=now
+            )
+        )
+    values: dict[str, Any] = {"last_message_at": now, "updated_at": now}
+    if not reply.private and reply.author_type == "agent" and conversation.first_response_at is None:
+        values["first_response_at"] = now
+    conn.execute(update(conversations_t).where(conversations_t.c.id == conversation_id).values(**values))
+    payload = {
+        "message_id": message_id,
+        "conversation_id": conversation_id,
+        "direction": "out",
+        "private": reply.private,
+        "agent_id": reply.agent_id,
+    }
+    feed.append(("message.created", payload, conversation_id))
+    return message_id
+
+
+def latest_inbound_meta(conversation_id: int) -> Select[tuple[Any]]:
+    """The `meta` of the customer's latest message in a conversation."""
+    return (
+        select(messages_t.c.meta)
+        .where(messages_t.c.conversation_id == conversation_id, messages_t.c.direction == "in")
+        .order_by(messages_t.c.id.desc())
+        .limit(1)
+    )
+
+
+def continue_by_email(meta: Any) -> str | None:
+    """The address a customer asked to be answered at too (the widget's offline form)."""
+    email = meta.get("continue_by_email") if isinstance(meta, dict) else None
+    return email if isinstance(email, str) and email else None
+
+
+def _wants_relay(conn: Connection, conversation_id: int) -> bool:
+    return continue_by_email(conn.scalar(latest_inbound_meta(conversation_id))) is not None
+
+
+async def send_reply(db: Database, bus: Bus, conversation_id: int, reply: Reply) -> int:
+    """Store and queue a reply in one short write transaction (one thread hop on SQLite);
+    a public reply to a major incident also reaches every affected customer's conversation.
+    The caller has checked that the agent may see the conversation."""
+
+    def work(conn: Connection) -> tuple[int, int]:
+        events.lock_writers(conn)
+        feed: Feed = []
+        message_id = queue_reply(conn, conversation_id, reply, feed)
+        if not reply.private:
+            for child in child_conversations(conn, conversation_id):
+                queue_reply(conn, child, reply, feed)
+        return message_id, max(events.insert_events(conn, feed), default=0)
+
+    message_id, seq = await db.run(work)
+    if seq:
+        await bus.publish(seq)
+    return message_id
+
+
+def child_conversations(conn: Connection, conversation_id: int) -> list[int]:
+    """Conversations of the child incidents, when this conversation is a major incident's."""
+    parent = conn.scalar(select(tickets_t.c.id).where(tickets_t.c.conversation_id == conversation_id))
+    if parent is None:
+        return []
+    return [
+        r[0]
+        for r in conn.execute(
+            select(tickets_t.c.conversation_id).where(tickets_t.c.parent_id == parent, tickets_t.c.conversation_id.is_not(None)).order_by(tickets_t.c.id)
+        )
+    ]
+
+
+async def post_reply(session: AsyncSession, bus: Bus, conversation_id: int, reply: Reply) -> Message:
+    """`queue_reply` in the caller's session; the event wakes listeners after commit."""
+    feed: Feed = []
+    message_id = await session.run_sync(lambda s: queue_reply(s.connection(), conversation_id, reply, feed))
+    await events.append_many(session, bus, feed)
+    message = await session.get(Message, message_id)
+    assert message is not None
+    return message

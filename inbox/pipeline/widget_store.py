@@ -1,0 +1,124 @@
+"""The widget gateway's view of the store: a visitor's transcript by event seq."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from inbox.store.db import Database
+from inbox.store.models import Agent, Attachment, Blob, Channel, Conversation, Event, Message
+from widget.gateway import FileRef, StoredFile, TranscriptItem
+
+
+class WidgetTranscripts:
+    """Implements widget.gateway.WidgetStore over the database."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def transcript(self, channel: str, thread_key: str, after: int, limit: int = 200) -> list[TranscriptItem]:
+        return await self.db.query(lambda session: _transcript(session, channel, thread_key, after, limit))
+
+    async def since(self, after: int, limit: int = 500) -> tuple[int, list[tuple[str, str, TranscriptItem]]]:
+        """Every widget message after `after`, with its channel and thread key, in one read."""
+        return await self.db.query(lambda session: _since(session, after, limit))
+
+    async def file(self, attachment_id: int) -> StoredFile | None:
+        async with self.db.read() as session:
+            row = (
+                await session.execute(
+                    select(Channel.name, Attachment.filename, Attachment.content_type, Blob.data, Message.private)
+                    .join(Message, Message.id == Attachment.message_id)
+                    .join(Channel, Channel.id == Message.channel_id)
+                    .join(Blob, Blob.sha256 == Attachment.sha256)
+                    .where(Attachment.id == attachment_id)
+                )
+            ).first()
+        if row is None or row.private:
+            return None
+        return StoredFile(channel=row.name, name=row.filename, content_type=row.content_type, data=row.data or b"")
+
+    async def latest_seq(self) -> int:
+        return await self.db.query(lambda session: int(session.scalar(select(func.max(Event.seq))) or 0))
+
+    async def agents_online(self) -> bool:
+        online = select(func.count()).select_from(Agent).where(Agent.active.is_(True), Agent.availability == "online")
+        return await self.db.query(lambda session: bool(session.scalar(online)))
+
+
+def _transcript(session: Session, channel: str, thread_key: str, after: int, limit: int) -> list[TranscriptItem]:
+    conversations = select(Conversation.id).join(Channel, Channel.id == Conversation.channel_id).where(Channel.name == channel, Conversation.thread_key == thread_key)
+    rows = session.execute(
+        select(Event.seq, Event.payload)
+        .where(Event.seq > after, Event.type == "message.created", Event.conversation_id.in_(conversations))
+        .order_by(Event.seq)
+        .limit(limit)
+    ).all()
+    ids = [int(r.payload["message_id"]) for r in rows if not r.payload.get("private")]
+    if not ids:
+        return []
+    messages = {
+        m.id: (m, name) for m, name in session.execute(select(Message, Agent.name).outerjoin(Agent, Agent.id == Message.agent_id).where(Message.id.in_(ids))).all()
+    }
+    files = _files_of(session, ids)
+    items = []
+    for row in rows:
+        found = messages.get(int(row.payload["message_id"]))
+        if found is None:
+            continue
+        message, agent_name = found
+        if message.private:
+            continue
+        items.append(_item(row.seq, message, agent_name, files))
+    return items
+
+
+def _since(session: Session, after: int, limit: int) -> tuple[int, list[tuple[str, str, TranscriptItem]]]:
+    events = session.execute(select(Event.seq, Event.type, Event.payload).where(Event.seq > after).order_by(Event.seq).limit(limit)).all()
+    if not events:
+        return after, []
+    newest = events[-1].seq
+    wanted = {int(e.payload["message_id"]): e.seq for e in events if e.type == "message.created" and not e.payload.get("private") and "message_id" in e.payload}
+    if not wanted:
+        return newest, []
+    rows = session.execute(
+        select(Message, Agent.name, Channel.name, Conversation.thread_key)
+        .join(Conversation, Conversation.id == Message.conversation_id)
+        .join(Channel, Channel.id == Message.channel_id)
+        .outerjoin(Agent, Agent.id == Message.agent_id)
+        .where(Message.id.in_(wanted), Channel.type == "widget", Message.private.is_(False))
+    ).all()
+    files = _files_of(session, [r[0].id for r in rows])
+    out = [(channel, thread_key, _item(wanted[message.id], message, agent_name, files)) for message, agent_name, channel, thread_key in rows if thread_key is not None]
+    out.sort(key=lambda entry: entry[2].seq)
+    return newest, out
+
+
+def _item(seq: int, message: Message, agent_name: str | None, files: dict[int, list[FileRef]]) -> TranscriptItem:
+    return TranscriptItem(
+        seq=seq,
+        message_id=message.id,
+        direction=message.direction,
+        text=message.text,
+        author=agent_name if message.direction == "out" else None,
+        created_at=message.created_at.isoformat(),
+        client_id=message.meta.get("client_id") if message.direction == "in" else None,
+        files=tuple(files.get(message.id, ())),
+        conversation_id=message.conversation_id,
+    )
+
+
+def _files_of(session: Session, message_ids: list[int]) -> dict[int, list[FileRef]]:
+    if not message_ids:
+        return {}
+    rows = session.execute(
+        select(Attachment.id, Attachment.message_id, Attachment.filename, Attachment.content_type, Attachment.size)
+        .where(Attachment.message_id.in_(message_ids), Attachment.inline.is_(False))
+        .order_by(Attachment.id)
+    ).all()
+    out: dict[int, list[FileRef]] = defaultdict(list)
+    for r in rows:
+        out[r.message_id].append(FileRef(r.id, r.filename, r.content_type, r.size))
+    return out

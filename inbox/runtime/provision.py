@@ -1,0 +1,69 @@
+"""Start-up provisioning: teams and rules from the config file, and the first admin."""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
+
+from inbox.auth import create_login_link
+from inbox.config import Config
+from inbox.store.db import Database
+from inbox.store.models import Agent, Rule, Team, TeamMember
+
+log = logging.getLogger(__name__)
+
+
+async def provision_teams_and_rules(db: Database, config: Config) -> None:
+    async with db.transaction() as session:
+        agents = {a.email: a.id for a in (await session.scalars(select(Agent))).all()}
+        for team_config in config.teams:
+            team = await session.scalar(select(Team).where(Team.name == team_config.name))
+            if team is None:
+                team = Team(name=team_config.name)
+                session.add(team)
+            team.assignment = team_config.assignment
+            team.provisioned = True
+            await session.flush()
+            await session.execute(delete(TeamMember).where(TeamMember.team_id == team.id))
+            for email in team_config.members:
+                agent_id = agents.get(email.lower())
+                if agent_id is None:
+                    log.warning("team %s: member %s is not an agent yet; add them with `frontdesk agents add`", team.name, email)
+                    continue
+                session.add(TeamMember(team_id=team.id, agent_id=agent_id))
+        names = [r.name for r in config.rules]
+        await session.execute(delete(Rule).where(Rule.provisioned.is_(True), Rule.name.not_in(names)))
+        for position, rule_config in enumerate(config.rules):
+            rule = await session.scalar(select(Rule).where(Rule.name == rule_config.name))
+            if rule is None:
+                rule = Rule(name=rule_config.name)
+                session.add(rule)
+            rule.position = position
+            rule.conditions = rule_config.if_
+            rule.actions = rule_config.then
+            rule.enabled = rule_config.enabled
+            rule.provisioned = True
+
+
+def first_admin_email(public_url: str) -> str:
+    host = public_url.split("://", 1)[-1].split("/", 1)[0].split(":")[0]
+    if "." in host and not host.replace(".", "").isdigit():
+        return f"admin@{host}"
+    return "admin@frontdesk.local"
+
+
+async def bootstrap_admin(db: Database, config: Config) -> str | None:
+    """With no agent at all, create an admin and return a one-time login URL (once, ever)."""
+    try:
+        async with db.transaction() as session:
+            if (await session.scalar(select(func.count()).select_from(Agent))) != 0:
+                return None
+            agent = Agent(email=first_admin_email(config.server.public_url), name="Administrator", role="admin")
+            session.add(agent)
+            await session.flush()
+            token = await create_login_link(session, agent)
+    except IntegrityError:  # another node created it first
+        return None
+    return f"{config.server.public_url}/login/once/{token}"

@@ -1,0 +1,53 @@
+"""Everything a running node holds, built once from the config and passed in."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from channels.base import ChannelConfig, ChannelContext
+from inbox.actions.runner import Context
+from inbox.config import Config
+from inbox.events import Bus, make_bus
+from inbox.pipeline.ingest import Ingestor
+from inbox.pipeline.router import RulesRouter
+from inbox.pipeline.tickets import TicketPolicy
+from inbox.runtime.channels import ChannelRuntime
+from inbox.sessions import SessionSigner
+from inbox.store.db import Database
+from inbox.store.secrets import SecretBox
+from routing.config import default_calendar, sla_policies
+from routing.templates import NotificationTemplates
+
+
+@dataclass
+class Services:
+    config: Config
+    db: Database
+    bus: Bus
+    ingestor: Ingestor
+    channels: ChannelRuntime
+    sessions: SessionSigner
+    policy: TicketPolicy
+    secrets: SecretBox
+
+    @classmethod
+    def build(cls, config: Config) -> Services:
+        db = Database(config.database.url, pool_size=config.database.pool_size)
+        bus = make_bus(config.bus.url)
+        policy = TicketPolicy(sla_policies(config.sla, config.business_hours), NotificationTemplates())
+        ingestor = Ingestor(db, bus, RulesRouter(default_calendar(config.business_hours), policy))
+        domain = config.server.public_url.split("://", 1)[1].split("/", 1)[0].split(":")[0] or "frontdesk.local"
+        context = ChannelContext(public_url=config.server.public_url, message_id_domain=domain)
+        runtime = ChannelRuntime(db, ingestor, context, lease_ttl=config.cluster.lease_seconds)
+        return cls(config, db, bus, ingestor, runtime, SessionSigner(config.server.secret_key), policy, SecretBox(config.server.secret_key))
+
+    @property
+    def ctx(self) -> Context:
+        """What actions are given: the store, the bus and the node's policies."""
+        return Context(self.db, self.bus, self.policy, self.secrets, self.config.server.public_url)
+
+    async def wanted_channels(self) -> list[ChannelConfig]:
+        """Every channel this node should run: the config file's and the UI-managed ones."""
+        from inbox.runtime import managed_channels
+
+        return [*self.config.channels, *await managed_channels.load(self.db, self.secrets)]

@@ -1,0 +1,40 @@
+"""Alembic migrations, run by `frontdesk migrate` and checked by /readyz."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from alembic.script import ScriptDirectory
+from sqlalchemy import text
+
+from inbox.store.db import Database
+
+ROOT = Path(__file__).resolve().parents[2]
+MIGRATIONS = ROOT / "migrations"
+
+
+def alembic_config(url: str) -> AlembicConfig:
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return cfg
+
+
+def head_revision() -> str | None:
+    return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+
+
+async def upgrade(url: str) -> None:
+    # Alembic's command API is synchronous and runs its own event loop in env.py.
+    await asyncio.to_thread(command.upgrade, alembic_config(url), "head")
+
+
+async def current_revision(db: Database) -> str | None:
+    try:
+        async with db.read() as session:
+            return await session.scalar(text("SELECT version_num FROM alembic_version"))
+    except Exception:
+        return None

@@ -1,0 +1,450 @@
+"""The domain tables (SQLAlchemy 2). The database is the truth; everything else re-reads it."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL wants BIGINT for seqs.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """Timezone-aware UTC datetimes on both SQLite (which drops tzinfo) and PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(dt.UTC)
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        return value
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+def _created() -> Mapped[dt.datetime]:
+    return mapped_column(UTCDateTime(), default=utcnow, nullable=False)
+
+
+class Channel(Base):
+    __tablename__ = "channel"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    name: Mapped[str] = mapped_column(String(63), unique=True)
+    type: Mapped[str] = mapped_column(String(32))
+    # Non-secret keys in clear; secrets of UI-added channels encrypted (see inbox.store.secrets).
+    settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    provisioned: Mapped[bool] = mapped_column(Boolean, default=False)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    status: Mapped[str] = mapped_column(String(16), default="stopped")
+    last_error: Mapped[str | None] = mapped_column(Text)
+    cursor: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = _created()
+
+
+class Contact(Base):
+    __tablename__ = "contact"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    name: Mapped[str | None] = mapped_column(String(255))
+    email: Mapped[str | None] = mapped_column(String(320), index=True)
+    language: Mapped[str | None] = mapped_column(String(16))
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("contact.id"))
+    created_at: Mapped[dt.datetime] = _created()
+
+
+class ContactIdentity(Base):
+    """A contact's address on one channel."""
+
+    __tablename__ = "contact_identity"
+    __table_args__ = (UniqueConstraint("channel_id", "address"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contact.id"), index=True)
+    channel_id: Mapped[int] = mapped_column(ForeignKey("channel.id"))
+    address: Mapped[str] = mapped_column(String(320))
+    username: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[dt.datetime] = _created()
+
+
+class Agent(Base):
+    __tablename__ = "agent"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    name: Mapped[str] = mapped_column(String(255))
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16), default="agent")  # admin | agent
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    language: Mapped[str | None] = mapped_column(String(16))
+    availability: Mapped[str] = mapped_column(String(16), default="online")  # online|away|offline
+    capacity: Mapped[int] = mapped_column(Integer, default=20)
+    # Bumped on password change: every session signed with an older value is void.
+    session_version: Mapped[int] = mapped_column(Integer, default=1)
+    last_assigned_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[dt.datetime] = _created()
+
+
+class Team(Base):
+    __tablename__ = "team"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), unique=True)
+    assignment: Mapped[str] = mapped_column(String(16), default="round_robin")
+    rr_pointer: Mapped[int | None] = mapped_column(BigInteger)  # the agent round robin served last
+    provisioned: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime] = _created()
+
+
+class TeamMember(Base):
+    __tablename__ = "team_member"
+
+    team_id: Mapped[int] = mapped_column(ForeignKey("team.id", ondelete="CASCADE"), primary_key=True)
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agent.id", ondelete="CASCADE"), primary_key=True)
+
+
+class Conversation(Base):
+    __tablename__ = "conversation"
+    __table_args__ = (
+        Index("ix_conversation_thread", "channel_id", "thread_key", "status"),
+        Index("ix_conversation_status_last", "status", "last_message_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    channel_id: Mapped[int] = mapped_column(ForeignKey("channel.id"))
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contact.id"), index=True)
+    thread_key: Mapped[str | None] = mapped_column(String(255))
+    subject: Mapped[str | None] = mapped_column(String(998))
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open|pending|snoozed|resolved
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("agent.id"), index=True)
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("team.id"), index=True)
+    priority: Mapped[str | None] = mapped_column(String(2))
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    meta: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    snoozed_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    first_response_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    resolved_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    last_message_at: Mapped[dt.datetime] = _created()
+    created_at: Mapped[dt.datetime] = _created()
+    updated_at: Mapped[dt.datetime] = _created()
+
+
+class Message(Base):
+    __tablename__ = "message"
+    __table_args__ = (
+        UniqueConstraint("channel_id", "external_id"),
+        Index("ix_message_conversation", "conversation_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversation.id"))
+    channel_id: Mapped[int] = mapped_column(ForeignKey("channel.id"))
+    external_id: Mapped[str] = mapped_column(String(512))
+    direction: Mapped[str] = mapped_column(String(3))  # in | out
+    author_type: Mapped[str] = mapped_column(String(8))  # contact | agent | system
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contact.id"))
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("agent.id"))
+    subject: Mapped[str | None] = mapped_column(String(998))
+    text: Mapped[str] = mapped_column(Text, default="")
+    html: Mapped[str | None] = mapped_column(Text)  # sanitised
+    private: Mapped[bool] = mapped_column(Boolean, default=False)
+    delivery: Mapped[str] = mapped_column(String(8), default="received")  # received|queued|sent|failed
+    delivery_error: Mapped[str | None] = mapped_column(Text)
+    automated: Mapped[bool] = mapped_column(Boolean, default=False)
+    original_text: Mapped[str | None] = mapped_column(Text)  # before the first edit
+    edited_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    deleted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    meta: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    raw_sha256: Mapped[str | None] = mapped_column(String(64))
+    sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[dt.datetime] = _created()
+
+
+class Blob(Base):
+    """Content-addressed bytes: attachments and raw originals, stored once."""
+
+    __tablename__ = "blob"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class Attachment(Base):
+    __tablename__ = "attachment"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("message.id"), index=True)
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(255))
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(ForeignKey("blob.sha256"))
+    inline: Mapped[bool] = mapped_column(Boolean, default=False)
+    content_id: Mapped[str | None] = mapped_column(String(255))
+
+
+class Ticket(Base):
+    __tablename__ = "ticket"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    number: Mapped[int] = mapped_column(Integer, unique=True)
+    conversation_id: Mapped[int | None] = mapped_column(ForeignKey("conversation.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(8))  # request | incident
+    title: Mapped[str] = mapped_column(String(998), default="")
+    status: Mapped[str] = mapped_column(String(8), default="new")
+    priority: Mapped[str] = mapped_column(String(2), default="P3")
+    impact: Mapped[str | None] = mapped_column(String(8))
+    urgency: Mapped[str | None] = mapped_column(String(8))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("ticket.id"), index=True)
+    problem_id: Mapped[int | None] = mapped_column(ForeignKey("problem.id"), index=True)
+    first_response_due: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    first_response_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    # Waiting on the customer stops the SLA clock: [[start, end or null], ...] in ISO-8601.
+    pauses: Mapped[list[list[str | None]]] = mapped_column(JSON, default=list)
+    # SLA events already announced ("first_response:due_soon", ...), so each fires once.
+    sla_flags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    resolution_due: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    resolved_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[dt.datetime] = _created()
+    updated_at: Mapped[dt.datetime] = _created()
+
+
+class Problem(Base):
+    __tablename__ = "problem"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    number: Mapped[int] = mapped_column(Integer, unique=True)
+    title: Mapped[str] = mapped_column(String(998))
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    root_cause: Mapped[str | None] = mapped_column(Text)
+    known_error: Mapped[bool] = mapped_column(Boolean, default=False)
+    workaround: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = _created()
+
+
+class Article(Base):
+    """A knowledge-base article in one language; its translations share `translation_key`.
+
+    The search index (FTS5 on SQLite, a tsvector column on PostgreSQL) lives outside the
+    mapping and is kept by inbox.kb_search.
+    """
+
+    __tablename__ = "article"
+    __table_args__ = (
+        UniqueConstraint("slug", "language"),
+        UniqueConstraint("translation_key", "language"),
+        Index("ix_article_status_language", "status", "language"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    slug: Mapped[str] = mapped_column(String(255))
+    language: Mapped[str] = mapped_column(String(8), default="en")
+    category: Mapped[str | None] = mapped_column(String(255))
+    title: Mapped[str] = mapped_column(String(998))
+    body: Mapped[str] = mapped_column(Text, default="")  # Markdown, as written
+    html: Mapped[str] = mapped_column(Text, default="")  # rendered and sanitised
+    status: Mapped[str] = mapped_column(String(16), default="draft")  # draft | published
+    translation_key: Mapped[str | None] = mapped_column(String(255))
+    problem_id: Mapped[int | None] = mapped_column(ForeignKey("problem.id"), index=True)
+    published_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[dt.datetime] = _created()
+    updated_at: Mapped[dt.datetime] = _created()
+
+
+class ArticleResolution(Base):
+    """"Solved by article": this article answered this conversation (for reporting)."""
+
+    __tablename__ = "article_resolution"
+    __table_args__ = (UniqueConstraint("conversation_id", "article_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversation.id"))
+    article_id: Mapped[int] = mapped_column(ForeignKey("article.id", ondelete="CASCADE"), index=True)
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("agent.id"))
+    created_at: Mapped[dt.datetime] = _created()
+
+
+class SLAPolicy(Base):
+    __tablename__ = "sla_policy"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    priority: Mapped[str] = mapped_column(String(2), unique=True)
+    first_response_minutes: Mapped[int] = mapped_column(Integer)
+    resolution_minutes: Mapped[int] = mapped_column(Integer)
+    business_hours: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class Rule(Base):
+    __tablename__ = "rule"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), unique=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    conditions: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    actions: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    provisioned: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime] = _created()
+
+
+class Event(Base):
+    """The change feed. `seq` grows with commit order (writers serialise on it)."""
+
+    __tablename__ = "event"
+
+    seq: Mapped[int] = mapped_column(BigId, primary_key=True)
+    type: Mapped[str] = mapped_column(String(64))
+    conversation_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[dt.datetime] = _created()
+
+
+class OutboxItem(Base):
+    """One send of one message through its channel; claimed by one worker at a time."""
+
+    __tablename__ = "outbox_item"
+    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("message.id"), unique=True)
+    channel_id: Mapped[int] = mapped_column(ForeignKey("channel.id"))
+    idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)
+    status: Mapped[str] = mapped_column(String(8), default="pending")  # pending|sending|sent|failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[dt.datetime] = _created()
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    claimed_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = _created()
+    sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+
+class ApiToken(Base):
+    __tablename__ = "api_token"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agent.id"), index=True)
+    name: Mapped[str] = mapped_column(String(255), default="")
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[dt.datetime] = _created()
+
+
+class LoginLink(Base):
+    """A one-time login URL (the first admin's), stored hashed."""
+
+    __tablename__ = "login_link"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agent.id"))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class AuditEntry(Base):
+    __tablename__ = "audit_entry"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("agent.id"))
+    action: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str] = mapped_column(String(255), default="")
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[dt.datetime] = _created()
+
+
+class QuarantineItem(Base):
+    """Input that could not be parsed: kept raw with the error, never retried forever."""
+
+    __tablename__ = "quarantine_item"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    channel_id: Mapped[int] = mapped_column(ForeignKey("channel.id"), index=True)
+    external_id: Mapped[str | None] = mapped_column(String(512))
+    error: Mapped[str] = mapped_column(Text)
+    raw: Mapped[bytes] = mapped_column(LargeBinary)
+    status: Mapped[str] = mapped_column(String(16), default="held")  # held | retried | deleted
+    created_at: Mapped[dt.datetime] = _created()
+
+
+class Counter(Base):
+    """Named counters (ticket and problem numbers) and small shared state."""
+
+    __tablename__ = "counter"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class ChannelLease(Base):
+    """Which node runs a channel's receiver. `token` grows with every takeover (fencing)."""
+
+    __tablename__ = "channel_lease"
+
+    channel_id: Mapped[int] = mapped_column(ForeignKey("channel.id", ondelete="CASCADE"), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(128))
+    token: Mapped[int] = mapped_column(BigInteger, default=1)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class CannedResponse(Base):
+    """A saved reply agents insert from the reply box."""
+
+    __tablename__ = "canned_response"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), unique=True)
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = _created()
+
+
+class ConversationRead(Base):
+    """When an agent last opened a conversation: newer activity shows as unread."""
+
+    __tablename__ = "conversation_read"
+
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agent.id", ondelete="CASCADE"), primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversation.id", ondelete="CASCADE"), primary_key=True)
+    read_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())

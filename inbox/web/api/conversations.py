@@ -1,0 +1,187 @@
+"""Conversations and their messages."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy.orm import Session
+
+from channels.base import OutboundAttachment
+from inbox import conversations as conv
+from inbox.pipeline.replies import Reply, send_reply
+from inbox.store.models import Message
+from inbox.web import pagination
+from inbox.web.api.deps import Id, Svc, Who
+from inbox.web.api.events import typing_signal
+from inbox.web.errors import ApiError, not_found
+from inbox.web.uploads import (
+    MAX_FILES,
+    UnreadableForm,
+    UploadRefused,
+    attached_files,
+    reply_form,
+)
+
+router = APIRouter(prefix="/api/v1/conversations", tags=["conversations"])
+
+Limit = Annotated[int, Query(ge=1, le=200)]
+
+
+class ReplyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    text: str = Field(min_length=1, max_length=100_000)
+    private: bool = False
+
+
+class ConversationPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    status: str | None = None
+    assignee: str | None = Field(default=None, description="agent email; null or \"\" unassigns")
+    team: str | None = None
+    priority: str | None = None
+    tags: list[str] | None = None
+    snoozed_until: dt.datetime | None = None
+
+
+@router.get("")
+async def list_conversations(
+    svc: Svc,
+    who: Who,
+    status: str | None = None,
+    channel: str | None = None,
+    assignee: str | None = None,
+    team: str | None = None,
+    q: Annotated[str | None, Query(max_length=200)] = None,
+    priority: str | None = None,
+    tag: str | None = None,
+    cursor: str | None = None,
+    limit: Limit = 50,
+) -> dict[str, Any]:
+    if status is not None and status not in conv.STATUSES:
+        raise ApiError(422, f"status must be one of {', '.join(conv.STATUSES)}")
+    after_values = pagination.decode(cursor, 2)
+    after = (str(after_values[0]), int(after_values[1])) if after_values else None
+    filters = conv.ListFilter(status, channel, assignee, team, q, priority, tag)
+    async with svc.db.read() as session:
+        rows = await conv.list_conversations(session, who, filters, after=after, limit=limit)
+        items = await conv.describe(session, rows)
+    last = rows[-1] if rows else None
+    return pagination.page(items, limit, [last.last_message_at.isoformat(), last.id] if last else None)
+
+
+@router.get("/{conversation_id}")
+async def get_conversation(svc: Svc, who: Who, conversation_id: Id) -> dict[str, Any]:
+    async with svc.db.read() as session:
+        found = await conv.get_visible(session, who, conversation_id)
+        if found is None:
+            raise not_found("conversation")
+        return (await conv.describe(session, [found]))[0]
+
+
+@router.patch("/{conversation_id}")
+async def patch_conversation(svc: Svc, who: Who, conversation_id: Id, body: ConversationPatch) -> dict[str, Any]:
+    fields = body.model_fields_set
+    changes = conv.ConversationChanges(
+        status=body.status,
+        assignee=(body.assignee or "") if "assignee" in fields else None,
+        team=(body.team or "") if "team" in fields else None,
+        priority=(body.priority or "") if "priority" in fields else None,
+        tags=body.tags,
+        snoozed_until=body.snoozed_until,
+    )
+    async with svc.db.transaction() as session:
+        found = await conv.get_visible(session, who, conversation_id)
+        if found is None:
+            raise not_found("conversation")
+        try:
+            await conv.apply_changes(session, svc.bus, found, changes, actor=who.email)
+        except conv.ConversationError as exc:
+            raise ApiError(422, str(exc)) from None
+    async with svc.db.read() as session:
+        refreshed = await conv.get_visible(session, who, conversation_id)
+        assert refreshed is not None
+        return (await conv.describe(session, [refreshed]))[0]
+
+
+@router.get("/{conversation_id}/messages")
+async def list_messages(svc: Svc, who: Who, conversation_id: Id, cursor: str | None = None, limit: Limit = 100) -> dict[str, Any]:
+    after = pagination.decode(cursor, 1)
+    async with svc.db.read() as session:
+        if await conv.get_visible(session, who, conversation_id) is None:
+            raise not_found("conversation")
+        rows = await conv.messages_of(session, conversation_id, after_id=int(after[0]) if after else None, limit=limit)
+        items = await conv.describe_messages(session, rows)
+    return pagination.page(items, limit, [rows[-1].id] if rows else None)
+
+
+_REPLY_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": ReplyIn.model_json_schema()},
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["text"],
+                    "properties": {
+                        "text": {"type": "string", "minLength": 1, "maxLength": 100_000},
+                        "private": {"type": "boolean", "default": False},
+                        "file": {"type": "array", "maxItems": MAX_FILES, "items": {"type": "string", "format": "binary"}},
+                    },
+                }
+            },
+        },
+    }
+}
+
+
+async def _reply_in(request: Request) -> tuple[ReplyIn, tuple[OutboundAttachment, ...]]:
+    """The reply: a JSON body, or a multipart form whose `file` parts are attached."""
+    try:
+        if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+            return ReplyIn.model_validate_json(await request.body()), ()
+        fields, form = await reply_form(request)
+        files = await attached_files(form)
+        private = fields.pop("private", "false").strip().lower() in ("1", "true", "on", "yes")
+        return ReplyIn.model_validate({**fields, "private": private}), files
+    except UnreadableForm as exc:
+        raise ApiError(400, f"unreadable multipart form: {exc}") from None
+    except UploadRefused as exc:
+        raise ApiError(422, str(exc)) from None
+    except ValidationError as exc:
+        raise RequestValidationError(exc.errors()) from None
+
+
+@router.post("/{conversation_id}/messages", status_code=201, openapi_extra=_REPLY_BODY)
+async def post_message(request: Request, svc: Svc, who: Who, conversation_id: Id) -> dict[str, Any]:
+    """Reply. JSON `{"text", "private"}`, or multipart/form-data with `text`, `private`
+    and up to ten `file` parts, which go out with the reply on its channel."""
+    body, files = await _reply_in(request)
+    # The hot path of every agent's reply: each read is one hop to a reader thread.
+    found = await svc.db.query(lambda session: conv.find_visible(session, who, conversation_id))
+    if found is None:
+        raise not_found("conversation")
+    reply = Reply(text=body.text, private=body.private, agent_id=who.agent_id, attachments=files)
+    message_id = await send_reply(svc.db, svc.bus, found.id, reply)
+
+    def shape(session: Session) -> dict[str, Any]:
+        message = session.get(Message, message_id)
+        assert message is not None
+        return conv.message_shapes(session, [message])[0]
+
+    return await svc.db.query(shape)
+
+
+@router.post("/{conversation_id}/typing", status_code=204)
+async def post_typing(svc: Svc, who: Who, conversation_id: Id) -> Response:
+    """Say "I am typing" (repeat every few seconds while typing): shown to the other
+    agents on the conversation and, on a widget conversation, to the visitor."""
+    async with svc.db.read() as session:
+        if await conv.get_visible(session, who, conversation_id) is None:
+            raise not_found("conversation")
+    await typing_signal(svc, who, conversation_id)
+    return Response(status_code=204)

@@ -1,0 +1,127 @@
+"""The inbox: views (mine, unassigned, team, all), filters, search, unread markers."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, Response
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from inbox import conversations as conv
+from inbox import events
+from inbox.auth import Principal
+from inbox.store.models import Channel, ConversationRead
+from inbox.web import pagination
+from inbox.web.errors import ApiError
+from inbox.web.ui.routes import Page, services_of, signed_in
+
+VIEWS = ("mine", "unassigned", "team", "all")
+PAGE = 100
+
+
+@dataclass(frozen=True, slots=True)
+class InboxQuery:
+    view: str = "all"
+    status: str = "open"
+    channel: str = ""
+    priority: str = ""
+    tag: str = ""
+    q: str = ""
+    cursor: str = ""  # older than this (opaque, as in the API)
+
+    @classmethod
+    def from_request(cls, request: Request) -> InboxQuery:
+        p = request.query_params
+        view = p.get("view", "all")
+        status = p.get("status", "open")
+        return cls(
+            view=view if view in VIEWS else "all",
+            status=status if status in (*conv.STATUSES, "any") else "open",
+            channel=p.get("channel", "")[:63],
+            priority=p.get("priority", "") if p.get("priority", "") in conv.PRIORITIES else "",
+            tag=p.get("tag", "")[:64],
+            q=p.get("q", "")[:200],
+            cursor=p.get("cursor", "")[:200],
+        )
+
+    def filters(self) -> conv.ListFilter:
+        assignee = {"mine": "me", "unassigned": "none"}.get(self.view)
+        return conv.ListFilter(
+            status=None if self.status == "any" else self.status,
+            channel=self.channel or None,
+            assignee=assignee,
+            q=self.q or None,
+            priority=self.priority or None,
+            tag=self.tag or None,
+            my_teams=self.view == "team",
+        )
+
+    def link(self, **changes: str) -> str:
+        from urllib.parse import urlencode
+
+        values = {"view": self.view, "status": self.status, "channel": self.channel, "priority": self.priority, "tag": self.tag, "q": self.q}
+        values.update(changes)
+        return "/?" + urlencode({k: v for k, v in values.items() if v})
+
+
+async def unread_ids(session: AsyncSession, who: Principal, items: list[dict[str, Any]]) -> set[int]:
+    """Conversations with activity after the agent last opened them."""
+    ids = [c["id"] for c in items]
+    if not ids:
+        return set()
+    query = select(ConversationRead.conversation_id, ConversationRead.read_at).where(
+        ConversationRead.agent_id == who.agent_id, ConversationRead.conversation_id.in_(ids)
+    )
+    seen = {row.conversation_id: row.read_at for row in await session.execute(query)}
+    unread = set()
+    for c in items:
+        read_at = seen.get(c["id"])
+        if read_at is None or read_at < dt.datetime.fromisoformat(c["last_message_at"]):
+            unread.add(c["id"])
+    return unread
+
+
+async def inbox_rows(request: Request, page: Page) -> dict[str, Any]:
+    query = InboxQuery.from_request(request)
+    svc = services_of(request)
+    assert page.who is not None
+    try:
+        values = pagination.decode(query.cursor or None, 2)
+        after = (str(values[0]), int(values[1])) if values else None
+        if after:
+            dt.datetime.fromisoformat(after[0])
+    except (ApiError, ValueError):
+        after = None
+    async with svc.db.read() as session:
+        # The seq first: on PostgreSQL each statement sees the latest commits, so an event
+        # read after the rows could stand for a change the rows miss — and the page's
+        # live stream, starting after that seq, would never bring it.
+        seq = await events.latest_seq(session)
+        rows = await conv.list_conversations(session, page.who, query.filters(), after=after, limit=PAGE)
+        items = await conv.describe(session, rows)
+        unread = await unread_ids(session, page.who, items)
+        channels = list(await session.scalars(select(Channel.name).order_by(Channel.name)))
+    older = pagination.encode([rows[-1].last_message_at.isoformat(), rows[-1].id]) if len(rows) == PAGE else ""
+    return {"conversations": items, "unread": unread, "query": query, "channels": channels, "seq": seq, "older": older}
+
+
+def install(app: FastAPI) -> None:
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    async def inbox_page(request: Request) -> Response:
+        page = await signed_in(request)
+        if not isinstance(page, Page):
+            return page
+        context = await inbox_rows(request, page)
+        return page.render("ui/inbox.html", views=VIEWS, statuses=(*conv.STATUSES, "any"), priorities=conv.PRIORITIES, **context)
+
+    @app.get("/inbox/rows", response_class=HTMLResponse, include_in_schema=False)
+    async def inbox_fragment(request: Request) -> Response:
+        """The list's rows alone: what the live update swaps in."""
+        page = await signed_in(request)
+        if not isinstance(page, Page):
+            return page
+        return page.render("ui/_inbox_rows.html", **await inbox_rows(request, page))
