@@ -12,8 +12,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, get_args
 
-Availability = Literal["online", "away", "offline"]
-Strategy = Literal["round_robin", "least_open", "manual"]
+from routing.vocabulary import AssignmentStrategy as Strategy
+from routing.vocabulary import Availability
+
 STRATEGIES: tuple[Strategy, ...] = get_args(Strategy)
 
 Reason = Literal["sticky", "round_robin", "least_open", "manual", "nobody_available"]

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-SUPPORTED: tuple[str, ...] = ("en", "es")
-DEFAULT = "en"
+from routing.vocabulary import DEFAULT_LANGUAGE as DEFAULT
+from routing.vocabulary import LANGUAGES
+
+SUPPORTED: tuple[str, ...] = LANGUAGES
 
 
 def primary_tag(language: str | None) -> str | None:

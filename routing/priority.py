@@ -6,13 +6,9 @@ lowers the priority by one.
 
 from __future__ import annotations
 
-from typing import Literal, get_args
+from routing.vocabulary import LEVELS, PRIORITIES, Level, Priority
 
-Level = Literal["high", "medium", "low"]
-Priority = Literal["P1", "P2", "P3", "P4", "P5"]
-
-LEVELS: tuple[Level, ...] = get_args(Level)
-PRIORITIES: tuple[Priority, ...] = get_args(Priority)
+__all__ = ["LEVELS", "PRIORITIES", "Level", "Priority", "incident_priority"]
 
 _RANK: dict[Level, int] = {"high": 0, "medium": 1, "low": 2}
 

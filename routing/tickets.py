@@ -12,11 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal, get_args
+from typing import Literal
 
-TicketStatus = Literal["new", "open", "pending", "resolved", "closed"]
-TicketKind = Literal["request", "incident"]
-STATUSES: tuple[TicketStatus, ...] = get_args(TicketStatus)
+from routing.vocabulary import TicketKind, TicketStatus
 
 # Why a customer is told about a change: one template, this variable decides the text.
 NotificationEvent = Literal["created", "in_progress", "resolved", "reopened", "closed"]

@@ -1,0 +1,45 @@
+"""The domain's words, defined once: every status, kind, level, priority, role and language.
+
+Each is a `Literal` type (for pydantic models and type hints) and the tuple of its values
+(for validation, forms and loops). Everything else imports them from here: the API's
+models, the UI's forms, the store's checks and routing's pure code alike.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, get_args
+
+ConversationStatus = Literal["open", "pending", "snoozed", "resolved"]
+CONVERSATION_STATUSES: tuple[ConversationStatus, ...] = get_args(ConversationStatus)
+
+TicketStatus = Literal["new", "open", "pending", "resolved", "closed"]
+TICKET_STATUSES: tuple[TicketStatus, ...] = get_args(TicketStatus)
+
+TicketKind = Literal["request", "incident"]
+TICKET_KINDS: tuple[TicketKind, ...] = get_args(TicketKind)
+
+ProblemStatus = Literal["open", "known_error", "resolved", "closed"]
+PROBLEM_STATUSES: tuple[ProblemStatus, ...] = get_args(ProblemStatus)
+
+# ITIL impact and urgency; their product gives an incident's priority (routing.priority).
+Level = Literal["high", "medium", "low"]
+LEVELS: tuple[Level, ...] = get_args(Level)
+
+Priority = Literal["P1", "P2", "P3", "P4", "P5"]
+PRIORITIES: tuple[Priority, ...] = get_args(Priority)
+
+Language = Literal["en", "es"]
+LANGUAGES: tuple[Language, ...] = get_args(Language)
+DEFAULT_LANGUAGE: Language = "en"
+
+Role = Literal["admin", "agent"]
+ROLES: tuple[Role, ...] = get_args(Role)
+
+Availability = Literal["online", "away", "offline"]
+AVAILABILITIES: tuple[Availability, ...] = get_args(Availability)
+
+AssignmentStrategy = Literal["round_robin", "least_open", "manual"]
+ASSIGNMENT_STRATEGIES: tuple[AssignmentStrategy, ...] = get_args(AssignmentStrategy)
+
+ArticleStatus = Literal["draft", "published"]
+ARTICLE_STATUSES: tuple[ArticleStatus, ...] = get_args(ArticleStatus)
