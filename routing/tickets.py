@@ -14,7 +14,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from routing.vocabulary import TicketKind, TicketStatus
+from routing.vocabulary import TICKET_STATUSES, TicketKind, TicketStatus
+
+STATUSES = TICKET_STATUSES
 
 # Why a customer is told about a change: one template, this variable decides the text.
 NotificationEvent = Literal["created", "in_progress", "resolved", "reopened", "closed"]
