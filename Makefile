@@ -2,39 +2,59 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-CONFIG ?= config/frontdesk.example.toml
+# `make run` serves ./frontdesk.toml, made from the example on the first run.
+CONFIG ?= frontdesk.toml
+EXAMPLE := config/frontdesk.example.toml
+SECRET  := var/secret_key
 
-.PHONY: install run test lint bench clean
+.PHONY: install install-test run test lint format bench clean
 
-$(BIN)/frontdesk: pyproject.toml
+# What running needs; the test and lint tools only for `make test` and `make lint`.
+$(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed
 	$(BIN)/pip install --quiet -e '.[test]'
-	touch $(BIN)/frontdesk
+	touch $@
 
-install: $(BIN)/frontdesk
+install: $(VENV)/.installed
+install-test: $(VENV)/.installed-test
 
-run: install
+# A local config and a random secret key, made once; neither is overwritten afterwards.
+frontdesk.toml:
+	sed 's|^secret_key = "env:FRONTDESK_SECRET_KEY"|secret_key = "file:$(SECRET)"   # made by make run; use env:NAME in production|' $(EXAMPLE) > $@
+
+$(SECRET):
 	mkdir -p var
-	FRONTDESK_SECRET_KEY=$${FRONTDESK_SECRET_KEY:-dev-only-secret-change-me} \
-		$(BIN)/frontdesk migrate --config $(CONFIG)
-	FRONTDESK_SECRET_KEY=$${FRONTDESK_SECRET_KEY:-dev-only-secret-change-me} \
-		$(BIN)/frontdesk kb import config/kb-example --config $(CONFIG)
-	FRONTDESK_SECRET_KEY=$${FRONTDESK_SECRET_KEY:-dev-only-secret-change-me} \
-		$(BIN)/frontdesk serve --config $(CONFIG)
+	umask 077 && $(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(32))' > $@
+
+run: install $(CONFIG) $(SECRET)
+	$(BIN)/frontdesk migrate --config $(CONFIG)
+	$(BIN)/frontdesk kb import config/kb-example --config $(CONFIG)
+	$(BIN)/frontdesk serve --config $(CONFIG)
 
 # Two processes (the machines have two cores); tests that restart PostgreSQL or Redis
 # run afterwards on their own.
-test: install
+test: install-test
 # (Exit status 5 means "no test selected", e.g. PYTEST_ARGS=tests/routing has no serial test.)
 	$(BIN)/python -m pytest -q -p no:cacheprovider -n 2 -m "not serial" $(PYTEST_ARGS) || [ $$? -eq 5 ]
 	$(BIN)/python -m pytest -q -p no:cacheprovider -m serial $(PYTEST_ARGS) || [ $$? -eq 5 ]
 
-lint: install
+# ruff (lint and the formatter's check), mypy, and the import contracts of the layers.
+lint: install-test
 	$(BIN)/ruff check channels inbox routing widget tests bench
+	$(BIN)/ruff format --check channels inbox routing widget tests bench
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
-bench: install
+format: install-test
+	$(BIN)/ruff format channels inbox routing widget tests bench
+	$(BIN)/ruff check --fix channels inbox routing widget tests bench
+
+bench: install-test
 	$(BIN)/python bench/ingest.py
 
 clean:

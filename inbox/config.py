@@ -193,6 +193,15 @@ def _resolve_env(value: Any, env: Mapping[str, str], where: tuple[str | int, ...
             problems.append(f"{_key(where)}: environment variable {name} is not set")
             return ""
         return env[name]
+    if isinstance(value, str) and value.startswith("file:"):
+        # A secret kept in a file of its own (a Docker or systemd credential, or the one
+        # `make run` generates), never in the config file itself.
+        path = Path(value[5:])
+        try:
+            return path.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            problems.append(f"{_key(where)}: cannot read the secret file {path}: {exc.strerror or exc}")
+            return ""
     return value
 
 

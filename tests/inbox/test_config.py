@@ -75,3 +75,29 @@ def test_daemon_refuses_to_start_on_an_invalid_config(tmp_path: Path) -> None:
     bad = write(tmp_path, '[server]\nsecret_key = "short"\n')
     run = subprocess.run([sys.executable, "-m", "inbox.cli", "serve", "--config", str(bad)], capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert run.returncode == 2 and "server.secret_key" in run.stderr
+
+
+def test_a_file_secret_is_read_from_its_own_file_and_a_missing_one_names_the_key(tmp_path: Path) -> None:
+    secret = tmp_path / "secret_key"
+    secret.write_text("s3cret-from-a-file-0123456789\n")
+    path = write(tmp_path, f'[server]\nsecret_key = "file:{secret}"\n')
+    assert config_module.load(str(path), env={}).server.secret_key == "s3cret-from-a-file-0123456789"
+    secret.unlink()
+    with pytest.raises(ConfigError) as caught:
+        config_module.load(str(path), env={})
+    assert f"server.secret_key: cannot read the secret file {secret}" in str(caught.value)
+
+
+def test_the_cli_finds_frontdesk_toml_in_the_working_directory_then_frontdesk_config(tmp_path: Path) -> None:
+    """As the README says: --config, else $FRONTDESK_CONFIG, else ./frontdesk.toml."""
+    (tmp_path / "secret").write_text("0123456789abcdef-secret")
+    (tmp_path / "frontdesk.toml").write_text(f'[server]\nsecret_key = "file:{tmp_path / "secret"}"\n')
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)}
+    here = subprocess.run([sys.executable, "-m", "inbox.cli", "config", "check"], capture_output=True, text=True, cwd=tmp_path, env=env)
+    assert here.returncode == 0 and "frontdesk.toml: OK" in here.stdout
+    (tmp_path / "elsewhere").mkdir()
+    other = write(tmp_path / "elsewhere", "[server]\nlisten = 5\n")
+    named = subprocess.run(
+        [sys.executable, "-m", "inbox.cli", "config", "check"], capture_output=True, text=True, cwd=tmp_path, env={**env, "FRONTDESK_CONFIG": str(other)}
+    )
+    assert named.returncode == 1 and str(other) in named.stderr
