@@ -270,19 +270,13 @@ def _rules_backtest(args: argparse.Namespace) -> int:
 
 
 def _export_contact(args: argparse.Namespace) -> int:
-    from inbox import privacy
+    from inbox.queries.privacy import export_contact
 
     config = _load(args.config)
 
     async def action(services: Any) -> int:
-        def work(conn: Any) -> dict[str, Any]:
-            return privacy.export(conn, privacy.find_contact(conn, args.contact))
-
-        try:
-            data = await services.db.run(work)
-        except privacy.UnknownContact as exc:
-            print(f"frontdesk: {exc}", file=sys.stderr)
-            return 1
+        async with services.db.read() as session:
+            data = await export_contact(session, args.contact)
         print(json.dumps(data, ensure_ascii=False, indent=2))
         return 0
 
@@ -290,7 +284,7 @@ def _export_contact(args: argparse.Namespace) -> int:
 
 
 def _erase_contact(args: argparse.Namespace) -> int:
-    from inbox import privacy
+    from inbox.actions.privacy import erase_contact
 
     config = _load(args.config)
     if not args.yes:
@@ -300,14 +294,7 @@ def _erase_contact(args: argparse.Namespace) -> int:
             return 1
 
     async def action(services: Any) -> int:
-        def work(conn: Any) -> dict[str, int]:
-            return privacy.erase(conn, privacy.find_contact(conn, args.contact), actor="cli")
-
-        try:
-            counts = await services.db.run(work)
-        except privacy.UnknownContact as exc:
-            print(f"frontdesk: {exc}", file=sys.stderr)
-            return 1
+        counts = await erase_contact(services.ctx, CLI, args.contact)
         print("erased: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
         return 0
 
@@ -317,7 +304,7 @@ def _erase_contact(args: argparse.Namespace) -> int:
 def _kb_import(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from inbox import kb_import
+    from inbox.actions import kb_import
 
     config = _load(args.config)
 
@@ -327,7 +314,7 @@ def _kb_import(args: argparse.Namespace) -> int:
         except kb_import.FrontMatterError as exc:
             print(f"frontdesk: {exc}", file=sys.stderr)
             return 2
-        report, done = await services.db.run(lambda conn: kb_import.import_drafts(conn, parsed))
+        report, done = await kb_import.import_drafts(services.ctx, CLI, parsed)
         for path, outcome in done:
             if outcome != "unchanged":
                 print(f"{outcome}\t{path}")
@@ -340,20 +327,17 @@ def _kb_import(args: argparse.Namespace) -> int:
 
 
 def _kb_publish_problem(args: argparse.Namespace) -> int:
-    from inbox import kb
+    from inbox.actions import kb as kb_actions
+    from inbox.queries import kb
 
     config = _load(args.config)
 
     async def action(services: Any) -> int:
-        try:
-            outcome, article_id = await services.db.run(lambda conn: kb.publish_known_error(conn, args.problem, args.language))
-        except kb.KbError as exc:
-            print(f"frontdesk: {exc}", file=sys.stderr)
-            return 1
+        saved = await kb_actions.publish_known_error(services.ctx, CLI, args.problem, args.language)
         async with services.db.read() as session:
-            article = await kb.get_article(session, article_id)
+            article = await kb.get_article(session, saved.article_id)
         assert article is not None
-        print(f"{outcome} article {article_id}: {kb.public_url(config.server.public_url, article)}")
+        print(f"{saved.outcome} article {saved.article_id}: {kb.public_url(config.server.public_url, article)}")
         return 0
 
     return _run(_with_services(config, action))
@@ -387,16 +371,13 @@ def _quarantine_list(args: argparse.Namespace) -> int:
 
 
 def _quarantine_retry(args: argparse.Namespace) -> int:
-    from inbox.pipeline.quarantine import RetryError, retry
+    from inbox.actions.quarantine import retry_item
+    from inbox.runtime.reingest import Reingestor
 
     config = _load(args.config)
 
     async def action(services: Any) -> int:
-        try:
-            result = await retry(services, args.id)
-        except RetryError as exc:
-            print(f"frontdesk: {exc}", file=sys.stderr)
-            return 1
+        result = await retry_item(services.ctx, CLI, args.id, Reingestor(services))
         print(f"quarantine item {args.id} ingested as message {result.message_id} in conversation {result.conversation_id}")
         return 0
 

@@ -266,7 +266,7 @@ class Article(Base):
     """A knowledge-base article in one language; its translations share `translation_key`.
 
     The search index (FTS5 on SQLite, a tsvector column on PostgreSQL) lives outside the
-    mapping and is kept by inbox.kb_search.
+    mapping and is kept by inbox.store.kb_search.
     """
 
     __tablename__ = "article"

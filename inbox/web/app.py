@@ -28,7 +28,6 @@ from inbox.web.api import (
 )
 from inbox.web.api.hooks import ChannelHooks
 from inbox.web.ratelimit import RateLimiter
-from inbox.web.ui import kb_pages
 from inbox.web.ui import routes as ui
 from widget.gateway import Gateway, GatewayChannel
 from widget.routes import VisitorSockets, build_router
@@ -175,8 +174,7 @@ def create_app(services: Services) -> FrontdeskApp:
     app.include_router(build_router(gateway, lookup))
     ui.install(app)
     _answer_domain_errors(app)
-    help_center.install(app)
-    kb_pages.install(app)
+    app.include_router(help_center.router)
     app.add_middleware(
         BodyLimit, limit=services.config.server.max_request_bytes, upload_limit=services.config.server.max_upload_bytes
     )

@@ -7,17 +7,20 @@ not exist here: a draft's URL is a 404 like any unknown one.
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import FastAPI, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from inbox import kb
+from inbox.pipeline.articles import category_slug, summary
+from inbox.queries import kb
 from inbox.runtime.services import Services
 from inbox.store.models import Article
-from inbox.web.ui.i18n import pick_language
-from inbox.web.ui.routes import TEMPLATES
+from inbox.web.templates import TEMPLATES, pick_language
+from routing.vocabulary import LANGUAGES
+
+router = APIRouter(include_in_schema=False)
 
 TEXT: dict[str, dict[str, str]] = {
     "en": {
@@ -77,7 +80,7 @@ def group_by_category(articles: list[Article], lang: str) -> OrderedDict[str, tu
     """{category slug: (name, articles)}, named categories first, uncategorised last."""
     groups: OrderedDict[str, tuple[str, list[Article]]] = OrderedDict()
     for article in sorted(articles, key=lambda a: (a.category is None, (a.category or "").casefold(), a.title.casefold())):
-        slug = kb.category_slug(article.category) or "other"
+        slug = category_slug(article.category) or "other"
         name = article.category or TEXT[lang]["other"]
         groups.setdefault(slug, (name, []))[1].append(article)
     return groups
@@ -85,7 +88,7 @@ def group_by_category(articles: list[Article], lang: str) -> OrderedDict[str, tu
 
 def render(request: Request, template: str, lang: str, status: int = 200, **context: Any) -> HTMLResponse:
     table = TEXT[lang]
-    context.update(lang=lang, other_lang=other_language(lang), ht=lambda key, **kw: table[key].format(**kw), summary=kb.summary, cat_slug=kb.category_slug)
+    context.update(lang=lang, other_lang=other_language(lang), ht=lambda key, **kw: table[key].format(**kw), summary=summary, cat_slug=category_slug)
     context.setdefault("q", "")
     response = TEMPLATES.TemplateResponse(request, template, context, status_code=status)
     response.headers.update(HEADERS)
@@ -98,49 +101,55 @@ def not_found(request: Request, lang: str) -> HTMLResponse:
     return render(request, "help/not_found.html", lang if lang in TEXT else "en", 404, switch_url=None)
 
 
-def install(app: FastAPI) -> None:
-    @app.get("/help", include_in_schema=False)
-    async def help_root(request: Request) -> Response:
-        svc: Services = request.app.state.services
-        lang = pick_language(None, request.headers.get("accept-language"), svc.config.server.language)
-        return RedirectResponse(f"/help/{lang}", status_code=303)
+def _services(request: Request) -> Services:
+    svc: Services = request.app.state.services
+    return svc
 
-    @app.get("/help/{lang}", response_class=HTMLResponse, include_in_schema=False)
-    async def help_home(request: Request, lang: str, q: str = Query("", max_length=200)) -> Response:
-        if lang not in TEXT:
-            return not_found(request, "en")
-        svc: Services = request.app.state.services
-        query = q.strip()
-        async with svc.db.read() as session:
-            if query:
-                results = await kb.search(session, query, lang, limit=20)
-                switch = f"/help/{other_language(lang)}?{urlencode({'q': query})}"
-                return render(request, "help/search.html", lang, q=query, results=results, switch_url=switch)
-            articles = await kb.published_in(session, lang)
-        return render(request, "help/home.html", lang, q="", groups=group_by_category(articles, lang), switch_url=f"/help/{other_language(lang)}")
 
-    @app.get("/help/{lang}/category/{category}", response_class=HTMLResponse, include_in_schema=False)
-    async def help_category(request: Request, lang: str, category: str) -> Response:
-        if lang not in TEXT:
-            return not_found(request, "en")
-        svc: Services = request.app.state.services
-        async with svc.db.read() as session:
-            articles = await kb.published_in(session, lang, category)
-        if not articles:
+Site = Annotated[Services, Depends(_services)]
+
+
+@router.get("/help")
+async def help_root(request: Request, svc: Site) -> Response:
+    lang = pick_language(None, request.headers.get("accept-language"), svc.config.server.language)
+    return RedirectResponse(f"/help/{lang}", status_code=303)
+
+
+@router.get("/help/{lang}", response_class=HTMLResponse)
+async def help_home(request: Request, svc: Site, lang: str, q: str = Query("", max_length=200)) -> Response:
+    if lang not in LANGUAGES:
+        return not_found(request, "en")
+    query = q.strip()
+    async with svc.db.read() as session:
+        if query:
+            results = await kb.search(session, query, lang, limit=20)
+            switch = f"/help/{other_language(lang)}?{urlencode({'q': query})}"
+            return render(request, "help/search.html", lang, q=query, results=results, switch_url=switch)
+        articles = await kb.published_in(session, lang)
+    return render(request, "help/home.html", lang, q="", groups=group_by_category(articles, lang), switch_url=f"/help/{other_language(lang)}")
+
+
+@router.get("/help/{lang}/category/{category}", response_class=HTMLResponse)
+async def help_category(request: Request, svc: Site, lang: str, category: str) -> Response:
+    if lang not in LANGUAGES:
+        return not_found(request, "en")
+    async with svc.db.read() as session:
+        articles = await kb.published_in(session, lang, category)
+    if not articles:
+        return not_found(request, lang)
+    name = articles[0].category or TEXT[lang]["other"]
+    return render(request, "help/category.html", lang, q="", name=name, articles=articles, switch_url=f"/help/{other_language(lang)}")
+
+
+@router.get("/help/{lang}/{slug}", response_class=HTMLResponse)
+async def help_article(request: Request, svc: Site, lang: str, slug: str) -> Response:
+    if lang not in LANGUAGES:
+        return not_found(request, "en")
+    async with svc.db.read() as session:
+        article = await kb.get_published(session, lang, slug)
+        if article is None:
             return not_found(request, lang)
-        name = articles[0].category or TEXT[lang]["other"]
-        return render(request, "help/category.html", lang, q="", name=name, articles=articles, switch_url=f"/help/{other_language(lang)}")
-
-    @app.get("/help/{lang}/{slug}", response_class=HTMLResponse, include_in_schema=False)
-    async def help_article(request: Request, lang: str, slug: str) -> Response:
-        if lang not in TEXT:
-            return not_found(request, "en")
-        svc: Services = request.app.state.services
-        async with svc.db.read() as session:
-            article = await kb.get_published(session, lang, slug)
-            if article is None:
-                return not_found(request, lang)
-            translated = (await kb.translations(session, article)).get(other_language(lang))
-            related = [a for a in await kb.published_in(session, lang, kb.category_slug(article.category)) if a.id != article.id][:5] if article.category else []
-        switch = f"/help/{translated.language}/{translated.slug}" if translated else f"/help/{other_language(lang)}"
-        return render(request, "help/article.html", lang, q="", article=article, related=related, translated=translated, switch_url=switch)
+        translated = (await kb.translations(session, article)).get(other_language(lang))
+        related = [a for a in await kb.published_in(session, lang, category_slug(article.category)) if a.id != article.id][:5] if article.category else []
+    switch = f"/help/{translated.language}/{translated.slug}" if translated else f"/help/{other_language(lang)}"
+    return render(request, "help/article.html", lang, q="", article=article, related=related, translated=translated, switch_url=switch)

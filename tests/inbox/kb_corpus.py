@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import Connection
 
-from inbox.kb import ArticleDraft, save_article
+from inbox.pipeline.articles import ArticleDraft, create_article
 
 # (translation key, category, title, body) per language
 TOPICS: dict[str, list[tuple[str, str, str, str]]] = {
@@ -58,7 +58,7 @@ def seed(conn: Connection) -> dict[tuple[str, str], int]:
     ids: dict[tuple[str, str], int] = {}
     for language, topics in TOPICS.items():
         for key, category, title, body in topics:
-            ids[key, language] = save_article(conn, ArticleDraft(title, body, language, category, slug=key, status="published", translation_key=key))
+            ids[key, language] = create_article(conn, ArticleDraft(title, body, language, category, slug=key, status="published", translation_key=key)).article_id
         key, category, title, body = DRAFTS[language]
-        ids[key, language] = save_article(conn, ArticleDraft(title, body, language, category, slug=key, status="draft", translation_key=key))
+        ids[key, language] = create_article(conn, ArticleDraft(title, body, language, category, slug=key, status="draft", translation_key=key)).article_id
     return ids

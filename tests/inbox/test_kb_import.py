@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from inbox import kb_import
+from inbox.actions import kb_import
+from inbox.actions.runner import CLI
 from inbox.runtime.services import Services
 from inbox.store.models import Article
 
@@ -48,7 +49,7 @@ def write_folder(root: Path) -> Path:
 
 async def run_import(services: Services, folder: Path) -> kb_import.ImportReport:
     parsed = kb_import.read_folder(folder)
-    report, _ = await services.db.run(lambda conn: kb_import.import_drafts(conn, parsed))
+    report, _ = await kb_import.import_drafts(services.ctx, CLI, parsed)
     return report
 
 

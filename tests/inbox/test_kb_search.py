@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import pytest
 
-from inbox import kb, kb_search
+from inbox.pipeline import articles
+from inbox.queries import kb
 from inbox.runtime.services import Services
+from inbox.store import kb_search
 from tests.inbox.kb_corpus import seed
 
 # (language, what a customer types, translation key of the expected first result)
@@ -96,8 +98,8 @@ async def test_nonsense_and_stop_words_find_nothing(services: Services, corpus: 
 
 async def test_an_edited_article_is_found_by_its_new_words_only(services: Services, corpus: dict[tuple[str, str], int]) -> None:
     article_id = corpus["invoices", "en"]
-    draft = kb.ArticleDraft("Receipts for tax", "Get a receipt for every order.", "en", "Billing", slug="invoices", status="published", translation_key="invoices")
-    await services.db.run(lambda conn: kb.save_article(conn, draft, article_id))
+    draft = articles.ArticleDraft("Receipts for tax", "Get a receipt for every order.", "en", "Billing", slug="invoices", status="published", translation_key="invoices")
+    await services.db.run(lambda conn: articles.update_article(conn, article_id, draft))
     assert (await keys_for(services, "receipts", "en"))[0] == "invoices"
     assert "invoices" not in await keys_for(services, "pdf", "en")
 

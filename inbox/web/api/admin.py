@@ -9,10 +9,11 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from inbox.actions import tokens
+from inbox.actions import quarantine, tokens
 from inbox.actions.runner import Actor
 from inbox.auth import hash_password
 from inbox.runtime import managed_channels
+from inbox.runtime.reingest import Reingestor
 from inbox.store import audit
 from inbox.store.models import Agent, ApiToken, AuditEntry, Channel, QuarantineItem
 from inbox.store.secrets import masked
@@ -237,6 +238,18 @@ async def list_quarantine(svc: Svc, who: Admin, cursor: str | None = None, limit
         for q, name in rows
     ]
     return pagination.page(items, limit, [rows[-1][0].id] if rows else None)
+
+
+@router.post("/quarantine/{item_id}/retry")
+async def retry_quarantined(svc: Svc, who: Admin, item_id: Id) -> dict[str, Any]:
+    """Parse the item again with its channel's adapter and ingest it (409 if it still fails)."""
+    result = await quarantine.retry_item(svc.ctx, Actor.of(who), item_id, Reingestor(svc))
+    return {"id": item_id, "status": "retried", "message_id": result.message_id, "conversation_id": result.conversation_id}
+
+
+@router.delete("/quarantine/{item_id}", status_code=204)
+async def discard_quarantined(svc: Svc, who: Admin, item_id: Id) -> None:
+    await quarantine.discard_item(svc.ctx, Actor.of(who), item_id)
 
 
 @router.get("/audit")

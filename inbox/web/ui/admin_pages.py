@@ -7,24 +7,26 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 import channels
 from channels.base import CheckResult
-from inbox.pipeline.quarantine import RetryError, retry
+from inbox.actions import quarantine
+from inbox.errors import Conflict
 from inbox.pipeline.router import load_stored_rules
 from inbox.runtime import managed_channels
+from inbox.runtime.reingest import Reingestor
 from inbox.runtime.services import Services
 from inbox.store import audit
 from inbox.store.models import Agent, AuditEntry, Channel, QuarantineItem, Rule
 from inbox.web.api.routing_admin import SampleMessage, _known_names, _validated, explain
 from inbox.web.errors import ApiError
-from inbox.web.ui.routes import Page, posted, services_of, signed_in
+from inbox.web.ui.routes import AdminForm, Page, posted, services_of, signed_in
 from routing.rules import InvalidRule, validate_rule
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
@@ -279,29 +281,17 @@ def install(app: FastAPI) -> None:
         return render_admin(page, "quarantine_item", item=item, raw=raw)
 
     @app.post("/admin/quarantine/{item_id}", include_in_schema=False)
-    async def quarantine_action(request: Request, item_id: int, csrf: str = Form(""), action: str = Form("")) -> Response:
-        page = await posted(request, csrf, admin=True)
-        if not isinstance(page, Page):
-            return page
-        assert page.who is not None
-        svc = services_of(request)
+    async def quarantine_action(page: AdminForm, item_id: int, action: Annotated[str, Form()] = "") -> Response:
         if action == "retry":
             try:
-                await retry(svc, item_id)
-            except RetryError as exc:
-                async with svc.db.transaction() as session:
-                    await audit.record(session, page.who.agent_id, "quarantine.retry", f"quarantine:{item_id}", {"ok": False})
-                return back("quarantine", error=str(exc))
-            outcome = "retried"
-        elif action == "delete":
-            async with svc.db.transaction() as session:
-                await session.execute(update(QuarantineItem).where(QuarantineItem.id == item_id).values(status="deleted", raw=b""))
-            outcome = "deleted"
-        else:
-            return back("quarantine")
-        async with svc.db.transaction() as session:
-            await audit.record(session, page.who.agent_id, f"quarantine.{action}", f"quarantine:{item_id}", {"ok": True})
-        return back("quarantine", flash=page.t("retried" if outcome == "retried" else "deleted_item"))
+                await quarantine.retry_item(page.services.ctx, page.actor, item_id, Reingestor(page.services))
+            except Conflict as exc:  # the item stays held, with its new error
+                return back("quarantine", error=exc.message)
+            return back("quarantine", flash=page.t("retried"))
+        if action == "delete":
+            await quarantine.discard_item(page.services.ctx, page.actor, item_id)
+            return back("quarantine", flash=page.t("deleted_item"))
+        return back("quarantine")
 
     # ---- audit -------------------------------------------------------------
     @app.get("/admin/audit", response_class=HTMLResponse, include_in_schema=False)

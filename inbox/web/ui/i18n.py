@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-LANGUAGES = ("en", "es")
+from inbox.web.templates import pick_language  # noqa: F401  (shared with the help center)
+from routing.vocabulary import LANGUAGES  # noqa: F401  (the UI modules import it from here)
 
 TEXT: dict[str, dict[str, str]] = {
     "en": {
@@ -496,16 +497,6 @@ TEXT: dict[str, dict[str, str]] = {
         "tstatus_closed": "Cerrado",
     },
 }
-
-
-def pick_language(agent_language: str | None, accept_language: str | None, default: str) -> str:
-    if agent_language in LANGUAGES:
-        return agent_language
-    for part in (accept_language or "").split(","):
-        code = part.split(";")[0].strip().lower()[:2]
-        if code in LANGUAGES:
-            return code
-    return default if default in LANGUAGES else "en"
 
 
 def translator(language: str) -> Callable[[str], str]:

@@ -3,17 +3,21 @@ articles; and the "solved by article" button of a conversation. Agents and admin
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import FastAPI, Form, Request
+from fastapi import APIRouter, Depends, Form
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy import select
 
-from inbox import conversations as conv
-from inbox import kb
-from inbox.runtime.services import Services
+from inbox.actions import kb as kb_actions
+from inbox.errors import DomainError, NotFound
+from inbox.pipeline.articles import ArticleDraft
+from inbox.queries import kb
 from inbox.store.models import Article
-from inbox.web.ui.routes import Page, posted, signed_in
+from inbox.web.errors import status_of
+from inbox.web.ui.routes import AgentForm, AgentPage, Page
+from routing.vocabulary import ARTICLE_STATUSES, LANGUAGES
+
+router = APIRouter(include_in_schema=False)
 
 TEXT: dict[str, dict[str, str]] = {
     "en": {
@@ -84,134 +88,109 @@ def kb_text(lang: str) -> Any:
     return lambda key: table.get(key, TEXT["en"].get(key, key))
 
 
-def _form_draft(title: str, body: str, language: str, category: str, slug: str, status: str, translation_key: str) -> kb.ArticleDraft:
-    return kb.ArticleDraft(
-        title=title, body=body.replace("\r\n", "\n"), language=language, category=category.strip() or None,
-        slug=slug.strip() or None, status=status, translation_key=translation_key.strip() or None,
-    )  # fmt: skip
+def render(page: Page, template: str, status: int = 200, **context: Any) -> HTMLResponse:
+    return page.render(template, status, kt=kb_text(page.lang), **context)
 
 
-def install(app: FastAPI) -> None:
-    def render(page: Page, template: str, status: int = 200, **context: Any) -> HTMLResponse:
-        return page.render(template, status, kt=kb_text(page.lang), **context)
+class ArticleForm:
+    """The article editor's fields, as posted (what the user typed is kept on a refusal)."""
 
-    @app.get("/ui/kb", response_class=HTMLResponse, include_in_schema=False)
-    async def kb_list(request: Request, status: str = "", language: str = "") -> Response:
-        page = await signed_in(request)
-        if not isinstance(page, Page):
-            return page
-        svc: Services = request.app.state.services
-        async with svc.db.read() as session:
-            query = select(Article)
-            if status in kb.STATUSES:
-                query = query.where(Article.status == status)
-            if language in kb.LANGUAGES:
-                query = query.where(Article.language == language)
-            articles = list((await session.scalars(query.order_by(Article.category, Article.title, Article.language).limit(500))).all())
-            solved = await kb.solved_counts(session)
-        return render(page, "kb/list.html", articles=articles, solved=solved, view_status=status, view_language=language)
+    def __init__(
+        self,
+        title: Annotated[str, Form()] = "",
+        body: Annotated[str, Form()] = "",
+        language: Annotated[str, Form()] = "en",
+        category: Annotated[str, Form()] = "",
+        slug: Annotated[str, Form()] = "",
+        status: Annotated[str, Form()] = "draft",
+        translation_key: Annotated[str, Form()] = "",
+    ) -> None:
+        self.draft = ArticleDraft(
+            title=title, body=body.replace("\r\n", "\n"), language=language, category=category.strip() or None,
+            slug=slug.strip() or None, status=status, translation_key=translation_key.strip() or None,
+        )  # fmt: skip
 
-    @app.get("/ui/kb/new", response_class=HTMLResponse, include_in_schema=False)
-    async def kb_new(request: Request, translation_of: int | None = None) -> Response:
-        page = await signed_in(request)
-        if not isinstance(page, Page):
-            return page
-        svc: Services = request.app.state.services
-        form: dict[str, Any] = {"language": page.lang, "status": "draft"}
-        if translation_of:
-            async with svc.db.read() as session:
-                source = await kb.get_article(session, translation_of)
-            if source is not None:
-                form.update(
-                    language="es" if source.language == "en" else "en",
-                    translation_key=source.translation_key or source.slug,
-                    body=source.body,
-                )
-        return render(page, "kb/edit.html", article=None, form=form)
+    def changes(self) -> dict[str, str | None]:
+        """Every field, as an update: an emptied optional field is cleared."""
+        d = self.draft
+        return {
+            "title": d.title, "body": d.body, "language": d.language, "category": d.category,
+            "slug": d.slug, "status": d.status, "translation_key": d.translation_key,
+        }  # fmt: skip
 
-    @app.post("/ui/kb/new", response_class=HTMLResponse, include_in_schema=False)
-    async def kb_create(
-        request: Request,
-        csrf: str = Form(""), title: str = Form(""), body: str = Form(""), language: str = Form("en"), category: str = Form(""),
-        slug: str = Form(""), status: str = Form("draft"), translation_key: str = Form(""),
-    ) -> Response:  # fmt: skip
-        page = await posted(request, csrf)
-        if not isinstance(page, Page):
-            return page
-        svc: Services = request.app.state.services
-        draft = _form_draft(title, body, language, category, slug, status, translation_key)
-        try:
-            article_id = await svc.db.run(lambda conn: kb.save_article(conn, draft))
-        except kb.KbError as exc:
-            return render(page, "kb/edit.html", 422, article=None, form=_as_form(draft), error=str(exc))
-        return RedirectResponse(f"/ui/kb/{article_id}?saved=1", status_code=303)
 
-    @app.get("/ui/kb/{article_id}", response_class=HTMLResponse, include_in_schema=False)
-    async def kb_edit(request: Request, article_id: int, saved: str = "") -> Response:
-        page = await signed_in(request)
-        if not isinstance(page, Page):
-            return page
-        svc: Services = request.app.state.services
-        async with svc.db.read() as session:
+@router.get("/ui/kb", response_class=HTMLResponse)
+async def kb_list(page: AgentPage, status: str = "", language: str = "") -> Response:
+    async with page.services.db.read() as session:
+        articles = await kb.by_category(
+            session, status=status if status in ARTICLE_STATUSES else None, language=language if language in LANGUAGES else None
+        )
+        solved = await kb.solved_counts(session)
+    return render(page, "kb/list.html", articles=articles, solved=solved, view_status=status, view_language=language)
+
+
+@router.get("/ui/kb/new", response_class=HTMLResponse)
+async def kb_new(page: AgentPage, translation_of: int | None = None) -> Response:
+    form: dict[str, Any] = {"language": page.lang, "status": "draft"}
+    if translation_of:
+        async with page.services.db.read() as session:
+            source = await kb.get_article(session, translation_of)
+        if source is not None:
+            form.update(
+                language="es" if source.language == "en" else "en",
+                translation_key=source.translation_key or source.slug,
+                body=source.body,
+            )
+    return render(page, "kb/edit.html", article=None, form=form)
+
+
+@router.post("/ui/kb/new", response_class=HTMLResponse)
+async def kb_create(page: AgentForm, posted: Annotated[ArticleForm, Depends()]) -> Response:
+    try:
+        saved = await kb_actions.create_article(page.services.ctx, page.actor, posted.draft)
+    except DomainError as exc:
+        return render(page, "kb/edit.html", status_of(exc), article=None, form=_as_form(posted.draft), error=exc.message)
+    return RedirectResponse(f"/ui/kb/{saved.article_id}?saved=1", status_code=303)
+
+
+@router.get("/ui/kb/{article_id}", response_class=HTMLResponse)
+async def kb_edit(page: AgentPage, article_id: int, saved: str = "") -> Response:
+    async with page.services.db.read() as session:
+        article = await kb.get_article(session, article_id)
+        if article is None:
+            raise NotFound.of("article")
+        others = await kb.translations(session, article, published_only=False)
+    notice = kb_text(page.lang)("saved") if saved else None
+    return render(page, "kb/edit.html", article=article, form=_as_form(article), translations=others, notice=notice)
+
+
+@router.post("/ui/kb/{article_id}", response_class=HTMLResponse)
+async def kb_update(page: AgentForm, article_id: int, posted: Annotated[ArticleForm, Depends()]) -> Response:
+    try:
+        await kb_actions.update_article(page.services.ctx, page.actor, article_id, posted.changes())
+    except NotFound:
+        raise
+    except DomainError as exc:
+        async with page.services.db.read() as session:
             article = await kb.get_article(session, article_id)
-            if article is None:
-                return page.render("ui/error.html", 404, message="404")
-            others = await kb.translations(session, article, published_only=False)
-        return render(page, "kb/edit.html", article=article, form=_as_form(article), translations=others, notice=kb_text(page.lang)("saved") if saved else None)
-
-    @app.post("/ui/kb/{article_id}", response_class=HTMLResponse, include_in_schema=False)
-    async def kb_update(
-        request: Request, article_id: int,
-        csrf: str = Form(""), title: str = Form(""), body: str = Form(""), language: str = Form("en"), category: str = Form(""),
-        slug: str = Form(""), status: str = Form("draft"), translation_key: str = Form(""),
-    ) -> Response:  # fmt: skip
-        page = await posted(request, csrf)
-        if not isinstance(page, Page):
-            return page
-        svc: Services = request.app.state.services
-        draft = _form_draft(title, body, language, category, slug, status, translation_key)
-        try:
-            await svc.db.run(lambda conn: kb.save_article(conn, draft, article_id))
-        except kb.KbError as exc:
-            if exc.missing:
-                return page.render("ui/error.html", 404, message="404")
-            async with svc.db.read() as session:
-                article = await kb.get_article(session, article_id)
-            return render(page, "kb/edit.html", 422, article=article, form=_as_form(draft), error=str(exc))
-        return RedirectResponse(f"/ui/kb/{article_id}?saved=1", status_code=303)
-
-    @app.post("/ui/kb/{article_id}/status", include_in_schema=False)
-    async def kb_status(request: Request, article_id: int, csrf: str = Form(""), status: str = Form("")) -> Response:
-        page = await posted(request, csrf)
-        if not isinstance(page, Page):
-            return page
-        svc: Services = request.app.state.services
-        try:
-            await svc.db.run(lambda conn: kb.set_status(conn, article_id, status))
-        except kb.KbError as exc:
-            return page.render("ui/error.html", 404 if exc.missing else 422, message=str(exc))
-        back = request.headers.get("referer") or ""
-        return RedirectResponse("/ui/kb" if back.rstrip("/").endswith("/ui/kb") else f"/ui/kb/{article_id}", status_code=303)
-
-    @app.post("/ui/kb/conversations/{conversation_id}/solved", include_in_schema=False)
-    async def kb_solved(request: Request, conversation_id: int, csrf: str = Form(""), article_id: int = Form(0)) -> Response:
-        page = await posted(request, csrf)
-        if not isinstance(page, Page):
-            return page
-        assert page.who is not None
-        svc: Services = request.app.state.services
-        async with svc.db.read() as session:
-            if await conv.get_visible(session, page.who, conversation_id) is None:
-                return page.render("ui/error.html", 404, message="404")
-        agent_id = page.who.agent_id
-        try:
-            await svc.db.run(lambda conn: kb.record_resolution(conn, conversation_id, article_id, agent_id))
-        except kb.KbError as exc:
-            return page.render("ui/error.html", 404, message=str(exc))
-        return RedirectResponse(f"/conversations/{conversation_id}?solved={article_id}", status_code=303)
+        return render(page, "kb/edit.html", status_of(exc), article=article, form=_as_form(posted.draft), error=exc.message)
+    return RedirectResponse(f"/ui/kb/{article_id}?saved=1", status_code=303)
 
 
-def _as_form(article: Article | kb.ArticleDraft) -> dict[str, Any]:
+@router.post("/ui/kb/{article_id}/status")
+async def kb_status(page: AgentForm, article_id: int, status: Annotated[str, Form()] = "") -> Response:
+    await kb_actions.set_article_status(page.services.ctx, page.actor, article_id, status)
+    back = page.request.headers.get("referer") or ""
+    return RedirectResponse("/ui/kb" if back.rstrip("/").endswith("/ui/kb") else f"/ui/kb/{article_id}", status_code=303)
+
+
+@router.post("/ui/kb/conversations/{conversation_id}/solved")
+async def kb_solved(page: AgentForm, conversation_id: int, article_id: Annotated[int, Form()] = 0) -> Response:
+    await kb_actions.record_resolution(page.services.ctx, page.actor, conversation_id, article_id)
+    return RedirectResponse(f"/conversations/{conversation_id}?solved={article_id}", status_code=303)
+
+
+def _as_form(article: Article | ArticleDraft) -> dict[str, Any]:
     return {
         "title": article.title,
         "body": article.body,

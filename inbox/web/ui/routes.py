@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import html as html_lib
 from pathlib import Path
 from typing import Annotated, Any
 
-import nh3
 from fastapi import Depends, FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
-from fastapi.templating import Jinja2Templates
 from sqlalchemy import select, update
 
 from inbox.actions.runner import Actor
@@ -22,27 +19,11 @@ from inbox.store.models import Agent
 from inbox.web.callers import principal_from_cookie
 from inbox.web.errors import status_of
 from inbox.web.ratelimit import RateLimiter
+from inbox.web.templates import TEMPLATES
 from inbox.web.ui.i18n import LANGUAGES, pick_language, translator
 
-TEMPLATES = Jinja2Templates(directory=str(Path(__file__).resolve().parents[3] / "templates"))
 MIN_PASSWORD = 10
 AVAILABILITY = ("online", "away", "offline")
-CHANNEL_ICONS = {"email": "✉", "widget": "❝", "slack": "#", "telegram": "✈", "spool": "⇣"}
-
-
-def icon_of(channel_type: str) -> str:
-    return CHANNEL_ICONS.get(channel_type, "•")
-
-
-def html_as_text(html: str | None) -> str:
-    """A customer's HTML reduced to its text (then escaped by the template like any text)."""
-    if not html:
-        return ""
-    return html_lib.unescape(nh3.clean(html, tags=set()))
-
-
-TEMPLATES.env.globals["icon_of"] = icon_of
-TEMPLATES.env.filters["as_text"] = html_as_text
 
 
 class Page:
@@ -272,3 +253,6 @@ def install(app: FastAPI) -> None:
 
     for module in (inbox_pages, conversation_pages, desk_pages, admin_pages, dashboard):
         module.install(app)
+    from inbox.web.ui import kb_pages
+
+    app.include_router(kb_pages.router)

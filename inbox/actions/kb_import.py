@@ -12,7 +12,8 @@
     Markdown body...
 
 Re-importing is idempotent: an article is found again by (translation key, language)
-and updated in place, never duplicated.
+and updated in place, never duplicated. Each file is one `upsert_article` action (audited
+like the same write through the API or the UI); a bad file is reported, not fatal.
 """
 
 from __future__ import annotations
@@ -22,9 +23,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import Connection
-
-from inbox.kb import ArticleDraft, KbError, Outcome, slugify, upsert_article
+from inbox.actions.kb import upsert_article
+from inbox.actions.runner import Actor, Context
+from inbox.errors import DomainError
+from inbox.pipeline.articles import ArticleDraft, Outcome, slugify
 
 KEYS = {"title", "category", "language", "slug", "status", "translation", "translation_key"}
 _LANG_SUFFIX = re.compile(r"^(?P<stem>.+?)\.(?P<lang>en|es)$")
@@ -101,8 +103,10 @@ def read_folder(folder: Path) -> list[tuple[Path, ArticleDraft | str]]:
     return out
 
 
-def import_drafts(conn: Connection, parsed: list[tuple[Path, ArticleDraft | str]]) -> tuple[ImportReport, list[tuple[Path, Outcome]]]:
-    """Upsert every parsed file in one transaction; a bad file is reported, not fatal."""
+async def import_drafts(
+    ctx: Context, actor: Actor, parsed: list[tuple[Path, ArticleDraft | str]]
+) -> tuple[ImportReport, list[tuple[Path, Outcome]]]:
+    """Upsert every parsed file, one action each; a bad file is reported, not fatal."""
     report = ImportReport()
     done: list[tuple[Path, Outcome]] = []
     for path, draft in parsed:
@@ -110,11 +114,10 @@ def import_drafts(conn: Connection, parsed: list[tuple[Path, ArticleDraft | str]
             report.errors.append(f"{path}: {draft}")
             continue
         try:
-            with conn.begin_nested():
-                outcome, _ = upsert_article(conn, draft)
-        except KbError as exc:
-            report.errors.append(f"{path}: {exc}")
+            saved = await upsert_article(ctx, actor, draft)
+        except DomainError as exc:
+            report.errors.append(f"{path}: {exc.message}")
             continue
-        report.counts[outcome] += 1
-        done.append((path, outcome))
+        report.counts[saved.outcome] += 1
+        done.append((path, saved.outcome))
     return report, done

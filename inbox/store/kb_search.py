@@ -27,7 +27,8 @@ import snowballstemmer
 from sqlalchemy import Connection, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-LANGUAGES = ("en", "es")
+from routing.vocabulary import LANGUAGES
+
 CONFIGS = {"en": "english", "es": "spanish"}
 MAX_TERMS = 24
 
