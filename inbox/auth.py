@@ -9,8 +9,7 @@ from dataclasses import dataclass
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Connection, select, update
 from sqlalchemy.orm import Session
 
 from inbox.store.models import Agent, ApiToken, LoginLink, utcnow
@@ -79,23 +78,23 @@ def token_principal(session: Session, token: str) -> Principal | None:
     return principal_of(row) if row else None
 
 
-async def create_login_link(session: AsyncSession, agent: Agent, *, hours: int = 24) -> str:
+def new_login_link(agent_id: int, *, hours: int = 24) -> tuple[str, LoginLink]:
+    """A one-time login link: its clear token (shown once, never stored) and the row to store."""
     token = secrets.token_urlsafe(32)
-    session.add(LoginLink(agent_id=agent.id, token_hash=_digest(token), expires_at=utcnow() + dt.timedelta(hours=hours)))
-    await session.flush()
-    return token
+    return token, LoginLink(agent_id=agent_id, token_hash=_digest(token), expires_at=utcnow() + dt.timedelta(hours=hours))
 
 
-async def redeem_login_link(session: AsyncSession, token: str) -> Agent | None:
-    """Use a one-time link: valid once, before it expires."""
+def redeem_login_link(conn: Connection, token: str) -> int | None:
+    """Use a one-time link: valid once, before it expires, for an active agent. Returns
+    the agent's id, or None (unknown, used, expired or deactivated: never told apart)."""
     now = utcnow()
-    result = await session.execute(
+    agent_id = conn.execute(
         update(LoginLink)
         .where(LoginLink.token_hash == _digest(token), LoginLink.used_at.is_(None), LoginLink.expires_at > now)
         .values(used_at=now)
         .returning(LoginLink.agent_id)
-    )
-    agent_id = result.scalar_one_or_none()
+    ).scalar_one_or_none()
     if agent_id is None:
         return None
-    return await session.scalar(select(Agent).where(Agent.id == agent_id, Agent.active.is_(True)))
+    active: int | None = conn.scalar(select(Agent.id).where(Agent.id == agent_id, Agent.active.is_(True)))
+    return active

@@ -11,7 +11,6 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from inbox import config as config_module
 from inbox import logs
@@ -19,6 +18,7 @@ from inbox.actions.runner import CLI
 from inbox.config import Config, ConfigError
 from inbox.errors import DomainError
 from inbox.store import migrate
+from routing.vocabulary import ROLES
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -56,7 +56,7 @@ def _parser() -> argparse.ArgumentParser:
     p = with_config(command("add", _agents_add, "add an agent", agents))
     p.add_argument("email")
     p.add_argument("--name", required=True)
-    p.add_argument("--role", choices=["admin", "agent"], default="agent")
+    p.add_argument("--role", choices=ROLES, default="agent")
     p.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
 
     tokens = sub.add_parser("tokens", help="manage API tokens").add_subparsers(metavar="SUBCOMMAND")
@@ -164,8 +164,7 @@ def _config_check(args: argparse.Namespace) -> int:
 
 
 def _agents_add(args: argparse.Namespace) -> int:
-    from inbox.auth import hash_password
-    from inbox.store.models import Agent
+    from inbox.actions import agents
 
     config = _load(args.config)
     password = None
@@ -173,25 +172,10 @@ def _agents_add(args: argparse.Namespace) -> int:
         password = sys.stdin.readline().rstrip("\n")
     elif sys.stdin.isatty():
         password = getpass.getpass("Password (empty: none yet): ") or None
-    if password is not None and len(password) < 10:
-        print("frontdesk: the password needs at least 10 characters", file=sys.stderr)
-        return 2
 
     async def action(services: Any) -> int:
-        try:
-            async with services.db.transaction() as session:
-                session.add(
-                    Agent(
-                        email=args.email.lower(),
-                        name=args.name,
-                        role=args.role,
-                        password_hash=hash_password(password) if password else None,
-                    )
-                )
-        except IntegrityError:
-            print(f"frontdesk: an agent with email {args.email} exists", file=sys.stderr)
-            return 1
-        print(f"added {args.role} {args.email.lower()}")
+        created = await agents.create_agent(services.ctx, CLI, args.email, args.name, args.role, password=password)
+        print(f"added {created.agent.role} {created.agent.email}")
         return 0
 
     return _run(_with_services(config, action))

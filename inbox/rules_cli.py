@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from channels.email_parse import ParseOptions, parse_email
 from inbox.pipeline.router import load_stored_rules
+from inbox.queries.rules import SampleMessage, explain
 from inbox.runtime.services import Services
 from inbox.store.models import (
     Agent,
@@ -22,7 +23,7 @@ from inbox.store.models import (
     Team,
     utcnow,
 )
-from inbox.web.api.routing_admin import SampleMessage, explain
+from routing.config import default_calendar
 
 
 def sample_from_file(path: str) -> SampleMessage:
@@ -50,6 +51,11 @@ async def _names(services: Services) -> tuple[list[Any], list[str], list[str]]:
     return rules, teams, agents
 
 
+def _explain(services: Services, rules: list[Any], sample: SampleMessage, teams: list[str], agents: list[str]) -> dict[str, Any]:
+    templates = services.policy.templates.names if services.policy.templates else None
+    return explain(rules, sample, calendar=default_calendar(services.config.business_hours), teams=teams, agents=agents, templates=templates)
+
+
 def _print_result(result: dict[str, Any]) -> None:
     for trace in result["trace"]:
         mark = {"fired": "FIRES", "no_match": "  -  ", "disabled": " off ", "failed": "FAILS", "not_reached": " stop"}[trace["outcome"]]
@@ -67,7 +73,7 @@ async def test_rules(services: Services, sample: SampleMessage) -> int:
     if not rules:
         print("there are no rules")
         return 0
-    result = explain(rules, sample, services, teams, agents)
+    result = _explain(services, rules, sample, teams, agents)
     _print_result(result)
     return 1 if result["errors"] else 0
 
@@ -111,7 +117,7 @@ async def backtest(services: Services, days: int) -> int:
             automated=message.automated,
             contact_tags=list(tags or []),
         )
-        now_fired = explain(rules, sample, services, teams, agents)["fired"]
+        now_fired = _explain(services, rules, sample, teams, agents)["fired"]
         before = sorted(set(then_fired.get(conversation_id, []))) if first_of[conversation_id] == message.id else None
         if before is not None and sorted(set(now_fired)) != before:
             differ += 1

@@ -1,4 +1,7 @@
-"""Start-up provisioning: teams and rules from the config file, and the first admin."""
+"""Start-up provisioning: teams and rules from the config file, and the first admin.
+
+Part of a node's start, not a surface: it runs before any request, makes the store match
+the config file (no one to audit), and so keeps its own transactions."""
 
 from __future__ import annotations
 
@@ -7,7 +10,7 @@ import logging
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 
-from inbox.auth import create_login_link
+from inbox.auth import new_login_link
 from inbox.config import Config
 from inbox.store.db import Database
 from inbox.store.models import Agent, Rule, Team, TeamMember
@@ -63,7 +66,8 @@ async def bootstrap_admin(db: Database, config: Config) -> str | None:
             agent = Agent(email=first_admin_email(config.server.public_url), name="Administrator", role="admin")
             session.add(agent)
             await session.flush()
-            token = await create_login_link(session, agent)
+            token, link = new_login_link(agent.id)
+            session.add(link)
     except IntegrityError:  # another node created it first
         return None
     return f"{config.server.public_url}/login/once/{token}"

@@ -189,7 +189,8 @@ async def test_admin_adds_a_channel_and_a_rule_and_tests_it(api: Api) -> None:
     for section in ("channels", "rules", "teams", "agents", "tokens", "canned", "quarantine", "audit"):
         assert (await api.client.get(f"/admin/{section}")).status_code == 200, section
     incomplete = await api.client.post("/admin/channels", data={"csrf": csrf, "name": "drop", "type": "spool", "settings": "{}"})
-    assert incomplete.status_code == 303 and "error=" in incomplete.headers["location"]  # the adapter's model wants its dirs
+    # The adapter's model wants its dirs: the form comes back with the reason and what was typed.
+    assert incomplete.status_code == 422 and "inbox_dir" in incomplete.text and 'value="drop"' in incomplete.text
     secret = await api.client.post("/admin/channels", data={"csrf": csrf, "name": "tg", "type": "telegram", "settings": '{"token": "123:abc"}'})
     assert secret.status_code == 303 and "error" not in secret.headers["location"]
     added = await api.client.post(
@@ -206,7 +207,7 @@ async def test_admin_adds_a_channel_and_a_rule_and_tests_it(api: Api) -> None:
     tested = await api.client.post("/admin/rules/test", data={"csrf": csrf, "text": "my invoice", "channel_type": "email"})
     assert tested.status_code == 200 and "invoices" in tested.text.split("data-rule-outcome")[1]
     bad = await api.client.post("/admin/rules", data={"csrf": csrf, "name": "bad", "conditions": "{", "actions": "{}"})
-    assert "error=" in bad.headers["location"]
+    assert bad.status_code == 422 and "not valid JSON" in bad.text and 'value="bad"' in bad.text
     canned = await api.client.post("/admin/canned", data={"csrf": csrf, "name": "thanks", "text": "Thank you!"})
     assert canned.status_code == 303
     invite = await api.client.post("/admin/agents", data={"csrf": csrf, "email": "new@example.com", "name": "New", "role": "agent"})
@@ -348,3 +349,16 @@ async def test_inbox_pages_through_older_conversations(api: Api, monkeypatch: py
     assert older
     page_two = await api.client.get(older.group(1).replace("&amp;", "&"))
     assert "First" in page_two.text and "Second" not in page_two.text
+
+
+async def test_admin_pages_show_messages_by_key_never_text_from_the_link(api: Api) -> None:
+    await sign_in(api, "root@example.com", role="admin")
+    crafted = "Your account is locked, call +1 555 0100 <b>now</b>"
+    for section in ("channels", "rules", "teams", "agents", "tokens", "canned", "quarantine", "audit"):
+        page = await api.client.get(f"/admin/{section}", params={"error": crafted, "flash": crafted})
+        assert page.status_code == 200 and "555 0100" not in page.text, section
+        assert 'role="alert"' not in page.text and 'class="notice"' not in page.text, section
+    known = await api.client.get("/admin/channels", params={"error": "read_only", "flash": "saved"})
+    assert "Provisioned from the config file: change it there." in known.text and "Saved." in known.text
+    spanish = await api.client.get("/admin/rules", params={"flash": "saved"}, headers={"Accept-Language": "es"})
+    assert "Guardado." in spanish.text

@@ -1,25 +1,26 @@
-"""Admin-only routes: agents, tokens, channels, audit. Every change is audited."""
+"""Admin-only routes: agents, tokens, channels, quarantine, audit. Each change is an action
+(inbox.actions), audited there."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, cast
 
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
-from inbox.actions import quarantine, tokens
+from inbox.actions import agents, quarantine, tokens
+from inbox.actions import channels as channel_actions
 from inbox.actions.runner import Actor
-from inbox.auth import hash_password
+from inbox.queries.agents import list_agents
+from inbox.queries.channels import view
 from inbox.runtime import managed_channels
 from inbox.runtime.reingest import Reingestor
-from inbox.store import audit
 from inbox.store.models import Agent, ApiToken, AuditEntry, Channel, QuarantineItem
 from inbox.store.secrets import masked
 from inbox.web import pagination
 from inbox.web.api.deps import Admin, Id, Svc
-from inbox.web.errors import ApiError, not_found
+from routing.vocabulary import Availability, Language, Role
 
 router = APIRouter(prefix="/api/v1", tags=["admin"])
 
@@ -28,19 +29,19 @@ class AgentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     email: EmailStr
     name: str = Field(min_length=1, max_length=255)
-    role: Literal["admin", "agent"] = "agent"
-    password: str | None = Field(default=None, min_length=8, max_length=1024)
-    language: Literal["en", "es"] | None = None
+    role: Role = "agent"
+    password: str | None = Field(default=None, max_length=1024)  # at least 10 characters (the action says so)
+    language: Language | None = None
 
 
 class AgentPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str | None = Field(default=None, min_length=1, max_length=255)
-    role: Literal["admin", "agent"] | None = None
+    role: Role | None = None
     active: bool | None = None
-    availability: Literal["online", "away", "offline"] | None = None
+    availability: Availability | None = None
     capacity: int | None = Field(default=None, ge=0, le=10_000)
-    language: Literal["en", "es"] | None = None
+    language: Language | None = None
 
 
 class TokenIn(BaseModel):
@@ -49,64 +50,21 @@ class TokenIn(BaseModel):
     name: str = Field(default="", max_length=255)
 
 
-def agent_json(agent: Agent) -> dict[str, Any]:
-    return {
-        "id": agent.id,
-        "email": agent.email,
-        "name": agent.name,
-        "role": agent.role,
-        "active": agent.active,
-        "availability": agent.availability,
-        "capacity": agent.capacity,
-        "language": agent.language,
-        "created_at": agent.created_at.isoformat(),
-    }
-
-
 @router.get("/agents")
-async def list_agents(svc: Svc, who: Admin) -> dict[str, Any]:
-    async with svc.db.read() as session:
-        agents = (await session.scalars(select(Agent).order_by(Agent.id))).all()
-    return {"items": [agent_json(a) for a in agents], "next_cursor": None}
+async def get_agents(svc: Svc, who: Admin) -> dict[str, Any]:
+    return {"items": [a.as_json() for a in await svc.db.query(list_agents)], "next_cursor": None}
 
 
 @router.post("/agents", status_code=201)
 async def create_agent(svc: Svc, who: Admin, body: AgentIn) -> dict[str, Any]:
-    try:
-        async with svc.db.transaction() as session:
-            agent = Agent(
-                email=body.email.lower(),
-                name=body.name,
-                role=body.role,
-                language=body.language,
-                password_hash=hash_password(body.password) if body.password else None,
-            )
-            session.add(agent)
-            await session.flush()
-            await audit.record(session, who.agent_id, "agent.create", f"agent:{agent.id}", {"email": agent.email, "role": agent.role})
-            return agent_json(agent)
-    except IntegrityError:
-        raise ApiError(409, f"an agent with email {body.email} exists") from None
+    created = await agents.create_agent(svc.ctx, Actor.of(who), body.email, body.name, body.role, password=body.password, language=body.language)
+    return created.agent.as_json()
 
 
 @router.patch("/agents/{agent_id}")
 async def patch_agent(svc: Svc, who: Admin, agent_id: Id, body: AgentPatch) -> dict[str, Any]:
-    changes = body.model_dump(exclude_unset=True)
-    nulled = sorted(k for k, v in changes.items() if v is None and k != "language")
-    if nulled:
-        raise ApiError(422, f"{', '.join(nulled)}: may be left out but not null")
-    async with svc.db.transaction() as session:
-        agent = await session.get(Agent, agent_id)
-        if agent is None:
-            raise not_found("agent")
-        if agent.id == who.agent_id and (changes.get("role") == "agent" or changes.get("active") is False):
-            raise ApiError(409, "you cannot demote or deactivate yourself")
-        for key, value in changes.items():
-            setattr(agent, key, value)
-        if changes.get("active") is False:
-            agent.session_version += 1  # signs them out everywhere
-        await audit.record(session, who.agent_id, "agent.update", f"agent:{agent.id}", changes)
-        return agent_json(agent)
+    changes = cast(agents.AgentChanges, body.model_dump(exclude_unset=True))
+    return (await agents.update_agent(svc.ctx, Actor.of(who), agent_id, changes)).as_json()
 
 
 @router.get("/tokens")
@@ -154,10 +112,6 @@ class ChannelPatch(BaseModel):
     settings: dict[str, Any] | None = None
 
 
-def _channel_error(exc: managed_channels.ChannelSettingsError) -> ApiError:
-    return ApiError(exc.status, "; ".join(exc.problems))
-
-
 @router.get("/channels")
 async def list_channels(svc: Svc, who: Admin) -> dict[str, Any]:
     """Every channel; the config file's show their keys (secrets masked) and are read-only."""
@@ -165,7 +119,7 @@ async def list_channels(svc: Svc, who: Admin) -> dict[str, Any]:
         rows = (await session.scalars(select(Channel).order_by(Channel.id))).all()
     items = []
     for row in rows:
-        item = managed_channels.view(row).as_json()
+        item = view(row).as_json()
         if row.provisioned:
             found = svc.config.channel(row.name)
             item["settings"] = masked(found.model_dump(exclude={"name", "type", "enabled"}, mode="json", by_alias=True)) if found else {}
@@ -175,45 +129,26 @@ async def list_channels(svc: Svc, who: Admin) -> dict[str, Any]:
 
 @router.post("/channels", status_code=201)
 async def create_channel(svc: Svc, who: Admin, body: ChannelIn) -> dict[str, Any]:
-    try:
-        created = await managed_channels.create(svc.db, svc.bus, svc.secrets, who.agent_id, body.name, body.type, body.settings, body.enabled)
-    except managed_channels.ChannelSettingsError as exc:
-        raise _channel_error(exc) from None
+    created = await channel_actions.create_channel(svc.ctx, Actor.of(who), body.name, body.type, body.settings, body.enabled)
     return created.as_json()
 
 
 @router.patch("/channels/{channel_id}")
 async def patch_channel(svc: Svc, who: Admin, channel_id: Id, body: ChannelPatch) -> dict[str, Any]:
-    try:
-        changed = await managed_channels.update(svc.db, svc.bus, svc.secrets, who.agent_id, channel_id, body.settings, body.enabled)
-    except managed_channels.ChannelSettingsError as exc:
-        raise _channel_error(exc) from None
+    changed = await channel_actions.update_channel(svc.ctx, Actor.of(who), channel_id, body.settings, body.enabled)
     return changed.as_json()
 
 
 @router.delete("/channels/{channel_id}", status_code=204)
 async def delete_channel(svc: Svc, who: Admin, channel_id: Id) -> Response:
-    try:
-        await managed_channels.delete(svc.db, svc.bus, who.agent_id, channel_id)
-    except managed_channels.ChannelSettingsError as exc:
-        raise _channel_error(exc) from None
+    await channel_actions.delete_channel(svc.ctx, Actor.of(who), channel_id)
     return Response(status_code=204)
 
 
 @router.post("/channels/{channel_id}/test")
 async def test_channel(svc: Svc, who: Admin, channel_id: Id) -> dict[str, Any]:
     """Log in with the channel's settings and report each step (nothing is sent)."""
-    async with svc.db.read() as session:
-        row = await session.get(Channel, channel_id)
-    if row is None:
-        raise not_found("channel")
-    try:
-        config = managed_channels.config_of(row, svc.config.channel, svc.secrets)
-    except managed_channels.ChannelSettingsError as exc:
-        raise ApiError(409, str(exc) if row.provisioned else f"the stored settings are not usable: {exc}") from None
-    results = await managed_channels.check(config, svc.channels.context)
-    async with svc.db.transaction() as session:
-        await audit.record(session, who.agent_id, "channel.test", f"channel:{row.id}", {"ok": all(r.ok for r in results)})
+    _, results = await managed_channels.test(svc, Actor.of(who), channel_id)
     return {"ok": all(r.ok for r in results), "results": [{"what": r.what, "ok": r.ok, "detail": r.detail} for r in results]}
 
 

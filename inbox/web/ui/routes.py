@@ -1,4 +1,4 @@
-"""Agent UI: the `Page` helper, sign-in, the one-time link and password; other pages beside it."""
+"""Agent UI: the `Page` helper and the page dependencies every page module uses; `install`\nmounts the pages (sign-in and account in account_pages, admin pages, the desk)."""
 
 from __future__ import annotations
 
@@ -8,22 +8,17 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy import select, update
 
 from inbox.actions.runner import Actor
-from inbox.auth import Principal, hash_password, redeem_login_link, verify_password
+from inbox.auth import Principal
 from inbox.errors import DomainError
 from inbox.runtime.services import Services
 from inbox.sessions import COOKIE, MAX_AGE, SessionData, csrf_ok
-from inbox.store.models import Agent
 from inbox.web.callers import principal_from_cookie
 from inbox.web.errors import status_of
 from inbox.web.ratelimit import RateLimiter
 from inbox.web.templates import TEMPLATES
-from inbox.web.ui.i18n import LANGUAGES, pick_language, translator
-
-MIN_PASSWORD = 10
-AVAILABILITY = ("online", "away", "offline")
+from inbox.web.ui.i18n import TEXT, pick_language, translator
 
 
 class Page:
@@ -61,11 +56,23 @@ class Page:
 
     def refuse(self, exc: DomainError) -> HTMLResponse:
         """The error page for a change an action refused: its status and its message."""
-        return self.render("ui/error.html", status_of(exc), message=exc.message)
+        return self.render("ui/error.html", status_of(exc), message=self.message_of(exc))
+
+    def message_of(self, exc: DomainError) -> str:
+        """A refusal in the page's language when its code names a UI text, else its message."""
+        return self.t(exc.code) if exc.code != exc.kind and exc.code in TEXT["en"] else exc.message
+
+    def text_of(self, key: str) -> str:
+        """The UI text of a key (from a redirect's `?flash=` or `?error=`); "" for anything
+        else, so a crafted link cannot put its own words on the page."""
+        return self.t(key) if key in TEXT["en"] else ""
 
 
-def _set_session(response: Response, svc: Services, agent: Agent, secure: bool) -> None:
-    response.set_cookie(COOKIE, svc.sessions.dump(agent.id, agent.session_version), max_age=MAX_AGE, httponly=True, samesite="lax", secure=secure)
+def set_session(response: Response, svc: Services, agent_id: int, version: int) -> None:
+    """The session cookie; `Secure` when the node is served over HTTPS (its public URL),
+    whatever scheme the request reached this process with behind a proxy."""
+    secure = svc.config.server.public_url.lower().startswith("https://")
+    response.set_cookie(COOKIE, svc.sessions.dump(agent_id, version), max_age=MAX_AGE, httponly=True, samesite="lax", secure=secure)
 
 
 async def _page(request: Request) -> Page:
@@ -137,122 +144,26 @@ AgentForm = Annotated[Page, Depends(agent_form)]
 AdminForm = Annotated[Page, Depends(admin_form)]
 
 
-async def _availability(request: Request, page: Page) -> str:
-    assert page.who is not None
-    async with services_of(request).db.read() as session:
-        return str(await session.scalar(select(Agent.availability).where(Agent.id == page.who.agent_id)) or "online")
-
-
 def services_of(request: Request) -> Services:
     svc: Services = request.app.state.services
     return svc
 
 
 def install(app: FastAPI) -> None:
+    from inbox.web.ui import (
+        account_pages,
+        admin_pages,
+        admin_people,
+        conversation_pages,
+        dashboard,
+        desk_pages,
+        inbox_pages,
+        kb_pages,
+    )
+
     app.mount("/static", StaticFiles(directory=str(Path(__file__).resolve().parent / "static")), name="static")
-    login_limiter = RateLimiter(limit=10, window=60.0)
-
-    @app.get("/login", response_class=HTMLResponse, include_in_schema=False)
-    async def login_form(request: Request) -> Response:
-        return (await _page(request)).render("ui/login.html")
-
-    @app.post("/login", response_class=HTMLResponse, include_in_schema=False)
-    async def login(request: Request, email: str = Form(""), password: str = Form("")) -> Response:
-        page = await _page(request)
-        svc: Services = request.app.state.services
-        client = request.client.host if request.client else "?"
-        if not login_limiter.allow(f"ip:{client}") or not login_limiter.allow(f"email:{email.lower()}"):
-            return page.render("ui/login.html", 429, error=page.t("too_many"), email=email)
-        async with svc.db.read() as session:
-            agent = await session.scalar(select(Agent).where(Agent.email == email.strip().lower(), Agent.active.is_(True)))
-        if agent is None or not verify_password(agent.password_hash, password):
-            return page.render("ui/login.html", 401, error=page.t("bad_login"), email=email)
-        response = RedirectResponse("/", status_code=303)
-        _set_session(response, svc, agent, request.url.scheme == "https")
-        return response
-
-    @app.get("/login/once/{token}", include_in_schema=False)
-    async def login_once(request: Request, token: str) -> Response:
-        svc: Services = request.app.state.services
-        async with svc.db.transaction() as session:
-            agent = await redeem_login_link(session, token)
-        if agent is None:
-            page = await _page(request)
-            return page.render("ui/login.html", 404, error=page.t("link_invalid"))
-        response = RedirectResponse("/account/password", status_code=303)
-        _set_session(response, svc, agent, request.url.scheme == "https")
-        return response
-
-    @app.post("/logout", include_in_schema=False)
-    async def logout(request: Request, csrf: str = Form("")) -> Response:
-        page = await _page(request)
-        if page.who and not csrf_ok(page.session, csrf):
-            return page.render("ui/error.html", 403, message=page.t("csrf"))
-        response = RedirectResponse("/login", status_code=303)
-        response.delete_cookie(COOKIE)
-        return response
-
-    @app.post("/account/language", include_in_schema=False)
-    async def language_change(request: Request, csrf: str = Form(""), language: str = Form("")) -> Response:
-        """The agent's own language; empty means "follow the browser"."""
-        page = await posted(request, csrf)
-        if not isinstance(page, Page):
-            return page
-        assert page.who is not None
-        async with services_of(request).db.transaction() as session:
-            await session.execute(update(Agent).where(Agent.id == page.who.agent_id).values(language=language if language in LANGUAGES else None))
-        return RedirectResponse("/account/password", status_code=303)
-
-    @app.post("/account/availability", include_in_schema=False)
-    async def availability_change(request: Request, csrf: str = Form(""), availability: str = Form("")) -> Response:
-        """Online, away or offline: automatic assignment skips agents who are not online."""
-        page = await posted(request, csrf)
-        if not isinstance(page, Page):
-            return page
-        assert page.who is not None
-        if availability in AVAILABILITY:
-            async with services_of(request).db.transaction() as session:
-                await session.execute(update(Agent).where(Agent.id == page.who.agent_id).values(availability=availability))
-        return RedirectResponse("/account/password", status_code=303)
-
-    @app.get("/account/password", response_class=HTMLResponse, include_in_schema=False)
-    async def password_form(request: Request) -> Response:
-        page = await _page(request)
-        if page.who is None:
-            return RedirectResponse("/login", status_code=303)
-        return page.render("ui/password.html", availability=await _availability(request, page), availabilities=AVAILABILITY)
-
-    @app.post("/account/password", response_class=HTMLResponse, include_in_schema=False)
-    async def password_change(
-        request: Request, csrf: str = Form(""), password: str = Form(""), confirm: str = Form("")
-    ) -> Response:
-        page = await _page(request)
-        svc: Services = request.app.state.services
-        if page.who is None:
-            return RedirectResponse("/login", status_code=303)
-        if not csrf_ok(page.session, csrf):
-            return page.render("ui/error.html", 403, message=page.t("csrf"))
-        if len(password) < MIN_PASSWORD:
-            return page.render("ui/password.html", 422, error=page.t("password_short"))
-        if password != confirm:
-            return page.render("ui/password.html", 422, error=page.t("password_mismatch"))
-        async with svc.db.transaction() as session:
-            await session.execute(
-                update(Agent)
-                .where(Agent.id == page.who.agent_id)
-                .values(password_hash=hash_password(password), session_version=Agent.session_version + 1)
-            )
-            agent = await session.get(Agent, page.who.agent_id)
-            assert agent is not None
-            await session.refresh(agent)
-        response = page.render("ui/password.html", notice=page.t("password_saved"))
-        _set_session(response, svc, agent, request.url.scheme == "https")
-        return response
-
-    from inbox.web.ui import admin_pages, conversation_pages, dashboard, desk_pages, inbox_pages
-
-    for module in (inbox_pages, conversation_pages, desk_pages, admin_pages, dashboard):
-        module.install(app)
-    from inbox.web.ui import kb_pages
-
-    app.include_router(kb_pages.router)
+    app.state.login_limiter = RateLimiter(limit=10, window=60.0)  # per address and per email, this process
+    for module in (account_pages, admin_pages, admin_people, kb_pages):
+        app.include_router(module.router)
+    for legacy in (inbox_pages, conversation_pages, desk_pages, dashboard):
+        legacy.install(app)
