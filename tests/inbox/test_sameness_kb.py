@@ -255,14 +255,14 @@ async def test_quarantine_retry_is_one_action(surfaces: Surfaces, surface: str, 
     assert (entry.action, entry.target, entry.details) == ("quarantine.retry", f"quarantine:{item_id}", details)
     # Retried is no longer held: a second retry is refused as a conflict.
     again, said = await retry(surfaces, surface, item_id)
-    assert again == {"api": 409, "ui": 303, "cli": 1}[surface] and "is retried, not held" in said.replace("+", " ").replace("%2C", ",")
+    assert again == {"api": 409, "ui": 409, "cli": 1}[surface] and "is retried, not held" in said.replace("+", " ").replace("%2C", ",")
 
 
 @pytest.mark.parametrize("surface", ["api", "ui", "cli"])
 async def test_input_that_still_cannot_be_parsed_stays_held(surfaces: Surfaces, surface: str, tmp_path: Path) -> None:
     item_id = await held_item(surfaces, tmp_path, b'{"id": "q-1", "from": ')
     status, said = await retry(surfaces, surface, item_id)
-    assert status == {"api": 409, "ui": 303, "cli": 1}[surface]
+    assert status == {"api": 409, "ui": 409, "cli": 1}[surface]
     assert "still cannot parse item" in said.replace("+", " ")
     async with surfaces.api.services.db.read() as session:
         item = await session.get(QuarantineItem, item_id)
