@@ -11,8 +11,8 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Connection, insert, select
 
-from inbox import conversations as conv
 from inbox import kb
+from inbox.queries import conversations as conv
 from inbox.runtime.services import Services
 from inbox.store.models import Article, ArticleResolution, AuditEntry, Contact, utcnow
 from inbox.web import pagination

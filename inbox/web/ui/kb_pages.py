@@ -9,8 +9,8 @@ from fastapi import FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 
-from inbox import conversations as conv
 from inbox import kb
+from inbox.queries import conversations as conv
 from inbox.runtime.services import Services
 from inbox.store.models import Article
 from inbox.web.ui.routes import Page, posted, signed_in

@@ -16,6 +16,7 @@ from sqlalchemy import select, update
 from inbox.actions.runner import Actor
 from inbox.auth import Principal, hash_password, redeem_login_link, verify_password
 from inbox.errors import DomainError
+from inbox.runtime.presence import PresenceBoard
 from inbox.runtime.services import Services
 from inbox.sessions import COOKIE, MAX_AGE, SessionData, csrf_ok
 from inbox.store.models import Agent
@@ -270,5 +271,7 @@ def install(app: FastAPI) -> None:
 
     from inbox.web.ui import admin_pages, conversation_pages, dashboard, desk_pages, inbox_pages
 
-    for module in (inbox_pages, conversation_pages, desk_pages, admin_pages, dashboard):
-        module.install(app)
+    app.state.presence = PresenceBoard()  # who is on which conversation, on this node
+    for page_module in (inbox_pages, conversation_pages, desk_pages, dashboard):
+        app.include_router(page_module.router)
+    admin_pages.install(app)
