@@ -90,7 +90,7 @@ async def incident_counts(session: AsyncSession, who: Principal, problem_ids: Se
         .where(Ticket.problem_id.in_(list(problem_ids)), await ticket_visibility(session, who))
         .group_by(Ticket.problem_id)
     )
-    return {problem_id: count for problem_id, count in (await session.execute(query)).tuples() if problem_id is not None}
+    return {problem_id: count for problem_id, count in (await session.execute(query)).all() if problem_id is not None}
 
 
 async def list_problems(session: AsyncSession, *, before_id: int | None = None, limit: int = 50) -> list[Problem]:
