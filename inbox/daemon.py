@@ -20,9 +20,9 @@ import uvicorn
 from channels.base import cancel_task
 from inbox.config import Config
 from inbox.pipeline.outbox import OutboxWorker
-from inbox.pipeline.sla_watch import SlaWatch
 from inbox.runtime import provision
 from inbox.runtime.services import Services
+from inbox.runtime.sla_watch import SlaWatch
 from inbox.store import migrate
 from inbox.web.app import create_app
 

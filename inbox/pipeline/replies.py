@@ -1,7 +1,8 @@
 """Replies and notes: a Message plus (for public replies) an OutboxItem, in one transaction.
 
 `queue_reply` is the one implementation, synchronous Core on a connection, so the
-ingest transaction (auto-replies, notifications) and the API (agents) share it.
+ingest transaction (auto-replies, notifications) and an agent's reply
+(`inbox.actions.replies.send_reply`) share it.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from channels.base import OutboundAttachment
 from inbox import events
 from inbox.events import Bus
 from inbox.pipeline.ingest import Feed, sanitise_html, store_attachments
-from inbox.store.db import Database, insert_ids
+from inbox.store.db import insert_ids
 from inbox.store.models import Channel, Conversation, Message, OutboxItem, Ticket, utcnow
 
 messages_t = cast(Table, Message.__table__)
@@ -119,26 +120,6 @@ def continue_by_email(meta: Any) -> str | None:
 
 def _wants_relay(conn: Connection, conversation_id: int) -> bool:
     return continue_by_email(conn.scalar(latest_inbound_meta(conversation_id))) is not None
-
-
-async def send_reply(db: Database, bus: Bus, conversation_id: int, reply: Reply) -> int:
-    """Store and queue a reply in one short write transaction (one thread hop on SQLite);
-    a public reply to a major incident also reaches every affected customer's conversation.
-    The caller has checked that the agent may see the conversation."""
-
-    def work(conn: Connection) -> tuple[int, int]:
-        events.lock_writers(conn)
-        feed: Feed = []
-        message_id = queue_reply(conn, conversation_id, reply, feed)
-        if not reply.private:
-            for child in child_conversations(conn, conversation_id):
-                queue_reply(conn, child, reply, feed)
-        return message_id, max(events.insert_events(conn, feed), default=0)
-
-    message_id, seq = await db.run(work)
-    if seq:
-        await bus.publish(seq)
-    return message_id
 
 
 def child_conversations(conn: Connection, conversation_id: int) -> list[int]:

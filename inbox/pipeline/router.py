@@ -17,9 +17,10 @@ from typing import Any, cast
 
 from sqlalchemy import Connection, Table, Text, and_, func, select, update
 
+from inbox.errors import DomainError
 from inbox.pipeline.ingest import Feed, NewMessage
 from inbox.pipeline.replies import Reply, queue_reply
-from inbox.pipeline.tickets import TicketError, TicketPolicy, open_ticket
+from inbox.pipeline.tickets import TicketPolicy, open_ticket
 from inbox.store.models import (
     Agent,
     Contact,
@@ -173,7 +174,7 @@ class RulesRouter:
                     # An auto-reply in the same decision already tells the customer the number.
                     notify=not (decision.auto_reply and not item.inbound.automated),
                 )
-            except TicketError as exc:  # already a ticket: nothing to convert
+            except DomainError as exc:  # already a ticket: nothing to convert
                 log.info("conversation %s: %s", item.conversation_id, exc)
         if decision.auto_reply and not item.inbound.automated:
             self._auto_reply(conn, item, decision.auto_reply, feed, now)

@@ -1,29 +1,20 @@
-"""The SLA watch: announces `sla.due_soon` and `sla.breached` once per ticket target.
+"""The SLA check: which ticket targets became due soon or breached, announced once each.
 
-Runs on worker nodes. Each pass is one write transaction serialised with every other
-writer, and a ticket remembers what was announced (`sla_flags`), so several workers
-never announce the same thing twice.
+A ticket remembers what was announced (`sla_flags`), so several workers running the
+watch (`inbox.runtime.sla_watch`) never announce the same thing twice.
 """
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
-import logging
 from typing import cast
 
 from sqlalchemy import Connection, Table, select, update
 
-from channels.base import cancel_task
-from inbox import events
-from inbox.events import Bus
 from inbox.pipeline.ingest import Feed
 from inbox.pipeline.tickets import TicketPolicy
-from inbox.store.db import Database
-from inbox.store.models import Conversation, Ticket, utcnow
+from inbox.store.models import Conversation, Ticket
 from routing.sla import DEFAULT_DUE_SOON, SLAState, sla_event, sla_state
-
-log = logging.getLogger(__name__)
 
 tickets_t = cast(Table, Ticket.__table__)
 conversations_t = cast(Table, Conversation.__table__)
@@ -38,6 +29,7 @@ def _previous(flags: set[str], target: str) -> SLAState:
 
 
 def check(conn: Connection, policy: TicketPolicy, now: dt.datetime, feed: Feed) -> None:
+    """Announce (into `feed`) each SLA target that became due soon or breached at `now`."""
     rows = conn.execute(
         select(
             tickets_t.c.id,
@@ -70,43 +62,3 @@ def check(conn: Connection, policy: TicketPolicy, now: dt.datetime, feed: Feed) 
                 feed.append((event, payload, row.conversation_id))
         if flags != before:
             conn.execute(update(tickets_t).where(tickets_t.c.id == row.id).values(sla_flags=sorted(flags)))
-
-
-class SlaWatch:
-    def __init__(self, db: Database, bus: Bus, policy: TicketPolicy, *, interval: float = 30.0) -> None:
-        self.db = db
-        self.bus = bus
-        self.policy = policy
-        self.interval = interval
-        self._task: asyncio.Task[None] | None = None
-
-    async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="sla-watch")
-
-    async def stop(self) -> None:
-        await cancel_task(self._task)
-        self._task = None
-
-    async def run_once(self, now: dt.datetime | None = None) -> int:
-        """One pass; returns how many events it announced."""
-        feed: Feed = []
-
-        def work(conn: Connection) -> int:
-            events.lock_writers(conn)
-            check(conn, self.policy, now or utcnow(), feed)
-            return max(events.insert_events(conn, feed), default=0)
-
-        seq = await self.db.run(work)
-        if seq:
-            await self.bus.publish(seq)
-        return len(feed)
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                await self.run_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("SLA watch pass failed; trying again next time")
-            await asyncio.sleep(self.interval)

@@ -14,6 +14,7 @@ from typing import Any, cast
 from sqlalchemy import Connection, Table, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from inbox.errors import Conflict, Invalid, NotFound
 from inbox.pipeline.ingest import Feed
 from inbox.pipeline.replies import Reply, queue_reply
 from inbox.store.db import insert_ids
@@ -22,20 +23,13 @@ from routing import sla as sla_rules
 from routing import tickets as ticket_rules
 from routing.priority import incident_priority
 from routing.templates import NotificationTemplates
+from routing.vocabulary import LEVELS, TICKET_KINDS
 
 tickets_t = cast(Table, Ticket.__table__)
 problems_t = cast(Table, Problem.__table__)
 counters_t = cast(Table, Counter.__table__)
 conversations_t = cast(Table, Conversation.__table__)
 contacts_t = cast(Table, Contact.__table__)
-
-KINDS = ("request", "incident")
-LEVELS = ("high", "medium", "low")
-
-
-class TicketError(ValueError):
-    """A change the ticket rules refuse (bad transition, bad link, unknown ticket)."""
-
 
 @dataclass(frozen=True)
 class TicketPolicy:
@@ -85,11 +79,11 @@ def open_ticket(
     conversation's priority or P3. The customer is told with the `ticket_status`
     template when one exists.
     """
-    if kind not in KINDS:
-        raise TicketError(f"kind must be one of {', '.join(KINDS)}")
+    if kind not in TICKET_KINDS:
+        raise Invalid(f"kind must be one of {', '.join(TICKET_KINDS)}")
     existing = conn.scalar(select(tickets_t.c.id).where(tickets_t.c.conversation_id == conversation_id))
     if existing is not None:
-        raise TicketError(f"conversation {conversation_id} is already ticket {existing}")
+        raise Conflict(f"conversation {conversation_id} is already ticket {existing}")
     conversation = conn.execute(
         select(conversations_t.c.subject, conversations_t.c.priority, conversations_t.c.created_at, conversations_t.c.first_response_at).where(
             conversations_t.c.id == conversation_id
@@ -99,7 +93,7 @@ def open_ticket(
     if kind == "incident":
         impact, urgency = impact or "medium", urgency or "medium"
         if impact not in LEVELS or urgency not in LEVELS:
-            raise TicketError("impact and urgency must be high, medium or low")
+            raise Invalid("impact and urgency must be high, medium or low")
         chosen: str = incident_priority(impact, urgency)  # type: ignore[arg-type]
     else:
         impact = urgency = None
@@ -141,13 +135,13 @@ def change_status(conn: Connection, ticket_id: int, status: str, policy: TicketP
     """Move a ticket to `status` if the rules allow it; pause the SLA while pending."""
     row = conn.execute(select(tickets_t).where(tickets_t.c.id == ticket_id)).first()
     if row is None:
-        raise TicketError(f"no ticket {ticket_id}")
+        raise NotFound.of("ticket")
     if status == row.status:
         return
     try:
         ticket_rules.check_transition(row.status, status)  # type: ignore[arg-type]
     except ticket_rules.InvalidTransition as exc:
-        raise TicketError(str(exc)) from None
+        raise Invalid(str(exc)) from None
     now = now or utcnow()
     pauses = [list(p) for p in (row.pauses or [])]
     if status == "pending" and not (pauses and pauses[-1][1] is None):
@@ -181,17 +175,17 @@ def link_children(conn: Connection, parent_id: int, child_ids: list[int], feed: 
     """Group incidents under a major incident; a reply to it reaches every child's customer."""
     rows = {r.id: r for r in conn.execute(select(tickets_t).where(tickets_t.c.id.in_([parent_id, *child_ids])))}
     if parent_id not in rows:
-        raise TicketError(f"no ticket {parent_id}")
+        raise NotFound.of("ticket")
     parent = rows[parent_id]
     with_children = {r[0] for r in conn.execute(select(tickets_t.c.parent_id).where(tickets_t.c.parent_id.in_(child_ids)).distinct())}
     for child_id in child_ids:
         if child_id not in rows:
-            raise TicketError(f"no ticket {child_id}")
+            raise NotFound.of("ticket")
         child = rows[child_id]
         try:
             ticket_rules.check_child_link(_ref(parent, False), _ref(child, child_id in with_children))
         except ValueError as exc:
-            raise TicketError(str(exc)) from None
+            raise Invalid(str(exc)) from None
     conn.execute(update(tickets_t).where(tickets_t.c.id.in_(child_ids)).values(parent_id=parent_id, updated_at=utcnow()))
     feed.append(("ticket.updated", {"ticket_id": parent_id, "number": parent.number, "changes": {"children": child_ids}}, parent.conversation_id))
 
@@ -203,7 +197,7 @@ def _ref(row: Any, has_children: bool) -> ticket_rules.TicketRef:
 def set_title(conn: Connection, ticket_id: int, title: str, feed: Feed) -> None:
     row = conn.execute(select(tickets_t.c.number, tickets_t.c.conversation_id).where(tickets_t.c.id == ticket_id)).first()
     if row is None:
-        raise TicketError(f"no ticket {ticket_id}")
+        raise NotFound.of("ticket")
     conn.execute(update(tickets_t).where(tickets_t.c.id == ticket_id).values(title=title[:998], updated_at=utcnow()))
     feed.append(("ticket.updated", {"ticket_id": ticket_id, "number": row.number, "changes": {"title": title[:998]}}, row.conversation_id))
 
@@ -212,10 +206,11 @@ PROBLEM_FIELDS = ("title", "status", "root_cause", "workaround", "known_error")
 
 
 def update_problem(conn: Connection, problem_id: int, changes: Mapping[str, Any], feed: Feed) -> None:
-    """Record root cause, workaround, known-error flag or status of a problem."""
+    """Record root cause, workaround, known-error flag, title or status of a problem (the
+    values are the caller's, validated: see `inbox.actions.tickets.update_problem`)."""
     values = {k: v for k, v in changes.items() if k in PROBLEM_FIELDS}
     if conn.scalar(select(problems_t.c.id).where(problems_t.c.id == problem_id)) is None:
-        raise TicketError(f"no problem {problem_id}")
+        raise NotFound.of("problem")
     if not values:
         return
     if values.get("status") == "known_error":
@@ -236,14 +231,19 @@ def create_problem(conn: Connection, title: str, feed: Feed, *, root_cause: str 
 
 
 def link_to_problem(conn: Connection, problem_id: int, ticket_ids: list[int], feed: Feed) -> None:
+    """Group incidents under a problem. Each incident's link is announced on its own
+    conversation, so the event reaches only the agents who may see that incident."""
     if conn.scalar(select(problems_t.c.id).where(problems_t.c.id == problem_id)) is None:
-        raise TicketError(f"no problem {problem_id}")
-    kinds = {r.id: r.kind for r in conn.execute(select(tickets_t.c.id, tickets_t.c.kind).where(tickets_t.c.id.in_(ticket_ids)))}
+        raise NotFound.of("problem")
+    rows = {r.id: r for r in conn.execute(select(tickets_t.c.id, tickets_t.c.kind, tickets_t.c.conversation_id).where(tickets_t.c.id.in_(ticket_ids)))}
     for ticket_id in ticket_ids:
-        if kinds.get(ticket_id) != "incident":
-            raise TicketError(f"ticket {ticket_id} is not an incident")
+        if ticket_id not in rows:
+            raise NotFound.of("ticket")
+        if rows[ticket_id].kind != "incident":
+            raise Invalid(f"ticket {ticket_id} is not an incident")
     conn.execute(update(tickets_t).where(tickets_t.c.id.in_(ticket_ids)).values(problem_id=problem_id, updated_at=utcnow()))
-    feed.append(("problem.updated", {"problem_id": problem_id, "changes": {"incidents": ticket_ids}}, None))
+    for ticket_id in dict.fromkeys(ticket_ids):
+        feed.append(("problem.updated", {"problem_id": problem_id, "changes": {"incidents": [ticket_id]}}, rows[ticket_id].conversation_id))
 
 
 def _notify(conn: Connection, ticket_id: int, event: str, policy: TicketPolicy, feed: Feed) -> None:

@@ -6,12 +6,12 @@ import datetime as dt
 
 from sqlalchemy import select
 
+from inbox.actions.runner import CLI, perform
 from inbox.config import Config
 from inbox.pipeline import tickets as domain
-from inbox.pipeline.sla_watch import SlaWatch
 from inbox.runtime.services import Services
+from inbox.runtime.sla_watch import SlaWatch
 from inbox.store.models import Event, Ticket
-from inbox.web.api.tickets import change
 from tests.fixtures.inbox import add_channel, inbound, make_config
 
 SLA = {
@@ -25,7 +25,7 @@ async def test_incident_gets_due_times_and_events_fire_once(db_url: str) -> None
     try:
         channel = await add_channel(services)
         [r] = await services.ingestor.ingest(channel, [inbound("m1", subject="Outage")])
-        ticket_id = await change(services, lambda conn, feed: domain.open_ticket(conn, r.conversation_id, "incident", services.policy, feed, impact="high", urgency="high"))
+        ticket_id = await perform(services.db, services.bus, CLI, lambda tx: domain.open_ticket(tx.conn, r.conversation_id, "incident", services.policy, tx.feed, impact="high", urgency="high"))
         async with services.db.read() as session:
             ticket = await session.get(Ticket, ticket_id)
         assert ticket.priority == "P1"
@@ -49,14 +49,14 @@ async def test_pending_pauses_the_resolution_clock(db_url: str) -> None:
     try:
         channel = await add_channel(services)
         [r] = await services.ingestor.ingest(channel, [inbound("m1")])
-        ticket_id = await change(services, lambda conn, feed: domain.open_ticket(conn, r.conversation_id, "incident", services.policy, feed, impact="high", urgency="high"))
+        ticket_id = await perform(services.db, services.bus, CLI, lambda tx: domain.open_ticket(tx.conn, r.conversation_id, "incident", services.policy, tx.feed, impact="high", urgency="high"))
         async with services.db.read() as session:
             before = (await session.get(Ticket, ticket_id)).resolution_due
         start = dt.datetime.now(dt.UTC)
-        await change(services, lambda conn, feed: domain.change_status(conn, ticket_id, "pending", services.policy, feed, now=start))
+        await perform(services.db, services.bus, CLI, lambda tx: domain.change_status(tx.conn, ticket_id, "pending", services.policy, tx.feed, now=start))
         async with services.db.read() as session:
             assert (await session.get(Ticket, ticket_id)).resolution_due is None  # the clock is stopped
-        await change(services, lambda conn, feed: domain.change_status(conn, ticket_id, "open", services.policy, feed, now=start + dt.timedelta(hours=2)))
+        await perform(services.db, services.bus, CLI, lambda tx: domain.change_status(tx.conn, ticket_id, "open", services.policy, tx.feed, now=start + dt.timedelta(hours=2)))
         async with services.db.read() as session:
             after = (await session.get(Ticket, ticket_id)).resolution_due
         assert dt.timedelta(hours=1, minutes=59) < after - before < dt.timedelta(hours=2, minutes=1)

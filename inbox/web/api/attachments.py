@@ -7,7 +7,7 @@ from fastapi import APIRouter, Response
 from sqlalchemy import select
 
 from channels.files import INLINE_IMAGE_TYPES, download_headers
-from inbox import conversations as conv
+from inbox.queries import conversations as conv
 from inbox.store.models import Attachment, Blob, Message
 from inbox.web.api.deps import Id, Svc, Who
 from inbox.web.errors import not_found

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -11,13 +11,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy.orm import Session
 
 from channels.base import OutboundAttachment
-from inbox import conversations as conv
-from inbox.pipeline.replies import Reply, send_reply
+from inbox.actions import conversations as actions
+from inbox.actions.replies import MAX_TEXT, send_reply
+from inbox.actions.runner import Actor
+from inbox.queries import conversations as conv
 from inbox.store.models import Message
 from inbox.web import pagination
 from inbox.web.api.deps import Id, Svc, Who
-from inbox.web.api.events import typing_signal
 from inbox.web.errors import ApiError, not_found
+from inbox.web.signals import typing_signal
 from inbox.web.uploads import (
     MAX_FILES,
     UnreadableForm,
@@ -25,6 +27,7 @@ from inbox.web.uploads import (
     attached_files,
     reply_form,
 )
+from routing.vocabulary import ConversationStatus, Priority
 
 router = APIRouter(prefix="/api/v1/conversations", tags=["conversations"])
 
@@ -33,16 +36,16 @@ Limit = Annotated[int, Query(ge=1, le=200)]
 
 class ReplyIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    text: str = Field(min_length=1, max_length=100_000)
+    text: str = Field(min_length=1, max_length=MAX_TEXT, description="Markdown (no raw HTML)")
     private: bool = False
 
 
 class ConversationPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    status: str | None = None
+    status: ConversationStatus | None = Field(default=None, description="null leaves it as it is")
     assignee: str | None = Field(default=None, description="agent email; null or \"\" unassigns")
-    team: str | None = None
-    priority: str | None = None
+    team: str | None = Field(default=None, description="team name; null or \"\" clears")
+    priority: Priority | Literal[""] | None = Field(default=None, description="null or \"\" clears")
     tags: list[str] | None = None
     snoozed_until: dt.datetime | None = None
 
@@ -51,7 +54,7 @@ class ConversationPatch(BaseModel):
 async def list_conversations(
     svc: Svc,
     who: Who,
-    status: str | None = None,
+    status: ConversationStatus | None = None,
     channel: str | None = None,
     assignee: str | None = None,
     team: str | None = None,
@@ -61,8 +64,6 @@ async def list_conversations(
     cursor: str | None = None,
     limit: Limit = 50,
 ) -> dict[str, Any]:
-    if status is not None and status not in conv.STATUSES:
-        raise ApiError(422, f"status must be one of {', '.join(conv.STATUSES)}")
     after_values = pagination.decode(cursor, 2)
     after = (str(after_values[0]), int(after_values[1])) if after_values else None
     filters = conv.ListFilter(status, channel, assignee, team, q, priority, tag)
@@ -85,7 +86,7 @@ async def get_conversation(svc: Svc, who: Who, conversation_id: Id) -> dict[str,
 @router.patch("/{conversation_id}")
 async def patch_conversation(svc: Svc, who: Who, conversation_id: Id, body: ConversationPatch) -> dict[str, Any]:
     fields = body.model_fields_set
-    changes = conv.ConversationChanges(
+    changes = actions.ConversationChanges(
         status=body.status,
         assignee=(body.assignee or "") if "assignee" in fields else None,
         team=(body.team or "") if "team" in fields else None,
@@ -93,14 +94,7 @@ async def patch_conversation(svc: Svc, who: Who, conversation_id: Id, body: Conv
         tags=body.tags,
         snoozed_until=body.snoozed_until,
     )
-    async with svc.db.transaction() as session:
-        found = await conv.get_visible(session, who, conversation_id)
-        if found is None:
-            raise not_found("conversation")
-        try:
-            await conv.apply_changes(session, svc.bus, found, changes, actor=who.email)
-        except conv.ConversationError as exc:
-            raise ApiError(422, str(exc)) from None
+    await actions.update_conversation(svc.ctx, Actor.of(who), conversation_id, changes)
     async with svc.db.read() as session:
         refreshed = await conv.get_visible(session, who, conversation_id)
         assert refreshed is not None
@@ -128,7 +122,7 @@ _REPLY_BODY = {
                     "type": "object",
                     "required": ["text"],
                     "properties": {
-                        "text": {"type": "string", "minLength": 1, "maxLength": 100_000},
+                        "text": {"type": "string", "minLength": 1, "maxLength": MAX_TEXT},
                         "private": {"type": "boolean", "default": False},
                         "file": {"type": "array", "maxItems": MAX_FILES, "items": {"type": "string", "format": "binary"}},
                     },
@@ -159,14 +153,10 @@ async def _reply_in(request: Request) -> tuple[ReplyIn, tuple[OutboundAttachment
 @router.post("/{conversation_id}/messages", status_code=201, openapi_extra=_REPLY_BODY)
 async def post_message(request: Request, svc: Svc, who: Who, conversation_id: Id) -> dict[str, Any]:
     """Reply. JSON `{"text", "private"}`, or multipart/form-data with `text`, `private`
-    and up to ten `file` parts, which go out with the reply on its channel."""
+    and up to ten `file` parts, which go out with the reply on its channel. The text is
+    Markdown: the stored `html` is its rendering, sanitised (as for a reply from the UI)."""
     body, files = await _reply_in(request)
-    # The hot path of every agent's reply: each read is one hop to a reader thread.
-    found = await svc.db.query(lambda session: conv.find_visible(session, who, conversation_id))
-    if found is None:
-        raise not_found("conversation")
-    reply = Reply(text=body.text, private=body.private, agent_id=who.agent_id, attachments=files)
-    message_id = await send_reply(svc.db, svc.bus, found.id, reply)
+    message_id = await send_reply(svc.ctx, Actor.of(who), conversation_id, body.text, private=body.private, attachments=files)
 
     def shape(session: Session) -> dict[str, Any]:
         message = session.get(Message, message_id)

@@ -14,14 +14,15 @@ from fastapi import APIRouter, Query, WebSocket, WebSocketDisconnect
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from inbox import conversations as conv
 from inbox import events
 from inbox.auth import Principal
+from inbox.queries import conversations as conv
 from inbox.runtime.services import Services
 from inbox.sessions import COOKIE
-from inbox.store.models import Channel, Conversation, Event
+from inbox.store.models import Conversation, Event
 from inbox.web.api.deps import Svc, Who, authenticate
 from inbox.web.errors import ApiError
+from inbox.web.signals import typing_signal
 
 router = APIRouter(prefix="/api/v1", tags=["events"])
 
@@ -146,29 +147,3 @@ class _StreamLink:
                 conversation_id = frame.get("conversation_id")
                 if isinstance(conversation_id, int) and await self.visible(conversation_id):
                     await typing_signal(self.svc, self.who, conversation_id, frame["type"])
-
-
-async def typing_signal(svc: Services, who: Principal, conversation_id: int, kind: str = "typing") -> None:
-    """Tell the other agents (and, on a widget, the visitor) that `who` is typing/viewing."""
-    async with svc.db.read() as session:
-        row = (
-            await session.execute(
-                select(Conversation.thread_key, Channel.name, Channel.type)
-                .join(Channel, Channel.id == Conversation.channel_id)
-                .where(Conversation.id == conversation_id)
-            )
-        ).first()
-    if row is None:
-        return
-    await svc.bus.signal(
-        {
-            "kind": kind,
-            "from": "agent",
-            "conversation_id": conversation_id,
-            "agent_id": who.agent_id,
-            "author": who.name,
-            "channel": row.name,
-            "channel_type": row.type,
-            "thread_key": row.thread_key,
-        }
-    )

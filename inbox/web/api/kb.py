@@ -9,10 +9,10 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
-from inbox import conversations as conv
 from inbox.actions import kb as kb_actions
 from inbox.actions.runner import Actor
 from inbox.pipeline.articles import MAX_BODY, MAX_TITLE, ArticleDraft, summary
+from inbox.queries import conversations as conv
 from inbox.queries import kb
 from inbox.runtime.services import Services
 from inbox.store.models import Contact

@@ -2,44 +2,35 @@
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import Connection, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from inbox import conversations as conv
-from inbox import events
-from inbox.auth import Principal
-from inbox.pipeline import tickets as domain
-from inbox.pipeline.ingest import Feed
-from inbox.runtime.services import Services
-from inbox.store.models import Conversation, Problem, Ticket
+from inbox.actions import tickets as actions
+from inbox.actions.runner import Actor
+from inbox.queries import tickets as queries
+from inbox.store.models import Problem, Ticket
 from inbox.web import pagination
 from inbox.web.api.deps import BodyId, Id, Svc, Who
-from inbox.web.errors import ApiError, not_found
+from inbox.web.errors import not_found
+from routing.vocabulary import Level, Priority, ProblemStatus, TicketKind, TicketStatus
 
 router = APIRouter(prefix="/api/v1", tags=["tickets"])
-
-Level = Literal["high", "medium", "low"]
-T = TypeVar("T")
 
 
 class TicketIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    kind: Literal["request", "incident"] = "request"
+    kind: TicketKind = "request"
     impact: Level | None = None
     urgency: Level | None = None
-    priority: Literal["P1", "P2", "P3", "P4", "P5"] | None = None
+    priority: Priority | None = None
     title: str | None = Field(default=None, max_length=998)
 
 
 class TicketPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    status: Literal["new", "open", "pending", "resolved", "closed"] | None = None
+    status: TicketStatus | None = None
     title: str | None = Field(default=None, max_length=998)
     problem_id: BodyId | None = None
 
@@ -60,12 +51,12 @@ class ProblemIn(BaseModel):
 
 class ProblemPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    title: str | None = Field(default=None, min_length=1, max_length=998)
-    status: Literal["open", "known_error", "resolved", "closed"] | None = None
-    root_cause: str | None = None
-    workaround: str | None = None
-    known_error: bool | None = None
-    incidents: list[BodyId] | None = Field(default=None, max_length=500)
+    title: str | None = Field(default=None, min_length=1, max_length=998, description="null leaves it as it is")
+    status: ProblemStatus | None = Field(default=None, description="null leaves it as it is")
+    root_cause: str | None = Field(default=None, description="null clears it; absent leaves it")
+    workaround: str | None = Field(default=None, description="null clears it; absent leaves it")
+    known_error: bool | None = Field(default=None, description="null leaves it as it is")
+    incidents: list[BodyId] | None = Field(default=None, max_length=500, description="incidents to link (added to those linked)")
 
 
 def ticket_json(t: Ticket, children: list[int] | None = None) -> dict[str, Any]:
@@ -105,144 +96,73 @@ def problem_json(p: Problem, incidents: list[int]) -> dict[str, Any]:
     }
 
 
-async def change(svc: Services, work: Callable[[Connection, Feed], T]) -> T:
-    """Run a domain change in one write transaction; its events wake listeners after commit."""
-    feed: Feed = []
-    outcome: list[int] = []
-
-    def run(conn: Connection) -> T:
-        events.lock_writers(conn)
-        result = work(conn, feed)
-        outcome.append(max(events.insert_events(conn, feed), default=0))
-        return result
-
-    try:
-        result = await svc.db.run(run)
-    except domain.TicketError as exc:
-        raise ApiError(409 if "already" in str(exc) else 422, str(exc)) from None
-    if outcome and outcome[0]:
-        await svc.bus.publish(outcome[0])
-    return result
-
-
-async def _visible_ticket(session: AsyncSession, who: Principal, ticket_id: Id) -> Ticket:
-    ticket = await session.get(Ticket, ticket_id)
-    if ticket is None:
-        raise not_found("ticket")
-    if ticket.conversation_id is not None and await conv.get_visible(session, who, ticket.conversation_id) is None:
-        raise not_found("ticket")
-    return ticket
-
-
-async def _children(session: AsyncSession, ticket_id: Id) -> list[int]:
-    return list(await session.scalars(select(Ticket.id).where(Ticket.parent_id == ticket_id).order_by(Ticket.id)))
+async def _ticket(svc: Svc, who: Who, ticket_id: int) -> dict[str, Any]:
+    async with svc.db.read() as session:
+        ticket = await queries.get_visible_ticket(session, who, ticket_id)
+        if ticket is None:
+            raise not_found("ticket")
+        return ticket_json(ticket, [c.id for c in await queries.children_of(session, ticket_id)])
 
 
 @router.post("/conversations/{conversation_id}/ticket", status_code=201)
 async def convert(svc: Svc, who: Who, conversation_id: Id, body: TicketIn) -> dict[str, Any]:
-    async with svc.db.read() as session:
-        if await conv.get_visible(session, who, conversation_id) is None:
-            raise not_found("conversation")
-    ticket_id = await change(
-        svc,
-        lambda conn, feed: domain.open_ticket(
-            conn, conversation_id, body.kind, svc.policy, feed, impact=body.impact, urgency=body.urgency, priority=body.priority, title=body.title
-        ),
+    ticket_id = await actions.open_ticket(
+        svc.ctx, Actor.of(who), conversation_id, body.kind, impact=body.impact, urgency=body.urgency, priority=body.priority, title=body.title
     )
-    async with svc.db.read() as session:
-        ticket = await session.get(Ticket, ticket_id)
-        assert ticket is not None
-        return ticket_json(ticket)
+    return await _ticket(svc, who, ticket_id)
 
 
 @router.get("/tickets")
 async def list_tickets(
     svc: Svc,
     who: Who,
-    kind: Literal["request", "incident"] | None = None,
-    status: str | None = None,
-    priority: str | None = None,
+    kind: TicketKind | None = None,
+    status: TicketStatus | None = None,
+    priority: Priority | None = None,
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> dict[str, Any]:
     after = pagination.decode(cursor, 1)
     async with svc.db.read() as session:
-        visible = select(Conversation.id).where(await conv.visibility(session, who))
-        query = select(Ticket).where(Ticket.conversation_id.is_(None) | Ticket.conversation_id.in_(visible))
-        if kind:
-            query = query.where(Ticket.kind == kind)
-        if status:
-            query = query.where(Ticket.status == status)
-        if priority:
-            query = query.where(Ticket.priority == priority)
-        if after:
-            query = query.where(Ticket.id < int(after[0]))
-        rows = list((await session.scalars(query.order_by(Ticket.id.desc()).limit(limit))).all())
+        rows = await queries.list_tickets(
+            session, who, kind=kind, status=status, priority=priority, before_id=int(after[0]) if after else None, limit=limit
+        )
     return pagination.page([ticket_json(t) for t in rows], limit, [rows[-1].id] if rows else None)
 
 
 @router.get("/tickets/{ticket_id}")
 async def get_ticket(svc: Svc, who: Who, ticket_id: Id) -> dict[str, Any]:
-    async with svc.db.read() as session:
-        ticket = await _visible_ticket(session, who, ticket_id)
-        return ticket_json(ticket, await _children(session, ticket_id))
+    return await _ticket(svc, who, ticket_id)
 
 
 @router.patch("/tickets/{ticket_id}")
 async def patch_ticket(svc: Svc, who: Who, ticket_id: Id, body: TicketPatch) -> dict[str, Any]:
-    async with svc.db.read() as session:
-        await _visible_ticket(session, who, ticket_id)
-
-    def work(conn: Connection, feed: Feed) -> None:
-        if body.status is not None:
-            domain.change_status(conn, ticket_id, body.status, svc.policy, feed)
-        if body.problem_id is not None:
-            domain.link_to_problem(conn, body.problem_id, [ticket_id], feed)
-        if body.title is not None:
-            domain.set_title(conn, ticket_id, body.title, feed)
-
-    await change(svc, work)
-    return await get_ticket(svc, who, ticket_id)
+    changes = actions.TicketChanges(status=body.status, title=body.title, problem_id=body.problem_id)
+    await actions.update_ticket(svc.ctx, Actor.of(who), ticket_id, changes)
+    return await _ticket(svc, who, ticket_id)
 
 
 @router.post("/tickets/{ticket_id}/children")
 async def link_children(svc: Svc, who: Who, ticket_id: Id, body: ChildrenIn) -> dict[str, Any]:
-    async with svc.db.read() as session:
-        for tid in (ticket_id, *body.children):
-            await _visible_ticket(session, who, tid)
-    await change(svc, functools.partial(_link, ticket_id, body.children))
-    return await get_ticket(svc, who, ticket_id)
-
-
-def _link(parent: int, children: list[int], conn: Connection, feed: Feed) -> None:
-    domain.link_children(conn, parent, children, feed)
+    await actions.link_children(svc.ctx, Actor.of(who), ticket_id, body.children)
+    return await _ticket(svc, who, ticket_id)
 
 
 @router.get("/problems")
 async def list_problems(svc: Svc, who: Who, cursor: str | None = None, limit: Annotated[int, Query(ge=1, le=200)] = 50) -> dict[str, Any]:
+    """Every problem; each lists only the incidents the caller may see."""
     after = pagination.decode(cursor, 1)
     async with svc.db.read() as session:
-        query = select(Problem)
-        if after:
-            query = query.where(Problem.id < int(after[0]))
-        rows = list((await session.scalars(query.order_by(Problem.id.desc()).limit(limit))).all())
-        items = [problem_json(p, await _incidents(session, p.id)) for p in rows]
+        rows = await queries.list_problems(session, before_id=int(after[0]) if after else None, limit=limit)
+        items = [problem_json(p, [t.id for t in await queries.incidents_of(session, who, p.id)]) for p in rows]
     return pagination.page(items, limit, [rows[-1].id] if rows else None)
-
-
-async def _incidents(session: AsyncSession, problem_id: Id) -> list[int]:
-    return list(await session.scalars(select(Ticket.id).where(Ticket.problem_id == problem_id).order_by(Ticket.id)))
 
 
 @router.post("/problems", status_code=201)
 async def create_problem(svc: Svc, who: Who, body: ProblemIn) -> dict[str, Any]:
-    def work(conn: Connection, feed: Feed) -> int:
-        problem_id = domain.create_problem(conn, body.title, feed, root_cause=body.root_cause, workaround=body.workaround, known_error=body.known_error)
-        if body.incidents:
-            domain.link_to_problem(conn, problem_id, body.incidents, feed)
-        return problem_id
-
-    problem_id = await change(svc, work)
+    problem_id = await actions.create_problem(
+        svc.ctx, Actor.of(who), body.title, root_cause=body.root_cause, workaround=body.workaround, known_error=body.known_error, incidents=body.incidents
+    )
     return await get_problem(svc, who, problem_id)
 
 
@@ -252,19 +172,20 @@ async def get_problem(svc: Svc, who: Who, problem_id: Id) -> dict[str, Any]:
         problem = await session.get(Problem, problem_id)
         if problem is None:
             raise not_found("problem")
-        return problem_json(problem, await _incidents(session, problem_id))
+        return problem_json(problem, [t.id for t in await queries.incidents_of(session, who, problem_id)])
 
 
 @router.patch("/problems/{problem_id}")
 async def patch_problem(svc: Svc, who: Who, problem_id: Id, body: ProblemPatch) -> dict[str, Any]:
     # null leaves a field as it is, except the two texts it can clear.
-    fields = {k: v for k, v in body.model_dump(exclude_unset=True).items() if v is not None or k in ("root_cause", "workaround")}
-    incidents = fields.pop("incidents", None)
-
-    def work(conn: Connection, feed: Feed) -> None:
-        domain.update_problem(conn, problem_id, fields, feed)
-        if incidents:
-            domain.link_to_problem(conn, problem_id, incidents, feed)
-
-    await change(svc, work)
+    given = body.model_fields_set
+    changes = actions.ProblemChanges(
+        title=body.title,
+        status=body.status,
+        root_cause=body.root_cause if "root_cause" in given else actions.KEEP,
+        workaround=body.workaround if "workaround" in given else actions.KEEP,
+        known_error=body.known_error,
+        incidents=tuple(body.incidents or ()),
+    )
+    await actions.update_problem(svc.ctx, Actor.of(who), problem_id, changes)
     return await get_problem(svc, who, problem_id)

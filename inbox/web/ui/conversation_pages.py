@@ -1,58 +1,38 @@
-"""A conversation: timeline, reply, properties, conversion to a ticket, presence; contacts."""
+"""A conversation: timeline, reply, properties, conversion to a ticket, presence; contacts.
+
+Every change is an action (`inbox.actions`), the same the API calls."""
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import FastAPI, Form, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
-from sqlalchemy import or_, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from channels.files import INLINE_IMAGE_TYPES
-from inbox import conversations as conv
 from inbox import events
-from inbox.auth import Principal
-from inbox.contacts import MergeError, merge_contacts
-from inbox.markdown import render_markdown
-from inbox.pipeline.replies import Reply, send_reply
-from inbox.pipeline.tickets import LEVELS, open_ticket
+from inbox.actions import contacts as contact_actions
+from inbox.actions import conversations as actions
+from inbox.actions import tickets as ticket_actions
+from inbox.actions.replies import send_reply
+from inbox.errors import DomainError, NotFound
+from inbox.queries import contacts as contact_queries
+from inbox.queries import conversations as conv
 from inbox.runtime.presence import PresenceBoard
 from inbox.sessions import csrf_ok
-from inbox.store.models import (
-    Agent,
-    CannedResponse,
-    Channel,
-    Contact,
-    ContactIdentity,
-    Conversation,
-    ConversationRead,
-    Event,
-    Team,
-    utcnow,
-)
-from inbox.web.api.events import typing_signal
-from inbox.web.api.tickets import change
-from inbox.web.errors import ApiError
-from inbox.web.ui.routes import Page, posted, services_of, signed_in
+from inbox.store.models import Agent, CannedResponse, Contact, Conversation, Event, Team, utcnow
+from inbox.web.signals import typing_signal
+from inbox.web.ui.routes import AgentForm, AgentPage, AnyPage, Page
 from inbox.web.uploads import UnreadableForm, UploadRefused, attached_files, reply_form
+from routing.vocabulary import CONVERSATION_STATUSES, LEVELS, PRIORITIES
 
 # Shown in the timeline; message events are the messages themselves.
 TIMELINE_EVENTS = ("conversation.created", "conversation.updated", "ticket.created", "ticket.updated", "sla.due_soon", "sla.breached")
 SNOOZE_HOURS = {"1h": 1, "4h": 4, "1d": 24, "1w": 24 * 7}
-
-
-async def mark_read(session: AsyncSession, who: Principal, conversation_id: int) -> None:
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    now = utcnow()
-    await session.execute(
-        dialect.insert(ConversationRead)
-        .values(agent_id=who.agent_id, conversation_id=conversation_id, read_at=now)
-        .on_conflict_do_update(index_elements=["agent_id", "conversation_id"], set_={"read_at": now})
-    )
 
 
 async def timeline(session: AsyncSession, conversation_id: int) -> list[dict[str, Any]]:
@@ -84,27 +64,11 @@ async def timeline(session: AsyncSession, conversation_id: int) -> list[dict[str
     return sorted([*messages, *entries], key=lambda item: item["created_at"])
 
 
-async def conversation_context(request: Request, page: Page, found: Conversation, session: AsyncSession) -> dict[str, Any]:
-    assert page.who is not None
-    # The seq before anything shown (see inbox_rows): later changes reach the live page.
-    seq = await events.latest_seq(session)
-    await session.refresh(found)
+async def conversation_context(page: Page, found: Conversation, session: AsyncSession, seq: int) -> dict[str, Any]:
     described = (await conv.describe(session, [found]))[0]
     contact = await session.get(Contact, found.contact_id)
-    identities = (
-        await session.execute(
-            select(ContactIdentity.address, ContactIdentity.username, Channel.name, Channel.type)
-            .join(Channel, Channel.id == ContactIdentity.channel_id)
-            .where(ContactIdentity.contact_id == found.contact_id)
-            .order_by(ContactIdentity.id)
-        )
-    ).all()
-    visible = await conv.visibility(session, page.who)
-    others = (
-        await session.scalars(
-            select(Conversation).where(Conversation.contact_id == found.contact_id, visible).order_by(Conversation.last_message_at.desc()).limit(20)
-        )
-    ).all()
+    identities = await contact_queries.identities_of(session, found.contact_id)
+    others = await contact_queries.conversations_of(session, page.agent, found.contact_id, limit=20)
     return {
         "conversation": described,
         "timeline": await timeline(session, found.id),
@@ -114,15 +78,15 @@ async def conversation_context(request: Request, page: Page, found: Conversation
         "agents": list((await session.execute(select(Agent.email, Agent.name).where(Agent.active.is_(True)).order_by(Agent.name))).all()),
         "teams": list(await session.scalars(select(Team.name).order_by(Team.name))),
         "canned": list((await session.execute(select(CannedResponse.name, CannedResponse.text).order_by(CannedResponse.name))).all()),
-        "statuses": conv.STATUSES,
-        "priorities": conv.PRIORITIES,
+        "statuses": CONVERSATION_STATUSES,
+        "priorities": PRIORITIES,
         "levels": LEVELS,
         "snooze_choices": SNOOZE_HOURS,
         "seq": seq,
     }
 
 
-def changes_from_form(form: Mapping[str, Any], current: dict[str, Any], my_email: str) -> conv.ConversationChanges:
+def changes_from_form(form: Mapping[str, Any], current: dict[str, Any], my_email: str) -> actions.ConversationChanges:
     """Only what the form changes, so saving the panel does not log untouched fields."""
 
     def field(name: str, now: Any) -> str | None:
@@ -144,218 +108,175 @@ def changes_from_form(form: Mapping[str, Any], current: dict[str, Any], my_email
     if "tags" in form:
         wanted = sorted({t.strip() for t in str(form["tags"]).split(",") if t.strip()})
         tags = wanted if wanted != sorted(current["tags"]) else None
-    return conv.ConversationChanges(
+    return actions.ConversationChanges(
         status=status, assignee=assignee, team=field("team", current["team"]), priority=field("priority", current["priority"]), tags=tags, snoozed_until=until
     )
-
-
-async def likely_duplicates(session: AsyncSession, who: Principal, contact: Contact) -> list[Contact]:
-    """Other unmerged contacts with the same name or email that the agent may see."""
-    same = []
-    if contact.email:
-        same.append(Contact.email == contact.email)
-    if contact.name:
-        same.append(Contact.name == contact.name)
-    if not same:
-        return []
-    query = select(Contact).where(or_(*same), Contact.id != contact.id, Contact.merged_into_id.is_(None))
-    if not who.is_admin:
-        visible = await conv.visibility(session, who)
-        query = query.where(Contact.id.in_(select(Conversation.contact_id).where(visible)))
-    return list((await session.scalars(query.order_by(Contact.id).limit(10))).all())
 
 
 def _back(conversation_id: int, error: str = "") -> RedirectResponse:
     return RedirectResponse(f"/conversations/{conversation_id}" + (f"?error={error}" if error else ""), status_code=303)
 
 
-def install(app: FastAPI) -> None:
-    board = PresenceBoard()
+def not_found(page: Page) -> HTMLResponse:
+    return page.render("ui/error.html", 404, message=page.t("not_found"))
 
-    @app.get("/conversations/{conversation_id}", response_class=HTMLResponse, include_in_schema=False)
-    async def conversation_page(request: Request, conversation_id: int) -> Response:
-        page = await signed_in(request)
-        if not isinstance(page, Page):
-            return page
-        assert page.who is not None
-        svc = services_of(request)
-        async with svc.db.transaction() as session:
-            found = await conv.get_visible(session, page.who, conversation_id)
-            if found is None:
-                return page.render("ui/error.html", 404, message=page.t("not_found"))
-            context = await conversation_context(request, page, found, session)
-            await mark_read(session, page.who, conversation_id)
-        error = request.query_params.get("error", "")
-        return page.render("ui/conversation.html", error=page.t(error) if error else "", **context)
 
-    @app.get("/conversations/{conversation_id}/timeline", response_class=HTMLResponse, include_in_schema=False)
-    async def timeline_fragment(request: Request, conversation_id: int) -> Response:
-        page = await signed_in(request)
-        if not isinstance(page, Page):
-            return page
-        assert page.who is not None
-        async with services_of(request).db.transaction() as session:
-            found = await conv.get_visible(session, page.who, conversation_id)
-            if found is None:
-                return page.render("ui/error.html", 404, message=page.t("not_found"))
-            entries = await timeline(session, conversation_id)
-            await mark_read(session, page.who, conversation_id)
-        return page.render("ui/_timeline.html", timeline=entries)
+def refused(page: Page, exc: DomainError) -> HTMLResponse:
+    """An action's refusal; "not found" in the agent's language, whatever was not found."""
+    return not_found(page) if isinstance(exc, NotFound) else page.refuse(exc)
 
-    @app.post("/conversations/{conversation_id}/reply", include_in_schema=False)
-    async def conversation_reply(request: Request, conversation_id: int) -> Response:
+
+def presence_board(request: Request) -> PresenceBoard:
+    """This app's board of who is on which conversation (made by `routes.install`)."""
+    board: PresenceBoard = request.app.state.presence
+    return board
+
+
+Board = Annotated[PresenceBoard, Depends(presence_board)]
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/conversations/{conversation_id}", response_class=HTMLResponse)
+async def conversation_page(request: Request, page: AgentPage, conversation_id: int) -> Response:
+    svc = page.services
+    async with svc.db.read() as session:
+        # The seq before anything shown (see inbox_rows): later changes reach the live page.
+        seq = await events.latest_seq(session)
+        found = await conv.get_visible(session, page.agent, conversation_id)
+        if found is None:
+            return not_found(page)
+        context = await conversation_context(page, found, session, seq)
+    await actions.mark_read(svc.ctx, page.actor, conversation_id)
+    error = request.query_params.get("error", "")
+    return page.render("ui/conversation.html", error=page.t(error) if error else "", **context)
+
+
+@router.get("/conversations/{conversation_id}/timeline", response_class=HTMLResponse)
+async def timeline_fragment(page: AgentPage, conversation_id: int) -> Response:
+    svc = page.services
+    async with svc.db.read() as session:
+        if await conv.get_visible(session, page.agent, conversation_id) is None:
+            return not_found(page)
+        entries = await timeline(session, conversation_id)
+    await actions.mark_read(svc.ctx, page.actor, conversation_id)
+    return page.render("ui/_timeline.html", timeline=entries)
+
+
+@router.post("/conversations/{conversation_id}/reply")
+async def conversation_reply(request: Request, page: AgentPage, board: Board, conversation_id: int) -> Response:
+    """A reply or note in Markdown, with files; the form is multipart, so its CSRF field is
+    read here (with the form's own limits) rather than by `AgentForm`."""
+    try:
+        fields, form = await reply_form(request)
+    except UnreadableForm:
+        return HTMLResponse("unreadable form", status_code=400)
+    if not csrf_ok(page.session, fields.get("csrf", "")):
+        return page.render("ui/error.html", 403, message=page.t("csrf"))
+    try:
+        files = await attached_files(form)
+    except UploadRefused:
+        return _back(conversation_id, "files_refused")
+    text = fields.get("text", "")
+    if text.strip() or files:
         try:
-            fields, form = await reply_form(request)
-        except UnreadableForm:
-            return HTMLResponse("unreadable form", status_code=400)
-        page = await posted(request, fields.get("csrf", ""))
-        if not isinstance(page, Page):
-            return page
-        assert page.who is not None
-        svc = services_of(request)
-        text = fields.get("text", "").strip()
-        if text:
-            async with svc.db.read() as session:
-                found = await conv.get_visible(session, page.who, conversation_id)
-            if found is None:
-                return page.render("ui/error.html", 404, message=page.t("not_found"))
-            try:
-                files = await attached_files(form)
-            except UploadRefused:
-                return _back(conversation_id, "files_refused")
-            private = bool(fields.get("private"))
-            reply = Reply(text=text, html=render_markdown(text), private=private, agent_id=page.who.agent_id, attachments=files)
-            await send_reply(svc.db, svc.bus, found.id, reply)
-        board.report(conversation_id, page.who.agent_id, page.who.name, typing=False)
-        return _back(conversation_id)
+            await send_reply(page.services.ctx, page.actor, conversation_id, text, private=bool(fields.get("private")), attachments=files)
+        except DomainError as exc:
+            return refused(page, exc)
+    board.report(conversation_id, page.agent.agent_id, page.agent.name, typing=False)
+    return _back(conversation_id)
 
-    @app.post("/conversations/{conversation_id}/update", include_in_schema=False)
-    async def conversation_update(request: Request, conversation_id: int) -> Response:
-        form = await request.form()
-        page = await posted(request, str(form.get("csrf", "")))
-        if not isinstance(page, Page):
-            return page
-        assert page.who is not None
-        svc = services_of(request)
-        async with svc.db.transaction() as session:
-            found = await conv.get_visible(session, page.who, conversation_id)
-            if found is None:
-                return page.render("ui/error.html", 404, message=page.t("not_found"))
-            current = (await conv.describe(session, [found]))[0]
-            try:
-                changes = changes_from_form(form, current, page.who.email)
-                await conv.apply_changes(session, svc.bus, found, changes, actor=page.who.email)
-            except conv.ConversationError as exc:
-                return page.render("ui/error.html", 422, message=str(exc))
-        after = str(form.get("next", ""))
-        if after.startswith("/?") or after == "/":  # back to the inbox view the agent was on
-            return RedirectResponse(after, status_code=303)
-        return _back(conversation_id)
 
-    @app.post("/conversations/{conversation_id}/ticket", include_in_schema=False)
-    async def conversation_convert(
-        request: Request,
-        conversation_id: int,
-        csrf: str = Form(""),
-        kind: str = Form("request"),
-        impact: str = Form("medium"),
-        urgency: str = Form("medium"),
-    ) -> Response:
-        page = await posted(request, csrf)
-        if not isinstance(page, Page):
-            return page
-        assert page.who is not None
-        svc = services_of(request)
-        async with svc.db.read() as session:
-            if await conv.get_visible(session, page.who, conversation_id) is None:
-                return page.render("ui/error.html", 404, message=page.t("not_found"))
-        try:
-            ticket_id = await change(
-                svc, lambda conn, feed: open_ticket(conn, conversation_id, kind, svc.policy, feed, impact=impact, urgency=urgency)
-            )
-        except ApiError as exc:
-            return page.render("ui/error.html", exc.status, message=exc.message)
-        return RedirectResponse(f"/tickets/{ticket_id}", status_code=303)
+@router.post("/conversations/{conversation_id}/update")
+async def conversation_update(request: Request, page: AgentForm, conversation_id: int) -> Response:
+    form = await request.form()
+    svc = page.services
+    async with svc.db.read() as session:
+        found = await conv.get_visible(session, page.agent, conversation_id)
+        if found is None:
+            return not_found(page)
+        current = (await conv.describe(session, [found]))[0]
+    try:
+        await actions.update_conversation(svc.ctx, page.actor, conversation_id, changes_from_form(form, current, page.agent.email))
+    except DomainError as exc:
+        return refused(page, exc)
+    after = str(form.get("next", ""))
+    if after.startswith("/?") or after == "/":  # back to the inbox view the agent was on
+        return RedirectResponse(after, status_code=303)
+    return _back(conversation_id)
 
-    @app.post("/conversations/{conversation_id}/presence", include_in_schema=False)
-    async def presence(request: Request, conversation_id: int) -> Response:
-        """A browser says "I am here" (or typing); the answer lists the others."""
-        page = await signed_in(request)
-        if not isinstance(page, Page) or page.who is None:
-            return JSONResponse({"error": "sign in"}, status_code=401)
-        if not csrf_ok(page.session, request.headers.get("x-csrf-token")):
-            return JSONResponse({"error": "csrf"}, status_code=403)
-        async with services_of(request).db.read() as session:
-            if await conv.get_visible(session, page.who, conversation_id) is None:
-                return JSONResponse({"error": "not found"}, status_code=404)
-        state = request.query_params.get("state", "viewing")
-        if state not in ("viewing", "typing", "gone"):
-            state = "viewing"
-        svc = services_of(request)
-        if board.following is None:
-            board.following = board.follow(svc.bus.on_signal)
-        # Recorded here at once, and on every other node through the bus.
-        if state == "gone":
-            board.leave(conversation_id, page.who.agent_id)
-        else:
-            board.report(conversation_id, page.who.agent_id, page.who.name, typing=state == "typing")
-        await svc.bus.signal({"kind": "presence", "conversation_id": conversation_id, "agent_id": page.who.agent_id, "author": page.who.name, "state": state})
-        if state == "typing":  # the widget visitor (and API stream clients) see it too
-            await typing_signal(svc, page.who, conversation_id)
-        others = board.others(conversation_id, page.who.agent_id)
-        return JSONResponse({"others": [{"name": p.name, "typing": p.typing} for p in others]})
 
-    @app.get("/contacts/{contact_id}", response_class=HTMLResponse, include_in_schema=False)
-    async def contact_page(request: Request, contact_id: int) -> Response:
-        page = await signed_in(request)
-        if not isinstance(page, Page):
-            return page
-        assert page.who is not None
-        async with services_of(request).db.read() as session:
-            contact = await session.get(Contact, contact_id)
-            visible = await conv.visibility(session, page.who)
-            rows = (
-                await session.scalars(select(Conversation).where(Conversation.contact_id == contact_id, visible).order_by(Conversation.last_message_at.desc()))
-            ).all()
-            if contact is None or (not rows and not page.who.is_admin):
-                return page.render("ui/error.html", 404, message=page.t("not_found"))
-            identities = (
-                await session.execute(
-                    select(ContactIdentity.address, ContactIdentity.username, Channel.name, Channel.type)
-                    .join(Channel, Channel.id == ContactIdentity.channel_id)
-                    .where(ContactIdentity.contact_id == contact_id)
-                )
-            ).all()
-            described = await conv.describe(session, rows)
-            duplicates = await likely_duplicates(session, page.who, contact)
-        error = request.query_params.get("error", "")
-        return page.render(
-            "ui/contact.html",
-            contact=contact,
-            identities=identities,
-            conversations=described,
-            duplicates=duplicates,
-            error=page.t(error) if error else "",
-        )
+@router.post("/conversations/{conversation_id}/ticket")
+async def conversation_convert(
+    page: AgentForm,
+    conversation_id: int,
+    kind: Annotated[str, Form()] = "request",
+    impact: Annotated[str, Form()] = "medium",
+    urgency: Annotated[str, Form()] = "medium",
+) -> Response:
+    try:
+        ticket_id = await ticket_actions.open_ticket(page.services.ctx, page.actor, conversation_id, kind, impact=impact or None, urgency=urgency or None)
+    except DomainError as exc:
+        return refused(page, exc)
+    return RedirectResponse(f"/tickets/{ticket_id}", status_code=303)
 
-    @app.post("/contacts/{contact_id}/merge", include_in_schema=False)
-    async def contact_merge(request: Request, contact_id: int, csrf: str = Form(""), other: str = Form("")) -> Response:
-        page = await posted(request, csrf)
-        if not isinstance(page, Page):
-            return page
-        assert page.who is not None
-        if not other.strip().isdigit():
-            return RedirectResponse(f"/contacts/{contact_id}?error=merge_failed", status_code=303)
-        other_id = int(other.strip())
-        async with services_of(request).db.transaction() as session:
-            # An agent merges only contacts they can see a conversation of (admins: any).
-            if not page.who.is_admin:
-                visible = await conv.visibility(session, page.who)
-                for cid in (contact_id, other_id):
-                    if await session.scalar(select(Conversation.id).where(Conversation.contact_id == cid, visible).limit(1)) is None:
-                        return page.render("ui/error.html", 404, message=page.t("not_found"))
-            try:
-                await merge_contacts(session, contact_id, other_id, agent_id=page.who.agent_id)
-            except MergeError:
-                return RedirectResponse(f"/contacts/{contact_id}?error=merge_failed", status_code=303)
-        return RedirectResponse(f"/contacts/{contact_id}", status_code=303)
+
+@router.post("/conversations/{conversation_id}/presence")
+async def presence(request: Request, page: AnyPage, board: Board, conversation_id: int) -> Response:
+    """A browser says "I am here" (or typing); the answer lists the others."""
+    if page.who is None:
+        return JSONResponse({"error": "sign in"}, status_code=401)
+    if not csrf_ok(page.session, request.headers.get("x-csrf-token")):
+        return JSONResponse({"error": "csrf"}, status_code=403)
+    svc = page.services
+    async with svc.db.read() as session:
+        if await conv.get_visible(session, page.who, conversation_id) is None:
+            return JSONResponse({"error": "not found"}, status_code=404)
+    state = request.query_params.get("state", "viewing")
+    if state not in ("viewing", "typing", "gone"):
+        state = "viewing"
+    if board.following is None:
+        board.following = board.follow(svc.bus.on_signal)
+    # Recorded here at once, and on every other node through the bus.
+    if state == "gone":
+        board.leave(conversation_id, page.who.agent_id)
+    else:
+        board.report(conversation_id, page.who.agent_id, page.who.name, typing=state == "typing")
+    await svc.bus.signal({"kind": "presence", "conversation_id": conversation_id, "agent_id": page.who.agent_id, "author": page.who.name, "state": state})
+    if state == "typing":  # the widget visitor (and API stream clients) see it too
+        await typing_signal(svc, page.who, conversation_id)
+    others = board.others(conversation_id, page.who.agent_id)
+    return JSONResponse({"others": [{"name": p.name, "typing": p.typing} for p in others]})
+
+
+@router.get("/contacts/{contact_id}", response_class=HTMLResponse)
+async def contact_page(request: Request, page: AgentPage, contact_id: int) -> Response:
+    async with page.services.db.read() as session:
+        contact = await contact_queries.get_visible_contact(session, page.agent, contact_id)
+        if contact is None:
+            return not_found(page)
+        rows = await contact_queries.conversations_of(session, page.agent, contact_id)
+        identities = await contact_queries.identities_of(session, contact_id)
+        described = await conv.describe(session, rows)
+        duplicates = await contact_queries.likely_duplicates(session, page.agent, contact)
+    error = request.query_params.get("error", "")
+    return page.render(
+        "ui/contact.html",
+        contact=contact,
+        identities=identities,
+        conversations=described,
+        duplicates=duplicates,
+        error=page.t(error) if error else "",
+    )
+
+
+@router.post("/contacts/{contact_id}/merge")
+async def contact_merge(page: AgentForm, contact_id: int, other: Annotated[str, Form()] = "") -> Response:
+    if not other.strip().isdigit():
+        return RedirectResponse(f"/contacts/{contact_id}?error=merge_failed", status_code=303)
+    try:
+        await contact_actions.merge_contacts(page.services.ctx, page.actor, contact_id, int(other.strip()))
+    except NotFound:
+        return not_found(page)
+    except DomainError:
+        return RedirectResponse(f"/contacts/{contact_id}?error=merge_failed", status_code=303)
+    return RedirectResponse(f"/contacts/{contact_id}", status_code=303)

@@ -10,15 +10,15 @@ import statistics
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from inbox import conversations as conv
 from inbox.auth import Principal
+from inbox.queries import conversations as conv
 from inbox.store.models import Channel, Conversation, Ticket, utcnow
-from inbox.web.ui.routes import Page, services_of, signed_in
+from inbox.web.ui.routes import AgentPage
 
 DAYS = 14
 
@@ -102,13 +102,11 @@ async def figures(session: AsyncSession, who: Principal) -> dict[str, Any]:
     }
 
 
-def install(app: FastAPI) -> None:
-    @app.get("/dashboard", response_class=HTMLResponse, include_in_schema=False)
-    async def dashboard_page(request: Request) -> Response:
-        page = await signed_in(request)
-        if not isinstance(page, Page):
-            return page
-        assert page.who is not None
-        async with services_of(request).db.read() as session:
-            data = await figures(session, page.who)
-        return page.render("ui/dashboard.html", **data)
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/dashboard", response_class=HTMLResponse)
+async def dashboard_page(page: AgentPage) -> Response:
+    async with page.services.db.read() as session:
+        data = await figures(session, page.agent)
+    return page.render("ui/dashboard.html", **data)

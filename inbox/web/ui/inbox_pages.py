@@ -6,18 +6,19 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from inbox import conversations as conv
 from inbox import events
 from inbox.auth import Principal
+from inbox.queries import conversations as conv
 from inbox.store.models import Channel, ConversationRead
 from inbox.web import pagination
 from inbox.web.errors import ApiError
-from inbox.web.ui.routes import Page, services_of, signed_in
+from inbox.web.ui.routes import AgentPage, Page
+from routing.vocabulary import CONVERSATION_STATUSES, PRIORITIES
 
 VIEWS = ("mine", "unassigned", "team", "all")
 PAGE = 100
@@ -40,9 +41,9 @@ class InboxQuery:
         status = p.get("status", "open")
         return cls(
             view=view if view in VIEWS else "all",
-            status=status if status in (*conv.STATUSES, "any") else "open",
+            status=status if status in (*CONVERSATION_STATUSES, "any") else "open",
             channel=p.get("channel", "")[:63],
-            priority=p.get("priority", "") if p.get("priority", "") in conv.PRIORITIES else "",
+            priority=p.get("priority", "") if p.get("priority", "") in PRIORITIES else "",
             tag=p.get("tag", "")[:64],
             q=p.get("q", "")[:200],
             cursor=p.get("cursor", "")[:200],
@@ -87,8 +88,7 @@ async def unread_ids(session: AsyncSession, who: Principal, items: list[dict[str
 
 async def inbox_rows(request: Request, page: Page) -> dict[str, Any]:
     query = InboxQuery.from_request(request)
-    svc = services_of(request)
-    assert page.who is not None
+    svc = page.services
     try:
         values = pagination.decode(query.cursor or None, 2)
         after = (str(values[0]), int(values[1])) if values else None
@@ -101,27 +101,24 @@ async def inbox_rows(request: Request, page: Page) -> dict[str, Any]:
         # read after the rows could stand for a change the rows miss — and the page's
         # live stream, starting after that seq, would never bring it.
         seq = await events.latest_seq(session)
-        rows = await conv.list_conversations(session, page.who, query.filters(), after=after, limit=PAGE)
+        rows = await conv.list_conversations(session, page.agent, query.filters(), after=after, limit=PAGE)
         items = await conv.describe(session, rows)
-        unread = await unread_ids(session, page.who, items)
+        unread = await unread_ids(session, page.agent, items)
         channels = list(await session.scalars(select(Channel.name).order_by(Channel.name)))
     older = pagination.encode([rows[-1].last_message_at.isoformat(), rows[-1].id]) if len(rows) == PAGE else ""
     return {"conversations": items, "unread": unread, "query": query, "channels": channels, "seq": seq, "older": older}
 
 
-def install(app: FastAPI) -> None:
-    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    async def inbox_page(request: Request) -> Response:
-        page = await signed_in(request)
-        if not isinstance(page, Page):
-            return page
-        context = await inbox_rows(request, page)
-        return page.render("ui/inbox.html", views=VIEWS, statuses=(*conv.STATUSES, "any"), priorities=conv.PRIORITIES, **context)
+router = APIRouter(include_in_schema=False)
 
-    @app.get("/inbox/rows", response_class=HTMLResponse, include_in_schema=False)
-    async def inbox_fragment(request: Request) -> Response:
-        """The list's rows alone: what the live update swaps in."""
-        page = await signed_in(request)
-        if not isinstance(page, Page):
-            return page
-        return page.render("ui/_inbox_rows.html", **await inbox_rows(request, page))
+
+@router.get("/", response_class=HTMLResponse)
+async def inbox_page(request: Request, page: AgentPage) -> Response:
+    context = await inbox_rows(request, page)
+    return page.render("ui/inbox.html", views=VIEWS, statuses=(*CONVERSATION_STATUSES, "any"), priorities=PRIORITIES, **context)
+
+
+@router.get("/inbox/rows", response_class=HTMLResponse)
+async def inbox_fragment(request: Request, page: AgentPage) -> Response:
+    """The list's rows alone: what the live update swaps in."""
+    return page.render("ui/_inbox_rows.html", **await inbox_rows(request, page))

@@ -12,6 +12,7 @@ from fastapi.staticfiles import StaticFiles
 from inbox.actions.runner import Actor
 from inbox.auth import Principal
 from inbox.errors import DomainError
+from inbox.runtime.presence import PresenceBoard
 from inbox.runtime.services import Services
 from inbox.sessions import COOKIE, MAX_AGE, SessionData, csrf_ok
 from inbox.web.callers import principal_from_cookie
@@ -163,7 +164,6 @@ def install(app: FastAPI) -> None:
 
     app.mount("/static", StaticFiles(directory=str(Path(__file__).resolve().parent / "static")), name="static")
     app.state.login_limiter = RateLimiter(limit=10, window=60.0)  # per address and per email, this process
-    for module in (account_pages, admin_pages, admin_people, kb_pages):
+    app.state.presence = PresenceBoard()  # who is on which conversation, on this node
+    for module in (account_pages, admin_pages, admin_people, kb_pages, inbox_pages, conversation_pages, desk_pages, dashboard):
         app.include_router(module.router)
-    for legacy in (inbox_pages, conversation_pages, desk_pages, dashboard):
-        legacy.install(app)

@@ -1,4 +1,6 @@
-"""Reading and changing conversations: who may see what, the JSON shapes, updates."""
+"""Reading conversations: who may see what, the lists, the JSON shapes of conversations and messages.
+
+A `who` of None is a system caller (the CLI, a rule, the SLA watch): it sees everything."""
 
 from __future__ import annotations
 
@@ -7,13 +9,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Text, and_, false, or_, select, true, update
+from sqlalchemy import ColumnElement, Text, and_, false, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
-from inbox import events
 from inbox.auth import Principal
-from inbox.events import Bus
 from inbox.store import search
 from inbox.store.models import (
     Agent,
@@ -25,24 +25,16 @@ from inbox.store.models import (
     Team,
     TeamMember,
     Ticket,
-    utcnow,
 )
-
-STATUSES = ("open", "pending", "snoozed", "resolved")
-PRIORITIES = ("P1", "P2", "P3", "P4", "P5")
-
-
-class ConversationError(ValueError):
-    """A change that cannot be made (unknown agent, bad status...)."""
 
 
 def teams_of(session: Session, agent_id: int) -> list[int]:
     return list(session.scalars(select(TeamMember.team_id).where(TeamMember.agent_id == agent_id)))
 
 
-def visible_to(session: Session, who: Principal) -> ColumnElement[bool]:
+def visible_to(session: Session, who: Principal | None) -> ColumnElement[bool]:
     """Admins see everything; agents see unteamed conversations, their teams' and their own."""
-    if who.is_admin:
+    if who is None or who.is_admin:
         return true()
     teams = teams_of(session, who.agent_id)
     return or_(
@@ -52,15 +44,15 @@ def visible_to(session: Session, who: Principal) -> ColumnElement[bool]:
     )
 
 
-async def visibility(session: AsyncSession, who: Principal) -> ColumnElement[bool]:
+async def visibility(session: AsyncSession, who: Principal | None) -> ColumnElement[bool]:
     return await session.run_sync(visible_to, who)
 
 
-def find_visible(session: Session, who: Principal, conversation_id: int) -> Conversation | None:
+def find_visible(session: Session, who: Principal | None, conversation_id: int) -> Conversation | None:
     return session.scalar(select(Conversation).where(Conversation.id == conversation_id, visible_to(session, who)))
 
 
-async def get_visible(session: AsyncSession, who: Principal, conversation_id: int) -> Conversation | None:
+async def get_visible(session: AsyncSession, who: Principal | None, conversation_id: int) -> Conversation | None:
     return await session.run_sync(find_visible, who, conversation_id)
 
 
@@ -208,70 +200,6 @@ def message_shapes(session: Session, messages: Sequence[Message]) -> list[dict[s
 
 async def describe_messages(session: AsyncSession, messages: Sequence[Message]) -> list[dict[str, Any]]:
     return await session.run_sync(message_shapes, messages)
-
-
-@dataclass(frozen=True, slots=True)
-class ConversationChanges:
-    status: str | None = None
-    assignee: str | None = None  # email, or "" to unassign
-    team: str | None = None  # name, or "" to clear
-    priority: str | None = None  # P1..P5, or "" to clear
-    tags: list[str] | None = None
-    snoozed_until: dt.datetime | None = None
-
-
-async def apply_changes(
-    session: AsyncSession, bus: Bus, conversation: Conversation, changes: ConversationChanges, *, actor: str
-) -> dict[str, Any]:
-    """Change a conversation; one `conversation.updated` event lists what changed."""
-    values: dict[str, Any] = {}
-    shown: dict[str, Any] = {}
-    if changes.status is not None:
-        if changes.status not in STATUSES:
-            raise ConversationError(f"status must be one of {', '.join(STATUSES)}")
-        if changes.status == "snoozed" and changes.snoozed_until is None:
-            raise ConversationError("snoozing needs snoozed_until")
-        values["status"] = changes.status
-        values["resolved_at"] = utcnow() if changes.status == "resolved" else None
-        values["snoozed_until"] = changes.snoozed_until if changes.status == "snoozed" else None
-        shown["status"] = changes.status
-    if changes.assignee is not None:
-        if changes.assignee == "":
-            values["assignee_id"] = None
-        else:
-            agent_id = await session.scalar(select(Agent.id).where(Agent.email == changes.assignee.lower(), Agent.active.is_(True)))
-            if agent_id is None:
-                raise ConversationError(f"no active agent {changes.assignee!r}")
-            values["assignee_id"] = agent_id
-        shown["assignee"] = changes.assignee or None
-    if changes.team is not None:
-        if changes.team == "":
-            values["team_id"] = None
-        else:
-            team_id = await session.scalar(select(Team.id).where(Team.name == changes.team))
-            if team_id is None:
-                raise ConversationError(f"no team {changes.team!r}")
-            values["team_id"] = team_id
-        shown["team"] = changes.team or None
-    if changes.priority is not None:
-        if changes.priority and changes.priority not in PRIORITIES:
-            raise ConversationError(f"priority must be one of {', '.join(PRIORITIES)}")
-        values["priority"] = changes.priority or None
-        shown["priority"] = changes.priority or None
-    if changes.tags is not None:
-        tags = sorted({t.strip() for t in changes.tags if t.strip()})
-        if any(len(t) > 64 for t in tags):
-            raise ConversationError("a tag is at most 64 characters")
-        values["tags"] = tags
-        shown["tags"] = tags
-    if not values:
-        return {}
-    values["updated_at"] = utcnow()
-    await session.execute(update(Conversation).where(Conversation.id == conversation.id).values(**values))
-    await events.append(
-        session, bus, "conversation.updated", {"conversation_id": conversation.id, "changes": shown, "by": actor}, conversation.id
-    )
-    return shown
 
 
 async def messages_of(session: AsyncSession, conversation_id: int, *, after_id: int | None, limit: int) -> list[Message]:

@@ -1,0 +1,111 @@
+"""Changing a conversation: status, assignee, team, priority, tags, snooze; marking it read."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from inbox.actions.runner import Actor, Context, Tx, perform
+from inbox.errors import Invalid, NotFound
+from inbox.queries.conversations import find_visible
+from inbox.store.models import Agent, Conversation, ConversationRead, Team
+from routing.vocabulary import CONVERSATION_STATUSES, PRIORITIES
+
+MAX_TAG = 64
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationChanges:
+    """What to change; None leaves a field as it is."""
+
+    status: str | None = None
+    assignee: str | None = None  # email, or "" to unassign
+    team: str | None = None  # name, or "" to clear
+    priority: str | None = None  # P1..P5, or "" to clear
+    tags: list[str] | None = None
+    snoozed_until: dt.datetime | None = None  # with status "snoozed"
+
+
+async def update_conversation(ctx: Context, actor: Actor, conversation_id: int, changes: ConversationChanges) -> dict[str, Any]:
+    """Change a conversation; one `conversation.updated` event and one `conversation.update`
+    audit entry list what changed (nothing changed: neither). Returns the changes shown."""
+    _check(changes)
+
+    def work(tx: Tx) -> dict[str, Any]:
+        if find_visible(tx.session, actor.principal, conversation_id) is None:
+            raise NotFound.of("conversation")
+        values, shown = _values(tx, changes)
+        if not values:
+            return {}
+        values["updated_at"] = tx.now
+        tx.conn.execute(update(Conversation).where(Conversation.id == conversation_id).values(**values))
+        tx.event("conversation.updated", {"conversation_id": conversation_id, "changes": shown, "by": actor.name}, conversation_id)
+        tx.audit("conversation.update", f"conversation:{conversation_id}", shown)
+        return shown
+
+    return await perform(ctx.db, ctx.bus, actor, work)
+
+
+def _check(changes: ConversationChanges) -> None:
+    if changes.status is not None:
+        if changes.status not in CONVERSATION_STATUSES:
+            raise Invalid(f"status must be one of {', '.join(CONVERSATION_STATUSES)}")
+        if changes.status == "snoozed" and changes.snoozed_until is None:
+            raise Invalid("snoozing needs snoozed_until")
+    if changes.priority and changes.priority not in PRIORITIES:
+        raise Invalid(f"priority must be one of {', '.join(PRIORITIES)}")
+    if changes.tags is not None and any(len(t.strip()) > MAX_TAG for t in changes.tags):
+        raise Invalid(f"a tag is at most {MAX_TAG} characters")
+
+
+def _values(tx: Tx, changes: ConversationChanges) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The column values and the changes as shown (emails and names, not ids)."""
+    values: dict[str, Any] = {}
+    shown: dict[str, Any] = {}
+    if changes.status is not None:
+        values["status"] = changes.status
+        values["resolved_at"] = tx.now if changes.status == "resolved" else None
+        values["snoozed_until"] = changes.snoozed_until if changes.status == "snoozed" else None
+        shown["status"] = changes.status
+    if changes.assignee is not None:
+        values["assignee_id"] = None
+        if changes.assignee:
+            email = changes.assignee.strip().lower()
+            values["assignee_id"] = tx.conn.scalar(select(Agent.id).where(Agent.email == email, Agent.active.is_(True)))
+            if values["assignee_id"] is None:
+                raise Invalid(f"no active agent {changes.assignee!r}")
+        shown["assignee"] = changes.assignee or None
+    if changes.team is not None:
+        values["team_id"] = None
+        if changes.team:
+            values["team_id"] = tx.conn.scalar(select(Team.id).where(Team.name == changes.team))
+            if values["team_id"] is None:
+                raise Invalid(f"no team {changes.team!r}")
+        shown["team"] = changes.team or None
+    if changes.priority is not None:
+        values["priority"] = shown["priority"] = changes.priority or None
+    if changes.tags is not None:
+        values["tags"] = shown["tags"] = sorted({t.strip() for t in changes.tags if t.strip()})
+    return values, shown
+
+
+async def mark_read(ctx: Context, actor: Actor, conversation_id: int) -> None:
+    """The agent has seen the conversation as it is now (the inbox's unread marker)."""
+    if actor.agent_id is None:
+        return
+
+    def work(tx: Tx) -> None:
+        if find_visible(tx.session, actor.principal, conversation_id) is None:
+            raise NotFound.of("conversation")
+        dialect = postgresql if tx.conn.dialect.name == "postgresql" else sqlite
+        tx.conn.execute(
+            dialect.insert(ConversationRead)
+            .values(agent_id=actor.agent_id, conversation_id=conversation_id, read_at=tx.now)
+            .on_conflict_do_update(index_elements=["agent_id", "conversation_id"], set_={"read_at": tx.now})
+        )
+
+    await perform(ctx.db, ctx.bus, actor, work)
