@@ -12,10 +12,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from inbox.actions.runner import Actor, Context, Tx, perform
-from inbox.conversations import find_visible
 from inbox.errors import NotFound
 from inbox.pipeline import articles
 from inbox.pipeline.articles import ArticleDraft, Saved
+from inbox.queries.conversations import find_visible
 from inbox.store.models import Conversation
 
 

@@ -18,6 +18,7 @@ import datetime as dt
 import hashlib
 import json
 import logging
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, cast
@@ -34,6 +35,16 @@ from channels.base import (
 )
 from inbox import events
 from inbox.events import Bus
+from inbox.pipeline import bounces
+from inbox.pipeline.dedup import Known, content_sha256, derived_external_id, differs
+from inbox.pipeline.inbound_text import (
+    MAX_EXTERNAL_ID,
+    MAX_TEXT,
+    normalise,
+    problem_with,
+    repair_text,
+)
+from inbox.pipeline.ingest_faults import describe, is_message_fault
 from inbox.store.db import Database, insert_ids
 from inbox.store.leases import Fence
 from inbox.store.models import (
@@ -51,10 +62,8 @@ from inbox.store.models import (
 
 log = logging.getLogger(__name__)
 
-MAX_EXTERNAL_ID = 512
-MAX_ADDRESS = 320
-MAX_TEXT = 1_000_000
 REOPEN_ON_CUSTOMER_MESSAGE = ("pending", "snoozed", "resolved")
+MAX_MERGE_HOPS = 10
 
 messages_t = cast(Table, Message.__table__)
 contacts_t = cast(Table, Contact.__table__)
@@ -69,7 +78,9 @@ quarantine_t = cast(Table, QuarantineItem.__table__)
 # The statements a batch runs, built once: SQLAlchemy memoises a statement's cache key,
 # so a batch pays only for its parameters, not for building and hashing expressions (and
 # coercing every IN value) again. An expanding IN takes any number of values.
-MESSAGES_BY_EXTERNAL_ID = select(messages_t.c.external_id, messages_t.c.id, messages_t.c.conversation_id).where(
+MESSAGES_BY_EXTERNAL_ID = select(
+    messages_t.c.external_id, messages_t.c.id, messages_t.c.conversation_id, messages_t.c.raw_sha256, messages_t.c.content_sha256
+).where(
     messages_t.c.channel_id == bindparam("channel_id"), messages_t.c.external_id.in_(bindparam("external_ids", expanding=True))
 )
 MESSAGE_TO_CHANGE = select(messages_t.c.id, messages_t.c.conversation_id, messages_t.c.text, messages_t.c.original_text).where(
@@ -89,7 +100,7 @@ CONVERSATIONS_BY_REFERENCE = (
     .where(messages_t.c.channel_id == bindparam("channel_id"), messages_t.c.external_id.in_(bindparam("references", expanding=True)))
 )
 CONVERSATIONS_BY_TICKET = (
-    select(tickets_t.c.number, tickets_t.c.conversation_id, conversations_t.c.status)
+    select(tickets_t.c.number, tickets_t.c.conversation_id, conversations_t.c.status, conversations_t.c.contact_id)
     .join(conversations_t, conversations_t.c.id == tickets_t.c.conversation_id)
     .where(tickets_t.c.number.in_(bindparam("numbers", expanding=True)))
 )
@@ -108,6 +119,7 @@ TOUCH_CONVERSATIONS = (
     .values(last_message_at=bindparam("now"), updated_at=bindparam("now"))
 )
 REOPEN_CONVERSATIONS = TOUCH_CONVERSATIONS.values(status="open", snoozed_until=None, resolved_at=None)
+CONTACTS_MERGED_INTO = select(contacts_t.c.id, contacts_t.c.merged_into_id).where(contacts_t.c.id.in_(bindparam("ids", expanding=True)))
 PRESENT_BLOBS = select(blobs_t.c.sha256).where(blobs_t.c.sha256.in_(bindparam("hashes", expanding=True)))
 HELD_QUARANTINE = select(quarantine_t.c.id).where(
     quarantine_t.c.channel_id == bindparam("channel_id"), quarantine_t.c.external_id == bindparam("external_id"), quarantine_t.c.status == "held"
@@ -148,108 +160,34 @@ def sanitise_html(html: str | None) -> str | None:
     return nh3.clean(html, link_rel="noopener noreferrer nofollow")
 
 
-def problem_with(message: InboundMessage) -> str | None:
-    """Why a message cannot be stored as it is, or None."""
-    if not message.external_id or len(message.external_id) > MAX_EXTERNAL_ID:
-        return f"external_id must be 1..{MAX_EXTERNAL_ID} characters"
-    if not message.sender.address or len(message.sender.address) > MAX_ADDRESS:
-        return f"sender address must be 1..{MAX_ADDRESS} characters"
-    if len(message.text) > MAX_TEXT:
-        return f"text longer than {MAX_TEXT} characters"
-    if message.kind != "message" and not message.target_external_id:
-        return f"a {message.kind} needs target_external_id"
-    return None
-
-
-def _clean(value: str | None, limit: int | None = None) -> str | None:
-    """No NUL (PostgreSQL text cannot hold it) and no more than the column takes."""
-    if value is None:
-        return None
-    value = value.replace("\x00", "")
-    return value[:limit] if limit is not None else value
-
-
-def _clean_key(value: str | None, limit: int = 255) -> str | None:
-    """A lookup key too long for its column is hashed, never cut (cut keys could collide)."""
-    value = _clean(value)
-    if value is None or len(value) <= limit:
-        return value
-    return "sha256:" + hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
-
-
-def _clean_json(value: Any) -> Any:
-    if isinstance(value, str):
-        return value.replace("\x00", "")
-    if isinstance(value, dict):
-        return {str(k).replace("\x00", ""): _clean_json(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_clean_json(v) for v in value]
-    return value
-
-
-def normalise(message: InboundMessage) -> InboundMessage:
-    """Make any adapter's message storable on both databases without changing its meaning."""
-    if _storable_as_is(message):
-        return message
-    sender = message.sender
-    return dataclasses.replace(
-        message,
-        external_id=_clean(message.external_id) or "",
-        sender=dataclasses.replace(
-            sender,
-            address=_clean(sender.address) or "",
-            name=_clean(sender.name, 255),
-            email=_clean(sender.email, 320),
-            username=_clean(sender.username, 255),
-            language=_clean(sender.language, 16),
-        ),
-        text=_clean(message.text) or "",
-        html=_clean(message.html),
-        subject=_clean(message.subject, 998),
-        thread_key=_clean_key(message.thread_key),
-        references=tuple(r for r in (_clean(r) for r in message.references) if r),
-        target_external_id=_clean(message.target_external_id),
-        attachments=tuple(
-            dataclasses.replace(a, filename=_clean(a.filename, 255) or "attachment", content_type=_clean(a.content_type, 255) or "application/octet-stream", content_id=_clean(a.content_id, 255))
-            for a in message.attachments
-        ),
-        meta=_clean_json(message.meta),
-    )
-
-
-def _storable_as_is(message: InboundMessage) -> bool:
-    """A cheap, conservative test for the usual message that `normalise` would not change:
-    no NUL anywhere, nothing over its column's limit, no attachments. Rebuilding every
-    message field by field was a fifth of the ingest's time."""
-    sender = message.sender
-    texts = [message.external_id, message.text, sender.address, *message.references]
-    for value, limit in (
-        (message.html, None),
-        (message.subject, 998),
-        (message.thread_key, 255),
-        (message.target_external_id, None),
-        (sender.name, 255),
-        (sender.email, 320),
-        (sender.username, 255),
-        (sender.language, 16),
-    ):
-        if value is not None:
-            if limit is not None and len(value) > limit:
-                return False
-            texts.append(value)
-    if message.attachments or not all(message.references) or "\x00" in "".join(texts):
-        return False
-    return not message.meta or _clean_json(message.meta) == message.meta
-
-
 def _raw_of(message: InboundMessage) -> bytes:
+    """What quarantine keeps of a message: its original bytes, or all of it an admin needs."""
     if message.raw is not None:
         return message.raw
-    summary = {"external_id": message.external_id, "sender": message.sender.address, "text": message.text[:10000]}
-    return json.dumps(summary, ensure_ascii=False).encode()
+    summary = {
+        "external_id": message.external_id,
+        "sender": dataclasses.asdict(message.sender),
+        "text": message.text[:MAX_TEXT],
+        "subject": message.subject,
+        "thread_key": message.thread_key,
+        "references": list(message.references),
+        "attachments": [{"filename": a.filename, "content_type": a.content_type, "size": len(a.data)} for a in message.attachments],
+        "kind": message.kind,
+        "meta": message.meta,
+    }
+    # ASCII escapes keep even a lone surrogate readable as JSON.
+    return json.dumps(summary, default=repr).encode()
 
 
 class Ingestor:
+    """The inbox as every adapter's sink: `ingest` a batch, `quarantine` what cannot be parsed.
+
+    A batch is one transaction (group commit). If it fails for something a message holds,
+    its messages are stored one by one and the one that still fails is quarantined with
+    the error, so the adapter's cursor moves on and no message waits behind it. A database
+    outage or a lost lease is not a message's fault: that raises, and the adapter retries.
+    """
+
     def __init__(self, db: Database, bus: Bus, router: Router | None = None) -> None:
         self.db = db
         self.bus = bus
@@ -265,13 +203,59 @@ class Ingestor:
     ) -> list[IngestResult]:
         """Store the batch in one transaction. With a `fence`, refuse (LeaseLost) unless
         this node still holds the channel's receiver lease."""
-        # CPU work (sanitising) happens before the write transaction opens.
+        # CPU work (repairing, sanitising, hashing) happens before the write transaction opens.
         prepared = [_Prepared.of(m) for m in messages]
-        batch = _Batch(channel, prepared, cursor, self.router, fence)
+        try:
+            return await self._commit(_Batch(channel, prepared, cursor, self.router, fence))
+        except Exception as exc:
+            if not prepared or not is_message_fault(exc):
+                raise
+            if len(prepared) == 1:
+                return [await self._quarantine_poison(channel, prepared[0].message, exc, cursor, fence)]
+            log.warning("channel %s: a batch of %d messages could not be stored (%s); storing them one by one", channel.name, len(prepared), describe(exc))
+        return await self._one_by_one(channel, prepared, cursor, fence)
+
+    async def _commit(self, batch: _Batch) -> list[IngestResult]:
         await self.db.run(batch.run)
         if batch.max_seq:
             await self.bus.publish(batch.max_seq)
-        return [batch.results[p.message.external_id] for p in prepared]
+        return batch.outcome()
+
+    async def _one_by_one(self, channel: ChannelRef, prepared: list[_Prepared], cursor: str | None, fence: Fence | None) -> list[IngestResult]:
+        results = []
+        for i, item in enumerate(prepared):
+            last = i == len(prepared) - 1
+            try:
+                [result] = await self._commit(_Batch(channel, [item], cursor if last else None, self.router, fence))
+            except Exception as exc:
+                if not is_message_fault(exc):
+                    raise
+                result = await self._quarantine_poison(channel, item.message, exc, cursor if last else None, fence)
+            results.append(result)
+        return results
+
+    async def _quarantine_poison(
+        self, channel: ChannelRef, message: InboundMessage, exc: BaseException, cursor: str | None, fence: Fence | None
+    ) -> IngestResult:
+        """Keep a message the store refuses, with why, and commit the cursor past it."""
+        external_id = repair_text(message.external_id)[:MAX_EXTERNAL_ID] or None
+        error = f"could not be stored: {describe(exc)}"
+        log.warning("channel %s: message %r quarantined: %s", channel.name, (external_id or "")[:80], error)
+        feed: Feed = []
+
+        def work(conn: Connection) -> int:
+            events.lock_writers(conn)
+            if fence is not None:
+                fence.check(conn)
+            _quarantine(conn, channel, _raw_of(message), error, external_id, feed)
+            if cursor is not None:
+                conn.execute(SAVE_CURSOR, {"channel_id": channel.id, "new_cursor": cursor})
+            return max(events.insert_events(conn, feed), default=0)
+
+        seq = await self.db.run(work)
+        if seq:
+            await self.bus.publish(seq)
+        return IngestResult(message.external_id, None, None, quarantined=True)
 
     async def quarantine(self, channel: ChannelRef, raw: bytes, error: str, external_id: str | None = None) -> None:
         log.warning("channel %s: input %r quarantined: %s", channel.name, (external_id or "")[:80], error)
@@ -297,12 +281,18 @@ class _Prepared:
     message: InboundMessage
     problem: str | None
     html: str | None
+    raw_sha256: str | None = None
+    content_sha256: str | None = None
 
     @classmethod
     def of(cls, original: InboundMessage) -> _Prepared:
         message = normalise(original)
         problem = problem_with(message)
-        return cls(message, problem, None if problem else sanitise_html(message.html))
+        if problem is not None:
+            return cls(message, problem, None)
+        raw_hash = _sha256(message.raw) if message.raw is not None else None
+        content_hash = content_sha256(message) if message.kind == "message" else None
+        return cls(message, None, sanitise_html(message.html), raw_hash, content_hash)
 
 
 @dataclass
@@ -314,66 +304,104 @@ class _Batch:
     cursor: str | None
     router: Router | None
     fence: Fence | None = None
-    results: dict[str, IngestResult] = field(default_factory=dict)
+    results: list[IngestResult | None] = field(default_factory=list)
     feed: Feed = field(default_factory=list)
     max_seq: int = 0
 
     def run(self, conn: Connection) -> None:
+        self.results = [None] * len(self.prepared)
+        self.feed = []
         events.lock_writers(conn)
         if self.fence is not None:
             self.fence.check(conn)
-        fresh, changes = self._plan(conn)
+        fresh, changes, repeats = self._plan(conn)
         stored = self._store(conn, fresh)
         self._apply_changes(conn, changes)
-        for item in self.prepared:
+        for i, item in enumerate(self.prepared):
             if item.problem is not None:
                 message = item.message
                 log.warning("channel %s: message %r quarantined: %s", self.channel.name, message.external_id[:80], item.problem)
                 _quarantine(conn, self.channel, _raw_of(message), item.problem, message.external_id[:MAX_EXTERNAL_ID], self.feed)
-                self.results[message.external_id] = IngestResult(message.external_id, None, None, quarantined=True)
+                self.results[i] = IngestResult(message.external_id, None, None, quarantined=True)
+        for i, first in repeats.items():
+            earlier = self.results[first]
+            assert earlier is not None
+            self.results[i] = dataclasses.replace(earlier, duplicate=True)
         if self.router is not None and stored:
             self.router.route(conn, stored, self.feed)
         if self.cursor is not None:
             conn.execute(SAVE_CURSOR, {"channel_id": self.channel.id, "new_cursor": self.cursor})
         self.max_seq = max(events.insert_events(conn, self.feed), default=0)
 
+    def outcome(self) -> list[IngestResult]:
+        """One result per message, in the batch's order (after `run` committed)."""
+        results = [r for r in self.results if r is not None]
+        assert len(results) == len(self.prepared)
+        return results
+
     # -- planning -------------------------------------------------------------------
 
-    def _plan(self, conn: Connection) -> tuple[list[_Prepared], list[InboundMessage]]:
-        valid = [p for p in self.prepared if p.problem is None]
-        ids = list({p.message.external_id for p in valid if p.message.kind == "message"})
-        existing: dict[str, tuple[int, int]] = {}
-        for chunk in _chunks(ids):
-            rows = conn.execute(MESSAGES_BY_EXTERNAL_ID, {"channel_id": self.channel.id, "external_ids": chunk})
-            existing.update({r.external_id: (r.id, r.conversation_id) for r in rows})
-        fresh: list[_Prepared] = []
-        changes: list[InboundMessage] = []
-        seen: set[str] = set()
-        for item in valid:
+    def _plan(self, conn: Connection) -> tuple[list[tuple[int, _Prepared]], list[tuple[int, InboundMessage]], dict[int, int]]:
+        """New messages to store, edits and deletes to apply, and repeats within the batch
+        (index -> index of the first). Duplicates of stored messages get their result here."""
+        valid = [(i, p) for i, p in enumerate(self.prepared) if p.problem is None]
+        messages = [(i, p) for i, p in valid if p.message.kind == "message"]
+        known = self._known(conn, {p.message.external_id for _, p in messages})
+        # Only an id already stored with other content, or repeated in this batch, may
+        # need its derived form: looked up in a second read that the usual batch skips.
+        counts = Counter(p.message.external_id for _, p in messages)
+        derived = {
+            derived_external_id(p.message.external_id, p.content_sha256 or "")
+            for _, p in messages
+            if counts[p.message.external_id] > 1 or (p.message.external_id in known and differs(known[p.message.external_id], p))
+        }
+        if derived:
+            known.update(self._known(conn, derived))
+        fresh: list[tuple[int, _Prepared]] = []
+        changes: list[tuple[int, InboundMessage]] = []
+        claimed: dict[str, int] = {}  # external id -> index of the message of this batch stored under it
+        repeats: dict[int, int] = {}
+        for i, item in valid:
             message = item.message
             if message.kind != "message":
-                changes.append(message)
-            elif message.external_id in existing:
-                message_id, conversation_id = existing[message.external_id]
-                self.results[message.external_id] = IngestResult(message.external_id, message_id, conversation_id, duplicate=True)
-            elif message.external_id not in seen:  # the same message twice in a batch: the first wins
-                seen.add(message.external_id)
-                fresh.append(item)
-        return fresh, changes
+                changes.append((i, message))
+                continue
+            key = message.external_id
+            holder: Known | _Prepared | None = known.get(key) or (self.prepared[claimed[key]] if key in claimed else None)
+            if holder is not None and differs(holder, item):
+                key = derived_external_id(key, item.content_sha256 or "")
+                log.info("channel %s: %r is already the id of another message; this one is stored as %r", self.channel.name, message.external_id[:80], key)
+            if key in known:
+                found = known[key]
+                self.results[i] = IngestResult(key, found.message_id, found.conversation_id, duplicate=True)
+            elif key in claimed:
+                repeats[i] = claimed[key]
+            else:
+                claimed[key] = i
+                fresh.append((i, item if key == message.external_id else dataclasses.replace(item, message=dataclasses.replace(message, external_id=key))))
+        return fresh, changes, repeats
+
+    def _known(self, conn: Connection, external_ids: set[str]) -> dict[str, Known]:
+        found: dict[str, Known] = {}
+        for chunk in _chunks(sorted(external_ids)):
+            rows = conn.execute(MESSAGES_BY_EXTERNAL_ID, {"channel_id": self.channel.id, "external_ids": chunk})
+            found.update({r.external_id: Known(r.id, r.conversation_id, r.raw_sha256, r.content_sha256) for r in rows})
+        return found
 
     # -- storing new messages ---------------------------------------------------------
 
-    def _store(self, conn: Connection, fresh: list[_Prepared]) -> list[NewMessage]:
+    def _store(self, conn: Connection, fresh: list[tuple[int, _Prepared]]) -> list[NewMessage]:
         if not fresh:
             return []
         now = utcnow()
-        messages = [p.message for p in fresh]
+        messages = [p.message for _, p in fresh]
         contacts = _resolve_contacts(conn, self.channel, messages, now)
-        threads = self._resolve_conversations(conn, messages, contacts, now)
+        bounced = bounces.find_bounced_replies(conn, messages)
+        threads = self._resolve_conversations(conn, messages, contacts, bounced, now)
         _store_blobs(conn, [m.raw for m in messages if m.raw is not None])
         rows = [
             {
-                "conversation_id": threads[i][0],
+                "conversation_id": threads[n][0],
                 "channel_id": self.channel.id,
                 "external_id": m.external_id,
                 "direction": "in",
@@ -381,24 +409,26 @@ class _Batch:
                 "contact_id": contacts[m.sender.address],
                 "subject": m.subject[:998] if m.subject else None,
                 "text": m.text,
-                "html": fresh[i].html,
+                "html": item.html,
                 "delivery": "received",
                 "automated": m.automated,
                 "private": False,
                 "meta": m.meta,
-                "raw_sha256": _sha256(m.raw) if m.raw is not None else None,
+                "raw_sha256": item.raw_sha256,
+                "content_sha256": item.content_sha256,
                 "sent_at": m.sent_at,
                 "created_at": now,
             }
-            for i, m in enumerate(messages)
+            for n, ((_, item), m) in enumerate(zip(fresh, messages, strict=True))
         ]
         message_ids = insert_ids(conn, messages_t, rows)
         _store_attachments(conn, messages, message_ids)
+        bounces.mark_failed(conn, list(bounced.values()), self.feed)
         stored = [
-            NewMessage(message_ids[i], threads[i][0], threads[i][1], contacts[m.sender.address], m, self.channel)
-            for i, m in enumerate(messages)
+            NewMessage(message_ids[n], threads[n][0], threads[n][1], contacts[m.sender.address], m, self.channel)
+            for n, m in enumerate(messages)
         ]
-        for item in stored:
+        for (i, _), item in zip(fresh, stored, strict=True):
             if item.conversation_is_new:
                 self.feed.append(("conversation.created", {"conversation_id": item.conversation_id, "channel": self.channel.name}, item.conversation_id))
             payload = {
@@ -410,25 +440,48 @@ class _Batch:
                 "private": False,
             }
             self.feed.append(("message.created", payload, item.conversation_id))
-            self.results[item.inbound.external_id] = IngestResult(item.inbound.external_id, item.message_id, item.conversation_id)
+            self.results[i] = IngestResult(item.inbound.external_id, item.message_id, item.conversation_id)
         return stored
 
     def _resolve_conversations(
-        self, conn: Connection, messages: list[InboundMessage], contacts: dict[str, int], now: dt.datetime
+        self,
+        conn: Connection,
+        messages: list[InboundMessage],
+        contacts: dict[str, int],
+        bounced: dict[int, bounces.BouncedReply],
+        now: dt.datetime,
     ) -> list[tuple[int, bool]]:
-        """For each message: (conversation id, created by this batch). Touches the existing ones."""
+        """For each message: (conversation id, created by this batch). Touches the existing ones.
+
+        A bounce joins the reply it reports; then, in order, a reference to a stored
+        message, a quoted ticket number (only from that ticket's own contact: anyone can
+        write "[#12]" in a subject) and an open conversation of the same thread key.
+        """
         status: dict[int, str] = {}
         by_reference = _conversations_by_reference(conn, self.channel, messages, status)
         by_ticket = _conversations_by_ticket(conn, messages, status)
+        people = _people(conn, {*contacts.values(), *(owner for _, owner in by_ticket.values())}) if by_ticket else {}
         by_thread = _open_conversations_by_thread(conn, self.channel, messages, status)
         out: list[tuple[int, bool] | None] = []
         pending_new: dict[str, int] = {}
         to_create: list[dict[str, Any]] = []
         slots: list[int] = []
-        for m in messages:
-            found = next((by_reference[r] for r in m.references if r in by_reference), None)
-            if found is None and m.ticket_number is not None:
-                found = by_ticket.get(m.ticket_number)
+        for n, m in enumerate(messages):
+            found = bounced[n].conversation_id if n in bounced else None
+            if found is None:
+                found = next((by_reference[r] for r in m.references if r in by_reference), None)
+            if found is None and m.ticket_number is not None and m.ticket_number in by_ticket:
+                ticket_conversation, owner = by_ticket[m.ticket_number]
+                sender = contacts[m.sender.address]
+                if people.get(owner, owner) == people.get(sender, sender):
+                    found = ticket_conversation
+                else:
+                    log.info(
+                        "channel %s: message %r quotes ticket #%d of another contact; it opens its own conversation",
+                        self.channel.name,
+                        m.external_id[:80],
+                        m.ticket_number,
+                    )
             if found is None and m.thread_key is not None:
                 found = by_thread.get(m.thread_key)
             if found is not None:
@@ -494,18 +547,18 @@ class _Batch:
 
     # -- edits and deletes ---------------------------------------------------------------
 
-    def _apply_changes(self, conn: Connection, changes: list[InboundMessage]) -> None:
+    def _apply_changes(self, conn: Connection, changes: list[tuple[int, InboundMessage]]) -> None:
         now = utcnow()
-        for change in changes:
+        for i, change in changes:
             target = conn.execute(MESSAGE_TO_CHANGE, {"channel_id": self.channel.id, "external_id": change.target_external_id}).first()
             if target is None:
                 log.info("channel %s: %s of unknown message %r ignored", self.channel.name, change.kind, change.target_external_id)
-                self.results[change.external_id] = IngestResult(change.external_id, None, None, duplicate=True)
+                self.results[i] = IngestResult(change.external_id, None, None, duplicate=True)
                 continue
             values: dict[str, Any]
             if change.kind == "edit":
                 if change.text == target.text:
-                    self.results[change.external_id] = IngestResult(change.external_id, target.id, target.conversation_id, duplicate=True)
+                    self.results[i] = IngestResult(change.external_id, target.id, target.conversation_id, duplicate=True)
                     continue
                 values = {"text": change.text, "html": sanitise_html(change.html), "edited_at": now}
                 if target.original_text is None:
@@ -515,7 +568,7 @@ class _Batch:
             conn.execute(update(messages_t).where(messages_t.c.id == target.id).values(**values))
             payload = {"message_id": target.id, "conversation_id": target.conversation_id, "change": change.kind}
             self.feed.append(("message.updated", payload, target.conversation_id))
-            self.results[change.external_id] = IngestResult(change.external_id, target.id, target.conversation_id)
+            self.results[i] = IngestResult(change.external_id, target.id, target.conversation_id)
 
 
 # -- set-based lookups and writes ------------------------------------------------------
@@ -551,8 +604,8 @@ def _resolve_contacts(conn: Connection, channel: ChannelRef, messages: list[Inbo
             contacts_t,
             [
                 {
-                    "name": s.name or s.username or s.address,
-                    "email": s.email.lower() if s.email and s.verified else None,
+                    "name": (s.name or s.username or s.address)[:255],
+                    "email": s.email.lower()[:320] if s.email and s.verified else None,
                     "language": s.language,
                     "tags": [],
                     "created_at": now,
@@ -582,16 +635,39 @@ def _conversations_by_reference(
     return found
 
 
-def _conversations_by_ticket(conn: Connection, messages: list[InboundMessage], status: dict[int, str]) -> dict[int, int]:
+def _conversations_by_ticket(conn: Connection, messages: list[InboundMessage], status: dict[int, str]) -> dict[int, tuple[int, int]]:
+    """Ticket number -> (its conversation, that conversation's contact)."""
     numbers = sorted({m.ticket_number for m in messages if m.ticket_number is not None})
     if not numbers:
         return {}
     rows = conn.execute(CONVERSATIONS_BY_TICKET, {"numbers": numbers})
     found = {}
     for r in rows:
-        found[r.number] = r.conversation_id
+        found[r.number] = (r.conversation_id, r.contact_id)
         status[r.conversation_id] = r.status
     return found
+
+
+def _people(conn: Connection, contact_ids: set[int]) -> dict[int, int]:
+    """Contact id -> the contact it was merged into, followed to the end (itself if never merged)."""
+    merged_into: dict[int, int | None] = {}
+    wanted = set(contact_ids)
+    for _ in range(MAX_MERGE_HOPS):
+        if not wanted:
+            break
+        rows = conn.execute(CONTACTS_MERGED_INTO, {"ids": sorted(wanted)})
+        merged_into.update({r.id: r.merged_into_id for r in rows})
+        wanted = {m for m in merged_into.values() if m is not None and m not in merged_into}
+
+    def final(contact_id: int) -> int:
+        for _ in range(MAX_MERGE_HOPS):
+            target = merged_into.get(contact_id)
+            if target is None:
+                break
+            contact_id = target
+        return contact_id
+
+    return {c: final(c) for c in contact_ids}
 
 
 def _open_conversations_by_thread(
@@ -646,6 +722,8 @@ def store_attachments(conn: Connection, pairs: Sequence[tuple[int, InboundAttach
 
 
 def _quarantine(conn: Connection, channel: ChannelRef, raw: bytes, error: str, external_id: str | None, feed: Feed) -> None:
+    error = repair_text(error)
+    external_id = repair_text(external_id)[:MAX_EXTERNAL_ID] if external_id is not None else None
     if external_id is not None:
         already = conn.scalar(HELD_QUARANTINE, {"channel_id": channel.id, "external_id": external_id})
         if already is not None:

@@ -196,6 +196,9 @@ class Message(Base):
     deleted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     meta: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     raw_sha256: Mapped[str | None] = mapped_column(String(64))
+    # What the message says (sender, subject, text, files): tells a redelivery from
+    # another message that reuses its external id (inbox.pipeline.ingest).
+    content_sha256: Mapped[str | None] = mapped_column(String(64))
     sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[dt.datetime] = _created()
 
