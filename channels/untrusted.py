@@ -24,6 +24,10 @@ class Unreadable(ValueError):
     """The input cannot be read as what it claims to be; the message says why."""
 
 
+class TooDeep(Unreadable):
+    """Valid JSON, perhaps, but nested deeper than the reader allows."""
+
+
 def repair_text(text: str) -> str:
     """`text` with every lone surrogate replaced by U+FFFD (the usual text unchanged)."""
     if text.isascii():
@@ -49,7 +53,7 @@ def load_json(raw: bytes | str, *, max_bytes: int | None = None, max_depth: int 
     try:
         data = json.loads(raw, parse_constant=_refuse_constant)
     except RecursionError:
-        raise Unreadable(f"nested deeper than {max_depth} levels") from None
+        raise TooDeep(f"nested deeper than {max_depth} levels") from None
     except UnicodeDecodeError as exc:
         raise Unreadable(f"not UTF-8: {exc.reason} at byte {exc.start}") from None
     except ValueError as exc:  # JSONDecodeError, NaN, integers over Python's digit limit
@@ -67,7 +71,7 @@ def _check_depth(value: Any, max_depth: int) -> None:
     while stack:
         item, depth = stack.pop()
         if depth > max_depth:
-            raise Unreadable(f"nested deeper than {max_depth} levels")
+            raise TooDeep(f"nested deeper than {max_depth} levels")
         children = item.values() if isinstance(item, dict) else item
         stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
 
