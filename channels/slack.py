@@ -58,6 +58,7 @@ from channels.base import (
     cancel_task,
 )
 from channels.mrkdwn import escape, to_mrkdwn
+from channels.untrusted import Unreadable, load_json, repaired
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +66,13 @@ log = logging.getLogger(__name__)
 # bot messages, ...) is not a customer message.
 _SPOKEN_SUBTYPES = {None, "file_share", "thread_broadcast", "me_message"}
 # chat.postMessage errors worth retrying; any other error is permanent for that message.
-_TRANSIENT_ERRORS = {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
+_TRANSIENT_ERRORS = {
+    "ratelimited",
+    "internal_error",
+    "fatal_error",
+    "service_unavailable",
+    "request_timeout",
+}
 _AUTH_ERRORS = {"invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired"}
 _REPLY_EVENT_TYPE = "frontdesk_reply"
 _LOOKUP_TIMEOUT = 2  # seconds; users.info and file downloads run inside Slack's 3 s ack budget
@@ -126,11 +133,17 @@ class SlackChannel:
         self.config = config
         self.name = config.name
         self._support_channels = set(config.support_channels)
-        self._web = AsyncWebClient(token=config.bot_token, base_url=config.api_url, retry_handlers=[], timeout=15)
+        self._web = AsyncWebClient(
+            token=config.bot_token, base_url=config.api_url, retry_handlers=[], timeout=15
+        )
         self._lookups = AsyncWebClient(
-            token=config.bot_token, base_url=config.api_url, retry_handlers=[], timeout=_LOOKUP_TIMEOUT
+            token=config.bot_token,
+            base_url=config.api_url,
+            retry_handlers=[],
+            timeout=_LOOKUP_TIMEOUT,
         )
         self._verifier = SignatureVerifier(config.signing_secret) if config.signing_secret else None
+
         # Bolt picks listener arguments by parameter name, hence the plain functions.
         async def authorize(enterprise_id: str | None, team_id: str | None) -> AuthorizeResult:
             return await self._authorize(enterprise_id, team_id)
@@ -195,7 +208,11 @@ class SlackChannel:
                     await self._close_http()
                     raise
                 except SlackUnavailable as exc:
-                    log.warning("slack channel %s: auth.test failed at start (%s); will retry per event", self.name, exc)
+                    log.warning(
+                        "slack channel %s: auth.test failed at start (%s); will retry per event",
+                        self.name,
+                        exc,
+                    )
             self._sink = sink
             self._commits = GroupCommit(sink, name=self.name)
             self._commits.start()
@@ -228,10 +245,14 @@ class SlackChannel:
         assert self.config.app_token is not None
         # The handler asks apps.connections.open (with the app token) for the websocket URL.
         self._socket = AsyncSocketModeHandler(
-            self._app, self.config.app_token, web_client=AsyncWebClient(base_url=self.config.api_url)
+            self._app,
+            self.config.app_token,
+            web_client=AsyncWebClient(base_url=self.config.api_url),
         )
         # connect() retries until it gets through; it must not hold up the daemon's start.
-        self._socket_task = asyncio.create_task(self._socket.connect_async(), name=f"slack-socket:{self.name}")
+        self._socket_task = asyncio.create_task(
+            self._socket.connect_async(), name=f"slack-socket:{self.name}"
+        )
 
     # -- receiving: HTTP ----------------------------------------------------------------
 
@@ -241,8 +262,10 @@ class SlackChannel:
         timestamp = request.headers.get("x-slack-request-timestamp")
         signature = request.headers.get("x-slack-signature")
         # Checked before the body is parsed: a forged or stale request never gets further.
-        if not self._verifier.is_valid(request.body, timestamp, signature):
-            log.warning("slack channel %s: request with a bad or stale signature refused", self.name)
+        if not self._signed(request.body, timestamp, signature):
+            log.warning(
+                "slack channel %s: request with a bad or stale signature refused", self.name
+            )
             return _json_response(401, {"error": "invalid signature"})
         if self._commits is None:
             if self._attached is None:
@@ -250,8 +273,8 @@ class SlackChannel:
             await self._open(self._attached, check_auth=False)
         if request.body.lstrip()[:1] == b"{":
             try:
-                payload = json.loads(request.body)
-            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+                payload = load_json(request.body)
+            except Unreadable as exc:
                 return _json_response(400, {"error": f"unreadable body: {exc}"})
             if isinstance(payload, dict) and payload.get("type") == "event_callback":
                 return await self._receive_event(payload, request.body)
@@ -265,6 +288,18 @@ class SlackChannel:
             return _json_response(400, {"error": f"unreadable body: {exc}"})
         return _to_webhook_response(await self._app.async_dispatch(bolt_request))
 
+    def _signed(self, body: bytes, timestamp: str | None, signature: str | None) -> bool:
+        """Slack's signature over the body, made within the last five minutes."""
+        assert self._verifier is not None
+        if (
+            not timestamp
+            or not signature
+            or not (timestamp.isascii() and timestamp.isdigit())
+            or not signature.isascii()
+        ):
+            return False  # the verifier would raise on these (int(), compare_digest)
+        return self._verifier.is_valid(body, timestamp, signature)
+
     async def _receive_event(self, body: dict[str, Any], raw: bytes) -> WebhookResponse:
         """An Events API callback, verified, handed straight to the store; 200 once it is in.
 
@@ -276,10 +311,19 @@ class SlackChannel:
         try:
             await self._store_event(body, raw)
         except SlackUnavailable as exc:
-            log.warning("slack channel %s: event %s not stored, Slack will send it again: %s", self.name, body.get("event_id"), exc)
+            log.warning(
+                "slack channel %s: event %s not stored, Slack will send it again: %s",
+                self.name,
+                body.get("event_id"),
+                exc,
+            )
             return _json_response(500, {"error": f"not stored: {exc}"})
         except Exception:
-            log.exception("slack channel %s: event %s not stored, Slack will send it again", self.name, body.get("event_id"))
+            log.exception(
+                "slack channel %s: event %s not stored, Slack will send it again",
+                self.name,
+                body.get("event_id"),
+            )
             return _json_response(500, {"error": "not stored"})
         return WebhookResponse(status=200, body=b"", content_type="text/plain")
 
@@ -291,29 +335,36 @@ class SlackChannel:
         `raw` is the payload as Slack sent it (over HTTP), kept as the message's source.
         """
         event_id = body.get("event_id")
-        if isinstance(event_id, str) and event_id in self._recent:
+        if not isinstance(event_id, str):
+            event_id = None
+        if event_id is not None and event_id in self._recent:
             return  # a retry of an event already stored
         commits = self._commits
         if commits is None:
             raise SlackUnavailable("channel not running")
         try:
-            messages = await self._inbound_from(body, raw)
-        except ValueError as exc:
+            # Over HTTP (raw given) load_json has repaired the body already; Socket Mode
+            # payloads come from bolt as they were sent.
+            messages = await self._inbound_from(body if raw is not None else repaired(body), raw)
+        except ValueError as exc:  # Unreadable too
             assert self._sink is not None
-            await self._sink.quarantine(raw or _encode(body), f"unreadable Slack event: {exc!r}", external_id=event_id)
+            log.warning("slack channel %s: event %s quarantined: %s", self.name, event_id, exc)
+            await self._sink.quarantine(
+                raw or _encode(body), f"unreadable Slack event: {exc!r}", external_id=event_id
+            )
             messages = []
         if messages:
             await commits.submit(messages)
-        if isinstance(event_id, str):
+        if event_id is not None:
             self._recent[event_id] = None
             if len(self._recent) > _RECENT_EVENTS:
                 self._recent.popitem(last=False)
 
     async def _inbound_from(self, body: dict[str, Any], raw: bytes | None) -> list[InboundMessage]:
+        message = read_event(body, self._support_channels, raw)  # first: it checks the shape
         event = body.get("event") or {}
         if event.get("type") in ("app_uninstalled", "tokens_revoked"):
             log.error("slack channel %s: the app was uninstalled or its tokens revoked", self.name)
-        message = read_event(body, self._support_channels, raw)
         if message is None:
             return []
         identity = await self._bot_identity()
@@ -332,10 +383,7 @@ class SlackChannel:
 
     def parse(self, raw: bytes) -> InboundMessage:
         """A quarantined event again (`frontdesk quarantine retry`), without the lookups."""
-        try:
-            body = json.loads(raw)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise ValueError(f"not JSON: {exc}") from None
+        body = load_json(raw)  # Unreadable is a ValueError
         if not isinstance(body, dict):
             raise ValueError("expected a JSON object")
         message = read_event(body, self._support_channels, raw)
@@ -413,7 +461,10 @@ class SlackChannel:
         locale = user.get("locale") or ""
         sender = Sender(
             address=user_id,
-            name=profile.get("real_name") or user.get("real_name") or profile.get("display_name") or user.get("name"),
+            name=profile.get("real_name")
+            or user.get("real_name")
+            or profile.get("display_name")
+            or user.get("name"),
             email=profile.get("email") or None,
             username=user.get("name"),
             language=locale.split("-")[0].lower() or None,
@@ -424,7 +475,9 @@ class SlackChannel:
 
     # -- files --------------------------------------------------------------------------------
 
-    async def _attachments(self, files: Sequence[dict[str, Any]]) -> tuple[list[InboundAttachment], list[str]]:
+    async def _attachments(
+        self, files: Sequence[dict[str, Any]]
+    ) -> tuple[list[InboundAttachment], list[str]]:
         attachments: list[InboundAttachment] = []
         notes: list[str] = []
         for file in files:
@@ -439,7 +492,9 @@ class SlackChannel:
             if data is None:
                 notes.append(f"[file not downloaded: {name}]")
                 continue
-            attachments.append(InboundAttachment(name, file.get("mimetype") or "application/octet-stream", data))
+            attachments.append(
+                InboundAttachment(name, file.get("mimetype") or "application/octet-stream", data)
+            )
         return attachments, notes
 
     async def _download(self, url: str) -> bytes | None:
@@ -452,9 +507,16 @@ class SlackChannel:
         if session is None:
             return None
         try:
-            async with session.get(url, headers={"Authorization": f"Bearer {self.config.bot_token}"}) as response:
+            async with session.get(
+                url, headers={"Authorization": f"Bearer {self.config.bot_token}"}
+            ) as response:
                 if response.status != 200:
-                    log.warning("slack channel %s: file download %s answered %s", self.name, url, response.status)
+                    log.warning(
+                        "slack channel %s: file download %s answered %s",
+                        self.name,
+                        url,
+                        response.status,
+                    )
                     return None
                 data = bytearray()
                 async for chunk in response.content.iter_chunked(65536):
@@ -480,7 +542,9 @@ class SlackChannel:
             return posted
         self._posted[key] = posted
         try:
-            await self._share_files(key, posted.meta["channel"], posted.meta.get("thread_ts"), outbound.attachments)
+            await self._share_files(
+                key, posted.meta["channel"], posted.meta.get("thread_ts"), outbound.attachments
+            )
         except PermanentSendError as exc:
             self._forget_files(key)
             raise PermanentSendError(f"the text was posted, the files were not: {exc}") from None
@@ -494,7 +558,10 @@ class SlackChannel:
             found = await self._find_posted(channel, thread_ts, key)
             if found is not None:
                 self._uncertain.discard(key)
-                return SendResult(external_id=f"{channel}:{found}", meta={"channel": channel, "ts": found, "thread_ts": thread_ts})
+                return SendResult(
+                    external_id=f"{channel}:{found}",
+                    meta={"channel": channel, "ts": found, "thread_ts": thread_ts},
+                )
         text = to_mrkdwn(outbound.text) or " "
         extra: dict[str, Any] = {}
         if outbound.author_name and self.config.agent_display == "prefix":
@@ -508,7 +575,10 @@ class SlackChannel:
                 channel=channel,
                 text=text,
                 thread_ts=thread_ts,
-                metadata={"event_type": _REPLY_EVENT_TYPE, "event_payload": {"idempotency_key": key}},
+                metadata={
+                    "event_type": _REPLY_EVENT_TYPE,
+                    "event_payload": {"idempotency_key": key},
+                },
                 **extra,
             )
         except SlackApiError as exc:
@@ -520,7 +590,10 @@ class SlackChannel:
         self._uncertain.discard(key)
         posted_channel = reply.get("channel") or channel
         ts = reply["ts"]
-        return SendResult(external_id=f"{posted_channel}:{ts}", meta={"channel": posted_channel, "ts": ts, "thread_ts": thread_ts})
+        return SendResult(
+            external_id=f"{posted_channel}:{ts}",
+            meta={"channel": posted_channel, "ts": ts, "thread_ts": thread_ts},
+        )
 
     def _destination(self, outbound: OutboundMessage) -> tuple[str, str | None]:
         meta = outbound.conversation_meta
@@ -539,7 +612,10 @@ class SlackChannel:
         """The ts of a message we already posted with this idempotency key, if any."""
         for message in await self._recent_messages(channel, thread_ts):
             metadata = message.get("metadata") or {}
-            if metadata.get("event_type") == _REPLY_EVENT_TYPE and (metadata.get("event_payload") or {}).get("idempotency_key") == key:
+            if (
+                metadata.get("event_type") == _REPLY_EVENT_TYPE
+                and (metadata.get("event_payload") or {}).get("idempotency_key") == key
+            ):
                 return str(message["ts"])
         return None
 
@@ -547,24 +623,38 @@ class SlackChannel:
         """The thread's messages (or the channel's latest); [] when we may not look."""
         try:
             if thread_ts:
-                reply = await self._web.conversations_replies(channel=channel, ts=thread_ts, include_all_metadata=True, limit=200)
+                reply = await self._web.conversations_replies(
+                    channel=channel, ts=thread_ts, include_all_metadata=True, limit=200
+                )
             else:
-                reply = await self._web.conversations_history(channel=channel, include_all_metadata=True, limit=50)
+                reply = await self._web.conversations_history(
+                    channel=channel, include_all_metadata=True, limit=50
+                )
         except SlackApiError as exc:
             if exc.response.status_code == 429 or exc.response.status_code >= 500:
-                raise TransientSendError("could not check whether the reply was already posted") from None
+                raise TransientSendError(
+                    "could not check whether the reply was already posted"
+                ) from None
             return []  # cannot look (e.g. missing scope): post
         except (aiohttp.ClientError, TimeoutError):
-            raise TransientSendError("could not check whether the reply was already posted") from None
+            raise TransientSendError(
+                "could not check whether the reply was already posted"
+            ) from None
         return list(reply.get("messages") or [])
 
     # -- sending files -----------------------------------------------------------------------
 
-    async def _share_files(self, key: str, channel: str, thread_ts: str | None, files: Sequence[OutboundAttachment]) -> None:
+    async def _share_files(
+        self, key: str, channel: str, thread_ts: str | None, files: Sequence[OutboundAttachment]
+    ) -> None:
         """Upload the files (invisible until completed), then share them in one message."""
         uploaded = self._uploads.get(key)
         if uploaded is not None and key in self._uncertain_shares:
-            shared = {f.get("id") for m in await self._recent_messages(channel, thread_ts) for f in m.get("files") or []}
+            shared = {
+                f.get("id")
+                for m in await self._recent_messages(channel, thread_ts)
+                for f in m.get("files") or []
+            }
             if all(file_id in shared for file_id, _ in uploaded):
                 return
         if uploaded is None:
@@ -572,31 +662,46 @@ class SlackChannel:
             self._uploads[key] = uploaded
         try:
             await self._web.files_completeUploadExternal(
-                files=[{"id": file_id, "title": title} for file_id, title in uploaded], channel_id=channel, thread_ts=thread_ts
+                files=[{"id": file_id, "title": title} for file_id, title in uploaded],
+                channel_id=channel,
+                thread_ts=thread_ts,
             )
         except SlackApiError as exc:
-            raise _send_error(exc, "files.completeUploadExternal", key, self._uncertain_shares) from None
+            raise _send_error(
+                exc, "files.completeUploadExternal", key, self._uncertain_shares
+            ) from None
         except (aiohttp.ClientError, TimeoutError) as exc:
             self._uncertain_shares.add(key)
-            raise TransientSendError(f"files.completeUploadExternal: {type(exc).__name__}: {exc}") from None
+            raise TransientSendError(
+                f"files.completeUploadExternal: {type(exc).__name__}: {exc}"
+            ) from None
 
     async def _upload(self, file: OutboundAttachment) -> tuple[str, str]:
         """One file's bytes to the URL Slack hands out; returns (file id, title)."""
         try:
-            reply = await self._web.files_getUploadURLExternal(filename=file.filename, length=len(file.data))
+            reply = await self._web.files_getUploadURLExternal(
+                filename=file.filename, length=len(file.data)
+            )
         except SlackApiError as exc:
             raise _send_error(exc, "files.getUploadURLExternal", None, None) from None
         except (aiohttp.ClientError, TimeoutError) as exc:
-            raise TransientSendError(f"files.getUploadURLExternal: {type(exc).__name__}: {exc}") from None
+            raise TransientSendError(
+                f"files.getUploadURLExternal: {type(exc).__name__}: {exc}"
+            ) from None
         url = str(reply["upload_url"])
         try:
-            async with aiohttp.ClientSession() as session, session.post(url, data=file.data, timeout=_UPLOAD_TIMEOUT) as response:
+            async with (
+                aiohttp.ClientSession() as session,
+                session.post(url, data=file.data, timeout=_UPLOAD_TIMEOUT) as response,
+            ):
                 if response.status >= 500 or response.status == 429:
                     raise TransientSendError(f"file upload {file.filename}: HTTP {response.status}")
                 if response.status != 200:
                     raise PermanentSendError(f"file upload {file.filename}: HTTP {response.status}")
         except (aiohttp.ClientError, TimeoutError) as exc:
-            raise TransientSendError(f"file upload {file.filename}: {type(exc).__name__}: {exc}") from None
+            raise TransientSendError(
+                f"file upload {file.filename}: {type(exc).__name__}: {exc}"
+            ) from None
         return str(reply["file_id"]), file.filename
 
     def _forget_files(self, key: str) -> None:
@@ -613,27 +718,43 @@ class SlackChannel:
         except (ChannelAuthError, SlackUnavailable) as exc:
             return [CheckResult("auth.test", False, str(exc))]
         results.append(
-            CheckResult("auth.test", True, f"bot @{identity.user} ({identity.user_id}) in team {identity.team} ({identity.team_id})")
+            CheckResult(
+                "auth.test",
+                True,
+                f"bot @{identity.user} ({identity.user_id}) in team {identity.team} ({identity.team_id})",
+            )
         )
         for channel in self.config.support_channels:
             try:
                 reply = await self._lookups.conversations_info(channel=channel)
                 info = reply.get("channel") or {}
                 member = bool(info.get("is_member"))
-                detail = f"#{info.get('name', channel)}" + ("" if member else " — invite the bot: /invite @" + str(identity.user))
+                detail = f"#{info.get('name', channel)}" + (
+                    "" if member else " — invite the bot: /invite @" + str(identity.user)
+                )
                 results.append(CheckResult(f"channel {channel}", member, detail))
             except SlackApiError as exc:
-                results.append(CheckResult(f"channel {channel}", False, str(exc.response.get("error", exc))))
+                results.append(
+                    CheckResult(f"channel {channel}", False, str(exc.response.get("error", exc)))
+                )
             except (aiohttp.ClientError, TimeoutError) as exc:
-                results.append(CheckResult(f"channel {channel}", False, f"{type(exc).__name__}: {exc}"))
+                results.append(
+                    CheckResult(f"channel {channel}", False, f"{type(exc).__name__}: {exc}")
+                )
         if self.config.mode == "socket":
             try:
-                await AsyncWebClient(base_url=self.config.api_url).apps_connections_open(app_token=self.config.app_token or "")
+                await AsyncWebClient(base_url=self.config.api_url).apps_connections_open(
+                    app_token=self.config.app_token or ""
+                )
                 results.append(CheckResult("apps.connections.open", True, "socket mode URL issued"))
             except SlackApiError as exc:
-                results.append(CheckResult("apps.connections.open", False, str(exc.response.get("error", exc))))
+                results.append(
+                    CheckResult("apps.connections.open", False, str(exc.response.get("error", exc)))
+                )
             except (aiohttp.ClientError, TimeoutError) as exc:
-                results.append(CheckResult("apps.connections.open", False, f"{type(exc).__name__}: {exc}"))
+                results.append(
+                    CheckResult("apps.connections.open", False, f"{type(exc).__name__}: {exc}")
+                )
         return results
 
 
@@ -647,7 +768,9 @@ class GroupCommit:
     def __init__(self, sink: Sink, *, name: str) -> None:
         self._sink = sink
         self._name = name
-        self._queue: asyncio.Queue[tuple[list[InboundMessage], asyncio.Future[list[IngestResult]]]] = asyncio.Queue()
+        self._queue: asyncio.Queue[
+            tuple[list[InboundMessage], asyncio.Future[list[IngestResult]]]
+        ] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -700,7 +823,9 @@ class GroupCommit:
 # -- events to messages ---------------------------------------------------------------------
 
 
-def read_event(body: dict[str, Any], support_channels: set[str], raw: bytes | None = None) -> InboundMessage | None:
+def read_event(
+    body: dict[str, Any], support_channels: set[str], raw: bytes | None = None
+) -> InboundMessage | None:
     """The customer message in an Events API payload, or None when there is none.
 
     Pure: the sender is the bare Slack user id, with no files fetched; the adapter adds
@@ -714,10 +839,66 @@ def read_event(body: dict[str, Any], support_channels: set[str], raw: bytes | No
         raise ValueError(f"malformed message event: {type(exc).__name__}: {exc}") from None
 
 
-def _read_event(body: dict[str, Any], support_channels: set[str], raw: bytes | None) -> InboundMessage | None:
-    event = body.get("event") or {}
-    if event.get("type") != "message":
+# The JSON types of the fields read from a message event (and its edited or deleted
+# message): Slack's payloads are trusted once signed, but not to crash the adapter.
+_EVENT_FIELDS: dict[str, type] = {
+    "type": str,
+    "subtype": str,
+    "channel": str,
+    "channel_type": str,
+    "user": str,
+    "bot_id": str,
+    "text": str,
+    "ts": str,
+    "thread_ts": str,
+    "deleted_ts": str,
+    "message": dict,
+    "previous_message": dict,
+    "edited": dict,
+    "files": list,
+}
+_FILE_FIELDS: dict[str, type] = {
+    "id": str,
+    "name": str,
+    "title": str,
+    "mimetype": str,
+    "mode": str,
+    "size": int,
+    "url_private": str,
+    "url_private_download": str,
+}
+_JSON_NAMES = {str: "a string", int: "an integer", dict: "an object", list: "an array"}
+
+
+def _check(value: Any, fields: dict[str, type], where: str) -> None:
+    if not isinstance(value, dict):
+        raise ValueError(f"{where} must be an object")
+    for key, expected in fields.items():
+        found = value.get(key)
+        if found is not None and (not isinstance(found, expected) or isinstance(found, bool)):
+            raise ValueError(f"{where}.{key} must be {_JSON_NAMES[expected]}")
+
+
+def _check_event(event: Any) -> None:
+    _check(event, _EVENT_FIELDS, "event")
+    for key in ("message", "previous_message"):
+        if event.get(key) is not None:
+            _check(event[key], _EVENT_FIELDS, f"event.{key}")
+    for i, file in enumerate(event.get("files") or ()):
+        _check(file, _FILE_FIELDS, f"event.files[{i}]")
+
+
+def _read_event(
+    body: dict[str, Any], support_channels: set[str], raw: bytes | None
+) -> InboundMessage | None:
+    event = body.get("event")
+    if event is None:
         return None
+    if not isinstance(event, dict):
+        raise ValueError("event must be an object")
+    if event.get("type") != "message":
+        return None  # other events have other shapes ("user" is an object in user_change)
+    _check_event(event)
     channel = event["channel"]
     is_dm = event.get("channel_type") == "im" or channel.startswith("D")
     if not is_dm and channel not in support_channels:
@@ -726,7 +907,11 @@ def _read_event(body: dict[str, Any], support_channels: set[str], raw: bytes | N
     subtype = event.get("subtype")
     if subtype == "message_changed":
         changed = event["message"]
-        if changed.get("bot_id") or not changed.get("user") or changed.get("subtype") == "bot_message":
+        if (
+            changed.get("bot_id")
+            or not changed.get("user")
+            or changed.get("subtype") == "bot_message"
+        ):
             return None
         edited = (changed.get("edited") or {}).get("ts") or event["ts"]
         return InboundMessage(
@@ -798,14 +983,18 @@ def _from_ts(ts: str) -> dt.datetime | None:
         return None
 
 
-def _send_error(exc: SlackApiError, method: str, key: str | None, uncertain: set[str] | None) -> Exception:
+def _send_error(
+    exc: SlackApiError, method: str, key: str | None, uncertain: set[str] | None
+) -> Exception:
     """A Web API refusal as a send error: 429 waits for Retry-After, a server error is
     retried (and, when `uncertain` is given, checked first: the call may have worked)."""
     status = exc.response.status_code
     error = str(exc.response.get("error", "") or "")
     if status == 429 or error == "ratelimited":
         retry_after = _header(exc.response.headers, "retry-after")
-        return TransientSendError(f"{method}: rate limited", retry_after=float(retry_after) if retry_after else 1.0)
+        return TransientSendError(
+            f"{method}: rate limited", retry_after=float(retry_after) if retry_after else 1.0
+        )
     if status >= 500 or error in _TRANSIENT_ERRORS:
         if uncertain is not None and key is not None:
             uncertain.add(key)
@@ -833,4 +1022,6 @@ def _json_response(status: int, body: dict[str, Any]) -> WebhookResponse:
 def _to_webhook_response(response: BoltResponse) -> WebhookResponse:
     content_type = (response.headers.get("content-type") or ["text/plain"])[0]
     body = response.body if isinstance(response.body, bytes) else str(response.body or "").encode()
-    return WebhookResponse(status=response.status, body=body, content_type=content_type.split(";")[0])
+    return WebhookResponse(
+        status=response.status, body=body, content_type=content_type.split(";")[0]
+    )

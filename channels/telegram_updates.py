@@ -15,6 +15,7 @@ from typing import Any
 from telegram import Message, MessageEntity, Update
 
 from channels.base import InboundMessage, Sender
+from channels.untrusted import Unreadable, repaired
 
 PRIVATE = "private"
 GROUPS = ("group", "supergroup")
@@ -55,14 +56,35 @@ def update_id_of(data: Any) -> int:
     return update_id
 
 
-def read_update(data: dict[str, Any], me: BotIdentity, *, check_addressed: bool = True) -> ReadUpdate | None:
-    """Translate one update. Raises UnreadableUpdate when it is malformed."""
+def read_update(
+    data: dict[str, Any], me: BotIdentity, *, check_addressed: bool = True
+) -> ReadUpdate | None:
+    """Translate one update. Raises UnreadableUpdate when it is malformed.
+
+    Lone surrogates are repaired first (they would make the update unwritable) and
+    a deeply nested update is refused (see channels.untrusted).
+    """
     update_id = update_id_of(data)
-    raw = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
     try:
+        data = repaired(data)
+    except Unreadable as exc:
+        raise UnreadableUpdate(f"update {update_id}: {exc}") from None
+    for key in ("message", "edited_message"):
+        if data.get(key) is not None:
+            check_message_shape(data[key], f"update {update_id}: {key}")
+    try:
+        raw = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
         update = Update.de_json(dict(data), None)
+        return _read(update, update_id, raw, me, check_addressed)
+    except UnreadableUpdate:
+        raise
     except Exception as exc:  # the library's parser raises whatever the bad field causes
         raise UnreadableUpdate(f"update {update_id}: {type(exc).__name__}: {exc}") from None
+
+
+def _read(
+    update: Update, update_id: int, raw: bytes, me: BotIdentity, check_addressed: bool
+) -> ReadUpdate | None:
     if update.message is not None:
         message = update.message
         edited = False
@@ -89,7 +111,11 @@ def read_update(data: dict[str, Any], me: BotIdentity, *, check_addressed: bool 
         text = _describe_other(message)
         if not text:
             return None
-    meta: dict[str, Any] = {"chat_id": chat.id, "message_id": message.message_id, "chat_type": chat.type}
+    meta: dict[str, Any] = {
+        "chat_id": chat.id,
+        "message_id": message.message_id,
+        "chat_type": chat.type,
+    }
     if in_group and chat.title:
         meta["chat_title"] = chat.title
     if message.is_topic_message and message.message_thread_id is not None:
@@ -128,6 +154,78 @@ def read_update(data: dict[str, Any], me: BotIdentity, *, check_addressed: bool 
     return ReadUpdate(update_id, inbound, files)
 
 
+# The types of the fields read here. python-telegram-bot builds its objects without
+# checking them, so a signed body with `"text": {}` would reach the inbox as a dict.
+_MESSAGE_FIELDS: dict[str, type] = {
+    "message_id": int,
+    "date": int,
+    "edit_date": int,
+    "text": str,
+    "caption": str,
+    "message_thread_id": int,
+    "is_topic_message": bool,
+    "entities": list,
+    "caption_entities": list,
+    "photo": list,
+}
+_USER_FIELDS: dict[str, type] = {
+    "id": int,
+    "is_bot": bool,
+    "first_name": str,
+    "last_name": str,
+    "username": str,
+    "language_code": str,
+}
+_CHAT_FIELDS: dict[str, type] = {"id": int, "type": str, "title": str}
+_FILE_FIELDS: dict[str, type] = {
+    "file_id": str,
+    "file_unique_id": str,
+    "file_name": str,
+    "mime_type": str,
+    "file_size": int,
+    "width": int,
+    "height": int,
+}
+_ENTITY_FIELDS: dict[str, type] = {"type": str, "offset": int, "length": int}
+_FILE_KINDS = ("document", "voice", "audio", "video", "video_note", "sticker")
+
+
+def check_message_shape(message: Any, where: str) -> None:
+    """UnreadableUpdate when a field this module reads has the wrong JSON type."""
+    _check_object(message, _MESSAGE_FIELDS, where)
+    for key, fields in (("from", _USER_FIELDS), ("chat", _CHAT_FIELDS)):
+        if message.get(key) is not None:
+            _check_object(message[key], fields, f"{where}.{key}")
+    for key in ("entities", "caption_entities"):
+        for i, entity in enumerate(message.get(key) or ()):
+            _check_object(entity, _ENTITY_FIELDS, f"{where}.{key}[{i}]")
+    for i, size in enumerate(message.get("photo") or ()):
+        _check_object(size, _FILE_FIELDS, f"{where}.photo[{i}]")
+    for key in _FILE_KINDS:
+        if message.get(key) is not None:
+            _check_object(message[key], _FILE_FIELDS, f"{where}.{key}")
+    reply = message.get("reply_to_message")
+    if reply is not None:
+        _check_object(reply, {"message_id": int, "from": dict}, f"{where}.reply_to_message")
+        if reply.get("from") is not None:
+            _check_object(reply["from"], _USER_FIELDS, f"{where}.reply_to_message.from")
+
+
+def _check_object(value: Any, fields: dict[str, type], where: str) -> None:
+    if not isinstance(value, dict):
+        raise UnreadableUpdate(f"{where} must be an object")
+    for key, expected in fields.items():
+        found = value.get(key)
+        if found is None:
+            continue
+        wrong_bool = isinstance(found, bool) and expected is not bool
+        if wrong_bool or not isinstance(found, expected):
+            raise UnreadableUpdate(f"{where}.{key} must be a JSON {_JSON_NAMES[expected]}")
+
+
+_JSON_NAMES = {int: "integer", str: "string", bool: "boolean", list: "array", dict: "object"}
+
+
 def addressed_to_bot(message: Message, me: BotIdentity) -> bool:
     """In a group: does the message mention the bot, call its command or reply to it?"""
     reply = message.reply_to_message
@@ -136,7 +234,11 @@ def addressed_to_bot(message: Message, me: BotIdentity) -> bool:
     handle = f"@{me.username}".casefold() if me.username else None
     found = message.parse_entities() if message.text else message.parse_caption_entities()
     for entity, value in found.items():
-        if entity.type == MessageEntity.TEXT_MENTION and entity.user is not None and entity.user.id == me.id:
+        if (
+            entity.type == MessageEntity.TEXT_MENTION
+            and entity.user is not None
+            and entity.user.id == me.id
+        ):
             return True
         if handle is None:
             continue
@@ -158,22 +260,56 @@ def _text_of(message: Message) -> tuple[str, str | None]:
 def _files_of(message: Message) -> tuple[FileToFetch, ...]:
     if message.photo:
         biggest = max(message.photo, key=lambda p: (p.width * p.height, p.file_size or 0))
-        return (FileToFetch(biggest.file_id, f"photo_{biggest.file_unique_id}.jpg", "image/jpeg", biggest.file_size),)
+        return (
+            FileToFetch(
+                biggest.file_id,
+                f"photo_{biggest.file_unique_id}.jpg",
+                "image/jpeg",
+                biggest.file_size,
+            ),
+        )
     if message.document is not None:
         d = message.document
-        return (FileToFetch(d.file_id, d.file_name or f"document_{d.file_unique_id}", d.mime_type or "application/octet-stream", d.file_size),)
+        return (
+            FileToFetch(
+                d.file_id,
+                d.file_name or f"document_{d.file_unique_id}",
+                d.mime_type or "application/octet-stream",
+                d.file_size,
+            ),
+        )
     if message.voice is not None:
         v = message.voice
-        return (FileToFetch(v.file_id, f"voice_{v.file_unique_id}.ogg", v.mime_type or "audio/ogg", v.file_size),)
+        return (
+            FileToFetch(
+                v.file_id, f"voice_{v.file_unique_id}.ogg", v.mime_type or "audio/ogg", v.file_size
+            ),
+        )
     if message.audio is not None:
         a = message.audio
-        return (FileToFetch(a.file_id, a.file_name or f"audio_{a.file_unique_id}.mp3", a.mime_type or "audio/mpeg", a.file_size),)
+        return (
+            FileToFetch(
+                a.file_id,
+                a.file_name or f"audio_{a.file_unique_id}.mp3",
+                a.mime_type or "audio/mpeg",
+                a.file_size,
+            ),
+        )
     if message.video is not None:
         v2 = message.video
-        return (FileToFetch(v2.file_id, v2.file_name or f"video_{v2.file_unique_id}.mp4", v2.mime_type or "video/mp4", v2.file_size),)
+        return (
+            FileToFetch(
+                v2.file_id,
+                v2.file_name or f"video_{v2.file_unique_id}.mp4",
+                v2.mime_type or "video/mp4",
+                v2.file_size,
+            ),
+        )
     if message.video_note is not None:
         n = message.video_note
-        return (FileToFetch(n.file_id, f"video_note_{n.file_unique_id}.mp4", "video/mp4", n.file_size),)
+        return (
+            FileToFetch(n.file_id, f"video_note_{n.file_unique_id}.mp4", "video/mp4", n.file_size),
+        )
     return ()
 
 

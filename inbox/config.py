@@ -45,6 +45,10 @@ class ServerConfig(_Strict):
     max_upload_bytes: int = 25 * 1024 * 1024
     max_request_bytes: int = 1024 * 1024
     api_requests_per_minute: int = Field(default=1200, ge=1)  # per agent (token or session)
+    # When set, GET /metrics needs "Authorization: Bearer <metrics_token>".
+    metrics_token: str | None = Field(
+        default=None, pattern=r"^[\x21-\x7e]{16,256}$", description="16-256 printable ASCII characters, no spaces"
+    )
 
     @field_validator("listen")
     @classmethod

@@ -22,14 +22,19 @@ from typing import Any, Protocol
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from channels.base import InboundAttachment, InboundMessage, IngestResult, Sender, Sink, cancel_task
+from channels.untrusted import TooDeep, Unreadable, load_json
 from channels.widget import EMAIL, WidgetConfig
 from widget.tokens import TokenSigner, identity_ok
 
 log = logging.getLogger(__name__)
 
 MAX_FRAME_BYTES = 16 * 1024
+MAX_FRAME_DEPTH = 8  # hello's identity is the deepest: two levels
 HEARTBEAT_SECONDS = 25.0
 HELLO_TIMEOUT = 15.0
+# Each bad frame is answered with an error frame; a client sending more than this many
+# in 10 s is not a confused widget, and its socket is closed (code 4429).
+MAX_BAD_FRAMES = 30
 
 
 UPLOAD_TICKET_SECONDS = 24 * 3600
@@ -68,13 +73,17 @@ class StoredFile:
 class WidgetStore(Protocol):
     """What the gateway reads; implemented by the inbox over the database."""
 
-    async def transcript(self, channel: str, thread_key: str, after: int, limit: int = 200) -> list[TranscriptItem]: ...
+    async def transcript(
+        self, channel: str, thread_key: str, after: int, limit: int = 200
+    ) -> list[TranscriptItem]: ...
 
     async def latest_seq(self) -> int: ...
 
     async def agents_online(self) -> bool: ...
 
-    async def since(self, after: int, limit: int = 500) -> tuple[int, list[tuple[str, str, TranscriptItem]]]:
+    async def since(
+        self, after: int, limit: int = 500
+    ) -> tuple[int, list[tuple[str, str, TranscriptItem]]]:
         """Widget messages after `after`: (newest seq read, [(channel, thread key, item)])."""
         ...
 
@@ -105,7 +114,13 @@ class FrameError(ValueError):
 
 
 class Gateway:
-    def __init__(self, secret_key: str, store: WidgetStore, bus: Wakeups, channel: Callable[[str], GatewayChannel | None]) -> None:
+    def __init__(
+        self,
+        secret_key: str,
+        store: WidgetStore,
+        bus: Wakeups,
+        channel: Callable[[str], GatewayChannel | None],
+    ) -> None:
         self.secret_key = secret_key
         self.store = store
         self.bus = bus
@@ -133,7 +148,9 @@ class Gateway:
             await websocket.close(code=4404, reason="no such widget channel")
             return
         if not self.origin_allowed(info, websocket.headers.get("origin")):
-            log.warning("widget %s: websocket from origin %r refused", name, websocket.headers.get("origin"))
+            log.warning(
+                "widget %s: websocket from origin %r refused", name, websocket.headers.get("origin")
+            )
             await websocket.close(code=4403, reason="origin not allowed")
             return
         await websocket.accept()
@@ -153,7 +170,14 @@ class UploadError(ValueError):
         self.code = code
 
 
-async def upload(gateway: Gateway, info: GatewayChannel, ticket: str | None, client_id: str, text: str, file: InboundAttachment) -> IngestResult:
+async def upload(
+    gateway: Gateway,
+    info: GatewayChannel,
+    ticket: str | None,
+    client_id: str,
+    text: str,
+    file: InboundAttachment,
+) -> IngestResult:
     """A visitor's file (with an optional caption): one message through the channel's sink.
 
     The ticket from the welcome frame names the visitor's conversation; the client id
@@ -162,15 +186,27 @@ async def upload(gateway: Gateway, info: GatewayChannel, ticket: str | None, cli
     signer = gateway.signer(info.config.name)
     claims = signer.unseal(ticket, UPLOAD_TICKET_SECONDS)
     if claims is None or not isinstance(claims.get("key"), str):
-        raise UploadError(401, "bad_ticket", "the upload ticket is missing, forged or expired; reconnect and retry")
+        raise UploadError(
+            401,
+            "bad_ticket",
+            "the upload ticket is missing, forged or expired; reconnect and retry",
+        )
     if not 1 <= len(client_id) <= 64:
         raise UploadError(422, "bad_client_id", "client_id must be a string of 1 to 64 characters")
     if len(text) > info.config.max_message_chars:
-        raise UploadError(422, "too_long", f"a message has at most {info.config.max_message_chars} characters")
+        raise UploadError(
+            422, "too_long", f"a message has at most {info.config.max_message_chars} characters"
+        )
     if info.sink is None:
         raise UploadError(503, "unavailable", "the chat is not available right now; retry")
     key = claims["key"]
-    sender = Sender(address=key, name=claims.get("name"), email=claims.get("email"), language=claims.get("language"), verified=bool(claims.get("verified")))
+    sender = Sender(
+        address=key,
+        name=claims.get("name"),
+        email=claims.get("email"),
+        language=claims.get("language"),
+        verified=bool(claims.get("verified")),
+    )
     inbound = InboundMessage(
         external_id=f"{key}:{client_id}",
         sender=sender,
@@ -201,18 +237,48 @@ class VisitorSession:
         self.conversation_id: int | None = None
         self.continue_by_email: str | None = None
         self._typing_said = 0.0
+        self._bad: deque[float] = deque()  # when the last bad frames came
         self.active_at = time.monotonic()  # last frame either way (heartbeats when quiet)
 
     async def run(self) -> None:
         hello = await self._first_frame()
         await self._welcome(hello)
         while True:
-            raw = await self.ws.receive_text()  # the hub sends heartbeats while we wait
-            self.active_at = time.monotonic()
             try:
-                await self._handle(raw)
+                frame = await self._next_frame()  # the hub sends heartbeats while we wait
+                await self._handle(frame)
             except FrameError as exc:
-                await self.send({"type": "error", "code": exc.code, "message": str(exc)})
+                await self._refuse(exc)
+
+    async def _next_frame(self) -> dict[str, Any]:
+        """The next frame from the visitor, parsed; FrameError for a bad one."""
+        message = await self.ws.receive()
+        if message["type"] == "websocket.disconnect":
+            raise WebSocketDisconnect(message.get("code", 1000), message.get("reason"))
+        self.active_at = time.monotonic()
+        text = message.get("text")
+        if text is None:
+            raise FrameError(
+                "bad_frame", "frames are text, one JSON object each; a binary frame is not read"
+            )
+        return parse_frame(text)
+
+    async def _refuse(self, error: FrameError) -> None:
+        """Answer a bad frame with an error frame; close the socket of a client that floods."""
+        now = time.monotonic()
+        while self._bad and self._bad[0] <= now - 10.0:
+            self._bad.popleft()
+        self._bad.append(now)
+        if len(self._bad) > MAX_BAD_FRAMES:
+            log.warning(
+                "widget %s: socket of %s closed after %d bad frames in 10 s",
+                self.config.name,
+                self.key or "a visitor",
+                len(self._bad),
+            )
+            await self.ws.close(code=4429, reason="too many bad frames")
+            raise WebSocketDisconnect(4429)
+        await self.send({"type": "error", "code": error.code, "message": str(error)})
 
     async def send(self, frame: dict[str, Any]) -> None:
         async with self._send_lock:
@@ -222,19 +288,20 @@ class VisitorSession:
     # -- hello ------------------------------------------------------------------------
 
     async def _first_frame(self) -> dict[str, Any]:
+        deadline = time.monotonic() + HELLO_TIMEOUT
         while True:
             try:
-                raw = await asyncio.wait_for(self.ws.receive_text(), HELLO_TIMEOUT)
+                frame = await asyncio.wait_for(
+                    self._next_frame(), max(0.0, deadline - time.monotonic())
+                )
+                if frame["type"] != "hello":
+                    raise FrameError("hello_first", 'the first frame must be {"type": "hello"}')
+                return frame
             except TimeoutError:
                 await self.ws.close(code=4408, reason="no hello")
                 raise WebSocketDisconnect(4408) from None
-            try:
-                frame = parse_frame(raw)
-                if frame["type"] != "hello":
-                    raise FrameError("hello_first", "the first frame must be {\"type\": \"hello\"}")
-                return frame
             except FrameError as exc:
-                await self.send({"type": "error", "code": exc.code, "message": str(exc)})
+                await self._refuse(exc)
 
     async def _welcome(self, hello: dict[str, Any]) -> None:
         visitor = self.signer.visitor_of(hello.get("token"))
@@ -249,9 +316,17 @@ class VisitorSession:
             email = _str(identity.get("email"), 320)
             name = _str(identity.get("name"), 255)
             if self.config.identity_secret and user_id:
-                identified = identity_ok(self.config.identity_secret, user_id, _str(identity.get("hmac"), 128))
+                identified = identity_ok(
+                    self.config.identity_secret, user_id, _str(identity.get("hmac"), 128)
+                )
                 if not identified:
-                    await self.send({"type": "error", "code": "identity_rejected", "message": "identify() needs a valid hmac of the id"})
+                    await self.send(
+                        {
+                            "type": "error",
+                            "code": "identity_rejected",
+                            "message": "identify() needs a valid hmac of the id",
+                        }
+                    )
             if identified:
                 self.key = f"u:{user_id}"
         if not self.key:
@@ -261,13 +336,23 @@ class VisitorSession:
         if continuation and EMAIL.match(continuation):
             self.continue_by_email = continuation
             email = email or continuation
-        self.sender = Sender(address=self.key, name=name, email=email, language=language, verified=identified)
+        self.sender = Sender(
+            address=self.key, name=name, email=email, language=language, verified=identified
+        )
         try:
-            self.after = max(0, int(hello.get("after") or 0))
-        except (TypeError, ValueError):
-            self.after = 0
+            after = int(hello.get("after") or 0)
+        except (TypeError, ValueError, OverflowError):
+            after = 0
+        self.after = after if 0 <= after < 2**63 else 0  # a seq the database can compare
         ticket = self.signer.seal(
-            {"key": self.key, "name": name, "email": email, "language": language, "verified": identified, "continue_by_email": self.continue_by_email}
+            {
+                "key": self.key,
+                "name": name,
+                "email": email,
+                "language": language,
+                "verified": identified,
+                "continue_by_email": self.continue_by_email,
+            }
         )
         await self.send(
             {
@@ -278,7 +363,11 @@ class VisitorSession:
                 "agents_online": await self.gateway.store.agents_online(),
                 "offline_email": bool(self.config.offline_email_channel),
                 "seq": await self.gateway.store.latest_seq(),
-                "upload": {"url": f"{self.info.public_url}/widget/{self.config.name}/upload", "ticket": ticket, "max_bytes": self.config.max_upload_bytes},
+                "upload": {
+                    "url": f"{self.info.public_url}/widget/{self.config.name}/upload",
+                    "ticket": ticket,
+                    "max_bytes": self.config.max_upload_bytes,
+                },
             }
         )
         await self.gateway.hub.join(self)
@@ -286,8 +375,7 @@ class VisitorSession:
 
     # -- frames from the visitor --------------------------------------------------------------
 
-    async def _handle(self, raw: str) -> None:
-        frame = parse_frame(raw)
+    async def _handle(self, frame: dict[str, Any]) -> None:
         kind = frame["type"]
         if kind == "ping":
             await self.send({"type": "pong"})
@@ -308,13 +396,29 @@ class VisitorSession:
         if not isinstance(text, str) or not text.strip():
             raise FrameError("empty", "text must be a non-empty string")
         if len(text) > self.config.max_message_chars:
-            raise FrameError("too_long", f"a message has at most {self.config.max_message_chars} characters")
+            raise FrameError(
+                "too_long", f"a message has at most {self.config.max_message_chars} characters"
+            )
         if not self._allow():
-            await self.send({"type": "error", "code": "rate_limited", "client_id": client_id, "message": "too many messages; wait a few seconds"})
+            await self.send(
+                {
+                    "type": "error",
+                    "code": "rate_limited",
+                    "client_id": client_id,
+                    "message": "too many messages; wait a few seconds",
+                }
+            )
             return
         sink = self.info.sink
         if sink is None or self.sender is None:
-            await self.send({"type": "error", "code": "unavailable", "client_id": client_id, "message": "the chat is not available right now; retry"})
+            await self.send(
+                {
+                    "type": "error",
+                    "code": "unavailable",
+                    "client_id": client_id,
+                    "message": "the chat is not available right now; retry",
+                }
+            )
             return
         inbound = InboundMessage(
             external_id=f"{self.key}:{client_id}",
@@ -323,9 +427,31 @@ class VisitorSession:
             thread_key=self.key,
             meta=_meta(self.key, client_id, self.continue_by_email),
         )
-        [result] = await sink.ingest([inbound])
+        try:
+            [result] = await sink.ingest([inbound])
+        except Exception:
+            # Not stored: the visitor resends it with the same client_id (stored once).
+            log.exception(
+                "widget %s: message %s of %s not stored", self.config.name, client_id, self.key
+            )
+            await self.send(
+                {
+                    "type": "error",
+                    "code": "unavailable",
+                    "client_id": client_id,
+                    "message": "the message was not stored; retry",
+                }
+            )
+            return
         self.conversation_id = result.conversation_id or self.conversation_id
-        await self.send({"type": "ack", "client_id": client_id, "id": result.message_id, "duplicate": result.duplicate})
+        await self.send(
+            {
+                "type": "ack",
+                "client_id": client_id,
+                "id": result.message_id,
+                "duplicate": result.duplicate,
+            }
+        )
         await self._push_new()
 
     async def _typing(self) -> None:
@@ -335,7 +461,14 @@ class VisitorSession:
             return
         self._typing_said = now
         author = (self.sender.name if self.sender else None) or None
-        await self.gateway.bus.signal({"kind": "typing", "from": "contact", "conversation_id": self.conversation_id, "author": author})
+        await self.gateway.bus.signal(
+            {
+                "kind": "typing",
+                "from": "contact",
+                "conversation_id": self.conversation_id,
+                "author": author,
+            }
+        )
 
     def _allow(self) -> bool:
         now = time.monotonic()
@@ -362,7 +495,12 @@ class VisitorSession:
         self._sent.add(item.message_id)
         base = f"{self.info.public_url}/widget/{self.config.name}/files"
         files = [
-            {"name": f.name, "type": f.content_type, "size": f.size, "url": f"{base}/{f.id}?sig={self.signer.file_signature(f.id)}"}
+            {
+                "name": f.name,
+                "type": f.content_type,
+                "size": f.size,
+                "url": f"{base}/{f.id}?sig={self.signer.file_signature(f.id)}",
+            }
             for f in item.files
         ]
         await self.send(
@@ -423,9 +561,15 @@ class Hub:
 
     def _on_signal(self, signal: dict[str, Any]) -> None:
         """An agent typing on a widget conversation: show it to that visitor's sockets."""
-        if signal.get("kind") != "typing" or signal.get("from") != "agent" or signal.get("channel_type") != "widget":
+        if (
+            signal.get("kind") != "typing"
+            or signal.get("from") != "agent"
+            or signal.get("channel_type") != "widget"
+        ):
             return
-        sessions = self._sessions.get((str(signal.get("channel")), str(signal.get("thread_key"))), ())
+        sessions = self._sessions.get(
+            (str(signal.get("channel")), str(signal.get("thread_key"))), ()
+        )
         frame = {"type": "typing", "author": signal.get("author")}
         for session in list(sessions):
             self._send_soon(session, frame)
@@ -473,14 +617,17 @@ class Hub:
 
 
 def parse_frame(raw: str) -> dict[str, Any]:
+    """One text frame as a JSON object, lone surrogates in it repaired (U+FFFD)."""
     if len(raw.encode("utf-8", "surrogatepass")) > MAX_FRAME_BYTES:
         raise FrameError("too_large", f"a frame has at most {MAX_FRAME_BYTES} bytes")
     try:
-        frame = json.loads(raw)
-    except json.JSONDecodeError:
+        frame = load_json(raw, max_depth=MAX_FRAME_DEPTH)
+    except TooDeep:
+        raise FrameError("bad_frame", f"a frame nests at most {MAX_FRAME_DEPTH} levels") from None
+    except Unreadable:
         raise FrameError("bad_json", "a frame is one JSON object") from None
     if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
-        raise FrameError("bad_frame", "a frame is a JSON object with a string \"type\"")
+        raise FrameError("bad_frame", 'a frame is a JSON object with a string "type"')
     return frame
 
 
@@ -493,4 +640,3 @@ def _meta(key: str, client_id: str, continue_by_email: str | None) -> dict[str, 
 
 def _str(value: Any, limit: int) -> str | None:
     return value[:limit] if isinstance(value, str) and value.strip() else None
-

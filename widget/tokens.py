@@ -42,7 +42,7 @@ class TokenSigner:
         visitor, _, signature = rest.rpartition(".")
         if version != "v1" or not _VISITOR.match(visitor):
             return None
-        return visitor if hmac.compare_digest(signature, self._sign(visitor)) else None
+        return visitor if _same(signature, self._sign(visitor)) else None
 
     def seal(self, data: dict[str, Any]) -> str:
         """A signed, timestamped ticket (e.g. an upload ticket holding the thread key)."""
@@ -59,10 +59,12 @@ class TokenSigner:
 
     def file_signature(self, attachment_id: int) -> str:
         """The capability in a visitor's download link of one attachment."""
-        return hmac.new(self._key, f"file:{attachment_id}".encode(), hashlib.sha256).hexdigest()[:32]
+        return hmac.new(self._key, f"file:{attachment_id}".encode(), hashlib.sha256).hexdigest()[
+            :32
+        ]
 
     def file_ok(self, attachment_id: int, signature: str | None) -> bool:
-        return bool(signature) and hmac.compare_digest(self.file_signature(attachment_id), str(signature))
+        return bool(signature) and _same(self.file_signature(attachment_id), str(signature))
 
 
 def identity_hmac(secret: str, user_id: str) -> str:
@@ -73,4 +75,11 @@ def identity_hmac(secret: str, user_id: str) -> str:
 def identity_ok(secret: str | None, user_id: str, given: str | None) -> bool:
     if not secret or not given or not user_id:
         return False
-    return hmac.compare_digest(identity_hmac(secret, user_id), given.strip().lower())
+    return _same(identity_hmac(secret, user_id), given.strip().lower())
+
+
+def _same(a: str, b: str) -> bool:
+    """Constant-time equality for strings from outside (compare_digest refuses non-ASCII str)."""
+    return hmac.compare_digest(
+        a.encode("utf-8", "surrogatepass"), b.encode("utf-8", "surrogatepass")
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Callable
 
 from fastapi import FastAPI, Request, Response
@@ -80,6 +81,11 @@ async def _too_large(send: Send) -> None:
 
 async def _nothing() -> Message:
     return {"type": "http.disconnect"}
+
+
+def _bearer_is(request: Request, token: str) -> bool:
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode())
 
 
 def widget_channel(services: Services, name: str) -> GatewayChannel | None:
@@ -165,6 +171,13 @@ def create_app(services: Services) -> FrontdeskApp:
 
     @app.get("/metrics", tags=["health"], include_in_schema=False)
     async def metrics_endpoint(request: Request) -> Response:
+        token = services.config.server.metrics_token
+        if token is not None and not _bearer_is(request, token):
+            return JSONResponse(
+                errors.error_body(401, "GET /metrics needs Authorization: Bearer <server.metrics_token>"),
+                status_code=401,
+                headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
+            )
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     for module in (conversations, contacts, tickets, routing_admin, admin, events, attachments, kb):

@@ -11,17 +11,25 @@ from typing import Any
 import httpx
 import pytest
 import websockets
-from websockets.exceptions import InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from tests.fixtures.daemon import Daemon, daemon
-from widget.tokens import TokenSigner, identity_hmac
+from widget.gateway import MAX_BAD_FRAMES
+from widget.tokens import TokenSigner, identity_hmac, identity_ok
 
 ORIGIN = "http://shop.example.test"
 SECRET = "identity-secret-for-tests"
 
 
 def widget_channel(**extra: Any) -> dict[str, object]:
-    return {"name": "website", "type": "widget", "allowed_origins": [ORIGIN], "identity_secret": SECRET, "rate_limit": 5, **extra}
+    return {
+        "name": "website",
+        "type": "widget",
+        "allowed_origins": [ORIGIN],
+        "identity_secret": SECRET,
+        "rate_limit": 5,
+        **extra,
+    }
 
 
 @pytest.fixture
@@ -62,7 +70,9 @@ class Visitor:
 
 
 def api(node: Daemon) -> httpx.Client:
-    return httpx.Client(base_url=node.url, headers={"Authorization": f"Bearer {node.token}"}, timeout=30)  # type: ignore[attr-defined]
+    return httpx.Client(
+        base_url=node.url, headers={"Authorization": f"Bearer {node.token}"}, timeout=30
+    )  # type: ignore[attr-defined]
 
 
 async def test_message_ack_replay_and_resend_is_stored_once(node: Daemon) -> None:
@@ -80,13 +90,20 @@ async def test_message_ack_replay_and_resend_is_stored_once(node: Daemon) -> Non
     await again.connect(token=welcome["token"], after=0)  # a reload: same visitor
     replay = await again.expect("message")
     assert replay["id"] == ack["id"] and replay["seq"] == echoed["seq"]
-    await again.send({"type": "message", "client_id": "c1", "text": "Hello there"})  # resent after reconnect
+    await again.send(
+        {"type": "message", "client_id": "c1", "text": "Hello there"}
+    )  # resent after reconnect
     assert (await again.expect("ack"))["duplicate"] is True
     await again.close()
     with api(node) as client:
         [conversation] = client.get("/api/v1/conversations").json()["items"]
         assert conversation["channel"] == "website"
-        texts = [m["text"] for m in client.get(f"/api/v1/conversations/{conversation['id']}/messages").json()["items"]]
+        texts = [
+            m["text"]
+            for m in client.get(f"/api/v1/conversations/{conversation['id']}/messages").json()[
+                "items"
+            ]
+        ]
     assert texts == ["Hello there"]
 
 
@@ -98,8 +115,19 @@ async def test_agent_reply_reaches_the_visitor_live_and_after_reconnect(node: Da
     mine = await visitor.expect("message")
     with api(node) as client:
         [conversation] = client.get("/api/v1/conversations").json()["items"]
-        assert client.post(f"/api/v1/conversations/{conversation['id']}/messages", json={"text": "Yes, today!"}).status_code == 201
-        assert client.post(f"/api/v1/conversations/{conversation['id']}/messages", json={"text": "internal", "private": True}).status_code == 201
+        assert (
+            client.post(
+                f"/api/v1/conversations/{conversation['id']}/messages", json={"text": "Yes, today!"}
+            ).status_code
+            == 201
+        )
+        assert (
+            client.post(
+                f"/api/v1/conversations/{conversation['id']}/messages",
+                json={"text": "internal", "private": True},
+            ).status_code
+            == 201
+        )
     reply = await visitor.expect("message")
     assert (reply["direction"], reply["text"], reply["author"]) == ("out", "Yes, today!", "Root")
     await visitor.close()
@@ -108,21 +136,29 @@ async def test_agent_reply_reaches_the_visitor_live_and_after_reconnect(node: Da
     missed = await later.expect("message")
     assert missed["text"] == "Yes, today!"
     await later.send({"type": "ping"})
-    assert (await later.expect("pong"))["type"] == "pong"  # and nothing else: the note stays private
+    assert (await later.expect("pong"))[
+        "type"
+    ] == "pong"  # and nothing else: the note stays private
     await later.close()
 
 
 async def test_a_disallowed_origin_is_refused(node: Daemon) -> None:
     for origin in ("https://evil.example", None):
         with pytest.raises(InvalidStatus) as refused:
-            await websockets.connect(node.url.replace("http", "ws") + "/widget/website/ws", origin=origin)
+            await websockets.connect(
+                node.url.replace("http", "ws") + "/widget/website/ws", origin=origin
+            )
         assert refused.value.response.status_code == 403  # refused at the handshake: nothing stored
 
 
 async def test_bad_frames_get_error_frames_and_the_socket_stays_open(node: Daemon) -> None:
     visitor = Visitor(node)
     await visitor.connect()
-    for frame, code in (("not json", "bad_json"), ("[1,2]", "bad_frame"), (json.dumps({"type": "warp"}), "unknown_type")):
+    for frame, code in (
+        ("not json", "bad_json"),
+        ("[1,2]", "bad_frame"),
+        (json.dumps({"type": "warp"}), "unknown_type"),
+    ):
         await visitor.ws.send(frame)
         assert (await visitor.expect("error"))["code"] == code
     await visitor.send({"type": "message", "client_id": "", "text": "x"})
@@ -133,15 +169,77 @@ async def test_bad_frames_get_error_frames_and_the_socket_stays_open(node: Daemo
         await visitor.send({"type": "message", "client_id": f"r{i}", "text": f"spam {i}"})
     kinds = []
     for _ in range(6):
-        kinds.append(await visitor.expect("error") if len(kinds) == 5 else await visitor.expect("ack"))
+        kinds.append(
+            await visitor.expect("error") if len(kinds) == 5 else await visitor.expect("ack")
+        )
     assert kinds[-1]["code"] == "rate_limited"
     await visitor.send({"type": "ping"})
     assert (await visitor.expect("pong"))["type"] == "pong"
     await visitor.close()
 
 
-async def test_identify_with_a_valid_hmac_follows_the_user_and_merges_by_email(node: Daemon) -> None:
-    identity = {"id": "user-42", "email": "ana@example.com", "name": "Ana", "hmac": identity_hmac(SECRET, "user-42")}
+async def test_binary_deep_and_lone_surrogate_frames_are_answered_and_the_socket_stays_open(
+    node: Daemon,
+) -> None:
+    early = Visitor(node)
+    early.ws = await websockets.connect(early.url, origin=ORIGIN)
+    await early.ws.send(b"\x00\x01 binary before hello")
+    assert (await early.expect("error"))["code"] == "bad_frame"
+    await early.ws.send("[" * 5000 + "]" * 5000)
+    assert (await early.expect("error"))["code"] == "bad_frame"
+    # A token with a non-ASCII signature, a lone surrogate in the name, an absurd `after`.
+    hello = '{"type": "hello", "token": "v1.AAAAAAAAAAAAAAAAAAAA.\u00f1", "after": 1e308, "identity": {"name": "An\\ud800a"}}'
+    await early.ws.send(hello)
+    assert (await early.expect("welcome"))["identified"] is False
+
+    deep = (
+        json.dumps({"type": "message", "client_id": "d1", "text": "x"})[:-1]
+        + ', "extra": '
+        + "[" * 3000
+        + "]" * 3000
+        + "}"
+    )
+    await early.ws.send(deep)
+    error = await early.expect("error")
+    assert error["code"] == "bad_frame" and "nests" in error["message"]
+    await early.ws.send(b"\xff" * 100)
+    assert (await early.expect("error"))["code"] == "bad_frame"
+    await early.ws.send(
+        '{"type": "message", "client_id": "s\\udc80", "text": "hola \\ud800 mundo"}'
+    )
+    ack = await early.expect("ack")
+    assert ack["client_id"] == "s\ufffd" and ack["duplicate"] is False
+    echoed = await early.expect("message")
+    assert echoed["text"] == "hola \ufffd mundo"
+    await early.send({"type": "ping"})
+    assert (await early.expect("pong"))["type"] == "pong"
+    await early.close()
+    with api(node) as client:
+        [conversation] = client.get("/api/v1/conversations").json()["items"]
+        assert conversation["contact"]["name"] == "An\ufffda"
+
+
+async def test_a_client_flooding_bad_frames_is_disconnected(node: Daemon) -> None:
+    visitor = Visitor(node)
+    await visitor.connect()
+    for _ in range(MAX_BAD_FRAMES):
+        await visitor.ws.send(b"\x00")
+        assert (await visitor.expect("error"))["code"] == "bad_frame"
+    await visitor.ws.send(b"\x00")
+    with pytest.raises(ConnectionClosed) as closed:
+        await visitor.recv()
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4429
+
+
+async def test_identify_with_a_valid_hmac_follows_the_user_and_merges_by_email(
+    node: Daemon,
+) -> None:
+    identity = {
+        "id": "user-42",
+        "email": "ana@example.com",
+        "name": "Ana",
+        "hmac": identity_hmac(SECRET, "user-42"),
+    }
     first = Visitor(node)
     welcome = await first.connect(identity=identity)
     assert welcome["identified"] is True
@@ -168,13 +266,22 @@ def test_tokens_cannot_be_forged_or_moved_between_channels() -> None:
     assert b.visitor_of(token) is None
     assert a.visitor_of(token[:-1] + ("0" if token[-1] != "0" else "1")) is None
     assert a.visitor_of("v1.short.sig") is None and a.visitor_of(None) is None
+    assert a.visitor_of(f"v1.{visitor}.ñ") is None and a.visitor_of(f"v1.{visitor}.\udc80") is None
+    assert a.file_ok(1, "ñ") is False and identity_ok("s", "user-1", "ñ") is False
 
 
 def test_embed_script_and_demo_page(node: Daemon, tmp_path: Path) -> None:
     script = httpx.get(f"{node.url}/widget/website.js")
-    assert script.status_code == 200 and script.headers["content-type"].startswith("application/javascript")
-    assert script.text.startswith("var FRONTDESK_CONFIG = {") and '"channel": "website"' in script.text
+    assert script.status_code == 200 and script.headers["content-type"].startswith(
+        "application/javascript"
+    )
+    assert (
+        script.text.startswith("var FRONTDESK_CONFIG = {") and '"channel": "website"' in script.text
+    )
     assert len(script.content) < 30 * 1024
     demo = httpx.get(f"{node.url}/widget/website/demo")
-    assert demo.status_code == 200 and f'<script src="{node.url}/widget/website.js" async></script>' in demo.text
+    assert (
+        demo.status_code == 200
+        and f'<script src="{node.url}/widget/website.js" async></script>' in demo.text
+    )
     assert httpx.get(f"{node.url}/widget/nope.js").status_code == 404
