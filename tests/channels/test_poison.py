@@ -24,7 +24,7 @@ from channels.spool import SpoolChannel, SpoolConfig, parse_spool_file
 from channels.telegram import TelegramChannel, TelegramConfig
 from channels.telegram_updates import BotIdentity, read_update
 from inbox.pipeline.ingest import ChannelRef
-from inbox.runtime import ChannelSink
+from inbox.runtime.channels import ChannelSink
 from inbox.runtime.services import Services
 from inbox.store.models import Message, QuarantineItem
 from tests.fixtures.fake_slack import (

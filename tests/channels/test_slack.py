@@ -21,9 +21,9 @@ from channels.base import (
     WebhookRequest,
 )
 from channels.slack import SlackChannel, SlackConfig, plain_text
-from inbox.models import Message
-from inbox.runtime import ChannelSink
-from inbox.services import Services
+from inbox.runtime.channels import ChannelSink
+from inbox.runtime.services import Services
+from inbox.store.models import Message
 from tests.fixtures.fake_slack import (
     APP_TOKEN,
     BOT_ID,

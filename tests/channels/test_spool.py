@@ -21,9 +21,9 @@ from channels.spool import (
     SpoolConfig,
     parse_spool_file,
 )
-from inbox.models import Message, QuarantineItem
-from inbox.runtime import ChannelSink
-from inbox.services import Services
+from inbox.runtime.channels import ChannelSink
+from inbox.runtime.services import Services
+from inbox.store.models import Message, QuarantineItem
 from tests.fixtures.inbox import add_channel
 from tests.fixtures.memory_sink import MemorySink, eventually
 

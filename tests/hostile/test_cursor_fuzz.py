@@ -13,8 +13,8 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from inbox.api import pagination
-from inbox.api.errors import ApiError
+from inbox.web import pagination
+from inbox.web.errors import ApiError
 from tests.fixtures.inbox import Api
 
 FUZZ = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -8,9 +8,9 @@ import httpx
 import pytest
 
 from inbox import config as config_module
-from inbox.app import create_app
 from inbox.config import ConfigError
-from inbox.services import Services
+from inbox.runtime.services import Services
+from inbox.web.app import create_app
 from tests.fixtures.inbox import SECRET, make_config
 
 TOKEN = "metrics-token-0123456789abcdef"
