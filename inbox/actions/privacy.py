@@ -7,7 +7,6 @@ from typing import cast
 
 from sqlalchemy import Connection, Table, delete, or_, select, update
 
-from inbox import events
 from inbox.actions.runner import Actor, Context, Tx, perform
 from inbox.queries.privacy import find_contact
 from inbox.store.models import Attachment, Blob, Contact, ContactIdentity, Conversation, Message
@@ -36,7 +35,8 @@ async def erase_contact(ctx: Context, actor: Actor, key: str) -> dict[str, int]:
 
 def erase(conn: Connection, contact_id: int) -> dict[str, int]:
     """Remove the contact's personal data; conversations stay as empty shells for statistics."""
-    events.lock_writers(conn)  # no ingest may reuse a blob while it is being deleted
+    # Run by `perform`, which holds the writers' lock: no ingest may reuse a blob while it
+    # is being deleted.
     conversation_ids = list(conn.scalars(select(conversations_t.c.id).where(conversations_t.c.contact_id == contact_id)))
     message_ids = list(
         conn.scalars(select(messages_t.c.id).where(or_(messages_t.c.contact_id == contact_id, messages_t.c.conversation_id.in_(conversation_ids))))

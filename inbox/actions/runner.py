@@ -7,8 +7,9 @@ and `event()`. `perform` writes both in the same transaction, commits, and only 
 the bus, so a listener never hears of a change that could still roll back.
 
 On SQLite the whole transaction runs in the single writer thread (one hop); on PostgreSQL
-in SQLAlchemy's greenlet bridge. Events take the writers' lock only when there are events,
-so their `seq` order is their commit order.
+in SQLAlchemy's greenlet bridge, and it takes the writers' lock first, as the ingest does:
+events' `seq` order is then their commit order, and no two writers ever wait for each
+other's rows while holding the lock the other wants (a deadlock under load).
 """
 
 from __future__ import annotations
@@ -104,7 +105,6 @@ class Tx:
         audit.insert_entries(self.conn, self._audits, self.now)
         if not self.feed:
             return 0
-        events.lock_writers(self.conn)
         return max(events.insert_events(self.conn, self.feed))
 
 
@@ -113,6 +113,7 @@ async def perform(db: Database, bus: Bus, actor: Actor, work: Callable[[Tx], T])
     the bus. A `DomainError` (or any error) raised by `work` rolls everything back."""
 
     def in_transaction(conn: Connection) -> tuple[T, int]:
+        events.lock_writers(conn)
         tx = Tx(conn, actor)
         result = work(tx)
         return result, tx.finish()
