@@ -32,6 +32,21 @@ def adapter_class(type_name: str) -> type[Channel]:
     return cls
 
 
+def icon_of(type_name: str) -> str:
+    """The one-character icon of a channel type ("•" for a type no adapter has)."""
+    try:
+        return adapter_class(type_name).icon
+    except UnknownChannelType:
+        return "•"
+
+
+def delivers_on_commit(type_name: str) -> bool:
+    try:
+        return adapter_class(type_name).delivers_on_commit
+    except UnknownChannelType:
+        return False
+
+
 def config_model(type_name: str) -> type[ChannelConfig]:
     return adapter_class(type_name).config_model
 

@@ -27,6 +27,11 @@ class ChannelConfig(BaseModel):
     type: str
     enabled: bool = True
 
+    def channels_named(self) -> dict[str, str]:
+        """Other channels this one names, by key ({"offline_email_channel": "support"}):
+        the config check makes sure each exists."""
+        return {}
+
 
 # --- inbound -----------------------------------------------------------------------
 
@@ -189,6 +194,16 @@ class ChannelAuthError(Exception):
     """The channel's credentials were refused."""
 
 
+@runtime_checkable
+class SupportsRelay(Protocol):
+    """Adapters that ask for a copy of a reply on another channel (the widget: a visitor
+    who left asked to be answered by email too)."""
+
+    def relay_target(self, outbound: OutboundMessage) -> tuple[str, Recipient] | None:
+        """(the other channel's name, the recipient there), or None for no copy."""
+        ...
+
+
 # --- webhooks ----------------------------------------------------------------------
 
 
@@ -228,6 +243,11 @@ class Channel(Protocol):
     """What the inbox needs of an adapter."""
 
     config_model: ClassVar[type[ChannelConfig]]
+    # What the inbox shows for the channel's type (one character, in lists and rows).
+    icon: ClassVar[str]
+    # True when a reply is delivered by being committed (the widget's gateway reads it
+    # from the store on every web node), so the outbox never sends it.
+    delivers_on_commit: ClassVar[bool]
     name: str
 
     async def start(self, sink: Sink) -> None:
@@ -243,10 +263,12 @@ class Channel(Protocol):
         ...
 
 
+@runtime_checkable
 class SupportsWebhook(Protocol):
     async def handle_webhook(self, request: WebhookRequest) -> WebhookResponse: ...
 
 
+@runtime_checkable
 class SupportsAttach(Protocol):
     """Adapters that take webhooks: every web node attaches a sink for `handle_webhook`,
     while `start()` (the receiver: polling, webhook registration) runs on one node only."""
@@ -254,6 +276,7 @@ class SupportsAttach(Protocol):
     def attach(self, sink: Sink) -> None: ...
 
 
+@runtime_checkable
 class SupportsCheck(Protocol):
     async def check(self) -> list[CheckResult]: ...
 
@@ -276,6 +299,7 @@ class ChannelContext:
     message_id_domain: str = "frontdesk.local"
 
 
+@runtime_checkable
 class SupportsParse(Protocol):
     """Adapters whose raw input can be parsed again (`frontdesk quarantine retry ID`)."""
 

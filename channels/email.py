@@ -100,6 +100,8 @@ class Cursor:
 
 class EmailChannel:
     config_model: ClassVar[type[ChannelConfig]] = EmailConfig
+    icon: ClassVar[str] = "✉"
+    delivers_on_commit: ClassVar[bool] = False
 
     def __init__(self, config: EmailConfig, context: ChannelContext) -> None:
         self.config = config

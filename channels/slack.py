@@ -128,6 +128,8 @@ class BotIdentity:
 
 class SlackChannel:
     config_model: ClassVar[type[ChannelConfig]] = SlackConfig
+    icon: ClassVar[str] = "#"
+    delivers_on_commit: ClassVar[bool] = False
 
     def __init__(self, config: SlackConfig, context: ChannelContext) -> None:
         self.config = config

@@ -61,6 +61,8 @@ class SpoolConfig(ChannelConfig):
 
 class SpoolChannel:
     config_model: ClassVar[type[ChannelConfig]] = SpoolConfig
+    icon: ClassVar[str] = "⇣"
+    delivers_on_commit: ClassVar[bool] = False
 
     def __init__(self, config: SpoolConfig, context: ChannelContext) -> None:
         self.config = config

@@ -122,6 +122,8 @@ class _Part:
 
 class TelegramChannel:
     config_model: ClassVar[type[ChannelConfig]] = TelegramConfig
+    icon: ClassVar[str] = "✈"
+    delivers_on_commit: ClassVar[bool] = False
 
     def __init__(self, config: TelegramConfig, context: ChannelContext) -> None:
         self.config = config

@@ -48,6 +48,9 @@ class WidgetConfig(ChannelConfig):
     # and replies are then also sent there, so the conversation continues by email.
     offline_email_channel: str | None = None
 
+    def channels_named(self) -> dict[str, str]:
+        return {"offline_email_channel": self.offline_email_channel} if self.offline_email_channel else {}
+
     @field_validator("allowed_origins")
     @classmethod
     def _origins(cls, values: list[str]) -> list[str]:
@@ -66,6 +69,8 @@ class WidgetConfig(ChannelConfig):
 
 class WidgetChannel:
     config_model: ClassVar[type[ChannelConfig]] = WidgetConfig
+    icon: ClassVar[str] = "❝"
+    delivers_on_commit: ClassVar[bool] = True
 
     def __init__(self, config: WidgetConfig, context: ChannelContext) -> None:
         self.config = config

@@ -244,9 +244,9 @@ def _check_references(config: Config, channel_models: list[ChannelConfig]) -> li
     )
     names = {c.name for c in channel_models}
     for i, channel in enumerate(channel_models):
-        relay = getattr(channel, "offline_email_channel", None)
-        if relay is not None and (relay not in names or relay == channel.name):
-            problems.append(f"channels[{i}].offline_email_channel: {relay!r} is not the name of another channel in this file")
+        for key, other in channel.channels_named().items():
+            if other not in names or other == channel.name:
+                problems.append(f"channels[{i}].{key}: {other!r} is not the name of another channel in this file")
     return problems
 
 

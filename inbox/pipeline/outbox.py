@@ -26,6 +26,7 @@ from channels.base import (
     PermanentSendError,
     Recipient,
     SendResult,
+    SupportsRelay,
     TransientSendError,
     cancel_task,
 )
@@ -191,8 +192,7 @@ class OutboxWorker:
     async def _relay(self, channel: Channel, outbound: OutboundMessage) -> None:
         """Send the copy a channel asks for (e.g. a widget reply to a visitor who left
         for email). Raising retries the whole item; the first send is idempotent there."""
-        target = getattr(channel, "relay_target", None)
-        wanted = target(outbound) if target is not None and self.channel_named is not None else None
+        wanted = channel.relay_target(outbound) if isinstance(channel, SupportsRelay) and self.channel_named is not None else None
         if wanted is None:
             return
         name, recipient = wanted

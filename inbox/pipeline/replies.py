@@ -15,6 +15,7 @@ from typing import Any, cast
 from sqlalchemy import Connection, Select, Table, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+import channels
 from channels.base import OutboundAttachment
 from inbox import events
 from inbox.events import Bus
@@ -41,10 +42,9 @@ class Reply:
     attachments: tuple[OutboundAttachment, ...] = ()
 
 
-# Channels whose replies are delivered by being committed: the widget's gateway reads
-# them from the store (on every web node) the moment the bus says so. They skip the
-# outbox — unless the customer asked to be answered by email too (a relay).
-DELIVERED_BY_COMMIT = frozenset({"widget"})
+# Replies on a channel that `delivers_on_commit` (the widget: its gateway reads them from
+# the store on every web node the moment the bus says so) skip the outbox — unless the
+# customer asked to be answered by email too (a relay).
 
 
 def queue_reply(conn: Connection, conversation_id: int, reply: Reply, feed: Feed, now: dt.datetime | None = None) -> int:
@@ -55,7 +55,7 @@ def queue_reply(conn: Connection, conversation_id: int, reply: Reply, feed: Feed
         .join(channels_t, channels_t.c.id == conversations_t.c.channel_id)
         .where(conversations_t.c.id == conversation_id)
     ).one()
-    delivered = reply.private or (conversation.type in DELIVERED_BY_COMMIT and not _wants_relay(conn, conversation_id))
+    delivered = reply.private or (channels.delivers_on_commit(conversation.type) and not _wants_relay(conn, conversation_id))
     key = uuid.uuid4().hex
     [message_id] = insert_ids(
         conn,

@@ -28,6 +28,7 @@ from channels.base import (
     ChannelContext,
     InboundMessage,
     IngestResult,
+    SupportsAttach,
     cancel_task,
 )
 from inbox import metrics
@@ -121,9 +122,8 @@ class ChannelRuntime:
                 continue
             ref = ChannelRef(ids[config.name], config.name, config.type)
             running = Running(ref, config, channels.build(config, self.context))
-            attach = getattr(running.adapter, "attach", None)
-            if attach is not None:
-                attach(ChannelSink(self.ingestor, ref))
+            if isinstance(running.adapter, SupportsAttach):
+                running.adapter.attach(ChannelSink(self.ingestor, ref))
             self._by_name[config.name] = running
             self._by_id[ref.id] = running
 

@@ -12,7 +12,7 @@ import logging
 from sqlalchemy import select
 
 import channels
-from channels.base import ChannelConfig, ChannelContext, CheckResult
+from channels.base import ChannelConfig, ChannelContext, CheckResult, SupportsCheck
 from inbox.actions import channels as channel_actions
 from inbox.actions.runner import Actor
 from inbox.errors import Invalid, NotFound
@@ -47,11 +47,10 @@ async def load(db: Database, box: SecretBox) -> list[ChannelConfig]:
 async def check(config: ChannelConfig, context: ChannelContext) -> list[CheckResult]:
     """`frontdesk channels test` and the admin's Test button: log in, report each step."""
     adapter = channels.build(config, context)
-    run_checks = getattr(adapter, "check", None)
-    if run_checks is None:
+    if not isinstance(adapter, SupportsCheck):
         return [CheckResult("checks", True, "this channel type has nothing to check")]
     try:
-        results: list[CheckResult] = await run_checks()
+        results: list[CheckResult] = await adapter.check()
     except Exception as exc:  # a check that crashes is a failed check, not a 500
         return [CheckResult("checks", False, f"{type(exc).__name__}: {exc}")]
     return results

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import channels
-from channels.base import InboundMessage, IngestResult
+from channels.base import InboundMessage, IngestResult, SupportsParse
 from inbox.actions.quarantine import Parse
 from inbox.errors import Conflict
 from inbox.pipeline.ingest import ChannelRef
@@ -22,11 +22,9 @@ class Reingestor:
         if config is None:
             raise Conflict(f"channel {channel!r} is not in the config")
         adapter = channels.build(config, self._services.channels.context)
-        # channels.base.SupportsParse is a plain Protocol: the adapter has `parse` or not.
-        parse: Parse | None = getattr(adapter, "parse", None)
-        if parse is None:
+        if not isinstance(adapter, SupportsParse):
             raise Conflict(f"channel type {config.type!r} cannot re-parse its input")
-        return parse
+        return adapter.parse
 
     async def ingest(self, channel: ChannelRef, messages: Sequence[InboundMessage]) -> list[IngestResult]:
         return await self._services.ingestor.ingest(channel, messages)

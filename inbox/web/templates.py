@@ -9,16 +9,10 @@ from pathlib import Path
 import nh3
 from fastapi.templating import Jinja2Templates
 
+import channels
 from routing.vocabulary import LANGUAGES
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).resolve().parents[2] / "templates"))
-CHANNEL_ICONS = {"email": "✉", "widget": "❝", "slack": "#", "telegram": "✈", "spool": "⇣"}
-
-
-def icon_of(channel_type: str) -> str:
-    return CHANNEL_ICONS.get(channel_type, "•")
-
-
 def html_as_text(html: str | None) -> str:
     """A customer's HTML reduced to its text (then escaped by the template like any text)."""
     if not html:
@@ -26,7 +20,7 @@ def html_as_text(html: str | None) -> str:
     return html_lib.unescape(nh3.clean(html, tags=set()))
 
 
-TEMPLATES.env.globals["icon_of"] = icon_of
+TEMPLATES.env.globals["icon_of"] = channels.icon_of
 TEMPLATES.env.filters["as_text"] = html_as_text
 
 

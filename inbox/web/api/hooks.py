@@ -16,7 +16,7 @@ from urllib.parse import parse_qsl
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from channels.base import WebhookRequest, WebhookResponse
+from channels.base import SupportsWebhook, WebhookRequest, WebhookResponse
 from inbox.runtime.services import Services
 from inbox.web.errors import error_body
 
@@ -48,9 +48,10 @@ class ChannelHooks:
         running = self.services.channels.by_name(channel)
         if running is None or running.ref.type != channel_type:
             return _error(404, f"no {channel_type} channel named {channel!r}")
-        handler = getattr(running.adapter, "handle_webhook", None)
-        if handler is None:
+        adapter = running.adapter
+        if not isinstance(adapter, SupportsWebhook):
             return _error(404, f"channel {channel!r} takes no webhooks")
+        handler = adapter.handle_webhook
         body = await _read_body(receive, self.services.config.server.max_request_bytes)
         if body is None:
             return _error(413, "request body too large")
