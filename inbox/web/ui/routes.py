@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import html as html_lib
 from pathlib import Path
 from typing import Annotated, Any
@@ -14,14 +15,16 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy import select, update
 
 from inbox.actions.runner import Actor
-from inbox.auth import Principal, hash_password, redeem_login_link, verify_password
+from inbox.actions.sessions import change_password, end_session
+from inbox.auth import Principal, redeem_login_link, verify_password
 from inbox.errors import DomainError
 from inbox.runtime.services import Services
-from inbox.sessions import COOKIE, MAX_AGE, SessionData, csrf_ok
+from inbox.sessions import COOKIE, SessionData, csrf_ok
 from inbox.store.models import Agent
-from inbox.web.callers import principal_from_cookie
+from inbox.web.callers import signed_session
 from inbox.web.errors import status_of
-from inbox.web.ratelimit import RateLimiter
+from inbox.web.login_throttle import LoginThrottle, normalised
+from inbox.web.ui import signin
 from inbox.web.ui.i18n import LANGUAGES, pick_language, translator
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).resolve().parents[3] / "templates"))
@@ -57,7 +60,7 @@ class Page:
         self.t = translator(self.lang)
 
     def render(self, template: str, http_status: int = 200, **context: Any) -> HTMLResponse:
-        context.update(who=self.who, lang=self.lang, t=self.t, csrf=self.session.csrf if self.session else "", path=self.request.url.path)
+        context.update(who=self.who, lang=self.lang, t=self.t, csrf=self.session.csrf if self.session else "", browser_session=self.session, path=self.request.url.path)
         response = TEMPLATES.TemplateResponse(self.request, template, context, status_code=http_status)
         response.headers["Content-Security-Policy"] = "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'"
         response.headers["X-Content-Type-Options"] = "nosniff"
@@ -83,16 +86,12 @@ class Page:
         return self.render("ui/error.html", status_of(exc), message=exc.message)
 
 
-def _set_session(response: Response, svc: Services, agent: Agent, secure: bool) -> None:
-    response.set_cookie(COOKIE, svc.sessions.dump(agent.id, agent.session_version), max_age=MAX_AGE, httponly=True, samesite="lax", secure=secure)
-
-
 async def _page(request: Request) -> Page:
     svc: Services = request.app.state.services
     cookie = request.cookies.get(COOKIE)
     async with svc.db.read() as session:
-        who = await principal_from_cookie(svc, cookie, session)
-    return Page(request, who, svc.sessions.load(cookie) if who else None)
+        found = await signed_session(svc, cookie, session)
+    return Page(request, *found) if found else Page(request, None, None)
 
 
 async def signed_in(request: Request, *, admin: bool = False) -> Page | Response:
@@ -169,25 +168,31 @@ def services_of(request: Request) -> Services:
 
 def install(app: FastAPI) -> None:
     app.mount("/static", StaticFiles(directory=str(Path(__file__).resolve().parent / "static")), name="static")
-    login_limiter = RateLimiter(limit=10, window=60.0)
+    app.state.login_throttle = LoginThrottle()
 
     @app.get("/login", response_class=HTMLResponse, include_in_schema=False)
     async def login_form(request: Request) -> Response:
-        return (await _page(request)).render("ui/login.html")
+        return signin.login_page(await _page(request), request)
 
     @app.post("/login", response_class=HTMLResponse, include_in_schema=False)
-    async def login(request: Request, email: str = Form(""), password: str = Form("")) -> Response:
+    async def login(request: Request, email: str = Form(""), password: str = Form(""), csrf: str = Form("")) -> Response:
         page = await _page(request)
         svc: Services = request.app.state.services
-        client = request.client.host if request.client else "?"
-        if not login_limiter.allow(f"ip:{client}") or not login_limiter.allow(f"email:{email.lower()}"):
-            return page.render("ui/login.html", 429, error=page.t("too_many"), email=email)
+        if not signin.login_csrf_ok(request, csrf):
+            return page.render("ui/error.html", 403, message=page.t("csrf"))
+        address, client = normalised(email), signin.client_of(request)
+        wait = signin.throttle_of(request).admit(address, client)
+        if wait:
+            return signin.too_many(page, request, wait, email)
         async with svc.db.read() as session:
-            agent = await session.scalar(select(Agent).where(Agent.email == email.strip().lower(), Agent.active.is_(True)))
-        if agent is None or not verify_password(agent.password_hash, password):
-            return page.render("ui/login.html", 401, error=page.t("bad_login"), email=email)
+            agent = await session.scalar(select(Agent).where(Agent.email == address, Agent.active.is_(True)))
+        # The same argon2 cost whether or not the address exists; in a thread, off the event loop.
+        right = await asyncio.to_thread(verify_password, agent.password_hash if agent else None, password)
+        if agent is None or not right:
+            return signin.login_page(page, request, 401, error=page.t("bad_login"), email=email)
+        signin.throttle_of(request).succeeded(address, client)
         response = RedirectResponse("/", status_code=303)
-        _set_session(response, svc, agent, request.url.scheme == "https")
+        await signin.open_session(response, request, agent, secure=request.url.scheme == "https")
         return response
 
     @app.get("/login/once/{token}", include_in_schema=False)
@@ -197,9 +202,9 @@ def install(app: FastAPI) -> None:
             agent = await redeem_login_link(session, token)
         if agent is None:
             page = await _page(request)
-            return page.render("ui/login.html", 404, error=page.t("link_invalid"))
+            return signin.login_page(page, request, 404, error=page.t("link_invalid"))
         response = RedirectResponse("/account/password", status_code=303)
-        _set_session(response, svc, agent, request.url.scheme == "https")
+        await signin.open_session(response, request, agent, secure=request.url.scheme == "https", by_link=True)
         return response
 
     @app.post("/logout", include_in_schema=False)
@@ -207,6 +212,8 @@ def install(app: FastAPI) -> None:
         page = await _page(request)
         if page.who and not csrf_ok(page.session, csrf):
             return page.render("ui/error.html", 403, message=page.t("csrf"))
+        if page.session is not None:
+            await end_session(page.services.ctx, page.actor, page.session.id)
         response = RedirectResponse("/login", status_code=303)
         response.delete_cookie(COOKIE)
         return response
@@ -243,7 +250,12 @@ def install(app: FastAPI) -> None:
 
     @app.post("/account/password", response_class=HTMLResponse, include_in_schema=False)
     async def password_change(
-        request: Request, csrf: str = Form(""), password: str = Form(""), confirm: str = Form("")
+        request: Request,
+        csrf: str = Form(""),
+        password: str = Form(""),
+        confirm: str = Form(""),
+        current: str = Form(""),
+        revoke_tokens: str = Form(""),
     ) -> Response:
         page = await _page(request)
         svc: Services = request.app.state.services
@@ -255,20 +267,18 @@ def install(app: FastAPI) -> None:
             return page.render("ui/password.html", 422, error=page.t("password_short"))
         if password != confirm:
             return page.render("ui/password.html", 422, error=page.t("password_mismatch"))
-        async with svc.db.transaction() as session:
-            await session.execute(
-                update(Agent)
-                .where(Agent.id == page.who.agent_id)
-                .values(password_hash=hash_password(password), session_version=Agent.session_version + 1)
-            )
-            agent = await session.get(Agent, page.who.agent_id)
-            assert agent is not None
-            await session.refresh(agent)
-        response = page.render("ui/password.html", notice=page.t("password_saved"))
-        _set_session(response, svc, agent, request.url.scheme == "https")
-        return response
+        assert page.session is not None
+        try:
+            await change_password(svc.ctx, page.actor, page.session.id, current, password, revoke_tokens=revoke_tokens == "1")
+        except DomainError as exc:
+            message = page.t("current_password_wrong") if exc.code == "wrong_password" else exc.message
+            return page.render("ui/password.html", status_of(exc), error=message)
+        return page.render("ui/password.html", notice=page.t("password_saved"))
 
     from inbox.web.ui import admin_pages, conversation_pages, dashboard, desk_pages, inbox_pages
 
     for module in (inbox_pages, conversation_pages, desk_pages, admin_pages, dashboard):
         module.install(app)
+    from inbox.web.ui.session_pages import router as session_router
+
+    app.include_router(session_router)
