@@ -84,14 +84,18 @@ class Stream:
             ):
                 return frame
 
-    async def closing_code(self) -> int:
-        """Read until the server closes the socket; its close code."""
+    async def closing_code(self, deadline: float = 30.0) -> int:
+        """Read until the server closes the socket; its close code. Heartbeats keep an open
+        socket talking, so the deadline is for the whole wait, not for each frame."""
         try:
-            while True:
-                self.frames.append(json.loads(await asyncio.wait_for(self.ws.recv(), 30)))
+            async with asyncio.timeout(deadline):
+                while True:
+                    self.frames.append(json.loads(await self.ws.recv()))
         except ConnectionClosed as closed:
             assert closed.rcvd is not None, "closed without a close frame"
             return closed.rcvd.code
+        except TimeoutError:
+            raise AssertionError(f"the stream stayed open; it sent {self.frames}") from None
 
 
 async def latest_seq(admin: httpx.AsyncClient) -> int:
