@@ -15,6 +15,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from inbox.actions.runner import Actor, Context, Tx, perform
+from inbox.actions.sessions import end_sessions_in
 from inbox.auth import hash_password, new_login_link, redeem_login_link
 from inbox.errors import Conflict, Forbidden, Invalid, NotFound
 from inbox.queries.agents import AgentView, agent_view
@@ -159,7 +160,8 @@ async def update_agent(ctx: Context, actor: Actor, agent_id: int, changes: Agent
         if agent is None:
             raise NotFound.of("agent")
         if agent.active and checked.get("active") is False:
-            agent.session_version += 1  # signs them out everywhere
+            agent.session_version += 1  # signs them out everywhere, their open streams too
+            end_sessions_in(tx, agent.id)
         for key, value in checked.items():
             setattr(agent, key, value)
         tx.audit("agent.update", f"agent:{agent.id}", checked)
@@ -172,26 +174,6 @@ def _own_id(actor: Actor) -> int:
     if actor.agent_id is None:
         raise Invalid("only a signed-in agent has their own settings")
     return actor.agent_id
-
-
-async def change_password(ctx: Context, actor: Actor, password: str) -> int:
-    """The acting agent's new password; every other session of theirs ends. Returns the
-    new session version (the caller's fresh session is signed with it)."""
-    agent_id = _own_id(actor)
-    password_hash = await asyncio.to_thread(hash_password, _checked_password(password))
-
-    def work(tx: Tx) -> int:
-        version = tx.conn.scalar(
-            update(Agent)
-            .where(Agent.id == agent_id, Agent.active.is_(True))
-            .values(password_hash=password_hash, session_version=Agent.session_version + 1)
-            .returning(Agent.session_version)
-        )
-        if version is None:
-            raise NotFound.of("agent")
-        return int(version)
-
-    return await perform(ctx.db, ctx.bus, actor, work)
 
 
 async def set_language(ctx: Context, actor: Actor, language: str | None) -> None:

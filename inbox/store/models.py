@@ -451,3 +451,24 @@ class ConversationRead(Base):
     agent_id: Mapped[int] = mapped_column(ForeignKey("agent.id", ondelete="CASCADE"), primary_key=True)
     conversation_id: Mapped[int] = mapped_column(ForeignKey("conversation.id", ondelete="CASCADE"), primary_key=True)
     read_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class AgentSession(Base):
+    """A signed-in browser. The cookie carries only a random key, stored here as its
+    SHA-256; ending the row (sign-out, password change, deactivation) refuses the cookie
+    at once. `agent_version` is the agent's `session_version` when the session began."""
+
+    __tablename__ = "agent_session"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agent.id", ondelete="CASCADE"), index=True)
+    agent_version: Mapped[int] = mapped_column(Integer)
+    csrf: Mapped[str] = mapped_column(String(64))
+    by_link: Mapped[bool] = mapped_column(Boolean, default=False)  # began with a one-time link
+    user_agent: Mapped[str] = mapped_column(String(255), default="")
+    client: Mapped[str] = mapped_column(String(64), default="")  # the client's address
+    created_at: Mapped[dt.datetime] = _created()
+    last_seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    ended_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())

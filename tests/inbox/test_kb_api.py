@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 
 from tests.fixtures.inbox import Api, add_agent, add_channel, inbound
+from tests.fixtures.signin import sign_in
 from tests.inbox.kb_corpus import seed
 
 
@@ -164,7 +165,7 @@ async def test_a_known_error_workaround_publishes_as_an_article(api: Api) -> Non
 async def test_agent_pages_create_edit_and_publish_with_csrf(api: Api) -> None:
     await add_agent(api.services, "ana@example.com", password="a long password 1")
     assert (await api.client.get("/ui/kb")).status_code == 303
-    signed_in = await api.client.post("/login", data={"email": "ana@example.com", "password": "a long password 1"})
+    signed_in = await sign_in(api.client, "ana@example.com", "a long password 1")
     api.client.cookies.set("fd_session", signed_in.cookies["fd_session"])
     form = await api.client.get("/ui/kb/new")
     assert form.status_code == 200 and 'for="title"' in form.text

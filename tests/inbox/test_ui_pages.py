@@ -19,6 +19,7 @@ from inbox.store.models import (
     Ticket,
 )
 from tests.fixtures.inbox import Api, add_agent, add_channel, inbound
+from tests.fixtures.signin import sign_in as form_sign_in
 
 
 def csrf_of(html: str) -> str:
@@ -30,7 +31,7 @@ def csrf_of(html: str) -> str:
 async def sign_in(api: Api, email: str, role: str = "agent") -> str:
     await add_agent(api.services, email, role=role, password="a long password 1")
     api.client.cookies.clear()
-    response = await api.client.post("/login", data={"email": email, "password": "a long password 1"})
+    response = await form_sign_in(api.client, email, "a long password 1")
     assert response.status_code == 303
     return csrf_of((await api.client.get("/")).text)
 

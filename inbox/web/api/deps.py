@@ -46,6 +46,14 @@ async def authenticate(svc: Services, authorization: str | None, cookie: str | N
     raise ApiError(401, "authentication required", headers={"WWW-Authenticate": "Bearer"})
 
 
+async def caller_or_none(svc: Services, authorization: str | None, cookie: str | None) -> Principal | None:
+    """`authenticate` for a read, answering None instead of an error (the stream's re-check)."""
+    try:
+        return await authenticate(svc, authorization, cookie, "GET")
+    except ApiError:
+        return None
+
+
 async def current(request: Request, svc: Annotated[Services, Depends(services)]) -> Principal:
     who = await authenticate(svc, request.headers.get("authorization"), request.cookies.get(COOKIE), request.method)
     limiter: RateLimiter = request.app.state.api_limiter

@@ -20,8 +20,9 @@ from inbox.queries import conversations as conv
 from inbox.runtime.services import Services
 from inbox.sessions import COOKIE
 from inbox.store.models import Conversation, Event
-from inbox.web.api.deps import Svc, Who, authenticate
+from inbox.web.api.deps import Svc, Who, authenticate, caller_or_none
 from inbox.web.errors import ApiError
+from inbox.web.recheck import CLOSE_CODE, Recheck
 from inbox.web.signals import typing_signal
 
 router = APIRouter(prefix="/api/v1", tags=["events"])
@@ -58,11 +59,15 @@ async def stream(websocket: WebSocket) -> None:
     """
     svc: Services = websocket.app.state.services
     token = websocket.query_params.get("token")
+    authorization, cookie = f"Bearer {token}" if token else websocket.headers.get("authorization"), websocket.cookies.get(COOKIE)
     try:
-        who = await authenticate(svc, f"Bearer {token}" if token else websocket.headers.get("authorization"), websocket.cookies.get(COOKIE), "GET")
+        who = await authenticate(svc, authorization, cookie, "GET")
     except ApiError as exc:
-        await websocket.close(code=4401, reason=exc.message)
+        await websocket.close(code=CLOSE_CODE, reason=exc.message)
         return
+    # Asked again before each batch and every few seconds: a revoked token, an ended
+    # session, a new password or a deactivated agent closes the socket (CLOSE_CODE).
+    recheck = Recheck(lambda: caller_or_none(svc, authorization, cookie))
     try:
         after = int(websocket.query_params.get("after", "0"))
     except ValueError:
@@ -77,13 +82,22 @@ async def stream(websocket: WebSocket) -> None:
         while not receiver.done():
             async with svc.db.read() as session:
                 batch = await visible_events(session, who, after, 500)
+            if batch or not recheck.until_due():
+                fresh = await recheck.confirm()
+                if fresh is None:
+                    await websocket.close(code=CLOSE_CODE, reason="the credential is no longer valid")
+                    break
+                if fresh != who:  # a new role: read the batch again with what they may see now
+                    who = link.who = fresh
+                    continue
             for item in batch:
                 await link.send(item)
                 after = item["seq"]
             if not batch:
                 # The bus wakes us at once; the timeout is the fallback poll (a lost
-                # wake-up, or several nodes without a Redis bus) and the heartbeat.
-                latest = await svc.bus.wait(after, 5.0)
+                # wake-up, or several nodes without a Redis bus), the heartbeat and the
+                # next credential check.
+                latest = await svc.bus.wait(after, max(0.05, recheck.until_due()))
                 if latest <= after:
                     await link.send({"type": "heartbeat", "seq": after})
     except (WebSocketDisconnect, RuntimeError):

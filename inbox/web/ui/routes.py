@@ -14,10 +14,10 @@ from inbox.auth import Principal
 from inbox.errors import DomainError
 from inbox.runtime.presence import PresenceBoard
 from inbox.runtime.services import Services
-from inbox.sessions import COOKIE, MAX_AGE, SessionData, csrf_ok
-from inbox.web.callers import principal_from_cookie
+from inbox.sessions import COOKIE, SessionData, csrf_ok
+from inbox.web.callers import signed_session
 from inbox.web.errors import status_of
-from inbox.web.ratelimit import RateLimiter
+from inbox.web.login_throttle import LoginThrottle
 from inbox.web.templates import TEMPLATES
 from inbox.web.ui.i18n import TEXT, pick_language, translator
 
@@ -34,7 +34,7 @@ class Page:
         self.t = translator(self.lang)
 
     def render(self, template: str, http_status: int = 200, **context: Any) -> HTMLResponse:
-        context.update(who=self.who, lang=self.lang, t=self.t, csrf=self.session.csrf if self.session else "", path=self.request.url.path)
+        context.update(who=self.who, lang=self.lang, t=self.t, csrf=self.session.csrf if self.session else "", browser_session=self.session, path=self.request.url.path)
         response = TEMPLATES.TemplateResponse(self.request, template, context, status_code=http_status)
         response.headers["Content-Security-Policy"] = "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'"
         response.headers["X-Content-Type-Options"] = "nosniff"
@@ -69,19 +69,18 @@ class Page:
         return self.t(key) if key in TEXT["en"] else ""
 
 
-def set_session(response: Response, svc: Services, agent_id: int, version: int) -> None:
-    """The session cookie; `Secure` when the node is served over HTTPS (its public URL),
-    whatever scheme the request reached this process with behind a proxy."""
-    secure = svc.config.server.public_url.lower().startswith("https://")
-    response.set_cookie(COOKIE, svc.sessions.dump(agent_id, version), max_age=MAX_AGE, httponly=True, samesite="lax", secure=secure)
+def cookies_secure(svc: Services) -> bool:
+    """`Secure` cookies when the node is served over HTTPS (its public URL), whatever
+    scheme the request reached this process with behind a proxy."""
+    return svc.config.server.public_url.lower().startswith("https://")
 
 
 async def _page(request: Request) -> Page:
     svc: Services = request.app.state.services
     cookie = request.cookies.get(COOKIE)
     async with svc.db.read() as session:
-        who = await principal_from_cookie(svc, cookie, session)
-    return Page(request, who, svc.sessions.load(cookie) if who else None)
+        found = await signed_session(svc, cookie, session)
+    return Page(request, *found) if found else Page(request, None, None)
 
 
 async def signed_in(request: Request, *, admin: bool = False) -> Page | Response:
@@ -160,10 +159,11 @@ def install(app: FastAPI) -> None:
         desk_pages,
         inbox_pages,
         kb_pages,
+        session_pages,
     )
 
     app.mount("/static", StaticFiles(directory=str(Path(__file__).resolve().parent / "static")), name="static")
-    app.state.login_limiter = RateLimiter(limit=10, window=60.0)  # per address and per email, this process
+    app.state.login_throttle = LoginThrottle()  # per address, client and pair, this process
     app.state.presence = PresenceBoard()  # who is on which conversation, on this node
-    for module in (account_pages, admin_pages, admin_people, kb_pages, inbox_pages, conversation_pages, desk_pages, dashboard):
+    for module in (account_pages, session_pages, admin_pages, admin_people, kb_pages, inbox_pages, conversation_pages, desk_pages, dashboard):
         app.include_router(module.router)

@@ -71,7 +71,9 @@
         refreshSoon(refreshTimeline);
       }
     };
-    socket.onclose = function () {
+    socket.onclose = function (closed) {
+      // 4401: the session ended (signed out, elsewhere too, or a new password): sign in again.
+      if (closed.code === 4401) { location.assign("/login"); return; }
       body.dataset.live = "off";
       if (status) { status.textContent = status.dataset.off; }
       // Reconnect with the last seq seen: the server replays what was missed.
