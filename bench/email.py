@@ -75,9 +75,7 @@ def make_mail(i: int, prefix: str = "b") -> bytes:
             subtype="html",
         )
     elif i % 3 == 2:
-        msg.set_content(
-            body.replace("Hello", "Olá, é urgente"), charset="iso-8859-1", cte="quoted-printable"
-        )
+        msg.set_content(body.replace("Hello", "Olá, é urgente"), charset="iso-8859-1", cte="quoted-printable")
     else:
         msg.set_content(body)
     if i % 10 == 0:
@@ -138,9 +136,7 @@ async def parse_store_rate(template: Path, directory: Path, raws: list[bytes]) -
     options = ParseOptions(DOMAIN, frozenset({"support@example.com"}))
     start = time.perf_counter()
     for i in range(0, len(raws), BATCH):
-        parsed = await asyncio.to_thread(
-            lambda chunk: [parse_email(r, options) for r in chunk], raws[i : i + BATCH]
-        )
+        parsed = await asyncio.to_thread(lambda chunk: [parse_email(r, options) for r in chunk], raws[i : i + BATCH])
         await ingestor.ingest(ref, parsed)
     elapsed = time.perf_counter() - start
     await db.dispose()
@@ -163,9 +159,7 @@ def channel_config(account: Dovecot) -> EmailConfig:
 
 async def cursor_uid(db: Database, ref: ChannelRef) -> int:
     async with db.read() as session:
-        cursor = Cursor.decode(
-            await session.scalar(select(Channel.cursor).where(Channel.id == ref.id))
-        )
+        cursor = Cursor.decode(await session.scalar(select(Channel.cursor).where(Channel.id == ref.id)))
     return cursor.uid if cursor else 0
 
 
@@ -200,9 +194,7 @@ async def raw_baseline(directory: Path, account: Dovecot, count: int) -> float:
             "CREATE TABLE message (id INTEGER PRIMARY KEY, external_id TEXT UNIQUE, sender TEXT, subject TEXT, text TEXT, raw BLOB)"
         )
         for first in range(1, count + 1, BATCH):
-            response = await client.uid(
-                "fetch", f"{first}:{min(first + BATCH - 1, count)}", "(UID BODY.PEEK[])"
-            )
+            response = await client.uid("fetch", f"{first}:{min(first + BATCH - 1, count)}", "(UID BODY.PEEK[])")
             rows = []
             for line in response.lines:
                 if isinstance(line, bytearray):
@@ -227,9 +219,7 @@ async def raw_baseline(directory: Path, account: Dovecot, count: int) -> float:
     return time.perf_counter() - start
 
 
-async def idle_latency(
-    template: Path, directory: Path, account: Dovecot, samples: int
-) -> list[float]:
+async def idle_latency(template: Path, directory: Path, account: Dovecot, samples: int) -> list[float]:
     db, ref = await fresh_db(template, directory, "latency")
     channel = EmailChannel(
         channel_config(account),
@@ -250,9 +240,7 @@ async def idle_latency(
         await writer.append(raw, mailbox="INBOX")
         while True:
             async with db.read() as session:
-                found = await session.scalar(
-                    select(Message.id).where(Message.external_id == f"lat{i}@example.com")
-                )
+                found = await session.scalar(select(Message.id).where(Message.external_id == f"lat{i}@example.com"))
             if found is not None:
                 break
             await asyncio.sleep(0.005)
@@ -270,28 +258,18 @@ def percentile(values: list[float], p: float) -> float:
 
 
 async def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--messages", type=int, default=1000)
     parser.add_argument("--samples", type=int, default=30)
-    parser.add_argument(
-        "--parse-only", action="store_true", help="only the parse ratio (no Dovecot)"
-    )
+    parser.add_argument("--parse-only", action="store_true", help="only the parse ratio (no Dovecot)")
     args = parser.parse_args()
     raws = [make_mail(i) for i in range(args.messages)]
     corpus = [p.read_bytes() for p in sorted(CORPUS.glob("*.eml"))]
     ours_parse, base_parse = parse_ratio(raws + corpus)
     print(f"mails: {len(raws)} generated + {len(corpus)} from {CORPUS.name}/")
-    print(
-        f"baseline  stdlib parse+get_content  {base_parse:10.3f} s     ({len(raws + corpus) / base_parse:.0f} msg/s)"
-    )
-    print(
-        f"parse_email                         {ours_parse:10.3f} s     ({len(raws + corpus) / ours_parse:.0f} msg/s)"
-    )
-    print(
-        f"ratio     parse_email / baseline    {ours_parse / base_parse:10.2f}x     (target <= 1.3x)"
-    )
+    print(f"baseline  stdlib parse+get_content  {base_parse:10.3f} s     ({len(raws + corpus) / base_parse:.0f} msg/s)")
+    print(f"parse_email                         {ours_parse:10.3f} s     ({len(raws + corpus) / ours_parse:.0f} msg/s)")
+    print(f"ratio     parse_email / baseline    {ours_parse / base_parse:10.2f}x     (target <= 1.3x)")
     if args.parse_only:
         return
     with tempfile.TemporaryDirectory(prefix="frontdesk-bench-email-") as tmp:
@@ -314,20 +292,12 @@ async def main() -> None:
     p50, p95 = percentile(latencies, 50), percentile(latencies, 95)
     print(f"mails: {args.messages} (batches of {BATCH}); IDLE samples: {args.samples}")
     print(f"parse+sanitise+store                {rate:10.0f} msg/s   (target >= 150)")
-    print(
-        f"baseline  raw fetch+parse+insert    {raw_seconds:10.2f} s     ({args.messages / raw_seconds:.0f} msg/s)"
-    )
-    print(
-        f"channel   IMAP ingest to commit     {ours_seconds:10.2f} s     ({args.messages / ours_seconds:.0f} msg/s)"
-    )
-    print(
-        f"ratio     channel / baseline        {ours_seconds / raw_seconds:10.2f}x     (target <= 3x)"
-    )
+    print(f"baseline  raw fetch+parse+insert    {raw_seconds:10.2f} s     ({args.messages / raw_seconds:.0f} msg/s)")
+    print(f"channel   IMAP ingest to commit     {ours_seconds:10.2f} s     ({args.messages / ours_seconds:.0f} msg/s)")
+    print(f"ratio     channel / baseline        {ours_seconds / raw_seconds:10.2f}x     (target <= 3x)")
     print(f"IDLE-to-visible p50                 {p50 * 1000:10.0f} ms")
     print(f"IDLE-to-visible p95                 {p95 * 1000:10.0f} ms    (target <= 2000 ms)")
-    print(
-        f"IDLE-to-visible max                 {max(latencies) * 1000:10.0f} ms    (mean {statistics.mean(latencies) * 1000:.0f} ms)"
-    )
+    print(f"IDLE-to-visible max                 {max(latencies) * 1000:10.0f} ms    (mean {statistics.mean(latencies) * 1000:.0f} ms)")
 
 
 if __name__ == "__main__":

@@ -101,7 +101,10 @@ async def baseline(template: Path, directory: Path, messages: list[InboundMessag
         await conn.executemany(
             "INSERT INTO message (conversation_id, channel_id, external_id, direction, author_type, contact_id, subject, text,"
             " private, delivery, automated, meta, created_at) VALUES (?, ?, ?, 'in', 'contact', ?, ?, ?, 0, 'received', 0, '{}', ?)",
-            [(conversation_id[m.thread_key], ref.id, m.external_id, contact_id[m.sender.address], m.subject, m.text, now) for m in messages],
+            [
+                (conversation_id[m.thread_key], ref.id, m.external_id, contact_id[m.sender.address], m.subject, m.text, now)
+                for m in messages
+            ],
         )
         await conn.executemany(
             "INSERT INTO event (type, conversation_id, payload, created_at) VALUES ('message.created', ?, ?, ?)",

@@ -49,8 +49,22 @@ SECRET = "bench-webhook-secret"
 def channels(workdir: Path, slack: FakeSlack, telegram: FakeTelegram) -> list[dict[str, object]]:
     return [
         {"name": "drop", "type": "spool", "inbox_dir": str(workdir / "in"), "outbox_dir": str(workdir / "out"), "poll_interval": 0.05},
-        {"name": "slack", "type": "slack", "bot_token": BOT_TOKEN, "signing_secret": SIGNING_SECRET, "api_url": slack.api_url, "support_channels": ["C0SUPPORT"]},
-        {"name": "tg", "type": "telegram", "token": TOKEN, "mode": "webhook", "webhook_secret": SECRET, "api_base_url": telegram.api_base_url},
+        {
+            "name": "slack",
+            "type": "slack",
+            "bot_token": BOT_TOKEN,
+            "signing_secret": SIGNING_SECRET,
+            "api_url": slack.api_url,
+            "support_channels": ["C0SUPPORT"],
+        },
+        {
+            "name": "tg",
+            "type": "telegram",
+            "token": TOKEN,
+            "mode": "webhook",
+            "webhook_secret": SECRET,
+            "api_base_url": telegram.api_base_url,
+        },
     ]
 
 
@@ -155,7 +169,9 @@ async def topology(name: str, rate: int, seconds: int, slack: FakeSlack, telegra
         url = pg_url(database)
         extra += '[bus]\nurl = "redis://127.0.0.1:6379/0"\n'
         web = Daemon(workdir=workdir / "web", db_url=url, channels=configured, extra=extra, role="web")
-        workers = [Daemon(workdir=workdir / f"w{i}", db_url=url, channels=configured, extra=extra, role="worker", prepared=True) for i in range(2)]
+        workers = [
+            Daemon(workdir=workdir / f"w{i}", db_url=url, channels=configured, extra=extra, role="worker", prepared=True) for i in range(2)
+        ]
         nodes = [web, *workers]
     for node in nodes:
         node.workdir.mkdir(parents=True, exist_ok=True)
@@ -187,7 +203,7 @@ async def main() -> None:
     results: dict[str, dict[str, float]] = {}
     try:
         with _Server(telegram):
-            for name in (["single", "cluster"] if args.topology == "both" else [args.topology]):
+            for name in ["single", "cluster"] if args.topology == "both" else [args.topology]:
                 results[name] = await topology(name, args.rate, args.seconds, slack, telegram)
     finally:
         await slack.stop()
@@ -195,10 +211,14 @@ async def main() -> None:
     print(f"{'topology':28} {'visible':>9} {'msg/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'RSS MiB':>8}")
     labels = {"single": "one node, SQLite", "cluster": "web + 2 workers, PostgreSQL"}
     for name, r in results.items():
-        print(f"{labels[name]:28} {r['visible']:>5.0f}/{r['injected']:<4.0f}{r['throughput']:>7.0f} {r['p50_ms']:>8.1f} {r['p99_ms']:>8.1f} {r['max_ms']:>8.0f} {r['rss_mib']:>8.0f}")
+        print(
+            f"{labels[name]:28} {r['visible']:>5.0f}/{r['injected']:<4.0f}{r['throughput']:>7.0f} {r['p50_ms']:>8.1f} {r['p99_ms']:>8.1f} {r['max_ms']:>8.0f} {r['rss_mib']:>8.0f}"
+        )
     if len(results) == 2:
-        print(f"ratio cluster/single: throughput {results['cluster']['throughput'] / results['single']['throughput']:.2f}x, "
-              f"p99 {results['cluster']['p99_ms'] / results['single']['p99_ms']:.2f}x")
+        print(
+            f"ratio cluster/single: throughput {results['cluster']['throughput'] / results['single']['throughput']:.2f}x, "
+            f"p99 {results['cluster']['p99_ms'] / results['single']['p99_ms']:.2f}x"
+        )
 
 
 if __name__ == "__main__":

@@ -95,11 +95,21 @@ async def start_fake_slack() -> tuple[web.AppRunner, str]:
         if request.can_read_body:
             params.update(dict(await request.post()))
         if method == "auth.test":
-            return web.json_response({"ok": True, "team": "Bench", "user": "frontdesk", "team_id": "T0", "user_id": "U0BOT", "bot_id": "B0BOT"})
+            return web.json_response(
+                {"ok": True, "team": "Bench", "user": "frontdesk", "team_id": "T0", "user_id": "U0BOT", "bot_id": "B0BOT"}
+            )
         if method == "users.info":
             uid = params.get("user", "")
             return web.json_response(
-                {"ok": True, "user": {"id": uid, "name": uid.lower(), "real_name": f"User {uid}", "profile": {"real_name": f"User {uid}", "email": f"{uid.lower()}@example.com"}}}
+                {
+                    "ok": True,
+                    "user": {
+                        "id": uid,
+                        "name": uid.lower(),
+                        "real_name": f"User {uid}",
+                        "profile": {"real_name": f"User {uid}", "email": f"{uid.lower()}@example.com"},
+                    },
+                }
             )
         return web.json_response({"ok": False, "error": "unknown_method"})
 
@@ -155,9 +165,23 @@ def signed(body: bytes) -> dict[str, str]:
 
 def event_body(n: int, users: int, run: str) -> bytes:
     ts = f"{1_700_000_000 + n}.{run}"
-    event = {"type": "message", "user": f"U{n % users:05d}", "text": f"burst message {n}", "ts": ts, "channel": "C0BENCH", "channel_type": "channel"}
+    event = {
+        "type": "message",
+        "user": f"U{n % users:05d}",
+        "text": f"burst message {n}",
+        "ts": ts,
+        "channel": "C0BENCH",
+        "channel_type": "channel",
+    }
     return json.dumps(
-        {"type": "event_callback", "team_id": "T0", "api_app_id": "A0", "event_id": f"Ev{run}{n:06d}", "event_time": int(time.time()), "event": event}
+        {
+            "type": "event_callback",
+            "team_id": "T0",
+            "api_app_id": "A0",
+            "event_id": f"Ev{run}{n:06d}",
+            "event_time": int(time.time()),
+            "event": event,
+        }
     ).encode()
 
 
@@ -270,11 +294,11 @@ def start_servers(
 ) -> tuple[subprocess.Popen[bytes], subprocess.Popen[bytes], IO[bytes]]:
     subprocess.run(frontdesk_command("migrate", "--config", str(config)), cwd=ROOT, env=env, check=True, capture_output=True)
     log = (config.parent / "daemon.log").open("wb")
-    daemon = subprocess.Popen(
-        frontdesk_command("serve", "--config", str(config)), cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
-    )
+    daemon = subprocess.Popen(frontdesk_command("serve", "--config", str(config)), cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     # Both servers on the same event loop implementation, or the comparison says little.
-    bare = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--bare-server", str(bare_port), api_url, DAEMON_LOOP], cwd=ROOT, env=env)
+    bare = subprocess.Popen(
+        [sys.executable, str(Path(__file__).resolve()), "--bare-server", str(bare_port), api_url, DAEMON_LOOP], cwd=ROOT, env=env
+    )
     return daemon, bare, log
 
 
@@ -283,7 +307,9 @@ async def main() -> int:
     parser.add_argument("--events", type=int, default=1000)
     parser.add_argument("--users", type=int, default=50)
     parser.add_argument("--database-url", default="")
-    parser.add_argument("--concurrency", type=int, default=100, help="connections the sender uses, as Slack's delivery does (0: every event at once)")
+    parser.add_argument(
+        "--concurrency", type=int, default=100, help="connections the sender uses, as Slack's delivery does (0: every event at once)"
+    )
     args = parser.parse_args()
 
     runner, api_url = await start_fake_slack()
@@ -323,7 +349,9 @@ async def main() -> int:
             print(f"target p99 <= {TARGET_P99_MS:.0f} ms: {'met' if ours <= TARGET_P99_MS else 'NOT met'} ({ours:.1f} ms)")
         if not args.database_url:
             with sqlite3.connect(db_path) as db:
-                stored = db.execute("select count(*) from message where channel_id = (select id from channel where name = 'slack')").fetchone()[0]
+                stored = db.execute(
+                    "select count(*) from message where channel_id = (select id from channel where name = 'slack')"
+                ).fetchone()[0]
             expected = args.events * len(scenarios) + args.users
             print(f"\nmessages stored: {stored} of {expected} {'(all)' if stored == expected else '(MISSING SOME)'}")
         return 0

@@ -153,7 +153,9 @@ async def gateway_run(args: argparse.Namespace) -> dict[str, float]:
         # The agents' clients exist and are connected before the clock starts: creating 50
         # of them (an SSL context each) blocks this process for about a second, after
         # which the first replies of every agent would all go at once.
-        clients = [httpx.AsyncClient(base_url=node.url, headers={"Authorization": f"Bearer {token}"}, timeout=60) for _ in range(args.agents)]
+        clients = [
+            httpx.AsyncClient(base_url=node.url, headers={"Authorization": f"Bearer {token}"}, timeout=60) for _ in range(args.agents)
+        ]
         await asyncio.gather(*(api.get("/healthz") for api in clients))
 
         began = time.perf_counter()
@@ -232,7 +234,12 @@ async def echo_run(args: argparse.Namespace) -> dict[str, float]:
         after = await settle(server.pid)
         for ws in [*clients, *idle]:
             await ws.close()
-        return {"p50": statistics.median(latencies), "p99": pct(latencies, 0.99), "replies": len(latencies), "kib_per_idle": (after - before) / max(args.idle, 1)}
+        return {
+            "p50": statistics.median(latencies),
+            "p99": pct(latencies, 0.99),
+            "replies": len(latencies),
+            "kib_per_idle": (after - before) / max(args.idle, 1),
+        }
     finally:
         server.terminate()
         server.wait()
@@ -251,13 +258,17 @@ async def main() -> None:
     echo = await echo_run(args)
     gateway = await gateway_run(args)
     pace = f"at {args.rate:g}/s" if args.rate else "as fast as the agents can"
-    print(f"{args.visitors} visitors, {args.agents} agents, {gateway['replies']:.0f} replies {pace} ({gateway['throughput']:.0f}/s done); then {args.idle} idle visitors")
+    print(
+        f"{args.visitors} visitors, {args.agents} agents, {gateway['replies']:.0f} replies {pace} ({gateway['throughput']:.0f}/s done); then {args.idle} idle visitors"
+    )
     print(f"{'':34} {'p50 ms':>8} {'p99 ms':>8} {'KiB/idle':>9}")
     print(f"{'bare websockets echo (floor)':34} {echo['p50']:8.1f} {echo['p99']:8.1f} {echo['kib_per_idle']:9.1f}")
     print(f"{'Frontdesk reply, API -> visitor':34} {gateway['p50']:8.1f} {gateway['p99']:8.1f} {gateway['kib_per_idle']:9.1f}")
     print(f"{'  of which the API POST (p50)':34} {gateway['post_p50']:8.1f}")
     print(f"daemon CPU per reply: {gateway['cpu_ms']:.1f} ms")
-    print(f"ratio: p50 {gateway['p50'] / echo['p50']:.1f}x, p99 {gateway['p99'] / echo['p99']:.1f}x, memory {gateway['kib_per_idle'] / max(echo['kib_per_idle'], 0.1):.1f}x")
+    print(
+        f"ratio: p50 {gateway['p50'] / echo['p50']:.1f}x, p99 {gateway['p99'] / echo['p99']:.1f}x, memory {gateway['kib_per_idle'] / max(echo['kib_per_idle'], 0.1):.1f}x"
+    )
     print("targets: p50 <= 15 ms, p99 <= 100 ms, <= 25 KB per idle visitor")
 
 

@@ -24,9 +24,7 @@ def adapter_class(type_name: str) -> type[Channel]:
     try:
         target = ADAPTERS[type_name]
     except KeyError:
-        raise UnknownChannelType(
-            f"unknown channel type {type_name!r}; expected one of {', '.join(sorted(ADAPTERS))}"
-        ) from None
+        raise UnknownChannelType(f"unknown channel type {type_name!r}; expected one of {', '.join(sorted(ADAPTERS))}") from None
     module_name, _, class_name = target.partition(":")
     cls: type[Channel] = getattr(importlib.import_module(module_name), class_name)
     return cls

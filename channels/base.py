@@ -107,9 +107,7 @@ class IngestResult:
 class Sink(Protocol):
     """The inbox, as an adapter sees it."""
 
-    async def ingest(
-        self, messages: Sequence[InboundMessage], *, cursor: str | None = None
-    ) -> list[IngestResult]:
+    async def ingest(self, messages: Sequence[InboundMessage], *, cursor: str | None = None) -> list[IngestResult]:
         """Store the messages (and the adapter's new cursor) in one transaction.
 
         Returns after commit. Duplicates of already stored messages are reported with

@@ -160,7 +160,10 @@ class EmailChannel:
         elif cursor is not None:
             log.warning(
                 "email channel %s: UIDVALIDITY of %s changed (%s -> %s); reading it again, known messages are skipped",
-                self.name, folder, cursor.uidvalidity, state.uidvalidity,
+                self.name,
+                folder,
+                cursor.uidvalidity,
+                state.uidvalidity,
             )
         idle = self.config.use_idle and session.supports_idle
         while True:

@@ -72,20 +72,14 @@ def report_text(blocks: list[list[tuple[str, str]]], title: str) -> str:
     return "\n".join(lines).strip()
 
 
-def bounce_facts(
-    report: Report, text: str, in_reply_to: str | None, references: list[str]
-) -> dict[str, Any] | None:
+def bounce_facts(report: Report, text: str, in_reply_to: str | None, references: list[str]) -> dict[str, Any] | None:
     """`meta["bounce"]` for a failure; None when the report says nothing failed."""
     recipients = [r for block in report.delivery_blocks if (r := _recipient(block))]
     if recipients and not any(r["action"] in _FAILED_ACTIONS for r in recipients):
         return None  # delayed, delivered, relayed, expanded: no failure to record
     if not recipients and not report.delivery_blocks:
         recipients = _recipients_in_text(text)
-    original = (
-        next(iter(report.returned_ids), None)
-        or in_reply_to
-        or (references[-1] if references else None)
-    )
+    original = next(iter(report.returned_ids), None) or in_reply_to or (references[-1] if references else None)
     if original is None:
         match = _ORIGINAL_ID.search(text)
         original = match.group(1) if match else None

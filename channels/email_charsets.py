@@ -294,9 +294,7 @@ def _jis0208_line(piece: bytes, errors: str) -> str:
             )
             continue
         if errors == "strict":
-            raise UnicodeDecodeError(
-                "iso-2022-jp", piece, i, i + len(pair), "not a JIS X 0208 pair"
-            )
+            raise UnicodeDecodeError("iso-2022-jp", piece, i, i + len(pair), "not a JIS X 0208 pair")
         out += [bytes(sjis).decode("cp932", errors), "\ufffd"]
         sjis.clear()
     out.append(bytes(sjis).decode("cp932", errors))

@@ -32,9 +32,7 @@ class EmailTemplates:
 
     def __init__(self, directory: Path = TEMPLATES) -> None:
         loader = jinja2.FileSystemLoader(str(directory))
-        self._text = jinja2.Environment(
-            loader=loader, autoescape=False, keep_trailing_newline=True
-        ).get_template("reply.txt")
+        self._text = jinja2.Environment(loader=loader, autoescape=False, keep_trailing_newline=True).get_template("reply.txt")
         self._html = jinja2.Environment(loader=loader, autoescape=True).get_template("reply.html")
 
     def render(self, outbound: OutboundMessage) -> tuple[str, str]:
@@ -45,11 +43,7 @@ class EmailTemplates:
             "language": language,
         }
         text = self._text.render(text=outbound.text, **context).strip() + "\n"
-        body = (
-            nh3.clean(outbound.html, link_rel="noopener noreferrer nofollow")
-            if outbound.html
-            else _paragraphs(outbound.text)
-        )
+        body = nh3.clean(outbound.html, link_rel="noopener noreferrer nofollow") if outbound.html else _paragraphs(outbound.text)
         html = self._html.render(body=Markup(body), **context)
         return text, html
 
@@ -63,9 +57,7 @@ def message_id(key: str, domain: str) -> str:
 NO_SUBJECT = {"en": "your message", "es": "su mensaje"}
 
 
-def reply_subject(
-    subject: str | None, ticket_number: int | None, language: str | None = None
-) -> str:
+def reply_subject(subject: str | None, ticket_number: int | None, language: str | None = None) -> str:
     """ "Re: " once, and the ticket token; a conversation without a subject (a chat
     continued by email) gets "Re: your message" in the customer's language."""
     subject = (subject or "").strip() or NO_SUBJECT.get(language or "en", NO_SUBJECT["en"])
@@ -86,18 +78,14 @@ def compose(
     # The address the customer wrote from (their identity on this channel) wins over the
     # contact's main email, which an agent may have changed.
     recipient = outbound.recipient
-    address = (
-        recipient.address if "@" in recipient.address else (recipient.email or recipient.address)
-    )
+    address = recipient.address if "@" in recipient.address else (recipient.email or recipient.address)
     parsed = getaddresses([address])
     if len(parsed) != 1 or "@" not in parsed[0][1]:
         raise ValueError(f"not an email address: {address!r}")
     msg = EmailMessage()
     msg["From"] = sender
     msg["To"] = formataddr((display_name(outbound.recipient.name), parsed[0][1]))
-    msg["Subject"] = reply_subject(
-        outbound.subject, outbound.ticket_number, outbound.recipient.language
-    )
+    msg["Subject"] = reply_subject(outbound.subject, outbound.ticket_number, outbound.recipient.language)
     msg["Message-ID"] = f"<{message_id(outbound.idempotency_key, domain)}>"
     msg["Date"] = now_header or format_datetime(dt.datetime.now(dt.UTC))
     references = [r for r in outbound.references if _is_message_id(r)]
@@ -114,24 +102,16 @@ def compose(
     msg.set_content(text)
     msg.add_alternative(html, subtype="html")
     for attachment in outbound.attachments:
-        maintype, _, subtype = (attachment.content_type or "application/octet-stream").partition(
-            "/"
-        )
+        maintype, _, subtype = (attachment.content_type or "application/octet-stream").partition("/")
         if maintype == "text" or not subtype:
             maintype, subtype = "application", "octet-stream"
-        msg.add_attachment(
-            attachment.data, maintype=maintype, subtype=subtype, filename=attachment.filename
-        )
+        msg.add_attachment(attachment.data, maintype=maintype, subtype=subtype, filename=attachment.filename)
     return msg
 
 
 def _is_message_id(value: str) -> bool:
     """External ids that are real Message-IDs (not our "out:" keys or content hashes)."""
-    return (
-        "@" in value
-        and not value.startswith(("out:", "sha256:"))
-        and not re.search(r"[\s<>]", value)
-    )
+    return "@" in value and not value.startswith(("out:", "sha256:")) and not re.search(r"[\s<>]", value)
 
 
 def display_name(value: str | None) -> str | None:

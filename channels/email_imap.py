@@ -103,7 +103,9 @@ class ImapSession:
         protocol = self.client.protocol
         if "STARTTLS" not in protocol.capabilities:
             raise ImapError("the server does not offer STARTTLS")
-        response = await asyncio.wait_for(protocol.execute(aioimaplib.Command("STARTTLS", protocol.new_tag(), loop=protocol.loop)), self.config.timeout)
+        response = await asyncio.wait_for(
+            protocol.execute(aioimaplib.Command("STARTTLS", protocol.new_tag(), loop=protocol.loop)), self.config.timeout
+        )
         if response.result != "OK":
             raise ImapError(f"STARTTLS refused: {_text(response)}")
         loop = asyncio.get_running_loop()

@@ -52,9 +52,7 @@ _FIELD_LINE = re.compile(rb"[!-9;-~]+[ \t]*:")
 _ADDR_SPEC = re.compile(r"[^@\s<>()\[\],;:\"]+@[^@\s<>()\[\],;:\"]+")
 _RECEIVED_FROM = re.compile(r"(?i)^\s*from\s+\[?([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,})")
 _BOUNCE_SENDERS = ("mailer-daemon", "postmaster")
-_ROBOT_NAMES = re.compile(
-    r"(?i)mail delivery|delivery subsystem|postmaster|mailer[- ]daemon|mail administrator|mail system"
-)
+_ROBOT_NAMES = re.compile(r"(?i)mail delivery|delivery subsystem|postmaster|mailer[- ]daemon|mail administrator|mail system")
 _BULK_PRECEDENCE = ("bulk", "junk", "list", "auto_reply")
 _LIST_HEADERS = ("list-id", "list-unsubscribe", "list-post", "list-help", "list-owner")
 _AUTOREPLY_HEADERS = ("X-Autoreply", "X-Autorespond", "X-Auto-Reply", "X-Autoresponder")
@@ -108,9 +106,7 @@ def headers_only(head: bytes, note: str) -> bytes:
             if not skipping:
                 kept.append(line)
             continue
-        skipping = line.lower().startswith(
-            (b"content-type:", b"content-transfer-encoding:", b"content-disposition:")
-        )
+        skipping = line.lower().startswith((b"content-type:", b"content-transfer-encoding:", b"content-disposition:"))
         if not skipping:
             kept.append(line)
     kept += [
@@ -136,11 +132,7 @@ def recovered_head(raw: bytes) -> bytes:
         return raw  # no header at all: refused later as "no headers"
     first = fields.index(True)
     last = len(fields) - 1 - fields[::-1].index(True)
-    fixed = [
-        line if ok or i > last else b" " + line
-        for i, (line, ok) in enumerate(zip(lines, fields, strict=True))
-        if i >= first
-    ]
+    fixed = [line if ok or i > last else b" " + line for i, (line, ok) in enumerate(zip(lines, fields, strict=True)) if i >= first]
     return b"\n".join(fixed) + (raw[end.start() :] if end else b"")
 
 
@@ -159,11 +151,7 @@ def _parse(raw: bytes, options: ParseOptions) -> InboundMessage:
     if html is not None and len(html) > MAX_HTML:
         body.notes.append(f"HTML body of {len(html)} characters not kept")
         html = None
-    full = (
-        "\n\n".join(t.strip("\n") for t in body.texts)
-        if body.texts
-        else (html_to_text(html) if html else "")
-    )
+    full = "\n\n".join(t.strip("\n") for t in body.texts) if body.texts else (html_to_text(html) if html else "")
     references = _MSGID.findall(headers.text("references") or "")
     in_reply_to = _first_id(headers.text("in-reply-to"))
     bounce = _bounce_reason(headers, msg, body, subject, full, name, address, null_sender)
@@ -239,9 +227,7 @@ class _Headers:
         """The first `name` header decoded and unfolded; None when absent or empty."""
         if name not in self._decoded:
             values = self.values.get(name)
-            self._decoded[name] = (
-                decode_header_text(values[0], self.charset) or None if values else None
-            )
+            self._decoded[name] = decode_header_text(values[0], self.charset) or None if values else None
         return self._decoded[name]
 
 
@@ -332,9 +318,7 @@ def _clean_address(raw: str, charset: str | None) -> str | None:
     if not _ADDR_SPEC.fullmatch(address) or len(address) > 320:
         return None
     local, _, domain = address.rpartition("@")
-    return (
-        address if local and "." not in (domain[:1], domain[-1:]) and ".." not in domain else None
-    )
+    return address if local and "." not in (domain[:1], domain[-1:]) and ".." not in domain else None
 
 
 def _display_name(raw: str, charset: str | None) -> str | None:
@@ -356,10 +340,7 @@ def _sender(headers: _Headers, report: bool) -> tuple[str | None, str, bool]:
                 return (name or from_name), address, False
             if header == "from" and from_name is None:
                 from_name = name
-        if any(
-            v.replace(" ", "").replace("\t", "").rstrip("\r\n").endswith("<>")
-            for v in headers.raw(header)
-        ):
+        if any(v.replace(" ", "").replace("\t", "").rstrip("\r\n").endswith("<>") for v in headers.raw(header)):
             null_sender = True
     if null_sender or report:
         return (
@@ -414,11 +395,7 @@ def _references(references: list[str], in_reply_to: str | None, own_domain: str)
         # Our own reply's Message-ID is <key@domain>; its stored id is "out:key" until
         # the outbox records the Message-ID, so a fast answer still finds its thread.
         ours = _OUR_KEY.match(ref)
-        if (
-            ours
-            and ours.group(2).lower() == own_domain.lower()
-            and f"out:{ours.group(1)}" not in out
-        ):
+        if ours and ours.group(2).lower() == own_domain.lower() and f"out:{ours.group(1)}" not in out:
             out.append(f"out:{ours.group(1)}")
     return tuple(out[-MAX_REFERENCES:])
 
@@ -457,22 +434,16 @@ def _bounce_reason(
         email_bounces.subject_reason(subject),
         email_bounces.body_reason(text),
         "mail from the mail system"
-        if null_sender
-        or address.split("@", 1)[0] in _BOUNCE_SENDERS
-        or _ROBOT_NAMES.search(name or "")
+        if null_sender or address.split("@", 1)[0] in _BOUNCE_SENDERS or _ROBOT_NAMES.search(name or "")
         else None,
         "empty Return-Path" if any(v.strip() == "<>" for v in headers.raw("return-path")) else None,
-        "multipart/report"
-        if msg.get_content_type() == "multipart/report" and not body.report.disposition_blocks
-        else None,
+        "multipart/report" if msg.get_content_type() == "multipart/report" and not body.report.disposition_blocks else None,
     ]
     found = [s for s in signals if s]
     return "bounce: " + "; ".join(found) if len(found) >= 2 else None
 
 
-def automated_reason(
-    headers: _Headers, msg: Message, sender: str, message_id: str | None, options: ParseOptions
-) -> str | None:
+def automated_reason(headers: _Headers, msg: Message, sender: str, message_id: str | None, options: ParseOptions) -> str | None:
     """Why this mail comes from a robot (never to be answered automatically), or None."""
     auto = (headers.text("auto-submitted") or "no").lower()
     if not auto.startswith("no"):
@@ -509,11 +480,7 @@ def _walk(part: Message, body: _Body, options: ParseOptions, depth: int) -> None
     ctype = part.get_content_type()
     if ctype in ("message/delivery-status", "message/disposition-notification"):
         blocks = _report_blocks(part, body.charset)
-        (
-            body.report.delivery_blocks
-            if ctype == "message/delivery-status"
-            else body.report.disposition_blocks
-        ).extend(blocks)
+        (body.report.delivery_blocks if ctype == "message/delivery-status" else body.report.disposition_blocks).extend(blocks)
         return
     if ctype == "message/rfc822" or (part.is_multipart() and ctype.startswith("message/")):
         _attach_message(part, body, options)
@@ -535,9 +502,7 @@ def _walk(part: Message, body: _Body, options: ParseOptions, depth: int) -> None
     if not isinstance(data, bytes):
         data = valid_text(str(part.get_payload())).encode("utf-8", "replace")
     if ctype == "text/rfc822-headers":
-        returned = _first_id(
-            _Headers(_PARSER.parsebytes(data, headersonly=True), None).text("message-id")
-        )
+        returned = _first_id(_Headers(_PARSER.parsebytes(data, headersonly=True), None).text("message-id"))
         if returned:
             body.report.returned_ids.append(f"<{returned}>")
     _attach(
@@ -560,16 +525,11 @@ def _report_blocks(part: Message, charset: str | None) -> list[list[tuple[str, s
         data = part.get_payload(decode=True)
         raw = data if isinstance(data, bytes) else str(payload).encode("utf-8", "surrogateescape")
         sources = [
-            _PARSER.parsebytes(block.strip() + b"\n", headersonly=True)
-            for block in re.split(rb"\r?\n[ \t]*\r?\n", raw)
-            if block.strip()
+            _PARSER.parsebytes(block.strip() + b"\n", headersonly=True) for block in re.split(rb"\r?\n[ \t]*\r?\n", raw) if block.strip()
         ]
     blocks = []
     for source in sources:
-        block = [
-            (valid_text(_unbytes(name, None)), decode_header_text(value, charset))
-            for name, value in source.raw_items()
-        ]
+        block = [(valid_text(_unbytes(name, None)), decode_header_text(value, charset)) for name, value in source.raw_items()]
         if block:
             blocks.append(block)
     return blocks
@@ -585,14 +545,10 @@ def _attach(
     disposition: str | None,
 ) -> None:
     if len(data) > options.max_attachment_bytes:
-        body.notes.append(
-            f"attachment {filename} ({len(data)} bytes) not stored: over the {options.max_attachment_bytes}-byte limit"
-        )
+        body.notes.append(f"attachment {filename} ({len(data)} bytes) not stored: over the {options.max_attachment_bytes}-byte limit")
         return
     content_id = _first_id(_part_header(part, "content-id")) if part is not None else None
-    inline = disposition == "inline" or (
-        disposition is None and content_id is not None and ctype.startswith("image/")
-    )
+    inline = disposition == "inline" or (disposition is None and content_id is not None and ctype.startswith("image/"))
     body.attachments.append(
         InboundAttachment(
             filename=filename,

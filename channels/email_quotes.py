@@ -17,13 +17,9 @@ _ATTRIBUTION = re.compile(
     re.IGNORECASE,
 )
 # "---- Ana wrote ----" (Zoho, Samsung), "-----Ana <a@b> schrieb: -----".
-_DASHED_ATTRIBUTION = re.compile(
-    r"^\s*-{2,}.{0,300}\b(?:" + _VERBS + r")\b.{0,40}-{2,}\s*$", re.IGNORECASE
-)
+_DASHED_ATTRIBUTION = re.compile(r"^\s*-{2,}.{0,300}\b(?:" + _VERBS + r")\b.{0,40}-{2,}\s*$", re.IGNORECASE)
 # Gmail without a verb: "2025-02-03 10:00 GMT+01:00 Ana <ana@example.com>:", "2025年2月3日(月) 10:00 Ana <a@b>:".
-_DATE_ATTRIBUTION = re.compile(
-    r"^\s*\d{4}[-/.年]\s?\d{1,2}[-/.月]\s?\d{1,2}日?\b.{0,200}<?[^\s<>@]+@[^\s<>@]+>?\s*:\s*$"
-)
+_DATE_ATTRIBUTION = re.compile(r"^\s*\d{4}[-/.年]\s?\d{1,2}[-/.月]\s?\d{1,2}日?\b.{0,200}<?[^\s<>@]+@[^\s<>@]+>?\s*:\s*$")
 _ATTRIBUTION_START = re.compile(r"^\s*(?:On|El|Am|Le|Em|Il|Op|Den|Dne|W dniu)\s", re.IGNORECASE)
 _SEPARATOR = re.compile(
     r"^\s*(?:-{2,}\s*(?:Original Message|Mensaje original|Ursprüngliche Nachricht|Originalnachricht|Message d'origine"
@@ -92,9 +88,7 @@ def _without_history(lines: list[str]) -> list[str]:
         below = lines[end:]
         if quoted and any(line.strip() for line in below):
             if any(line.lstrip().startswith(">") for line in below):
-                return (
-                    lines[:start] + lines[start + length :]
-                )  # interleaved: the quotes are context
+                return lines[:start] + lines[start + length :]  # interleaved: the quotes are context
             return lines[:start] + _without_history(below)
     return lines[:start]
 
@@ -108,18 +102,12 @@ def _history_start(lines: list[str]) -> tuple[int, str, int]:
             return i, "forward", 1
         if _SEPARATOR.match(line):
             return i, "block", 1
-        if (
-            _ATTRIBUTION.match(line)
-            or _DASHED_ATTRIBUTION.match(line)
-            or _DATE_ATTRIBUTION.match(line)
-        ):
+        if _ATTRIBUTION.match(line) or _DASHED_ATTRIBUTION.match(line) or _DATE_ATTRIBUTION.match(line):
             return i, "attribution", 1
         if _ATTRIBUTION_START.match(line):
             # "On Mon, 1 Jan 2024, Ana <ana@example.com>" wrapped over two or three lines.
             for extra in (1, 2):
-                if i + extra < len(lines) and _ATTRIBUTION.match(
-                    " ".join(lines[i : i + extra + 1])
-                ):
+                if i + extra < len(lines) and _ATTRIBUTION.match(" ".join(lines[i : i + extra + 1])):
                     return i, "attribution", extra + 1
         if _is_header_block(lines, i):
             return i, "block", 1

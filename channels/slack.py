@@ -135,9 +135,7 @@ class SlackChannel:
         self.config = config
         self.name = config.name
         self._support_channels = set(config.support_channels)
-        self._web = AsyncWebClient(
-            token=config.bot_token, base_url=config.api_url, retry_handlers=[], timeout=15
-        )
+        self._web = AsyncWebClient(token=config.bot_token, base_url=config.api_url, retry_handlers=[], timeout=15)
         self._lookups = AsyncWebClient(
             token=config.bot_token,
             base_url=config.api_url,
@@ -252,9 +250,7 @@ class SlackChannel:
             web_client=AsyncWebClient(base_url=self.config.api_url),
         )
         # connect() retries until it gets through; it must not hold up the daemon's start.
-        self._socket_task = asyncio.create_task(
-            self._socket.connect_async(), name=f"slack-socket:{self.name}"
-        )
+        self._socket_task = asyncio.create_task(self._socket.connect_async(), name=f"slack-socket:{self.name}")
 
     # -- receiving: HTTP ----------------------------------------------------------------
 
@@ -265,9 +261,7 @@ class SlackChannel:
         signature = request.headers.get("x-slack-signature")
         # Checked before the body is parsed: a forged or stale request never gets further.
         if not self._signed(request.body, timestamp, signature):
-            log.warning(
-                "slack channel %s: request with a bad or stale signature refused", self.name
-            )
+            log.warning("slack channel %s: request with a bad or stale signature refused", self.name)
             return _json_response(401, {"error": "invalid signature"})
         if self._commits is None:
             if self._attached is None:
@@ -293,12 +287,7 @@ class SlackChannel:
     def _signed(self, body: bytes, timestamp: str | None, signature: str | None) -> bool:
         """Slack's signature over the body, made within the last five minutes."""
         assert self._verifier is not None
-        if (
-            not timestamp
-            or not signature
-            or not (timestamp.isascii() and timestamp.isdigit())
-            or not signature.isascii()
-        ):
+        if not timestamp or not signature or not (timestamp.isascii() and timestamp.isdigit()) or not signature.isascii():
             return False  # the verifier would raise on these (int(), compare_digest)
         return self._verifier.is_valid(body, timestamp, signature)
 
@@ -351,9 +340,7 @@ class SlackChannel:
         except ValueError as exc:  # Unreadable too
             assert self._sink is not None
             log.warning("slack channel %s: event %s quarantined: %s", self.name, event_id, exc)
-            await self._sink.quarantine(
-                raw or _encode(body), f"unreadable Slack event: {exc!r}", external_id=event_id
-            )
+            await self._sink.quarantine(raw or _encode(body), f"unreadable Slack event: {exc!r}", external_id=event_id)
             messages = []
         if messages:
             await commits.submit(messages)
@@ -463,10 +450,7 @@ class SlackChannel:
         locale = user.get("locale") or ""
         sender = Sender(
             address=user_id,
-            name=profile.get("real_name")
-            or user.get("real_name")
-            or profile.get("display_name")
-            or user.get("name"),
+            name=profile.get("real_name") or user.get("real_name") or profile.get("display_name") or user.get("name"),
             email=profile.get("email") or None,
             username=user.get("name"),
             language=locale.split("-")[0].lower() or None,
@@ -477,9 +461,7 @@ class SlackChannel:
 
     # -- files --------------------------------------------------------------------------------
 
-    async def _attachments(
-        self, files: Sequence[dict[str, Any]]
-    ) -> tuple[list[InboundAttachment], list[str]]:
+    async def _attachments(self, files: Sequence[dict[str, Any]]) -> tuple[list[InboundAttachment], list[str]]:
         attachments: list[InboundAttachment] = []
         notes: list[str] = []
         for file in files:
@@ -494,9 +476,7 @@ class SlackChannel:
             if data is None:
                 notes.append(f"[file not downloaded: {name}]")
                 continue
-            attachments.append(
-                InboundAttachment(name, file.get("mimetype") or "application/octet-stream", data)
-            )
+            attachments.append(InboundAttachment(name, file.get("mimetype") or "application/octet-stream", data))
         return attachments, notes
 
     async def _download(self, url: str) -> bytes | None:
@@ -509,9 +489,7 @@ class SlackChannel:
         if session is None:
             return None
         try:
-            async with session.get(
-                url, headers={"Authorization": f"Bearer {self.config.bot_token}"}
-            ) as response:
+            async with session.get(url, headers={"Authorization": f"Bearer {self.config.bot_token}"}) as response:
                 if response.status != 200:
                     log.warning(
                         "slack channel %s: file download %s answered %s",
@@ -544,9 +522,7 @@ class SlackChannel:
             return posted
         self._posted[key] = posted
         try:
-            await self._share_files(
-                key, posted.meta["channel"], posted.meta.get("thread_ts"), outbound.attachments
-            )
+            await self._share_files(key, posted.meta["channel"], posted.meta.get("thread_ts"), outbound.attachments)
         except PermanentSendError as exc:
             self._forget_files(key)
             raise PermanentSendError(f"the text was posted, the files were not: {exc}") from None
@@ -614,10 +590,7 @@ class SlackChannel:
         """The ts of a message we already posted with this idempotency key, if any."""
         for message in await self._recent_messages(channel, thread_ts):
             metadata = message.get("metadata") or {}
-            if (
-                metadata.get("event_type") == _REPLY_EVENT_TYPE
-                and (metadata.get("event_payload") or {}).get("idempotency_key") == key
-            ):
+            if metadata.get("event_type") == _REPLY_EVENT_TYPE and (metadata.get("event_payload") or {}).get("idempotency_key") == key:
                 return str(message["ts"])
         return None
 
@@ -625,38 +598,24 @@ class SlackChannel:
         """The thread's messages (or the channel's latest); [] when we may not look."""
         try:
             if thread_ts:
-                reply = await self._web.conversations_replies(
-                    channel=channel, ts=thread_ts, include_all_metadata=True, limit=200
-                )
+                reply = await self._web.conversations_replies(channel=channel, ts=thread_ts, include_all_metadata=True, limit=200)
             else:
-                reply = await self._web.conversations_history(
-                    channel=channel, include_all_metadata=True, limit=50
-                )
+                reply = await self._web.conversations_history(channel=channel, include_all_metadata=True, limit=50)
         except SlackApiError as exc:
             if exc.response.status_code == 429 or exc.response.status_code >= 500:
-                raise TransientSendError(
-                    "could not check whether the reply was already posted"
-                ) from None
+                raise TransientSendError("could not check whether the reply was already posted") from None
             return []  # cannot look (e.g. missing scope): post
         except (aiohttp.ClientError, TimeoutError):
-            raise TransientSendError(
-                "could not check whether the reply was already posted"
-            ) from None
+            raise TransientSendError("could not check whether the reply was already posted") from None
         return list(reply.get("messages") or [])
 
     # -- sending files -----------------------------------------------------------------------
 
-    async def _share_files(
-        self, key: str, channel: str, thread_ts: str | None, files: Sequence[OutboundAttachment]
-    ) -> None:
+    async def _share_files(self, key: str, channel: str, thread_ts: str | None, files: Sequence[OutboundAttachment]) -> None:
         """Upload the files (invisible until completed), then share them in one message."""
         uploaded = self._uploads.get(key)
         if uploaded is not None and key in self._uncertain_shares:
-            shared = {
-                f.get("id")
-                for m in await self._recent_messages(channel, thread_ts)
-                for f in m.get("files") or []
-            }
+            shared = {f.get("id") for m in await self._recent_messages(channel, thread_ts) for f in m.get("files") or []}
             if all(file_id in shared for file_id, _ in uploaded):
                 return
         if uploaded is None:
@@ -669,27 +628,19 @@ class SlackChannel:
                 thread_ts=thread_ts,
             )
         except SlackApiError as exc:
-            raise _send_error(
-                exc, "files.completeUploadExternal", key, self._uncertain_shares
-            ) from None
+            raise _send_error(exc, "files.completeUploadExternal", key, self._uncertain_shares) from None
         except (aiohttp.ClientError, TimeoutError) as exc:
             self._uncertain_shares.add(key)
-            raise TransientSendError(
-                f"files.completeUploadExternal: {type(exc).__name__}: {exc}"
-            ) from None
+            raise TransientSendError(f"files.completeUploadExternal: {type(exc).__name__}: {exc}") from None
 
     async def _upload(self, file: OutboundAttachment) -> tuple[str, str]:
         """One file's bytes to the URL Slack hands out; returns (file id, title)."""
         try:
-            reply = await self._web.files_getUploadURLExternal(
-                filename=file.filename, length=len(file.data)
-            )
+            reply = await self._web.files_getUploadURLExternal(filename=file.filename, length=len(file.data))
         except SlackApiError as exc:
             raise _send_error(exc, "files.getUploadURLExternal", None, None) from None
         except (aiohttp.ClientError, TimeoutError) as exc:
-            raise TransientSendError(
-                f"files.getUploadURLExternal: {type(exc).__name__}: {exc}"
-            ) from None
+            raise TransientSendError(f"files.getUploadURLExternal: {type(exc).__name__}: {exc}") from None
         url = str(reply["upload_url"])
         try:
             async with (
@@ -701,9 +652,7 @@ class SlackChannel:
                 if response.status != 200:
                     raise PermanentSendError(f"file upload {file.filename}: HTTP {response.status}")
         except (aiohttp.ClientError, TimeoutError) as exc:
-            raise TransientSendError(
-                f"file upload {file.filename}: {type(exc).__name__}: {exc}"
-            ) from None
+            raise TransientSendError(f"file upload {file.filename}: {type(exc).__name__}: {exc}") from None
         return str(reply["file_id"]), file.filename
 
     def _forget_files(self, key: str) -> None:
@@ -731,32 +680,20 @@ class SlackChannel:
                 reply = await self._lookups.conversations_info(channel=channel)
                 info = reply.get("channel") or {}
                 member = bool(info.get("is_member"))
-                detail = f"#{info.get('name', channel)}" + (
-                    "" if member else " — invite the bot: /invite @" + str(identity.user)
-                )
+                detail = f"#{info.get('name', channel)}" + ("" if member else " — invite the bot: /invite @" + str(identity.user))
                 results.append(CheckResult(f"channel {channel}", member, detail))
             except SlackApiError as exc:
-                results.append(
-                    CheckResult(f"channel {channel}", False, str(exc.response.get("error", exc)))
-                )
+                results.append(CheckResult(f"channel {channel}", False, str(exc.response.get("error", exc))))
             except (aiohttp.ClientError, TimeoutError) as exc:
-                results.append(
-                    CheckResult(f"channel {channel}", False, f"{type(exc).__name__}: {exc}")
-                )
+                results.append(CheckResult(f"channel {channel}", False, f"{type(exc).__name__}: {exc}"))
         if self.config.mode == "socket":
             try:
-                await AsyncWebClient(base_url=self.config.api_url).apps_connections_open(
-                    app_token=self.config.app_token or ""
-                )
+                await AsyncWebClient(base_url=self.config.api_url).apps_connections_open(app_token=self.config.app_token or "")
                 results.append(CheckResult("apps.connections.open", True, "socket mode URL issued"))
             except SlackApiError as exc:
-                results.append(
-                    CheckResult("apps.connections.open", False, str(exc.response.get("error", exc)))
-                )
+                results.append(CheckResult("apps.connections.open", False, str(exc.response.get("error", exc))))
             except (aiohttp.ClientError, TimeoutError) as exc:
-                results.append(
-                    CheckResult("apps.connections.open", False, f"{type(exc).__name__}: {exc}")
-                )
+                results.append(CheckResult("apps.connections.open", False, f"{type(exc).__name__}: {exc}"))
         return results
 
 
@@ -770,9 +707,7 @@ class GroupCommit:
     def __init__(self, sink: Sink, *, name: str) -> None:
         self._sink = sink
         self._name = name
-        self._queue: asyncio.Queue[
-            tuple[list[InboundMessage], asyncio.Future[list[IngestResult]]]
-        ] = asyncio.Queue()
+        self._queue: asyncio.Queue[tuple[list[InboundMessage], asyncio.Future[list[IngestResult]]]] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -825,9 +760,7 @@ class GroupCommit:
 # -- events to messages ---------------------------------------------------------------------
 
 
-def read_event(
-    body: dict[str, Any], support_channels: set[str], raw: bytes | None = None
-) -> InboundMessage | None:
+def read_event(body: dict[str, Any], support_channels: set[str], raw: bytes | None = None) -> InboundMessage | None:
     """The customer message in an Events API payload, or None when there is none.
 
     Pure: the sender is the bare Slack user id, with no files fetched; the adapter adds
@@ -890,9 +823,7 @@ def _check_event(event: Any) -> None:
         _check(file, _FILE_FIELDS, f"event.files[{i}]")
 
 
-def _read_event(
-    body: dict[str, Any], support_channels: set[str], raw: bytes | None
-) -> InboundMessage | None:
+def _read_event(body: dict[str, Any], support_channels: set[str], raw: bytes | None) -> InboundMessage | None:
     event = body.get("event")
     if event is None:
         return None
@@ -909,11 +840,7 @@ def _read_event(
     subtype = event.get("subtype")
     if subtype == "message_changed":
         changed = event["message"]
-        if (
-            changed.get("bot_id")
-            or not changed.get("user")
-            or changed.get("subtype") == "bot_message"
-        ):
+        if changed.get("bot_id") or not changed.get("user") or changed.get("subtype") == "bot_message":
             return None
         edited = (changed.get("edited") or {}).get("ts") or event["ts"]
         return InboundMessage(
@@ -985,18 +912,14 @@ def _from_ts(ts: str) -> dt.datetime | None:
         return None
 
 
-def _send_error(
-    exc: SlackApiError, method: str, key: str | None, uncertain: set[str] | None
-) -> Exception:
+def _send_error(exc: SlackApiError, method: str, key: str | None, uncertain: set[str] | None) -> Exception:
     """A Web API refusal as a send error: 429 waits for Retry-After, a server error is
     retried (and, when `uncertain` is given, checked first: the call may have worked)."""
     status = exc.response.status_code
     error = str(exc.response.get("error", "") or "")
     if status == 429 or error == "ratelimited":
         retry_after = _header(exc.response.headers, "retry-after")
-        return TransientSendError(
-            f"{method}: rate limited", retry_after=float(retry_after) if retry_after else 1.0
-        )
+        return TransientSendError(f"{method}: rate limited", retry_after=float(retry_after) if retry_after else 1.0)
     if status >= 500 or error in _TRANSIENT_ERRORS:
         if uncertain is not None and key is not None:
             uncertain.add(key)
@@ -1024,6 +947,4 @@ def _json_response(status: int, body: dict[str, Any]) -> WebhookResponse:
 def _to_webhook_response(response: BoltResponse) -> WebhookResponse:
     content_type = (response.headers.get("content-type") or ["text/plain"])[0]
     body = response.body if isinstance(response.body, bytes) else str(response.body or "").encode()
-    return WebhookResponse(
-        status=response.status, body=body, content_type=content_type.split(";")[0]
-    )
+    return WebhookResponse(status=response.status, body=body, content_type=content_type.split(";")[0])

@@ -70,9 +70,7 @@ log = logging.getLogger(__name__)
 
 # python-telegram-bot 22 warns on every 429 that `retry_after` will become a timedelta;
 # `_seconds` takes both forms, so the warning says nothing to our operators.
-warnings.filterwarnings(
-    "ignore", message=r".*`retry_after` will be of type", category=PTBDeprecationWarning
-)
+warnings.filterwarnings("ignore", message=r".*`retry_after` will be of type", category=PTBDeprecationWarning)
 
 ALLOWED_UPDATES = ["message", "edited_message"]
 PHOTO_TYPES = {"image/jpeg", "image/png", "image/webp"}
@@ -98,9 +96,7 @@ class TelegramConfig(ChannelConfig):
     @model_validator(mode="after")
     def _webhook_needs_secret(self) -> TelegramConfig:
         if self.mode == "webhook" and not self.webhook_secret:
-            raise ValueError(
-                'mode "webhook" needs webhook_secret (1-256 characters A-Z a-z 0-9 _ -)'
-            )
+            raise ValueError('mode "webhook" needs webhook_secret (1-256 characters A-Z a-z 0-9 _ -)')
         return self
 
     @property
@@ -131,9 +127,7 @@ class TelegramChannel:
         self.context = context
         # One connection pool we own and close; the library's own initialize() would call
         # getMe (and put the token in its error message).
-        self._request = HTTPXRequest(
-            connection_pool_size=32, read_timeout=config.request_timeout, media_write_timeout=60.0
-        )
+        self._request = HTTPXRequest(connection_pool_size=32, read_timeout=config.request_timeout, media_write_timeout=60.0)
         self.bot = Bot(
             config.token,
             base_url=config.api_base_url,
@@ -168,16 +162,10 @@ class TelegramChannel:
         await self._open_request()
         self._sink = sink
         if self.config.mode == "polling":
-            self._http = httpx.AsyncClient(
-                timeout=httpx.Timeout(
-                    10.0, read=self.config.poll_timeout + self.config.request_timeout
-                )
-            )
+            self._http = httpx.AsyncClient(timeout=httpx.Timeout(10.0, read=self.config.poll_timeout + self.config.request_timeout))
             self._task = asyncio.create_task(self._poll(sink), name=f"telegram-poll:{self.name}")
         else:
-            self._task = asyncio.create_task(
-                self._register_webhook(), name=f"telegram-webhook:{self.name}"
-            )
+            self._task = asyncio.create_task(self._register_webhook(), name=f"telegram-webhook:{self.name}")
 
     async def stop(self) -> None:
         await cancel_task(self._task)
@@ -218,11 +206,7 @@ class TelegramChannel:
                 detail += f"; last delivery error: {info.last_error_message}"
             results.append(CheckResult("webhook", ok, detail))
         else:
-            detail = (
-                f"a webhook is set ({info.url}); it is removed when polling starts"
-                if info.url
-                else "no webhook set"
-            )
+            detail = f"a webhook is set ({info.url}); it is removed when polling starts" if info.url else "no webhook set"
             results.append(CheckResult("polling", True, detail))
         return results
 
@@ -250,9 +234,7 @@ class TelegramChannel:
             except asyncio.CancelledError:
                 raise
             except _PollPause as pause:
-                log.warning(
-                    "telegram %s: %s; polling again in %.0fs", self.name, pause, pause.seconds
-                )
+                log.warning("telegram %s: %s; polling again in %.0fs", self.name, pause, pause.seconds)
                 await asyncio.sleep(pause.seconds)
             except Exception as exc:
                 failures += 1
@@ -280,22 +262,13 @@ class TelegramChannel:
         try:
             body = json.loads(response.content)
         except (ValueError, RecursionError):
-            raise NetworkError(
-                f"getUpdates answered HTTP {response.status_code} without JSON"
-            ) from None
-        if (
-            response.status_code == 200
-            and isinstance(body, dict)
-            and body.get("ok")
-            and isinstance(body.get("result"), list)
-        ):
+            raise NetworkError(f"getUpdates answered HTTP {response.status_code} without JSON") from None
+        if response.status_code == 200 and isinstance(body, dict) and body.get("ok") and isinstance(body.get("result"), list):
             return body["result"]
         description = body.get("description", "") if isinstance(body, dict) else ""
         parameters = (body.get("parameters") or {}) if isinstance(body, dict) else {}
         if response.status_code == 429:
-            raise _PollPause(
-                f"getUpdates rate limited: {description}", float(parameters.get("retry_after", 5))
-            )
+            raise _PollPause(f"getUpdates rate limited: {description}", float(parameters.get("retry_after", 5)))
         if response.status_code == 409:
             # A webhook is set (or another process polls with this token).
             with contextlib.suppress(TelegramError):
@@ -331,12 +304,8 @@ class TelegramChannel:
         try:
             read = read_update(data, self.me)
         except UnreadableUpdate as exc:
-            log.warning(
-                "telegram %s: update %s quarantined: %s", self.name, update_id_of(data), exc
-            )
-            await sink.quarantine(
-                _encoded(data), str(exc), external_id=f"update:{update_id_of(data)}"
-            )
+            log.warning("telegram %s: update %s quarantined: %s", self.name, update_id_of(data), exc)
+            await sink.quarantine(_encoded(data), str(exc), external_id=f"update:{update_id_of(data)}")
             return None
         if read is None:
             return None
@@ -363,30 +332,20 @@ class TelegramChannel:
                 await self._learn_username()
                 return
             except InvalidToken:
-                log.error(
-                    "telegram %s: the bot token was refused; webhook not registered", self.name
-                )
+                log.error("telegram %s: the bot token was refused; webhook not registered", self.name)
                 return
             except TelegramError as exc:
                 failures += 1
-                delay = (
-                    _retry_after(exc) if isinstance(exc, RetryAfter) else min(2.0**failures, 300.0)
-                )
-                log.warning(
-                    "telegram %s: setWebhook failed (%s); again in %.0fs", self.name, exc, delay
-                )
+                delay = _retry_after(exc) if isinstance(exc, RetryAfter) else min(2.0**failures, 300.0)
+                log.warning("telegram %s: setWebhook failed (%s); again in %.0fs", self.name, exc, delay)
                 await asyncio.sleep(delay)
 
     async def handle_webhook(self, request: WebhookRequest) -> WebhookResponse:
         if self.config.mode != "webhook" or self.config.webhook_secret is None:
-            return _json(
-                404, {"ok": False, "description": "this channel polls; it takes no webhook"}
-            )
+            return _json(404, {"ok": False, "description": "this channel polls; it takes no webhook"})
         given = request.headers.get("x-telegram-bot-api-secret-token", "").encode()
         if not hmac.compare_digest(given, self.config.webhook_secret.encode()):
-            log.warning(
-                "telegram %s: webhook call with a wrong or missing secret token refused", self.name
-            )
+            log.warning("telegram %s: webhook call with a wrong or missing secret token refused", self.name)
             return _json(403, {"ok": False, "description": "wrong secret token"})
         sink = self._sink or self._attached
         if sink is None:
@@ -474,14 +433,10 @@ class TelegramChannel:
             try:
                 wait = self.pacer.reserve(chat_id, f"{outbound.idempotency_key}:{index}")
             except TooSoon as exc:
-                raise TransientSendError(
-                    str(exc), retry_after=exc.retry_after, count_attempt=False
-                ) from None
+                raise TransientSendError(str(exc), retry_after=exc.retry_after, count_attempt=False) from None
             if wait > 0:
                 await asyncio.sleep(wait)
-            message_id, chat_id = await self._send_part(
-                chat_id, part, reply_to if index == 0 else None, thread_id
-            )
+            message_id, chat_id = await self._send_part(chat_id, part, reply_to if index == 0 else None, thread_id)
             delivered.append(message_id)
         self._delivered.pop(outbound.idempotency_key, None)
         return SendResult(
@@ -489,15 +444,9 @@ class TelegramChannel:
             meta={"chat_id": chat_id, "message_ids": delivered},
         )
 
-    async def _send_part(
-        self, chat_id: int | str, part: _Part, reply_to: int | None, thread_id: Any
-    ) -> tuple[int, int | str]:
+    async def _send_part(self, chat_id: int | str, part: _Part, reply_to: int | None, thread_id: Any) -> tuple[int, int | str]:
         """Send one part; returns (message id, chat id). Maps Telegram errors to send errors."""
-        reply = (
-            ReplyParameters(message_id=reply_to, allow_sending_without_reply=True)
-            if reply_to
-            else None
-        )
+        reply = ReplyParameters(message_id=reply_to, allow_sending_without_reply=True) if reply_to else None
         extra: dict[str, Any] = {"reply_parameters": reply}
         if isinstance(thread_id, int):
             extra["message_thread_id"] = thread_id
@@ -505,9 +454,7 @@ class TelegramChannel:
             try:
                 if part.attachment is None:
                     assert part.text is not None
-                    sent = await self.bot.send_message(
-                        chat_id, part.text, parse_mode=ParseMode.HTML, **extra
-                    )
+                    sent = await self.bot.send_message(chat_id, part.text, parse_mode=ParseMode.HTML, **extra)
                 else:
                     sent = await self._send_attachment(chat_id, part.attachment, extra)
                 return sent.message_id, chat_id
@@ -516,9 +463,7 @@ class TelegramChannel:
             except RetryAfter as exc:
                 seconds = _retry_after(exc)
                 self.pacer.hold(chat_id, seconds)
-                raise TransientSendError(
-                    f"Telegram asked to wait {seconds:g}s (429)", retry_after=seconds
-                ) from None
+                raise TransientSendError(f"Telegram asked to wait {seconds:g}s (429)", retry_after=seconds) from None
             except Forbidden as exc:
                 raise PermanentSendError(exc.message) from None
             except InvalidToken as exc:
@@ -532,9 +477,7 @@ class TelegramChannel:
                 raise TransientSendError(f"{type(exc).__name__}: {exc.message}") from None
         raise PermanentSendError(f"chat {chat_id} migrated more than once")
 
-    async def _send_attachment(
-        self, chat_id: int | str, attachment: OutboundAttachment, extra: dict[str, Any]
-    ) -> Any:
+    async def _send_attachment(self, chat_id: int | str, attachment: OutboundAttachment, extra: dict[str, Any]) -> Any:
         upload = InputFile(attachment.data, filename=attachment.filename)
         if attachment.content_type in PHOTO_TYPES and len(attachment.data) <= PHOTO_MAX_BYTES:
             return await self.bot.send_photo(chat_id, upload, **extra)

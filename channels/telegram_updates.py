@@ -56,9 +56,7 @@ def update_id_of(data: Any) -> int:
     return update_id
 
 
-def read_update(
-    data: dict[str, Any], me: BotIdentity, *, check_addressed: bool = True
-) -> ReadUpdate | None:
+def read_update(data: dict[str, Any], me: BotIdentity, *, check_addressed: bool = True) -> ReadUpdate | None:
     """Translate one update. Raises UnreadableUpdate when it is malformed.
 
     Lone surrogates are repaired first (they would make the update unwritable) and
@@ -82,9 +80,7 @@ def read_update(
         raise UnreadableUpdate(f"update {update_id}: {type(exc).__name__}: {exc}") from None
 
 
-def _read(
-    update: Update, update_id: int, raw: bytes, me: BotIdentity, check_addressed: bool
-) -> ReadUpdate | None:
+def _read(update: Update, update_id: int, raw: bytes, me: BotIdentity, check_addressed: bool) -> ReadUpdate | None:
     if update.message is not None:
         message = update.message
         edited = False
@@ -234,11 +230,7 @@ def addressed_to_bot(message: Message, me: BotIdentity) -> bool:
     handle = f"@{me.username}".casefold() if me.username else None
     found = message.parse_entities() if message.text else message.parse_caption_entities()
     for entity, value in found.items():
-        if (
-            entity.type == MessageEntity.TEXT_MENTION
-            and entity.user is not None
-            and entity.user.id == me.id
-        ):
+        if entity.type == MessageEntity.TEXT_MENTION and entity.user is not None and entity.user.id == me.id:
             return True
         if handle is None:
             continue
@@ -280,11 +272,7 @@ def _files_of(message: Message) -> tuple[FileToFetch, ...]:
         )
     if message.voice is not None:
         v = message.voice
-        return (
-            FileToFetch(
-                v.file_id, f"voice_{v.file_unique_id}.ogg", v.mime_type or "audio/ogg", v.file_size
-            ),
-        )
+        return (FileToFetch(v.file_id, f"voice_{v.file_unique_id}.ogg", v.mime_type or "audio/ogg", v.file_size),)
     if message.audio is not None:
         a = message.audio
         return (
@@ -307,9 +295,7 @@ def _files_of(message: Message) -> tuple[FileToFetch, ...]:
         )
     if message.video_note is not None:
         n = message.video_note
-        return (
-            FileToFetch(n.file_id, f"video_note_{n.file_unique_id}.mp4", "video/mp4", n.file_size),
-        )
+        return (FileToFetch(n.file_id, f"video_note_{n.file_unique_id}.mp4", "video/mp4", n.file_size),)
     return ()
 
 

@@ -336,7 +336,14 @@ def _quarantine_list(args: argparse.Namespace) -> int:
         async with services.db.read() as session:
             rows = (
                 await session.execute(
-                    select(QuarantineItem.id, Channel.name, QuarantineItem.external_id, QuarantineItem.error, QuarantineItem.status, QuarantineItem.created_at)
+                    select(
+                        QuarantineItem.id,
+                        Channel.name,
+                        QuarantineItem.external_id,
+                        QuarantineItem.error,
+                        QuarantineItem.status,
+                        QuarantineItem.created_at,
+                    )
                     .join(Channel, Channel.id == QuarantineItem.channel_id)
                     .where(QuarantineItem.status == "held")
                     .order_by(QuarantineItem.id)
@@ -344,7 +351,19 @@ def _quarantine_list(args: argparse.Namespace) -> int:
             ).all()
         for r in rows:
             if args.json:
-                print(json.dumps({"id": r.id, "channel": r.name, "external_id": r.external_id, "error": r.error, "status": r.status, "created_at": r.created_at.isoformat()}, ensure_ascii=False))
+                print(
+                    json.dumps(
+                        {
+                            "id": r.id,
+                            "channel": r.name,
+                            "external_id": r.external_id,
+                            "error": r.error,
+                            "status": r.status,
+                            "created_at": r.created_at.isoformat(),
+                        },
+                        ensure_ascii=False,
+                    )
+                )
             else:
                 print(f"{r.id}\t{r.name}\t{r.created_at:%Y-%m-%d %H:%M}\t{r.error.splitlines()[0][:120] if r.error else ''}")
         if not args.json and not rows:

@@ -246,9 +246,7 @@ async def since(session: AsyncSession, after: int, limit: int = 500, conversatio
     if conversation_ids is not None:
         query = query.where(Event.conversation_id.in_(conversation_ids))
     rows = (await session.scalars(query)).all()
-    return [
-        EventRecord(r.seq, r.type, r.conversation_id, r.payload, r.created_at.isoformat()) for r in rows
-    ]
+    return [EventRecord(r.seq, r.type, r.conversation_id, r.payload, r.created_at.isoformat()) for r in rows]
 
 
 async def latest_seq(session: AsyncSession) -> int:

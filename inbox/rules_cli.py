@@ -53,7 +53,9 @@ async def _names(services: Services) -> tuple[list[Any], list[str], list[str]]:
 
 def _explain(services: Services, rules: list[Any], sample: SampleMessage, teams: list[str], agents: list[str]) -> dict[str, Any]:
     templates = services.policy.templates.names if services.policy.templates else None
-    return explain(rules, sample, calendar=default_calendar(services.config.business_hours), teams=teams, agents=agents, templates=templates)
+    return explain(
+        rules, sample, calendar=default_calendar(services.config.business_hours), teams=teams, agents=agents, templates=templates
+    )
 
 
 def _print_result(result: dict[str, Any]) -> None:
@@ -99,7 +101,9 @@ async def backtest(services: Services, days: int) -> int:
         ).all()
         then_fired: dict[int, list[str]] = {}
         notes = await session.scalars(
-            select(Message).where(Message.author_type == "system", Message.private.is_(True), Message.created_at >= since).order_by(Message.id)
+            select(Message)
+            .where(Message.author_type == "system", Message.private.is_(True), Message.created_at >= since)
+            .order_by(Message.id)
         )
         for note in notes:
             then_fired.setdefault(note.conversation_id, []).extend(note.meta.get("rules", []))

@@ -74,9 +74,7 @@ def choose_agent(
     if strategy == "least_open":
         chosen = min(eligible, key=lambda m: (m.open_count, m.last_assigned_at or _EPOCH, m.id))
         return Assignment(chosen.id, rr_pointer, "least_open")
-    raise ValueError(
-        f"unknown assignment strategy {strategy!r}; expected one of {', '.join(STRATEGIES)}"
-    )
+    raise ValueError(f"unknown assignment strategy {strategy!r}; expected one of {', '.join(STRATEGIES)}")
 
 
 def _next_in_turn(eligible: Sequence[AgentState], pointer: int | None) -> AgentState:

@@ -49,9 +49,7 @@ def parse_span(value: SpanInput) -> tuple[int, int]:
     if isinstance(value, str):
         start_text, sep, end_text = value.partition("-")
         if not sep:
-            raise InvalidBusinessHours(
-                f"{value!r} is not a span; expected HH:MM-HH:MM, e.g. 09:00-17:00"
-            )
+            raise InvalidBusinessHours(f"{value!r} is not a span; expected HH:MM-HH:MM, e.g. 09:00-17:00")
         start_value: str | dt.time = start_text
         end_value: str | dt.time = end_text
     else:
@@ -81,9 +79,7 @@ def zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise InvalidBusinessHours(
-            f"{name!r} is not a known time zone (e.g. Europe/Madrid, UTC)"
-        ) from None
+        raise InvalidBusinessHours(f"{name!r} is not a known time zone (e.g. Europe/Madrid, UTC)") from None
 
 
 def _aware(value: dt.datetime, what: str) -> dt.datetime:
@@ -105,15 +101,11 @@ class BusinessHours:
     ) -> None:
         unknown = sorted(set(weekly) - set(WEEKDAYS))
         if unknown:
-            raise InvalidBusinessHours(
-                f"unknown weekday {unknown[0]!r}; expected one of {', '.join(WEEKDAYS)}"
-            )
+            raise InvalidBusinessHours(f"unknown weekday {unknown[0]!r}; expected one of {', '.join(WEEKDAYS)}")
         self.timezone = timezone
         self._zone = zone(timezone)
         # Index 0 is Monday, as in date.weekday().
-        self.weekly: tuple[tuple[tuple[int, int], ...], ...] = tuple(
-            _merge(parse_span(s) for s in weekly.get(day, ())) for day in WEEKDAYS
-        )
+        self.weekly: tuple[tuple[tuple[int, int], ...], ...] = tuple(_merge(parse_span(s) for s in weekly.get(day, ())) for day in WEEKDAYS)
         self.holidays: frozenset[dt.date] = frozenset(holidays)
         if not any(self.weekly):
             raise InvalidBusinessHours("business hours are never open; give at least one span")
@@ -154,9 +146,7 @@ class BusinessHours:
     def _local(self, day: dt.date, minutes: int) -> dt.datetime:
         day = day + dt.timedelta(days=minutes // _DAY_MINUTES)
         minutes %= _DAY_MINUTES
-        wall = dt.datetime(
-            day.year, day.month, day.day, minutes // 60, minutes % 60, tzinfo=self._zone
-        )
+        wall = dt.datetime(day.year, day.month, day.day, minutes // 60, minutes % 60, tzinfo=self._zone)
         return wall.astimezone(UTC)
 
     def open_segments(self, start: dt.datetime) -> Iterator[Segment]:

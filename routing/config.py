@@ -47,16 +47,10 @@ def parse_duration(value: Any) -> int:
         raise ValueError("expected a duration such as 30m, 4h or 1h30m")
     if isinstance(value, int):
         minutes = value
-    elif (
-        isinstance(value, str) and (match := _DURATION.match(value.strip())) and any(match.groups())
-    ):
+    elif isinstance(value, str) and (match := _DURATION.match(value.strip())) and any(match.groups()):
         minutes = int(match[1] or 0) * 60 + int(match[2] or 0)
     else:
-        hint = (
-            " (days are ambiguous in business time; write hours, e.g. 24h)"
-            if "d" in str(value)
-            else ""
-        )
+        hint = " (days are ambiguous in business time; write hours, e.g. 24h)" if "d" in str(value) else ""
         raise ValueError(f"expected a duration such as 30m, 4h or 1h30m, got {value!r}{hint}")
     if minutes <= 0:
         raise ValueError("a duration must be more than zero minutes")
@@ -118,15 +112,11 @@ class BusinessHoursConfig(_Strict):
     @model_validator(mode="after")
     def _ever_open(self) -> BusinessHoursConfig:
         if not any(getattr(self, day) for day in WEEKDAYS):
-            raise ValueError(
-                'never open: give the open hours of at least one day, e.g. mon = ["09:00-17:00"]'
-            )
+            raise ValueError('never open: give the open hours of at least one day, e.g. mon = ["09:00-17:00"]')
         return self
 
     def to_business_hours(self) -> BusinessHours:
-        return BusinessHours(
-            self.timezone, {day: getattr(self, day) for day in WEEKDAYS}, self.holidays
-        )
+        return BusinessHours(self.timezone, {day: getattr(self, day) for day in WEEKDAYS}, self.holidays)
 
 
 class SLAConfig(_Strict):
@@ -157,9 +147,7 @@ def default_calendar(business_hours: Mapping[str, BusinessHoursConfig]) -> Busin
     return cfg.to_business_hours() if cfg is not None else BusinessHours.always()
 
 
-def sla_policies(
-    sla: Sequence[SLAConfig], business_hours: Mapping[str, BusinessHoursConfig]
-) -> dict[Priority, SLAPolicy]:
+def sla_policies(sla: Sequence[SLAConfig], business_hours: Mapping[str, BusinessHoursConfig]) -> dict[Priority, SLAPolicy]:
     """The SLA policy of each priority that has one (run `check_routing` first)."""
     known = calendars(business_hours)
     return {
@@ -203,9 +191,7 @@ def check_routing(
     for i, policy in enumerate(sla):
         if policy.business_hours not in names:
             known = ", ".join(sorted(names))
-            problems.append(
-                f"sla[{i}].business_hours: no [business_hours.{policy.business_hours}]; known: {known}"
-            )
+            problems.append(f"sla[{i}].business_hours: no [business_hours.{policy.business_hours}]; known: {known}")
         if policy.priority in seen:
             problems.append(f"sla[{i}].priority: {policy.priority} already has a policy")
         seen.add(policy.priority)

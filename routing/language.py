@@ -18,9 +18,7 @@ def primary_tag(language: str | None) -> str | None:
     return tag or None
 
 
-def choose_language(
-    language: str | None, available: Collection[str] = SUPPORTED, default: str = DEFAULT
-) -> str:
+def choose_language(language: str | None, available: Collection[str] = SUPPORTED, default: str = DEFAULT) -> str:
     """The contact's language when we have it, else `default`."""
     tag = primary_tag(language)
     return tag if tag is not None and tag in available else default

@@ -107,10 +107,7 @@ class RuleActions(_Strict):
         if (self.impact or self.urgency) and self.convert != "incident":
             raise ValueError('impact and urgency only go with convert = "incident"')
         if self.priority and self.convert == "incident":
-            raise ValueError(
-                "an incident's priority comes from its impact and urgency; "
-                'give those instead of "priority"'
-            )
+            raise ValueError('an incident\'s priority comes from its impact and urgency; give those instead of "priority"')
         if not self.model_fields_set - {"stop"} and not self.stop:
             raise ValueError("the rule has no action")
         return self
@@ -184,9 +181,7 @@ def evaluate(
     builder = DecisionBuilder(automated=snapshot.automated)
     for rule in rules:
         if builder.stopped_by is not None:
-            builder.trace.append(
-                RuleTrace(rule.name, "not_reached", f'stopped by rule "{builder.stopped_by}"')
-            )
+            builder.trace.append(RuleTrace(rule.name, "not_reached", f'stopped by rule "{builder.stopped_by}"'))
             continue
         if not rule.enabled:
             builder.trace.append(RuleTrace(rule.name, "disabled"))
@@ -337,9 +332,7 @@ def validate_rule(
     if isinstance(data, Rule):
         rule = data
     elif not isinstance(data, Mapping):
-        raise InvalidRule(
-            [("", f"expected a table with name, if and then, got {type(data).__name__}")]
-        )
+        raise InvalidRule([("", f"expected a table with name, if and then, got {type(data).__name__}")])
     else:
         try:
             rule = Rule.model_validate(data)
@@ -386,7 +379,5 @@ def load_rules(items: Iterable[Mapping[str, Any]]) -> tuple[list[Rule], list[Rul
         try:
             rules.append(Rule.model_validate(item))
         except ValidationError as exc:
-            failures.append(
-                RuleFailure(name, "; ".join(f"{k}: {m}" if k else m for k, m in _describe(exc)))
-            )
+            failures.append(RuleFailure(name, "; ".join(f"{k}: {m}" if k else m for k, m in _describe(exc))))
     return rules, failures

@@ -94,9 +94,7 @@ def due_at(
     paused_intervals: Sequence[Pause] = (),
 ) -> dt.datetime | None:
     """When `minutes` of running clock have passed since `start`, or None if paused first."""
-    reached = advance(
-        _running(hours.open_segments(start), paused_intervals), dt.timedelta(minutes=minutes)
-    )
+    reached = advance(_running(hours.open_segments(start), paused_intervals), dt.timedelta(minutes=minutes))
     return None if reached is None else reached.astimezone(start.tzinfo)
 
 
@@ -108,9 +106,7 @@ def due_times(
     """The first-response and resolution due times of a ticket under `policy`."""
     hours = policy.business_hours
     return DueTimes(
-        first_response_due=due_at(
-            created_at, policy.first_response_minutes, hours, paused_intervals
-        ),
+        first_response_due=due_at(created_at, policy.first_response_minutes, hours, paused_intervals),
         resolution_due=due_at(created_at, policy.resolution_minutes, hours, paused_intervals),
     )
 

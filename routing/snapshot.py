@@ -44,8 +44,6 @@ class MessageSnapshot:
             domain = domain_of(self.sender_email) or domain_of(self.sender_address)
             object.__setattr__(self, "sender_domain", domain)
         else:
-            object.__setattr__(
-                self, "sender_domain", self.sender_domain.strip().lstrip("@").casefold()
-            )
+            object.__setattr__(self, "sender_domain", self.sender_domain.strip().lstrip("@").casefold())
         if not isinstance(self.contact_tags, frozenset):
             object.__setattr__(self, "contact_tags", frozenset(self.contact_tags))

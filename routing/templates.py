@@ -69,9 +69,7 @@ def format_when(value: object, language: str = DEFAULT) -> str:
 
 class UnknownTemplate(LookupError):
     def __init__(self, name: str, known: frozenset[str]) -> None:
-        super().__init__(
-            f"no notification template named {name!r}; known: {', '.join(sorted(known)) or 'none'}"
-        )
+        super().__init__(f"no notification template named {name!r}; known: {', '.join(sorted(known)) or 'none'}")
         self.name = name
 
 
@@ -130,7 +128,5 @@ class NotificationTemplates:
             raise UnknownTemplate(name, self.names)
         fallback = DEFAULT if DEFAULT in available else sorted(available)[0]
         chosen = choose_language(language, available, default=fallback)
-        subject, text = split_subject(
-            self._compiled[f"{name}.{chosen}"].render({**context, "language": chosen})
-        )
+        subject, text = split_subject(self._compiled[f"{name}.{chosen}"].render({**context, "language": chosen}))
         return RenderedText(subject=subject, text=text, language=chosen)

@@ -39,11 +39,7 @@ class InvalidTransition(ValueError):
 
     def __init__(self, current: str, target: str) -> None:
         allowed = sorted(TRANSITIONS.get(current, frozenset()))
-        hint = (
-            f"from {current} it can go to {', '.join(allowed)}"
-            if allowed
-            else f"{current} is final"
-        )
+        hint = f"from {current} it can go to {', '.join(allowed)}" if allowed else f"{current} is final"
         super().__init__(f"a ticket cannot go from {current} to {target}; {hint}")
         self.current = current
         self.target = target
@@ -74,9 +70,7 @@ def opens_new_ticket(current: TicketStatus) -> bool:
     return current == "closed"
 
 
-def status_after_agent_reply(
-    current: TicketStatus, *, waiting_on_customer: bool = False
-) -> TicketStatus:
+def status_after_agent_reply(current: TicketStatus, *, waiting_on_customer: bool = False) -> TicketStatus:
     """A public agent reply takes a new ticket in hand; asking the customer something
     (waiting_on_customer) makes it pending."""
     if current in ("new", "open", "pending") and waiting_on_customer:
@@ -97,9 +91,7 @@ class StatusNotification:
     event: NotificationEvent
 
 
-def notification_for(
-    previous: TicketStatus | None, current: TicketStatus
-) -> StatusNotification | None:
+def notification_for(previous: TicketStatus | None, current: TicketStatus) -> StatusNotification | None:
     """The customer notification a status change sends, if any (`previous` None: created).
 
     Pending is not announced (the agent's own message says what is needed), nor is a
@@ -136,9 +128,7 @@ def check_child_link(parent: TicketRef, child: TicketRef) -> None:
     if parent.kind != "incident" or child.kind != "incident":
         raise ValueError("only incidents can be linked to a major incident")
     if parent.parent_id is not None:
-        raise ValueError(
-            f"ticket {parent.id} is itself a child; link to its major incident instead"
-        )
+        raise ValueError(f"ticket {parent.id} is itself a child; link to its major incident instead")
     if child.has_children:
         raise ValueError(f"ticket {child.id} is a major incident with children of its own")
     if child.parent_id is not None and child.parent_id != parent.id:

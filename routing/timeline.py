@@ -12,9 +12,7 @@ from typing import Literal
 from routing.language import choose_language
 from routing.priority import Level
 
-ActionName = Literal[
-    "assign_agent", "assign_team", "priority", "tag", "status", "convert", "auto_reply", "stop"
-]
+ActionName = Literal["assign_agent", "assign_team", "priority", "tag", "status", "convert", "auto_reply", "stop"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -73,17 +73,13 @@ class StoredFile:
 class WidgetStore(Protocol):
     """What the gateway reads; implemented by the inbox over the database."""
 
-    async def transcript(
-        self, channel: str, thread_key: str, after: int, limit: int = 200
-    ) -> list[TranscriptItem]: ...
+    async def transcript(self, channel: str, thread_key: str, after: int, limit: int = 200) -> list[TranscriptItem]: ...
 
     async def latest_seq(self) -> int: ...
 
     async def agents_online(self) -> bool: ...
 
-    async def since(
-        self, after: int, limit: int = 500
-    ) -> tuple[int, list[tuple[str, str, TranscriptItem]]]:
+    async def since(self, after: int, limit: int = 500) -> tuple[int, list[tuple[str, str, TranscriptItem]]]:
         """Widget messages after `after`: (newest seq read, [(channel, thread key, item)])."""
         ...
 
@@ -148,9 +144,7 @@ class Gateway:
             await websocket.close(code=4404, reason="no such widget channel")
             return
         if not self.origin_allowed(info, websocket.headers.get("origin")):
-            log.warning(
-                "widget %s: websocket from origin %r refused", name, websocket.headers.get("origin")
-            )
+            log.warning("widget %s: websocket from origin %r refused", name, websocket.headers.get("origin"))
             await websocket.close(code=4403, reason="origin not allowed")
             return
         await websocket.accept()
@@ -194,9 +188,7 @@ async def upload(
     if not 1 <= len(client_id) <= 64:
         raise UploadError(422, "bad_client_id", "client_id must be a string of 1 to 64 characters")
     if len(text) > info.config.max_message_chars:
-        raise UploadError(
-            422, "too_long", f"a message has at most {info.config.max_message_chars} characters"
-        )
+        raise UploadError(422, "too_long", f"a message has at most {info.config.max_message_chars} characters")
     if info.sink is None:
         raise UploadError(503, "unavailable", "the chat is not available right now; retry")
     key = claims["key"]
@@ -258,9 +250,7 @@ class VisitorSession:
         self.active_at = time.monotonic()
         text = message.get("text")
         if text is None:
-            raise FrameError(
-                "bad_frame", "frames are text, one JSON object each; a binary frame is not read"
-            )
+            raise FrameError("bad_frame", "frames are text, one JSON object each; a binary frame is not read")
         return parse_frame(text)
 
     async def _refuse(self, error: FrameError) -> None:
@@ -291,9 +281,7 @@ class VisitorSession:
         deadline = time.monotonic() + HELLO_TIMEOUT
         while True:
             try:
-                frame = await asyncio.wait_for(
-                    self._next_frame(), max(0.0, deadline - time.monotonic())
-                )
+                frame = await asyncio.wait_for(self._next_frame(), max(0.0, deadline - time.monotonic()))
                 if frame["type"] != "hello":
                     raise FrameError("hello_first", 'the first frame must be {"type": "hello"}')
                 return frame
@@ -316,9 +304,7 @@ class VisitorSession:
             email = _str(identity.get("email"), 320)
             name = _str(identity.get("name"), 255)
             if self.config.identity_secret and user_id:
-                identified = identity_ok(
-                    self.config.identity_secret, user_id, _str(identity.get("hmac"), 128)
-                )
+                identified = identity_ok(self.config.identity_secret, user_id, _str(identity.get("hmac"), 128))
                 if not identified:
                     await self.send(
                         {
@@ -336,9 +322,7 @@ class VisitorSession:
         if continuation and EMAIL.match(continuation):
             self.continue_by_email = continuation
             email = email or continuation
-        self.sender = Sender(
-            address=self.key, name=name, email=email, language=language, verified=identified
-        )
+        self.sender = Sender(address=self.key, name=name, email=email, language=language, verified=identified)
         try:
             after = int(hello.get("after") or 0)
         except (TypeError, ValueError, OverflowError):
@@ -396,9 +380,7 @@ class VisitorSession:
         if not isinstance(text, str) or not text.strip():
             raise FrameError("empty", "text must be a non-empty string")
         if len(text) > self.config.max_message_chars:
-            raise FrameError(
-                "too_long", f"a message has at most {self.config.max_message_chars} characters"
-            )
+            raise FrameError("too_long", f"a message has at most {self.config.max_message_chars} characters")
         if not self._allow():
             await self.send(
                 {
@@ -431,9 +413,7 @@ class VisitorSession:
             [result] = await sink.ingest([inbound])
         except Exception:
             # Not stored: the visitor resends it with the same client_id (stored once).
-            log.exception(
-                "widget %s: message %s of %s not stored", self.config.name, client_id, self.key
-            )
+            log.exception("widget %s: message %s of %s not stored", self.config.name, client_id, self.key)
             await self.send(
                 {
                     "type": "error",
@@ -561,15 +541,9 @@ class Hub:
 
     def _on_signal(self, signal: dict[str, Any]) -> None:
         """An agent typing on a widget conversation: show it to that visitor's sockets."""
-        if (
-            signal.get("kind") != "typing"
-            or signal.get("from") != "agent"
-            or signal.get("channel_type") != "widget"
-        ):
+        if signal.get("kind") != "typing" or signal.get("from") != "agent" or signal.get("channel_type") != "widget":
             return
-        sessions = self._sessions.get(
-            (str(signal.get("channel")), str(signal.get("thread_key"))), ()
-        )
+        sessions = self._sessions.get((str(signal.get("channel")), str(signal.get("thread_key"))), ())
         frame = {"type": "typing", "author": signal.get("author")}
         for session in list(sessions):
             self._send_soon(session, frame)

@@ -125,7 +125,9 @@ def build_router(gateway: Gateway, channel: Callable[[str], GatewayChannel | Non
             result = await upload(gateway, info, ticket, client_id, text if isinstance(text, str) else "", attachment)
         except UploadError as exc:
             return error(exc.status, exc.code, str(exc), headers)
-        return JSONResponse({"id": result.message_id, "duplicate": result.duplicate, "client_id": client_id}, status_code=201, headers=headers)
+        return JSONResponse(
+            {"id": result.message_id, "duplicate": result.duplicate, "client_id": client_id}, status_code=201, headers=headers
+        )
 
     @router.get("/widget/{name}/files/{attachment_id}", include_in_schema=False)
     async def visitor_file(name: str, attachment_id: int, sig: str = "") -> Response:
@@ -139,7 +141,9 @@ def build_router(gateway: Gateway, channel: Callable[[str], GatewayChannel | Non
             return error(404, "not_found", "no such file")
         content_type = found.content_type.split(";")[0].strip().lower()
         inline = content_type in INLINE_IMAGE_TYPES
-        return Response(found.data, media_type=content_type if inline else "application/octet-stream", headers=download_headers(found.name, inline))
+        return Response(
+            found.data, media_type=content_type if inline else "application/octet-stream", headers=download_headers(found.name, inline)
+        )
 
     return router
 

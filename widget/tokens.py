@@ -59,9 +59,7 @@ class TokenSigner:
 
     def file_signature(self, attachment_id: int) -> str:
         """The capability in a visitor's download link of one attachment."""
-        return hmac.new(self._key, f"file:{attachment_id}".encode(), hashlib.sha256).hexdigest()[
-            :32
-        ]
+        return hmac.new(self._key, f"file:{attachment_id}".encode(), hashlib.sha256).hexdigest()[:32]
 
     def file_ok(self, attachment_id: int, signature: str | None) -> bool:
         return bool(signature) and _same(self.file_signature(attachment_id), str(signature))
@@ -80,6 +78,4 @@ def identity_ok(secret: str | None, user_id: str, given: str | None) -> bool:
 
 def _same(a: str, b: str) -> bool:
     """Constant-time equality for strings from outside (compare_digest refuses non-ASCII str)."""
-    return hmac.compare_digest(
-        a.encode("utf-8", "surrogatepass"), b.encode("utf-8", "surrogatepass")
-    )
+    return hmac.compare_digest(a.encode("utf-8", "surrogatepass"), b.encode("utf-8", "surrogatepass"))

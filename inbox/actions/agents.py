@@ -188,7 +188,9 @@ async def set_availability(ctx: Context, actor: Actor, availability: str) -> Non
     """Online, away or offline: automatic assignment skips agents who are not online."""
     agent_id = _own_id(actor)
     _checked_choice("availability", availability, AVAILABILITIES)
-    await perform(ctx.db, ctx.bus, actor, lambda tx: tx.conn.execute(update(Agent).where(Agent.id == agent_id).values(availability=availability)))
+    await perform(
+        ctx.db, ctx.bus, actor, lambda tx: tx.conn.execute(update(Agent).where(Agent.id == agent_id).values(availability=availability))
+    )
 
 
 LOGIN_LINK = Actor.system("login-link")

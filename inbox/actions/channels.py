@@ -33,7 +33,9 @@ def _checked_name(name: str) -> str:
     return name
 
 
-async def create_channel(ctx: Context, actor: Actor, name: str, type_name: str, settings: dict[str, Any], enabled: bool = True) -> ChannelView:
+async def create_channel(
+    ctx: Context, actor: Actor, name: str, type_name: str, settings: dict[str, Any], enabled: bool = True
+) -> ChannelView:
     name = _checked_name(name.strip().lower())
     settings = {k: v for k, v in settings.items() if k not in _RESERVED}
     validate(type_name, name, settings)
@@ -42,7 +44,13 @@ async def create_channel(ctx: Context, actor: Actor, name: str, type_name: str, 
         if tx.conn.scalar(select(Channel.id).where(Channel.name == name)) is not None:
             raise Conflict(f"name: a channel named {name!r} exists already")
         row = Channel(
-            name=name, type=type_name, settings=ctx.secrets.seal_settings(settings), provisioned=False, enabled=enabled, status="stopped", created_at=tx.now
+            name=name,
+            type=type_name,
+            settings=ctx.secrets.seal_settings(settings),
+            provisioned=False,
+            enabled=enabled,
+            status="stopped",
+            created_at=tx.now,
         )
         tx.session.add(row)
         tx.session.flush()
@@ -66,7 +74,9 @@ def _editable(tx: Tx, channel_id: int) -> Channel:
     return row
 
 
-async def update_channel(ctx: Context, actor: Actor, channel_id: int, settings: dict[str, Any] | None = None, enabled: bool | None = None) -> ChannelView:
+async def update_channel(
+    ctx: Context, actor: Actor, channel_id: int, settings: dict[str, Any] | None = None, enabled: bool | None = None
+) -> ChannelView:
     """Change settings (a secret left out, empty or masked keeps its stored value) or
     enable/disable."""
 
@@ -82,7 +92,9 @@ async def update_channel(ctx: Context, actor: Actor, channel_id: int, settings: 
             row.settings = ctx.secrets.seal_settings(merged)
         if enabled is not None:
             row.enabled = enabled
-        tx.audit("channel.update", f"channel:{row.id}", {"keys": sorted(settings or {}), **({"enabled": enabled} if enabled is not None else {})})
+        tx.audit(
+            "channel.update", f"channel:{row.id}", {"keys": sorted(settings or {}), **({"enabled": enabled} if enabled is not None else {})}
+        )
         return view(row)
 
     changed = await perform(ctx.db, ctx.bus, actor, work)

@@ -39,7 +39,9 @@ def erase(conn: Connection, contact_id: int) -> dict[str, int]:
     # is being deleted.
     conversation_ids = list(conn.scalars(select(conversations_t.c.id).where(conversations_t.c.contact_id == contact_id)))
     message_ids = list(
-        conn.scalars(select(messages_t.c.id).where(or_(messages_t.c.contact_id == contact_id, messages_t.c.conversation_id.in_(conversation_ids))))
+        conn.scalars(
+            select(messages_t.c.id).where(or_(messages_t.c.contact_id == contact_id, messages_t.c.conversation_id.in_(conversation_ids)))
+        )
     )
     hashes = set(conn.scalars(select(attachments_t.c.sha256).where(attachments_t.c.message_id.in_(message_ids))))
     hashes |= {h for h in conn.scalars(select(messages_t.c.raw_sha256).where(messages_t.c.id.in_(message_ids))) if h}

@@ -73,7 +73,9 @@ async def discard_item(ctx: Context, actor: Actor, item_id: int) -> None:
 
     def work(tx: Tx) -> None:
         name = tx.conn.scalar(
-            select(Channel.name).join(QuarantineItem, QuarantineItem.channel_id == Channel.id).where(QuarantineItem.id == item_id, QuarantineItem.status != "deleted")
+            select(Channel.name)
+            .join(QuarantineItem, QuarantineItem.channel_id == Channel.id)
+            .where(QuarantineItem.id == item_id, QuarantineItem.status != "deleted")
         )
         if name is None:
             raise NotFound.of("quarantine item")

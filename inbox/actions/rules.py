@@ -34,7 +34,9 @@ def _checked(tx: Tx, ctx: Context, name: str, conditions: Any, actions: Any, ena
     teams, agents = known_names(tx.conn)
     templates = ctx.policy.templates.names if ctx.policy.templates else None
     try:
-        validate_rule({"name": name, "if": conditions, "then": actions, "enabled": enabled}, teams=teams, agents=agents, templates=templates)
+        validate_rule(
+            {"name": name, "if": conditions, "then": actions, "enabled": enabled}, teams=teams, agents=agents, templates=templates
+        )
     except InvalidRule as exc:
         raise Invalid("; ".join(exc.problems)) from None
 

@@ -34,18 +34,14 @@ class StartedSession:
     data: SessionData
 
 
-async def start_session(
-    ctx: Context, actor: Actor, *, user_agent: str = "", client: str = "", by_link: bool = False
-) -> StartedSession:
+async def start_session(ctx: Context, actor: Actor, *, user_agent: str = "", client: str = "", by_link: bool = False) -> StartedSession:
     """A new session for the signed-in `actor` (an active agent)."""
     assert actor.agent_id is not None, "a session is an agent's"
     agent_id = actor.agent_id
     key, csrf = new_key(), new_csrf()
 
     def work(tx: Tx) -> StartedSession:
-        version = tx.conn.scalar(
-            select(Agent.session_version).where(Agent.id == agent_id, Agent.active.is_(True))
-        )
+        version = tx.conn.scalar(select(Agent.session_version).where(Agent.id == agent_id, Agent.active.is_(True)))
         if version is None:
             raise NotFound.of("agent")
         _forget_old(tx, agent_id)
@@ -115,9 +111,7 @@ def end_sessions_in(tx: Tx, agent_id: int, *, keep: int | None = None) -> int:
     """End every open session of the agent (but `keep`) inside the caller's transaction.
     For actions that sign an agent out as part of their change (deactivation); the
     caller writes the audit entry. Returns how many sessions ended."""
-    query = update(AgentSession).where(
-        AgentSession.agent_id == agent_id, AgentSession.ended_at.is_(None)
-    )
+    query = update(AgentSession).where(AgentSession.agent_id == agent_id, AgentSession.ended_at.is_(None))
     if keep is not None:
         query = query.where(AgentSession.id != keep)
     return tx.conn.execute(query.values(ended_at=tx.now)).rowcount
@@ -152,9 +146,7 @@ async def change_password(
     assert actor.agent_id is not None, "a password is an agent's"
     agent_id = actor.agent_id
     if not MIN_PASSWORD <= len(new) <= MAX_PASSWORD:
-        raise Invalid(
-            f"a password has {MIN_PASSWORD} to {MAX_PASSWORD} characters", code="password_length"
-        )
+        raise Invalid(f"a password has {MIN_PASSWORD} to {MAX_PASSWORD} characters", code="password_length")
 
     def known(session: Session) -> tuple[str | None, bool] | None:
         row = session.execute(
@@ -179,9 +171,7 @@ async def change_password(
     new_hash = await asyncio.to_thread(hash_password, new)
 
     def work(tx: Tx) -> int:
-        unchanged = (
-            Agent.password_hash.is_(None) if old_hash is None else Agent.password_hash == old_hash
-        )
+        unchanged = Agent.password_hash.is_(None) if old_hash is None else Agent.password_hash == old_hash
         done = tx.conn.execute(
             update(Agent)
             .where(Agent.id == agent_id, Agent.active.is_(True), unchanged)
@@ -192,17 +182,11 @@ async def change_password(
         version = tx.conn.scalar(select(Agent.session_version).where(Agent.id == agent_id))
         ended = end_sessions_in(tx, agent_id, keep=session_id)
         # This session stays, now under the new version; a link's session is spent.
-        tx.conn.execute(
-            update(AgentSession)
-            .where(AgentSession.id == session_id)
-            .values(agent_version=version, by_link=False)
-        )
+        tx.conn.execute(update(AgentSession).where(AgentSession.id == session_id).values(agent_version=version, by_link=False))
         revoked = 0
         if revoke_tokens:
             revoked = tx.conn.execute(
-                update(ApiToken)
-                .where(ApiToken.agent_id == agent_id, ApiToken.revoked.is_(False))
-                .values(revoked=True)
+                update(ApiToken).where(ApiToken.agent_id == agent_id, ApiToken.revoked.is_(False)).values(revoked=True)
             ).rowcount
         tx.audit(
             "password.change",

@@ -28,7 +28,9 @@ def _checked_assignment(assignment: str) -> str:
 
 
 def _set_members(tx: Tx, team: Team, emails: list[str]) -> None:
-    found: dict[str, int] = {email: agent_id for email, agent_id in tx.conn.execute(select(Agent.email, Agent.id).where(Agent.email.in_(emails)))}
+    found: dict[str, int] = {
+        email: agent_id for email, agent_id in tx.conn.execute(select(Agent.email, Agent.id).where(Agent.email.in_(emails)))
+    }
     missing = sorted(set(emails) - set(found))
     if missing:
         raise Invalid(f"members: no agent with email {', '.join(missing)}")
@@ -61,7 +63,9 @@ async def create_team(ctx: Context, actor: Actor, name: str, assignment: str = "
         raise Conflict(f"a team named {name!r} exists") from None
 
 
-async def update_team(ctx: Context, actor: Actor, team_id: int, *, assignment: str | None = None, members: Iterable[str] | None = None) -> TeamView:
+async def update_team(
+    ctx: Context, actor: Actor, team_id: int, *, assignment: str | None = None, members: Iterable[str] | None = None
+) -> TeamView:
     """Change what is given (members replace the current ones)."""
     changes: dict[str, object] = {}
     if assignment is not None:

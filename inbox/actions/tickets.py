@@ -61,11 +61,26 @@ async def open_ticket(
         if find_visible(tx.session, actor.principal, conversation_id) is None:
             raise NotFound.of("conversation")
         ticket_id = store.open_ticket(
-            tx.conn, conversation_id, kind, ctx.policy, tx.feed, impact=impact, urgency=urgency, priority=priority or None, title=title, now=tx.now
+            tx.conn,
+            conversation_id,
+            kind,
+            ctx.policy,
+            tx.feed,
+            impact=impact,
+            urgency=urgency,
+            priority=priority or None,
+            title=title,
+            now=tx.now,
         )
         chosen = tx.session.get(Ticket, ticket_id)
         assert chosen is not None
-        details = {"conversation_id": conversation_id, "kind": kind, "priority": chosen.priority, "impact": chosen.impact, "urgency": chosen.urgency}
+        details = {
+            "conversation_id": conversation_id,
+            "kind": kind,
+            "priority": chosen.priority,
+            "impact": chosen.impact,
+            "urgency": chosen.urgency,
+        }
         tx.audit("ticket.create", f"ticket:{ticket_id}", details)
         return ticket_id
 
@@ -138,10 +153,17 @@ async def create_problem(
 
     def work(tx: Tx) -> int:
         _require_visible(tx, actor, incident_ids)
-        problem_id = store.create_problem(tx.conn, title, tx.feed, root_cause=_text(root_cause), workaround=_text(workaround), known_error=known_error)
+        problem_id = store.create_problem(
+            tx.conn, title, tx.feed, root_cause=_text(root_cause), workaround=_text(workaround), known_error=known_error
+        )
         if incident_ids:
             store.link_to_problem(tx.conn, problem_id, list(incident_ids), tx.feed)
-        details: dict[str, Any] = {"title": title, "root_cause": _text(root_cause), "workaround": _text(workaround), "known_error": known_error}
+        details: dict[str, Any] = {
+            "title": title,
+            "root_cause": _text(root_cause),
+            "workaround": _text(workaround),
+            "known_error": known_error,
+        }
         if incident_ids:
             details["incidents"] = list(incident_ids)
         tx.audit("problem.create", f"problem:{problem_id}", details)

@@ -233,7 +233,9 @@ def record_resolution(conn: Connection, conversation_id: int, article_id: int, a
     )
     if exists:
         return False
-    conn.execute(insert(resolutions_t).values(conversation_id=conversation_id, article_id=article_id, agent_id=agent_id, created_at=utcnow()))
+    conn.execute(
+        insert(resolutions_t).values(conversation_id=conversation_id, article_id=article_id, agent_id=agent_id, created_at=utcnow())
+    )
     return True
 
 

@@ -72,11 +72,7 @@ def failed_recipients(report: dict[str, Any]) -> tuple[FailedRecipient, ...]:
         action = str(entry.get("action") or "").lower()
         status = str(entry.get("status") or "")
         if action == "failed" or (not action and status.startswith("5")):
-            out.append(
-                FailedRecipient(
-                    str(entry.get("address") or "?"), status, str(entry.get("diagnostic") or "")
-                )
-            )
+            out.append(FailedRecipient(str(entry.get("address") or "?"), status, str(entry.get("diagnostic") or "")))
     return tuple(out)
 
 
@@ -87,9 +83,7 @@ def _report(message: InboundMessage) -> dict[str, Any] | None:
     return report
 
 
-def find_bounced_replies(
-    conn: Connection, messages: Sequence[InboundMessage]
-) -> dict[int, BouncedReply]:
+def find_bounced_replies(conn: Connection, messages: Sequence[InboundMessage]) -> dict[int, BouncedReply]:
     """Message index -> the reply of ours that the message (a bounce) reports."""
     wanted: dict[int, list[str]] = {}
     for i, message in enumerate(messages):

@@ -52,9 +52,7 @@ def content_sha256(message: InboundMessage) -> str:
     ):
         digest.update(part.encode("utf-8", "surrogatepass") + b"\x00")
     for a in message.attachments:
-        digest.update(
-            a.filename.encode("utf-8", "surrogatepass") + b"\x00" + hashlib.sha256(a.data).digest()
-        )
+        digest.update(a.filename.encode("utf-8", "surrogatepass") + b"\x00" + hashlib.sha256(a.data).digest())
     return digest.hexdigest()
 
 
@@ -70,14 +68,6 @@ def differs(held: Fingerprinted, arriving: Fingerprinted) -> bool:
     """Another message under the same id: both the original bytes and the content differ.
     Where either is unknown (rows from before, channels without raw bytes) the id alone
     decides, as the channel contract promises."""
-    raw = (
-        held.raw_sha256 is not None
-        and arriving.raw_sha256 is not None
-        and held.raw_sha256 != arriving.raw_sha256
-    )
-    content = (
-        held.content_sha256 is not None
-        and arriving.content_sha256 is not None
-        and held.content_sha256 != arriving.content_sha256
-    )
+    raw = held.raw_sha256 is not None and arriving.raw_sha256 is not None and held.raw_sha256 != arriving.raw_sha256
+    content = held.content_sha256 is not None and arriving.content_sha256 is not None and held.content_sha256 != arriving.content_sha256
     return raw and content

@@ -23,9 +23,7 @@ MAX_ADDRESS = 320
 MAX_TEXT = 1_000_000
 
 _PAIR = re.compile("[\ud800-\udbff][\udc00-\udfff]")
-_ESCAPED_BYTES = re.compile(
-    "[\udc80-\udcff]+"
-)  # what errors="surrogateescape" made of bytes 0x80..0xFF
+_ESCAPED_BYTES = re.compile("[\udc80-\udcff]+")  # what errors="surrogateescape" made of bytes 0x80..0xFF
 _LONE = re.compile("[\ud800-\udfff]")
 
 
@@ -45,13 +43,9 @@ def repair_text(value: str) -> str:
         try:
             value.encode("utf-8")
         except UnicodeEncodeError:
-            value = _PAIR.sub(
-                lambda m: m.group().encode("utf-16-le", "surrogatepass").decode("utf-16-le"), value
-            )
+            value = _PAIR.sub(lambda m: m.group().encode("utf-16-le", "surrogatepass").decode("utf-16-le"), value)
             value = _ESCAPED_BYTES.sub(
-                lambda m: (
-                    m.group().encode("utf-8", "surrogateescape").decode("utf-8", "frontdesk-cp1252")
-                ),
+                lambda m: m.group().encode("utf-8", "surrogateescape").decode("utf-8", "frontdesk-cp1252"),
                 value,
             )
             value = _LONE.sub("\ufffd", value)

@@ -80,9 +80,7 @@ quarantine_t = cast(Table, QuarantineItem.__table__)
 # coercing every IN value) again. An expanding IN takes any number of values.
 MESSAGES_BY_EXTERNAL_ID = select(
     messages_t.c.external_id, messages_t.c.id, messages_t.c.conversation_id, messages_t.c.raw_sha256, messages_t.c.content_sha256
-).where(
-    messages_t.c.channel_id == bindparam("channel_id"), messages_t.c.external_id.in_(bindparam("external_ids", expanding=True))
-)
+).where(messages_t.c.channel_id == bindparam("channel_id"), messages_t.c.external_id.in_(bindparam("external_ids", expanding=True)))
 MESSAGE_TO_CHANGE = select(messages_t.c.id, messages_t.c.conversation_id, messages_t.c.text, messages_t.c.original_text).where(
     messages_t.c.channel_id == bindparam("channel_id"), messages_t.c.external_id == bindparam("external_id")
 )
@@ -122,7 +120,9 @@ REOPEN_CONVERSATIONS = TOUCH_CONVERSATIONS.values(status="open", snoozed_until=N
 CONTACTS_MERGED_INTO = select(contacts_t.c.id, contacts_t.c.merged_into_id).where(contacts_t.c.id.in_(bindparam("ids", expanding=True)))
 PRESENT_BLOBS = select(blobs_t.c.sha256).where(blobs_t.c.sha256.in_(bindparam("hashes", expanding=True)))
 HELD_QUARANTINE = select(quarantine_t.c.id).where(
-    quarantine_t.c.channel_id == bindparam("channel_id"), quarantine_t.c.external_id == bindparam("external_id"), quarantine_t.c.status == "held"
+    quarantine_t.c.channel_id == bindparam("channel_id"),
+    quarantine_t.c.external_id == bindparam("external_id"),
+    quarantine_t.c.status == "held",
 )
 SAVE_CURSOR = update(channels_t).where(channels_t.c.id == bindparam("channel_id")).values(cursor=bindparam("new_cursor"))
 
@@ -212,7 +212,12 @@ class Ingestor:
                 raise
             if len(prepared) == 1:
                 return [await self._quarantine_poison(channel, prepared[0].message, exc, cursor, fence)]
-            log.warning("channel %s: a batch of %d messages could not be stored (%s); storing them one by one", channel.name, len(prepared), describe(exc))
+            log.warning(
+                "channel %s: a batch of %d messages could not be stored (%s); storing them one by one",
+                channel.name,
+                len(prepared),
+                describe(exc),
+            )
         return await self._one_by_one(channel, prepared, cursor, fence)
 
     async def _commit(self, batch: _Batch) -> list[IngestResult]:
@@ -221,7 +226,9 @@ class Ingestor:
             await self.bus.publish(batch.max_seq)
         return batch.outcome()
 
-    async def _one_by_one(self, channel: ChannelRef, prepared: list[_Prepared], cursor: str | None, fence: Fence | None) -> list[IngestResult]:
+    async def _one_by_one(
+        self, channel: ChannelRef, prepared: list[_Prepared], cursor: str | None, fence: Fence | None
+    ) -> list[IngestResult]:
         results = []
         for i, item in enumerate(prepared):
             last = i == len(prepared) - 1
@@ -370,7 +377,12 @@ class _Batch:
             holder: Known | _Prepared | None = known.get(key) or (self.prepared[claimed[key]] if key in claimed else None)
             if holder is not None and differs(holder, item):
                 key = derived_external_id(key, item.content_sha256 or "")
-                log.info("channel %s: %r is already the id of another message; this one is stored as %r", self.channel.name, message.external_id[:80], key)
+                log.info(
+                    "channel %s: %r is already the id of another message; this one is stored as %r",
+                    self.channel.name,
+                    message.external_id[:80],
+                    key,
+                )
             if key in known:
                 found = known[key]
                 self.results[i] = IngestResult(key, found.message_id, found.conversation_id, duplicate=True)
@@ -378,7 +390,14 @@ class _Batch:
                 repeats[i] = claimed[key]
             else:
                 claimed[key] = i
-                fresh.append((i, item if key == message.external_id else dataclasses.replace(item, message=dataclasses.replace(message, external_id=key))))
+                fresh.append(
+                    (
+                        i,
+                        item
+                        if key == message.external_id
+                        else dataclasses.replace(item, message=dataclasses.replace(message, external_id=key)),
+                    )
+                )
         return fresh, changes, repeats
 
     def _known(self, conn: Connection, external_ids: set[str]) -> dict[str, Known]:
@@ -430,7 +449,9 @@ class _Batch:
         ]
         for (i, _), item in zip(fresh, stored, strict=True):
             if item.conversation_is_new:
-                self.feed.append(("conversation.created", {"conversation_id": item.conversation_id, "channel": self.channel.name}, item.conversation_id))
+                self.feed.append(
+                    ("conversation.created", {"conversation_id": item.conversation_id, "channel": self.channel.name}, item.conversation_id)
+                )
             payload = {
                 "message_id": item.message_id,
                 "conversation_id": item.conversation_id,
@@ -617,7 +638,10 @@ def _resolve_contacts(conn: Connection, channel: ChannelRef, messages: list[Inbo
             found[sender.address] = new_id
     conn.execute(
         insert(identities_t),
-        [{"contact_id": found[s.address], "channel_id": channel.id, "address": s.address, "username": s.username, "created_at": now} for s in missing],
+        [
+            {"contact_id": found[s.address], "channel_id": channel.id, "address": s.address, "username": s.username, "created_at": now}
+            for s in missing
+        ],
     )
     return found
 

@@ -212,7 +212,9 @@ class OutboxWorker:
                 return 0
             values: dict[str, object] = {"delivery": "sent", "sent_at": now, "delivery_error": None}
             if result.external_id:
-                clash = conn.scalar(select(Message.id).where(Message.channel_id == claim.channel_id, Message.external_id == result.external_id))
+                clash = conn.scalar(
+                    select(Message.id).where(Message.channel_id == claim.channel_id, Message.external_id == result.external_id)
+                )
                 if clash is None:
                     values["external_id"] = result.external_id
             if result.meta:
@@ -317,9 +319,7 @@ class OutboxWorker:
             agent_name = None
             if message.agent_id is not None:
                 agent_name = await session.scalar(select(Agent.name).where(Agent.id == message.agent_id))
-            ticket_number = await session.scalar(
-                select(Ticket.number).where(Ticket.conversation_id == conversation.id).order_by(Ticket.id)
-            )
+            ticket_number = await session.scalar(select(Ticket.number).where(Ticket.conversation_id == conversation.id).order_by(Ticket.id))
             attachments = (
                 await session.execute(
                     select(Attachment.filename, Attachment.content_type, Blob.data)
@@ -339,7 +339,9 @@ class OutboxWorker:
             in_reply_to=inbound_ids[-1] if inbound_ids else None,
             attachments=tuple(OutboundAttachment(a.filename, a.content_type, a.data) for a in attachments),
             author_name=agent_name,
-            conversation_meta={**(conversation.meta or {}), **({"continue_by_email": email} if (email := continue_by_email(last_meta)) else {})},
+            conversation_meta={
+                **(conversation.meta or {}),
+                **({"continue_by_email": email} if (email := continue_by_email(last_meta)) else {}),
+            },
             ticket_number=ticket_number,
         )
-

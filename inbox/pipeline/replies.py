@@ -84,7 +84,13 @@ def queue_reply(conn: Connection, conversation_id: int, reply: Reply, feed: Feed
     if not delivered:
         conn.execute(
             insert(outbox_t).values(
-                message_id=message_id, channel_id=conversation.channel_id, idempotency_key=key, status="pending", attempts=0, next_attempt_at=now, created_at=now
+                message_id=message_id,
+                channel_id=conversation.channel_id,
+                idempotency_key=key,
+                status="pending",
+                attempts=0,
+                next_attempt_at=now,
+                created_at=now,
             )
         )
     values: dict[str, Any] = {"last_message_at": now, "updated_at": now}
@@ -130,7 +136,9 @@ def child_conversations(conn: Connection, conversation_id: int) -> list[int]:
     return [
         r[0]
         for r in conn.execute(
-            select(tickets_t.c.conversation_id).where(tickets_t.c.parent_id == parent, tickets_t.c.conversation_id.is_not(None)).order_by(tickets_t.c.id)
+            select(tickets_t.c.conversation_id)
+            .where(tickets_t.c.parent_id == parent, tickets_t.c.conversation_id.is_not(None))
+            .order_by(tickets_t.c.id)
         )
     ]
 

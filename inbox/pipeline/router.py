@@ -159,7 +159,9 @@ class RulesRouter:
         if values:
             conn.execute(update(conversations_t).where(conversations_t.c.id == item.conversation_id).values(updated_at=now, **values))
             shown = {k.removesuffix("_id"): v for k, v in values.items() if k != "resolved_at"}
-            feed.append(("conversation.updated", {"conversation_id": item.conversation_id, "changes": shown, "by": "rules"}, item.conversation_id))
+            feed.append(
+                ("conversation.updated", {"conversation_id": item.conversation_id, "changes": shown, "by": "rules"}, item.conversation_id)
+            )
         if decision.convert:
             try:
                 open_ticket(
@@ -196,7 +198,13 @@ class RulesRouter:
             .subquery()
         )
         rows = conn.execute(
-            select(agents_t.c.id, agents_t.c.availability, agents_t.c.capacity, agents_t.c.last_assigned_at, func.coalesce(open_counts.c.n, 0).label("open"))
+            select(
+                agents_t.c.id,
+                agents_t.c.availability,
+                agents_t.c.capacity,
+                agents_t.c.last_assigned_at,
+                func.coalesce(open_counts.c.n, 0).label("open"),
+            )
             .join(members_t, and_(members_t.c.agent_id == agents_t.c.id, members_t.c.team_id == team.id))
             .outerjoin(open_counts, open_counts.c.assignee_id == agents_t.c.id)
             .where(agents_t.c.active.is_(True))
@@ -249,4 +257,10 @@ class RulesRouter:
                 "next_open": None if in_hours else self.calendar.next_open(now),
             },
         )
-        queue_reply(conn, item.conversation_id, Reply(text=rendered.text, author_type="system", subject=rendered.subject, meta={"auto_reply": template}), feed, now)
+        queue_reply(
+            conn,
+            item.conversation_id,
+            Reply(text=rendered.text, author_type="system", subject=rendered.subject, meta={"auto_reply": template}),
+            feed,
+            now,
+        )

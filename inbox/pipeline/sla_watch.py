@@ -43,7 +43,10 @@ def check(conn: Connection, policy: TicketPolicy, now: dt.datetime, feed: Feed) 
             conversations_t.c.first_response_at,
         )
         .outerjoin(conversations_t, conversations_t.c.id == tickets_t.c.conversation_id)
-        .where(tickets_t.c.status.not_in(("closed",)), (tickets_t.c.first_response_due.is_not(None)) | (tickets_t.c.resolution_due.is_not(None)))
+        .where(
+            tickets_t.c.status.not_in(("closed",)),
+            (tickets_t.c.first_response_due.is_not(None)) | (tickets_t.c.resolution_due.is_not(None)),
+        )
     ).all()
     for row in rows:
         chosen = policy.sla.get(row.priority)

@@ -31,6 +31,7 @@ counters_t = cast(Table, Counter.__table__)
 conversations_t = cast(Table, Conversation.__table__)
 contacts_t = cast(Table, Contact.__table__)
 
+
 @dataclass(frozen=True)
 class TicketPolicy:
     """What ticket changes need from the configuration."""
@@ -85,9 +86,9 @@ def open_ticket(
     if existing is not None:
         raise Conflict(f"conversation {conversation_id} is already ticket {existing}")
     conversation = conn.execute(
-        select(conversations_t.c.subject, conversations_t.c.priority, conversations_t.c.created_at, conversations_t.c.first_response_at).where(
-            conversations_t.c.id == conversation_id
-        )
+        select(
+            conversations_t.c.subject, conversations_t.c.priority, conversations_t.c.created_at, conversations_t.c.first_response_at
+        ).where(conversations_t.c.id == conversation_id)
     ).one()
     now = now or utcnow()
     if kind == "incident":
@@ -131,7 +132,9 @@ def open_ticket(
     return ticket_id
 
 
-def change_status(conn: Connection, ticket_id: int, status: str, policy: TicketPolicy, feed: Feed, *, now: dt.datetime | None = None) -> None:
+def change_status(
+    conn: Connection, ticket_id: int, status: str, policy: TicketPolicy, feed: Feed, *, now: dt.datetime | None = None
+) -> None:
     """Move a ticket to `status` if the rules allow it; pause the SLA while pending."""
     row = conn.execute(select(tickets_t).where(tickets_t.c.id == ticket_id)).first()
     if row is None:
@@ -187,7 +190,9 @@ def link_children(conn: Connection, parent_id: int, child_ids: list[int], feed: 
         except ValueError as exc:
             raise Invalid(str(exc)) from None
     conn.execute(update(tickets_t).where(tickets_t.c.id.in_(child_ids)).values(parent_id=parent_id, updated_at=utcnow()))
-    feed.append(("ticket.updated", {"ticket_id": parent_id, "number": parent.number, "changes": {"children": child_ids}}, parent.conversation_id))
+    feed.append(
+        ("ticket.updated", {"ticket_id": parent_id, "number": parent.number, "changes": {"children": child_ids}}, parent.conversation_id)
+    )
 
 
 def _ref(row: Any, has_children: bool) -> ticket_rules.TicketRef:
@@ -219,12 +224,24 @@ def update_problem(conn: Connection, problem_id: int, changes: Mapping[str, Any]
     feed.append(("problem.updated", {"problem_id": problem_id, "changes": dict(values)}, None))
 
 
-def create_problem(conn: Connection, title: str, feed: Feed, *, root_cause: str | None = None, workaround: str | None = None, known_error: bool = False) -> int:
+def create_problem(
+    conn: Connection, title: str, feed: Feed, *, root_cause: str | None = None, workaround: str | None = None, known_error: bool = False
+) -> int:
     number = next_number(conn, "problem")
     [problem_id] = insert_ids(
         conn,
         problems_t,
-        [{"number": number, "title": title[:998], "status": "open", "root_cause": root_cause, "workaround": workaround, "known_error": known_error, "created_at": utcnow()}],
+        [
+            {
+                "number": number,
+                "title": title[:998],
+                "status": "open",
+                "root_cause": root_cause,
+                "workaround": workaround,
+                "known_error": known_error,
+                "created_at": utcnow(),
+            }
+        ],
     )
     feed.append(("problem.created", {"problem_id": problem_id, "number": number}, None))
     return problem_id
@@ -235,7 +252,10 @@ def link_to_problem(conn: Connection, problem_id: int, ticket_ids: list[int], fe
     conversation, so the event reaches only the agents who may see that incident."""
     if conn.scalar(select(problems_t.c.id).where(problems_t.c.id == problem_id)) is None:
         raise NotFound.of("problem")
-    rows = {r.id: r for r in conn.execute(select(tickets_t.c.id, tickets_t.c.kind, tickets_t.c.conversation_id).where(tickets_t.c.id.in_(ticket_ids)))}
+    rows = {
+        r.id: r
+        for r in conn.execute(select(tickets_t.c.id, tickets_t.c.kind, tickets_t.c.conversation_id).where(tickets_t.c.id.in_(ticket_ids)))
+    }
     for ticket_id in ticket_ids:
         if ticket_id not in rows:
             raise NotFound.of("ticket")
@@ -251,7 +271,9 @@ def _notify(conn: Connection, ticket_id: int, event: str, policy: TicketPolicy, 
     if policy.templates is None or "ticket_status" not in policy.templates.names:
         return
     row = conn.execute(
-        select(tickets_t.c.number, tickets_t.c.kind, tickets_t.c.title, tickets_t.c.conversation_id, contacts_t.c.name, contacts_t.c.language)
+        select(
+            tickets_t.c.number, tickets_t.c.kind, tickets_t.c.title, tickets_t.c.conversation_id, contacts_t.c.name, contacts_t.c.language
+        )
         .join(conversations_t, conversations_t.c.id == tickets_t.c.conversation_id)
         .join(contacts_t, contacts_t.c.id == conversations_t.c.contact_id)
         .where(tickets_t.c.id == ticket_id)
@@ -263,4 +285,9 @@ def _notify(conn: Connection, ticket_id: int, event: str, policy: TicketPolicy, 
         row.language,
         {"event": event, "ticket_number": row.number, "ticket_kind": row.kind, "ticket_title": row.title, "contact_name": row.name},
     )
-    queue_reply(conn, row.conversation_id, Reply(text=rendered.text, author_type="system", subject=rendered.subject, meta={"notification": event}), feed)
+    queue_reply(
+        conn,
+        row.conversation_id,
+        Reply(text=rendered.text, author_type="system", subject=rendered.subject, meta={"notification": event}),
+        feed,
+    )

@@ -49,7 +49,11 @@ class WidgetTranscripts:
 
 
 def _transcript(session: Session, channel: str, thread_key: str, after: int, limit: int) -> list[TranscriptItem]:
-    conversations = select(Conversation.id).join(Channel, Channel.id == Conversation.channel_id).where(Channel.name == channel, Conversation.thread_key == thread_key)
+    conversations = (
+        select(Conversation.id)
+        .join(Channel, Channel.id == Conversation.channel_id)
+        .where(Channel.name == channel, Conversation.thread_key == thread_key)
+    )
     rows = session.execute(
         select(Event.seq, Event.payload)
         .where(Event.seq > after, Event.type == "message.created", Event.conversation_id.in_(conversations))
@@ -60,7 +64,10 @@ def _transcript(session: Session, channel: str, thread_key: str, after: int, lim
     if not ids:
         return []
     messages = {
-        m.id: (m, name) for m, name in session.execute(select(Message, Agent.name).outerjoin(Agent, Agent.id == Message.agent_id).where(Message.id.in_(ids))).all()
+        m.id: (m, name)
+        for m, name in session.execute(
+            select(Message, Agent.name).outerjoin(Agent, Agent.id == Message.agent_id).where(Message.id.in_(ids))
+        ).all()
     }
     files = _files_of(session, ids)
     items = []
@@ -80,7 +87,11 @@ def _since(session: Session, after: int, limit: int) -> tuple[int, list[tuple[st
     if not events:
         return after, []
     newest = events[-1].seq
-    wanted = {int(e.payload["message_id"]): e.seq for e in events if e.type == "message.created" and not e.payload.get("private") and "message_id" in e.payload}
+    wanted = {
+        int(e.payload["message_id"]): e.seq
+        for e in events
+        if e.type == "message.created" and not e.payload.get("private") and "message_id" in e.payload
+    }
     if not wanted:
         return newest, []
     rows = session.execute(
@@ -91,7 +102,11 @@ def _since(session: Session, after: int, limit: int) -> tuple[int, list[tuple[st
         .where(Message.id.in_(wanted), Channel.type == "widget", Message.private.is_(False))
     ).all()
     files = _files_of(session, [r[0].id for r in rows])
-    out = [(channel, thread_key, _item(wanted[message.id], message, agent_name, files)) for message, agent_name, channel, thread_key in rows if thread_key is not None]
+    out = [
+        (channel, thread_key, _item(wanted[message.id], message, agent_name, files))
+        for message, agent_name, channel, thread_key in rows
+        if thread_key is not None
+    ]
     out.sort(key=lambda entry: entry[2].seq)
     return newest, out
 

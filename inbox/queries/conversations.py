@@ -98,9 +98,7 @@ async def list_conversations(
         query = query.where(or_(Conversation.id.in_(matching), in_subject) if matching is not None else in_subject)
     if after is not None:
         at = dt.datetime.fromisoformat(after[0])
-        query = query.where(
-            or_(Conversation.last_message_at < at, and_(Conversation.last_message_at == at, Conversation.id < after[1]))
-        )
+        query = query.where(or_(Conversation.last_message_at < at, and_(Conversation.last_message_at == at, Conversation.id < after[1])))
     query = query.order_by(Conversation.last_message_at.desc(), Conversation.id.desc()).limit(limit)
     return list((await session.scalars(query)).all())
 
@@ -119,8 +117,12 @@ async def describe(session: AsyncSession, conversations: Sequence[Conversation])
     team_ids = {c.team_id for c in conversations if c.team_id}
     conv_ids = [c.id for c in conversations]
     channels = {r.id: r for r in (await session.execute(select(Channel.id, Channel.name, Channel.type).where(Channel.id.in_(channel_ids))))}
-    contacts = {r.id: r for r in (await session.execute(select(Contact.id, Contact.name, Contact.email).where(Contact.id.in_(contact_ids))))}
-    agents = {r.id: r.email for r in (await session.execute(select(Agent.id, Agent.email).where(Agent.id.in_(agent_ids))))} if agent_ids else {}
+    contacts = {
+        r.id: r for r in (await session.execute(select(Contact.id, Contact.name, Contact.email).where(Contact.id.in_(contact_ids))))
+    }
+    agents = (
+        {r.id: r.email for r in (await session.execute(select(Agent.id, Agent.email).where(Agent.id.in_(agent_ids))))} if agent_ids else {}
+    )
     teams = {r.id: r.name for r in (await session.execute(select(Team.id, Team.name).where(Team.id.in_(team_ids))))} if team_ids else {}
     tickets = {
         r.conversation_id: r
@@ -169,11 +171,15 @@ def message_shapes(session: Session, messages: Sequence[Message]) -> list[dict[s
     agent_ids = {m.agent_id for m in messages if m.agent_id}
     contact_ids = {m.contact_id for m in messages if m.contact_id}
     agents = {r.id: r.name for r in session.execute(select(Agent.id, Agent.name).where(Agent.id.in_(agent_ids)))} if agent_ids else {}
-    contacts = {r.id: r.name for r in session.execute(select(Contact.id, Contact.name).where(Contact.id.in_(contact_ids)))} if contact_ids else {}
+    contacts = (
+        {r.id: r.name for r in session.execute(select(Contact.id, Contact.name).where(Contact.id.in_(contact_ids)))} if contact_ids else {}
+    )
     out = []
     for m in messages:
         author_id = m.agent_id if m.author_type == "agent" else m.contact_id
-        author_name = agents.get(m.agent_id) if m.author_type == "agent" and m.agent_id else contacts.get(m.contact_id) if m.contact_id else None
+        author_name = (
+            agents.get(m.agent_id) if m.author_type == "agent" and m.agent_id else contacts.get(m.contact_id) if m.contact_id else None
+        )
         out.append(
             {
                 "id": m.id,

@@ -65,7 +65,9 @@ async def by_category(session: AsyncSession, *, status: str | None = None, langu
     return list((await session.scalars(query.order_by(Article.category, Article.title, Article.language).limit(limit))).all())
 
 
-async def search(session: AsyncSession, query: str, language: str, *, prefix: bool = False, published_only: bool = True, limit: int = 10) -> list[Article]:
+async def search(
+    session: AsyncSession, query: str, language: str, *, prefix: bool = False, published_only: bool = True, limit: int = 10
+) -> list[Article]:
     hits = await kb_search.search_ids(session, query, language, prefix=prefix, published_only=published_only, limit=limit)
     if not hits:
         return []
@@ -123,7 +125,11 @@ async def solved_report(session: AsyncSession) -> list[tuple[Article, int]]:
 
 async def solved(session: AsyncSession, conversation_id: int) -> list[Article]:
     """The articles recorded as having solved a conversation."""
-    query = select(Article).join(ArticleResolution, ArticleResolution.article_id == Article.id).where(ArticleResolution.conversation_id == conversation_id)
+    query = (
+        select(Article)
+        .join(ArticleResolution, ArticleResolution.article_id == Article.id)
+        .where(ArticleResolution.conversation_id == conversation_id)
+    )
     return list((await session.scalars(query)).all())
 
 

@@ -66,7 +66,13 @@ def export(conn: Connection, contact_id: int) -> dict[str, Any]:
             }
         )
     return {
-        "contact": {"id": contact.id, "name": contact.name, "email": contact.email, "language": contact.language, "created_at": contact.created_at.isoformat()},
+        "contact": {
+            "id": contact.id,
+            "name": contact.name,
+            "email": contact.email,
+            "language": contact.language,
+            "created_at": contact.created_at.isoformat(),
+        },
         "identities": [{"channel": i.name, "type": i.type, "address": i.address, "username": i.username} for i in identities],
         "conversations": conversations,
     }

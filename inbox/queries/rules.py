@@ -43,7 +43,9 @@ class RuleView:
 
 
 def rule_view(rule: Rule) -> RuleView:
-    return RuleView(rule.id, rule.name, rule.position, dict(rule.conditions or {}), dict(rule.actions or {}), rule.enabled, rule.provisioned)
+    return RuleView(
+        rule.id, rule.name, rule.position, dict(rule.conditions or {}), dict(rule.actions or {}), rule.enabled, rule.provisioned
+    )
 
 
 def list_rules(session: Session) -> list[RuleView]:

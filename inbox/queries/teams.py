@@ -25,7 +25,9 @@ class TeamView:
 
 def team_view(conn: Session | Connection, team: Team) -> TeamView:
     members = list(
-        conn.scalars(select(Agent.email).join(TeamMember, TeamMember.agent_id == Agent.id).where(TeamMember.team_id == team.id).order_by(Agent.email))
+        conn.scalars(
+            select(Agent.email).join(TeamMember, TeamMember.agent_id == Agent.id).where(TeamMember.team_id == team.id).order_by(Agent.email)
+        )
     )
     return TeamView(team.id, team.name, team.assignment, members, team.provisioned)
 

@@ -172,7 +172,9 @@ class ChannelRuntime:
     async def keep_once(self) -> None:
         for running in list(self._by_name.values()):
             try:
-                fence = await self.db.run(functools.partial(leases.acquire, channel_id=running.ref.id, holder=self.node, ttl=self.lease_ttl))
+                fence = await self.db.run(
+                    functools.partial(leases.acquire, channel_id=running.ref.id, holder=self.node, ttl=self.lease_ttl)
+                )
             except Exception:
                 log.exception("channel %s: lease renewal failed", running.ref.name)
                 fence = None

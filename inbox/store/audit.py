@@ -42,7 +42,10 @@ def insert_entries(conn: Connection, entries: Sequence[Entry], now: dt.datetime)
     if entries:
         conn.execute(
             insert(audit_t),
-            [{"agent_id": e.agent_id, "action": e.action, "target": e.target, "details": redacted(e.details), "created_at": now} for e in entries],
+            [
+                {"agent_id": e.agent_id, "action": e.action, "target": e.target, "details": redacted(e.details), "created_at": now}
+                for e in entries
+            ],
         )
 
 

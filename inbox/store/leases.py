@@ -70,5 +70,7 @@ def acquire(conn: Connection, channel_id: int, holder: str, ttl: float, now: dt.
 def release(conn: Connection, fence: Fence) -> None:
     """Give the lease up at once (clean shutdown), so another node need not wait."""
     conn.execute(
-        delete(leases_t).where(leases_t.c.channel_id == fence.channel_id, leases_t.c.holder == fence.holder, leases_t.c.token == fence.token)
+        delete(leases_t).where(
+            leases_t.c.channel_id == fence.channel_id, leases_t.c.holder == fence.holder, leases_t.c.token == fence.token
+        )
     )

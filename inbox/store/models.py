@@ -295,7 +295,7 @@ class Article(Base):
 
 
 class ArticleResolution(Base):
-    """"Solved by article": this article answered this conversation (for reporting)."""
+    """ "Solved by article": this article answered this conversation (for reporting)."""
 
     __tablename__ = "article_resolution"
     __table_args__ = (UniqueConstraint("conversation_id", "article_id"),)

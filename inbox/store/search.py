@@ -38,13 +38,15 @@ def matching_conversations(dialect: str, query: str) -> Select[Any] | None:
             return None
         simple: Any = literal_column("'simple'::regconfig")
         tsquery = func.to_tsquery(simple, " & ".join(w + ":*" for w in words))
-        return select(Message.conversation_id).where(
-            func.to_tsvector(simple, Message.text).op("@@")(tsquery), Message.private.is_(False)
-        )
+        return select(Message.conversation_id).where(func.to_tsvector(simple, Message.text).op("@@")(tsquery), Message.private.is_(False))
     match = fts5_query(query)
     if match is None:
         return None
-    ids: Any = select(literal_column("rowid")).select_from(text("message_fts")).where(text("message_fts MATCH :fts_query").bindparams(fts_query=match))
+    ids: Any = (
+        select(literal_column("rowid"))
+        .select_from(text("message_fts"))
+        .where(text("message_fts MATCH :fts_query").bindparams(fts_query=match))
+    )
     return select(Message.conversation_id).where(Message.id.in_(ids), Message.private.is_(False))
 
 

@@ -188,8 +188,6 @@ def create_app(services: Services) -> FrontdeskApp:
     ui.install(app)
     _answer_domain_errors(app)
     app.include_router(help_center.router)
-    app.add_middleware(
-        BodyLimit, limit=services.config.server.max_request_bytes, upload_limit=services.config.server.max_upload_bytes
-    )
+    app.add_middleware(BodyLimit, limit=services.config.server.max_request_bytes, upload_limit=services.config.server.max_upload_bytes)
     app.front_door = ChannelHooks(VisitorSockets(app.behind_front_door, gateway=gateway), services=services)
     return app

@@ -17,9 +17,7 @@ from inbox.sessions import TOUCH_EVERY, SessionData, key_digest, plausible_key
 from inbox.store.models import Agent, AgentSession, utcnow
 
 
-async def signed_session(
-    svc: Services, cookie: str | None, session: AsyncSession
-) -> tuple[Principal, SessionData] | None:
+async def signed_session(svc: Services, cookie: str | None, session: AsyncSession) -> tuple[Principal, SessionData] | None:
     """The agent and the session behind `cookie`, or None if it is not a live session."""
     if cookie is None or not plausible_key(cookie):
         return None
@@ -45,8 +43,6 @@ async def signed_session(
     return principal_of(agent), SessionData(row.id, agent.id, row.csrf, row.by_link)
 
 
-async def principal_from_cookie(
-    svc: Services, cookie: str | None, session: AsyncSession
-) -> Principal | None:
+async def principal_from_cookie(svc: Services, cookie: str | None, session: AsyncSession) -> Principal | None:
     found = await signed_session(svc, cookie, session)
     return found[0] if found else None

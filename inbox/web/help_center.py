@@ -88,7 +88,9 @@ def group_by_category(articles: list[Article], lang: str) -> OrderedDict[str, tu
 
 def render(request: Request, template: str, lang: str, status: int = 200, **context: Any) -> HTMLResponse:
     table = TEXT[lang]
-    context.update(lang=lang, other_lang=other_language(lang), ht=lambda key, **kw: table[key].format(**kw), summary=summary, cat_slug=category_slug)
+    context.update(
+        lang=lang, other_lang=other_language(lang), ht=lambda key, **kw: table[key].format(**kw), summary=summary, cat_slug=category_slug
+    )
     context.setdefault("q", "")
     response = TEMPLATES.TemplateResponse(request, template, context, status_code=status)
     response.headers.update(HEADERS)
@@ -126,7 +128,9 @@ async def help_home(request: Request, svc: Site, lang: str, q: str = Query("", m
             switch = f"/help/{other_language(lang)}?{urlencode({'q': query})}"
             return render(request, "help/search.html", lang, q=query, results=results, switch_url=switch)
         articles = await kb.published_in(session, lang)
-    return render(request, "help/home.html", lang, q="", groups=group_by_category(articles, lang), switch_url=f"/help/{other_language(lang)}")
+    return render(
+        request, "help/home.html", lang, q="", groups=group_by_category(articles, lang), switch_url=f"/help/{other_language(lang)}"
+    )
 
 
 @router.get("/help/{lang}/category/{category}", response_class=HTMLResponse)
@@ -150,6 +154,10 @@ async def help_article(request: Request, svc: Site, lang: str, slug: str) -> Res
         if article is None:
             return not_found(request, lang)
         translated = (await kb.translations(session, article)).get(other_language(lang))
-        related = [a for a in await kb.published_in(session, lang, category_slug(article.category)) if a.id != article.id][:5] if article.category else []
+        related = (
+            [a for a in await kb.published_in(session, lang, category_slug(article.category)) if a.id != article.id][:5]
+            if article.category
+            else []
+        )
     switch = f"/help/{translated.language}/{translated.slug}" if translated else f"/help/{other_language(lang)}"
     return render(request, "help/article.html", lang, q="", article=article, related=related, translated=translated, switch_url=switch)

@@ -59,15 +59,11 @@ class _Count:
 
 
 class LoginThrottle:
-    def __init__(
-        self, *, clock: Callable[[], float] = time.monotonic, max_keys: int = 100_000
-    ) -> None:
+    def __init__(self, *, clock: Callable[[], float] = time.monotonic, max_keys: int = 100_000) -> None:
         self.clock = clock
         self.max_keys = max_keys
         self._counts: dict[tuple[str, str], _Count] = {}
-        self._slots: dict[
-            tuple[str, str], float
-        ] = {}  # (address, client) → when its promised slot opens
+        self._slots: dict[tuple[str, str], float] = {}  # (address, client) → when its promised slot opens
 
     def admit(self, address: str, client: str) -> float:
         """0 if this attempt may go ahead, else the seconds to wait. An admitted attempt
@@ -79,13 +75,8 @@ class LoginThrottle:
         slot = self._slots.get((address, client))
         if address_wait > 0:
             if slot is not None:
-                address_wait = max(
-                    0.0, slot - now
-                )  # promised: other clients' failures do not move it
-            elif (
-                self._failures(pair, now) == 0
-                and self._failures(by_client, now) < SLOT_MAX_CLIENT_FAILURES
-            ):
+                address_wait = max(0.0, slot - now)  # promised: other clients' failures do not move it
+            elif self._failures(pair, now) == 0 and self._failures(by_client, now) < SLOT_MAX_CLIENT_FAILURES:
                 self._slots[(address, client)] = now + address_wait
         wait = max(wait, address_wait)
         if wait > 0:
@@ -135,9 +126,7 @@ class LoginThrottle:
             del self._counts[key]
         self._slots = {k: t for k, t in self._slots.items() if t > now - WINDOW}
         if len(self._counts) >= self.max_keys:  # still full: keep the newer half
-            newest = sorted(self._counts.items(), key=lambda item: item[1].last)[
-                len(self._counts) // 2 :
-            ]
+            newest = sorted(self._counts.items(), key=lambda item: item[1].last)[len(self._counts) // 2 :]
             self._counts = dict(newest)
 
 

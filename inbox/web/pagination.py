@@ -20,11 +20,7 @@ MAX_ID = 2**63  # a BIGINT
 
 
 def encode(values: list[Any]) -> str:
-    return (
-        base64.urlsafe_b64encode(json.dumps(values, separators=(",", ":")).encode())
-        .decode()
-        .rstrip("=")
-    )
+    return base64.urlsafe_b64encode(json.dumps(values, separators=(",", ":")).encode()).decode().rstrip("=")
 
 
 def decode(cursor: str | None, arity: int) -> list[Any] | None:
@@ -52,9 +48,7 @@ def decode(cursor: str | None, arity: int) -> list[Any] | None:
 def page(items: list[Any], limit: int, next_values: list[Any] | None) -> dict[str, Any]:
     return {
         "items": items,
-        "next_cursor": encode(next_values)
-        if next_values is not None and len(items) == limit
-        else None,
+        "next_cursor": encode(next_values) if next_values is not None and len(items) == limit else None,
     }
 
 

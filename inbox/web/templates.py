@@ -13,6 +13,8 @@ import channels
 from routing.vocabulary import LANGUAGES
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).resolve().parents[2] / "templates"))
+
+
 def html_as_text(html: str | None) -> str:
     """A customer's HTML reduced to its text (then escaped by the template like any text)."""
     if not html:

@@ -49,7 +49,9 @@ CORPUS = Path("/usr/lib/python3.11/test/test_email/data")
 FAST_OUTBOX = OutboxConfig(max_attempts=3, base_delay=0.01, max_delay=0.05, lease_seconds=30, concurrency=2)
 
 
-def mail(text: str = "Hello", *, subject: str = "Printer broken", sender: str = "Ana <ana@example.com>", msgid: str | None = None, **headers: str) -> EmailMessage:
+def mail(
+    text: str = "Hello", *, subject: str = "Printer broken", sender: str = "Ana <ana@example.com>", msgid: str | None = None, **headers: str
+) -> EmailMessage:
     msg = EmailMessage()
     msg["From"] = sender
     msg["To"] = "support@example.com"
@@ -116,12 +118,16 @@ class Mailbox:
 
     async def inbound(self) -> list[Message]:
         async with self.services.db.read() as session:
-            rows = await session.scalars(select(Message).where(Message.channel_id == self.ref.id, Message.direction == "in").order_by(Message.id))
+            rows = await session.scalars(
+                select(Message).where(Message.channel_id == self.ref.id, Message.direction == "in").order_by(Message.id)
+            )
             return list(rows)
 
     async def quarantined(self) -> list[QuarantineItem]:
         async with self.services.db.read() as session:
-            return list(await session.scalars(select(QuarantineItem).where(QuarantineItem.channel_id == self.ref.id).order_by(QuarantineItem.id)))
+            return list(
+                await session.scalars(select(QuarantineItem).where(QuarantineItem.channel_id == self.ref.id).order_by(QuarantineItem.id))
+            )
 
 
 @pytest.fixture
@@ -275,7 +281,13 @@ async def test_reply_threading_both_ways(mailbox: Mailbox) -> None:
     assert stored is not None and stored.delivery == "sent" and stored.external_id == our_id
 
     # The customer answers our mail: same conversation, by In-Reply-To.
-    answer = mail("Still broken\n\nOn Mon, Support <support@example.com> wrote:\n> Try turning it off and on", subject="Re: Printer broken", msgid="p2@example.com", In_Reply_To=f"<{our_id}>", References=f"<p1@example.com> <{our_id}>")
+    answer = mail(
+        "Still broken\n\nOn Mon, Support <support@example.com> wrote:\n> Try turning it off and on",
+        subject="Re: Printer broken",
+        msgid="p2@example.com",
+        In_Reply_To=f"<{our_id}>",
+        References=f"<p1@example.com> <{our_id}>",
+    )
     mailbox.dovecot.deliver(answer)
     # A new subject from the same person: a new conversation.
     mailbox.dovecot.deliver(mail("Unrelated: invoice copy", subject="Invoice", msgid="p3@example.com"))
@@ -382,7 +394,11 @@ async def test_attachments_are_stored_and_a_huge_one_is_left_out(mailbox: Mailbo
     await mailbox.wait_cursor(2)
     first, second = await mailbox.inbound()
     async with mailbox.services.db.read() as session:
-        files = (await session.execute(select(Attachment.filename, Blob.data).join(Blob, Blob.sha256 == Attachment.sha256).where(Attachment.message_id == first.id))).all()
+        files = (
+            await session.execute(
+                select(Attachment.filename, Blob.data).join(Blob, Blob.sha256 == Attachment.sha256).where(Attachment.message_id == first.id)
+            )
+        ).all()
     assert [(f.filename, f.data) for f in files] == [("factura.pdf", b"%PDF-1.4 small")]
     assert "huge.bin" in first.text and "not stored" in first.text
     assert second.external_id == "a2@example.com" and "only its headers were imported" in second.text
@@ -447,7 +463,9 @@ async def test_the_cpython_email_corpus_ends_as_messages_or_quarantine(mailbox: 
     for message in stored:
         assert "<script" not in (message.html or "").lower()
     async with mailbox.services.db.read() as session:
-        conversations = await session.scalar(select(func.count()).select_from(Conversation).where(Conversation.channel_id == mailbox.ref.id))
+        conversations = await session.scalar(
+            select(func.count()).select_from(Conversation).where(Conversation.channel_id == mailbox.ref.id)
+        )
     assert conversations and conversations <= len(stored)
 
 
@@ -514,7 +532,14 @@ async def test_auto_replies_skip_robots_and_are_capped_per_contact(db_url: str, 
 async def test_a_chat_relayed_by_email_gets_our_message_id_and_no_foreign_references(dovecot: Dovecot, smtp_sink: SmtpSink) -> None:
     """The widget's offline continuation sends through this channel (outbox relay)."""
     config = EmailConfig.model_validate(
-        {"name": "mail", "type": "email", "imap": dovecot.imap_config(), "smtp": smtp_sink.smtp_config(), "from": "Support <support@example.com>", "message_id_domain": DOMAIN}
+        {
+            "name": "mail",
+            "type": "email",
+            "imap": dovecot.imap_config(),
+            "smtp": smtp_sink.smtp_config(),
+            "from": "Support <support@example.com>",
+            "message_id_domain": DOMAIN,
+        }
     )
     channel = EmailChannel(config, ChannelContext(public_url="http://127.0.0.1:8000"))
     key = "0123456789abcdef0123456789abcdef-relay"

@@ -42,9 +42,7 @@ def test_rfc2047_headers_and_odd_charsets_are_decoded() -> None:
         b"Message-ID: <koi@example.com>\r\n"
         b"MIME-Version: 1.0\r\n"
         b"Content-Type: text/plain; charset=windows-1251\r\n"
-        b"Content-Transfer-Encoding: 8bit\r\n\r\n"
-        + "Здравствуйте".encode("cp1251")
-        + b"\r\n"
+        b"Content-Transfer-Encoding: 8bit\r\n\r\n" + "Здравствуйте".encode("cp1251") + b"\r\n"
     )
     m = parse_email(raw, OPTIONS)
     assert m.sender.name == "José Núñez"
@@ -171,7 +169,12 @@ def outbound(**kw: object) -> OutboundMessage:
 
 
 def test_a_reply_is_multipart_threaded_and_on_our_domain() -> None:
-    msg = compose(outbound(attachments=(OutboundAttachment("a.pdf", "application/pdf", b"%PDF"),)), sender="Support <support@example.com>", domain="frontdesk.test", templates=EmailTemplates())
+    msg = compose(
+        outbound(attachments=(OutboundAttachment("a.pdf", "application/pdf", b"%PDF"),)),
+        sender="Support <support@example.com>",
+        domain="frontdesk.test",
+        templates=EmailTemplates(),
+    )
     parsed = message_from_bytes(msg.as_bytes(), policy=policy.default)
     assert parsed["Message-ID"] == "<0123456789abcdef0123456789abcdef@frontdesk.test>"
     assert parsed["In-Reply-To"] == "<second@example.com>"
@@ -210,8 +213,21 @@ def test_the_design_example_config_validates_with_secrets_from_the_environment()
             {
                 "name": "support",
                 "type": "email",
-                "imap": {"host": "imap.example.com", "port": 993, "security": "tls", "user": "support@example.com", "password": "env:IMAP_PASSWORD", "folder": "INBOX"},
-                "smtp": {"host": "smtp.example.com", "port": 587, "security": "starttls", "user": "support@example.com", "password": "env:SMTP_PASSWORD"},
+                "imap": {
+                    "host": "imap.example.com",
+                    "port": 993,
+                    "security": "tls",
+                    "user": "support@example.com",
+                    "password": "env:IMAP_PASSWORD",
+                    "folder": "INBOX",
+                },
+                "smtp": {
+                    "host": "smtp.example.com",
+                    "port": 587,
+                    "security": "starttls",
+                    "user": "support@example.com",
+                    "password": "env:SMTP_PASSWORD",
+                },
                 "from": "Example Support <support@example.com>",
             }
         ],
@@ -228,7 +244,15 @@ def test_plain_connections_are_refused_off_loopback() -> None:
 
     raw = {
         "server": {"secret_key": "x" * 20},
-        "channels": [{"name": "m", "type": "email", "from": "nobody", "imap": {"host": "imap.example.com", "security": "none"}, "smtp": {"host": "127.0.0.1", "security": "none"}}],
+        "channels": [
+            {
+                "name": "m",
+                "type": "email",
+                "from": "nobody",
+                "imap": {"host": "imap.example.com", "security": "none"},
+                "smtp": {"host": "127.0.0.1", "security": "none"},
+            }
+        ],
     }
     with pytest.raises(ConfigError) as error:
         config_module.parse(raw, "f.toml", {})

@@ -168,8 +168,6 @@ CASES: list[tuple[str, str, str]] = [
 ]
 
 
-@pytest.mark.parametrize(
-    ("text", "expected"), [(c[1], c[2]) for c in CASES], ids=[c[0] for c in CASES]
-)
+@pytest.mark.parametrize(("text", "expected"), [(c[1], c[2]) for c in CASES], ids=[c[0] for c in CASES])
 def test_shown_text(text: str, expected: str) -> None:
     assert shown_text(text) == expected

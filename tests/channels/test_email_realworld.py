@@ -21,9 +21,7 @@ from tests.fixtures.services import require
 
 CORPUS = Path(__file__).parent / "mail_corpus"
 CPYTHON = Path("/usr/lib/python3.11/test/test_email/data")
-OPTIONS = ParseOptions(
-    "frontdesk.test", frozenset({"support@example.com"}), max_attachment_bytes=50_000
-)
+OPTIONS = ParseOptions("frontdesk.test", frozenset({"support@example.com"}), max_attachment_bytes=50_000)
 
 
 def parsed(name: str) -> InboundMessage:
@@ -158,9 +156,7 @@ def test_a_display_name_with_an_address_inside_does_not_change_the_sender() -> N
     raw = b'From: "victim@example.com" <attacker@attacker.example>\r\nFrom: victim@example.com\r\nSubject: x\r\n\r\nx\r\n'
     assert parse_email(raw, OPTIONS).sender.address == "attacker@attacker.example"
     word = base64.b64encode(b"<victim@example.com>, ").decode()
-    raw = (
-        f"From: =?utf-8?b?{word}?= <attacker@attacker.example>\r\nSubject: x\r\n\r\nx\r\n".encode()
-    )
+    raw = f"From: =?utf-8?b?{word}?= <attacker@attacker.example>\r\nSubject: x\r\n\r\nx\r\n".encode()
     assert parse_email(raw, OPTIONS).sender.address == "attacker@attacker.example"
 
 
@@ -257,9 +253,7 @@ def test_a_read_receipt_is_readable_automated_and_no_bounce() -> None:
         ("bounce-french.eml", None, None),
     ],
 )
-def test_bounces_are_recognised_by_subject_and_body(
-    name: str, recipient: str | None, original: str | None
-) -> None:
+def test_bounces_are_recognised_by_subject_and_body(name: str, recipient: str | None, original: str | None) -> None:
     message = parsed(name)
     assert message.automated and message.meta["automated_reason"].startswith("bounce:")
     bounce = message.meta["bounce"]
@@ -274,10 +268,7 @@ def test_a_customer_writing_undeliverable_is_not_a_bounce() -> None:
 
 def test_a_forward_keeps_the_forwarded_content() -> None:
     message = parsed("forwarded.eml")
-    assert (
-        message.text.startswith("FYI")
-        and "Please find invoice 123 attached. Total 40 EUR." in message.text
-    )
+    assert message.text.startswith("FYI") and "Please find invoice 123 attached. Total 40 EUR." in message.text
 
 
 @pytest.mark.parametrize(
@@ -399,9 +390,7 @@ def test_a_declared_charset_is_kept_until_clearly_wrong() -> None:
     assert decode("café".encode(), "us-ascii") == "café"  # a mailer's default label on UTF-8
     assert decode(b"caf\xe9 \x81", "iso-8859-1") == "café \x81"  # Windows-1252's holes as C1
     chinese = "您好，我的订单还没有收到，请帮我查一下，谢谢您的帮助。"
-    assert (
-        decode(chinese.encode("gbk") + b"\xff", "gb2312") == chinese + "\ufffd"
-    )  # one bad byte: kept
+    assert decode(chinese.encode("gbk") + b"\xff", "gb2312") == chinese + "\ufffd"  # one bad byte: kept
     assert decode(chinese.encode("utf-8"), "shift_jis") == chinese  # labelled Shift_JIS, sent UTF-8
     assert decode(chinese.encode("gbk"), "euc-jp") == chinese  # clearly wrong label: guessed
 
@@ -428,13 +417,9 @@ def test_a_contact_name_with_control_characters_cannot_break_or_inject_a_reply(n
         subject="Pedido",
         author_name="Luis",
     )
-    data = compose(
-        outbound, sender="support@example.com", domain="frontdesk.test", templates=EmailTemplates()
-    ).as_bytes()
+    data = compose(outbound, sender="support@example.com", domain="frontdesk.test", templates=EmailTemplates()).as_bytes()
     parsed_reply = message_from_bytes(data, policy=policy.default)
     assert [a.addr_spec for a in parsed_reply["To"].addresses] == ["ana@example.com"]
     assert parsed_reply["Bcc"] is None and parsed_reply["Cc"] is None
     assert not re.search(rb"(?im)^bcc:", data)
-    assert display_name(name) is not None and not re.search(
-        r"[\x00-\x1f\x85\u2028]", display_name(name) or ""
-    )
+    assert display_name(name) is not None and not re.search(r"[\x00-\x1f\x85\u2028]", display_name(name) or "")

@@ -64,11 +64,7 @@ def email_message(n: int, text: str) -> InboundMessage:
 
 
 def spool_message(n: int, text: str) -> InboundMessage:
-    return parse_spool_file(
-        json.dumps(
-            {"id": f"job-{n}", "from": "ops@example.com", "text": text, "thread": "nightly"}
-        ).encode()
-    )
+    return parse_spool_file(json.dumps({"id": f"job-{n}", "from": "ops@example.com", "text": text, "thread": "nightly"}).encode())
 
 
 def slack_message(n: int, text: str) -> InboundMessage:
@@ -113,9 +109,7 @@ async def stored_texts(services: Services) -> list[str]:
         return [t.strip() for t in await session.scalars(select(Message.text).order_by(Message.id))]
 
 
-async def cursor_reaches(
-    services: Services, ref: ChannelRef, value: str, timeout: float = 20.0
-) -> None:
+async def cursor_reaches(services: Services, ref: ChannelRef, value: str, timeout: float = 20.0) -> None:
     """Poll the committed cursor until it is `value` (a safety-net deadline, not a limit)."""
     deadline = time.monotonic() + timeout
     while await services.ingestor.cursor(ref) != value:
@@ -129,22 +123,15 @@ async def held(services: Services) -> list[QuarantineItem]:
 
 
 @pytest.mark.parametrize("channel_type", sorted(BUILDERS))
-async def test_a_refused_message_is_quarantined_and_the_next_one_arrives(
-    services: Services, channel_type: str
-) -> None:
+async def test_a_refused_message_is_quarantined_and_the_next_one_arrives(services: Services, channel_type: str) -> None:
     build = BUILDERS[channel_type]
     channel = await add_channel(services, channel_type, channel_type)
     await refuse_marked_messages(services)
     poison = build(2, f"my order {MARK}")
     if channel_type == "widget":  # the gateway stores each message alone
-        results = [
-            (await services.ingestor.ingest(channel, [m], cursor=None))[0]
-            for m in (build(1, "first"), poison, build(3, "third"))
-        ]
+        results = [(await services.ingestor.ingest(channel, [m], cursor=None))[0] for m in (build(1, "first"), poison, build(3, "third"))]
     else:
-        results = await services.ingestor.ingest(
-            channel, [build(1, "first"), poison, build(3, "third")], cursor="c-3"
-        )
+        results = await services.ingestor.ingest(channel, [build(1, "first"), poison, build(3, "third")], cursor="c-3")
         assert await services.ingestor.cursor(channel) == "c-3"
     assert [r.quarantined for r in results] == [False, True, False]
     [next_one] = await services.ingestor.ingest(channel, [build(4, "fourth")])
@@ -157,9 +144,7 @@ async def test_a_refused_message_is_quarantined_and_the_next_one_arrives(
 # -- through the real adapters ---------------------------------------------------------------
 
 
-async def test_spool_folder_moves_past_a_refused_file_and_a_broken_one(
-    services: Services, tmp_path: Path
-) -> None:
+async def test_spool_folder_moves_past_a_refused_file_and_a_broken_one(services: Services, tmp_path: Path) -> None:
     ref = await add_channel(services, "drop")
     await refuse_marked_messages(services)
     inbox_dir = tmp_path / "in"
@@ -196,9 +181,7 @@ async def test_spool_folder_moves_past_a_refused_file_and_a_broken_one(
 
 
 @pytest.fixture
-async def slack_adapter(
-    services: Services, fake_slack: FakeSlack
-) -> AsyncIterator[tuple[SlackChannel, ChannelRef]]:  # noqa: F811
+async def slack_adapter(services: Services, fake_slack: FakeSlack) -> AsyncIterator[tuple[SlackChannel, ChannelRef]]:  # noqa: F811
     ref = await add_channel(services, "slack", "slack")
     config = SlackConfig.model_validate(
         {
@@ -233,9 +216,7 @@ async def test_slack_events_after_a_refused_one_are_stored_and_every_one_is_ackn
     assert MARK.encode() in item.raw
 
 
-async def test_telegram_polling_confirms_past_a_refused_update(
-    services: Services, fake_telegram: FakeTelegram
-) -> None:  # noqa: F811
+async def test_telegram_polling_confirms_past_a_refused_update(services: Services, fake_telegram: FakeTelegram) -> None:  # noqa: F811
     ref = await add_channel(services, "tg", "telegram")
     await refuse_marked_messages(services)
     ana = user(701, "Ana")

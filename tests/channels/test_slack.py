@@ -99,9 +99,7 @@ async def test_url_verification_answers_the_challenge(slack: SlackChannel) -> No
     assert b"3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P" in response.body
 
 
-async def test_forged_slack_signature_is_rejected_and_nothing_stored(
-    slack: SlackChannel, sink: MemorySink
-) -> None:
+async def test_forged_slack_signature_is_rejected_and_nothing_stored(slack: SlackChannel, sink: MemorySink) -> None:
     request = signed_request(event_callback(message_event("I am not Slack")), secret="wrong-secret")
     response = await slack.handle_webhook(request)
     assert response.status == 401
@@ -120,28 +118,20 @@ async def test_tampered_body_is_rejected(slack: SlackChannel, sink: MemorySink) 
     assert sink.messages == {}
 
 
-async def test_stale_slack_signature_is_rejected_and_nothing_stored(
-    slack: SlackChannel, sink: MemorySink
-) -> None:
-    request = signed_request(
-        event_callback(message_event("replayed later")), timestamp=int(time.time()) - 6 * 60
-    )
+async def test_stale_slack_signature_is_rejected_and_nothing_stored(slack: SlackChannel, sink: MemorySink) -> None:
+    request = signed_request(event_callback(message_event("replayed later")), timestamp=int(time.time()) - 6 * 60)
     assert (await slack.handle_webhook(request)).status == 401
     assert sink.messages == {} and sink.ingest_calls == 0
 
 
 async def test_unsigned_request_is_rejected(slack: SlackChannel, sink: MemorySink) -> None:
     request = signed_request(event_callback(message_event("no headers")))
-    bare = type(request)(
-        request.method, request.path, {"content-type": "application/json"}, request.body
-    )
+    bare = type(request)(request.method, request.path, {"content-type": "application/json"}, request.body)
     assert (await slack.handle_webhook(bare)).status == 401
     assert sink.messages == {}
 
 
-async def test_a_signed_body_that_is_not_json_is_refused_with_400(
-    slack: SlackChannel, sink: MemorySink
-) -> None:
+async def test_a_signed_body_that_is_not_json_is_refused_with_400(slack: SlackChannel, sink: MemorySink) -> None:
     response = await slack.handle_webhook(signed_request(b'{"type": "event_callback", "event": '))
     assert response.status == 400
     assert json.loads(response.body)["error"].startswith("unreadable body")
@@ -168,17 +158,13 @@ async def test_a_request_with_a_malformed_timestamp_or_signature_is_401_with_a_j
     if signature is not None:
         headers["x-slack-signature"] = signature
     body = json.dumps(event_callback(message_event("who am I"))).encode()
-    response = await slack.handle_webhook(
-        WebhookRequest("POST", "/hooks/slack/slack", headers, body)
-    )
+    response = await slack.handle_webhook(WebhookRequest("POST", "/hooks/slack/slack", headers, body))
     assert response.status == 401
     assert json.loads(response.body) == {"error": "invalid signature"}
     assert sink.ingest_calls == 0
 
 
-async def test_a_signed_body_nested_too_deep_is_refused_with_400(
-    slack: SlackChannel, sink: MemorySink
-) -> None:
+async def test_a_signed_body_nested_too_deep_is_refused_with_400(slack: SlackChannel, sink: MemorySink) -> None:
     body = b'{"type": "event_callback", "event": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
     response = await slack.handle_webhook(signed_request(body))
     assert response.status == 400 and "nested deeper" in json.loads(response.body)["error"]
@@ -200,13 +186,8 @@ async def test_ssl_check_is_answered_by_bolt(slack: SlackChannel, sink: MemorySi
 # -- conversations ------------------------------------------------------------------------
 
 
-async def test_top_level_message_in_support_channel_opens_a_conversation(
-    slack: SlackChannel, sink: MemorySink
-) -> None:
-    assert (
-        await deliver(slack, message_event("Our invoices page is down", ts="1700000001.000100"))
-        == 200
-    )
+async def test_top_level_message_in_support_channel_opens_a_conversation(slack: SlackChannel, sink: MemorySink) -> None:
+    assert await deliver(slack, message_event("Our invoices page is down", ts="1700000001.000100")) == 200
     stored = sink.messages["C0SUPPORT:1700000001.000100"].message
     assert stored.text == "Our invoices page is down"
     assert stored.thread_key == "C0SUPPORT:1700000001.000100"
@@ -217,62 +198,39 @@ async def test_top_level_message_in_support_channel_opens_a_conversation(
     assert stored.sender.language == "es"
 
 
-async def test_the_message_keeps_the_payload_exactly_as_slack_signed_it(
-    slack: SlackChannel, sink: MemorySink
-) -> None:
+async def test_the_message_keeps_the_payload_exactly_as_slack_signed_it(slack: SlackChannel, sink: MemorySink) -> None:
     request = signed_request(
-        b'{"type":"event_callback","event_id":"Ev0RAW","event":'
-        + json.dumps(message_event("caf\u00e9", ts="1.2")).encode()
-        + b"}"
+        b'{"type":"event_callback","event_id":"Ev0RAW","event":' + json.dumps(message_event("caf\u00e9", ts="1.2")).encode() + b"}"
     )
     assert (await slack.handle_webhook(request)).status == 200
     assert sink.messages["C0SUPPORT:1.2"].message.raw == request.body
 
 
-async def test_thread_replies_continue_the_conversation(
-    slack: SlackChannel, sink: MemorySink
-) -> None:
+async def test_thread_replies_continue_the_conversation(slack: SlackChannel, sink: MemorySink) -> None:
     await deliver(slack, message_event("Help", ts="1700000001.000100"))
-    await deliver(
-        slack, message_event("More detail", ts="1700000002.000100", thread_ts="1700000001.000100")
-    )
+    await deliver(slack, message_event("More detail", ts="1700000002.000100", thread_ts="1700000001.000100"))
     await deliver(
         slack,
-        message_event(
-            "Me too", user="U0BEN", ts="1700000003.000100", thread_ts="1700000001.000100"
-        ),
+        message_event("Me too", user="U0BEN", ts="1700000003.000100", thread_ts="1700000001.000100"),
     )
     await deliver(slack, message_event("A new question", ts="1700000004.000100"))
     conversations = {s.message.external_id: s.conversation_id for s in sink.messages.values()}
-    assert (
-        conversations["C0SUPPORT:1700000001.000100"] == conversations["C0SUPPORT:1700000002.000100"]
-    )
-    assert (
-        conversations["C0SUPPORT:1700000001.000100"] == conversations["C0SUPPORT:1700000003.000100"]
-    )
-    assert (
-        conversations["C0SUPPORT:1700000004.000100"] != conversations["C0SUPPORT:1700000001.000100"]
-    )
+    assert conversations["C0SUPPORT:1700000001.000100"] == conversations["C0SUPPORT:1700000002.000100"]
+    assert conversations["C0SUPPORT:1700000001.000100"] == conversations["C0SUPPORT:1700000003.000100"]
+    assert conversations["C0SUPPORT:1700000004.000100"] != conversations["C0SUPPORT:1700000001.000100"]
 
 
-async def test_messages_outside_support_channels_are_ignored(
-    slack: SlackChannel, sink: MemorySink
-) -> None:
+async def test_messages_outside_support_channels_are_ignored(slack: SlackChannel, sink: MemorySink) -> None:
     assert await deliver(slack, message_event("random chatter", channel="C0RANDOM")) == 200
     assert sink.messages == {}
 
 
-async def test_direct_messages_continue_one_conversation_per_user(
-    slack: SlackChannel, sink: MemorySink
-) -> None:
+async def test_direct_messages_continue_one_conversation_per_user(slack: SlackChannel, sink: MemorySink) -> None:
     await deliver(slack, message_event("hi, a question", channel="D0ANA", ts="1700000001.000100"))
     await deliver(slack, message_event("and another", channel="D0ANA", ts="1700000002.000100"))
-    await deliver(
-        slack, message_event("hello", user="U0BEN", channel="D0BEN", ts="1700000003.000100")
-    )
+    await deliver(slack, message_event("hello", user="U0BEN", channel="D0BEN", ts="1700000003.000100"))
     first, second, third = (
-        sink.messages[k].message
-        for k in ("D0ANA:1700000001.000100", "D0ANA:1700000002.000100", "D0BEN:1700000003.000100")
+        sink.messages[k].message for k in ("D0ANA:1700000001.000100", "D0ANA:1700000002.000100", "D0BEN:1700000003.000100")
     )
     assert first.thread_key == second.thread_key == "dm:U0ANA"
     assert third.thread_key == "dm:U0BEN"
@@ -292,9 +250,7 @@ async def test_retries_and_replays_are_stored_once(slack: SlackChannel, sink: Me
     assert sink.ingest_calls == 2  # retries of a known event id are acked without a write
 
 
-async def test_a_failed_insert_is_not_acknowledged_so_slack_retries(
-    slack: SlackChannel, sink: MemorySink
-) -> None:
+async def test_a_failed_insert_is_not_acknowledged_so_slack_retries(slack: SlackChannel, sink: MemorySink) -> None:
     body = event_callback(message_event("while the database restarts", ts="1700000001.000100"))
     sink.fail_next = 1
     assert (await slack.handle_webhook(signed_request(body))).status == 500
@@ -348,9 +304,7 @@ async def test_edits_and_deletes_are_reflected(slack: SlackChannel, sink: Memory
     assert stored.deleted
 
 
-async def test_own_and_other_bots_messages_are_ignored(
-    slack: SlackChannel, sink: MemorySink
-) -> None:
+async def test_own_and_other_bots_messages_are_ignored(slack: SlackChannel, sink: MemorySink) -> None:
     await deliver(slack, message_event("our own reply", user=BOT_USER, bot_id=BOT_ID))
     await deliver(
         slack,
@@ -361,9 +315,7 @@ async def test_own_and_other_bots_messages_are_ignored(
     assert sink.messages == {}
 
 
-async def test_files_become_attachments(
-    slack: SlackChannel, sink: MemorySink, fake_slack: FakeSlack
-) -> None:  # noqa: F811
+async def test_files_become_attachments(slack: SlackChannel, sink: MemorySink, fake_slack: FakeSlack) -> None:  # noqa: F811
     fake_slack.files["T0TEAM-F0LOG/error.log"] = b"Traceback: boom\n"
     event = message_event(
         "log attached",
@@ -390,36 +342,26 @@ async def test_files_become_attachments(
     )
     assert await deliver(slack, event) == 200
     stored = sink.messages["C0SUPPORT:1700000001.000100"].message
-    assert [(a.filename, a.content_type, a.data) for a in stored.attachments] == [
-        ("error.log", "text/plain", b"Traceback: boom\n")
-    ]
+    assert [(a.filename, a.content_type, a.data) for a in stored.attachments] == [("error.log", "text/plain", b"Traceback: boom\n")]
     assert "[file not downloaded: elsewhere.png]" in stored.text
 
 
-async def test_users_info_is_cached(
-    slack: SlackChannel, sink: MemorySink, fake_slack: FakeSlack
-) -> None:  # noqa: F811
+async def test_users_info_is_cached(slack: SlackChannel, sink: MemorySink, fake_slack: FakeSlack) -> None:  # noqa: F811
     for i in range(5):
         await deliver(slack, message_event(f"message {i}"))
     assert len(sink.messages) == 5
     assert fake_slack.count("users.info") == 1
 
 
-async def test_unknown_user_is_stored_under_the_slack_id(
-    slack: SlackChannel, sink: MemorySink, fake_slack: FakeSlack
-) -> None:  # noqa: F811
-    await deliver(
-        slack, message_event("from a shared channel", user="U0EXTERNAL", ts="1700000001.000100")
-    )
+async def test_unknown_user_is_stored_under_the_slack_id(slack: SlackChannel, sink: MemorySink, fake_slack: FakeSlack) -> None:  # noqa: F811
+    await deliver(slack, message_event("from a shared channel", user="U0EXTERNAL", ts="1700000001.000100"))
     sender = sink.messages["C0SUPPORT:1700000001.000100"].message.sender
     assert sender.address == "U0EXTERNAL" and sender.email is None
     await deliver(slack, message_event("again", user="U0EXTERNAL"))
     assert fake_slack.count("users.info") == 1  # "user_not_found" is remembered for a while
 
 
-async def test_a_malformed_message_event_is_quarantined_and_acked(
-    slack: SlackChannel, sink: MemorySink
-) -> None:
+async def test_a_malformed_message_event_is_quarantined_and_acked(slack: SlackChannel, sink: MemorySink) -> None:
     broken = {
         "type": "message",
         "user": "U0ANA",
@@ -447,11 +389,7 @@ async def test_a_malformed_message_event_is_quarantined_and_acked(
         event_callback(message_event("x", thread_ts={"ts": "1"})),
         event_callback(message_event("x", files=5)),
         event_callback(message_event("x", files=["F1"])),
-        event_callback(
-            message_event(
-                "x", files=[{"id": "F1", "size": "big", "url_private": "https://files.slack.com/x"}]
-            )
-        ),
+        event_callback(message_event("x", files=[{"id": "F1", "size": "big", "url_private": "https://files.slack.com/x"}])),
         event_callback(
             {
                 "type": "message",
@@ -482,9 +420,7 @@ async def test_a_signed_event_with_fields_of_the_wrong_type_is_quarantined_and_a
     assert raw == json.dumps(body).encode() and "must be" in error
 
 
-async def test_a_signed_body_with_an_event_id_that_is_not_a_string_is_still_stored(
-    slack: SlackChannel, sink: MemorySink
-) -> None:
+async def test_a_signed_body_with_an_event_id_that_is_not_a_string_is_still_stored(slack: SlackChannel, sink: MemorySink) -> None:
     body = {**event_callback(message_event("odd id", ts="1700000002.000100")), "event_id": ["Ev1"]}
     assert (await slack.handle_webhook(signed_request(body))).status == 200
     assert [m.text for m in sink.messages.values()] == ["odd id"]
@@ -503,9 +439,7 @@ async def test_a_stored_event_parses_again_for_quarantine_retry(slack: SlackChan
 
 
 async def test_a_burst_of_events_shares_commits(slack: SlackChannel, sink: MemorySink) -> None:
-    statuses = await asyncio.gather(
-        *(deliver(slack, message_event(f"burst {i}")) for i in range(200))
-    )
+    statuses = await asyncio.gather(*(deliver(slack, message_event(f"burst {i}")) for i in range(200)))
     assert set(statuses) == {200}
     assert len(sink.messages) == 200
     assert sink.ingest_calls < 200
@@ -513,18 +447,13 @@ async def test_a_burst_of_events_shares_commits(slack: SlackChannel, sink: Memor
 
 def test_slack_markup_becomes_plain_text() -> None:
     text = "Hi <@U0BEN|ben>, see <https://x.io/a|the docs> in <#C0SUPPORT|support> &amp; <mailto:a@b.io|a@b.io> 1 &lt; 2"
-    assert (
-        plain_text(text)
-        == "Hi @ben, see the docs (https://x.io/a) in #support & a@b.io (mailto:a@b.io) 1 < 2"
-    )
+    assert plain_text(text) == "Hi @ben, see the docs (https://x.io/a) in #support & a@b.io (mailto:a@b.io) 1 < 2"
 
 
 # -- replies -------------------------------------------------------------------------------
 
 
-async def test_reply_posts_in_the_thread_as_mrkdwn_with_the_agent_name(
-    slack: SlackChannel, fake_slack: FakeSlack
-) -> None:  # noqa: F811
+async def test_reply_posts_in_the_thread_as_mrkdwn_with_the_agent_name(slack: SlackChannel, fake_slack: FakeSlack) -> None:  # noqa: F811
     result = await slack.send(
         outbound(
             text="**Fixed** — see [status](https://status.example.com)",
@@ -539,19 +468,11 @@ async def test_reply_posts_in_the_thread_as_mrkdwn_with_the_agent_name(
     assert result.external_id == f"C0SUPPORT:{post.ts}"
 
 
-async def test_reply_can_show_the_agent_as_the_author(
-    fake_slack: FakeSlack, sink: MemorySink
-) -> None:  # noqa: F811
-    channel = SlackChannel(
-        make_config(fake_slack, agent_display="username", icon_url="https://x.io/i.png"), CONTEXT
-    )
+async def test_reply_can_show_the_agent_as_the_author(fake_slack: FakeSlack, sink: MemorySink) -> None:  # noqa: F811
+    channel = SlackChannel(make_config(fake_slack, agent_display="username", icon_url="https://x.io/i.png"), CONTEXT)
     await channel.start(sink)
     try:
-        await channel.send(
-            outbound(
-                author_name="Marta", conversation_meta={"channel": "C0SUPPORT", "thread_ts": "1.2"}
-            )
-        )
+        await channel.send(outbound(author_name="Marta", conversation_meta={"channel": "C0SUPPORT", "thread_ts": "1.2"}))
     finally:
         await channel.stop()
     [post] = fake_slack.posts
@@ -559,17 +480,13 @@ async def test_reply_can_show_the_agent_as_the_author(
     assert post.text == "Hello"
 
 
-async def test_dm_reply_posts_in_the_direct_message(
-    slack: SlackChannel, fake_slack: FakeSlack
-) -> None:  # noqa: F811
+async def test_dm_reply_posts_in_the_direct_message(slack: SlackChannel, fake_slack: FakeSlack) -> None:  # noqa: F811
     await slack.send(outbound(thread_key="dm:U0ANA", conversation_meta={"channel": "D0ANA"}))
     [post] = fake_slack.posts
     assert post.channel == "D0ANA" and post.thread_ts is None
 
 
-async def test_rate_limited_reply_honours_retry_after_and_posts_once(
-    slack: SlackChannel, fake_slack: FakeSlack
-) -> None:  # noqa: F811
+async def test_rate_limited_reply_honours_retry_after_and_posts_once(slack: SlackChannel, fake_slack: FakeSlack) -> None:  # noqa: F811
     fake_slack.post_failures.append((429, "7"))
     message = outbound(conversation_meta={"channel": "C0SUPPORT", "thread_ts": "1.2"})
     with pytest.raises(TransientSendError) as caught:
@@ -580,9 +497,7 @@ async def test_rate_limited_reply_honours_retry_after_and_posts_once(
     assert len(fake_slack.posts) == 1
 
 
-async def test_a_reply_whose_answer_was_lost_is_not_posted_twice(
-    slack: SlackChannel, fake_slack: FakeSlack
-) -> None:  # noqa: F811
+async def test_a_reply_whose_answer_was_lost_is_not_posted_twice(slack: SlackChannel, fake_slack: FakeSlack) -> None:  # noqa: F811
     fake_slack.post_then_fail = 1
     message = outbound(conversation_meta={"channel": "C0SUPPORT", "thread_ts": "1.2"})
     with pytest.raises(TransientSendError):
@@ -598,9 +513,7 @@ FILES = (
 )
 
 
-async def test_reply_files_are_uploaded_and_shared_in_the_thread_after_the_text(
-    slack: SlackChannel, fake_slack: FakeSlack
-) -> None:  # noqa: F811
+async def test_reply_files_are_uploaded_and_shared_in_the_thread_after_the_text(slack: SlackChannel, fake_slack: FakeSlack) -> None:  # noqa: F811
     message = outbound(
         text="Both attached",
         attachments=FILES,
@@ -616,28 +529,20 @@ async def test_reply_files_are_uploaded_and_shared_in_the_thread_after_the_text(
         "1.2",
     )
     assert float(share.ts) > float(post.ts)
-    assert [(f["name"], fake_slack.uploads[f["id"]]["data"]) for f in share.files] == [
-        (a.filename, a.data) for a in FILES
-    ]
+    assert [(f["name"], fake_slack.uploads[f["id"]]["data"]) for f in share.files] == [(a.filename, a.data) for a in FILES]
     assert result.external_id == f"C0SUPPORT:{post.ts}"
 
 
-async def test_dm_reply_files_are_shared_in_the_direct_message(
-    slack: SlackChannel, fake_slack: FakeSlack
-) -> None:  # noqa: F811
+async def test_dm_reply_files_are_shared_in_the_direct_message(slack: SlackChannel, fake_slack: FakeSlack) -> None:  # noqa: F811
     await slack.send(outbound(text="here", attachments=FILES[:1], thread_key="dm:U0ANA"))
     [post] = fake_slack.posts
     [share] = fake_slack.shares
     assert post.channel == share.channel == "D0ANA" and share.thread_ts is None
 
 
-async def test_a_lost_share_answer_is_checked_in_the_thread_and_nothing_goes_twice(
-    slack: SlackChannel, fake_slack: FakeSlack
-) -> None:  # noqa: F811
+async def test_a_lost_share_answer_is_checked_in_the_thread_and_nothing_goes_twice(slack: SlackChannel, fake_slack: FakeSlack) -> None:  # noqa: F811
     fake_slack.share_then_fail = 1
-    message = outbound(
-        attachments=FILES, conversation_meta={"channel": "C0SUPPORT", "thread_ts": "1.2"}
-    )
+    message = outbound(attachments=FILES, conversation_meta={"channel": "C0SUPPORT", "thread_ts": "1.2"})
     with pytest.raises(TransientSendError):
         await slack.send(message)
     result = await slack.send(message)
@@ -646,22 +551,16 @@ async def test_a_lost_share_answer_is_checked_in_the_thread_and_nothing_goes_twi
     assert result.external_id == f"C0SUPPORT:{fake_slack.posts[0].ts}"
 
 
-async def test_a_failed_upload_is_retried_without_posting_the_text_again(
-    slack: SlackChannel, fake_slack: FakeSlack
-) -> None:  # noqa: F811
+async def test_a_failed_upload_is_retried_without_posting_the_text_again(slack: SlackChannel, fake_slack: FakeSlack) -> None:  # noqa: F811
     fake_slack.upload_url_errors = ["internal_error"]
-    message = outbound(
-        attachments=FILES[:1], conversation_meta={"channel": "C0SUPPORT", "thread_ts": "1.2"}
-    )
+    message = outbound(attachments=FILES[:1], conversation_meta={"channel": "C0SUPPORT", "thread_ts": "1.2"})
     with pytest.raises(TransientSendError):
         await slack.send(message)
     await slack.send(message)
     assert len(fake_slack.posts) == 1 and len(fake_slack.shares) == 1
 
 
-async def test_files_slack_refuses_fail_the_reply_permanently_after_its_text(
-    slack: SlackChannel, fake_slack: FakeSlack
-) -> None:  # noqa: F811
+async def test_files_slack_refuses_fail_the_reply_permanently_after_its_text(slack: SlackChannel, fake_slack: FakeSlack) -> None:  # noqa: F811
     fake_slack.upload_url_errors = ["missing_scope"]
     with pytest.raises(
         PermanentSendError,
@@ -686,19 +585,13 @@ async def test_reply_with_a_refused_token_fails_permanently(fake_slack: FakeSlac
 
 
 async def test_check_reports_the_bot_and_team(fake_slack: FakeSlack) -> None:  # noqa: F811
-    results = await SlackChannel(
-        make_config(fake_slack, support_channels=["C0SUPPORT", "C0GONE"]), CONTEXT
-    ).check()
+    results = await SlackChannel(make_config(fake_slack, support_channels=["C0SUPPORT", "C0GONE"]), CONTEXT).check()
     assert [(r.what, r.ok) for r in results] == [
         ("auth.test", True),
         ("channel C0SUPPORT", True),
         ("channel C0GONE", False),
     ]
-    assert (
-        "frontdesk" in results[0].detail
-        and "Acme" in results[0].detail
-        and "T0TEAM" in results[0].detail
-    )
+    assert "frontdesk" in results[0].detail and "Acme" in results[0].detail and "T0TEAM" in results[0].detail
 
 
 async def test_check_reports_a_refused_token(fake_slack: FakeSlack) -> None:  # noqa: F811
@@ -712,26 +605,20 @@ def test_config_needs_the_secret_of_its_mode() -> None:
         SlackConfig.model_validate({"name": "s", "bot_token": "xoxb-1"})
     with pytest.raises(ValidationError, match="app_token"):
         SlackConfig.model_validate({"name": "s", "bot_token": "xoxb-1", "mode": "socket"})
-    config = SlackConfig.model_validate(
-        {"name": "s", "bot_token": "xoxb-1", "signing_secret": "x", "api_url": "http://gw/api"}
-    )
+    config = SlackConfig.model_validate({"name": "s", "bot_token": "xoxb-1", "signing_secret": "x", "api_url": "http://gw/api"})
     assert config.api_url == "http://gw/api/"
 
 
 # -- socket mode ---------------------------------------------------------------------------
 
 
-async def test_socket_mode_stores_the_event_then_acks(
-    fake_slack: FakeSlack, sink: MemorySink
-) -> None:  # noqa: F811
+async def test_socket_mode_stores_the_event_then_acks(fake_slack: FakeSlack, sink: MemorySink) -> None:  # noqa: F811
     config = make_config(fake_slack, mode="socket", app_token=APP_TOKEN, signing_secret=None)
     channel = SlackChannel(config, CONTEXT)
     await channel.start(sink)
     try:
         await asyncio.wait_for(fake_slack.socket_connected.wait(), 10)
-        body = event_callback(
-            message_event("over the socket", ts="1700000001.000100"), event_id="Ev0SOCK"
-        )
+        body = event_callback(message_event("over the socket", ts="1700000001.000100"), event_id="Ev0SOCK")
         envelope = await fake_slack.push_event(body)
         await fake_slack.wait_ack(envelope)
         assert list(sink.messages) == ["C0SUPPORT:1700000001.000100"]
@@ -744,22 +631,16 @@ async def test_socket_mode_stores_the_event_then_acks(
         await channel.stop()
 
 
-async def test_socket_mode_does_not_ack_what_it_could_not_store(
-    fake_slack: FakeSlack, sink: MemorySink
-) -> None:  # noqa: F811
+async def test_socket_mode_does_not_ack_what_it_could_not_store(fake_slack: FakeSlack, sink: MemorySink) -> None:  # noqa: F811
     config = make_config(fake_slack, mode="socket", app_token=APP_TOKEN, signing_secret=None)
     channel = SlackChannel(config, CONTEXT)
     await channel.start(sink)
     try:
         await asyncio.wait_for(fake_slack.socket_connected.wait(), 10)
         sink.fail_next = 1
-        failed = await fake_slack.push_event(
-            event_callback(message_event("lost?", ts="1700000001.000100"))
-        )
+        failed = await fake_slack.push_event(event_callback(message_event("lost?", ts="1700000001.000100")))
         await wait_until(lambda: sink.ingest_calls == 1)
-        ok = await fake_slack.push_event(
-            event_callback(message_event("next", ts="1700000002.000100"))
-        )
+        ok = await fake_slack.push_event(event_callback(message_event("next", ts="1700000002.000100")))
         await fake_slack.wait_ack(ok)
         assert failed not in fake_slack.acks
         assert list(sink.messages) == ["C0SUPPORT:1700000002.000100"]
@@ -774,9 +655,7 @@ def test_event_payload_fixture_is_json() -> None:
 # -- hostile text, stored for real ----------------------------------------------------------
 
 
-async def test_an_event_with_lone_surrogates_is_stored_repaired_and_acked(
-    fake_slack: FakeSlack, services: Services
-) -> None:  # noqa: F811
+async def test_an_event_with_lone_surrogates_is_stored_repaired_and_acked(fake_slack: FakeSlack, services: Services) -> None:  # noqa: F811
     # Answered 500 before (the database cannot encode "\udc80"), so Slack sent it again and again.
     ref = await add_channel(services, "slack", "slack")
     channel = SlackChannel(make_config(fake_slack), CONTEXT)

@@ -53,7 +53,9 @@ async def daemon(fake_slack: FakeSlack, db_url: str, tmp_path: Path) -> AsyncIte
     await asyncio.to_thread(node.stop)
 
 
-async def post_event(client: httpx.AsyncClient, payload: dict[str, Any], *, secret: str = SIGNING_SECRET, age: int = 0, retry: int | None = None) -> httpx.Response:
+async def post_event(
+    client: httpx.AsyncClient, payload: dict[str, Any], *, secret: str = SIGNING_SECRET, age: int = 0, retry: int | None = None
+) -> httpx.Response:
     body = json.dumps(payload).encode()
     headers = sign(body, secret=secret, timestamp=int(time.time()) - age)
     if retry is not None:
@@ -162,7 +164,9 @@ async def test_a_reply_with_a_file_reaches_the_thread_through_the_outbox(daemon:
 
 async def test_rate_limited_reply_is_retried_after_retry_after_and_posted_once(daemon: SlackDaemon, fake_slack: FakeSlack) -> None:  # noqa: F811
     async with daemon.client() as client:
-        assert (await post_event(client, event_callback(message_event("hello?", channel="D0ANA", ts="1700000001.000100")))).status_code == 200
+        assert (
+            await post_event(client, event_callback(message_event("hello?", channel="D0ANA", ts="1700000001.000100")))
+        ).status_code == 200
         [conversation] = await conversations(client)
         fake_slack.post_failures.append((429, "1"))
         sent = await client.post(f"/api/v1/conversations/{conversation['id']}/messages", json={"text": "Hi Ana"})

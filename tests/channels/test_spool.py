@@ -43,9 +43,7 @@ async def make_spool(tmp_path: Path) -> AsyncIterator[Factory]:
             "poll_interval": 0.02,
         }
         raw.update(overrides)
-        channel = SpoolChannel(
-            SpoolConfig.model_validate(raw), ChannelContext(public_url="http://support.test")
-        )
+        channel = SpoolChannel(SpoolConfig.model_validate(raw), ChannelContext(public_url="http://support.test"))
         built.append(channel)
         return channel
 
@@ -92,14 +90,10 @@ async def test_lone_surrogates_are_repaired_and_a_deep_file_is_quarantined_once_
     [item] = held
     assert item.external_id == "002-deep" and item.raw == DEEP and "nested deeper" in item.error
     assert [p.name for p in (inbox / QUARANTINED_DIR).iterdir()] == ["002-deep.json"]
-    assert any(
-        "drop" in r.getMessage() and "002-deep.json" in r.getMessage() for r in caplog.records
-    )
+    assert any("drop" in r.getMessage() and "002-deep.json" in r.getMessage() for r in caplog.records)
 
 
-async def test_a_file_over_max_file_bytes_is_quarantined_with_its_head_and_kept_whole_aside(
-    make_spool: Factory, tmp_path: Path
-) -> None:
+async def test_a_file_over_max_file_bytes_is_quarantined_with_its_head_and_kept_whole_aside(make_spool: Factory, tmp_path: Path) -> None:
     inbox = tmp_path / "in"
     big = message_file("big", "x" * 5000)
     drop(inbox, "a-big.json", big)
@@ -139,9 +133,7 @@ async def test_every_unreadable_file_is_quarantined_once_with_the_reason(
     assert raw == content and reason in error
 
 
-async def test_a_file_name_that_is_not_utf8_is_quarantined_under_a_repaired_id(
-    make_spool: Factory, tmp_path: Path
-) -> None:
+async def test_a_file_name_that_is_not_utf8_is_quarantined_under_a_repaired_id(make_spool: Factory, tmp_path: Path) -> None:
     inbox = tmp_path / "in"
     drop(inbox, b"\xff-bad.json", b"{not json")
     sink = MemorySink()
@@ -159,26 +151,20 @@ class RefusingSink(MemorySink):
         super().__init__()
         self.poison = poison
 
-    async def ingest(
-        self, messages: Sequence[InboundMessage], *, cursor: str | None = None
-    ) -> list[IngestResult]:
+    async def ingest(self, messages: Sequence[InboundMessage], *, cursor: str | None = None) -> list[IngestResult]:
         if any(m.external_id == self.poison for m in messages):
             self.ingest_calls += 1
             raise RuntimeError("value out of range for the column")
         return await super().ingest(messages, cursor=cursor)
 
 
-async def test_a_file_the_inbox_keeps_refusing_is_quarantined_and_the_others_are_stored(
-    make_spool: Factory, tmp_path: Path
-) -> None:
+async def test_a_file_the_inbox_keeps_refusing_is_quarantined_and_the_others_are_stored(make_spool: Factory, tmp_path: Path) -> None:
     inbox = tmp_path / "in"
     drop(inbox, "1.json", message_file("poison"))
     drop(inbox, "2.json", message_file("fine"))
     sink = RefusingSink("poison")
     await make_spool().start(sink)
-    await eventually(
-        lambda: sink.quarantined and "fine" in sink.messages, what="the poison quarantined"
-    )
+    await eventually(lambda: sink.quarantined and "fine" in sink.messages, what="the poison quarantined")
     [(raw, error, external_id)] = sink.quarantined
     assert external_id == "1" and raw == message_file("poison")
     assert f"refused it {MAX_INGEST_ATTEMPTS} times" in error and "out of range" in error

@@ -51,9 +51,7 @@ async def make_channel(fake_telegram: FakeTelegram) -> AsyncIterator[Factory]:
             "poll_timeout": 5,
         }
         raw.update(overrides)
-        channel = TelegramChannel(
-            TelegramConfig.model_validate(raw), ChannelContext(public_url="http://support.test")
-        )
+        channel = TelegramChannel(TelegramConfig.model_validate(raw), ChannelContext(public_url="http://support.test"))
         built.append(channel)
         return channel
 
@@ -77,9 +75,7 @@ def outbound(chat_id: int, text: str = "Hola", **kw: Any) -> OutboundMessage:
 
 def test_webhook_mode_without_secret_is_a_config_error() -> None:
     with pytest.raises(ValidationError, match="webhook_secret"):
-        TelegramConfig.model_validate(
-            {"name": "tg", "type": "telegram", "token": TOKEN, "mode": "webhook"}
-        )
+        TelegramConfig.model_validate({"name": "tg", "type": "telegram", "token": TOKEN, "mode": "webhook"})
 
 
 def test_malformed_token_is_a_config_error() -> None:
@@ -97,10 +93,7 @@ def test_file_url_is_derived_from_the_api_base_url() -> None:
         }
     )
     assert config.file_url == "http://127.0.0.1:8081/file/bot"
-    assert (
-        TelegramConfig.model_validate({"name": "t", "type": "telegram", "token": TOKEN}).file_url
-        == "https://api.telegram.org/file/bot"
-    )
+    assert TelegramConfig.model_validate({"name": "t", "type": "telegram", "token": TOKEN}).file_url == "https://api.telegram.org/file/bot"
 
 
 # -- receiving by polling ---------------------------------------------------------------------
@@ -110,9 +103,7 @@ async def test_private_message_is_ingested_with_the_contacts_name_username_and_l
     fake_telegram: FakeTelegram, make_channel: Factory
 ) -> None:
     ana = user(501, "Ana", last_name="García", username="anag", language="es-ES")
-    update = fake_telegram.add_update(
-        {"message": message(ana, "¿Dónde está mi pedido?", message_id=7)}
-    )
+    update = fake_telegram.add_update({"message": message(ana, "¿Dónde está mi pedido?", message_id=7)})
     sink = MemorySink()
     await make_channel().start(sink)
 
@@ -131,9 +122,7 @@ async def test_private_message_is_ingested_with_the_contacts_name_username_and_l
     assert sink.committed_cursor == str(update["update_id"] + 1)
 
 
-async def test_offset_is_confirmed_only_after_the_ingest_commits(
-    fake_telegram: FakeTelegram, make_channel: Factory
-) -> None:
+async def test_offset_is_confirmed_only_after_the_ingest_commits(fake_telegram: FakeTelegram, make_channel: Factory) -> None:
     update = fake_telegram.add_update({"message": message(user(502), "first", message_id=1)})
     sink = MemorySink()
     sink.fail_next_ingest()
@@ -179,13 +168,7 @@ async def test_group_chatter_is_skipped_but_mentions_replies_and_commands_open_a
     ana, luis = user(504, "Ana"), user(505, "Luis")
     mention = f"@{BOT_USERNAME} the invoice is wrong"
     fake_telegram.add_update({"message": message(ana, "hi all", chat=chat, message_id=1)})
-    fake_telegram.add_update(
-        {
-            "message": message(
-                ana, mention, chat=chat, message_id=2, entities=mention_entities(mention)
-            )
-        }
-    )
+    fake_telegram.add_update({"message": message(ana, mention, chat=chat, message_id=2, entities=mention_entities(mention))})
     bot_message = {
         "message_id": 3,
         "date": 0,
@@ -193,9 +176,7 @@ async def test_group_chatter_is_skipped_but_mentions_replies_and_commands_open_a
         "from": {"id": BOT_ID, "is_bot": True, "first_name": "Bot"},
         "text": "How can I help?",
     }
-    fake_telegram.add_update(
-        {"message": message(luis, "me too", chat=chat, message_id=4, reply_to_message=bot_message)}
-    )
+    fake_telegram.add_update({"message": message(luis, "me too", chat=chat, message_id=4, reply_to_message=bot_message)})
     command = f"/help@{BOT_USERNAME}"
     last = fake_telegram.add_update(
         {
@@ -211,9 +192,7 @@ async def test_group_chatter_is_skipped_but_mentions_replies_and_commands_open_a
     sink = MemorySink()
     await make_channel().start(sink)
 
-    await eventually(
-        lambda: sink.committed_cursor == str(last["update_id"] + 1), what="the cursor past all four"
-    )
+    await eventually(lambda: sink.committed_cursor == str(last["update_id"] + 1), what="the cursor past all four")
     assert sorted(sink.messages) == ["-100777:2", "-100777:4", "-100777:5"]
     for stored in sink.messages.values():
         assert stored.message.thread_key == "-100777"
@@ -223,9 +202,7 @@ async def test_group_chatter_is_skipped_but_mentions_replies_and_commands_open_a
     assert sink.messages["-100777:4"].message.references == ("-100777:3",)
 
 
-async def test_edited_message_updates_the_stored_text_and_keeps_the_original(
-    fake_telegram: FakeTelegram, make_channel: Factory
-) -> None:
+async def test_edited_message_updates_the_stored_text_and_keeps_the_original(fake_telegram: FakeTelegram, make_channel: Factory) -> None:
     ana = user(506)
     original = message(ana, "my order is 1234", message_id=20)
     fake_telegram.add_update({"message": original})
@@ -247,9 +224,7 @@ async def test_edited_message_updates_the_stored_text_and_keeps_the_original(
     assert len(sink.messages) == 1
 
 
-async def test_photos_documents_and_voice_notes_become_attachments(
-    fake_telegram: FakeTelegram, make_channel: Factory
-) -> None:
+async def test_photos_documents_and_voice_notes_become_attachments(fake_telegram: FakeTelegram, make_channel: Factory) -> None:
     ana = user(507)
     small_id, small_u = fake_telegram.add_file(b"small-jpeg", "photos/file_1.jpg")
     big_id, big_u = fake_telegram.add_file(b"big-jpeg-bytes", "photos/file_2.jpg")
@@ -265,9 +240,7 @@ async def test_photos_documents_and_voice_notes_become_attachments(
         },
         {"file_id": big_id, "file_unique_id": big_u, "width": 1280, "height": 960, "file_size": 14},
     ]
-    fake_telegram.add_update(
-        {"message": message(ana, message_id=30, photo=photo, caption="the broken part")}
-    )
+    fake_telegram.add_update({"message": message(ana, message_id=30, photo=photo, caption="the broken part")})
     document = {
         "file_id": doc_id,
         "file_unique_id": doc_u,
@@ -309,9 +282,7 @@ async def test_photos_documents_and_voice_notes_become_attachments(
     )
 
 
-async def test_a_file_over_the_size_limit_is_noted_in_the_text_and_not_fetched(
-    fake_telegram: FakeTelegram, make_channel: Factory
-) -> None:
+async def test_a_file_over_the_size_limit_is_noted_in_the_text_and_not_fetched(fake_telegram: FakeTelegram, make_channel: Factory) -> None:
     doc_id, doc_u = fake_telegram.add_file(b"x" * 100, "documents/big.bin")
     document = {
         "file_id": doc_id,
@@ -329,18 +300,14 @@ async def test_a_file_over_the_size_limit_is_noted_in_the_text_and_not_fetched(
     assert not any(method == "getFile" for method, _ in fake_telegram.calls)
 
 
-async def test_unreadable_update_is_quarantined_and_the_cursor_moves_on(
-    fake_telegram: FakeTelegram, make_channel: Factory
-) -> None:
+async def test_unreadable_update_is_quarantined_and_the_cursor_moves_on(fake_telegram: FakeTelegram, make_channel: Factory) -> None:
     fake_telegram.add_raw_update(
         {
             "update_id": 9001,
             "message": {"message_id": 1, "date": 0, "chat": "not-a-chat", "from": user(509)},
         }
     )
-    fake_telegram.add_raw_update(
-        {"update_id": 9002, "message": message(user(509), "after the bad one", message_id=2)}
-    )
+    fake_telegram.add_raw_update({"update_id": 9002, "message": message(user(509), "after the bad one", message_id=2)})
     sink = MemorySink()
     await make_channel().start(sink)
 
@@ -356,16 +323,12 @@ async def test_polling_stores_an_update_with_lone_surrogates_repaired_and_moves_
     # The fake sends "\ud800" escapes as Telegram would; storing them raw was impossible
     # and the poll retried the same batch for ever.
     odd = user(514, "\ud800", username="x\udc80")
-    first = fake_telegram.add_update(
-        {"message": message(odd, "lone \udc80 surrogate", message_id=1)}
-    )
+    first = fake_telegram.add_update({"message": message(odd, "lone \udc80 surrogate", message_id=1)})
     fake_telegram.add_update({"message": message(user(515), "behind it", message_id=1)})
     sink = MemorySink()
     await make_channel().start(sink)
 
-    await eventually(
-        lambda: sink.committed_cursor == str(first["update_id"] + 2), what="the cursor past both"
-    )
+    await eventually(lambda: sink.committed_cursor == str(first["update_id"] + 2), what="the cursor past both")
     stored = sink.messages["514:1"].message
     assert (stored.text, stored.sender.name, stored.sender.username) == (
         "lone \ufffd surrogate",
@@ -375,43 +338,28 @@ async def test_polling_stores_an_update_with_lone_surrogates_repaired_and_moves_
     assert "515:1" in sink.messages
 
 
-async def test_polling_quarantines_an_update_of_the_wrong_shape_and_moves_on(
-    fake_telegram: FakeTelegram, make_channel: Factory
-) -> None:
+async def test_polling_quarantines_an_update_of_the_wrong_shape_and_moves_on(fake_telegram: FakeTelegram, make_channel: Factory) -> None:
     nested: list[Any] = []
     for _ in range(200):
         nested = [nested]
-    fake_telegram.add_raw_update(
-        {"update_id": 9101, "message": {**message(user(516), "x", message_id=1), "text": {"a": 1}}}
-    )
-    fake_telegram.add_raw_update(
-        {"update_id": 9102, "message": {**message(user(516), "x", message_id=2), "photo": nested}}
-    )
-    fake_telegram.add_raw_update(
-        {"update_id": 9103, "message": message(user(516), "fine", message_id=3)}
-    )
+    fake_telegram.add_raw_update({"update_id": 9101, "message": {**message(user(516), "x", message_id=1), "text": {"a": 1}}})
+    fake_telegram.add_raw_update({"update_id": 9102, "message": {**message(user(516), "x", message_id=2), "photo": nested}})
+    fake_telegram.add_raw_update({"update_id": 9103, "message": message(user(516), "fine", message_id=3)})
     sink = MemorySink()
     await make_channel().start(sink)
 
     await eventually(lambda: sink.committed_cursor == "9104", what="the cursor past all three")
     assert [external_id for _, _, external_id in sink.quarantined] == ["update:9101", "update:9102"]
-    assert (
-        "text must be a JSON string" in sink.quarantined[0][1]
-        and "nested deeper" in sink.quarantined[1][1]
-    )
+    assert "text must be a JSON string" in sink.quarantined[0][1] and "nested deeper" in sink.quarantined[1][1]
     assert list(sink.messages) == ["516:3"]
 
 
-async def test_polling_removes_a_leftover_webhook(
-    fake_telegram: FakeTelegram, make_channel: Factory
-) -> None:
+async def test_polling_removes_a_leftover_webhook(fake_telegram: FakeTelegram, make_channel: Factory) -> None:
     fake_telegram.webhook_url = "https://old.example.com/hook"
     fake_telegram.add_update({"message": message(user(510), "hello", message_id=1)})
     sink = MemorySink()
     await make_channel().start(sink)
-    await eventually(
-        lambda: "510:1" in sink.messages, timeout=30, what="the message after the conflict"
-    )
+    await eventually(lambda: "510:1" in sink.messages, timeout=30, what="the message after the conflict")
     assert fake_telegram.webhook_url == ""
 
 
@@ -425,9 +373,7 @@ def hook(body: bytes, secret: str | None = SECRET) -> WebhookRequest:
     return WebhookRequest("POST", "/hooks/telegram/tg", headers, body)
 
 
-async def test_webhook_is_registered_on_start_with_the_secret_token(
-    fake_telegram: FakeTelegram, make_channel: Factory
-) -> None:
+async def test_webhook_is_registered_on_start_with_the_secret_token(fake_telegram: FakeTelegram, make_channel: Factory) -> None:
     await make_channel(mode="webhook", webhook_secret=SECRET).start(MemorySink())
     await eventually(lambda: fake_telegram.webhook_url, what="setWebhook")
     assert fake_telegram.webhook_url == "http://support.test/hooks/telegram/tg"
@@ -437,9 +383,7 @@ async def test_webhook_is_registered_on_start_with_the_secret_token(
 
 
 @pytest.mark.parametrize("secret", [None, "", "wrong-secret", SECRET + "x", "ñ"])
-async def test_webhook_with_a_wrong_or_missing_secret_is_refused_and_nothing_stored(
-    make_channel: Factory, secret: str | None
-) -> None:
+async def test_webhook_with_a_wrong_or_missing_secret_is_refused_and_nothing_stored(make_channel: Factory, secret: str | None) -> None:
     channel = make_channel(mode="webhook", webhook_secret=SECRET)
     sink = MemorySink()
     await channel.start(sink)
@@ -473,9 +417,7 @@ DEEP_UPDATE = b'{"update_id": 8, "message": ' + b"[" * 100_000 + b"]" * 100_000 
         b'{"update_id": NaN}',
     ],
 )
-async def test_a_signed_body_that_can_never_be_read_is_quarantined_and_confirmed_with_200(
-    make_channel: Factory, body: bytes
-) -> None:
+async def test_a_signed_body_that_can_never_be_read_is_quarantined_and_confirmed_with_200(make_channel: Factory, body: bytes) -> None:
     # Telegram delivers a refused update again and again, holding up the ones after it.
     channel = make_channel(mode="webhook", webhook_secret=SECRET)
     sink = MemorySink()
@@ -496,9 +438,7 @@ async def test_a_webhook_update_with_lone_surrogates_is_stored_repaired(
     await channel.start(sink)
     update = {
         "update_id": 10,
-        "message": message(
-            user(513, "An\ud800a", last_name="\udfff"), "hola \ud800 mundo", message_id=4
-        ),
+        "message": message(user(513, "An\ud800a", last_name="\udfff"), "hola \ud800 mundo", message_id=4),
     }
     response = await channel.handle_webhook(hook(json.dumps(update).encode()))
     assert response.status == 200
@@ -515,9 +455,7 @@ async def test_webhook_update_is_ingested_once_even_when_delivered_twice(
     channel = make_channel(mode="webhook", webhook_secret=SECRET)
     sink = MemorySink()
     await channel.start(sink)
-    body = json.dumps(
-        {"update_id": 5, "message": message(user(512), "hola", message_id=3)}
-    ).encode()
+    body = json.dumps({"update_id": 5, "message": message(user(512), "hola", message_id=3)}).encode()
     assert (await channel.handle_webhook(hook(body))).status == 200
     assert (await channel.handle_webhook(hook(body))).status == 200
     assert list(sink.messages) == ["512:3"]
@@ -526,9 +464,7 @@ async def test_webhook_update_is_ingested_once_even_when_delivered_twice(
 # -- sending -------------------------------------------------------------------------------------
 
 
-async def test_reply_text_is_escaped_for_telegram_html(
-    fake_telegram: FakeTelegram, make_channel: Factory
-) -> None:
+async def test_reply_text_is_escaped_for_telegram_html(fake_telegram: FakeTelegram, make_channel: Factory) -> None:
     channel = make_channel()
     result = await channel.send(outbound(601, '1 < 2 & <b>not bold</b> "quoted"'))
     [sent] = fake_telegram.sent_to(601)
@@ -537,9 +473,7 @@ async def test_reply_text_is_escaped_for_telegram_html(
     assert result.external_id == f"601:{sent.message_id}"
 
 
-async def test_html_reply_keeps_bold_links_and_code_in_telegrams_subset(
-    fake_telegram: FakeTelegram, make_channel: Factory
-) -> None:
+async def test_html_reply_keeps_bold_links_and_code_in_telegrams_subset(fake_telegram: FakeTelegram, make_channel: Factory) -> None:
     html = '<p>Hi <strong>Ana</strong>, see <a href="https://x.test/?a=1&amp;b=2">the guide</a>.</p><ul><li>step <code>a&lt;b</code></li></ul><h2>Done</h2><table><tr><td>x</td></tr></table>'
     await make_channel().send(outbound(602, "fallback", html=html))
     [sent] = fake_telegram.sent_to(602)
@@ -550,9 +484,7 @@ async def test_html_reply_keeps_bold_links_and_code_in_telegrams_subset(
     assert sent.visible == "Hi Ana, see the guide.\n\n• step a<b\n\nDone\n\nx"
 
 
-async def test_a_reply_longer_than_4096_characters_goes_out_in_several_messages(
-    fake_telegram: FakeTelegram, make_channel: Factory
-) -> None:
+async def test_a_reply_longer_than_4096_characters_goes_out_in_several_messages(fake_telegram: FakeTelegram, make_channel: Factory) -> None:
     channel = make_channel()
     channel.pacer = SendPacer(Limits(per_chat_interval=0.0))
     text = " ".join(f"word{i}" for i in range(1500))  # 13,389 characters
@@ -564,9 +496,7 @@ async def test_a_reply_longer_than_4096_characters_goes_out_in_several_messages(
     assert result.meta["message_ids"] == [s.message_id for s in sent]
 
 
-async def test_reply_in_a_group_is_threaded_to_the_customers_message(
-    fake_telegram: FakeTelegram, make_channel: Factory
-) -> None:
+async def test_reply_in_a_group_is_threaded_to_the_customers_message(fake_telegram: FakeTelegram, make_channel: Factory) -> None:
     meta = {"chat_id": -100888, "chat_type": "supergroup"}
     await make_channel().send(
         outbound(
@@ -587,9 +517,7 @@ async def test_reply_in_a_private_chat_threads_only_when_other_messages_came_aft
     channel = make_channel()
     channel.pacer = SendPacer(Limits(per_chat_interval=0.0))
     await channel.send(outbound(604, "answer", key="a", in_reply_to="604:9", references=("604:9",)))
-    await channel.send(
-        outbound(604, "more", key="b", in_reply_to="604:9", references=("604:9", "604:10"))
-    )
+    await channel.send(outbound(604, "more", key="b", in_reply_to="604:9", references=("604:9", "604:10")))
     first, second = fake_telegram.sent_to(604)
     assert first.reply_to is None
     assert second.reply_to == 9
@@ -615,9 +543,7 @@ async def test_a_retry_after_a_429_on_a_later_part_does_not_send_earlier_parts_a
 ) -> None:
     channel = make_channel()
     channel.pacer = SendPacer(Limits(per_chat_interval=0.0))
-    reply = outbound(
-        606, "see the file", attachments=(OutboundAttachment("log.txt", "text/plain", b"log"),)
-    )
+    reply = outbound(606, "see the file", attachments=(OutboundAttachment("log.txt", "text/plain", b"log"),))
     fake_telegram.rate_limit(606, retry_after=1, times=1)
     with pytest.raises(TransientSendError):
         await channel.send(reply)  # the text part hits the 429
@@ -633,9 +559,7 @@ async def test_a_user_who_blocked_the_bot_is_a_permanent_failure_with_the_reason
         await make_channel().send(outbound(607, "hello?"))
 
 
-async def test_attachments_go_out_as_photo_and_document(
-    fake_telegram: FakeTelegram, make_channel: Factory
-) -> None:
+async def test_attachments_go_out_as_photo_and_document(fake_telegram: FakeTelegram, make_channel: Factory) -> None:
     channel = make_channel()
     channel.pacer = SendPacer(Limits(per_chat_interval=0.0))
     files = (
@@ -653,14 +577,10 @@ async def test_attachments_go_out_as_photo_and_document(
     )
 
 
-async def test_sends_to_one_chat_are_spaced_by_a_second(
-    fake_telegram: FakeTelegram, make_channel: Factory
-) -> None:
+async def test_sends_to_one_chat_are_spaced_by_a_second(fake_telegram: FakeTelegram, make_channel: Factory) -> None:
     channel = make_channel()
     sends = [channel.send(outbound(609, f"n{i}", key=f"n{i}")) for i in range(3)]
-    await asyncio.gather(
-        *sends, channel.send(outbound(610, "other chat"))
-    )  # not held up by 609's pace
+    await asyncio.gather(*sends, channel.send(outbound(610, "other chat")))  # not held up by 609's pace
     times = [s.at for s in fake_telegram.sent_to(609)]
     assert [b - a >= 0.95 for a, b in zip(times, times[1:], strict=False)] == [True, True]
     assert fake_telegram.sent_to(610)[0].at - times[0] < 0.9
@@ -668,14 +588,10 @@ async def test_sends_to_one_chat_are_spaced_by_a_second(
 
 def test_pacer_reserves_slots_per_chat_and_per_bot_and_defers_long_waits() -> None:
     now = [100.0]
-    pacer = SendPacer(
-        Limits(per_chat_interval=1.0, per_bot_rate=30.0, max_wait=2.5), clock=lambda: now[0]
-    )
+    pacer = SendPacer(Limits(per_chat_interval=1.0, per_bot_rate=30.0, max_wait=2.5), clock=lambda: now[0])
     assert pacer.reserve(1) == 0.0
     assert pacer.reserve(1) == pytest.approx(1.0)
-    assert pacer.reserve(2) == pytest.approx(
-        1 / 30
-    )  # next to chat 1's first send, not behind its second
+    assert pacer.reserve(2) == pytest.approx(1 / 30)  # next to chat 1's first send, not behind its second
     assert pacer.reserve(1) == pytest.approx(2.0)
     from channels.telegram_pacing import TooSoon
 
@@ -691,9 +607,7 @@ def test_a_put_off_send_keeps_its_place_in_line_and_is_put_off_once() -> None:
     from channels.telegram_pacing import TooSoon
 
     now = [0.0]
-    pacer = SendPacer(
-        Limits(per_chat_interval=1.0, max_wait=2.0, come_back_early=0.5), clock=lambda: now[0]
-    )
+    pacer = SendPacer(Limits(per_chat_interval=1.0, max_wait=2.0, come_back_early=0.5), clock=lambda: now[0])
     put_off: dict[str, float] = {}
     for key in "abcdefgh":
         try:
@@ -729,9 +643,7 @@ async def test_check_fails_on_a_refused_token(make_channel: Factory) -> None:
     assert "refused" in results[0].detail and "refused-token" not in results[0].detail
 
 
-async def test_check_in_webhook_mode_reports_the_registered_url(
-    fake_telegram: FakeTelegram, make_channel: Factory
-) -> None:
+async def test_check_in_webhook_mode_reports_the_registered_url(fake_telegram: FakeTelegram, make_channel: Factory) -> None:
     fake_telegram.webhook_url = "http://support.test/hooks/telegram/tg"
     results = await make_channel(mode="webhook", webhook_secret=SECRET).check()
     assert [(r.what, r.ok) for r in results] == [("getMe", True), ("webhook", True)]

@@ -119,7 +119,17 @@ def test_a_group_mention_opens_a_group_conversation_and_the_reply_threads_to_it(
     fake_telegram.add_update({"message": message(user(702, "Luis"), "chatter", chat=chat, message_id=1)})
     text = f"@{BOT_USERNAME} the export is broken"
     fake_telegram.add_update({"message": message(user(703, "Eva"), text, chat=chat, message_id=2, entities=mention_entities(text))})
-    fake_telegram.add_update({"message": message(user(702, "Luis"), f"@{BOT_USERNAME} same here", chat=chat, message_id=3, entities=mention_entities(f"@{BOT_USERNAME} same here"))})
+    fake_telegram.add_update(
+        {
+            "message": message(
+                user(702, "Luis"),
+                f"@{BOT_USERNAME} same here",
+                chat=chat,
+                message_id=3,
+                entities=mention_entities(f"@{BOT_USERNAME} same here"),
+            )
+        }
+    )
 
     wait_until(lambda: len(api.inbound_texts()) == 2, what="both mentions")
     [conversation] = api.conversations()
@@ -225,7 +235,11 @@ def test_config_check_rejects_webhook_mode_without_a_secret(daemon: Daemon, fake
     daemon.write_config()
     result = subprocess.run(
         [sys.executable, "-m", "inbox.cli", "config", "check", str(daemon.config_path)],
-        cwd=ROOT, env=daemon._env(), capture_output=True, text=True, timeout=60,
+        cwd=ROOT,
+        env=daemon._env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 1
     assert "channels[0]" in result.stderr and "webhook_secret" in result.stderr, result.stderr
@@ -240,9 +254,7 @@ def test_a_web_only_node_stores_webhook_updates(daemon: Daemon, fake_telegram: F
     assert api.inbound_texts() == ["to a web node"]
 
 
-def test_signed_webhook_bodies_that_cannot_be_read_are_quarantined_never_500(
-    daemon: Daemon, fake_telegram: FakeTelegram
-) -> None:
+def test_signed_webhook_bodies_that_cannot_be_read_are_quarantined_never_500(daemon: Daemon, fake_telegram: FakeTelegram) -> None:
     api = started(daemon, fake_telegram, mode="webhook", webhook_secret=SECRET)
     wait_until(lambda: fake_telegram.webhook_url, what="setWebhook")
     headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET, "content-type": "application/json"}

@@ -10,7 +10,31 @@ from hypothesis import strategies as st
 from channels.telegram_format import html_to_telegram, text_to_telegram
 from tests.fixtures.fake_telegram import parse_telegram_html
 
-TAGS = ["p", "b", "strong", "i", "em", "u", "s", "del", "code", "pre", "a", "ul", "ol", "li", "br", "h1", "div", "span", "table", "td", "blockquote", "img", "script"]
+TAGS = [
+    "p",
+    "b",
+    "strong",
+    "i",
+    "em",
+    "u",
+    "s",
+    "del",
+    "code",
+    "pre",
+    "a",
+    "ul",
+    "ol",
+    "li",
+    "br",
+    "h1",
+    "div",
+    "span",
+    "table",
+    "td",
+    "blockquote",
+    "img",
+    "script",
+]
 
 
 def _squash(text: str) -> str:

@@ -30,9 +30,7 @@ scalars = (
 )
 json_values = st.recursive(
     scalars,
-    lambda inner: (
-        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
-    ),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
     max_leaves=12,
 )
 
@@ -119,11 +117,7 @@ CRAFTED = [
 
 
 @pytest.mark.parametrize(("path", "cursor"), CRAFTED)
-async def test_crafted_cursors_get_a_json_400_from_the_list_endpoints(
-    api: Api, path: str, cursor: str
-) -> None:
-    response = await api.client.get(
-        path, params={"cursor": cursor}, headers=api.auth(api.admin_token)
-    )
+async def test_crafted_cursors_get_a_json_400_from_the_list_endpoints(api: Api, path: str, cursor: str) -> None:
+    response = await api.client.get(path, params={"cursor": cursor}, headers=api.auth(api.admin_token))
     assert response.status_code == 400, response.text
     assert response.json()["error"]["code"] == "bad_request"

@@ -26,7 +26,10 @@ messages = st.builds(
     subject=maybe(st.text(max_size=1200)),
     thread_key=maybe(st.text(max_size=300)),
     references=st.lists(st.text(max_size=100), max_size=3).map(tuple),
-    attachments=st.lists(st.builds(InboundAttachment, filename=st.text(max_size=300), content_type=st.text(max_size=300), data=st.binary(max_size=64)), max_size=2).map(tuple),
+    attachments=st.lists(
+        st.builds(InboundAttachment, filename=st.text(max_size=300), content_type=st.text(max_size=300), data=st.binary(max_size=64)),
+        max_size=2,
+    ).map(tuple),
     meta=st.dictionaries(st.text(max_size=10), st.text(max_size=20) | st.integers(), max_size=3),
 )
 

@@ -19,16 +19,28 @@ from widget.gateway import FrameError, parse_frame
 FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 scalars = st.none() | st.booleans() | st.integers(min_value=-(2**63), max_value=2**63) | st.floats(allow_nan=True) | st.text(max_size=40)
-json_values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=5), max_leaves=25)
+json_values = st.recursive(
+    scalars, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=5), max_leaves=25
+)
 
 
 def shaped(keys: dict[str, Any]) -> st.SearchStrategy[dict[str, Any]]:
     """Dicts that look like the real thing (known keys, any values), mixed with noise."""
-    return st.fixed_dictionaries({}, optional={k: v | json_values for k, v in keys.items()}) | st.dictionaries(st.text(max_size=12), json_values, max_size=6)
+    return st.fixed_dictionaries({}, optional={k: v | json_values for k, v in keys.items()}) | st.dictionaries(
+        st.text(max_size=12), json_values, max_size=6
+    )
 
 
 chats = shaped({"id": st.integers(), "type": st.sampled_from(["private", "group", "supergroup", "channel"]), "title": st.text(max_size=20)})
-users = shaped({"id": st.integers(), "is_bot": st.booleans(), "first_name": st.text(max_size=20), "username": st.text(max_size=20), "language_code": st.text(max_size=5)})
+users = shaped(
+    {
+        "id": st.integers(),
+        "is_bot": st.booleans(),
+        "first_name": st.text(max_size=20),
+        "username": st.text(max_size=20),
+        "language_code": st.text(max_size=5),
+    }
+)
 telegram_messages = shaped(
     {
         "message_id": st.integers(),
@@ -37,13 +49,21 @@ telegram_messages = shaped(
         "from": users,
         "text": st.text(max_size=80),
         "caption": st.text(max_size=40),
-        "entities": st.lists(shaped({"type": st.sampled_from(["mention", "bot_command"]), "offset": st.integers(-5, 90), "length": st.integers(-5, 90)}), max_size=3),
-        "photo": st.lists(shaped({"file_id": st.text(max_size=10), "file_size": st.integers(), "width": st.integers(), "height": st.integers()}), max_size=2),
+        "entities": st.lists(
+            shaped({"type": st.sampled_from(["mention", "bot_command"]), "offset": st.integers(-5, 90), "length": st.integers(-5, 90)}),
+            max_size=3,
+        ),
+        "photo": st.lists(
+            shaped({"file_id": st.text(max_size=10), "file_size": st.integers(), "width": st.integers(), "height": st.integers()}),
+            max_size=2,
+        ),
         "document": shaped({"file_id": st.text(max_size=10), "file_name": st.text(max_size=20), "mime_type": st.text(max_size=20)}),
         "reply_to_message": shaped({"message_id": st.integers(), "chat": chats, "date": st.integers()}),
     }
 )
-telegram_updates = shaped({"update_id": st.integers(), "message": telegram_messages, "edited_message": telegram_messages, "callback_query": json_values})
+telegram_updates = shaped(
+    {"update_id": st.integers(), "message": telegram_messages, "edited_message": telegram_messages, "callback_query": json_values}
+)
 
 slack_events = shaped(
     {

@@ -58,7 +58,11 @@ def seed(conn: Connection) -> dict[tuple[str, str], int]:
     ids: dict[tuple[str, str], int] = {}
     for language, topics in TOPICS.items():
         for key, category, title, body in topics:
-            ids[key, language] = create_article(conn, ArticleDraft(title, body, language, category, slug=key, status="published", translation_key=key)).article_id
+            ids[key, language] = create_article(
+                conn, ArticleDraft(title, body, language, category, slug=key, status="published", translation_key=key)
+            ).article_id
         key, category, title, body = DRAFTS[language]
-        ids[key, language] = create_article(conn, ArticleDraft(title, body, language, category, slug=key, status="draft", translation_key=key)).article_id
+        ids[key, language] = create_article(
+            conn, ArticleDraft(title, body, language, category, slug=key, status="draft", translation_key=key)
+        ).article_id
     return ids

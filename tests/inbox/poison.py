@@ -17,11 +17,7 @@ MARK = "REFUSED-BY-CONSTRAINT"
 async def refuse_marked_messages(services: Services) -> None:
     def work(conn: Connection) -> None:
         if conn.dialect.name == "postgresql":
-            conn.execute(
-                text(
-                    f"ALTER TABLE message ADD CONSTRAINT test_refused CHECK (position('{MARK}' in text) = 0)"
-                )
-            )
+            conn.execute(text(f"ALTER TABLE message ADD CONSTRAINT test_refused CHECK (position('{MARK}' in text) = 0)"))
         else:
             conn.execute(
                 text(

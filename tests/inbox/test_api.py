@@ -67,7 +67,9 @@ async def test_conversations_are_cursor_paginated_newest_first(api: Api) -> None
 async def test_filters_by_status_channel_assignee_and_search(api: Api) -> None:
     ids = await seed(api, 3)
     headers = api.auth(api.admin_token)
-    patch = await api.client.patch(f"/api/v1/conversations/{ids[0]}", json={"assignee": "boss@example.com", "status": "pending"}, headers=headers)
+    patch = await api.client.patch(
+        f"/api/v1/conversations/{ids[0]}", json={"assignee": "boss@example.com", "status": "pending"}, headers=headers
+    )
     assert patch.status_code == 200 and patch.json()["assignee"] == "boss@example.com"
 
     async def ids_for(**params: str) -> list[int]:
@@ -92,7 +94,9 @@ async def test_filters_by_status_channel_assignee_and_search(api: Api) -> None:
 
 async def test_post_message_returns_201_queued_and_creates_an_outbox_item(api: Api) -> None:
     [cid] = await seed(api, 1)
-    response = await api.client.post(f"/api/v1/conversations/{cid}/messages", json={"text": "We are on it"}, headers=api.auth(api.admin_token))
+    response = await api.client.post(
+        f"/api/v1/conversations/{cid}/messages", json={"text": "We are on it"}, headers=api.auth(api.admin_token)
+    )
     assert response.status_code == 201
     body = response.json()
     assert body["delivery"] == "queued" and body["direction"] == "out" and body["author"]["type"] == "agent"
@@ -167,7 +171,9 @@ async def test_oversized_body_is_413(api: Api) -> None:
 
 async def test_admin_actions_are_audited(api: Api) -> None:
     headers = api.auth(api.admin_token)
-    created = await api.client.post("/api/v1/agents", json={"email": "new@example.com", "name": "New", "password": "long enough pw"}, headers=headers)
+    created = await api.client.post(
+        "/api/v1/agents", json={"email": "new@example.com", "name": "New", "password": "long enough pw"}, headers=headers
+    )
     assert created.status_code == 201
     dup = await api.client.post("/api/v1/agents", json={"email": "new@example.com", "name": "New"}, headers=headers)
     assert dup.status_code == 409
@@ -199,7 +205,9 @@ async def test_a_reply_can_carry_files_as_multipart(api: Api) -> None:
     [cid] = await seed(api, 1)
     headers = api.auth(api.admin_token)
     files = [("file", ("report.pdf", b"%PDF-1.4 report", "application/pdf")), ("file", ("C:\\logs\\app.log", b"line 1\n", ""))]
-    response = await api.client.post(f"/api/v1/conversations/{cid}/messages", data={"text": "Both files attached"}, files=files, headers=headers)
+    response = await api.client.post(
+        f"/api/v1/conversations/{cid}/messages", data={"text": "Both files attached"}, files=files, headers=headers
+    )
     assert response.status_code == 201, response.text
     body = response.json()
     assert body["text"] == "Both files attached" and body["delivery"] == "queued" and body["private"] is False
@@ -211,7 +219,10 @@ async def test_a_reply_can_carry_files_as_multipart(api: Api) -> None:
     assert download.status_code == 200 and download.content == b"%PDF-1.4 report"
     # A private note with a file: stored, not queued.
     note = await api.client.post(
-        f"/api/v1/conversations/{cid}/messages", data={"text": "internal", "private": "true"}, files=[("file", ("n.txt", b"n", "text/plain"))], headers=headers
+        f"/api/v1/conversations/{cid}/messages",
+        data={"text": "internal", "private": "true"},
+        files=[("file", ("n.txt", b"n", "text/plain"))],
+        headers=headers,
     )
     assert note.status_code == 201 and note.json()["private"] is True and note.json()["delivery"] == "sent"
     assert note.json()["attachments"][0]["filename"] == "n.txt"
@@ -223,11 +234,15 @@ async def test_bad_multipart_replies_are_refused_with_a_json_error_and_store_not
     url = f"/api/v1/conversations/{cid}/messages"
     empty = await api.client.post(url, data={"text": "x"}, files=[("file", ("empty.txt", b"", "text/plain"))], headers=headers)
     assert empty.status_code == 422 and "empty.txt is empty" in empty.json()["error"]["message"]
-    many = await api.client.post(url, data={"text": "x"}, files=[("file", (f"{i}.txt", b"x", "text/plain")) for i in range(11)], headers=headers)
+    many = await api.client.post(
+        url, data={"text": "x"}, files=[("file", (f"{i}.txt", b"x", "text/plain")) for i in range(11)], headers=headers
+    )
     assert many.status_code in (400, 422) and many.json()["error"]["message"]
     no_text = await api.client.post(url, data={"private": "false"}, files=[("file", ("a.txt", b"a", "text/plain"))], headers=headers)
     assert no_text.status_code == 422 and "text" in no_text.json()["error"]["message"]
-    unknown = await api.client.post(url, data={"text": "x", "bogus": "1"}, headers={**headers, "Content-Type": "multipart/form-data; boundary=zz"})
+    unknown = await api.client.post(
+        url, data={"text": "x", "bogus": "1"}, headers={**headers, "Content-Type": "multipart/form-data; boundary=zz"}
+    )
     assert unknown.status_code in (400, 422)
     not_json = await api.client.post(url, content=b"{not json", headers={**headers, "Content-Type": "application/json"})
     assert not_json.status_code == 422 and not_json.json()["error"]["message"]

@@ -8,7 +8,9 @@ from inbox.store.models import Channel, Message, OutboxItem
 from tests.fixtures.inbox import Api, add_channel, inbound
 
 
-async def new_conversation(api: Api, external_id: str, channel: str = "web", sender: str = "ana@example.com", language: str | None = None) -> int:
+async def new_conversation(
+    api: Api, external_id: str, channel: str = "web", sender: str = "ana@example.com", language: str | None = None
+) -> int:
     async with api.services.db.read() as session:
         row = await session.scalar(select(Channel).where(Channel.name == channel))
     ref = await add_channel(api.services, channel) if row is None else type("Ref", (), {"id": row.id, "name": row.name, "type": row.type})()
@@ -22,7 +24,9 @@ async def test_convert_to_incident_takes_priority_from_impact_and_urgency(api: A
     numbers = []
     for i, ((impact, urgency), priority) in enumerate(expected.items()):
         cid = await new_conversation(api, f"m{i}", sender=f"c{i}@example.com")
-        response = await api.client.post(f"/api/v1/conversations/{cid}/ticket", json={"kind": "incident", "impact": impact, "urgency": urgency}, headers=headers)
+        response = await api.client.post(
+            f"/api/v1/conversations/{cid}/ticket", json={"kind": "incident", "impact": impact, "urgency": urgency}, headers=headers
+        )
         assert response.status_code == 201, response.text
         body = response.json()
         assert (body["kind"], body["priority"], body["status"]) == ("incident", priority, "new")
@@ -62,7 +66,9 @@ async def test_one_reply_to_a_major_incident_reaches_every_affected_customer_on_
     ]
     tickets = []
     for cid in (major, *children):
-        response = await api.client.post(f"/api/v1/conversations/{cid}/ticket", json={"kind": "incident", "impact": "high", "urgency": "high"}, headers=headers)
+        response = await api.client.post(
+            f"/api/v1/conversations/{cid}/ticket", json={"kind": "incident", "impact": "high", "urgency": "high"}, headers=headers
+        )
         tickets.append(response.json()["id"])
     linked = await api.client.post(f"/api/v1/tickets/{tickets[0]}/children", json={"children": tickets[1:]}, headers=headers)
     assert linked.status_code == 200 and linked.json()["children"] == tickets[1:]
@@ -92,9 +98,17 @@ async def test_problems_group_incidents_with_root_cause_and_known_error(api: Api
     created = await api.client.post("/api/v1/problems", json={"title": "Disk full on db-2", "incidents": [incident["id"]]}, headers=headers)
     assert created.status_code == 201 and created.json()["incidents"] == [incident["id"]]
     pid = created.json()["id"]
-    patched = await api.client.patch(f"/api/v1/problems/{pid}", json={"root_cause": "log rotation off", "workaround": "rm old logs", "status": "known_error"}, headers=headers)
+    patched = await api.client.patch(
+        f"/api/v1/problems/{pid}",
+        json={"root_cause": "log rotation off", "workaround": "rm old logs", "status": "known_error"},
+        headers=headers,
+    )
     assert patched.json()["known_error"] is True and patched.json()["root_cause"] == "log rotation off"
-    nulls = await api.client.patch(f"/api/v1/problems/{pid}", json={"title": None, "status": None, "known_error": None, "incidents": None, "workaround": None}, headers=headers)
+    nulls = await api.client.patch(
+        f"/api/v1/problems/{pid}",
+        json={"title": None, "status": None, "known_error": None, "incidents": None, "workaround": None},
+        headers=headers,
+    )
     assert nulls.status_code == 200, nulls.text
     assert (nulls.json()["title"], nulls.json()["known_error"], nulls.json()["workaround"]) == ("Disk full on db-2", True, None)
     wrong = await api.client.patch(f"/api/v1/problems/{pid}", json={"incidents": [request["id"]]}, headers=headers)
@@ -106,7 +120,9 @@ async def test_rules_are_validated_tested_and_audited(api: Api) -> None:
     headers = api.auth(api.admin_token)
     team = await api.client.post("/api/v1/teams", json={"name": "billing", "members": ["boss@example.com"]}, headers=headers)
     assert team.status_code == 201 and team.json()["members"] == ["boss@example.com"]
-    bad = await api.client.post("/api/v1/rules", json={"name": "x", "if": {"text_matches": "(oops"}, "then": {"assign_team": "ghost"}}, headers=headers)
+    bad = await api.client.post(
+        "/api/v1/rules", json={"name": "x", "if": {"text_matches": "(oops"}, "then": {"assign_team": "ghost"}}, headers=headers
+    )
     assert bad.status_code == 422
     message = bad.json()["error"]["message"]
     assert "regular expression" in message and "ghost" in message

@@ -43,7 +43,9 @@ async def test_attachment_of_another_teams_conversation_is_404(api: Api) -> None
         await session.flush()
         (await session.get(Conversation, r.conversation_id)).team_id = team.id
     _, outsider = await add_agent(api.services, "out@example.com")
-    [message] = (await api.client.get(f"/api/v1/conversations/{r.conversation_id}/messages", headers=api.auth(api.admin_token))).json()["items"]
+    [message] = (await api.client.get(f"/api/v1/conversations/{r.conversation_id}/messages", headers=api.auth(api.admin_token))).json()[
+        "items"
+    ]
     url = message["attachments"][0]["url"]
     assert (await api.client.get(url, headers=api.auth(outsider))).status_code == 404
     assert (await api.client.get(url)).status_code == 401

@@ -14,7 +14,9 @@ from tests.inbox.test_daemon import spool_channel
 def test_agents_add_and_tokens_create_give_a_working_token(daemon: Daemon) -> None:
     token = daemon.admin_token("ops@example.com")
     assert token.startswith("fd_")
-    duplicate = daemon.cli("agents", "add", "ops@example.com", "--name", "Again", "--password-stdin", input="another password\n", check=False)
+    duplicate = daemon.cli(
+        "agents", "add", "ops@example.com", "--name", "Again", "--password-stdin", input="another password\n", check=False
+    )
     assert duplicate.returncode == 1 and "exists" in duplicate.stderr
     short = daemon.cli("agents", "add", "x@example.com", "--name", "X", "--password-stdin", input="short\n", check=False)
     assert short.returncode == 2

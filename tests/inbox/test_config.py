@@ -21,7 +21,10 @@ def write(tmp_path: Path, text: str) -> Path:
 
 
 def test_env_secrets_are_read_from_the_environment(tmp_path: Path) -> None:
-    path = write(tmp_path, '[server]\nsecret_key = "env:MY_SECRET"\n[[channels]]\nname = "drop"\ntype = "spool"\ninbox_dir = "env:IN"\noutbox_dir = "/tmp/o"\n')
+    path = write(
+        tmp_path,
+        '[server]\nsecret_key = "env:MY_SECRET"\n[[channels]]\nname = "drop"\ntype = "spool"\ninbox_dir = "env:IN"\noutbox_dir = "/tmp/o"\n',
+    )
     config = config_module.load(str(path), env={"MY_SECRET": "s" * 20, "IN": "/tmp/in"})
     assert config.server.secret_key == "s" * 20
     assert config.channels[0].inbox_dir == "/tmp/in"  # type: ignore[attr-defined]
@@ -67,13 +70,17 @@ def test_config_check_exits_non_zero_on_errors_and_zero_when_valid(tmp_path: Pat
     assert run.returncode == 1 and "server.secret_key: required key is missing" in run.stderr
     env = {"FRONTDESK_SECRET_KEY": "x" * 20, "PATH": "/usr/bin:/bin"}
     example = ROOT / "config" / "frontdesk.example.toml"
-    ok = subprocess.run([sys.executable, "-m", "inbox.cli", "config", "check", str(example)], capture_output=True, text=True, cwd=ROOT, env=env)
+    ok = subprocess.run(
+        [sys.executable, "-m", "inbox.cli", "config", "check", str(example)], capture_output=True, text=True, cwd=ROOT, env=env
+    )
     assert ok.returncode == 0 and "OK" in ok.stdout
 
 
 def test_daemon_refuses_to_start_on_an_invalid_config(tmp_path: Path) -> None:
     bad = write(tmp_path, '[server]\nsecret_key = "short"\n')
-    run = subprocess.run([sys.executable, "-m", "inbox.cli", "serve", "--config", str(bad)], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    run = subprocess.run(
+        [sys.executable, "-m", "inbox.cli", "serve", "--config", str(bad)], capture_output=True, text=True, cwd=ROOT, timeout=60
+    )
     assert run.returncode == 2 and "server.secret_key" in run.stderr
 
 
@@ -98,6 +105,10 @@ def test_the_cli_finds_frontdesk_toml_in_the_working_directory_then_frontdesk_co
     (tmp_path / "elsewhere").mkdir()
     other = write(tmp_path / "elsewhere", "[server]\nlisten = 5\n")
     named = subprocess.run(
-        [sys.executable, "-m", "inbox.cli", "config", "check"], capture_output=True, text=True, cwd=tmp_path, env={**env, "FRONTDESK_CONFIG": str(other)}
+        [sys.executable, "-m", "inbox.cli", "config", "check"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={**env, "FRONTDESK_CONFIG": str(other)},
     )
     assert named.returncode == 1 and str(other) in named.stderr

@@ -35,7 +35,9 @@ def message_events(node: Daemon, token: str) -> list[dict[str, object]]:
     items: list[dict[str, object]] = []
     after = 0
     while True:
-        page = httpx.get(f"{node.url}/api/v1/events", params={"after": after, "limit": 1000}, headers={"Authorization": f"Bearer {token}"}, timeout=30).json()
+        page = httpx.get(
+            f"{node.url}/api/v1/events", params={"after": after, "limit": 1000}, headers={"Authorization": f"Bearer {token}"}, timeout=30
+        ).json()
         items += page["items"]
         if not page["items"]:
             return [e for e in items if e["type"] == "message.created"]

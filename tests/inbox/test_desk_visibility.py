@@ -27,7 +27,9 @@ async def setup(api: Api) -> dict[str, Any]:
     for key, kind in (("vip", "incident"), ("vip_request", "request"), ("own", "incident")):
         response = await api.client.post(f"/api/v1/conversations/{ids[key]}/ticket", json={"kind": kind}, headers=admin)
         tickets[key] = response.json()
-    problem = (await api.client.post("/api/v1/problems", json={"title": "Disk full", "incidents": [tickets["vip"]["id"]]}, headers=admin)).json()
+    problem = (
+        await api.client.post("/api/v1/problems", json={"title": "Disk full", "incidents": [tickets["vip"]["id"]]}, headers=admin)
+    ).json()
     async with api.services.db.transaction() as session:
         team = Team(name="vip")
         session.add(team)
@@ -44,8 +46,16 @@ async def setup(api: Api) -> dict[str, Any]:
 
 async def snapshot(api: Api) -> list[Any]:
     async with api.services.db.read() as session:
-        conversations = (await session.execute(select(Conversation.id, Conversation.status, Conversation.assignee_id, Conversation.tags, Conversation.contact_id).order_by(Conversation.id))).all()
-        tickets = (await session.execute(select(Ticket.id, Ticket.status, Ticket.parent_id, Ticket.problem_id, Ticket.title).order_by(Ticket.id))).all()
+        conversations = (
+            await session.execute(
+                select(Conversation.id, Conversation.status, Conversation.assignee_id, Conversation.tags, Conversation.contact_id).order_by(
+                    Conversation.id
+                )
+            )
+        ).all()
+        tickets = (
+            await session.execute(select(Ticket.id, Ticket.status, Ticket.parent_id, Ticket.problem_id, Ticket.title).order_by(Ticket.id))
+        ).all()
         counts = [await session.scalar(select(func.count(m.id))) for m in (Message, Problem, AuditEntry)]
         contacts = (await session.execute(select(Contact.id, Contact.merged_into_id).order_by(Contact.id))).all()
     return [list(conversations), list(tickets), counts, list(contacts)]

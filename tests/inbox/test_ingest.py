@@ -147,7 +147,9 @@ async def test_html_is_sanitised_before_storage(services: Services) -> None:
 async def test_attachments_and_raw_are_stored_once_by_content(services: Services) -> None:
     channel = await add_channel(services)
     pdf = InboundAttachment("invoice.pdf", "application/pdf", b"%PDF-1.4 same bytes")
-    await services.ingestor.ingest(channel, [inbound("m1", attachments=(pdf,), raw=b"raw-1"), inbound("m2", attachments=(pdf,), raw=b"raw-1")])
+    await services.ingestor.ingest(
+        channel, [inbound("m1", attachments=(pdf,), raw=b"raw-1"), inbound("m2", attachments=(pdf,), raw=b"raw-1")]
+    )
     assert await count(services, Attachment) == 2
     assert await count(services, Blob) == 2  # the pdf and the raw original, each once
 
@@ -238,16 +240,9 @@ async def test_a_message_the_store_refuses_is_quarantined_and_the_rest_of_the_ba
         stored = list(await session.scalars(select(Message.external_id).order_by(Message.id)))
         [held] = (await session.scalars(select(QuarantineItem))).all()
     assert stored == ["ok-1", "ok-2"]
-    assert (
-        held.external_id == "bad-1" and held.channel_id == channel.id and MARK.encode() in held.raw
-    )
+    assert held.external_id == "bad-1" and held.channel_id == channel.id and MARK.encode() in held.raw
     assert "test_refused" in held.error
-    assert any(
-        "inbound" in r.getMessage()
-        and "bad-1" in r.getMessage()
-        and "quarantined" in r.getMessage()
-        for r in caplog.records
-    )
+    assert any("inbound" in r.getMessage() and "bad-1" in r.getMessage() and "quarantined" in r.getMessage() for r in caplog.records)
     # Delivered again (the adapter crashed before its ack): nothing new anywhere.
     again = await services.ingestor.ingest(channel, batch, cursor="7")
     assert [r.duplicate for r in again] == [True, False, True] and again[1].quarantined
@@ -295,9 +290,7 @@ ESCAPED = "Jos\udce9"  # "José" in Latin-1 header bytes, as the email package k
 
 
 def _with_surrogates_in(field_name: str) -> InboundMessage:
-    base = inbound(
-        "m1", name="Ana", subject="Help", thread_key="t1", references=("<r@x>",), meta={"k": "v"}
-    )
+    base = inbound("m1", name="Ana", subject="Help", thread_key="t1", references=("<r@x>",), meta={"k": "v"})
     sender = dataclasses.replace(base.sender, username="ana")
     changes: dict[str, object] = {
         "text": {"text": f"hi {LONE} there"},
@@ -307,14 +300,8 @@ def _with_surrogates_in(field_name: str) -> InboundMessage:
         "thread_key": {"thread_key": f"t-{LONE}"},
         "references": {"references": (f"<{ESCAPED}@x>",)},
         "meta": {"meta": {"to": [f"{ESCAPED} <j@x>"], f"k{LONE}": {"deep": LONE}}},
-        "attachment": {
-            "attachments": (InboundAttachment(f"{ESCAPED}.pdf", "application/pdf", b"%PDF"),)
-        },
-        "sender.name": {
-            "sender": dataclasses.replace(
-                sender, name=ESCAPED, address="jose@example.com", email="jose@example.com"
-            )
-        },
+        "attachment": {"attachments": (InboundAttachment(f"{ESCAPED}.pdf", "application/pdf", b"%PDF"),)},
+        "sender.name": {"sender": dataclasses.replace(sender, name=ESCAPED, address="jose@example.com", email="jose@example.com")},
         "sender.address": {"sender": dataclasses.replace(sender, address=f"{ESCAPED}@example.com")},
         "sender.email": {"sender": dataclasses.replace(sender, email=f"{ESCAPED}@example.com")},
         "sender.username": {"sender": dataclasses.replace(sender, username=f"u{LONE}")},
@@ -343,9 +330,7 @@ def test_lone_surrogates_are_repaired_in_every_field(field_name: str) -> None:
     clean = normalise(_with_surrogates_in(field_name))
     shown = repr(dataclasses.asdict(clean))
     assert "\\ud8" not in shown and "\\udc" not in shown and "\\udb" not in shown
-    json.dumps(dataclasses.asdict(clean), default=repr).encode(
-        "utf-8"
-    )  # no surrogate left anywhere
+    json.dumps(dataclasses.asdict(clean), default=repr).encode("utf-8")  # no surrogate left anywhere
     if field_name in ("html", "subject", "sender.name"):
         assert "José" in shown  # escaped Latin-1 bytes are decoded, not dropped
     assert normalise(clean) == clean
@@ -362,9 +347,7 @@ def test_text_repair_joins_pairs_decodes_escaped_bytes_and_replaces_the_rest() -
 async def test_a_message_with_lone_surrogates_everywhere_is_stored(services: Services) -> None:
     channel = await add_channel(services)
     batch = [
-        dataclasses.replace(_with_surrogates_in(f), external_id=f"m-{n}")
-        for n, f in enumerate(SURROGATE_FIELDS)
-        if f != "external_id"
+        dataclasses.replace(_with_surrogates_in(f), external_id=f"m-{n}") for n, f in enumerate(SURROGATE_FIELDS) if f != "external_id"
     ]
     batch.append(_with_surrogates_in("external_id"))
     results = await services.ingestor.ingest(channel, batch)
@@ -397,26 +380,18 @@ def mail(
     ).encode()
 
 
-async def test_mails_reusing_message_ids_are_each_stored_once(
-    services: Services, caplog: pytest.LogCaptureFixture
-) -> None:
+async def test_mails_reusing_message_ids_are_each_stored_once(services: Services, caplog: pytest.LogCaptureFixture) -> None:
     channel = await add_channel(services, "mail", "email")
     # 41 different mails under 10 Message-IDs, as a broken mailer or a ticket system sends them.
     raws = [mail(f"id-{i % 10}@mailer.example.com", f"Message number {i}") for i in range(41)]
     with caplog.at_level(logging.INFO, logger="inbox.pipeline.ingest"):
-        first = await services.ingestor.ingest(
-            channel, [parse_email(r, OPTIONS) for r in raws[:20]]
-        )
-        second = await services.ingestor.ingest(
-            channel, [parse_email(r, OPTIONS) for r in raws[20:]]
-        )
+        first = await services.ingestor.ingest(channel, [parse_email(r, OPTIONS) for r in raws[:20]])
+        second = await services.ingestor.ingest(channel, [parse_email(r, OPTIONS) for r in raws[20:]])
     assert not any(r.duplicate or r.quarantined for r in first + second)
     assert len({r.message_id for r in first + second}) == 41
     assert any("id-3@mailer.example.com" in r.getMessage() for r in caplog.records)
     # Everything delivered again, in other batches: nothing new.
-    again = await services.ingestor.ingest(
-        channel, [parse_email(r, OPTIONS) for r in reversed(raws)]
-    )
+    again = await services.ingestor.ingest(channel, [parse_email(r, OPTIONS) for r in reversed(raws)])
     assert all(r.duplicate for r in again)
     assert sorted(r.message_id for r in again) == sorted(r.message_id for r in first + second)
     assert await count(services, Message) == 41
@@ -427,12 +402,8 @@ async def test_mails_reusing_message_ids_are_each_stored_once(
 
 async def test_the_same_mail_through_another_hop_is_a_duplicate(services: Services) -> None:
     channel = await add_channel(services, "mail", "email")
-    [a] = await services.ingestor.ingest(
-        channel, [parse_email(mail("same@example.com", "Hi"), OPTIONS)]
-    )
-    [b] = await services.ingestor.ingest(
-        channel, [parse_email(mail("same@example.com", "Hi", hop="mx2.example.net"), OPTIONS)]
-    )
+    [a] = await services.ingestor.ingest(channel, [parse_email(mail("same@example.com", "Hi"), OPTIONS)])
+    [b] = await services.ingestor.ingest(channel, [parse_email(mail("same@example.com", "Hi", hop="mx2.example.net"), OPTIONS)])
     assert b.duplicate and b.message_id == a.message_id
     assert await count(services, Message) == 1
 
@@ -441,15 +412,9 @@ async def test_a_reply_to_a_reused_message_id_threads_with_the_first_mail(
     services: Services,
 ) -> None:
     channel = await add_channel(services, "mail", "email")
-    [a] = await services.ingestor.ingest(
-        channel, [parse_email(mail("dup@example.com", "first"), OPTIONS)]
-    )
-    [b] = await services.ingestor.ingest(
-        channel, [parse_email(mail("dup@example.com", "second", subject="Other"), OPTIONS)]
-    )
-    [c] = await services.ingestor.ingest(
-        channel, [inbound("<answer@example.com>", references=("dup@example.com",))]
-    )
+    [a] = await services.ingestor.ingest(channel, [parse_email(mail("dup@example.com", "first"), OPTIONS)])
+    [b] = await services.ingestor.ingest(channel, [parse_email(mail("dup@example.com", "second", subject="Other"), OPTIONS)])
+    [c] = await services.ingestor.ingest(channel, [inbound("<answer@example.com>", references=("dup@example.com",))])
     assert b.message_id != a.message_id and b.external_id.startswith("dup@example.com#")
     assert c.conversation_id == a.conversation_id
 
@@ -460,22 +425,16 @@ async def test_a_reply_to_a_reused_message_id_threads_with_the_first_mail(
 async def _answered(services: Services) -> tuple[ChannelRef, int, int, str]:
     """A customer's mail and our queued reply: (channel, conversation, reply id, outbox key)."""
     channel = await add_channel(services, "mail", "email")
-    [question] = await services.ingestor.ingest(
-        channel, [parse_email(mail("q1@example.com", "Where is my order?"), OPTIONS)]
-    )
+    [question] = await services.ingestor.ingest(channel, [parse_email(mail("q1@example.com", "Where is my order?"), OPTIONS)])
     assert question.conversation_id is not None
     reply_id = await replies.send_reply(services.ctx, Actor.system("test"), question.conversation_id, "It left today.")
     async with services.db.read() as session:
-        key = await session.scalar(
-            select(OutboxItem.idempotency_key).where(OutboxItem.message_id == reply_id)
-        )
+        key = await session.scalar(select(OutboxItem.idempotency_key).where(OutboxItem.message_id == reply_id))
     assert key is not None
     return channel, question.conversation_id, reply_id, key
 
 
-def bounce(
-    original: str | None, *, action: str = "failed", external_id: str = "<dsn-1@mx.example.net>"
-) -> InboundMessage:
+def bounce(original: str | None, *, action: str = "failed", external_id: str = "<dsn-1@mx.example.net>") -> InboundMessage:
     report = {
         "recipients": [
             {
@@ -502,16 +461,12 @@ def bounce(
 
 
 @pytest.mark.parametrize("sent", [True, False], ids=["after-the-outbox-recorded-it", "before"])
-async def test_a_bounce_fails_the_reply_it_reports_and_joins_its_conversation(
-    services: Services, sent: bool
-) -> None:
+async def test_a_bounce_fails_the_reply_it_reports_and_joins_its_conversation(services: Services, sent: bool) -> None:
     channel, conversation_id, reply_id, key = await _answered(services)
     if sent:  # what the outbox records once SMTP accepted the reply
         async with services.db.transaction() as session:
             await session.execute(
-                update(Message)
-                .where(Message.id == reply_id)
-                .values(delivery="sent", external_id=f"{key}@frontdesk.local")
+                update(Message).where(Message.id == reply_id).values(delivery="sent", external_id=f"{key}@frontdesk.local")
             )
     async with services.db.read() as session:
         before = await session.scalar(select(func.max(Event.seq)))
@@ -519,17 +474,10 @@ async def test_a_bounce_fails_the_reply_it_reports_and_joins_its_conversation(
     assert result.conversation_id == conversation_id
     async with services.db.read() as session:
         reply = await session.get(Message, reply_id)
-        updates = [
-            e.payload
-            for e in await session.scalars(
-                select(Event).where(Event.seq > before, Event.type == "message.updated")
-            )
-        ]
+        updates = [e.payload for e in await session.scalars(select(Event).where(Event.seq > before, Event.type == "message.updated"))]
         conversations = await session.scalar(select(func.count()).select_from(Conversation))
     assert reply is not None and reply.delivery == "failed"
-    assert "ana@example.com" in (reply.delivery_error or "") and "User unknown" in (
-        reply.delivery_error or ""
-    )
+    assert "ana@example.com" in (reply.delivery_error or "") and "User unknown" in (reply.delivery_error or "")
     assert {
         "message_id": reply_id,
         "conversation_id": conversation_id,
@@ -540,9 +488,7 @@ async def test_a_bounce_fails_the_reply_it_reports_and_joins_its_conversation(
 
 async def test_a_delay_report_joins_the_conversation_but_fails_nothing(services: Services) -> None:
     channel, conversation_id, reply_id, key = await _answered(services)
-    [result] = await services.ingestor.ingest(
-        channel, [bounce(f"<{key}@frontdesk.local>", action="delayed")]
-    )
+    [result] = await services.ingestor.ingest(channel, [bounce(f"<{key}@frontdesk.local>", action="delayed")])
     assert result.conversation_id == conversation_id
     async with services.db.read() as session:
         assert (await session.get(Message, reply_id)).delivery == "queued"  # type: ignore[union-attr]
@@ -566,21 +512,13 @@ async def test_a_bounce_of_a_mail_we_never_sent_is_stored_on_its_own(services: S
 
 
 async def _ticket(services: Services, channel: ChannelRef, sender: str) -> tuple[int, int]:
-    [first] = await services.ingestor.ingest(
-        channel, [inbound("<t1@example.com>", sender=sender, subject="Invoice wrong")]
-    )
+    [first] = await services.ingestor.ingest(channel, [inbound("<t1@example.com>", sender=sender, subject="Invoice wrong")])
     assert first.conversation_id is not None
     conversation_id = first.conversation_id
     feed: Feed = []
-    await services.db.run(
-        lambda conn: open_ticket(
-            conn, conversation_id, "request", services.policy, feed, notify=False
-        )
-    )
+    await services.db.run(lambda conn: open_ticket(conn, conversation_id, "request", services.policy, feed, notify=False))
     async with services.db.read() as session:
-        number = await session.scalar(
-            select(Ticket.number).where(Ticket.conversation_id == conversation_id)
-        )
+        number = await session.scalar(select(Ticket.number).where(Ticket.conversation_id == conversation_id))
     assert number is not None
     return conversation_id, number
 
@@ -604,11 +542,7 @@ async def test_a_ticket_number_from_another_sender_opens_a_new_conversation(
     )
     [customer] = await services.ingestor.ingest(
         channel,
-        [
-            inbound(
-                "<t2@example.com>", sender="ana@example.com", subject=subject, ticket_number=number
-            )
-        ],
+        [inbound("<t2@example.com>", sender="ana@example.com", subject=subject, ticket_number=number)],
     )
     # A colleague in the thread (our References in their reply) still continues it.
     [colleague] = await services.ingestor.ingest(
@@ -624,9 +558,7 @@ async def test_a_ticket_number_from_another_sender_opens_a_new_conversation(
         ],
     )
     assert stranger.conversation_id != conversation_id
-    assert (
-        customer.conversation_id == conversation_id and colleague.conversation_id == conversation_id
-    )
+    assert customer.conversation_id == conversation_id and colleague.conversation_id == conversation_id
     async with services.db.read() as session:
         opened = await session.get(Conversation, stranger.conversation_id)
     assert opened is not None and f"[#{number}]" in (opened.subject or "")
@@ -638,16 +570,10 @@ async def test_a_ticket_number_from_a_contact_merged_with_the_customer_continues
     mail_channel = await add_channel(services, "mail", "email")
     chat = await add_channel(services, "chat", "widget")
     conversation_id, number = await _ticket(services, mail_channel, "ana@example.com")
-    [other] = await services.ingestor.ingest(
-        chat, [inbound("v1", sender="visitor-9", text="hi", verified=False)]
-    )
+    [other] = await services.ingestor.ingest(chat, [inbound("v1", sender="visitor-9", text="hi", verified=False)])
     async with services.db.read() as session:
-        ana = await session.scalar(
-            select(Conversation.contact_id).where(Conversation.id == conversation_id)
-        )
-        visitor = await session.scalar(
-            select(Conversation.contact_id).where(Conversation.id == other.conversation_id)
-        )
+        ana = await session.scalar(select(Conversation.contact_id).where(Conversation.id == conversation_id))
+        visitor = await session.scalar(select(Conversation.contact_id).where(Conversation.id == other.conversation_id))
     assert visitor is not None and ana is not None
     await contacts.merge_contacts(services.ctx, Actor.system("test"), visitor, ana)
     [again] = await services.ingestor.ingest(

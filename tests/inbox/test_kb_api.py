@@ -74,7 +74,9 @@ async def test_roles_conflicts_and_validation(api: Api) -> None:
 
 async def test_article_html_is_sanitised(api: Api) -> None:
     body = "Hi <script>alert(1)</script> [click](javascript:alert(1)) <img src=x onerror=alert(1)>\n\n**ok**"
-    created = await api.client.post("/api/v1/kb/articles", json={"title": "Hostile", "body": body, "status": "published"}, headers=api.auth(api.admin_token))
+    created = await api.client.post(
+        "/api/v1/kb/articles", json={"title": "Hostile", "body": body, "status": "published"}, headers=api.auth(api.admin_token)
+    )
     html = created.json()["html"]
     assert "<script" not in html and 'href="javascript' not in html and "<img" not in html and "<strong>ok</strong>" in html
     page = await api.client.get("/help/en/hostile")
@@ -99,7 +101,13 @@ async def test_help_center_languages_categories_and_search(api: Api) -> None:
     assert results.text.index("Restablecer la contraseña") < results.text.find("Cambiar el correo")
     none = await api.client.get("/help/en", params={"q": "xyzzy"})
     assert "No articles match" in none.text
-    for missing in ("/help/de", "/help/en/secret-pricing", "/help/es/secret-pricing", "/help/en/no-such-thing", "/help/en/category/nothing"):
+    for missing in (
+        "/help/de",
+        "/help/en/secret-pricing",
+        "/help/es/secret-pricing",
+        "/help/en/no-such-thing",
+        "/help/en/category/nothing",
+    ):
         assert (await api.client.get(missing)).status_code == 404, missing
 
 
@@ -116,13 +124,21 @@ async def test_public_search_is_rate_limited_and_cors_open(api: Api) -> None:
 async def test_suggestions_for_a_conversation_and_solved_by_article(api: Api) -> None:
     ids = await api.services.db.run(seed)
     channel = await add_channel(api.services, "mail")
-    [spanish] = await api.services.ingestor.ingest(channel, [inbound("s1", sender="luz@example.com", subject="Ayuda", text="Hola, olvidé mi contraseña y no puedo entrar")])
-    [english] = await api.services.ingestor.ingest(channel, [inbound("e1", sender="tom@example.com", subject="Parcel", text="Where is my parcel? No tracking email yet.")])
+    [spanish] = await api.services.ingestor.ingest(
+        channel, [inbound("s1", sender="luz@example.com", subject="Ayuda", text="Hola, olvidé mi contraseña y no puedo entrar")]
+    )
+    [english] = await api.services.ingestor.ingest(
+        channel, [inbound("e1", sender="tom@example.com", subject="Parcel", text="Where is my parcel? No tracking email yet.")]
+    )
     _, agent = await add_agent(api.services, "ana@example.com")
-    es = (await api.client.get(f"/api/v1/conversations/{spanish.conversation_id}/suggested-articles", headers=api.auth(api.admin_token))).json()["items"]
+    es = (
+        await api.client.get(f"/api/v1/conversations/{spanish.conversation_id}/suggested-articles", headers=api.auth(api.admin_token))
+    ).json()["items"]
     assert (es[0]["translation_key"], es[0]["language"]) == ("reset-password", "es")
     assert es[0]["url"].endswith("/help/es/reset-password")
-    en = (await api.client.get(f"/api/v1/conversations/{english.conversation_id}/suggested-articles", headers=api.auth(api.admin_token))).json()["items"]
+    en = (
+        await api.client.get(f"/api/v1/conversations/{english.conversation_id}/suggested-articles", headers=api.auth(api.admin_token))
+    ).json()["items"]
     assert (en[0]["translation_key"], en[0]["language"]) == ("shipping", "en")
     assert all(a["status"] == "published" for a in es + en)
     assert (await api.client.get("/api/v1/conversations/999999/suggested-articles", headers=api.auth(agent))).status_code == 404
@@ -141,9 +157,15 @@ async def test_suggestions_for_a_conversation_and_solved_by_article(api: Api) ->
 
 async def test_a_known_error_workaround_publishes_as_an_article(api: Api) -> None:
     auth = api.auth(api.admin_token)
-    problem = (await api.client.post("/api/v1/problems", json={"title": "Login fails on Safari 17", "root_cause": "cookie flag"}, headers=auth)).json()
-    assert (await api.client.post(f"/api/v1/problems/{problem['id']}/article", json={}, headers=auth)).status_code == 422  # no workaround yet
-    await api.client.patch(f"/api/v1/problems/{problem['id']}", json={"workaround": "Use Firefox or Chrome until the fix ships."}, headers=auth)
+    problem = (
+        await api.client.post("/api/v1/problems", json={"title": "Login fails on Safari 17", "root_cause": "cookie flag"}, headers=auth)
+    ).json()
+    assert (
+        await api.client.post(f"/api/v1/problems/{problem['id']}/article", json={}, headers=auth)
+    ).status_code == 422  # no workaround yet
+    await api.client.patch(
+        f"/api/v1/problems/{problem['id']}", json={"workaround": "Use Firefox or Chrome until the fix ships."}, headers=auth
+    )
     created = await api.client.post(f"/api/v1/problems/{problem['id']}/article", json={}, headers=auth)
     assert created.status_code == 201, created.text
     article = created.json()
@@ -157,7 +179,11 @@ async def test_a_known_error_workaround_publishes_as_an_article(api: Api) -> Non
     updated = await api.client.post(f"/api/v1/problems/{problem['id']}/article", json={}, headers=auth)
     assert updated.status_code == 200 and updated.json()["id"] == article["id"] and updated.json()["slug"] == article["slug"]
     assert "Clear cookies" in updated.json()["body"]
-    spanish = await api.client.post(f"/api/v1/problems/{problem['id']}/article", json={"language": "es", "title": "El inicio de sesión falla en Safari 17"}, headers=auth)
+    spanish = await api.client.post(
+        f"/api/v1/problems/{problem['id']}/article",
+        json={"language": "es", "title": "El inicio de sesión falla en Safari 17"},
+        headers=auth,
+    )
     assert spanish.status_code == 201 and spanish.json()["translations"] == {"en": article["id"]}
     assert (await api.client.post("/api/v1/problems/424242/article", json={}, headers=auth)).status_code == 404
 
@@ -169,7 +195,15 @@ async def test_agent_pages_create_edit_and_publish_with_csrf(api: Api) -> None:
     api.client.cookies.set("fd_session", signed_in.cookies["fd_session"])
     form = await api.client.get("/ui/kb/new")
     assert form.status_code == 200 and 'for="title"' in form.text
-    fields = {"title": "Gift cards", "body": "Gift cards never expire.", "language": "en", "category": "Billing", "slug": "", "status": "draft", "translation_key": "gift-cards"}
+    fields = {
+        "title": "Gift cards",
+        "body": "Gift cards never expire.",
+        "language": "en",
+        "category": "Billing",
+        "slug": "",
+        "status": "draft",
+        "translation_key": "gift-cards",
+    }
     assert (await api.client.post("/ui/kb/new", data=fields)).status_code == 403  # no CSRF token
     created = await api.client.post("/ui/kb/new", data={**fields, "csrf": csrf_of(form.text)})
     assert created.status_code == 303
@@ -178,7 +212,9 @@ async def test_agent_pages_create_edit_and_publish_with_csrf(api: Api) -> None:
     assert "Gift cards never expire." in edit.text and (await api.client.get("/help/en/gift-cards")).status_code == 404
     publish = await api.client.post(f"{edit_url}/status", data={"csrf": csrf_of(edit.text), "status": "published"})
     assert publish.status_code == 303 and (await api.client.get("/help/en/gift-cards")).status_code == 200
-    changed = await api.client.post(edit_url, data={**fields, "status": "published", "body": "Gift cards last forever.", "csrf": csrf_of(edit.text)})
+    changed = await api.client.post(
+        edit_url, data={**fields, "status": "published", "body": "Gift cards last forever.", "csrf": csrf_of(edit.text)}
+    )
     assert changed.status_code == 303
     assert "Gift cards last forever." in (await api.client.get("/help/en/gift-cards")).text
     listing = await api.client.get("/ui/kb")

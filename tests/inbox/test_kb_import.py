@@ -79,7 +79,9 @@ async def test_reimport_after_an_edit_updates_in_place(services: Services, tmp_p
     folder = write_folder(tmp_path)
     await run_import(services, folder)
     before = {a.translation_key: a.id for a in await articles(services) if a.language == "es"}
-    (folder / "account" / "reset-password.es.md").write_text(ES.replace("Cómo restablecer", "Restablecer").replace("slug: restablecer-contrasena\n", ""))
+    (folder / "account" / "reset-password.es.md").write_text(
+        ES.replace("Cómo restablecer", "Restablecer").replace("slug: restablecer-contrasena\n", "")
+    )
     report = await run_import(services, folder)
     assert (report.counts["updated"], report.counts["unchanged"], report.counts["created"]) == (1, 2, 0)
     es = [a for a in await articles(services) if a.language == "es"]

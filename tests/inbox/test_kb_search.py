@@ -48,7 +48,9 @@ async def keys_for(services: Services, query: str, language: str, **kw: bool) ->
         return [a.translation_key or "" for a in await kb.search(session, query, language, **kw)]
 
 
-async def test_each_query_finds_the_expected_article_first_in_both_languages(services: Services, corpus: dict[tuple[str, str], int]) -> None:
+async def test_each_query_finds_the_expected_article_first_in_both_languages(
+    services: Services, corpus: dict[tuple[str, str], int]
+) -> None:
     misses = []
     for language, query, expected in EXPECTED_FIRST:
         found = await keys_for(services, query, language)
@@ -98,7 +100,15 @@ async def test_nonsense_and_stop_words_find_nothing(services: Services, corpus: 
 
 async def test_an_edited_article_is_found_by_its_new_words_only(services: Services, corpus: dict[tuple[str, str], int]) -> None:
     article_id = corpus["invoices", "en"]
-    draft = articles.ArticleDraft("Receipts for tax", "Get a receipt for every order.", "en", "Billing", slug="invoices", status="published", translation_key="invoices")
+    draft = articles.ArticleDraft(
+        "Receipts for tax",
+        "Get a receipt for every order.",
+        "en",
+        "Billing",
+        slug="invoices",
+        status="published",
+        translation_key="invoices",
+    )
     await services.db.run(lambda conn: articles.update_article(conn, article_id, draft))
     assert (await keys_for(services, "receipts", "en"))[0] == "invoices"
     assert "invoices" not in await keys_for(services, "pdf", "en")

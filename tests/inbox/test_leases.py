@@ -20,7 +20,9 @@ async def test_one_holder_until_the_lease_expires(services: Services) -> None:
     a = await services.db.run(functools.partial(leases.acquire, channel_id=channel.id, holder="a", ttl=10, now=now))
     b = await services.db.run(functools.partial(leases.acquire, channel_id=channel.id, holder="b", ttl=10, now=now))
     assert a is not None and a.token == 1 and b is None
-    renewed = await services.db.run(functools.partial(leases.acquire, channel_id=channel.id, holder="a", ttl=10, now=now + dt.timedelta(seconds=5)))
+    renewed = await services.db.run(
+        functools.partial(leases.acquire, channel_id=channel.id, holder="a", ttl=10, now=now + dt.timedelta(seconds=5))
+    )
     assert renewed == a
     later = now + dt.timedelta(seconds=30)
     taken = await services.db.run(functools.partial(leases.acquire, channel_id=channel.id, holder="b", ttl=10, now=later))
@@ -30,7 +32,9 @@ async def test_one_holder_until_the_lease_expires(services: Services) -> None:
 async def test_a_fenced_ingest_from_the_old_holder_is_refused(services: Services) -> None:
     channel = await add_channel(services)
     now = utcnow()
-    old = await services.db.run(functools.partial(leases.acquire, channel_id=channel.id, holder="a", ttl=1, now=now - dt.timedelta(seconds=60)))
+    old = await services.db.run(
+        functools.partial(leases.acquire, channel_id=channel.id, holder="a", ttl=1, now=now - dt.timedelta(seconds=60))
+    )
     new = await services.db.run(functools.partial(leases.acquire, channel_id=channel.id, holder="b", ttl=30))
     assert old is not None and new is not None
     with pytest.raises(LeaseLost):

@@ -70,11 +70,7 @@ def wait_shown(response: httpx.Response) -> int:
 async def test_sign_in_form_wrong_password_then_right(api: Api) -> None:
     await add_agent(api.services, "ana@example.com", password="a long password 1")
     page = await api.client.get("/login")
-    assert (
-        'for="email">Email<' in page.text
-        and 'for="password">Password<' in page.text
-        and ">Sign in</button>" in page.text
-    )
+    assert 'for="email">Email<' in page.text and 'for="password">Password<' in page.text and ">Sign in</button>" in page.text
     bad = await sign_in(api.client, "ana@example.com", "nope")
     assert bad.status_code == 401 and "Wrong email or password" in bad.text
     good = await sign_in(api.client, "ana@example.com", "a long password 1")
@@ -84,19 +80,13 @@ async def test_sign_in_form_wrong_password_then_right(api: Api) -> None:
 async def test_the_sign_in_form_refuses_a_post_without_its_csrf_token(desk: Desk) -> None:
     await add_agent(desk.services, "ana@example.com", password="a long password 1")
     browser, elsewhere = await desk.browser(), await desk.browser()
-    bare = await browser.post(
-        "/login", data={"email": "ana@example.com", "password": "a long password 1"}
-    )
+    bare = await browser.post("/login", data={"email": "ana@example.com", "password": "a long password 1"})
     assert bare.status_code == 403 and "fd_session" not in bare.cookies
     token = csrf_of((await browser.get("/login")).text)
     # Another browser's token is worthless without that browser's cookie.
-    forged = await elsewhere.post(
-        "/login", data={"email": "ana@example.com", "password": "a long password 1", "csrf": token}
-    )
+    forged = await elsewhere.post("/login", data={"email": "ana@example.com", "password": "a long password 1", "csrf": token})
     assert forged.status_code == 403 and "fd_session" not in forged.cookies
-    good = await browser.post(
-        "/login", data={"email": "ana@example.com", "password": "a long password 1", "csrf": token}
-    )
+    good = await browser.post("/login", data={"email": "ana@example.com", "password": "a long password 1", "csrf": token})
     assert good.status_code == 303
 
 
@@ -107,16 +97,12 @@ async def test_after_the_budget_each_attempt_waits_longer_and_the_right_password
     browser = await desk.browser()
     for _ in range(5):
         assert (await sign_in(browser, "ana@example.com", "guess")).status_code == 401
-    assert (
-        wait_shown(await sign_in(browser, "ana@example.com", "a long password 1")) == 1
-    )  # even the right one waits
+    assert wait_shown(await sign_in(browser, "ana@example.com", "a long password 1")) == 1  # even the right one waits
     desk.clock.now += 1
     assert (await sign_in(browser, "ana@example.com", "guess")).status_code == 401
     assert wait_shown(await sign_in(browser, "ana@example.com", "guess")) == 2
     desk.clock.now += 1.5
-    assert (
-        wait_shown(await sign_in(browser, "ana@example.com", "guess")) == 1
-    )  # refused attempts add nothing
+    assert wait_shown(await sign_in(browser, "ana@example.com", "guess")) == 1  # refused attempts add nothing
     desk.clock.now += 0.5
     signed = await sign_in(browser, "ana@example.com", "a long password 1")
     assert signed.status_code == 303 and "fd_session" in signed.cookies
@@ -178,17 +164,12 @@ async def test_the_wait_is_shown_in_spanish(desk: Desk) -> None:
     for _ in range(5):
         await sign_in(browser, "nadie@example.com", "guess")
     refused = await sign_in(browser, "nadie@example.com", "guess")
-    assert (
-        refused.status_code == 429
-        and "Demasiados intentos; inténtalo de nuevo en 1 segundos" in refused.text
-    )
+    assert refused.status_code == 429 and "Demasiados intentos; inténtalo de nuevo en 1 segundos" in refused.text
 
 
 async def change_form(api: Api) -> str:
     form = await api.client.get("/account/password")
-    assert (
-        'for="current">Current password<' in form.text and "Also revoke my API tokens" in form.text
-    )
+    assert 'for="current">Current password<' in form.text and "Also revoke my API tokens" in form.text
     return csrf_of(form.text)
 
 
@@ -212,9 +193,7 @@ async def test_password_change_asks_for_the_current_password(api: Api) -> None:
     )
     assert missing.status_code == 422
     api.client.cookies.clear()
-    assert (
-        await sign_in(api.client, "bo@example.com", "second password 2")
-    ).status_code == 401  # unchanged
+    assert (await sign_in(api.client, "bo@example.com", "second password 2")).status_code == 401  # unchanged
     assert (await sign_in(api.client, "bo@example.com", "first password 1")).status_code == 303
 
 
@@ -248,47 +227,29 @@ async def test_password_change_needs_csrf_and_ends_other_sessions(api: Api) -> N
 async def test_password_change_can_revoke_the_agents_api_tokens(api: Api) -> None:
     _, token = await add_agent(api.services, "bo@example.com", password="first password 1")
     _, other_token = await add_agent(api.services, "cy@example.com", password="first password 1")
-    assert (
-        await api.client.get("/api/v1/conversations", headers=api.auth(token))
-    ).status_code == 200
+    assert (await api.client.get("/api/v1/conversations", headers=api.auth(token))).status_code == 200
     await sign_in(api.client, "bo@example.com", "first password 1")
     fields = {
         "current": "first password 1",
         "password": "second password 2",
         "confirm": "second password 2",
     }
-    kept = await api.client.post(
-        "/account/password", data={"csrf": await change_form(api), **fields}
-    )
+    kept = await api.client.post("/account/password", data={"csrf": await change_form(api), **fields})
     assert kept.status_code == 200
-    assert (
-        await api.client.get("/api/v1/conversations", headers=api.auth(token))
-    ).status_code == 200  # not asked: kept
+    assert (await api.client.get("/api/v1/conversations", headers=api.auth(token))).status_code == 200  # not asked: kept
     fields = {
         "current": "second password 2",
         "password": "third password 3",
         "confirm": "third password 3",
         "revoke_tokens": "1",
     }
-    revoked = await api.client.post(
-        "/account/password", data={"csrf": await change_form(api), **fields}
-    )
+    revoked = await api.client.post("/account/password", data={"csrf": await change_form(api), **fields})
     assert revoked.status_code == 200
-    assert (
-        await api.client.get("/api/v1/conversations", headers=api.auth(token))
-    ).status_code == 401
-    assert (
-        await api.client.get("/api/v1/conversations", headers=api.auth(other_token))
-    ).status_code == 200
+    assert (await api.client.get("/api/v1/conversations", headers=api.auth(token))).status_code == 401
+    assert (await api.client.get("/api/v1/conversations", headers=api.auth(other_token))).status_code == 200
     async with api.services.db.read() as session:
         left = (await session.scalars(select(ApiToken.revoked))).all()
-        audits = (
-            await session.scalars(
-                select(AuditEntry)
-                .where(AuditEntry.action == "password.change")
-                .order_by(AuditEntry.id)
-            )
-        ).all()
+        audits = (await session.scalars(select(AuditEntry).where(AuditEntry.action == "password.change").order_by(AuditEntry.id))).all()
     assert sorted(left) == [False, False, True]  # the admin's, Cy's, and Bo's revoked one
     assert [a.details for a in audits] == [
         {"sessions_ended": 0, "api_access_revoked": 0},

@@ -35,7 +35,11 @@ def test_secrets_in_nested_tables_are_sealed_masked_and_kept() -> None:
     from inbox.store.secrets import masked, merge_settings
 
     box = SecretBox("a-server-secret-key-of-length")
-    settings = {"from": "s@example.com", "imap": {"host": "imap.example.com", "password": "pw1"}, "smtp": {"host": "smtp.example.com", "password": "pw2"}}
+    settings = {
+        "from": "s@example.com",
+        "imap": {"host": "imap.example.com", "password": "pw1"},
+        "smtp": {"host": "smtp.example.com", "password": "pw2"},
+    }
     stored = box.seal_settings(settings)
     assert "pw1" not in json.dumps(stored) and "pw2" not in json.dumps(stored)
     assert stored["imap"]["host"] == "imap.example.com" and box.open_settings(stored) == settings
@@ -71,7 +75,10 @@ async def stored_settings(node: Daemon, name: str) -> dict[str, object]:
 async def test_a_channel_added_through_the_api_runs_at_once_and_stops_when_disabled(node: Daemon, tmp_path: Path) -> None:
     inbox_dir, outbox_dir = tmp_path / "ui-in", tmp_path / "ui-out"
     with admin(node) as client:
-        created = client.post("/api/v1/channels", json={"name": "drop", "type": "spool", "settings": {"inbox_dir": str(inbox_dir), "outbox_dir": str(outbox_dir)}})
+        created = client.post(
+            "/api/v1/channels",
+            json={"name": "drop", "type": "spool", "settings": {"inbox_dir": str(inbox_dir), "outbox_dir": str(outbox_dir)}},
+        )
         assert created.status_code == 201, created.text
         channel = created.json()
         assert channel["provisioned"] is False and channel["settings"]["inbox_dir"] == str(inbox_dir)
@@ -83,7 +90,11 @@ async def test_a_channel_added_through_the_api_runs_at_once_and_stops_when_disab
 
         # Disabled: the receiver stops on the running node; deleting is refused (it has history).
         assert client.patch(f"/api/v1/channels/{channel['id']}", json={"enabled": False}).json()["enabled"] is False
-        wait_until(lambda: next(c for c in client.get("/api/v1/channels").json()["items"] if c["name"] == "drop")["status"] == "stopped", 30, what="stopped")
+        wait_until(
+            lambda: next(c for c in client.get("/api/v1/channels").json()["items"] if c["name"] == "drop")["status"] == "stopped",
+            30,
+            what="stopped",
+        )
         (inbox_dir / "m2.json").write_text(json.dumps({"id": "m2", "from": "ana@example.com", "text": "while disabled"}))
         assert client.delete(f"/api/v1/channels/{channel['id']}").status_code == 409
         assert (inbox_dir / "m2.json").exists()  # not consumed
@@ -119,7 +130,10 @@ def test_bad_settings_duplicates_and_config_channels_get_clear_errors(node: Daem
         assert bad.status_code == 422 and "token" in bad.json()["error"]["message"]
         unknown = client.post("/api/v1/channels", json={"name": "x", "type": "carrier-pigeon"})
         assert unknown.status_code == 422 and "unknown channel type" in unknown.json()["error"]["message"]
-        duplicate = client.post("/api/v1/channels", json={"name": "from-file", "type": "spool", "settings": {"inbox_dir": str(tmp_path / "a"), "outbox_dir": str(tmp_path / "b")}})
+        duplicate = client.post(
+            "/api/v1/channels",
+            json={"name": "from-file", "type": "spool", "settings": {"inbox_dir": str(tmp_path / "a"), "outbox_dir": str(tmp_path / "b")}},
+        )
         assert duplicate.status_code == 409
         provisioned = next(c for c in client.get("/api/v1/channels").json()["items"] if c["name"] == "from-file")
         assert provisioned["provisioned"] is True and provisioned["settings"]["inbox_dir"] == str(tmp_path / "f-in")
@@ -128,7 +142,9 @@ def test_bad_settings_duplicates_and_config_channels_get_clear_errors(node: Daem
         test = client.post(f"/api/v1/channels/{provisioned['id']}/test")
         assert test.status_code == 200 and test.json()["ok"] is True
 
-    node.cli("agents", "add", "agent@example.com", "--name", "Agent", "--role", "agent", "--password-stdin", input="correct horse battery\n")
+    node.cli(
+        "agents", "add", "agent@example.com", "--name", "Agent", "--role", "agent", "--password-stdin", input="correct horse battery\n"
+    )
     token = node.cli("tokens", "create", "--agent", "agent@example.com").stdout.strip()
     with httpx.Client(base_url=node.url, headers={"Authorization": f"Bearer {token}"}) as agent:
         assert agent.post("/api/v1/channels", json={"name": "mine", "type": "spool", "settings": {}}).status_code == 403

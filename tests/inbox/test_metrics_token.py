@@ -18,9 +18,7 @@ TOKEN = "metrics-token-0123456789abcdef"
 
 @pytest.fixture
 async def metrics_client(db_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    services = Services.build(
-        make_config(db_url, server={"secret_key": SECRET, "metrics_token": TOKEN})
-    )
+    services = Services.build(make_config(db_url, server={"secret_key": SECRET, "metrics_token": TOKEN}))
     transport = httpx.ASGITransport(app=create_app(services))
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
         yield client
@@ -40,9 +38,7 @@ async def metrics_client(db_url: str) -> AsyncIterator[httpx.AsyncClient]:
         "Bearer ñ".encode(),
     ],
 )
-async def test_metrics_with_a_token_set_need_it(
-    metrics_client: httpx.AsyncClient, authorization: str | None
-) -> None:
+async def test_metrics_with_a_token_set_need_it(metrics_client: httpx.AsyncClient, authorization: str | None) -> None:
     headers = {"Authorization": authorization} if authorization is not None else {}
     response = await metrics_client.get("/metrics", headers=headers)
     assert response.status_code == 401
@@ -53,9 +49,7 @@ async def test_metrics_with_a_token_set_need_it(
 
 async def test_metrics_with_the_token_are_served(metrics_client: httpx.AsyncClient) -> None:
     for scheme in ("Bearer", "bearer"):
-        response = await metrics_client.get(
-            "/metrics", headers={"Authorization": f"{scheme} {TOKEN}"}
-        )
+        response = await metrics_client.get("/metrics", headers={"Authorization": f"{scheme} {TOKEN}"})
         assert response.status_code == 200 and "# TYPE" in response.text
 
 
@@ -69,14 +63,9 @@ def test_a_malformed_metrics_token_is_a_config_error(token: str) -> None:
     raw = {"server": {"secret_key": SECRET, "metrics_token": token}, "channels": []}
     with pytest.raises(ConfigError) as error:
         config_module.parse(raw, "frontdesk.toml", {})
-    assert any(p.startswith("server.metrics_token:") for p in error.value.problems), (
-        error.value.problems
-    )
+    assert any(p.startswith("server.metrics_token:") for p in error.value.problems), error.value.problems
 
 
 def test_metrics_token_reads_from_the_environment() -> None:
     raw = {"server": {"secret_key": SECRET, "metrics_token": "env:METRICS_TOKEN"}, "channels": []}
-    assert (
-        config_module.parse(raw, "frontdesk.toml", {"METRICS_TOKEN": TOKEN}).server.metrics_token
-        == TOKEN
-    )
+    assert config_module.parse(raw, "frontdesk.toml", {"METRICS_TOKEN": TOKEN}).server.metrics_token == TOKEN

@@ -16,7 +16,9 @@ from tests.fixtures.inbox import add_channel, inbound
 async def test_export_then_erase_removes_personal_data_but_keeps_others(services: Services) -> None:
     channel = await add_channel(services)
     pdf = InboundAttachment("passport.pdf", "application/pdf", b"secret scan")
-    [ana] = await services.ingestor.ingest(channel, [inbound("a1", sender="ana@example.com", name="Ana", text="my IBAN is X", attachments=(pdf,), raw=b"raw ana")])
+    [ana] = await services.ingestor.ingest(
+        channel, [inbound("a1", sender="ana@example.com", name="Ana", text="my IBAN is X", attachments=(pdf,), raw=b"raw ana")]
+    )
     await services.ingestor.ingest(channel, [inbound("b1", sender="bo@example.com", name="Bo", text="hello")])
     async with services.db.read() as session:
         data = await export_contact(session, "ana@example.com")

@@ -52,7 +52,12 @@ async def test_matching_rule_assigns_team_tags_priority_and_writes_the_timeline(
     channel = await add_channel(services, "mail", "spool")
     await add_agent(services, "ana@support.example")
     await add_team(services, "billing", ["ana@support.example"])
-    await add_rule(services, "invoices to billing", {"text_matches": "(?i)invoice|factura"}, {"assign_team": "billing", "tag": ["billing"], "priority": "P3"})
+    await add_rule(
+        services,
+        "invoices to billing",
+        {"text_matches": "(?i)invoice|factura"},
+        {"assign_team": "billing", "tag": ["billing"], "priority": "P3"},
+    )
     [hit] = await services.ingestor.ingest(channel, [inbound("m1", text="My INVOICE is wrong")])
     [miss] = await services.ingestor.ingest(channel, [inbound("m2", sender="bo@example.com", text="Hello")])
     routed = await conversation(services, hit.conversation_id)
@@ -86,11 +91,15 @@ async def test_round_robin_is_fair_skips_away_agents_and_respects_capacity(servi
 
 async def test_rule_converts_to_incident_with_matrix_priority_and_tells_the_customer(services: Services) -> None:
     channel = await add_channel(services)
-    await add_rule(services, "outages", {"text_matches": "(?i)outage|caído"}, {"convert": "incident", "impact": "high", "urgency": "medium"})
+    await add_rule(
+        services, "outages", {"text_matches": "(?i)outage|caído"}, {"convert": "incident", "impact": "high", "urgency": "medium"}
+    )
     [r] = await services.ingestor.ingest(channel, [inbound("m1", text="Total outage since 9am", subject="Down")])
     async with services.db.read() as session:
         ticket = await session.scalar(select(Ticket).where(Ticket.conversation_id == r.conversation_id))
-        queued = await session.scalar(select(OutboxItem).join(Message, Message.id == OutboxItem.message_id).where(Message.conversation_id == r.conversation_id))
+        queued = await session.scalar(
+            select(OutboxItem).join(Message, Message.id == OutboxItem.message_id).where(Message.conversation_id == r.conversation_id)
+        )
     assert ticket is not None and (ticket.kind, ticket.priority, ticket.number) == ("incident", "P2", 1)
     notice = [m for m in await messages(services, r.conversation_id) if m.author_type == "system" and not m.private]
     assert len(notice) == 1 and "#1" in notice[0].subject and queued is not None

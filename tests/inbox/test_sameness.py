@@ -43,7 +43,10 @@ async def test_token_for_an_unknown_agent_is_refused_the_same_way(surfaces: Surf
     before = await surfaces.audit_actions()
     if surface == "api":
         response = await surfaces.call("POST", "/api/v1/tokens", json={"agent": "nobody@example.com"})
-        assert response.status_code == 422 and response.json()["error"] == {"code": "invalid", "message": "no active agent nobody@example.com"}
+        assert response.status_code == 422 and response.json()["error"] == {
+            "code": "invalid",
+            "message": "no active agent nobody@example.com",
+        }
     elif surface == "ui":
         response = await surfaces.form("/admin/tokens", {"agent": "nobody@example.com"})
         assert response.status_code == 422 and "no active agent nobody@example.com" in response.text

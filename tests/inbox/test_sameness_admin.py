@@ -60,7 +60,9 @@ async def test_agent_create_is_one_action_on_every_surface(surfaces: Surfaces, s
         response = await surfaces.form("/admin/agents", {"email": " New@Example.com", "name": " New Person ", "role": "agent"})
         assert response.status_code == 200 and "/login/once/" in response.text
     else:
-        result = await surfaces.cli("agents", "add", " New@Example.com", "--name", " New Person ", "--role", "agent", "--password-stdin", stdin=PASSWORD + "\n")
+        result = await surfaces.cli(
+            "agents", "add", " New@Example.com", "--name", " New Person ", "--role", "agent", "--password-stdin", stdin=PASSWORD + "\n"
+        )
         assert result.status == 0, result.stderr
         assert result.stdout.strip() == "added agent new@example.com"
     agent = await agent_named(surfaces, "new@example.com")
@@ -136,7 +138,11 @@ async def team_state(s: Surfaces, name: str) -> tuple[str, list[str]]:
     async with s.api.services.db.read() as session:
         team = await session.scalar(select(Team).where(Team.name == name))
         assert team is not None
-        members = list(await session.scalars(select(Agent.email).join(TeamMember, TeamMember.agent_id == Agent.id).where(TeamMember.team_id == team.id)))
+        members = list(
+            await session.scalars(
+                select(Agent.email).join(TeamMember, TeamMember.agent_id == Agent.id).where(TeamMember.team_id == team.id)
+            )
+        )
     return team.assignment, sorted(members)
 
 
@@ -144,7 +150,9 @@ async def team_state(s: Surfaces, name: str) -> tuple[str, list[str]]:
 async def test_team_create_and_update_are_one_action_each(surfaces: Surfaces, surface: str) -> None:
     await add_agent(surfaces.api.services, "ops@example.com")
     if surface == "api":
-        created = await surfaces.call("POST", "/api/v1/teams", json={"name": "vip", "assignment": "least_open", "members": ["Ops@example.com"]})
+        created = await surfaces.call(
+            "POST", "/api/v1/teams", json={"name": "vip", "assignment": "least_open", "members": ["Ops@example.com"]}
+        )
         assert created.status_code == 201, created.text
     else:
         created = await surfaces.form("/admin/teams", {"name": " vip ", "assignment": "least_open", "members": "Ops@example.com"})
@@ -196,7 +204,9 @@ async def test_rule_create_update_delete_are_one_action_each(surfaces: Surfaces,
         created = await surfaces.call("POST", "/api/v1/rules", json={"name": "invoices", "if": RULE_IF, "then": RULE_THEN})
         assert created.status_code == 201, created.text
     else:
-        created = await surfaces.form("/admin/rules", {"name": "invoices", "conditions": json.dumps(RULE_IF), "actions": json.dumps(RULE_THEN)})
+        created = await surfaces.form(
+            "/admin/rules", {"name": "invoices", "conditions": json.dumps(RULE_IF), "actions": json.dumps(RULE_THEN)}
+        )
         assert created.status_code == 303
     async with surfaces.api.services.db.read() as session:
         rule = await session.scalar(select(Rule).where(Rule.name == "invoices"))
@@ -210,7 +220,11 @@ async def test_rule_create_update_delete_are_one_action_each(surfaces: Surfaces,
     else:
         assert (await surfaces.form(f"/admin/rules/{rule.id}/toggle")).status_code == 303
     entry = await surfaces.last_audit()
-    assert (entry.action, entry.target, entry.details) == ("rule.update", f"rule:{rule.id}", {**whole, "enabled": False, "changed": ["enabled"]})
+    assert (entry.action, entry.target, entry.details) == (
+        "rule.update",
+        f"rule:{rule.id}",
+        {**whole, "enabled": False, "changed": ["enabled"]},
+    )
 
     if surface == "api":
         assert (await surfaces.call("DELETE", f"/api/v1/rules/{rule.id}")).status_code == 204
@@ -233,11 +247,17 @@ async def test_rule_refusals_are_the_same(surfaces: Surfaces, surface: str, case
     conditions = {"text_matchez": "x"} if case == "bad_input" else RULE_IF
     name = "invoices" if case == "duplicate" else "other"
     if case == "missing":
-        response = await (surfaces.call("DELETE", "/api/v1/rules/999999") if surface == "api" else surfaces.form("/admin/rules/999999/toggle", {"delete": "1"}))
+        response = await (
+            surfaces.call("DELETE", "/api/v1/rules/999999")
+            if surface == "api"
+            else surfaces.form("/admin/rules/999999/toggle", {"delete": "1"})
+        )
     elif surface == "api":
         response = await surfaces.call("POST", "/api/v1/rules", json={"name": name, "if": conditions, "then": RULE_THEN})
     else:
-        response = await surfaces.form("/admin/rules", {"name": name, "conditions": json.dumps(conditions), "actions": json.dumps(RULE_THEN)})
+        response = await surfaces.form(
+            "/admin/rules", {"name": name, "conditions": json.dumps(conditions), "actions": json.dumps(RULE_THEN)}
+        )
     await refused(surfaces, surface, {"duplicate": "conflict", "bad_input": "invalid", "missing": "not_found"}[case], response)
     if case == "bad_input":
         assert "text_matchez" in response.text
@@ -268,7 +288,11 @@ async def test_channel_create_disable_delete_are_one_action_each(surfaces: Surfa
         row = await session.scalar(select(Channel).where(Channel.name == "drop"))
     assert row is not None and (row.type, row.enabled, row.provisioned, row.settings) == ("spool", True, False, settings)
     entry = await surfaces.last_audit()
-    assert (entry.action, entry.target, entry.details) == ("channel.create", f"channel:{row.id}", {"name": "drop", "type": "spool", "keys": ["inbox_dir", "outbox_dir"]})
+    assert (entry.action, entry.target, entry.details) == (
+        "channel.create",
+        f"channel:{row.id}",
+        {"name": "drop", "type": "spool", "keys": ["inbox_dir", "outbox_dir"]},
+    )
 
     if surface == "api":
         assert (await surfaces.call("PATCH", f"/api/v1/channels/{row.id}", json={"enabled": False})).status_code == 200
@@ -293,7 +317,9 @@ async def test_channel_refusals_are_the_same(surfaces: Surfaces, surface: str, c
     import json
 
     settings = spool_settings(tmp_path)
-    assert (await surfaces.call("POST", "/api/v1/channels", json={"name": "drop", "type": "spool", "settings": settings})).status_code == 201
+    assert (
+        await surfaces.call("POST", "/api/v1/channels", json={"name": "drop", "type": "spool", "settings": settings})
+    ).status_code == 201
     await surfaces.csrf()
     before = await surfaces.audit_actions()
     body = {

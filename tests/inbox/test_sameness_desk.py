@@ -48,10 +48,14 @@ async def audit_count(surfaces: Surfaces) -> int:
 async def test_conversation_update_is_one_action(surfaces: Surfaces, surface: str) -> None:
     cid = await conversation(surfaces)
     if surface == "api":
-        response = await surfaces.call("PATCH", f"/api/v1/conversations/{cid}", json={"assignee": "boss@example.com", "priority": "P2", "tags": ["web", "slow"]})
+        response = await surfaces.call(
+            "PATCH", f"/api/v1/conversations/{cid}", json={"assignee": "boss@example.com", "priority": "P2", "tags": ["web", "slow"]}
+        )
         assert response.status_code == 200, response.text
     else:
-        response = await surfaces.form(f"/conversations/{cid}/update", {"assignee": "boss@example.com", "priority": "P2", "tags": "web, slow"})
+        response = await surfaces.form(
+            f"/conversations/{cid}/update", {"assignee": "boss@example.com", "priority": "P2", "tags": "web, slow"}
+        )
         assert response.status_code == 303, response.text
     changes = {"assignee": "boss@example.com", "priority": "P2", "tags": ["slow", "web"]}
     assert await entry(surfaces) == ("conversation.update", f"conversation:{cid}", changes)
@@ -67,7 +71,9 @@ async def test_conversation_update_refuses_an_unknown_agent_the_same_way(surface
     cid = await conversation(surfaces)
     before = await audit_count(surfaces)
     if surface == "api":
-        response = await surfaces.call("PATCH", f"/api/v1/conversations/{cid}", json={"assignee": "nobody@example.com", "status": "resolved"})
+        response = await surfaces.call(
+            "PATCH", f"/api/v1/conversations/{cid}", json={"assignee": "nobody@example.com", "status": "resolved"}
+        )
         assert response.status_code == 422 and response.json()["error"]["message"] == "no active agent 'nobody@example.com'"
     else:
         response = await surfaces.form(f"/conversations/{cid}/update", {"assignee": "nobody@example.com", "status": "resolved"})
@@ -169,7 +175,9 @@ async def test_linking_an_incident_to_a_problem_and_children_to_a_major_incident
         linked = await surfaces.form(f"/tickets/{major.id}", {"status": "new", "problem": str(problem["id"]), "children": ""})
         assert linked.status_code == 303 and "error" not in linked.headers["location"]
         assert await entry(surfaces) == ("ticket.update", f"ticket:{major.id}", {"problem_id": problem["id"]})
-        children = await surfaces.form(f"/tickets/{major.id}", {"status": "new", "problem": str(problem["id"]), "children": str(child.number)})
+        children = await surfaces.form(
+            f"/tickets/{major.id}", {"status": "new", "problem": str(problem["id"]), "children": str(child.number)}
+        )
         assert children.status_code == 303 and "error" not in children.headers["location"]
     assert await entry(surfaces) == ("ticket.update", f"ticket:{major.id}", {"children": [child.id]})
     assert (await row(surfaces, Ticket, major.id)).problem_id == problem["id"]
@@ -183,7 +191,9 @@ async def test_linking_an_incident_to_a_problem_and_children_to_a_major_incident
 @pytest.mark.parametrize("surface", BOTH)
 async def test_problem_create_is_one_action_and_refused_the_same_way(surfaces: Surfaces, surface: str) -> None:
     if surface == "api":
-        response = await surfaces.call("POST", "/api/v1/problems", json={"title": " Disk full on db-2 ", "root_cause": " log rotation off "})
+        response = await surfaces.call(
+            "POST", "/api/v1/problems", json={"title": " Disk full on db-2 ", "root_cause": " log rotation off "}
+        )
         assert response.status_code == 201, response.text
         problem_id = response.json()["id"]
         blank = await surfaces.call("POST", "/api/v1/problems", json={"title": "   "})
@@ -195,7 +205,12 @@ async def test_problem_create_is_one_action_and_refused_the_same_way(surfaces: S
         blank = await surfaces.form("/problems", {"title": "   "})
         assert blank.status_code == 422 and "a title cannot be empty" in blank.text
     stored = await row(surfaces, Problem, problem_id)
-    assert (stored.title, stored.root_cause, stored.workaround, stored.known_error) == ("Disk full on db-2", "log rotation off", None, False)
+    assert (stored.title, stored.root_cause, stored.workaround, stored.known_error) == (
+        "Disk full on db-2",
+        "log rotation off",
+        None,
+        False,
+    )
     details = {"title": "Disk full on db-2", "root_cause": "log rotation off", "workaround": None, "known_error": False}
     assert await entry(surfaces) == ("problem.create", f"problem:{problem_id}", details)
     async with surfaces.api.services.db.read() as session:
@@ -206,7 +221,9 @@ async def test_problem_create_is_one_action_and_refused_the_same_way(surfaces: S
 async def test_problem_update_is_one_action_and_refused_the_same_way(surfaces: Surfaces, surface: str) -> None:
     problem_id = (await surfaces.call("POST", "/api/v1/problems", json={"title": "Disk full", "workaround": "rm old logs"})).json()["id"]
     if surface == "api":
-        response = await surfaces.call("PATCH", f"/api/v1/problems/{problem_id}", json={"status": "known_error", "root_cause": "log rotation off"})
+        response = await surfaces.call(
+            "PATCH", f"/api/v1/problems/{problem_id}", json={"status": "known_error", "root_cause": "log rotation off"}
+        )
         assert response.status_code == 200, response.text
         bad = await surfaces.call("PATCH", f"/api/v1/problems/{problem_id}", json={"status": "bogus"})
         gone = await surfaces.call("PATCH", "/api/v1/problems/999999", json={"status": "open"})
@@ -218,14 +235,21 @@ async def test_problem_update_is_one_action_and_refused_the_same_way(surfaces: S
         gone = await surfaces.form("/problems/999999", form)
     assert (bad.status_code, gone.status_code) == (422, 404)
     stored = await row(surfaces, Problem, problem_id)
-    assert (stored.status, stored.known_error, stored.root_cause, stored.workaround) == ("known_error", True, "log rotation off", "rm old logs")
+    assert (stored.status, stored.known_error, stored.root_cause, stored.workaround) == (
+        "known_error",
+        True,
+        "log rotation off",
+        "rm old logs",
+    )
     details = {"status": "known_error", "known_error": True, "root_cause": "log rotation off"}
     assert await entry(surfaces) == ("problem.update", f"problem:{problem_id}", details)
 
 
 async def test_a_problem_patch_with_nulls_keeps_what_the_ui_cannot_clear(surfaces: Surfaces) -> None:
     problem_id = (await surfaces.call("POST", "/api/v1/problems", json={"title": "Disk full", "workaround": "rm old logs"})).json()["id"]
-    response = await surfaces.call("PATCH", f"/api/v1/problems/{problem_id}", json={"title": None, "status": None, "known_error": None, "workaround": None})
+    response = await surfaces.call(
+        "PATCH", f"/api/v1/problems/{problem_id}", json={"title": None, "status": None, "known_error": None, "workaround": None}
+    )
     assert response.status_code == 200, response.text
     stored = await row(surfaces, Problem, problem_id)
     assert (stored.title, stored.status, stored.known_error, stored.workaround) == ("Disk full", "open", False, None)

@@ -75,7 +75,11 @@ async def test_article_create_is_one_action(surfaces: Surfaces, surface: str, tm
         "published": True,
     }
     entry = await surfaces.last_audit()
-    assert (entry.action, entry.target, entry.details) == ("article.create", f"article:{article_id}", {"title": "Gift cards", "status": "published"})
+    assert (entry.action, entry.target, entry.details) == (
+        "article.create",
+        f"article:{article_id}",
+        {"title": "Gift cards", "status": "published"},
+    )
 
 
 @pytest.mark.parametrize("surface", ["api", "ui", "cli"])
@@ -129,7 +133,10 @@ async def test_a_taken_slug_is_a_conflict_everywhere(surfaces: Surfaces, surface
     clash = {**GIFT, "title": "Other", "translation_key": "other"}
     if surface == "api":
         response = await surfaces.call("POST", "/api/v1/kb/articles", json=clash)
-        assert response.status_code == 409 and response.json()["error"] == {"code": "conflict", "message": "slug: 'gift-cards' is taken in en"}
+        assert response.status_code == 409 and response.json()["error"] == {
+            "code": "conflict",
+            "message": "slug: 'gift-cards' is taken in en",
+        }
     elif surface == "ui":
         response = await surfaces.form("/ui/kb/new", clash)
         assert response.status_code == 409 and "slug: &#39;gift-cards&#39; is taken in en" in response.text
@@ -196,7 +203,11 @@ async def test_publish_known_error_is_one_action(surfaces: Surfaces, surface: st
         assert result.stdout.startswith("created article ")
     article_id = await only_article_id(surfaces)
     article = await stored(surfaces, article_id)
-    assert (article["slug"], article["category"], article["status"]) == ("known-error-1-exports-time-out", "Problemas conocidos", "published")
+    assert (article["slug"], article["category"], article["status"]) == (
+        "known-error-1-exports-time-out",
+        "Problemas conocidos",
+        "published",
+    )
     assert "Export one month at a time." in str(article["body"])
     entry = await surfaces.last_audit()
     details = {"problem_id": problem_id, "language": "es", "outcome": "created"}

@@ -42,9 +42,7 @@ async def refused(api: Api, cookie: str) -> bool:
 
 async def audit_actions(api: Api) -> list[str]:
     async with api.services.db.read() as session:
-        return list(
-            (await session.scalars(select(AuditEntry.action).order_by(AuditEntry.id))).all()
-        )
+        return list((await session.scalars(select(AuditEntry.action).order_by(AuditEntry.id))).all())
 
 
 async def test_the_cookie_carries_only_a_random_key_and_the_row_holds_the_rest(api: Api) -> None:
@@ -80,9 +78,7 @@ async def test_signing_out_refuses_the_old_cookie_at_once(api: Api) -> None:
     async with api.services.db.read() as session:
         row = await session.scalar(select(AgentSession))
     assert row is not None and row.ended_at is not None  # the row records the sign-out
-    assert "session.start" not in await audit_actions(
-        api
-    )  # signing in and out is not an admin action
+    assert "session.start" not in await audit_actions(api)  # signing in and out is not an admin action
 
 
 async def test_sign_out_everywhere_ends_every_session_of_the_agent_and_no_one_elses(
@@ -94,10 +90,7 @@ async def test_sign_out_everywhere_ends_every_session_of_the_agent_and_no_one_el
     api.client.cookies.clear()
     api.client.cookies.set("fd_session", second)
     page = await api.client.get("/account/password")
-    assert (
-        '<form method="post" action="/account/sessions/end">' in page.text
-        and ">Sign out everywhere</button>" in page.text
-    )
+    assert '<form method="post" action="/account/sessions/end">' in page.text and ">Sign out everywhere</button>" in page.text
     assert (await api.client.post("/account/sessions/end")).status_code == 403  # no CSRF token
     assert not await refused(api, first)
     api.client.cookies.set("fd_session", second)
@@ -106,19 +99,14 @@ async def test_sign_out_everywhere_ends_every_session_of_the_agent_and_no_one_el
     assert await refused(api, first) and await refused(api, second)
     assert not await refused(api, bo)
     async with api.services.db.read() as session:
-        entry = await session.scalar(
-            select(AuditEntry).where(AuditEntry.action == "session.end_all")
-        )
+        entry = await session.scalar(select(AuditEntry).where(AuditEntry.action == "session.end_all"))
     assert entry is not None and entry.details == {"ended": 2}
 
 
 async def test_the_account_page_offers_sign_out_everywhere_in_spanish(api: Api) -> None:
     await signed_in(api, "ana@example.com")
     page = await api.client.get("/account/password", headers={"Accept-Language": "es"})
-    assert (
-        ">Cerrar sesión en todas partes</button>" in page.text
-        and 'for="current">Contraseña actual<' in page.text
-    )
+    assert ">Cerrar sesión en todas partes</button>" in page.text and 'for="current">Contraseña actual<' in page.text
     assert "Revocar también mis tokens de API" in page.text
 
 
@@ -127,14 +115,10 @@ async def test_a_deactivated_agents_sessions_are_refused_and_stay_ended(api: Api
     async with api.services.db.read() as session:
         ana = await session.scalar(select(Agent).where(Agent.email == "ana@example.com"))
     assert ana is not None
-    off = await api.client.patch(
-        f"/api/v1/agents/{ana.id}", json={"active": False}, headers=api.auth(api.admin_token)
-    )
+    off = await api.client.patch(f"/api/v1/agents/{ana.id}", json={"active": False}, headers=api.auth(api.admin_token))
     assert off.status_code == 200
     assert await refused(api, cookie)
-    back = await api.client.patch(
-        f"/api/v1/agents/{ana.id}", json={"active": True}, headers=api.auth(api.admin_token)
-    )
+    back = await api.client.patch(f"/api/v1/agents/{ana.id}", json={"active": True}, headers=api.auth(api.admin_token))
     assert back.status_code == 200
     assert await refused(api, cookie)  # reactivating does not bring the old session back
 
@@ -144,9 +128,7 @@ async def test_an_inactive_agents_session_is_refused_however_they_were_deactivat
 ) -> None:
     cookie = await signed_in(api, "ana@example.com")
     async with api.services.db.transaction() as session:
-        await session.execute(
-            update(Agent).where(Agent.email == "ana@example.com").values(active=False)
-        )
+        await session.execute(update(Agent).where(Agent.email == "ana@example.com").values(active=False))
     assert await refused(api, cookie)
 
 
@@ -188,9 +170,7 @@ async def test_an_expired_session_or_a_foreign_cookie_is_refused(api: Api) -> No
     assert await refused(api, "not-a-session-key")
     assert await refused(api, "x" * 5000)
     async with api.services.db.transaction() as session:
-        await session.execute(
-            update(AgentSession).values(expires_at=utcnow() - dt.timedelta(seconds=1))
-        )
+        await session.execute(update(AgentSession).values(expires_at=utcnow() - dt.timedelta(seconds=1)))
     assert await refused(api, cookie)
 
 
@@ -236,9 +216,7 @@ async def test_a_one_time_link_session_chooses_a_password_without_a_current_one_
     )
     assert chosen.status_code == 200 and "Password saved" in chosen.text
     again = await api.client.get("/account/password")
-    assert (
-        'name="current"' in again.text
-    )  # the link's session is spent: from now on, the current one
+    assert 'name="current"' in again.text  # the link's session is spent: from now on, the current one
     refused_change = await api.client.post(
         "/account/password",
         data={

@@ -25,7 +25,12 @@ async def test_incident_gets_due_times_and_events_fire_once(db_url: str) -> None
     try:
         channel = await add_channel(services)
         [r] = await services.ingestor.ingest(channel, [inbound("m1", subject="Outage")])
-        ticket_id = await perform(services.db, services.bus, CLI, lambda tx: domain.open_ticket(tx.conn, r.conversation_id, "incident", services.policy, tx.feed, impact="high", urgency="high"))
+        ticket_id = await perform(
+            services.db,
+            services.bus,
+            CLI,
+            lambda tx: domain.open_ticket(tx.conn, r.conversation_id, "incident", services.policy, tx.feed, impact="high", urgency="high"),
+        )
         async with services.db.read() as session:
             ticket = await session.get(Ticket, ticket_id)
         assert ticket.priority == "P1"
@@ -49,14 +54,29 @@ async def test_pending_pauses_the_resolution_clock(db_url: str) -> None:
     try:
         channel = await add_channel(services)
         [r] = await services.ingestor.ingest(channel, [inbound("m1")])
-        ticket_id = await perform(services.db, services.bus, CLI, lambda tx: domain.open_ticket(tx.conn, r.conversation_id, "incident", services.policy, tx.feed, impact="high", urgency="high"))
+        ticket_id = await perform(
+            services.db,
+            services.bus,
+            CLI,
+            lambda tx: domain.open_ticket(tx.conn, r.conversation_id, "incident", services.policy, tx.feed, impact="high", urgency="high"),
+        )
         async with services.db.read() as session:
             before = (await session.get(Ticket, ticket_id)).resolution_due
         start = dt.datetime.now(dt.UTC)
-        await perform(services.db, services.bus, CLI, lambda tx: domain.change_status(tx.conn, ticket_id, "pending", services.policy, tx.feed, now=start))
+        await perform(
+            services.db,
+            services.bus,
+            CLI,
+            lambda tx: domain.change_status(tx.conn, ticket_id, "pending", services.policy, tx.feed, now=start),
+        )
         async with services.db.read() as session:
             assert (await session.get(Ticket, ticket_id)).resolution_due is None  # the clock is stopped
-        await perform(services.db, services.bus, CLI, lambda tx: domain.change_status(tx.conn, ticket_id, "open", services.policy, tx.feed, now=start + dt.timedelta(hours=2)))
+        await perform(
+            services.db,
+            services.bus,
+            CLI,
+            lambda tx: domain.change_status(tx.conn, ticket_id, "open", services.policy, tx.feed, now=start + dt.timedelta(hours=2)),
+        )
         async with services.db.read() as session:
             after = (await session.get(Ticket, ticket_id)).resolution_due
         assert dt.timedelta(hours=1, minutes=59) < after - before < dt.timedelta(hours=2, minutes=1)

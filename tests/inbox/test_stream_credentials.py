@@ -31,9 +31,7 @@ async def browser(node: Daemon, email: str) -> httpx.AsyncClient:
     """A signed-in browser (its cookie jar holds the session)."""
     client = httpx.AsyncClient(base_url=node.url, timeout=30)
     form = await client.get("/login")
-    signed = await client.post(
-        "/login", data={"email": email, "password": PASSWORD, "csrf": csrf_in(form.text, "/login")}
-    )
+    signed = await client.post("/login", data={"email": email, "password": PASSWORD, "csrf": csrf_in(form.text, "/login")})
     assert signed.status_code == 303, signed.text
     return client
 
@@ -57,9 +55,7 @@ async def add_agent(admin: httpx.AsyncClient, email: str) -> str:
 
 
 class Stream:
-    def __init__(
-        self, node: Daemon, after: int, *, token: str | None = None, cookie: str | None = None
-    ) -> None:
+    def __init__(self, node: Daemon, after: int, *, token: str | None = None, cookie: str | None = None) -> None:
         query = f"after={after}" + (f"&token={token}" if token else "")
         self.url = node.url.replace("http", "ws") + f"/api/v1/stream?{query}"
         self.headers = {"Cookie": f"fd_session={cookie}"} if cookie else {}
@@ -77,11 +73,7 @@ class Stream:
         while True:
             frame = json.loads(await asyncio.wait_for(self.ws.recv(), 30))
             self.frames.append(frame)
-            if (
-                frame["type"] == kind
-                and frame.get("payload", {}).get("direction") == "in"
-                and frame["seq"] > 0
-            ):
+            if frame["type"] == kind and frame.get("payload", {}).get("direction") == "in" and frame["seq"] > 0:
                 return frame
 
     async def closing_code(self, deadline: float = 30.0) -> int:
@@ -102,15 +94,11 @@ async def latest_seq(admin: httpx.AsyncClient) -> int:
     return int((await admin.get("/api/v1/events", params={"limit": 1})).json()["latest_seq"])
 
 
-async def test_a_stream_closes_4401_and_delivers_nothing_once_its_credential_is_gone(
-    daemon: Daemon, tmp_path: Path
-) -> None:
+async def test_a_stream_closes_4401_and_delivers_nothing_once_its_credential_is_gone(daemon: Daemon, tmp_path: Path) -> None:
     daemon.channels = [spool_channel(tmp_path)]
     root = daemon.admin_token()
     daemon.start()
-    admin = httpx.AsyncClient(
-        base_url=daemon.url, timeout=30, headers={"Authorization": f"Bearer {root}"}
-    )
+    admin = httpx.AsyncClient(base_url=daemon.url, timeout=30, headers={"Authorization": f"Bearer {root}"})
     ana_token, cy_token = (
         await add_agent(admin, "ana@example.com"),
         await add_agent(admin, "cy@example.com"),
@@ -131,24 +119,12 @@ async def test_a_stream_closes_4401_and_delivers_nothing_once_its_credential_is_
         for stream in (control, *gone):  # every stream is live
             await stream.until("message.created")
 
-        [ana] = [
-            t
-            for t in (await admin.get("/api/v1/tokens")).json()["items"]
-            if t["agent"] == "ana@example.com"
-        ]
+        [ana] = [t for t in (await admin.get("/api/v1/tokens")).json()["items"] if t["agent"] == "ana@example.com"]
         assert (await admin.delete(f"/api/v1/tokens/{ana['id']}")).status_code == 204
         page = await bo.get("/")
-        assert (
-            await bo.post("/logout", data={"csrf": csrf_in(page.text, "/logout")})
-        ).status_code == 303
-        [cy] = [
-            a
-            for a in (await admin.get("/api/v1/agents")).json()["items"]
-            if a["email"] == "cy@example.com"
-        ]
-        assert (
-            await admin.patch(f"/api/v1/agents/{cy['id']}", json={"active": False})
-        ).status_code == 200
+        assert (await bo.post("/logout", data={"csrf": csrf_in(page.text, "/logout")})).status_code == 303
+        [cy] = [a for a in (await admin.get("/api/v1/agents")).json()["items"] if a["email"] == "cy@example.com"]
+        assert (await admin.patch(f"/api/v1/agents/{cy['id']}", json={"active": False})).status_code == 200
         di_elsewhere = await browser(daemon, "di@example.com")
         form = await di_elsewhere.get("/account/password")
         fields = {
@@ -165,9 +141,7 @@ async def test_a_stream_closes_4401_and_delivers_nothing_once_its_credential_is_
         assert late["seq"] > cutoff
         for stream in gone:
             assert await stream.closing_code() == 4401
-            delivered = [
-                f["seq"] for f in stream.frames if f["type"] != "heartbeat" and f["seq"] > cutoff
-            ]
+            delivered = [f["seq"] for f in stream.frames if f["type"] != "heartbeat" and f["seq"] > cutoff]
             assert delivered == [], stream.frames
         for client in (admin, bo, di, di_elsewhere):
             await client.aclose()
@@ -178,16 +152,10 @@ async def test_an_idle_stream_closes_within_seconds_of_its_token_being_revoked(
 ) -> None:
     root = daemon.admin_token()
     daemon.start()
-    admin = httpx.AsyncClient(
-        base_url=daemon.url, timeout=30, headers={"Authorization": f"Bearer {root}"}
-    )
+    admin = httpx.AsyncClient(base_url=daemon.url, timeout=30, headers={"Authorization": f"Bearer {root}"})
     token = await add_agent(admin, "ana@example.com")
     async with Stream(daemon, await latest_seq(admin), token=token) as stream:
-        [row] = [
-            t
-            for t in (await admin.get("/api/v1/tokens")).json()["items"]
-            if t["agent"] == "ana@example.com"
-        ]
+        [row] = [t for t in (await admin.get("/api/v1/tokens")).json()["items"] if t["agent"] == "ana@example.com"]
         assert (await admin.delete(f"/api/v1/tokens/{row['id']}")).status_code == 204
         # No event follows: the periodic re-check (every 5 s) closes it.
         assert await stream.closing_code() == 4401

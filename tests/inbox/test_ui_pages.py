@@ -68,18 +68,32 @@ async def test_a_reply_from_the_page_carries_the_chosen_files(api: Api) -> None:
     page = await api.client.get(f"/conversations/{cid}")
     assert 'enctype="multipart/form-data"' in page.text and 'type="file" name="file" multiple' in page.text
     # A browser sends an empty, nameless part when no file was chosen: a reply without files.
-    plain = await api.client.post(f"/conversations/{cid}/reply", data={"csrf": csrf, "text": "No file"}, files=[("file", ("", b"", "application/octet-stream"))])
+    plain = await api.client.post(
+        f"/conversations/{cid}/reply", data={"csrf": csrf, "text": "No file"}, files=[("file", ("", b"", "application/octet-stream"))]
+    )
     assert plain.status_code == 303
-    sent = await api.client.post(f"/conversations/{cid}/reply", data={"csrf": csrf, "text": "Here it is"}, files=[("file", ("form-A1.pdf", b"%PDF form", "application/pdf"))])
+    sent = await api.client.post(
+        f"/conversations/{cid}/reply",
+        data={"csrf": csrf, "text": "Here it is"},
+        files=[("file", ("form-A1.pdf", b"%PDF form", "application/pdf"))],
+    )
     assert sent.status_code == 303 and "error" not in sent.headers["location"]
-    empty = await api.client.post(f"/conversations/{cid}/reply", data={"csrf": csrf, "text": "Oops"}, files=[("file", ("blank.txt", b"", "text/plain"))])
+    empty = await api.client.post(
+        f"/conversations/{cid}/reply", data={"csrf": csrf, "text": "Oops"}, files=[("file", ("blank.txt", b"", "text/plain"))]
+    )
     assert empty.status_code == 303 and empty.headers["location"].endswith("?error=files_refused")
     shown = await api.client.get(empty.headers["location"])
     assert "The reply was not sent" in shown.text
     messages = (await api.client.get(f"/api/v1/conversations/{cid}/messages", headers=api.auth(api.admin_token))).json()["items"]
-    assert [(m["text"], [a["filename"] for a in m["attachments"]]) for m in messages] == [("Which form?", []), ("No file", []), ("Here it is", ["form-A1.pdf"])]
+    assert [(m["text"], [a["filename"] for a in m["attachments"]]) for m in messages] == [
+        ("Which form?", []),
+        ("No file", []),
+        ("Here it is", ["form-A1.pdf"]),
+    ]
     assert "form-A1.pdf" in (await api.client.get(f"/conversations/{cid}")).text
-    forged = await api.client.post(f"/conversations/{cid}/reply", data={"csrf": "wrong", "text": "x"}, files=[("file", ("a.txt", b"a", "text/plain"))])
+    forged = await api.client.post(
+        f"/conversations/{cid}/reply", data={"csrf": "wrong", "text": "x"}, files=[("file", ("a.txt", b"a", "text/plain"))]
+    )
     assert forged.status_code in (400, 403)
 
 
@@ -93,7 +107,9 @@ async def test_reply_assign_resolve_and_convert_to_incident(api: Api) -> None:
     assert assign.status_code == 303
     resolved = await api.client.post(f"/conversations/{cid}/update", data={"csrf": csrf, "status": "resolved"})
     assert resolved.status_code == 303
-    converted = await api.client.post(f"/conversations/{cid}/ticket", data={"csrf": csrf, "kind": "incident", "impact": "high", "urgency": "medium"})
+    converted = await api.client.post(
+        f"/conversations/{cid}/ticket", data={"csrf": csrf, "kind": "incident", "impact": "high", "urgency": "medium"}
+    )
     assert converted.status_code == 303 and converted.headers["location"].startswith("/tickets/")
     async with api.services.db.read() as session:
         conversation = await session.get(Conversation, cid)
@@ -192,10 +208,13 @@ async def test_admin_adds_a_channel_and_a_rule_and_tests_it(api: Api) -> None:
     incomplete = await api.client.post("/admin/channels", data={"csrf": csrf, "name": "drop", "type": "spool", "settings": "{}"})
     # The adapter's model wants its dirs: the form comes back with the reason and what was typed.
     assert incomplete.status_code == 422 and "inbox_dir" in incomplete.text and 'value="drop"' in incomplete.text
-    secret = await api.client.post("/admin/channels", data={"csrf": csrf, "name": "tg", "type": "telegram", "settings": '{"token": "123:abc"}'})
+    secret = await api.client.post(
+        "/admin/channels", data={"csrf": csrf, "name": "tg", "type": "telegram", "settings": '{"token": "123:abc"}'}
+    )
     assert secret.status_code == 303 and "error" not in secret.headers["location"]
     added = await api.client.post(
-        "/admin/channels", data={"csrf": csrf, "name": "drop", "type": "spool", "settings": '{"inbox_dir": "/tmp/fd-in", "outbox_dir": "/tmp/fd-out"}'}
+        "/admin/channels",
+        data={"csrf": csrf, "name": "drop", "type": "spool", "settings": '{"inbox_dir": "/tmp/fd-in", "outbox_dir": "/tmp/fd-out"}'},
     )
     assert added.status_code == 303 and "error" not in added.headers["location"]
     listed = await api.client.get("/admin/channels", params={"edit": "1"})
@@ -259,7 +278,9 @@ async def test_safe_image_attachments_get_a_preview_and_canned_responses_are_off
 
     channel = await add_channel(api.services, "mail", "email")
     png = b"\\x89PNG\\r\\n\\x1a\\n" + b"0" * 32
-    message = inbound("a1", attachments=[InboundAttachment("shot.png", "image/png", png), InboundAttachment("evil.svg", "image/svg+xml", b"<svg/>")])
+    message = inbound(
+        "a1", attachments=[InboundAttachment("shot.png", "image/png", png), InboundAttachment("evil.svg", "image/svg+xml", b"<svg/>")]
+    )
     [result] = await api.services.ingestor.ingest(channel, [message])
     csrf = await sign_in(api, "root@example.com", role="admin")
     await api.client.post("/admin/canned", data={"csrf": csrf, "name": "Thanks", "text": "Thank you for writing!"})
@@ -281,7 +302,9 @@ async def test_snooze_language_choice_and_quarantine_actions(api: Api) -> None:
         await session.flush()
         item_id = item.id
     csrf = await sign_in(api, "root@example.com", role="admin")
-    snoozed = await api.client.post(f"/conversations/{result.conversation_id}/update", data={"csrf": csrf, "status": "snoozed", "snooze": "1d"})
+    snoozed = await api.client.post(
+        f"/conversations/{result.conversation_id}/update", data={"csrf": csrf, "status": "snoozed", "snooze": "1d"}
+    )
     assert snoozed.status_code == 303
     async with api.services.db.read() as session:
         conversation = await session.get(Conversation, result.conversation_id)
@@ -298,7 +321,10 @@ async def test_snooze_language_choice_and_quarantine_actions(api: Api) -> None:
     await api.client.post("/account/language", data={"csrf": csrf, "language": "es"})
     spanish = await api.client.get("/", headers={"Accept-Language": "en"})
     assert "Bandeja de entrada" in spanish.text
-    tested = await api.client.post("/admin/rules/test", data={"csrf": csrf, "text": "factura", "conditions": '{"text_matches": "factura"}', "actions": '{"tag": ["billing"]}'})
+    tested = await api.client.post(
+        "/admin/rules/test",
+        data={"csrf": csrf, "text": "factura", "conditions": '{"text_matches": "factura"}', "actions": '{"tag": ["billing"]}'},
+    )
     assert "billing" in tested.text and 'rule "tested" added' not in tested.text  # the tester speaks Spanish too
     away = await api.client.post("/account/availability", data={"csrf": csrf, "availability": "away"})
     assert away.status_code == 303
@@ -319,7 +345,9 @@ async def test_major_incident_links_children_and_duplicates_are_offered_for_merg
     [a] = await api.services.ingestor.ingest(mail, [inbound("m1", sender="ana@example.com", name="Ana Pérez", text="down")])
     [b] = await api.services.ingestor.ingest(chat, [inbound("c1", sender="visitor-7", name="Ana Pérez", text="down too")])
     csrf = await sign_in(api, "agent@example.com")
-    major = await api.client.post(f"/conversations/{a.conversation_id}/ticket", data={"csrf": csrf, "kind": "incident", "impact": "high", "urgency": "high"})
+    major = await api.client.post(
+        f"/conversations/{a.conversation_id}/ticket", data={"csrf": csrf, "kind": "incident", "impact": "high", "urgency": "high"}
+    )
     child = await api.client.post(f"/conversations/{b.conversation_id}/ticket", data={"csrf": csrf, "kind": "incident"})
     async with api.services.db.read() as session:
         child_ticket = await session.scalar(select(Ticket).where(Ticket.conversation_id == b.conversation_id))

@@ -74,9 +74,7 @@ def test_an_agent_at_capacity_gets_work_again_once_one_is_closed():
 
 def test_capacity_zero_takes_nothing_and_none_is_unlimited():
     assert choose_agent("round_robin", [AgentState(1, capacity=0)]).agent_id is None
-    assert (
-        choose_agent("round_robin", [AgentState(1, capacity=None, open_count=10_000)]).agent_id == 1
-    )
+    assert choose_agent("round_robin", [AgentState(1, capacity=None, open_count=10_000)]).agent_id == 1
 
 
 def test_nobody_available_keeps_the_pointer_and_says_why():
@@ -121,9 +119,7 @@ def test_manual_never_assigns_anyone_even_a_sticky_agent():
 def test_sticky_returns_the_contact_to_their_previous_agent_without_using_a_turn():
     a = choose_agent("round_robin", agents(1, 2, 3), previous_agent_id=3, rr_pointer=1)
     assert (a.agent_id, a.rr_pointer, a.reason) == (3, 1, "sticky")
-    a = choose_agent(
-        "least_open", [AgentState(1), AgentState(2, open_count=5)], previous_agent_id=2
-    )
+    a = choose_agent("least_open", [AgentState(1), AgentState(2, open_count=5)], previous_agent_id=2)
     assert (a.agent_id, a.reason) == (2, "sticky")
 
 

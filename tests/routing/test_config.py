@@ -55,9 +55,7 @@ def test_the_documented_example_parses_and_builds_policies():
     hours = hours_adapter.validate_python(EXAMPLE["business_hours"])
     with pytest.raises(ValidationError, match="resolution must not be shorter"):
         sla_adapter.validate_python(EXAMPLE["sla"])
-    sla = sla_adapter.validate_python(
-        [EXAMPLE["sla"][0], {**EXAMPLE["sla"][1], "resolution": "24h"}]
-    )
+    sla = sla_adapter.validate_python([EXAMPLE["sla"][0], {**EXAMPLE["sla"][1], "resolution": "24h"}])
     assert teams[0].assignment == "least_open" and teams[0].sticky
     assert hours["default"].holidays == [dt.date(2026, 12, 25), dt.date(2027, 1, 1)]
     assert check_routing(teams=teams, sla=sla, business_hours=hours) == []
@@ -94,9 +92,7 @@ def test_bad_durations_say_what_is_expected(text, message):
 
 def test_business_hours_errors_name_the_key():
     with pytest.raises(ValidationError) as info:
-        BusinessHoursConfig.model_validate(
-            {"timezone": "Mars/Olympus", "mon": ["9-5"], "tuesday": ["09:00-17:00"]}
-        )
+        BusinessHoursConfig.model_validate({"timezone": "Mars/Olympus", "mon": ["9-5"], "tuesday": ["09:00-17:00"]})
     errors = {e["loc"][0]: e["msg"] for e in info.value.errors()}
     assert "not a known time zone" in errors["timezone"]
     assert "not a time of day" in errors["mon"]
@@ -116,9 +112,7 @@ def test_teams_reject_unknown_strategies_and_non_email_members():
 
 
 def test_check_routing_reports_problems_across_sections():
-    teams = teams_adapter.validate_python(
-        [{"name": "billing", "members": ["ghost@example.com"]}, {"name": "billing"}]
-    )
+    teams = teams_adapter.validate_python([{"name": "billing", "members": ["ghost@example.com"]}, {"name": "billing"}])
     sla = sla_adapter.validate_python(
         [
             {
@@ -131,9 +125,7 @@ def test_check_routing_reports_problems_across_sections():
         ]
     )
     rules = [{"name": "r", "if": {"text_matches": "("}, "then": {"assign_team": "sales"}}]
-    problems = check_routing(
-        teams=teams, rules=rules, sla=sla, business_hours={}, agents=["ana@example.com"]
-    )
+    problems = check_routing(teams=teams, rules=rules, sla=sla, business_hours={}, agents=["ana@example.com"])
     assert problems == [
         "teams: the name 'billing' is used twice",
         "teams[0].members: no agent with email 'ghost@example.com'",

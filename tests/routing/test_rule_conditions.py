@@ -9,9 +9,7 @@ from routing.snapshot import MessageSnapshot
 
 
 def snap(**kw):
-    base = dict(
-        channel="support", channel_type="email", sender_address="ana@example.com", text="hello"
-    )
+    base = dict(channel="support", channel_type="email", sender_address="ana@example.com", text="hello")
     base.update(kw)
     return MessageSnapshot(**base)
 
@@ -42,9 +40,7 @@ def test_sender_globs_match_case_insensitively(globs, matches):
 
 
 def test_sender_glob_also_tries_the_email_a_chat_channel_knows():
-    telegram = snap(
-        channel_type="telegram", sender_address="123456", sender_email="ana@example.com"
-    )
+    telegram = snap(channel_type="telegram", sender_address="123456", sender_email="ana@example.com")
     assert conditions.sender(("*@example.com",), telegram) is None
     assert conditions.sender(("123456",), telegram) is None
 
@@ -119,10 +115,7 @@ def test_language_matches_by_primary_tag_or_exact_region(language, wanted, match
 def test_business_hours_condition_reads_the_snapshot_flag():
     assert conditions.business_hours("in", snap(in_business_hours=True)) is None
     assert conditions.business_hours("out", snap(in_business_hours=False)) is None
-    assert (
-        conditions.business_hours("out", snap(in_business_hours=True))
-        == "received in of business hours"
-    )
+    assert conditions.business_hours("out", snap(in_business_hours=True)) == "received in of business hours"
 
 
 def test_conversation_condition_tells_new_from_existing():

@@ -10,9 +10,7 @@ def rule(name, then, when=None, enabled=True):
 
 
 def snap(**kw):
-    base = dict(
-        channel="support", channel_type="email", sender_address="ana@example.com", text="hello"
-    )
+    base = dict(channel="support", channel_type="email", sender_address="ana@example.com", text="hello")
     base.update(kw)
     return MessageSnapshot(**base)
 
@@ -100,9 +98,7 @@ def test_tags_accumulate_across_rules_without_duplicates():
 
 
 def test_the_same_value_set_again_leaves_the_credit_with_the_first_rule():
-    d = evaluate(
-        [rule("a", {"assign_team": "billing"}), rule("b", {"assign_team": "billing"})], snap()
-    )
+    d = evaluate([rule("a", {"assign_team": "billing"}), rule("b", {"assign_team": "billing"})], snap())
     assert [a.rule for a in d.applied] == ["a"]
     assert [a.rule for a in d.superseded] == ["b"]
 

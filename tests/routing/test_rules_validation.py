@@ -33,9 +33,7 @@ then = { convert = "incident", impact = "high", urgency = "high" }
 
 
 def test_a_single_string_is_taken_as_a_list_of_one():
-    r = validate_rule(
-        {"name": "r", "if": {"channel": "support", "language": "es"}, "then": {"tag": "x"}}
-    )
+    r = validate_rule({"name": "r", "if": {"channel": "support", "language": "es"}, "then": {"tag": "x"}})
     assert r.if_.channel == ("support",) and r.then.tag == ("x",)
 
 
@@ -47,9 +45,7 @@ def test_rules_serialise_with_the_if_key_and_read_back_the_same():
 
 
 def test_unknown_keys_are_rejected_with_a_suggestion_and_the_known_keys():
-    found = problems(
-        {"name": "r", "if": {"chanel": "x"}, "then": {"prority": "P1"}, "enabeld": True}
-    )
+    found = problems({"name": "r", "if": {"chanel": "x"}, "then": {"prority": "P1"}, "enabeld": True})
     by_key = {p.split(":")[0]: p for p in found}
     assert set(by_key) == {"rules[0].enabeld", "rules[0].if.chanel", "rules[0].then.prority"}
     assert "unknown key 'enabeld' (did you mean 'enabled'?)" in by_key["rules[0].enabeld"]
@@ -59,9 +55,7 @@ def test_unknown_keys_are_rejected_with_a_suggestion_and_the_known_keys():
 
 
 def test_bad_regexes_are_reported_at_config_time():
-    found = problems(
-        {"name": "r", "if": {"subject_matches": "[", "text_matches": "(?<"}, "then": {"tag": "x"}}
-    )
+    found = problems({"name": "r", "if": {"subject_matches": "[", "text_matches": "(?<"}, "then": {"tag": "x"}})
     assert found[0].startswith("rules[0].if.subject_matches: not a valid regular expression")
     assert found[1].startswith("rules[0].if.text_matches: not a valid regular expression")
 
@@ -130,9 +124,7 @@ def test_each_invalid_rule_gets_a_message_naming_the_key(data, expected):
 
 def test_priority_together_with_an_incident_is_rejected_with_the_reason():
     found = problems({"name": "r", "then": {"convert": "incident", "priority": "P1"}})
-    assert found == [
-        'rules[0].then: an incident\'s priority comes from its impact and urgency; give those instead of "priority"'
-    ]
+    assert found == ['rules[0].then: an incident\'s priority comes from its impact and urgency; give those instead of "priority"']
 
 
 def test_references_are_checked_when_the_names_are_known():

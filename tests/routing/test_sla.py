@@ -27,9 +27,7 @@ P1 = SLAPolicy("P1", first_response_minutes=60, resolution_minutes=8 * 60, busin
 
 
 def test_due_times_in_business_hours_on_a_weekday():
-    assert due_times(madrid(2026, 11, 30, 10, 0), P1) == DueTimes(
-        madrid(2026, 11, 30, 11, 0), madrid(2026, 12, 1, 10, 0)
-    )
+    assert due_times(madrid(2026, 11, 30, 10, 0), P1) == DueTimes(madrid(2026, 11, 30, 11, 0), madrid(2026, 12, 1, 10, 0))
 
 
 def test_a_ticket_opened_on_friday_evening_is_due_on_monday():
@@ -40,9 +38,7 @@ def test_a_ticket_opened_on_friday_evening_is_due_on_monday():
 
 def test_holidays_do_not_count():
     # Monday Dec 7 16:30: 30 min Monday, Tuesday is a holiday, 30 min Wednesday.
-    assert due_times(madrid(2026, 12, 7, 16, 30), P1).first_response_due == madrid(
-        2026, 12, 9, 9, 30
-    )
+    assert due_times(madrid(2026, 12, 7, 16, 30), P1).first_response_due == madrid(2026, 12, 9, 9, 30)
 
 
 def test_a_24x7_policy_is_plain_elapsed_time_by_default():
@@ -160,10 +156,7 @@ def test_due_soon_threshold_is_configurable():
     now = DUE - dt.timedelta(minutes=50)
     assert sla_state(now, DUE) == "ok"
     assert sla_state(now, DUE, due_soon=dt.timedelta(hours=1)) == "due_soon"
-    assert (
-        sla_state(now, DUE, due_soon=SLAPolicy("P1", 60, 60, due_soon_minutes=60).due_soon)
-        == "due_soon"
-    )
+    assert sla_state(now, DUE, due_soon=SLAPolicy("P1", 60, 60, due_soon_minutes=60).due_soon) == "due_soon"
 
 
 def test_without_a_due_time_nothing_is_late():
@@ -219,11 +212,7 @@ def test_running_time_to_the_due_time_is_the_target(created, minutes, data):
     pauses = data.draw(pause_lists(created))
     due = due_at(created, minutes, OFFICE, pauses)
     paused = sum(
-        (
-            OFFICE.business_time_between(max(s, created), min(e, due))
-            for s, e in pauses
-            if min(e, due) > max(s, created)
-        ),
+        (OFFICE.business_time_between(max(s, created), min(e, due)) for s, e in pauses if min(e, due) > max(s, created)),
         dt.timedelta(0),
     )
     # Overlapping pauses would be counted twice by this simple sum: only check disjoint ones.

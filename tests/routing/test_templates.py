@@ -15,9 +15,7 @@ def templates():
     return NotificationTemplates(strict=True)  # strict: a misspelt variable fails the test
 
 
-AUTO_REPLY = dict(
-    contact_name="Ana", subject="Invoice", ticket_number=42, in_business_hours=True, next_open=None
-)
+AUTO_REPLY = dict(contact_name="Ana", subject="Invoice", ticket_number=42, in_business_hours=True, next_open=None)
 
 
 def test_the_shipped_templates_are_auto_reply_and_ticket_status_in_both_languages(templates):
@@ -30,9 +28,7 @@ def test_the_shipped_templates_are_auto_reply_and_ticket_status_in_both_language
     ("language", "chosen"),
     [("es", "es"), ("es-MX", "es"), ("en-GB", "en"), ("fr", "en"), (None, "en")],
 )
-def test_the_contact_language_picks_the_template_with_english_as_fallback(
-    templates, language, chosen
-):
+def test_the_contact_language_picks_the_template_with_english_as_fallback(templates, language, chosen):
     assert templates.render("auto_reply", language, AUTO_REPLY).language == chosen
 
 
@@ -54,20 +50,12 @@ def test_auto_reply_in_spanish(templates):
 
 def test_auto_reply_out_of_hours_says_when_we_open_in_the_contact_language(templates):
     ctx = AUTO_REPLY | {"in_business_hours": False, "next_open": dt.datetime(2026, 11, 30, 9, 0)}
-    assert (
-        "we will answer you from Monday 30 November at 09:00."
-        in templates.render("auto_reply", "en", ctx).text
-    )
-    assert (
-        "a partir del lunes 30 de noviembre a las 09:00."
-        in templates.render("auto_reply", "es", ctx).text
-    )
+    assert "we will answer you from Monday 30 November at 09:00." in templates.render("auto_reply", "en", ctx).text
+    assert "a partir del lunes 30 de noviembre a las 09:00." in templates.render("auto_reply", "es", ctx).text
 
 
 def test_auto_reply_without_name_subject_or_ticket(templates):
-    ctx = dict(
-        contact_name=None, subject=None, ticket_number=None, in_business_hours=True, next_open=None
-    )
+    ctx = dict(contact_name=None, subject=None, ticket_number=None, in_business_hours=True, next_open=None)
     r = templates.render("auto_reply", "en", ctx)
     assert r.subject == "We received your message"
     assert r.text.startswith("Hello,\n")
@@ -78,9 +66,7 @@ def test_auto_reply_without_name_subject_or_ticket(templates):
 @pytest.mark.parametrize("event", EVENTS)
 @pytest.mark.parametrize("kind", ["request", "incident"])
 def test_every_status_notification_renders_with_the_ticket_number(templates, language, event, kind):
-    ctx = dict(
-        event=event, ticket_number=7, ticket_kind=kind, ticket_title="VPN", contact_name="Ana"
-    )
+    ctx = dict(event=event, ticket_number=7, ticket_kind=kind, ticket_title="VPN", contact_name="Ana")
     r = templates.render("ticket_status", language, ctx)
     assert r.subject and "7" in r.subject and r.subject.endswith(": VPN")
     assert "7" in r.text
@@ -170,7 +156,4 @@ def test_split_subject():
 def test_format_when_passes_strings_through_and_blanks_none():
     assert format_when("tomorrow") == "tomorrow"
     assert format_when(None) == ""
-    assert (
-        format_when(dt.datetime(2026, 12, 6, 18, 5), "es-AR")
-        == "domingo 6 de diciembre a las 18:05"
-    )
+    assert format_when(dt.datetime(2026, 12, 6, 18, 5), "es-AR") == "domingo 6 de diciembre a las 18:05"

@@ -94,9 +94,7 @@ def test_a_customer_writing_on_a_closed_ticket_starts_a_new_one():
         ("closed", False, "closed"),
     ],
 )
-def test_an_agent_reply_takes_a_new_ticket_in_hand_or_waits_on_the_customer(
-    current, waiting, after
-):
+def test_an_agent_reply_takes_a_new_ticket_in_hand_or_waits_on_the_customer(current, waiting, after):
     assert status_after_agent_reply(current, waiting_on_customer=waiting) == after
 
 
@@ -137,9 +135,7 @@ def test_which_status_changes_notify_the_customer(previous, current, event):
 
 def test_child_incidents_link_to_a_major_incident():
     check_child_link(TicketRef(1, "incident"), TicketRef(2, "incident"))
-    check_child_link(
-        TicketRef(1, "incident", has_children=True), TicketRef(2, "incident", parent_id=1)
-    )
+    check_child_link(TicketRef(1, "incident", has_children=True), TicketRef(2, "incident", parent_id=1))
 
 
 @pytest.mark.parametrize(

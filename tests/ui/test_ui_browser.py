@@ -33,7 +33,9 @@ def drop(inbox_dir: Path, **message: str) -> None:
 
 @pytest.fixture
 def node(daemon: Daemon, tmp_path: Path) -> Daemon:
-    daemon.channels = [{"name": "drop", "type": "spool", "inbox_dir": str(tmp_path / "in"), "outbox_dir": str(tmp_path / "out"), "poll_interval": 0.1}]
+    daemon.channels = [
+        {"name": "drop", "type": "spool", "inbox_dir": str(tmp_path / "in"), "outbox_dir": str(tmp_path / "out"), "poll_interval": 0.1}
+    ]
     daemon.prepare()
     daemon.cli("agents", "add", "root@example.com", "--name", "Rosa Admin", "--role", "admin", "--password-stdin", input=PASSWORD + "\n")
     daemon.cli("agents", "add", "ana@example.com", "--name", "Ana Agent", "--role", "agent", "--password-stdin", input=PASSWORD + "\n")
@@ -94,7 +96,9 @@ async def test_agent_sees_a_message_arrive_live_replies_assigns_converts_and_res
     # The spool channel writes the reply, the file with it.
     await asyncio.to_thread(wait_until, lambda: list((tmp_path / "out").glob("*.json")), 60, 0.1, "the reply was written")
     [reply_file] = (tmp_path / "out").glob("*.json")
-    assert [(a["filename"], a["data_base64"]) for a in json.loads(reply_file.read_text())["attachments"]] == [("steps.txt", "MS4gcmVzdGFydA==")]
+    assert [(a["filename"], a["data_base64"]) for a in json.loads(reply_file.read_text())["attachments"]] == [
+        ("steps.txt", "MS4gcmVzdGFydA==")
+    ]
     await page.get_by_role("button", name="Assign to me").click()
     await page.locator("li.change", has_text="root@example.com").wait_for()
 
@@ -159,7 +163,14 @@ async def test_admin_adds_a_channel_and_a_rule_and_an_agent_is_kept_out(browser:
     assert "outages" in await admin.locator("[data-rule-outcome]").inner_text()
     await shot(admin, "admin-rules")
 
-    drop(tmp_path / "in", id="o-1", **{"from": "eva@example.com"}, name="Eva", subject="Outage in Madrid", text="Nada funciona desde las 9:00")
+    drop(
+        tmp_path / "in",
+        id="o-1",
+        **{"from": "eva@example.com"},
+        name="Eva",
+        subject="Outage in Madrid",
+        text="Nada funciona desde las 9:00",
+    )
     # A private team's conversation.
     await admin.get_by_role("link", name="Teams").click()
     await admin.get_by_label("Name").fill("vip")

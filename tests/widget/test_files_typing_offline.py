@@ -16,8 +16,7 @@ from tests.fixtures.daemon import Daemon, daemon, wait_until
 from tests.widget.test_gateway import ORIGIN, Visitor, api, widget_channel
 
 PNG = bytes.fromhex(
-    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
-    "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082"
+    "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082"
 )
 
 
@@ -116,7 +115,11 @@ async def test_uploads_refuse_forged_tickets_big_files_and_foreign_origins(node:
     assert big.status_code == 413 and big.json()["error"]["code"] == "too_large"
     foreign = upload(node, ticket, "x3", "a.txt", b"hello", origin="https://evil.example")
     assert foreign.status_code == 403 and "access-control-allow-origin" not in foreign.headers
-    broken = httpx.post(f"{node.url}/widget/website/upload", content=b"not a form", headers={"Origin": ORIGIN, "Content-Type": "multipart/form-data; boundary=zz"})
+    broken = httpx.post(
+        f"{node.url}/widget/website/upload",
+        content=b"not a form",
+        headers={"Origin": ORIGIN, "Content-Type": "multipart/form-data; boundary=zz"},
+    )
     assert broken.status_code in (400, 422) and "error" in broken.json()
     with api(node) as client:
         assert client.get("/api/v1/conversations").json()["items"] == []  # nothing stored
@@ -156,7 +159,10 @@ async def test_a_visitor_who_leaves_an_email_gets_replies_there_too(node: Daemon
         [conversation] = client.get("/api/v1/conversations").json()["items"]
         reply = client.post(f"/api/v1/conversations/{conversation['id']}/messages", json={"text": "We are on it"}).json()
         assert (await frame_of(visitor, "message", direction="out"))["text"] == "We are on it"
-        wait_until(lambda: client.get(f"/api/v1/conversations/{conversation['id']}/messages").json()["items"][-1]["delivery"] == "sent", what="reply sent")
+        wait_until(
+            lambda: client.get(f"/api/v1/conversations/{conversation['id']}/messages").json()["items"][-1]["delivery"] == "sent",
+            what="reply sent",
+        )
     [relayed] = [json.loads(p.read_text()) for p in (tmp_path / "out").glob("*.json")]
     assert (relayed["to"], relayed["text"]) == ("ana@example.com", "We are on it")
     assert reply["id"]
@@ -171,6 +177,9 @@ async def test_without_an_email_nothing_is_relayed(node: Daemon, tmp_path: Path)
     with api(node) as client:
         [conversation] = client.get("/api/v1/conversations").json()["items"]
         client.post(f"/api/v1/conversations/{conversation['id']}/messages", json={"text": "Hello!"})
-        wait_until(lambda: client.get(f"/api/v1/conversations/{conversation['id']}/messages").json()["items"][-1]["delivery"] == "sent", what="reply sent")
+        wait_until(
+            lambda: client.get(f"/api/v1/conversations/{conversation['id']}/messages").json()["items"][-1]["delivery"] == "sent",
+            what="reply sent",
+        )
     assert list((tmp_path / "out").glob("*.json")) == []
     await visitor.close()

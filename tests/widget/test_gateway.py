@@ -70,9 +70,7 @@ class Visitor:
 
 
 def api(node: Daemon) -> httpx.Client:
-    return httpx.Client(
-        base_url=node.url, headers={"Authorization": f"Bearer {node.token}"}, timeout=30
-    )  # type: ignore[attr-defined]
+    return httpx.Client(base_url=node.url, headers={"Authorization": f"Bearer {node.token}"}, timeout=30)  # type: ignore[attr-defined]
 
 
 async def test_message_ack_replay_and_resend_is_stored_once(node: Daemon) -> None:
@@ -90,20 +88,13 @@ async def test_message_ack_replay_and_resend_is_stored_once(node: Daemon) -> Non
     await again.connect(token=welcome["token"], after=0)  # a reload: same visitor
     replay = await again.expect("message")
     assert replay["id"] == ack["id"] and replay["seq"] == echoed["seq"]
-    await again.send(
-        {"type": "message", "client_id": "c1", "text": "Hello there"}
-    )  # resent after reconnect
+    await again.send({"type": "message", "client_id": "c1", "text": "Hello there"})  # resent after reconnect
     assert (await again.expect("ack"))["duplicate"] is True
     await again.close()
     with api(node) as client:
         [conversation] = client.get("/api/v1/conversations").json()["items"]
         assert conversation["channel"] == "website"
-        texts = [
-            m["text"]
-            for m in client.get(f"/api/v1/conversations/{conversation['id']}/messages").json()[
-                "items"
-            ]
-        ]
+        texts = [m["text"] for m in client.get(f"/api/v1/conversations/{conversation['id']}/messages").json()["items"]]
     assert texts == ["Hello there"]
 
 
@@ -115,12 +106,7 @@ async def test_agent_reply_reaches_the_visitor_live_and_after_reconnect(node: Da
     mine = await visitor.expect("message")
     with api(node) as client:
         [conversation] = client.get("/api/v1/conversations").json()["items"]
-        assert (
-            client.post(
-                f"/api/v1/conversations/{conversation['id']}/messages", json={"text": "Yes, today!"}
-            ).status_code
-            == 201
-        )
+        assert client.post(f"/api/v1/conversations/{conversation['id']}/messages", json={"text": "Yes, today!"}).status_code == 201
         assert (
             client.post(
                 f"/api/v1/conversations/{conversation['id']}/messages",
@@ -136,18 +122,14 @@ async def test_agent_reply_reaches_the_visitor_live_and_after_reconnect(node: Da
     missed = await later.expect("message")
     assert missed["text"] == "Yes, today!"
     await later.send({"type": "ping"})
-    assert (await later.expect("pong"))[
-        "type"
-    ] == "pong"  # and nothing else: the note stays private
+    assert (await later.expect("pong"))["type"] == "pong"  # and nothing else: the note stays private
     await later.close()
 
 
 async def test_a_disallowed_origin_is_refused(node: Daemon) -> None:
     for origin in ("https://evil.example", None):
         with pytest.raises(InvalidStatus) as refused:
-            await websockets.connect(
-                node.url.replace("http", "ws") + "/widget/website/ws", origin=origin
-            )
+            await websockets.connect(node.url.replace("http", "ws") + "/widget/website/ws", origin=origin)
         assert refused.value.response.status_code == 403  # refused at the handshake: nothing stored
 
 
@@ -169,9 +151,7 @@ async def test_bad_frames_get_error_frames_and_the_socket_stays_open(node: Daemo
         await visitor.send({"type": "message", "client_id": f"r{i}", "text": f"spam {i}"})
     kinds = []
     for _ in range(6):
-        kinds.append(
-            await visitor.expect("error") if len(kinds) == 5 else await visitor.expect("ack")
-        )
+        kinds.append(await visitor.expect("error") if len(kinds) == 5 else await visitor.expect("ack"))
     assert kinds[-1]["code"] == "rate_limited"
     await visitor.send({"type": "ping"})
     assert (await visitor.expect("pong"))["type"] == "pong"
@@ -192,21 +172,13 @@ async def test_binary_deep_and_lone_surrogate_frames_are_answered_and_the_socket
     await early.ws.send(hello)
     assert (await early.expect("welcome"))["identified"] is False
 
-    deep = (
-        json.dumps({"type": "message", "client_id": "d1", "text": "x"})[:-1]
-        + ', "extra": '
-        + "[" * 3000
-        + "]" * 3000
-        + "}"
-    )
+    deep = json.dumps({"type": "message", "client_id": "d1", "text": "x"})[:-1] + ', "extra": ' + "[" * 3000 + "]" * 3000 + "}"
     await early.ws.send(deep)
     error = await early.expect("error")
     assert error["code"] == "bad_frame" and "nests" in error["message"]
     await early.ws.send(b"\xff" * 100)
     assert (await early.expect("error"))["code"] == "bad_frame"
-    await early.ws.send(
-        '{"type": "message", "client_id": "s\\udc80", "text": "hola \\ud800 mundo"}'
-    )
+    await early.ws.send('{"type": "message", "client_id": "s\\udc80", "text": "hola \\ud800 mundo"}')
     ack = await early.expect("ack")
     assert ack["client_id"] == "s\ufffd" and ack["duplicate"] is False
     echoed = await early.expect("message")
@@ -272,16 +244,9 @@ def test_tokens_cannot_be_forged_or_moved_between_channels() -> None:
 
 def test_embed_script_and_demo_page(node: Daemon, tmp_path: Path) -> None:
     script = httpx.get(f"{node.url}/widget/website.js")
-    assert script.status_code == 200 and script.headers["content-type"].startswith(
-        "application/javascript"
-    )
-    assert (
-        script.text.startswith("var FRONTDESK_CONFIG = {") and '"channel": "website"' in script.text
-    )
+    assert script.status_code == 200 and script.headers["content-type"].startswith("application/javascript")
+    assert script.text.startswith("var FRONTDESK_CONFIG = {") and '"channel": "website"' in script.text
     assert len(script.content) < 30 * 1024
     demo = httpx.get(f"{node.url}/widget/website/demo")
-    assert (
-        demo.status_code == 200
-        and f'<script src="{node.url}/widget/website.js" async></script>' in demo.text
-    )
+    assert demo.status_code == 200 and f'<script src="{node.url}/widget/website.js" async></script>' in demo.text
     assert httpx.get(f"{node.url}/widget/nope.js").status_code == 404

@@ -73,7 +73,9 @@ class Session:
 
 
 def item(seq: int, message_id: int) -> TranscriptItem:
-    return TranscriptItem(seq=seq, message_id=message_id, direction="out", text="hi", author="Ann", created_at="2026-11-30T00:00:00+00:00", client_id=None)
+    return TranscriptItem(
+        seq=seq, message_id=message_id, direction="out", text="hi", author="Ann", created_at="2026-11-30T00:00:00+00:00", client_id=None
+    )
 
 
 async def test_sockets_joining_together_start_one_reader() -> None:

@@ -29,7 +29,16 @@ def host_page(node: Daemon, extra: str = "") -> str:
 @pytest.fixture
 def node(tmp_path: Path, sqlite_template: Path, site: StaticSite) -> Any:
     daemon = Daemon(workdir=tmp_path, db_url=clone_sqlite(sqlite_template, tmp_path))
-    daemon.channels = [{"name": "website", "type": "widget", "allowed_origins": [site.origin], "identity_secret": SECRET, "title": "Help", "title_es": "Ayuda"}]
+    daemon.channels = [
+        {
+            "name": "website",
+            "type": "widget",
+            "allowed_origins": [site.origin],
+            "identity_secret": SECRET,
+            "title": "Help",
+            "title_es": "Ayuda",
+        }
+    ]
     daemon.token = daemon.admin_token()  # type: ignore[attr-defined]
     daemon.start()
     yield daemon
@@ -50,7 +59,9 @@ def texts(node: Daemon, conversation_id: int) -> list[str]:
         return [m["text"] for m in client.get(f"/api/v1/conversations/{conversation_id}/messages").json()["items"]]
 
 
-async def test_visitor_chats_with_an_agent_and_the_transcript_survives_a_reload(browser: Any, node: Daemon, site: StaticSite, tmp_path: Path) -> None:
+async def test_visitor_chats_with_an_agent_and_the_transcript_survives_a_reload(
+    browser: Any, node: Daemon, site: StaticSite, tmp_path: Path
+) -> None:
     page = await (await browser.new_context(locale="en-US")).new_page()
     await page.goto(site.page("index.html", host_page(node)))
     launcher = page.get_by_role("button", name="Chat")
@@ -71,7 +82,9 @@ async def test_visitor_chats_with_an_agent_and_the_transcript_survives_a_reload(
     assert texts(node, conversation["id"]) == ["Where is my parcel?", "It arrives tomorrow."]
 
 
-async def test_spanish_visitor_sees_spanish_and_host_css_cannot_hide_the_widget(browser: Any, node: Daemon, site: StaticSite, tmp_path: Path) -> None:
+async def test_spanish_visitor_sees_spanish_and_host_css_cannot_hide_the_widget(
+    browser: Any, node: Daemon, site: StaticSite, tmp_path: Path
+) -> None:
     page = await (await browser.new_context(locale="es-ES")).new_page()
     await page.goto(site.page("es.html", host_page(node)))
     await page.get_by_role("button", name="Chat").click()  # the host's `button {display:none}` does not reach it

@@ -57,7 +57,9 @@ async def get_agents(svc: Svc, who: Admin) -> dict[str, Any]:
 
 @router.post("/agents", status_code=201)
 async def create_agent(svc: Svc, who: Admin, body: AgentIn) -> dict[str, Any]:
-    created = await agents.create_agent(svc.ctx, Actor.of(who), body.email, body.name, body.role, password=body.password, language=body.language)
+    created = await agents.create_agent(
+        svc.ctx, Actor.of(who), body.email, body.name, body.role, password=body.password, language=body.language
+    )
     return created.agent.as_json()
 
 
@@ -153,7 +155,9 @@ async def test_channel(svc: Svc, who: Admin, channel_id: Id) -> dict[str, Any]:
 
 
 @router.get("/quarantine")
-async def list_quarantine(svc: Svc, who: Admin, cursor: str | None = None, limit: Annotated[int, Query(ge=1, le=200)] = 50) -> dict[str, Any]:
+async def list_quarantine(
+    svc: Svc, who: Admin, cursor: str | None = None, limit: Annotated[int, Query(ge=1, le=200)] = 50
+) -> dict[str, Any]:
     after = pagination.decode(cursor, 1)
     async with svc.db.read() as session:
         query = select(QuarantineItem, Channel.name).join(Channel, Channel.id == QuarantineItem.channel_id)

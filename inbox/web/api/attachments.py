@@ -14,6 +14,7 @@ from inbox.web.errors import not_found
 
 router = APIRouter(tags=["attachments"])
 
+
 @router.get("/attachments/{attachment_id}")
 async def download(svc: Svc, who: Who, attachment_id: Id) -> Response:
     async with svc.db.read() as session:
@@ -32,4 +33,8 @@ async def download(svc: Svc, who: Who, attachment_id: Id) -> Response:
         data = await session.scalar(select(Blob.data).where(Blob.sha256 == attachment.sha256))
     content_type = attachment.content_type.split(";")[0].strip().lower()
     inline = content_type in INLINE_IMAGE_TYPES
-    return Response(content=data or b"", media_type=content_type if inline else "application/octet-stream", headers=download_headers(attachment.filename, inline))
+    return Response(
+        content=data or b"",
+        media_type=content_type if inline else "application/octet-stream",
+        headers=download_headers(attachment.filename, inline),
+    )

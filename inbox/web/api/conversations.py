@@ -43,9 +43,9 @@ class ReplyIn(BaseModel):
 class ConversationPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
     status: ConversationStatus | None = Field(default=None, description="null leaves it as it is")
-    assignee: str | None = Field(default=None, description="agent email; null or \"\" unassigns")
-    team: str | None = Field(default=None, description="team name; null or \"\" clears")
-    priority: Priority | Literal[""] | None = Field(default=None, description="null or \"\" clears")
+    assignee: str | None = Field(default=None, description='agent email; null or "" unassigns')
+    team: str | None = Field(default=None, description='team name; null or "" clears')
+    priority: Priority | Literal[""] | None = Field(default=None, description='null or "" clears')
     tags: list[str] | None = None
     snoozed_until: dt.datetime | None = None
 

@@ -58,7 +58,9 @@ async def current(request: Request, svc: Annotated[Services, Depends(services)])
     who = await authenticate(svc, request.headers.get("authorization"), request.cookies.get(COOKIE), request.method)
     limiter: RateLimiter = request.app.state.api_limiter
     if not limiter.allow(f"agent:{who.agent_id}"):
-        raise ApiError(429, f"more than {limiter.limit} requests in {limiter.window:g}s; slow down", headers={"Retry-After": str(int(limiter.window))})
+        raise ApiError(
+            429, f"more than {limiter.limit} requests in {limiter.window:g}s; slow down", headers={"Retry-After": str(int(limiter.window))}
+        )
     return who
 
 

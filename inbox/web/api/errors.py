@@ -14,6 +14,7 @@ from inbox.web.errors import ApiError, error_body, status_of
 
 log = logging.getLogger(__name__)
 
+
 def domain_error_response(exc: DomainError) -> JSONResponse:
     status = status_of(exc)
     return JSONResponse(error_body(status, exc.message, exc.code), status_code=status)

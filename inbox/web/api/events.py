@@ -40,7 +40,9 @@ async def visible_events(session: AsyncSession, who: Principal, after: int, limi
 
 
 @router.get("/events")
-async def list_events(svc: Svc, who: Who, after: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0, limit: Annotated[int, Query(ge=1, le=1000)] = 200) -> dict[str, Any]:
+async def list_events(
+    svc: Svc, who: Who, after: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0, limit: Annotated[int, Query(ge=1, le=1000)] = 200
+) -> dict[str, Any]:
     async with svc.db.read() as session:
         items = await visible_events(session, who, after, limit)
         latest = await events.latest_seq(session)

@@ -148,7 +148,11 @@ async def public_search(
     client = request.client.host if request.client else "?"
     limiter = _limiter(request)
     if not limiter.allow(f"ip:{client}"):
-        raise ApiError(429, f"more than {limiter.limit} searches a minute; slow down", headers={"Retry-After": "60", "Access-Control-Allow-Origin": "*"})
+        raise ApiError(
+            429,
+            f"more than {limiter.limit} searches a minute; slow down",
+            headers={"Retry-After": "60", "Access-Control-Allow-Origin": "*"},
+        )
     # Public, read-only and without credentials, so any site's page may call it.
     response.headers["Access-Control-Allow-Origin"] = "*"
     response.headers["Cache-Control"] = "public, max-age=60"
@@ -168,9 +172,7 @@ async def public_search(
 
 
 @router.get("/conversations/{conversation_id}/suggested-articles")
-async def suggested_articles(
-    svc: Svc, who: Who, conversation_id: Id, limit: Annotated[int, Query(ge=1, le=10)] = 5
-) -> dict[str, Any]:
+async def suggested_articles(svc: Svc, who: Who, conversation_id: Id, limit: Annotated[int, Query(ge=1, le=10)] = 5) -> dict[str, Any]:
     """Published articles matching the conversation's last customer messages."""
     async with svc.db.read() as session:
         found = await conv.get_visible(session, who, conversation_id)

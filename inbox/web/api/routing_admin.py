@@ -66,7 +66,9 @@ async def get_rules(svc: Svc, who: Admin) -> dict[str, Any]:
 
 @router.post("/rules", status_code=201)
 async def create_rule(svc: Svc, who: Admin, body: RuleIn) -> dict[str, Any]:
-    rule = await rule_actions.create_rule(svc.ctx, Actor.of(who), body.name, body.if_, body.then, enabled=body.enabled, position=body.position)
+    rule = await rule_actions.create_rule(
+        svc.ctx, Actor.of(who), body.name, body.if_, body.then, enabled=body.enabled, position=body.position
+    )
     return rule.as_json()
 
 
@@ -107,7 +109,9 @@ async def test_rules(svc: Svc, who: Admin, body: RuleTestIn) -> dict[str, Any]:
     else:
         rules = await svc.db.query(lambda s: load_stored_rules(s.connection()))
     templates = svc.policy.templates.names if svc.policy.templates else None
-    return explain(rules, body.message, calendar=default_calendar(svc.config.business_hours), teams=teams, agents=agents, templates=templates)
+    return explain(
+        rules, body.message, calendar=default_calendar(svc.config.business_hours), teams=teams, agents=agents, templates=templates
+    )
 
 
 @router.get("/teams")

@@ -107,7 +107,14 @@ async def _ticket(svc: Svc, who: Who, ticket_id: int) -> dict[str, Any]:
 @router.post("/conversations/{conversation_id}/ticket", status_code=201)
 async def convert(svc: Svc, who: Who, conversation_id: Id, body: TicketIn) -> dict[str, Any]:
     ticket_id = await actions.open_ticket(
-        svc.ctx, Actor.of(who), conversation_id, body.kind, impact=body.impact, urgency=body.urgency, priority=body.priority, title=body.title
+        svc.ctx,
+        Actor.of(who),
+        conversation_id,
+        body.kind,
+        impact=body.impact,
+        urgency=body.urgency,
+        priority=body.priority,
+        title=body.title,
     )
     return await _ticket(svc, who, ticket_id)
 
@@ -161,7 +168,13 @@ async def list_problems(svc: Svc, who: Who, cursor: str | None = None, limit: An
 @router.post("/problems", status_code=201)
 async def create_problem(svc: Svc, who: Who, body: ProblemIn) -> dict[str, Any]:
     problem_id = await actions.create_problem(
-        svc.ctx, Actor.of(who), body.title, root_cause=body.root_cause, workaround=body.workaround, known_error=body.known_error, incidents=body.incidents
+        svc.ctx,
+        Actor.of(who),
+        body.title,
+        root_cause=body.root_cause,
+        workaround=body.workaround,
+        known_error=body.known_error,
+        incidents=body.incidents,
     )
     return await get_problem(svc, who, problem_id)
 

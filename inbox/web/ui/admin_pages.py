@@ -91,7 +91,9 @@ async def channel_add(page: AdminForm, name: FormText = "", type: FormText = "",
 @router.post("/admin/channels/{channel_id}", response_class=HTMLResponse)
 async def channel_edit(page: AdminForm, channel_id: int, settings: FormText = "", enabled: FormText = "") -> Response:
     try:
-        await channel_actions.update_channel(page.services.ctx, page.actor, channel_id, parse_json_object(settings, "settings"), bool(enabled))
+        await channel_actions.update_channel(
+            page.services.ctx, page.actor, channel_id, parse_json_object(settings, "settings"), bool(enabled)
+        )
     except DomainError as exc:
         return await render_channels(page, status_of(exc), error=page.message_of(exc), edit=str(channel_id))
     return back("channels", flash="saved")
@@ -166,13 +168,17 @@ async def rule_test(
 ) -> Response:
     """Which rules fire on a sample message; with a rule's JSON given, only that rule."""
     svc = page.services
-    sample = SampleMessage(channel="test", channel_type=channel_type, sender=sender or "customer@example.com", subject=subject or None, text=text)
+    sample = SampleMessage(
+        channel="test", channel_type=channel_type, sender=sender or "customer@example.com", subject=subject or None, text=text
+    )
     error = ""
     outcome: dict[str, Any] | None = None
     teams, agents = await svc.db.query(known_names)
     try:
         if conditions.strip() or actions.strip():
-            rules = [validate_rule({"name": "tested", "if": parse_json_object(conditions, "if"), "then": parse_json_object(actions, "then")})]
+            rules = [
+                validate_rule({"name": "tested", "if": parse_json_object(conditions, "if"), "then": parse_json_object(actions, "then")})
+            ]
         else:
             rules = await svc.db.query(lambda s: load_stored_rules(s.connection()))
         templates = svc.policy.templates.names if svc.policy.templates else None
@@ -205,7 +211,14 @@ async def rule_toggle(page: AdminForm, rule_id: int, delete: FormText = "") -> R
 async def render_quarantine(page: Page, http_status: int = 200, **context: Any) -> Response:
     async with page.services.db.read() as session:
         query = (
-            select(QuarantineItem.id, QuarantineItem.external_id, QuarantineItem.error, QuarantineItem.status, QuarantineItem.created_at, Channel.name)
+            select(
+                QuarantineItem.id,
+                QuarantineItem.external_id,
+                QuarantineItem.error,
+                QuarantineItem.status,
+                QuarantineItem.created_at,
+                Channel.name,
+            )
             .join(Channel, Channel.id == QuarantineItem.channel_id)
             .where(QuarantineItem.status != "deleted")
             .order_by(QuarantineItem.id.desc())

@@ -98,7 +98,10 @@ async def tokens_context(page: Page) -> dict[str, Any]:
     async with page.services.db.read() as session:
         rows = (
             await session.execute(
-                select(ApiToken, Agent.email).join(Agent, Agent.id == ApiToken.agent_id).order_by(ApiToken.revoked, ApiToken.id.desc()).limit(500)
+                select(ApiToken, Agent.email)
+                .join(Agent, Agent.id == ApiToken.agent_id)
+                .order_by(ApiToken.revoked, ApiToken.id.desc())
+                .limit(500)
             )
         ).all()
     return {"tokens": rows, "agents": await page.services.db.query(active_emails)}

@@ -44,10 +44,7 @@ async def timeline(session: AsyncSession, conversation_id: int) -> list[dict[str
             a["preview"] = a["content_type"] in INLINE_IMAGE_TYPES
     changes = (
         await session.scalars(
-            select(Event)
-            .where(Event.conversation_id == conversation_id, Event.type.in_(TIMELINE_EVENTS))
-            .order_by(Event.seq)
-            .limit(500)
+            select(Event).where(Event.conversation_id == conversation_id, Event.type.in_(TIMELINE_EVENTS)).order_by(Event.seq).limit(500)
         )
     ).all()
     entries = [
@@ -109,7 +106,12 @@ def changes_from_form(form: Mapping[str, Any], current: dict[str, Any], my_email
         wanted = sorted({t.strip() for t in str(form["tags"]).split(",") if t.strip()})
         tags = wanted if wanted != sorted(current["tags"]) else None
     return actions.ConversationChanges(
-        status=status, assignee=assignee, team=field("team", current["team"]), priority=field("priority", current["priority"]), tags=tags, snoozed_until=until
+        status=status,
+        assignee=assignee,
+        team=field("team", current["team"]),
+        priority=field("priority", current["priority"]),
+        tags=tags,
+        snoozed_until=until,
     )
 
 
@@ -214,7 +216,9 @@ async def conversation_convert(
     urgency: Annotated[str, Form()] = "medium",
 ) -> Response:
     try:
-        ticket_id = await ticket_actions.open_ticket(page.services.ctx, page.actor, conversation_id, kind, impact=impact or None, urgency=urgency or None)
+        ticket_id = await ticket_actions.open_ticket(
+            page.services.ctx, page.actor, conversation_id, kind, impact=impact or None, urgency=urgency or None
+        )
     except DomainError as exc:
         return refused(page, exc)
     return RedirectResponse(f"/tickets/{ticket_id}", status_code=303)
@@ -241,7 +245,9 @@ async def presence(request: Request, page: AnyPage, board: Board, conversation_i
         board.leave(conversation_id, page.who.agent_id)
     else:
         board.report(conversation_id, page.who.agent_id, page.who.name, typing=state == "typing")
-    await svc.bus.signal({"kind": "presence", "conversation_id": conversation_id, "agent_id": page.who.agent_id, "author": page.who.name, "state": state})
+    await svc.bus.signal(
+        {"kind": "presence", "conversation_id": conversation_id, "agent_id": page.who.agent_id, "author": page.who.name, "state": state}
+    )
     if state == "typing":  # the widget visitor (and API stream clients) see it too
         await typing_signal(svc, page.who, conversation_id)
     others = board.others(conversation_id, page.who.agent_id)

@@ -72,7 +72,9 @@ async def figures(session: AsyncSession, who: Principal) -> dict[str, Any]:
     ).all()
     recent = (
         await session.execute(
-            select(Conversation.created_at, Conversation.first_response_at, Conversation.resolved_at).where(Conversation.created_at >= since, visible)
+            select(Conversation.created_at, Conversation.first_response_at, Conversation.resolved_at).where(
+                Conversation.created_at >= since, visible
+            )
         )
     ).all()
     first = [(r.first_response_at - r.created_at).total_seconds() for r in recent if r.first_response_at]

@@ -32,7 +32,9 @@ def matrix() -> list[tuple[str, list[str]]]:
 async def ticket_list(request: Request, page: Page, kind: str) -> Response:
     status = request.query_params.get("status", "")
     async with page.services.db.read() as session:
-        tickets = await queries.list_tickets(session, page.agent, kind=kind, status=status if status in TICKET_STATUSES else None, limit=200)
+        tickets = await queries.list_tickets(
+            session, page.agent, kind=kind, status=status if status in TICKET_STATUSES else None, limit=200
+        )
     return page.render(
         "ui/tickets.html", kind=kind, tickets=tickets, statuses=TICKET_STATUSES, status=status, matrix=matrix(), levels=LEVELS, now=utcnow()
     )
@@ -58,7 +60,15 @@ async def ticket_page(request: Request, page: AgentPage, ticket_id: int) -> Resp
         problems = list((await session.scalars(select(Problem).order_by(Problem.id.desc()).limit(100))).all())
     error = request.query_params.get("error", "")
     return page.render(
-        "ui/ticket.html", ticket=ticket, children=children, problems=problems, statuses=TICKET_STATUSES, matrix=matrix(), levels=LEVELS, now=utcnow(), error=error
+        "ui/ticket.html",
+        ticket=ticket,
+        children=children,
+        problems=problems,
+        statuses=TICKET_STATUSES,
+        matrix=matrix(),
+        levels=LEVELS,
+        now=utcnow(),
+        error=error,
     )
 
 

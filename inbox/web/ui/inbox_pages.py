@@ -64,7 +64,14 @@ class InboxQuery:
     def link(self, **changes: str) -> str:
         from urllib.parse import urlencode
 
-        values = {"view": self.view, "status": self.status, "channel": self.channel, "priority": self.priority, "tag": self.tag, "q": self.q}
+        values = {
+            "view": self.view,
+            "status": self.status,
+            "channel": self.channel,
+            "priority": self.priority,
+            "tag": self.tag,
+            "q": self.q,
+        }
         values.update(changes)
         return "/?" + urlencode({k: v for k, v in values.items() if v})
 

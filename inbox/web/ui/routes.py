@@ -34,9 +34,18 @@ class Page:
         self.t = translator(self.lang)
 
     def render(self, template: str, http_status: int = 200, **context: Any) -> HTMLResponse:
-        context.update(who=self.who, lang=self.lang, t=self.t, csrf=self.session.csrf if self.session else "", browser_session=self.session, path=self.request.url.path)
+        context.update(
+            who=self.who,
+            lang=self.lang,
+            t=self.t,
+            csrf=self.session.csrf if self.session else "",
+            browser_session=self.session,
+            path=self.request.url.path,
+        )
         response = TEMPLATES.TemplateResponse(self.request, template, context, status_code=http_status)
-        response.headers["Content-Security-Policy"] = "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'"
+        response.headers["Content-Security-Policy"] = (
+            "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'"
+        )
         response.headers["X-Content-Type-Options"] = "nosniff"
         return response
 
@@ -165,5 +174,15 @@ def install(app: FastAPI) -> None:
     app.mount("/static", StaticFiles(directory=str(Path(__file__).resolve().parent / "static")), name="static")
     app.state.login_throttle = LoginThrottle()  # per address, client and pair, this process
     app.state.presence = PresenceBoard()  # who is on which conversation, on this node
-    for module in (account_pages, session_pages, admin_pages, admin_people, kb_pages, inbox_pages, conversation_pages, desk_pages, dashboard):
+    for module in (
+        account_pages,
+        session_pages,
+        admin_pages,
+        admin_people,
+        kb_pages,
+        inbox_pages,
+        conversation_pages,
+        desk_pages,
+        dashboard,
+    ):
         app.include_router(module.router)

@@ -34,15 +34,11 @@ def throttle_of(request: Request) -> LoginThrottle:
     return throttle
 
 
-def login_page(
-    page: Page, request: Request, http_status: int = 200, **context: Any
-) -> HTMLResponse:
+def login_page(page: Page, request: Request, http_status: int = 200, **context: Any) -> HTMLResponse:
     """The sign-in form, with its CSRF token (and the cookie behind it, if the browser has none)."""
     svc: Services = request.app.state.services
     nonce = request.cookies.get(LOGIN_COOKIE) or svc.sessions.new_nonce()
-    response = page.render(
-        "ui/login.html", http_status, login_csrf=svc.sessions.login_token(nonce), **context
-    )
+    response = page.render("ui/login.html", http_status, login_csrf=svc.sessions.login_token(nonce), **context)
     if request.cookies.get(LOGIN_COOKIE) != nonce:
         response.set_cookie(
             LOGIN_COOKIE,
@@ -62,16 +58,12 @@ def login_csrf_ok(request: Request, submitted: str) -> bool:
 
 def too_many(page: Page, request: Request, wait: float, email: str) -> HTMLResponse:
     """The sign-in form while a throttle delay runs: 429 and how long to wait."""
-    response = login_page(
-        page, request, 429, error=page.t("too_many").format(seconds=seconds(wait)), email=email
-    )
+    response = login_page(page, request, 429, error=page.t("too_many").format(seconds=seconds(wait)), email=email)
     response.headers["Retry-After"] = str(seconds(wait))
     return response
 
 
-async def open_session(
-    response: Response, request: Request, agent: Agent, *, secure: bool, by_link: bool = False
-) -> None:
+async def open_session(response: Response, request: Request, agent: Agent, *, secure: bool, by_link: bool = False) -> None:
     """Start a server-side session for `agent` and give its key to the browser."""
     svc: Services = request.app.state.services
     started = await start_session(
@@ -81,7 +73,5 @@ async def open_session(
         client=client_of(request),
         by_link=by_link,
     )
-    response.set_cookie(
-        COOKIE, started.key, max_age=MAX_AGE, httponly=True, samesite="lax", secure=secure
-    )
+    response.set_cookie(COOKIE, started.key, max_age=MAX_AGE, httponly=True, samesite="lax", secure=secure)
     response.delete_cookie(LOGIN_COOKIE)
