@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from channels.base import OutboundAttachment
+from inbox.actions.notifications import notify_mentions
 from inbox.actions.runner import Actor, Context, Tx, perform
 from inbox.errors import Invalid, NotFound
 from inbox.markdown import render_markdown
@@ -25,7 +26,8 @@ async def send_reply(
 ) -> int:
     """Store the reply (its Markdown rendered to sanitised HTML) and queue its delivery, in
     one short write transaction; a public reply to a major incident also reaches every
-    affected customer's conversation. Returns the message id."""
+    affected customer's conversation. `@email` of an active agent in a private note
+    notifies that agent (in a public reply it notifies nobody). Returns the message id."""
     text = text.strip()
     if not text:
         raise Invalid("a reply needs text")
@@ -40,6 +42,8 @@ async def send_reply(
         if not private:
             for child in child_conversations(tx.conn, conversation_id):
                 queue_reply(tx.conn, child, reply, tx.feed, tx.now)
+        else:
+            notify_mentions(tx, conversation_id, message_id, text)
         details = {"conversation_id": conversation_id, "private": private, "attachments": len(reply.attachments)}
         tx.audit("message.create", f"message:{message_id}", details)
         return message_id

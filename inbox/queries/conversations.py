@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Text, and_, false, or_, select, true
+from sqlalchemy import ColumnElement, Select, Text, and_, false, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
@@ -25,6 +25,7 @@ from inbox.store.models import (
     Team,
     TeamMember,
     Ticket,
+    utcnow,
 )
 
 
@@ -66,12 +67,64 @@ class ListFilter:
     priority: str | None = None
     tag: str | None = None
     my_teams: bool = False  # only the caller's teams' conversations
+    waiting_minutes_over: int | None = None  # the customer has waited longer than this (see `waiting_over`)
+    sla: str | None = None  # due_soon | breached (see `sla_is`)
 
 
-async def list_conversations(
-    session: AsyncSession, who: Principal, filters: ListFilter, *, after: tuple[str, int] | None, limit: int
-) -> list[Conversation]:
+SLA_DUE_SOON = dt.timedelta(hours=1)
+
+
+def waiting_over(minutes: int, now: dt.datetime) -> ColumnElement[bool]:
+    """The customer is waiting: their last inbound message is newer than our last public
+    reply (an outbound message that is not a private note and not automated; none counts as
+    never), and it came more than `minutes` ago. Private notes and auto-replies answer nobody."""
+    last_in = (
+        select(func.max(Message.created_at))
+        .where(Message.conversation_id == Conversation.id, Message.direction == "in", Message.deleted_at.is_(None))
+        .scalar_subquery()
+    )
+    last_reply = (
+        select(func.max(Message.created_at))
+        .where(
+            Message.conversation_id == Conversation.id,
+            Message.direction == "out",
+            Message.private.is_(False),
+            Message.automated.is_(False),
+            Message.deleted_at.is_(None),
+        )
+        .scalar_subquery()
+    )
+    return and_(last_in.is_not(None), last_in <= now - dt.timedelta(minutes=minutes), or_(last_reply.is_(None), last_in > last_reply))
+
+
+def sla_is(state: str, now: dt.datetime) -> ColumnElement[bool]:
+    """A ticket of the conversation (not closed) has a target not met: `breached` when its due
+    time has passed, `due_soon` when it falls within the next hour. The targets are the ticket's
+    first response (met by the ticket's or the conversation's first response) and resolution."""
+    first_met = func.coalesce(Ticket.first_response_at, Conversation.first_response_at)
+
+    def due(column: Any) -> ColumnElement[bool]:
+        if state == "breached":
+            return column <= now
+        return and_(column > now, column <= now + SLA_DUE_SOON)
+
+    return (
+        select(Ticket.id)
+        .where(
+            Ticket.conversation_id == Conversation.id,
+            Ticket.status != "closed",
+            or_(
+                and_(Ticket.first_response_due.is_not(None), due(Ticket.first_response_due), first_met.is_(None)),
+                and_(Ticket.resolution_due.is_not(None), due(Ticket.resolution_due), Ticket.resolved_at.is_(None)),
+            ),
+        )
+        .exists()
+    )
+
+
+async def _matching(session: AsyncSession, who: Principal, filters: ListFilter, now: dt.datetime | None) -> Select[Conversation]:
     query = select(Conversation).where(await visibility(session, who))
+    now = now or utcnow()
     if filters.status:
         query = query.where(Conversation.status == filters.status)
     if filters.priority:
@@ -96,11 +149,34 @@ async def list_conversations(
         in_subject = Conversation.subject.ilike(pattern, escape="\\")
         matching = search.matching_conversations(search.dialect_of(session), filters.q)
         query = query.where(or_(Conversation.id.in_(matching), in_subject) if matching is not None else in_subject)
+    if filters.waiting_minutes_over is not None:
+        query = query.where(waiting_over(filters.waiting_minutes_over, now))
+    if filters.sla:
+        query = query.where(sla_is(filters.sla, now))
+    return query
+
+
+async def list_conversations(
+    session: AsyncSession,
+    who: Principal,
+    filters: ListFilter,
+    *,
+    after: tuple[str, int] | None,
+    limit: int,
+    now: dt.datetime | None = None,
+) -> list[Conversation]:
+    query = await _matching(session, who, filters, now)
     if after is not None:
         at = dt.datetime.fromisoformat(after[0])
         query = query.where(or_(Conversation.last_message_at < at, and_(Conversation.last_message_at == at, Conversation.id < after[1])))
     query = query.order_by(Conversation.last_message_at.desc(), Conversation.id.desc()).limit(limit)
     return list((await session.scalars(query)).all())
+
+
+async def count_conversations(session: AsyncSession, who: Principal, filters: ListFilter, *, now: dt.datetime | None = None) -> int:
+    """How many conversations the list would show (every page), as `who` may see them."""
+    matching = (await _matching(session, who, filters, now)).with_only_columns(Conversation.id).subquery()
+    return int(await session.scalar(select(func.count()).select_from(matching)) or 0)
 
 
 def _escape_like(value: str) -> str:

@@ -472,3 +472,36 @@ class AgentSession(Base):
     last_seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     ended_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+
+# Power tools: saved views and mentions (issue 20).
+
+
+class SavedView(Base):
+    """A named set of inbox filters: the owner's own, or shared with every agent."""
+
+    __tablename__ = "saved_view"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("agent.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    filters: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    shared: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime] = _created()
+    updated_at: Mapped[dt.datetime] = _created()
+
+
+class Notification(Base):
+    """Something an agent should look at (kind "mention": named in a private note)."""
+
+    __tablename__ = "notification"
+    __table_args__ = (Index("ix_notification_agent_read", "agent_id", "read_at", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agent.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversation.id", ondelete="CASCADE"))
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("message.id", ondelete="CASCADE"))
+    by_agent_id: Mapped[int | None] = mapped_column(ForeignKey("agent.id", ondelete="SET NULL"))
+    created_at: Mapped[dt.datetime] = _created()
+    read_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())

@@ -14,7 +14,9 @@ from channels.base import OutboundAttachment
 from inbox.actions import conversations as actions
 from inbox.actions.replies import MAX_TEXT, send_reply
 from inbox.actions.runner import Actor
+from inbox.actions.views import MAX_WAIT
 from inbox.queries import conversations as conv
+from inbox.queries.views import get_view, list_filter_of
 from inbox.store.models import Message
 from inbox.web import pagination
 from inbox.web.api.deps import Id, Svc, Who
@@ -61,13 +63,30 @@ async def list_conversations(
     q: Annotated[str | None, Query(max_length=200)] = None,
     priority: str | None = None,
     tag: str | None = None,
+    waiting_minutes_over: Annotated[int | None, Query(ge=0, le=MAX_WAIT)] = None,
+    sla: Literal["due_soon", "breached"] | None = None,
+    view: Annotated[int | None, Query(ge=1, le=2**63 - 1, description="a saved view's filters; other parameters given win")] = None,
     cursor: str | None = None,
     limit: Limit = 50,
 ) -> dict[str, Any]:
     after_values = pagination.decode(cursor, 2)
     after = (str(after_values[0]), int(after_values[1])) if after_values else None
-    filters = conv.ListFilter(status, channel, assignee, team, q, priority, tag)
+    given = {
+        "status": status,
+        "channel": channel,
+        "assignee": assignee,
+        "team": team,
+        "q": q,
+        "priority": priority,
+        "tag": tag,
+        "waiting_minutes_over": waiting_minutes_over,
+        "sla": sla,
+    }
     async with svc.db.read() as session:
+        saved = await get_view(session, who, view) if view is not None else None
+        if view is not None and saved is None:
+            raise not_found("view")
+        filters = list_filter_of(saved.filters if saved else {}, **given)
         rows = await conv.list_conversations(session, who, filters, after=after, limit=limit)
         items = await conv.describe(session, rows)
     last = rows[-1] if rows else None

@@ -30,6 +30,8 @@ router = APIRouter(prefix="/api/v1", tags=["events"])
 
 async def visible_events(session: AsyncSession, who: Principal, after: int, limit: int) -> list[dict[str, Any]]:
     query = select(Event).where(Event.seq > after).order_by(Event.seq).limit(limit)
+    # A notification is its agent's alone, whoever else may see the conversation (admins too).
+    query = query.where(or_(~Event.type.startswith("notification."), Event.payload["agent_id"].as_integer() == who.agent_id))
     if not who.is_admin:
         visible_ids = select(Conversation.id).where(await conv.visibility(session, who))
         query = query.where(
