@@ -12,12 +12,14 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from inbox import events
+from inbox.actions.views import SLA_STATES
 from inbox.auth import Principal
 from inbox.queries import conversations as conv
 from inbox.store.models import Channel, ConversationRead
 from inbox.web import pagination
 from inbox.web.errors import ApiError
 from inbox.web.ui.routes import AgentPage, Page
+from inbox.web.ui.view_tabs import view_tabs
 from routing.vocabulary import CONVERSATION_STATUSES, PRIORITIES
 
 VIEWS = ("mine", "unassigned", "team", "all")
@@ -32,6 +34,11 @@ class InboxQuery:
     priority: str = ""
     tag: str = ""
     q: str = ""
+    assignee: str = ""  # me | none | EMAIL (a saved view's; the built-in views set their own)
+    team: str = ""
+    waiting: str = ""  # minutes: the customer has waited longer than this
+    sla: str = ""  # due_soon | breached
+    saved: str = ""  # the saved view shown (its tab is the current one)
     cursor: str = ""  # older than this (opaque, as in the API)
 
     @classmethod
@@ -46,20 +53,43 @@ class InboxQuery:
             priority=p.get("priority", "") if p.get("priority", "") in PRIORITIES else "",
             tag=p.get("tag", "")[:64],
             q=p.get("q", "")[:200],
+            assignee=p.get("assignee", "")[:254],
+            team=p.get("team", "")[:100],
+            waiting=p.get("waiting", "") if p.get("waiting", "").isdigit() and len(p.get("waiting", "")) <= 6 else "",
+            sla=p.get("sla", "") if p.get("sla", "") in SLA_STATES else "",
+            saved=p.get("saved", "") if p.get("saved", "").isdigit() and len(p.get("saved", "")) <= 18 else "",
             cursor=p.get("cursor", "")[:200],
         )
 
     def filters(self) -> conv.ListFilter:
-        assignee = {"mine": "me", "unassigned": "none"}.get(self.view)
+        saved = self.saved_filters()
         return conv.ListFilter(
-            status=None if self.status == "any" else self.status,
-            channel=self.channel or None,
-            assignee=assignee,
-            q=self.q or None,
-            priority=self.priority or None,
-            tag=self.tag or None,
+            status=saved.get("status"),
+            channel=saved.get("channel"),
+            assignee=saved.get("assignee"),
+            team=saved.get("team"),
+            q=saved.get("q"),
+            priority=saved.get("priority"),
+            tag=saved.get("tag"),
+            waiting_minutes_over=saved.get("waiting_minutes_over"),
+            sla=saved.get("sla"),
             my_teams=self.view == "team",
         )
+
+    def saved_filters(self) -> dict[str, Any]:
+        """The filters shown, as a saved view holds them (what "Save view" stores)."""
+        values: dict[str, Any] = {
+            "status": None if self.status == "any" else self.status,
+            "channel": self.channel,
+            "assignee": {"mine": "me", "unassigned": "none"}.get(self.view) or self.assignee,
+            "team": self.team,
+            "priority": self.priority,
+            "tag": self.tag,
+            "q": self.q,
+            "waiting_minutes_over": int(self.waiting) if self.waiting else None,
+            "sla": self.sla,
+        }
+        return {k: v for k, v in values.items() if v not in (None, "")}
 
     def link(self, **changes: str) -> str:
         from urllib.parse import urlencode
@@ -71,6 +101,11 @@ class InboxQuery:
             "priority": self.priority,
             "tag": self.tag,
             "q": self.q,
+            "assignee": self.assignee,
+            "team": self.team,
+            "waiting": self.waiting,
+            "sla": self.sla,
+            "saved": self.saved,
         }
         values.update(changes)
         return "/?" + urlencode({k: v for k, v in values.items() if v})
@@ -112,8 +147,9 @@ async def inbox_rows(request: Request, page: Page) -> dict[str, Any]:
         items = await conv.describe(session, rows)
         unread = await unread_ids(session, page.agent, items)
         channels = list(await session.scalars(select(Channel.name).order_by(Channel.name)))
+        tabs = await view_tabs(session, page.agent, query.saved)
     older = pagination.encode([rows[-1].last_message_at.isoformat(), rows[-1].id]) if len(rows) == PAGE else ""
-    return {"conversations": items, "unread": unread, "query": query, "channels": channels, "seq": seq, "older": older}
+    return {"conversations": items, "unread": unread, "query": query, "channels": channels, "seq": seq, "older": older, "tabs": tabs}
 
 
 router = APIRouter(include_in_schema=False)
@@ -122,7 +158,9 @@ router = APIRouter(include_in_schema=False)
 @router.get("/", response_class=HTMLResponse)
 async def inbox_page(request: Request, page: AgentPage) -> Response:
     context = await inbox_rows(request, page)
-    return page.render("ui/inbox.html", views=VIEWS, statuses=(*CONVERSATION_STATUSES, "any"), priorities=PRIORITIES, **context)
+    return page.render(
+        "ui/inbox.html", views=VIEWS, statuses=(*CONVERSATION_STATUSES, "any"), priorities=PRIORITIES, sla_states=SLA_STATES, **context
+    )
 
 
 @router.get("/inbox/rows", response_class=HTMLResponse)

@@ -12,6 +12,7 @@ from fastapi.staticfiles import StaticFiles
 from inbox.actions.runner import Actor
 from inbox.auth import Principal
 from inbox.errors import DomainError
+from inbox.queries import notifications as notification_queries
 from inbox.runtime.presence import PresenceBoard
 from inbox.runtime.services import Services
 from inbox.sessions import COOKIE, SessionData, csrf_ok
@@ -32,6 +33,7 @@ class Page:
         self.session = session
         self.lang = pick_language(who.language if who else None, request.headers.get("accept-language"), svc.config.server.language)
         self.t = translator(self.lang)
+        self.unread_notifications: int | None = None  # the header's bell, on signed-in pages
 
     def render(self, template: str, http_status: int = 200, **context: Any) -> HTMLResponse:
         context.update(
@@ -41,6 +43,7 @@ class Page:
             csrf=self.session.csrf if self.session else "",
             browser_session=self.session,
             path=self.request.url.path,
+            unread_notifications=self.unread_notifications,
         )
         response = TEMPLATES.TemplateResponse(self.request, template, context, status_code=http_status)
         response.headers["Content-Security-Policy"] = (
@@ -128,12 +131,18 @@ async def any_page(request: Request) -> Page:
     return await _page(request)
 
 
+async def _with_bell(page: Page) -> Page:
+    async with page.services.db.read() as session:
+        page.unread_notifications = await notification_queries.unread_count(session, page.agent)
+    return page
+
+
 async def agent_page(request: Request) -> Page:
-    return _required(await signed_in(request))
+    return await _with_bell(_required(await signed_in(request)))
 
 
 async def admin_page(request: Request) -> Page:
-    return _required(await signed_in(request, admin=True))
+    return await _with_bell(_required(await signed_in(request, admin=True)))
 
 
 async def agent_form(request: Request, csrf: Annotated[str, Form()] = "") -> Page:
@@ -169,6 +178,7 @@ def install(app: FastAPI) -> None:
         inbox_pages,
         kb_pages,
         session_pages,
+        views_pages,
     )
 
     app.mount("/static", StaticFiles(directory=str(Path(__file__).resolve().parent / "static")), name="static")
@@ -181,6 +191,7 @@ def install(app: FastAPI) -> None:
         admin_people,
         kb_pages,
         inbox_pages,
+        views_pages,
         conversation_pages,
         desk_pages,
         dashboard,

@@ -32,6 +32,32 @@
     });
   }
 
+  function refreshTabs() {
+    // The saved views' counts follow the list (one count query per tab, server-side).
+    var tabs = document.querySelector("[data-view-tabs]");
+    if (!tabs) { return; }
+    fetch(tabs.dataset.src, { credentials: "same-origin" }).then(function (r) {
+      return r.ok ? r.text() : null;
+    }).then(function (html) {
+      if (html !== null) { tabs.innerHTML = html; }
+    });
+  }
+
+  function bumpBell() {
+    var bell = document.querySelector("[data-bell]");
+    if (!bell) { return; }
+    var badge = bell.querySelector("[data-bell-count]");
+    if (!badge) {
+      badge = document.createElement("span");
+      badge.className = "badge";
+      badge.setAttribute("data-bell-count", "");
+      badge.textContent = "0";
+      bell.appendChild(badge);
+    }
+    badge.textContent = String(parseInt(badge.textContent, 10) + 1);
+    bell.setAttribute("aria-label", bell.getAttribute("aria-label").replace(/ \(.*\)$/, "") + " (" + badge.textContent + ")");
+  }
+
   function refreshTimeline() {
     var list = document.querySelector("[data-timeline]");
     if (!list) { return; }
@@ -65,8 +91,9 @@
         return;
       }
       if (event.type && event.type.indexOf("signal.") === 0) { return; }
+      if (event.type === "notification.created") { bumpBell(); return; }
       if (pageKind === "inbox" && /^(message|conversation|ticket)\./.test(event.type)) {
-        refreshSoon(refreshRows);
+        refreshSoon(function () { refreshRows(); refreshTabs(); });
       } else if (pageKind === "conversation" && String(event.conversation_id) === body.dataset.conversation) {
         refreshSoon(refreshTimeline);
       }
@@ -208,4 +235,81 @@
     window.addEventListener("pagehide", function () { report("gone"); });
   }
   if (pageKind === "inbox") { rememberOrder(); }
+
+  // ---- confirmations (deleting a saved view) ------------------------------
+  document.addEventListener("submit", function (e) {
+    var form = e.target;
+    if (form.dataset && form.dataset.confirm && !window.confirm(form.dataset.confirm)) { e.preventDefault(); }
+  });
+
+  // ---- @-completion of agents' addresses, in private notes only -----------
+  var privateBox = document.querySelector('[data-reply] input[name="private"]');
+  if (text && privateBox) {
+    var list = document.createElement("ul");
+    list.className = "mention-list";
+    list.id = "mention-list";
+    list.setAttribute("role", "listbox");
+    list.setAttribute("aria-label", text.dataset.mentionLabel || "Agents");
+    list.hidden = true;
+    text.parentNode.insertBefore(list, text.nextSibling);
+    text.setAttribute("aria-controls", "mention-list");
+    text.setAttribute("aria-autocomplete", "list");
+    var choices = [];
+    var active = -1;
+    var asked = 0;
+    var closeList = function () { list.hidden = true; choices = []; active = -1; text.removeAttribute("aria-activedescendant"); };
+    var wordAtCaret = function () {
+      var upto = text.value.slice(0, text.selectionStart);
+      var m = /(^|[\s(])@([^\s@]*)$/.exec(upto);
+      return m ? { start: upto.length - m[2].length, prefix: m[2] } : null;
+    };
+    var show = function (items) {
+      list.innerHTML = "";
+      choices = items;
+      active = items.length ? 0 : -1;
+      items.forEach(function (item, i) {
+        var li = document.createElement("li");
+        li.id = "mention-" + i;
+        li.setAttribute("role", "option");
+        li.textContent = item.email + (item.name ? " (" + item.name + ")" : "");
+        li.addEventListener("mousedown", function (ev) { ev.preventDefault(); choose(i); });
+        list.appendChild(li);
+      });
+      list.hidden = !items.length;
+      mark();
+    };
+    var mark = function () {
+      Array.prototype.forEach.call(list.children, function (li, i) { li.setAttribute("aria-selected", i === active ? "true" : "false"); });
+      if (active >= 0) { text.setAttribute("aria-activedescendant", "mention-" + active); }
+    };
+    var choose = function (i) {
+      var word = wordAtCaret();
+      if (!word || !choices[i]) { closeList(); return; }
+      var end = text.selectionStart;
+      var insert = choices[i].email + " ";
+      text.value = text.value.slice(0, word.start) + insert + text.value.slice(end);
+      text.selectionStart = text.selectionEnd = word.start + insert.length;
+      closeList();
+      text.focus();
+    };
+    text.addEventListener("input", function () {
+      var word = privateBox.checked ? wordAtCaret() : null;
+      if (!word || !/^[A-Za-z][\w.+-]*$/.test(word.prefix)) { closeList(); return; }
+      var mine = ++asked;
+      fetch("/ui/agents.json?q=" + encodeURIComponent(word.prefix), { credentials: "same-origin" }).then(function (r) {
+        return r.ok ? r.json() : { items: [] };
+      }).then(function (data) { if (mine === asked) { show(data.items || []); } }).catch(closeList);
+    });
+    text.addEventListener("keydown", function (ev) {
+      if (list.hidden) { return; }
+      if (ev.key === "ArrowDown") { active = (active + 1) % choices.length; mark(); }
+      else if (ev.key === "ArrowUp") { active = (active - 1 + choices.length) % choices.length; mark(); }
+      else if (ev.key === "Enter" || ev.key === "Tab") { choose(active); }
+      else if (ev.key === "Escape") { closeList(); }
+      else { return; }
+      ev.preventDefault();
+    });
+    text.addEventListener("blur", function () { setTimeout(closeList, 100); });
+    privateBox.addEventListener("change", function () { if (!privateBox.checked) { closeList(); } });
+  }
 })();
