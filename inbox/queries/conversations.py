@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Text, and_, false, or_, select, true
+from sqlalchemy import ColumnElement, Select, Text, and_, false, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
@@ -71,6 +71,21 @@ class ListFilter:
 async def list_conversations(
     session: AsyncSession, who: Principal, filters: ListFilter, *, after: tuple[str, int] | None, limit: int
 ) -> list[Conversation]:
+    query = await _filtered(session, who, filters)
+    if after is not None:
+        at = dt.datetime.fromisoformat(after[0])
+        query = query.where(or_(Conversation.last_message_at < at, and_(Conversation.last_message_at == at, Conversation.id < after[1])))
+    query = query.order_by(Conversation.last_message_at.desc(), Conversation.id.desc()).limit(limit)
+    return list((await session.scalars(query)).all())
+
+
+async def count_matching(session: AsyncSession, who: Principal, filters: ListFilter) -> int:
+    """How many conversations a list with these filters shows, all pages together."""
+    query = (await _filtered(session, who, filters)).with_only_columns(Conversation.id)
+    return int(await session.scalar(select(func.count()).select_from(query.subquery())) or 0)
+
+
+async def _filtered(session: AsyncSession, who: Principal, filters: ListFilter) -> Select[Any]:
     query = select(Conversation).where(await visibility(session, who))
     if filters.status:
         query = query.where(Conversation.status == filters.status)
@@ -96,11 +111,7 @@ async def list_conversations(
         in_subject = Conversation.subject.ilike(pattern, escape="\\")
         matching = search.matching_conversations(search.dialect_of(session), filters.q)
         query = query.where(or_(Conversation.id.in_(matching), in_subject) if matching is not None else in_subject)
-    if after is not None:
-        at = dt.datetime.fromisoformat(after[0])
-        query = query.where(or_(Conversation.last_message_at < at, and_(Conversation.last_message_at == at, Conversation.id < after[1])))
-    query = query.order_by(Conversation.last_message_at.desc(), Conversation.id.desc()).limit(limit)
-    return list((await session.scalars(query)).all())
+    return query
 
 
 def _escape_like(value: str) -> str:

@@ -168,6 +168,7 @@ def install(app: FastAPI) -> None:
         desk_pages,
         inbox_pages,
         kb_pages,
+        macro_pages,
         session_pages,
     )
 
@@ -180,6 +181,7 @@ def install(app: FastAPI) -> None:
         admin_pages,
         admin_people,
         kb_pages,
+        macro_pages,
         inbox_pages,
         conversation_pages,
         desk_pages,
