@@ -28,29 +28,39 @@ class ConversationChanges:
     priority: str | None = None  # P1..P5, or "" to clear
     tags: list[str] | None = None
     snoozed_until: dt.datetime | None = None  # with status "snoozed"
+    add_tags: tuple[str, ...] = ()  # added to the tags it has (or to `tags`)
+    remove_tags: tuple[str, ...] = ()
 
 
 async def update_conversation(ctx: Context, actor: Actor, conversation_id: int, changes: ConversationChanges) -> dict[str, Any]:
     """Change a conversation; one `conversation.updated` event and one `conversation.update`
     audit entry list what changed (nothing changed: neither). Returns the changes shown."""
-    _check(changes)
+    check_changes(changes)
 
     def work(tx: Tx) -> dict[str, Any]:
         if find_visible(tx.session, actor.principal, conversation_id) is None:
             raise NotFound.of("conversation")
-        values, shown = _values(tx, changes)
-        if not values:
-            return {}
-        values["updated_at"] = tx.now
-        tx.conn.execute(update(Conversation).where(Conversation.id == conversation_id).values(**values))
-        tx.event("conversation.updated", {"conversation_id": conversation_id, "changes": shown, "by": actor.name}, conversation_id)
-        tx.audit("conversation.update", f"conversation:{conversation_id}", shown)
-        return shown
+        return change_conversation(tx, conversation_id, changes)
 
     return await perform(ctx.db, ctx.bus, actor, work)
 
 
-def _check(changes: ConversationChanges) -> None:
+def change_conversation(tx: Tx, conversation_id: int, changes: ConversationChanges) -> dict[str, Any]:
+    """The work of `update_conversation` inside a transaction some action already holds
+    (a macro, a bulk change), for a conversation the caller has found visible. The
+    changes must have passed `check_changes`."""
+    values, shown = _values(tx, conversation_id, changes)
+    if not values:
+        return {}
+    values["updated_at"] = tx.now
+    tx.conn.execute(update(Conversation).where(Conversation.id == conversation_id).values(**values))
+    tx.event("conversation.updated", {"conversation_id": conversation_id, "changes": shown, "by": tx.actor.name}, conversation_id)
+    tx.audit("conversation.update", f"conversation:{conversation_id}", shown)
+    return shown
+
+
+def check_changes(changes: ConversationChanges) -> None:
+    """Refuse impossible changes before any transaction (Invalid)."""
     if changes.status is not None:
         if changes.status not in CONVERSATION_STATUSES:
             raise Invalid(f"status must be one of {', '.join(CONVERSATION_STATUSES)}")
@@ -58,11 +68,12 @@ def _check(changes: ConversationChanges) -> None:
             raise Invalid("snoozing needs snoozed_until")
     if changes.priority and changes.priority not in PRIORITIES:
         raise Invalid(f"priority must be one of {', '.join(PRIORITIES)}")
-    if changes.tags is not None and any(len(t.strip()) > MAX_TAG for t in changes.tags):
+    every_tag = [*(changes.tags or ()), *changes.add_tags, *changes.remove_tags]
+    if any(len(t.strip()) > MAX_TAG for t in every_tag):
         raise Invalid(f"a tag is at most {MAX_TAG} characters")
 
 
-def _values(tx: Tx, changes: ConversationChanges) -> tuple[dict[str, Any], dict[str, Any]]:
+def _values(tx: Tx, conversation_id: int, changes: ConversationChanges) -> tuple[dict[str, Any], dict[str, Any]]:
     """The column values and the changes as shown (emails and names, not ids)."""
     values: dict[str, Any] = {}
     shown: dict[str, Any] = {}
@@ -88,8 +99,14 @@ def _values(tx: Tx, changes: ConversationChanges) -> tuple[dict[str, Any], dict[
         shown["team"] = changes.team or None
     if changes.priority is not None:
         values["priority"] = shown["priority"] = changes.priority or None
-    if changes.tags is not None:
-        values["tags"] = shown["tags"] = sorted({t.strip() for t in changes.tags if t.strip()})
+    if changes.tags is not None or changes.add_tags or changes.remove_tags:
+        tags = changes.tags
+        if tags is None:
+            tags = list(tx.conn.scalar(select(Conversation.tags).where(Conversation.id == conversation_id)) or [])
+        removed = {t.strip() for t in changes.remove_tags}
+        wanted = sorted({t.strip() for t in [*tags, *changes.add_tags] if t.strip() and t.strip() not in removed})
+        if changes.tags is not None or wanted != sorted(set(tags)):
+            values["tags"] = shown["tags"] = wanted
     return values, shown
 
 

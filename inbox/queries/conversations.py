@@ -293,3 +293,9 @@ async def messages_of(session: AsyncSession, conversation_id: int, *, after_id: 
 
 def _iso(value: dt.datetime | None) -> str | None:
     return value.isoformat() if value else None
+
+
+async def ids_matching(session: AsyncSession, who: Principal, filters: ListFilter, *, limit: int) -> list[int]:
+    """The ids of the conversations a list with these filters shows (all pages), newest
+    first, at most `limit` of them."""
+    return [c.id for c in await list_conversations(session, who, filters, after=None, limit=limit)]

@@ -505,3 +505,48 @@ class Notification(Base):
     by_agent_id: Mapped[int | None] = mapped_column(ForeignKey("agent.id", ondelete="SET NULL"))
     created_at: Mapped[dt.datetime] = _created()
     read_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+
+# Power tools (issue 20): macros, and the idempotency keys of bulk changes.
+
+
+class Macro(Base):
+    """A named list of actions applied to a conversation in one go. A personal macro is
+    its owner's; a shared one anyone may apply (its owner or an admin edits it)."""
+
+    __tablename__ = "macro"
+    __table_args__ = (UniqueConstraint("owner_id", "name", name="uq_macro_owner_name"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))
+    actions: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    shared: Mapped[bool] = mapped_column(Boolean, default=False)
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("agent.id", ondelete="SET NULL"), index=True)
+    created_at: Mapped[dt.datetime] = _created()
+    updated_at: Mapped[dt.datetime] = _created()
+
+
+class BulkRequest(Base):
+    """A bulk change sent with an `Idempotency-Key`: the key (per caller), a digest of the
+    body (the same key with another body is refused) and, once done, the result."""
+
+    __tablename__ = "bulk_request"
+    __table_args__ = (UniqueConstraint("scope", "key", name="uq_bulk_request_scope_key"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    scope: Mapped[str] = mapped_column(String(320))  # the caller: agent email, or "cli"
+    key: Mapped[str] = mapped_column(String(255))
+    digest: Mapped[str] = mapped_column(String(64))
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    created_at: Mapped[dt.datetime] = _created()
+
+
+class BulkItem(Base):
+    """One conversation of a keyed bulk change, written in the same transaction as its
+    change: a retry skips it, so a macro's reply goes out once."""
+
+    __tablename__ = "bulk_item"
+
+    request_id: Mapped[int] = mapped_column(ForeignKey("bulk_request.id", ondelete="CASCADE"), primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    error: Mapped[str | None] = mapped_column(String(255))

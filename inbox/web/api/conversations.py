@@ -5,13 +5,14 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy.orm import Session
 
 from channels.base import OutboundAttachment
 from inbox.actions import conversations as actions
+from inbox.actions.bulk import MAX_IDS, BulkChange, bulk_change
 from inbox.actions.replies import MAX_TEXT, send_reply
 from inbox.actions.runner import Actor
 from inbox.actions.views import MAX_WAIT
@@ -19,7 +20,7 @@ from inbox.queries import conversations as conv
 from inbox.queries.views import get_view, list_filter_of
 from inbox.store.models import Message
 from inbox.web import pagination
-from inbox.web.api.deps import Id, Svc, Who
+from inbox.web.api.deps import BodyId, Id, Svc, Who
 from inbox.web.errors import ApiError, not_found
 from inbox.web.signals import typing_signal
 from inbox.web.uploads import (
@@ -50,6 +51,73 @@ class ConversationPatch(BaseModel):
     priority: Priority | Literal[""] | None = Field(default=None, description='null or "" clears')
     tags: list[str] | None = None
     snoozed_until: dt.datetime | None = None
+
+
+class BulkChangesIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    status: ConversationStatus | None = None
+    snoozed_until: dt.datetime | None = Field(default=None, description='with status "snoozed"')
+    assignee: str | None = Field(default=None, description='agent email; "" unassigns')
+    team: str | None = Field(default=None, description='team name; "" clears')
+    priority: Priority | Literal[""] | None = Field(default=None, description='"" clears')
+    add_tags: list[str] = Field(default_factory=list, max_length=50)
+    remove_tags: list[str] = Field(default_factory=list, max_length=50)
+
+
+class BulkFiltersIn(BaseModel):
+    """A list's filters, as `GET /conversations` takes them: every conversation they show."""
+
+    model_config = ConfigDict(extra="forbid")
+    status: ConversationStatus | None = None
+    channel: str | None = None
+    assignee: str | None = None
+    team: str | None = None
+    q: str | None = Field(default=None, max_length=200)
+    priority: str | None = None
+    tag: str | None = None
+
+
+class BulkIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    ids: list[BodyId] | None = Field(default=None, min_length=1, max_length=MAX_IDS)
+    filters: BulkFiltersIn | None = Field(default=None, description="instead of ids: what the list with these filters shows")
+    changes: BulkChangesIn | None = None
+    macro: BodyId | None = None
+
+
+@router.post("/bulk")
+async def bulk(svc: Svc, who: Who, body: BulkIn, idempotency_key: Annotated[str | None, Header()] = None) -> dict[str, Any]:
+    """The same changes and/or a macro on many conversations (at most 10,000): `{"updated":
+    N, "errors": [{"id", "error"}]}`. With an `Idempotency-Key` header a retry returns the
+    stored result and changes (and sends) nothing again."""
+    if (body.ids is None) == (body.filters is None):
+        raise ApiError(422, "give ids or filters (not both)")
+    ids = body.ids
+    if body.filters is not None:
+        f = body.filters
+        async with svc.db.read() as session:
+            ids = await conv.ids_matching(
+                session, who, conv.ListFilter(f.status, f.channel, f.assignee, f.team, f.q, f.priority, f.tag), limit=MAX_IDS + 1
+            )
+        if len(ids) > MAX_IDS:
+            raise ApiError(422, f"these filters show more than {MAX_IDS} conversations: narrow them")
+        if not ids:
+            return {"updated": 0, "errors": []}
+    changes = None
+    if body.changes is not None:
+        c, fields = body.changes, body.changes.model_fields_set
+        changes = actions.ConversationChanges(
+            status=c.status,
+            snoozed_until=c.snoozed_until,
+            assignee=(c.assignee or "") if "assignee" in fields else None,
+            team=(c.team or "") if "team" in fields else None,
+            priority=(c.priority or "") if "priority" in fields else None,
+            add_tags=tuple(c.add_tags),
+            remove_tags=tuple(c.remove_tags),
+        )
+    assert ids is not None
+    request = BulkChange(tuple(ids), changes, body.macro)
+    return await bulk_change(svc.ctx, Actor.of(who), request, idempotency_key=idempotency_key)
 
 
 @router.get("")

@@ -22,6 +22,7 @@ from inbox.actions.replies import send_reply
 from inbox.errors import DomainError, NotFound
 from inbox.queries import contacts as contact_queries
 from inbox.queries import conversations as conv
+from inbox.queries import macros as macro_queries
 from inbox.runtime.presence import PresenceBoard
 from inbox.sessions import csrf_ok
 from inbox.store.models import Agent, CannedResponse, Contact, Conversation, Event, Team, utcnow
@@ -75,6 +76,7 @@ async def conversation_context(page: Page, found: Conversation, session: AsyncSe
         "agents": list((await session.execute(select(Agent.email, Agent.name).where(Agent.active.is_(True)).order_by(Agent.name))).all()),
         "teams": list(await session.scalars(select(Team.name).order_by(Team.name))),
         "canned": list((await session.execute(select(CannedResponse.name, CannedResponse.text).order_by(CannedResponse.name))).all()),
+        "macros": [(m.id, m.name) for m in await macro_queries.list_macros(session, page.agent.agent_id)],
         "statuses": CONVERSATION_STATUSES,
         "priorities": PRIORITIES,
         "levels": LEVELS,

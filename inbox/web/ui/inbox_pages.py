@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +19,7 @@ from inbox.queries import conversations as conv
 from inbox.store.models import Channel, ConversationRead
 from inbox.web import pagination
 from inbox.web.errors import ApiError
+from inbox.web.ui.macro_pages import bulk_context
 from inbox.web.ui.routes import AgentPage, Page
 from inbox.web.ui.view_tabs import view_tabs
 from routing.vocabulary import CONVERSATION_STATUSES, PRIORITIES
@@ -43,7 +45,11 @@ class InboxQuery:
 
     @classmethod
     def from_request(cls, request: Request) -> InboxQuery:
-        p = request.query_params
+        return cls.from_form(request.query_params)
+
+    @classmethod
+    def from_form(cls, p: Mapping[str, Any]) -> InboxQuery:
+        """The view from its query parameters (or the same names in a form)."""
         view = p.get("view", "all")
         status = p.get("status", "open")
         return cls(
@@ -158,6 +164,7 @@ router = APIRouter(include_in_schema=False)
 @router.get("/", response_class=HTMLResponse)
 async def inbox_page(request: Request, page: AgentPage) -> Response:
     context = await inbox_rows(request, page)
+    context.update(await bulk_context(page, context["query"].filters()))
     return page.render(
         "ui/inbox.html", views=VIEWS, statuses=(*CONVERSATION_STATUSES, "any"), priorities=PRIORITIES, sla_states=SLA_STATES, **context
     )

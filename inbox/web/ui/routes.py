@@ -177,6 +177,7 @@ def install(app: FastAPI) -> None:
         desk_pages,
         inbox_pages,
         kb_pages,
+        macro_pages,
         session_pages,
         views_pages,
     )
@@ -190,6 +191,7 @@ def install(app: FastAPI) -> None:
         admin_pages,
         admin_people,
         kb_pages,
+        macro_pages,
         inbox_pages,
         views_pages,
         conversation_pages,

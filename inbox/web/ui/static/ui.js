@@ -155,6 +155,13 @@
     if (e.target.closest && e.target.closest("[data-help]") && help) { help.showModal(); }
   });
 
+  // ---- bulk bar: "select all on this page" toggles the rows' boxes ---------
+  document.addEventListener("change", function (e) {
+    if (e.target.matches && e.target.matches("[data-bulk-page]")) {
+      document.querySelectorAll("[data-bulk-row]").forEach(function (box) { box.checked = e.target.checked; });
+    }
+  });
+
   document.addEventListener("keydown", function (e) {
     if (e.ctrlKey || e.metaKey || e.altKey || typingTarget(e.target)) { return; }
     if (help && help.open) { return; }
@@ -172,12 +179,14 @@
       else if (key === "r" && row) { location.href = "/conversations/" + row.dataset.id + "#text"; }
       else if (key === "e" && row) { submitFor("resolve", row.dataset.id); }
       else if (key === "a" && row) { submitFor("assign", row.dataset.id); }
+      else if (key === "x" && row) { var box = row.querySelector("[data-bulk-row]"); if (box) { box.checked = !box.checked; } }
       else { return; }
       e.preventDefault();
     } else if (pageKind === "conversation") {
       if (key === "r") { document.getElementById("text").focus(); }
       else if (key === "e") { submitFor("resolve"); }
       else if (key === "a") { submitFor("assign"); }
+      else if (key === "m") { var picker = document.getElementById("macro"); if (picker) { picker.focus(); } }
       else if (key === "j" || key === "k") { location.href = neighbour(key === "j" ? 1 : -1); }
       else { return; }
       e.preventDefault();
