@@ -168,6 +168,7 @@ def install(app: FastAPI) -> None:
         desk_pages,
         inbox_pages,
         kb_pages,
+        merge_pages,
         session_pages,
     )
 
@@ -182,6 +183,7 @@ def install(app: FastAPI) -> None:
         kb_pages,
         inbox_pages,
         conversation_pages,
+        merge_pages,
         desk_pages,
         dashboard,
     ):
