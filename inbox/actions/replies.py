@@ -2,17 +2,35 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
+
+from sqlalchemy import delete, select, update
 
 from channels.base import OutboundAttachment
 from inbox.actions.notifications import notify_mentions
 from inbox.actions.runner import Actor, Context, Tx, perform
-from inbox.errors import Invalid, NotFound
+from inbox.errors import Conflict, Invalid, NotFound
 from inbox.markdown import render_markdown
 from inbox.pipeline.replies import Reply, child_conversations, queue_reply
 from inbox.queries.conversations import find_visible
+from inbox.store.models import Conversation, Message, OutboxItem, utcnow
 
 MAX_TEXT = 100_000
+MAX_SCHEDULE_AHEAD = dt.timedelta(days=366)
+
+
+def check_send_at(send_at: dt.datetime | None, now: dt.datetime | None = None) -> None:
+    """A scheduled time is timezone-aware, in the future and at most a year ahead."""
+    if send_at is None:
+        return
+    if send_at.tzinfo is None or send_at.utcoffset() is None:
+        raise Invalid("send_at needs a time zone (e.g. 2030-01-31T09:00:00Z)", code="send_at")
+    now = now or utcnow()
+    if send_at <= now:
+        raise Invalid("send_at must be in the future", code="send_at")
+    if send_at > now + MAX_SCHEDULE_AHEAD:
+        raise Invalid("send_at is at most a year ahead", code="send_at")
 
 
 async def send_reply(
@@ -23,12 +41,14 @@ async def send_reply(
     *,
     private: bool = False,
     attachments: Sequence[OutboundAttachment] = (),
+    send_at: dt.datetime | None = None,
 ) -> int:
     """Store the reply (its Markdown rendered to sanitised HTML) and queue its delivery, in
     one short write transaction; a public reply to a major incident also reaches every
-    affected customer's conversation. `@email` of an active agent in a private note
+    affected customer's conversation. With `send_at` it is scheduled: the outbox sends it
+    then (a note cannot be scheduled). `@email` of an active agent in a private note
     notifies that agent (in a public reply it notifies nobody). Returns the message id."""
-    reply = prepare_reply(actor, text, private=private, attachments=attachments)
+    reply = prepare_reply(actor, text, private=private, attachments=attachments, send_at=send_at)
 
     def work(tx: Tx) -> int:
         if find_visible(tx.session, actor.principal, conversation_id) is None:
@@ -38,25 +58,71 @@ async def send_reply(
     return await perform(ctx.db, ctx.bus, actor, work)
 
 
-def prepare_reply(actor: Actor, text: str, *, private: bool = False, attachments: Sequence[OutboundAttachment] = ()) -> Reply:
-    """The reply checked (Invalid when empty or too long) and its Markdown rendered."""
+def prepare_reply(
+    actor: Actor,
+    text: str,
+    *,
+    private: bool = False,
+    attachments: Sequence[OutboundAttachment] = (),
+    send_at: dt.datetime | None = None,
+) -> Reply:
+    """The reply checked (Invalid when empty, too long or wrongly scheduled) and its Markdown rendered."""
     text = text.strip()
     if not text:
         raise Invalid("a reply needs text")
     if len(text) > MAX_TEXT:
         raise Invalid(f"a reply is at most {MAX_TEXT} characters")
-    return Reply(text=text, html=render_markdown(text), private=private, agent_id=actor.agent_id, attachments=tuple(attachments))
+    if send_at is not None and private:
+        raise Invalid("a private note cannot be scheduled", code="send_at")
+    check_send_at(send_at)
+    send_at = send_at.astimezone(dt.UTC) if send_at is not None else None
+    return Reply(
+        text=text, html=render_markdown(text), private=private, agent_id=actor.agent_id, attachments=tuple(attachments), send_at=send_at
+    )
 
 
 def write_reply(tx: Tx, conversation_id: int, reply: Reply) -> int:
     """The work of `send_reply` inside a transaction some action already holds, for a
     conversation the caller has found visible. Returns the message id."""
+    merged_into = tx.conn.scalar(select(Conversation.merged_into_id).where(Conversation.id == conversation_id))
+    if merged_into is not None:
+        raise Conflict(f"conversation {conversation_id} was merged into #{merged_into}; reply there", code="merged")
     message_id = queue_reply(tx.conn, conversation_id, reply, tx.feed, tx.now)
     if not reply.private:
         for child in child_conversations(tx.conn, conversation_id):
             queue_reply(tx.conn, child, reply, tx.feed, tx.now)
     else:
         notify_mentions(tx, conversation_id, message_id, reply.text)
-    details = {"conversation_id": conversation_id, "private": reply.private, "attachments": len(reply.attachments)}
+    details: dict[str, object] = {"conversation_id": conversation_id, "private": reply.private, "attachments": len(reply.attachments)}
+    if reply.send_at is not None:
+        details["send_at"] = reply.send_at.isoformat()
     tx.audit("message.create", f"message:{message_id}", details)
     return message_id
+
+
+async def cancel_scheduled(ctx: Context, actor: Actor, message_id: int) -> None:
+    """Cancel a scheduled reply while the outbox has not taken it (409 once sending or sent).
+    Its outbox item goes; the message stays, marked cancelled."""
+
+    def work(tx: Tx) -> None:
+        message = tx.session.get(Message, message_id)
+        if message is None or find_visible(tx.session, actor.principal, message.conversation_id) is None:
+            raise NotFound.of("message")
+        if message.delivery != "scheduled":
+            raise Conflict(f"message {message_id} is not scheduled (it is {message.delivery})", code="not_scheduled")
+        # Only a pending item is cancelled: one the outbox claimed is already being sent.
+        gone = tx.conn.execute(
+            delete(OutboxItem).where(OutboxItem.message_id == message_id, OutboxItem.status == "pending").returning(OutboxItem.id)
+        ).first()
+        if gone is None:
+            raise Conflict(f"message {message_id} is already being sent", code="not_scheduled")
+        tx.conn.execute(update(Message).where(Message.id == message_id).values(delivery="cancelled"))
+        payload = {"message_id": message_id, "conversation_id": message.conversation_id, "delivery": "cancelled"}
+        tx.event("message.updated", payload, message.conversation_id)
+        tx.audit("message.cancel", f"message:{message_id}", {"conversation_id": message.conversation_id, "send_at": _iso(message.send_at)})
+
+    await perform(ctx.db, ctx.bus, actor, work)
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    return value.isoformat() if value else None

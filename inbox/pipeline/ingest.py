@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, cast
 
 import nh3
-from sqlalchemy import Connection, Table, bindparam, insert, select, update
+from sqlalchemy import Connection, Table, bindparam, insert, or_, select, update
 
 from channels.base import (
     InboundAttachment,
@@ -107,7 +107,8 @@ OPEN_CONVERSATIONS_BY_THREAD = (
     .where(
         conversations_t.c.channel_id == bindparam("channel_id"),
         conversations_t.c.thread_key.in_(bindparam("thread_keys", expanding=True)),
-        conversations_t.c.status != "resolved",
+        # A merged conversation is resolved, but its thread still leads to the one it joined.
+        or_(conversations_t.c.status != "resolved", conversations_t.c.merged_into_id.is_not(None)),
     )
     .order_by(conversations_t.c.id)
 )
@@ -117,6 +118,9 @@ TOUCH_CONVERSATIONS = (
     .values(last_message_at=bindparam("now"), updated_at=bindparam("now"))
 )
 REOPEN_CONVERSATIONS = TOUCH_CONVERSATIONS.values(status="open", snoozed_until=None, resolved_at=None)
+CONVERSATIONS_MERGED_INTO = select(conversations_t.c.id, conversations_t.c.merged_into_id, conversations_t.c.status).where(
+    conversations_t.c.id.in_(bindparam("ids", expanding=True))
+)
 CONTACTS_MERGED_INTO = select(contacts_t.c.id, contacts_t.c.merged_into_id).where(contacts_t.c.id.in_(bindparam("ids", expanding=True)))
 PRESENT_BLOBS = select(blobs_t.c.sha256).where(blobs_t.c.sha256.in_(bindparam("hashes", expanding=True)))
 HELD_QUARANTINE = select(quarantine_t.c.id).where(
@@ -483,6 +487,9 @@ class _Batch:
         by_ticket = _conversations_by_ticket(conn, messages, status)
         people = _people(conn, {*contacts.values(), *(owner for _, owner in by_ticket.values())}) if by_ticket else {}
         by_thread = _open_conversations_by_thread(conn, self.channel, messages, status)
+        found_ids = {*by_reference.values(), *(c for c, _ in by_ticket.values()), *by_thread.values()}
+        found_ids |= {b.conversation_id for b in bounced.values()}
+        merged = _merge_targets(conn, found_ids, status)
         out: list[tuple[int, bool] | None] = []
         pending_new: dict[str, int] = {}
         to_create: list[dict[str, Any]] = []
@@ -506,6 +513,7 @@ class _Batch:
             if found is None and m.thread_key is not None:
                 found = by_thread.get(m.thread_key)
             if found is not None:
+                found = merged.get(found, found)
                 out.append((found, False))
                 slots.append(-1)
                 continue
@@ -692,6 +700,31 @@ def _people(conn: Connection, contact_ids: set[int]) -> dict[int, int]:
         return contact_id
 
     return {c: final(c) for c in contact_ids}
+
+
+def _merge_targets(conn: Connection, conversation_ids: set[int], status: dict[int, str]) -> dict[int, int]:
+    """Conversation id -> the one it was merged into, followed to the end (only merged ones
+    appear); the targets' statuses join `status`, so a customer writing again reopens them."""
+    rows: dict[int, tuple[int | None, str]] = {}
+    wanted = set(conversation_ids)
+    for _ in range(MAX_MERGE_HOPS):
+        if not wanted:
+            break
+        for r in conn.execute(CONVERSATIONS_MERGED_INTO, {"ids": sorted(wanted)}):
+            rows[r.id] = (r.merged_into_id, r.status)
+        wanted = {target for target, _ in rows.values() if target is not None and target not in rows}
+    out: dict[int, int] = {}
+    for cid in conversation_ids:
+        final = cid
+        for _ in range(MAX_MERGE_HOPS):
+            target = rows.get(final, (None, ""))[0]
+            if target is None:
+                break
+            final = target
+        if final != cid:
+            out[cid] = final
+            status[final] = rows.get(final, (None, "open"))[1]
+    return out
 
 
 def _open_conversations_by_thread(

@@ -278,10 +278,14 @@ class OutboxWorker:
 
     def _update_message(self, conn: Connection, claim: Claim, values: dict[str, object]) -> int:
         """Record the outcome on the message and write its `message.updated` event."""
-        conversation_id = conn.scalar(select(Message.conversation_id).where(Message.id == claim.message_id))
+        conversation_id, send_at = conn.execute(
+            select(Message.conversation_id, Message.send_at).where(Message.id == claim.message_id)
+        ).one()
         conn.execute(update(Message).where(Message.id == claim.message_id).values(**values))
         events.lock_writers(conn)
-        payload = {"message_id": claim.message_id, "conversation_id": conversation_id, "delivery": values["delivery"]}
+        payload: dict[str, object] = {"message_id": claim.message_id, "conversation_id": conversation_id, "delivery": values["delivery"]}
+        if send_at is not None:  # a scheduled reply: the widget gateway shows it from now on
+            payload["scheduled"] = True
         [seq] = events.insert_events(conn, [("message.updated", payload, conversation_id)])
         return seq
 
@@ -294,10 +298,34 @@ class OutboxWorker:
                 raise LookupError(f"message {claim.message_id} is gone")
             conversation = await session.get(Conversation, message.conversation_id)
             assert conversation is not None
-            contact = await session.get(Contact, conversation.contact_id)
+            # A merged conversation holds messages from several channels: the reply goes to
+            # the customer who wrote on the reply's channel, in that channel's thread.
+            contact_id = await session.scalar(
+                select(Message.contact_id)
+                .where(
+                    Message.conversation_id == conversation.id,
+                    Message.channel_id == message.channel_id,
+                    Message.direction == "in",
+                    Message.contact_id.is_not(None),
+                )
+                .order_by(Message.id.desc())
+                .limit(1)
+            )
+            contact_id = contact_id or conversation.contact_id
+            origin = conversation
+            if message.channel_id != conversation.channel_id:
+                origin = (
+                    await session.scalar(
+                        select(Conversation)
+                        .where(Conversation.merged_into_id == conversation.id, Conversation.channel_id == message.channel_id)
+                        .order_by(Conversation.id.desc())
+                        .limit(1)
+                    )
+                ) or conversation
+            contact = await session.get(Contact, contact_id)
             identity = await session.scalar(
                 select(ContactIdentity)
-                .where(ContactIdentity.contact_id == conversation.contact_id, ContactIdentity.channel_id == conversation.channel_id)
+                .where(ContactIdentity.contact_id == contact_id, ContactIdentity.channel_id == message.channel_id)
                 .order_by(ContactIdentity.id)
             )
             if identity is None or contact is None:
@@ -307,6 +335,7 @@ class OutboxWorker:
                     select(Message.external_id, Message.direction)
                     .where(
                         Message.conversation_id == conversation.id,
+                        Message.channel_id == message.channel_id,
                         Message.id != message.id,
                         Message.private.is_(False),
                         or_(Message.direction == "in", Message.delivery == "sent"),
@@ -334,13 +363,13 @@ class OutboxWorker:
             text=message.text,
             html=message.html,
             subject=conversation.subject,
-            thread_key=conversation.thread_key,
+            thread_key=origin.thread_key,
             references=tuple(r.external_id for r in thread),
             in_reply_to=inbound_ids[-1] if inbound_ids else None,
             attachments=tuple(OutboundAttachment(a.filename, a.content_type, a.data) for a in attachments),
             author_name=agent_name,
             conversation_meta={
-                **(conversation.meta or {}),
+                **(origin.meta or {}),
                 **({"continue_by_email": email} if (email := continue_by_email(last_meta)) else {}),
             },
             ticket_number=ticket_number,

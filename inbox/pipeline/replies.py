@@ -40,6 +40,8 @@ class Reply:
     meta: dict[str, Any] = field(default_factory=dict)
     subject: str | None = None  # defaults to the conversation's
     attachments: tuple[OutboundAttachment, ...] = ()
+    # Scheduled send: the outbox holds it until then (a widget visitor does not see it either).
+    send_at: dt.datetime | None = None
 
 
 # Replies on a channel that `delivers_on_commit` (the widget: its gateway reads them from
@@ -48,14 +50,22 @@ class Reply:
 
 
 def queue_reply(conn: Connection, conversation_id: int, reply: Reply, feed: Feed, now: dt.datetime | None = None) -> int:
-    """Store the reply and, unless it is a private note, queue its delivery. Returns its id."""
+    """Store the reply and, unless it is a private note, queue its delivery. Returns its id.
+
+    It goes out on the channel of the customer's latest message (a merged conversation
+    holds messages from several channels), or the conversation's own channel."""
     now = now or utcnow()
     conversation = conn.execute(
-        select(conversations_t.c.channel_id, conversations_t.c.subject, conversations_t.c.first_response_at, channels_t.c.type)
-        .join(channels_t, channels_t.c.id == conversations_t.c.channel_id)
-        .where(conversations_t.c.id == conversation_id)
+        select(conversations_t.c.channel_id, conversations_t.c.subject, conversations_t.c.first_response_at).where(
+            conversations_t.c.id == conversation_id
+        )
     ).one()
-    delivered = reply.private or (channels.delivers_on_commit(conversation.type) and not _wants_relay(conn, conversation_id))
+    channel_id = reply_channel(conn, conversation_id) or conversation.channel_id
+    channel_type = conn.scalar(select(channels_t.c.type).where(channels_t.c.id == channel_id))
+    scheduled = reply.send_at is not None and not reply.private
+    delivered = reply.private or (
+        not scheduled and channels.delivers_on_commit(str(channel_type)) and not _wants_relay(conn, conversation_id)
+    )
     key = uuid.uuid4().hex
     [message_id] = insert_ids(
         conn,
@@ -63,7 +73,7 @@ def queue_reply(conn: Connection, conversation_id: int, reply: Reply, feed: Feed
         [
             {
                 "conversation_id": conversation_id,
-                "channel_id": conversation.channel_id,
+                "channel_id": channel_id,
                 "external_id": f"out:{key}",
                 "direction": "out",
                 "author_type": reply.author_type,
@@ -72,8 +82,9 @@ def queue_reply(conn: Connection, conversation_id: int, reply: Reply, feed: Feed
                 "text": reply.text,
                 "html": sanitise_html(reply.html),
                 "private": reply.private,
-                "delivery": "sent" if delivered else "queued",
+                "delivery": "sent" if delivered else "scheduled" if scheduled else "queued",
                 "sent_at": now if delivered and not reply.private else None,
+                "send_at": reply.send_at if scheduled else None,
                 "automated": reply.author_type == "system",
                 "meta": reply.meta,
                 "created_at": now,
@@ -85,16 +96,16 @@ def queue_reply(conn: Connection, conversation_id: int, reply: Reply, feed: Feed
         conn.execute(
             insert(outbox_t).values(
                 message_id=message_id,
-                channel_id=conversation.channel_id,
+                channel_id=channel_id,
                 idempotency_key=key,
                 status="pending",
                 attempts=0,
-                next_attempt_at=now,
+                next_attempt_at=reply.send_at if scheduled else now,
                 created_at=now,
             )
         )
     values: dict[str, Any] = {"last_message_at": now, "updated_at": now}
-    if not reply.private and reply.author_type == "agent" and conversation.first_response_at is None:
+    if not reply.private and not scheduled and reply.author_type == "agent" and conversation.first_response_at is None:
         values["first_response_at"] = now
     conn.execute(update(conversations_t).where(conversations_t.c.id == conversation_id).values(**values))
     payload = {
@@ -103,6 +114,7 @@ def queue_reply(conn: Connection, conversation_id: int, reply: Reply, feed: Feed
         "direction": "out",
         "private": reply.private,
         "agent_id": reply.agent_id,
+        **({"send_at": reply.send_at.isoformat()} if scheduled and reply.send_at else {}),
     }
     feed.append(("message.created", payload, conversation_id))
     return message_id
@@ -112,6 +124,16 @@ def latest_inbound_meta(conversation_id: int) -> Select[tuple[Any]]:
     """The `meta` of the customer's latest message in a conversation."""
     return (
         select(messages_t.c.meta)
+        .where(messages_t.c.conversation_id == conversation_id, messages_t.c.direction == "in")
+        .order_by(messages_t.c.id.desc())
+        .limit(1)
+    )
+
+
+def reply_channel(conn: Connection, conversation_id: int) -> int | None:
+    """The channel of the customer's latest message in a conversation (None: no message yet)."""
+    return conn.scalar(
+        select(messages_t.c.channel_id)
         .where(messages_t.c.conversation_id == conversation_id, messages_t.c.direction == "in")
         .order_by(messages_t.c.id.desc())
         .limit(1)

@@ -1,10 +1,15 @@
-"""The widget gateway's view of the store: a visitor's transcript by event seq."""
+"""The widget gateway's view of the store: a visitor's transcript by event seq.
+
+A scheduled reply is stored (and its `message.created` written) when the agent sends it,
+but the visitor sees it only when the outbox releases it: its `message.updated` event
+marked `scheduled` is the one that shows it, at its own seq."""
 
 from __future__ import annotations
 
 from collections import defaultdict
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from inbox.store.db import Database
@@ -48,6 +53,20 @@ class WidgetTranscripts:
         return await self.db.query(lambda session: bool(session.scalar(online)))
 
 
+def _shown_events() -> ColumnElement[bool]:
+    released = and_(Event.type == "message.updated", Event.payload["scheduled"].as_boolean().is_(True))
+    return or_(Event.type == "message.created", released)
+
+
+def _shows(event_type: str, payload: dict[str, Any], message: Message) -> bool:
+    """Whether this event is the one that shows this message to the visitor."""
+    if message.private:
+        return False
+    if message.send_at is None:
+        return event_type == "message.created"
+    return event_type == "message.updated" and bool(payload.get("scheduled")) and message.delivery == "sent"
+
+
 def _transcript(session: Session, channel: str, thread_key: str, after: int, limit: int) -> list[TranscriptItem]:
     conversations = (
         select(Conversation.id)
@@ -55,8 +74,8 @@ def _transcript(session: Session, channel: str, thread_key: str, after: int, lim
         .where(Channel.name == channel, Conversation.thread_key == thread_key)
     )
     rows = session.execute(
-        select(Event.seq, Event.payload)
-        .where(Event.seq > after, Event.type == "message.created", Event.conversation_id.in_(conversations))
+        select(Event.seq, Event.type, Event.payload)
+        .where(Event.seq > after, _shown_events(), Event.conversation_id.in_(conversations))
         .order_by(Event.seq)
         .limit(limit)
     ).all()
@@ -76,7 +95,7 @@ def _transcript(session: Session, channel: str, thread_key: str, after: int, lim
         if found is None:
             continue
         message, agent_name = found
-        if message.private:
+        if not _shows(row.type, row.payload, message):
             continue
         items.append(_item(row.seq, message, agent_name, files))
     return items
@@ -87,11 +106,12 @@ def _since(session: Session, after: int, limit: int) -> tuple[int, list[tuple[st
     if not events:
         return after, []
     newest = events[-1].seq
-    wanted = {
-        int(e.payload["message_id"]): e.seq
-        for e in events
-        if e.type == "message.created" and not e.payload.get("private") and "message_id" in e.payload
-    }
+    wanted: dict[int, tuple[int, str, dict[str, Any]]] = {}
+    for e in events:
+        if "message_id" not in e.payload or e.payload.get("private"):
+            continue
+        if e.type == "message.created" or (e.type == "message.updated" and e.payload.get("scheduled")):
+            wanted[int(e.payload["message_id"])] = (e.seq, e.type, e.payload)
     if not wanted:
         return newest, []
     rows = session.execute(
@@ -101,9 +121,10 @@ def _since(session: Session, after: int, limit: int) -> tuple[int, list[tuple[st
         .outerjoin(Agent, Agent.id == Message.agent_id)
         .where(Message.id.in_(wanted), Channel.type == "widget", Message.private.is_(False))
     ).all()
+    rows = [r for r in rows if _shows(wanted[r[0].id][1], wanted[r[0].id][2], r[0])]
     files = _files_of(session, [r[0].id for r in rows])
     out = [
-        (channel, thread_key, _item(wanted[message.id], message, agent_name, files))
+        (channel, thread_key, _item(wanted[message.id][0], message, agent_name, files))
         for message, agent_name, channel, thread_key in rows
         if thread_key is not None
     ]

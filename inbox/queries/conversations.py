@@ -224,6 +224,7 @@ async def describe(session: AsyncSession, conversations: Sequence[Conversation])
                 "last_message_at": _iso(c.last_message_at),
                 "created_at": _iso(c.created_at),
                 "updated_at": _iso(c.updated_at),
+                "merged_into": c.merged_into_id,
                 "ticket": (
                     {"id": ticket.id, "number": ticket.number, "kind": ticket.kind, "status": ticket.status, "priority": ticket.priority}
                     if ticket
@@ -246,6 +247,9 @@ def message_shapes(session: Session, messages: Sequence[Message]) -> list[dict[s
         )
     agent_ids = {m.agent_id for m in messages if m.agent_id}
     contact_ids = {m.contact_id for m in messages if m.contact_id}
+    channels = {
+        r.id: r.name for r in session.execute(select(Channel.id, Channel.name).where(Channel.id.in_({m.channel_id for m in messages})))
+    }
     agents = {r.id: r.name for r in session.execute(select(Agent.id, Agent.name).where(Agent.id.in_(agent_ids)))} if agent_ids else {}
     contacts = (
         {r.id: r.name for r in session.execute(select(Contact.id, Contact.name).where(Contact.id.in_(contact_ids)))} if contact_ids else {}
@@ -260,6 +264,7 @@ def message_shapes(session: Session, messages: Sequence[Message]) -> list[dict[s
             {
                 "id": m.id,
                 "conversation_id": m.conversation_id,
+                "channel": channels.get(m.channel_id),
                 "direction": m.direction,
                 "author": {"type": m.author_type, "id": author_id, "name": author_name},
                 "subject": m.subject,
@@ -275,6 +280,7 @@ def message_shapes(session: Session, messages: Sequence[Message]) -> list[dict[s
                 "attachments": attachments.get(m.id, []),
                 "created_at": _iso(m.created_at),
                 "sent_at": _iso(m.sent_at),
+                "send_at": _iso(m.send_at),
             }
         )
     return out

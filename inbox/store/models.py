@@ -167,6 +167,8 @@ class Conversation(Base):
     last_message_at: Mapped[dt.datetime] = _created()
     created_at: Mapped[dt.datetime] = _created()
     updated_at: Mapped[dt.datetime] = _created()
+    # Merge (power tools): the conversation this one was merged into; what arrives for it lands there.
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("conversation.id"))
 
 
 class Message(Base):
@@ -188,7 +190,7 @@ class Message(Base):
     text: Mapped[str] = mapped_column(Text, default="")
     html: Mapped[str | None] = mapped_column(Text)  # sanitised
     private: Mapped[bool] = mapped_column(Boolean, default=False)
-    delivery: Mapped[str] = mapped_column(String(8), default="received")  # received|queued|sent|failed
+    delivery: Mapped[str] = mapped_column(String(16), default="received")  # received|queued|scheduled|sent|failed|cancelled
     delivery_error: Mapped[str | None] = mapped_column(Text)
     automated: Mapped[bool] = mapped_column(Boolean, default=False)
     original_text: Mapped[str | None] = mapped_column(Text)  # before the first edit
@@ -201,6 +203,8 @@ class Message(Base):
     content_sha256: Mapped[str | None] = mapped_column(String(64))
     sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[dt.datetime] = _created()
+    # Scheduled send (power tools): not delivered, nor shown to a widget visitor, before this.
+    send_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
 
 
 class Blob(Base):

@@ -25,6 +25,7 @@ from inbox.web.api import (
     events,
     kb,
     macros,
+    merges,
     routing_admin,
     tickets,
     views,
@@ -182,7 +183,7 @@ def create_app(services: Services) -> FrontdeskApp:
             )
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
-    for module in (conversations, contacts, tickets, routing_admin, admin, events, attachments, kb, views, macros):
+    for module in (conversations, merges, contacts, tickets, routing_admin, admin, events, attachments, kb, views, macros):
         app.include_router(module.router)
     gateway, lookup = widget_gateway(services)
     app.state.widget_gateway = gateway  # the daemon stops its hub on shutdown

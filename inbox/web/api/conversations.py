@@ -41,6 +41,9 @@ class ReplyIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     text: str = Field(min_length=1, max_length=MAX_TEXT, description="Markdown (no raw HTML)")
     private: bool = False
+    send_at: dt.datetime | None = Field(
+        default=None, description="ISO-8601 with a time zone, in the future, at most a year ahead: the reply is scheduled"
+    )
 
 
 class ConversationPatch(BaseModel):
@@ -211,6 +214,7 @@ _REPLY_BODY = {
                     "properties": {
                         "text": {"type": "string", "minLength": 1, "maxLength": MAX_TEXT},
                         "private": {"type": "boolean", "default": False},
+                        "send_at": {"type": "string", "format": "date-time"},
                         "file": {"type": "array", "maxItems": MAX_FILES, "items": {"type": "string", "format": "binary"}},
                     },
                 }
@@ -241,9 +245,12 @@ async def _reply_in(request: Request) -> tuple[ReplyIn, tuple[OutboundAttachment
 async def post_message(request: Request, svc: Svc, who: Who, conversation_id: Id) -> dict[str, Any]:
     """Reply. JSON `{"text", "private"}`, or multipart/form-data with `text`, `private`
     and up to ten `file` parts, which go out with the reply on its channel. The text is
-    Markdown: the stored `html` is its rendering, sanitised (as for a reply from the UI)."""
+    Markdown: the stored `html` is its rendering, sanitised (as for a reply from the UI).
+    With `send_at` the reply is scheduled (`delivery: "scheduled"`) and sent at that time."""
     body, files = await _reply_in(request)
-    message_id = await send_reply(svc.ctx, Actor.of(who), conversation_id, body.text, private=body.private, attachments=files)
+    message_id = await send_reply(
+        svc.ctx, Actor.of(who), conversation_id, body.text, private=body.private, attachments=files, send_at=body.send_at
+    )
 
     def shape(session: Session) -> dict[str, Any]:
         message = session.get(Message, message_id)

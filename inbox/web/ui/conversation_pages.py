@@ -19,7 +19,7 @@ from inbox.actions import contacts as contact_actions
 from inbox.actions import conversations as actions
 from inbox.actions import tickets as ticket_actions
 from inbox.actions.replies import send_reply
-from inbox.errors import DomainError, NotFound
+from inbox.errors import DomainError, Invalid, NotFound
 from inbox.queries import contacts as contact_queries
 from inbox.queries import conversations as conv
 from inbox.queries import macros as macro_queries
@@ -32,15 +32,27 @@ from inbox.web.uploads import UnreadableForm, UploadRefused, attached_files, rep
 from routing.vocabulary import CONVERSATION_STATUSES, LEVELS, PRIORITIES
 
 # Shown in the timeline; message events are the messages themselves.
-TIMELINE_EVENTS = ("conversation.created", "conversation.updated", "ticket.created", "ticket.updated", "sla.due_soon", "sla.breached")
+TIMELINE_EVENTS = (
+    "conversation.created",
+    "conversation.updated",
+    "conversation.merged",
+    "conversation.merged_here",
+    "conversation.split",
+    "conversation.split_here",
+    "ticket.created",
+    "ticket.updated",
+    "sla.due_soon",
+    "sla.breached",
+)
 SNOOZE_HOURS = {"1h": 1, "4h": 4, "1d": 24, "1w": 24 * 7}
 
 
 async def timeline(session: AsyncSession, conversation_id: int) -> list[dict[str, Any]]:
     """Messages, notes and what rules and agents changed, in the order it happened."""
     messages = await conv.describe_messages(session, await conv.messages_of(session, conversation_id, after_id=None, limit=500))
-    for m in messages:
+    for n, m in enumerate(messages):
         m["kind"] = "message"
+        m["first"] = n == 0  # nothing to split from before it
         for a in m["attachments"]:
             a["preview"] = a["content_type"] in INLINE_IMAGE_TYPES
     changes = (
@@ -54,7 +66,8 @@ async def timeline(session: AsyncSession, conversation_id: int) -> list[dict[str
             "type": e.type,
             "by": e.payload.get("by"),
             "changes": e.payload.get("changes") or {},
-            "number": e.payload.get("number"),
+            "number": e.payload.get("number") or e.payload.get("into") or e.payload.get("from"),
+            "other": e.payload.get("conversation_id") if e.type == "conversation.split" else None,
             "created_at": e.created_at.isoformat(),
         }
         for e in changes
@@ -115,6 +128,21 @@ def changes_from_form(form: Mapping[str, Any], current: dict[str, Any], my_email
         tags=tags,
         snoozed_until=until,
     )
+
+
+def scheduled_time(local: str, offset_minutes: str) -> dt.datetime | None:
+    """The reply box's "Schedule…" time: a datetime-local value in the agent's browser time
+    zone, with the browser's `getTimezoneOffset()` (minutes to add to reach UTC)."""
+    if not local.strip():
+        return None
+    try:
+        naive = dt.datetime.fromisoformat(local.strip())
+        offset = int(offset_minutes.strip() or "0")
+    except ValueError:
+        raise Invalid("the scheduled time is not a date and time", code="send_at") from None
+    if naive.tzinfo is not None or not -16 * 60 <= offset <= 16 * 60:
+        raise Invalid("the scheduled time is not a local date and time", code="send_at")
+    return (naive + dt.timedelta(minutes=offset)).replace(tzinfo=dt.UTC)
 
 
 def _back(conversation_id: int, error: str = "") -> RedirectResponse:
@@ -183,7 +211,16 @@ async def conversation_reply(request: Request, page: AgentPage, board: Board, co
     text = fields.get("text", "")
     if text.strip() or files:
         try:
-            await send_reply(page.services.ctx, page.actor, conversation_id, text, private=bool(fields.get("private")), attachments=files)
+            send_at = scheduled_time(fields.get("send_at", ""), fields.get("tz_offset", ""))
+            await send_reply(
+                page.services.ctx,
+                page.actor,
+                conversation_id,
+                text,
+                private=bool(fields.get("private")),
+                attachments=files,
+                send_at=send_at,
+            )
         except DomainError as exc:
             return refused(page, exc)
     board.report(conversation_id, page.agent.agent_id, page.agent.name, typing=False)

@@ -178,6 +178,7 @@ def install(app: FastAPI) -> None:
         inbox_pages,
         kb_pages,
         macro_pages,
+        merge_pages,
         session_pages,
         views_pages,
     )
@@ -195,6 +196,7 @@ def install(app: FastAPI) -> None:
         inbox_pages,
         views_pages,
         conversation_pages,
+        merge_pages,
         desk_pages,
         dashboard,
     ):

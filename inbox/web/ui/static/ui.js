@@ -322,3 +322,18 @@
     privateBox.addEventListener("change", function () { if (!privateBox.checked) { closeList(); } });
   }
 })();
+
+// "Schedule…": the reply box sends the browser's offset to UTC with the local time; a
+// scheduled reply's time is shown in the agent's time zone; confirmations on buttons.
+(function () {
+  var offset = document.querySelector("[data-tz-offset]");
+  if (offset) offset.value = String(new Date().getTimezoneOffset());
+  document.querySelectorAll("[data-local-time]").forEach(function (el) {
+    var when = new Date(el.getAttribute("datetime"));
+    if (!isNaN(when)) el.textContent = when.toLocaleString();
+  });
+  document.addEventListener("click", function (e) {
+    var button = e.target.closest && e.target.closest("[data-confirm]");
+    if (button && !window.confirm(button.getAttribute("data-confirm"))) e.preventDefault();
+  });
+})();
