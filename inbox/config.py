@@ -106,6 +106,21 @@ class OutboxConfig(_Strict):
     concurrency: int = Field(default=8, ge=1)
 
 
+class WebhooksConfig(_Strict):
+    # Deliver to private, loopback and link-local addresses too (a receiver on the same host
+    # or network); off, such URLs are refused at create and at every send.
+    allow_private: bool = False
+    timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    base_delay: float = Field(default=10.0, gt=0)  # seconds before the first retry; doubles each try
+    max_delay: float = Field(default=3600.0, gt=0)  # the longest wait between tries
+    disable_after_hours: float = Field(default=24.0, gt=0)  # of continuous failure
+
+    @property
+    def lease_seconds(self) -> float:
+        """How long a worker holds a webhook without renewing: well past one request."""
+        return max(60.0, 3 * self.timeout_seconds)
+
+
 class ClusterConfig(_Strict):
     # A channel's receiver moves to another worker node within about this long after
     # its node dies; the holder renews every third of it.
@@ -127,6 +142,7 @@ class Config(_Strict):
     bus: BusConfig = BusConfig()
     outbox: OutboxConfig = OutboxConfig()
     cluster: ClusterConfig = ClusterConfig()
+    webhooks: WebhooksConfig = WebhooksConfig()
     channels: list[ChannelConfig] = []
     teams: list[TeamConfig] = []
     rules: list[RuleConfig] = []

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from inbox import events
 from inbox.auth import Principal
+from inbox.config import WebhooksConfig
 from inbox.events import Bus
 from inbox.pipeline.tickets import TicketPolicy
 from inbox.store import audit
@@ -71,6 +72,7 @@ class Context:
     policy: TicketPolicy
     secrets: SecretBox
     public_url: str
+    webhooks: WebhooksConfig = WebhooksConfig()
 
 
 class Tx:

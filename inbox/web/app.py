@@ -26,6 +26,7 @@ from inbox.web.api import (
     kb,
     routing_admin,
     tickets,
+    webhooks,
 )
 from inbox.web.api.hooks import ChannelHooks
 from inbox.web.ratelimit import RateLimiter
@@ -180,7 +181,7 @@ def create_app(services: Services) -> FrontdeskApp:
             )
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
-    for module in (conversations, contacts, tickets, routing_admin, admin, events, attachments, kb):
+    for module in (conversations, contacts, tickets, routing_admin, admin, events, attachments, kb, webhooks):
         app.include_router(module.router)
     gateway, lookup = widget_gateway(services)
     app.state.widget_gateway = gateway  # the daemon stops its hub on shutdown
