@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 import channels
 from channels.base import ChannelConfig
@@ -115,10 +115,15 @@ class WebhooksConfig(_Strict):
     max_delay: float = Field(default=3600.0, gt=0)  # the longest wait between tries
     disable_after_hours: float = Field(default=24.0, gt=0)  # of continuous failure
 
-    @property
-    def lease_seconds(self) -> float:
-        """How long a worker holds a webhook without renewing: well past one request."""
-        return max(60.0, 3 * self.timeout_seconds)
+    # How long a worker holds a webhook without renewing it (a node killed mid-delivery
+    # is taken over after this); longer than one request may take.
+    lease_seconds: float = Field(default=60.0, gt=0)
+
+    @model_validator(mode="after")
+    def _lease_outlives_a_request(self) -> WebhooksConfig:
+        if self.lease_seconds <= self.timeout_seconds:
+            raise ValueError("lease_seconds must be longer than timeout_seconds")
+        return self
 
 
 class ClusterConfig(_Strict):
