@@ -19,6 +19,7 @@ from inbox.pipeline import webhook_http
 from inbox.pipeline.webhooks import WebhookWorker
 from inbox.runtime.services import Services
 from inbox.store.models import AuditEntry, Webhook, WebhookDelivery, utcnow
+from tests.fixtures.inbox import Api, add_agent
 from tests.fixtures.webhook_receiver import Receiver, receiver  # noqa: F401
 
 SECRET = "a-receiver-shared-secret"
@@ -241,3 +242,41 @@ async def test_the_secret_is_sealed_and_never_audited(services: Services, receiv
 async def test_bad_events_or_a_short_secret_are_refused(services: Services, receiver: Receiver, events: list[str], secret: str) -> None:
     with pytest.raises(Invalid):
         await webhooks.create_webhook(local_ctx(services), CLI, receiver.url, events, secret)
+
+
+async def test_api_manages_webhooks_shows_deliveries_and_sends_a_test(api: Api, receiver: Receiver) -> None:
+    api.services.config.webhooks = LOCAL
+    admin = api.auth(api.admin_token)
+    _, agent_token = await add_agent(api.services, "agent@example.com")
+    body = {"url": receiver.url, "events": ["ticket.created"], "secret": SECRET}
+    assert (await api.client.post("/api/v1/webhooks", json=body, headers=api.auth(agent_token))).status_code == 403
+    created = await api.client.post("/api/v1/webhooks", json=body, headers=admin)
+    assert created.status_code == 201 and SECRET not in created.text and created.json()["secret_set"] is True
+    webhook_id = created.json()["id"]
+    bad = await api.client.post("/api/v1/webhooks", json={**body, "events": ["nope.never"]}, headers=admin)
+    assert bad.status_code == 422
+    tested = await api.client.post(f"/api/v1/webhooks/{webhook_id}/test", headers=admin)
+    assert tested.status_code == 200 and tested.json()["status"] == "delivered" and tested.json()["response_code"] == 200
+    [ping] = receiver.received
+    assert ping.headers["X-Frontdesk-Event"] == "webhook.test" and ping.verifies_with(SECRET)
+    assert ping.headers["X-Frontdesk-Delivery"] == tested.json()["delivery_id"]
+    await emit(api.services, "ticket.created")
+    await WebhookWorker(api.services.db, api.services.bus, api.services.secrets, LOCAL).drain()
+    log = (await api.client.get(f"/api/v1/webhooks/{webhook_id}/deliveries", headers=admin)).json()["items"]
+    assert [(d["event_type"], d["status"], d["response_code"]) for d in log] == [
+        ("ticket.created", "delivered", 200),
+        ("webhook.test", "delivered", 200),
+    ]
+    patched = await api.client.patch(
+        f"/api/v1/webhooks/{webhook_id}", json={"enabled": False, "events": ["message.created"]}, headers=admin
+    )
+    assert patched.status_code == 200 and patched.json()["enabled"] is False and patched.json()["events"] == ["message.created"]
+    api.services.config.webhooks = WebhooksConfig()
+    refused = await api.client.patch(f"/api/v1/webhooks/{webhook_id}", json={"url": "http://169.254.169.254/"}, headers=admin)
+    assert refused.status_code == 422 and refused.json()["error"]["code"] == "webhook_url_refused"
+    listed = (await api.client.get("/api/v1/webhooks", headers=admin)).json()["items"]
+    assert [w["id"] for w in listed] == [webhook_id] and SECRET not in str(listed)
+    assert (await api.client.delete(f"/api/v1/webhooks/{webhook_id}", headers=admin)).status_code == 204
+    assert (await api.client.get(f"/api/v1/webhooks/{webhook_id}/deliveries", headers=admin)).status_code == 404
+    actions = await api.services.db.query(lambda s: s.scalars(select(AuditEntry.action).order_by(AuditEntry.id)).all())
+    assert [a for a in actions if a.startswith("webhook.")] == ["webhook.create", "webhook.test", "webhook.update", "webhook.delete"]
