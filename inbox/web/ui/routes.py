@@ -169,6 +169,7 @@ def install(app: FastAPI) -> None:
         inbox_pages,
         kb_pages,
         session_pages,
+        webhook_pages,
     )
 
     app.mount("/static", StaticFiles(directory=str(Path(__file__).resolve().parent / "static")), name="static")
@@ -184,5 +185,6 @@ def install(app: FastAPI) -> None:
         conversation_pages,
         desk_pages,
         dashboard,
+        webhook_pages,
     ):
         app.include_router(module.router)
