@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 import channels
 from channels.base import ChannelConfig
@@ -106,6 +106,26 @@ class OutboxConfig(_Strict):
     concurrency: int = Field(default=8, ge=1)
 
 
+class WebhooksConfig(_Strict):
+    # Deliver to private, loopback and link-local addresses too (a receiver on the same host
+    # or network); off, such URLs are refused at create and at every send.
+    allow_private: bool = False
+    timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    base_delay: float = Field(default=10.0, gt=0)  # seconds before the first retry; doubles each try
+    max_delay: float = Field(default=3600.0, gt=0)  # the longest wait between tries
+    disable_after_hours: float = Field(default=24.0, gt=0)  # of continuous failure
+
+    # How long a worker holds a webhook without renewing it (a node killed mid-delivery
+    # is taken over after this); longer than one request may take.
+    lease_seconds: float = Field(default=60.0, gt=0)
+
+    @model_validator(mode="after")
+    def _lease_outlives_a_request(self) -> WebhooksConfig:
+        if self.lease_seconds <= self.timeout_seconds:
+            raise ValueError("lease_seconds must be longer than timeout_seconds")
+        return self
+
+
 class ClusterConfig(_Strict):
     # A channel's receiver moves to another worker node within about this long after
     # its node dies; the holder renews every third of it.
@@ -127,6 +147,7 @@ class Config(_Strict):
     bus: BusConfig = BusConfig()
     outbox: OutboxConfig = OutboxConfig()
     cluster: ClusterConfig = ClusterConfig()
+    webhooks: WebhooksConfig = WebhooksConfig()
     channels: list[ChannelConfig] = []
     teams: list[TeamConfig] = []
     rules: list[RuleConfig] = []

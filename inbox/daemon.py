@@ -1,7 +1,7 @@
-"""`frontdesk serve`: one node — the web server, the channel receivers and the outbox worker.
+"""`frontdesk serve`: one node — the web server, the channel receivers, the outbox and webhook workers.
 
-Roles: `web` serves HTTP (API, UI, hooks, widget); `worker` runs the channel receivers
-and the outbox; `all` (the default) does both.
+Roles: `web` serves HTTP (API, UI, hooks, widget); `worker` runs the channel receivers,
+the outbox and the webhook worker; `all` (the default) does both.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import uvicorn
 from channels.base import cancel_task
 from inbox.config import Config
 from inbox.pipeline.outbox import OutboxWorker
+from inbox.pipeline.webhooks import WebhookWorker
 from inbox.runtime import provision
 from inbox.runtime.services import Services
 from inbox.runtime.sla_watch import SlaWatch
@@ -55,6 +56,7 @@ async def serve(config: Config, role: Role = "all") -> None:
         unwatch = services.channels.watch(services.bus, services.wanted_channels)
         worker: OutboxWorker | None = None
         sla_watch: SlaWatch | None = None
+        webhook_worker: WebhookWorker | None = None
         if role in ("all", "worker"):
             await services.channels.start_receivers()
             worker = OutboxWorker(
@@ -68,6 +70,8 @@ async def serve(config: Config, role: Role = "all") -> None:
             await worker.start()
             sla_watch = SlaWatch(services.db, services.bus, services.policy)
             await sla_watch.start()
+            webhook_worker = WebhookWorker(services.db, services.bus, services.secrets, config.webhooks)
+            await webhook_worker.start()
         checkpoints = asyncio.create_task(services.db.checkpoints(), name="sqlite-checkpoints")
         server: uvicorn.Server | None = None
         server_task: asyncio.Task[None] | None = None
@@ -109,6 +113,8 @@ async def serve(config: Config, role: Role = "all") -> None:
             await sla_watch.stop()
         if worker is not None:
             await worker.stop()
+        if webhook_worker is not None:
+            await webhook_worker.stop()
         unwatch()
         await cancel_task(checkpoints)
         await services.channels.stop()

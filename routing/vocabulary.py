@@ -43,3 +43,19 @@ ASSIGNMENT_STRATEGIES: tuple[AssignmentStrategy, ...] = get_args(AssignmentStrat
 
 ArticleStatus = Literal["draft", "published"]
 ARTICLE_STATUSES: tuple[ArticleStatus, ...] = get_args(ArticleStatus)
+
+# The change feed's event types (the `type` of GET /events and of outbound webhooks).
+EventType = Literal[
+    "conversation.created",
+    "conversation.updated",
+    "message.created",
+    "message.updated",
+    "ticket.created",
+    "ticket.updated",
+    "problem.created",
+    "problem.updated",
+    "quarantine.created",
+    "sla.due_soon",
+    "sla.breached",
+]
+EVENT_TYPES: tuple[EventType, ...] = get_args(EventType)

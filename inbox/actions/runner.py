@@ -15,7 +15,7 @@ other's rows while holding the lock the other wants (a deadlock under load).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection
@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from inbox import events
 from inbox.auth import Principal
+from inbox.config import WebhooksConfig
 from inbox.events import Bus
 from inbox.pipeline.tickets import TicketPolicy
 from inbox.store import audit
@@ -71,6 +72,7 @@ class Context:
     policy: TicketPolicy
     secrets: SecretBox
     public_url: str
+    webhooks: WebhooksConfig = field(default_factory=WebhooksConfig)
 
 
 class Tx:

@@ -44,7 +44,7 @@ class Services:
     @property
     def ctx(self) -> Context:
         """What actions are given: the store, the bus and the node's policies."""
-        return Context(self.db, self.bus, self.policy, self.secrets, self.config.server.public_url)
+        return Context(self.db, self.bus, self.policy, self.secrets, self.config.server.public_url, self.config.webhooks)
 
     async def wanted_channels(self) -> list[ChannelConfig]:
         """Every channel this node should run: the config file's and the UI-managed ones."""

@@ -554,3 +554,52 @@ class BulkItem(Base):
     request_id: Mapped[int] = mapped_column(ForeignKey("bulk_request.id", ondelete="CASCADE"), primary_key=True)
     conversation_id: Mapped[int] = mapped_column(BigId, primary_key=True)
     error: Mapped[str | None] = mapped_column(String(255))
+
+
+# -- outbound webhooks (issue 22) ------------------------------------------------------
+
+
+class Webhook(Base):
+    """An admin's subscription: the change feed's events of some types, POSTed to `url`.
+
+    `cursor` is the last event seq delivered (or skipped as not subscribed): delivery
+    follows the event table past it, one event at a time, so order holds and a restart
+    resumes. The lease columns say which worker delivers it (`lease_token` grows with
+    every takeover; every write of the holder is fenced on it)."""
+
+    __tablename__ = "webhook"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    url: Mapped[str] = mapped_column(Text)
+    events: Mapped[list[str]] = mapped_column(JSON, default=list)
+    secret: Mapped[str] = mapped_column(Text)  # sealed by the SecretBox
+    key: Mapped[str] = mapped_column(String(32), unique=True)  # prefix of its delivery ids
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    cursor: Mapped[int] = mapped_column(BigInteger, default=0)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)  # failed tries of the event at the cursor
+    failing_since: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    next_attempt_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    last_error: Mapped[str | None] = mapped_column(Text)
+    disabled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    lease_holder: Mapped[str | None] = mapped_column(String(128))
+    lease_token: Mapped[int] = mapped_column(BigInteger, default=0)
+    lease_expires: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[dt.datetime] = _created()
+
+
+class WebhookDelivery(Base):
+    """One attempt to deliver one event (or a test) to a webhook: the delivery log."""
+
+    __tablename__ = "webhook_delivery"
+    __table_args__ = (Index("ix_webhook_delivery_log", "webhook_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    webhook_id: Mapped[int] = mapped_column(ForeignKey("webhook.id", ondelete="CASCADE"))
+    delivery_id: Mapped[str] = mapped_column(String(80))
+    event_seq: Mapped[int | None] = mapped_column(BigInteger)  # None for a test
+    event_type: Mapped[str] = mapped_column(String(64))
+    ok: Mapped[bool] = mapped_column(Boolean)
+    response_code: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text)
+    duration_ms: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[dt.datetime] = _created()

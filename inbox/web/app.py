@@ -29,6 +29,7 @@ from inbox.web.api import (
     routing_admin,
     tickets,
     views,
+    webhooks,
 )
 from inbox.web.api.hooks import ChannelHooks
 from inbox.web.ratelimit import RateLimiter
@@ -183,7 +184,7 @@ def create_app(services: Services) -> FrontdeskApp:
             )
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
-    for module in (conversations, merges, contacts, tickets, routing_admin, admin, events, attachments, kb, views, macros):
+    for module in (conversations, merges, contacts, tickets, routing_admin, admin, events, attachments, kb, views, macros, webhooks):
         app.include_router(module.router)
     gateway, lookup = widget_gateway(services)
     app.state.widget_gateway = gateway  # the daemon stops its hub on shutdown

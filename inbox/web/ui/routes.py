@@ -181,6 +181,7 @@ def install(app: FastAPI) -> None:
         merge_pages,
         session_pages,
         views_pages,
+        webhook_pages,
     )
 
     app.mount("/static", StaticFiles(directory=str(Path(__file__).resolve().parent / "static")), name="static")
@@ -199,5 +200,6 @@ def install(app: FastAPI) -> None:
         merge_pages,
         desk_pages,
         dashboard,
+        webhook_pages,
     ):
         app.include_router(module.router)
