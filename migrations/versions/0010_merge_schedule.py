@@ -18,18 +18,19 @@ BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("conversation") as batch:
-        batch.add_column(sa.Column("merged_into_id", BigId, nullable=True))
-        batch.create_foreign_key("fk_conversation_merged_into_id_conversation", "conversation", ["merged_into_id"], ["id"])
-    with op.batch_alter_table("message") as batch:
-        batch.add_column(sa.Column("send_at", sa.DateTime(timezone=True), nullable=True))
-        batch.alter_column("delivery", existing_type=sa.String(length=8), type_=sa.String(length=16), existing_nullable=False)
+    # Plain ADD COLUMNs: on SQLite a batch alter would copy the table, and the copy loses
+    # its triggers (message's full-text index). SQLite does not enforce VARCHAR lengths or
+    # need the foreign key added afterwards, so only PostgreSQL gets those.
+    op.add_column("conversation", sa.Column("merged_into_id", BigId, nullable=True))
+    op.add_column("message", sa.Column("send_at", sa.DateTime(timezone=True), nullable=True))
+    if op.get_bind().dialect.name == "postgresql":
+        op.create_foreign_key("fk_conversation_merged_into_id_conversation", "conversation", "conversation", ["merged_into_id"], ["id"])
+        op.alter_column("message", "delivery", existing_type=sa.String(length=8), type_=sa.String(length=16), existing_nullable=False)
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("message") as batch:
-        batch.alter_column("delivery", existing_type=sa.String(length=16), type_=sa.String(length=8), existing_nullable=False)
-        batch.drop_column("send_at")
-    with op.batch_alter_table("conversation") as batch:
-        batch.drop_constraint("fk_conversation_merged_into_id_conversation", type_="foreignkey")
-        batch.drop_column("merged_into_id")
+    if op.get_bind().dialect.name == "postgresql":
+        op.alter_column("message", "delivery", existing_type=sa.String(length=16), type_=sa.String(length=8), existing_nullable=False)
+        op.drop_constraint("fk_conversation_merged_into_id_conversation", "conversation", type_="foreignkey")
+    op.drop_column("message", "send_at")
+    op.drop_column("conversation", "merged_into_id")
