@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 
 from inbox.store.models import AuditEntry, Contact, Conversation, Message, Problem, Team, Ticket
 from tests.fixtures.inbox import Api, add_agent, add_channel, inbound
+from tests.fixtures.signin import sign_in
 
 PASSWORD = "a long password 1"
 
@@ -108,7 +109,7 @@ async def test_every_ui_route_hides_another_teams_objects(api: Api) -> None:
     vip, own = s["conversations"]["vip"], s["conversations"]["own"]
     vip_ticket, own_ticket, problem = s["tickets"]["vip"], s["tickets"]["own"], s["problem"]["id"]
     vip_contact, own_contact = s["contacts"]["vip"], s["contacts"]["own"]
-    await api.client.post("/login", data={"email": "outsider@example.com", "password": PASSWORD})
+    await sign_in(api.client, "outsider@example.com", PASSWORD)
     match = re.search(r'name="csrf" value="([^"]+)"', (await api.client.get("/")).text)
     assert match
     csrf = match.group(1)

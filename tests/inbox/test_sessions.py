@@ -10,7 +10,7 @@ from sqlalchemy import select, update
 
 from inbox.actions.runner import CLI, Tx, perform
 from inbox.actions.sessions import end_sessions_in
-from inbox.auth import create_login_link
+from inbox.auth import new_login_link
 from inbox.store.models import Agent, AgentSession, AuditEntry, utcnow
 from tests.fixtures.inbox import Api, add_agent
 from tests.fixtures.signin import form_csrf, sign_in
@@ -200,7 +200,8 @@ async def test_a_one_time_link_session_chooses_a_password_without_a_current_one_
         agent = Agent(email="new@example.com", name="New", role="agent")
         session.add(agent)
         await session.flush()
-        token = await create_login_link(session, agent)
+        token, link = new_login_link(agent.id)
+        session.add(link)
     api.client.cookies.clear()
     landed = await api.client.get(f"/login/once/{token}")
     assert landed.status_code == 303 and landed.headers["location"] == "/account/password"
