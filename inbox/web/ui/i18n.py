@@ -257,6 +257,9 @@ TEXT: dict[str, dict[str, str]] = {
         "tstatus_pending": "Pending",
         "tstatus_resolved": "Resolved",
         "tstatus_closed": "Closed",
+        "method_not_allowed": "This page does not take that kind of request.",
+        "bad_request": "That request could not be understood.",
+        "too_large": "What you sent is too large.",
     },
     "es": {
         "app": "Frontdesk",
@@ -507,6 +510,9 @@ TEXT: dict[str, dict[str, str]] = {
         "tstatus_pending": "Pendiente",
         "tstatus_resolved": "Resuelto",
         "tstatus_closed": "Cerrado",
+        "method_not_allowed": "Esta página no admite ese tipo de petición.",
+        "bad_request": "No se pudo entender la petición.",
+        "too_large": "Lo que enviaste es demasiado grande.",
     },
 }
 
