@@ -6,8 +6,10 @@ import hmac
 from collections.abc import Callable
 
 from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from channels.widget import WidgetChannel
@@ -32,10 +34,15 @@ from inbox.web.api import (
     webhooks,
 )
 from inbox.web.api.hooks import ChannelHooks
+from inbox.web.errors import ApiError
 from inbox.web.ratelimit import RateLimiter
+from inbox.web.ui import errors as ui_errors
 from inbox.web.ui import routes as ui
 from widget.gateway import Gateway, GatewayChannel
 from widget.routes import VisitorSockets, build_router
+
+# Paths whose callers are programs, not an agent's browser: their errors are the API's JSON.
+MACHINE_PATHS = ("/api/", "/hooks/", "/widget/", "/attachments/", "/healthz", "/readyz", "/metrics", "/openapi.json", "/docs/")
 
 
 class BodyLimit:
@@ -55,7 +62,7 @@ class BodyLimit:
         limit = self.upload_limit if content_type.startswith(b"multipart/") else self.limit
         declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
-            await _too_large(send)
+            await _too_large(scope, send)
             return
         seen = 0
 
@@ -71,15 +78,19 @@ class BodyLimit:
         try:
             await self.app(scope, limited, send)
         except _TooLarge:
-            await _too_large(send)
+            await _too_large(scope, send)
 
 
 class _TooLarge(Exception):
     pass
 
 
-async def _too_large(send: Send) -> None:
-    response = JSONResponse(errors.error_body(413, "request body too large"), status_code=413)
+async def _too_large(scope: Scope, send: Send) -> None:
+    response: Response
+    if scope.get("path", "").startswith(MACHINE_PATHS):
+        response = JSONResponse(errors.error_body(413, "request body too large"), status_code=413)
+    else:
+        response = await ui_errors.error_page(Request(scope, _nothing), 413)
     await response({"type": "http"}, _nothing, send)
 
 
@@ -128,18 +139,24 @@ class FrontdeskApp(FastAPI):
         await super().__call__(scope, receive, send)
 
 
-def _answer_domain_errors(app: FastAPI) -> None:
-    """A refused action: JSON for API clients, an HTML page for a browser on the UI."""
+# Every error the app answers itself; one mapping per surface (api/errors.py, ui/errors.py).
+MAPPED_ERRORS = (ApiError, DomainError, RequestValidationError, StarletteHTTPException, ui.PageRefused)
 
-    @app.exception_handler(DomainError)
-    async def _refused(request: Request, exc: DomainError) -> Response:
-        if request.url.path.startswith(("/api/", "/hooks/")):
-            return errors.domain_error_response(exc)
-        return (await ui.any_page(request)).refuse(exc)
 
-    @app.exception_handler(ui.PageRefused)
-    async def _page_refused(request: Request, exc: ui.PageRefused) -> Response:
-        return exc.response
+def _answer_errors(app: FastAPI) -> None:
+    """A refusal is JSON for a program (the API, hooks, the widget's calls, health) and an
+    HTML page for a browser anywhere else; the help center keeps its own not-found page."""
+
+    async def _answer(request: Request, exc: Exception) -> Response:
+        path = request.url.path
+        if path.startswith(MACHINE_PATHS) and not isinstance(exc, ui.PageRefused):
+            return await errors.answer(request, exc)
+        if path.startswith("/help/") and isinstance(exc, StarletteHTTPException) and exc.status_code == 404:
+            return help_center.not_found(request, path.split("/")[2])
+        return await ui_errors.answer(request, exc)
+
+    for kind in MAPPED_ERRORS:
+        app.add_exception_handler(kind, _answer)
 
 
 def create_app(services: Services) -> FrontdeskApp:
@@ -152,7 +169,7 @@ def create_app(services: Services) -> FrontdeskApp:
     )
     app.state.services = services
     app.state.api_limiter = RateLimiter(services.config.server.api_requests_per_minute, 60.0)
-    errors.install(app)
+    _answer_errors(app)
     head = migrate.head_revision()
 
     @app.get("/healthz", tags=["health"])
@@ -190,7 +207,6 @@ def create_app(services: Services) -> FrontdeskApp:
     app.state.widget_gateway = gateway  # the daemon stops its hub on shutdown
     app.include_router(build_router(gateway, lookup))
     ui.install(app)
-    _answer_domain_errors(app)
     app.include_router(help_center.router)
     app.add_middleware(BodyLimit, limit=services.config.server.max_request_bytes, upload_limit=services.config.server.max_upload_bytes)
     app.front_door = ChannelHooks(VisitorSockets(app.behind_front_door, gateway=gateway), services=services)

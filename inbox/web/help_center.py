@@ -10,7 +10,7 @@ from collections import OrderedDict
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from inbox.pipeline.articles import category_slug, summary
@@ -118,10 +118,10 @@ async def help_root(request: Request, svc: Site) -> Response:
 
 
 @router.get("/help/{lang}", response_class=HTMLResponse)
-async def help_home(request: Request, svc: Site, lang: str, q: str = Query("", max_length=200)) -> Response:
+async def help_home(request: Request, svc: Site, lang: str, q: str = "") -> Response:
     if lang not in LANGUAGES:
         return not_found(request, "en")
-    query = q.strip()
+    query = q.strip()[:200]  # a longer search is cut, not refused: the help center has no error page for it
     async with svc.db.read() as session:
         if query:
             results = await kb.search(session, query, lang, limit=20)

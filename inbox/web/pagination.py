@@ -14,9 +14,9 @@ import json
 from typing import Any
 
 from inbox.web.errors import ApiError
+from inbox.web.ids import MAX_ID
 
 MAX_CURSOR_CHARS = 512  # ours are under 100
-MAX_ID = 2**63  # a BIGINT
 
 
 def encode(values: list[Any]) -> str:
@@ -53,7 +53,7 @@ def page(items: list[Any], limit: int, next_values: list[Any] | None) -> dict[st
 
 
 def _is_id(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < MAX_ID
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_ID
 
 
 def _is_utc_timestamp(value: Any) -> bool:

@@ -4,23 +4,19 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Path, Request
-from pydantic import Field
+from fastapi import Depends, Request
 
 from inbox.auth import Principal, token_principal
 from inbox.runtime.services import Services
 from inbox.sessions import COOKIE
 from inbox.web.callers import principal_from_cookie
 from inbox.web.errors import ApiError
+from inbox.web.ids import MAX_ID, BodyId, Id
 from inbox.web.ratelimit import RateLimiter
 
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
-MAX_ID = 2**63 - 1  # ids are 64-bit in both databases; larger ones cannot exist
 
-# A path id: anything outside 1..2^63-1 is a 422, never a database overflow.
-Id = Annotated[int, Path(ge=1, le=MAX_ID)]
-# The same bound for ids inside JSON bodies.
-BodyId = Annotated[int, Field(ge=1, le=MAX_ID)]
+__all__ = ["MAX_ID", "BodyId", "Id"]  # the bounds shared with the UI (inbox/web/ids.py)
 
 
 def services(request: Request) -> Services:

@@ -25,6 +25,7 @@ from inbox.runtime import managed_channels
 from inbox.runtime.reingest import Reingestor
 from inbox.store.models import Agent, AuditEntry, Channel, QuarantineItem, Rule
 from inbox.web.errors import status_of
+from inbox.web.ids import Id
 from inbox.web.ui.routes import AdminForm, AdminPage, Page
 from routing.config import default_calendar
 from routing.rules import InvalidRule, validate_rule
@@ -54,6 +55,8 @@ def parse_json_object(raw: str, what: str) -> dict[str, Any]:
         value = json.loads(raw or "{}")
     except json.JSONDecodeError as exc:
         raise Invalid(f"{what}: not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})") from None
+    except (ValueError, RecursionError):  # a number of thousands of digits; nesting deeper than Python's stack
+        raise Invalid(f"{what}: not valid JSON: too large or too deeply nested") from None
     if not isinstance(value, dict):
         raise Invalid(f"{what}: must be a JSON object")
     return value
@@ -89,7 +92,7 @@ async def channel_add(page: AdminForm, name: FormText = "", type: FormText = "",
 
 
 @router.post("/admin/channels/{channel_id}", response_class=HTMLResponse)
-async def channel_edit(page: AdminForm, channel_id: int, settings: FormText = "", enabled: FormText = "") -> Response:
+async def channel_edit(page: AdminForm, channel_id: Id, settings: FormText = "", enabled: FormText = "") -> Response:
     try:
         await channel_actions.update_channel(
             page.services.ctx, page.actor, channel_id, parse_json_object(settings, "settings"), bool(enabled)
@@ -100,7 +103,7 @@ async def channel_edit(page: AdminForm, channel_id: int, settings: FormText = ""
 
 
 @router.post("/admin/channels/{channel_id}/toggle")
-async def channel_toggle(page: AdminForm, channel_id: int) -> Response:
+async def channel_toggle(page: AdminForm, channel_id: Id) -> Response:
     async with page.services.db.read() as session:
         enabled = await session.scalar(select(Channel.enabled).where(Channel.id == channel_id))
     if enabled is None:
@@ -110,7 +113,7 @@ async def channel_toggle(page: AdminForm, channel_id: int) -> Response:
 
 
 @router.post("/admin/channels/{channel_id}/delete", response_class=HTMLResponse)
-async def channel_delete(page: AdminForm, channel_id: int) -> Response:
+async def channel_delete(page: AdminForm, channel_id: Id) -> Response:
     """Only a channel that never carried a conversation goes; others are disabled instead."""
     try:
         await channel_actions.delete_channel(page.services.ctx, page.actor, channel_id)
@@ -120,7 +123,7 @@ async def channel_delete(page: AdminForm, channel_id: int) -> Response:
 
 
 @router.post("/admin/channels/{channel_id}/test", response_class=HTMLResponse)
-async def channel_test(page: AdminForm, channel_id: int) -> Response:
+async def channel_test(page: AdminForm, channel_id: Id) -> Response:
     """The same checks as `frontdesk channels test NAME` and the API's test."""
     try:
         tested, results = await managed_channels.test(page.services, page.actor, channel_id)
@@ -192,7 +195,7 @@ async def rule_test(
 
 
 @router.post("/admin/rules/{rule_id}/toggle")
-async def rule_toggle(page: AdminForm, rule_id: int, delete: FormText = "") -> Response:
+async def rule_toggle(page: AdminForm, rule_id: Id, delete: FormText = "") -> Response:
     """Enable or disable a rule, or delete it (with `delete`)."""
     if delete:
         await rule_actions.delete_rule(page.services.ctx, page.actor, rule_id)
@@ -234,7 +237,7 @@ async def quarantine_page(page: AdminPage) -> Response:
 
 
 @router.get("/admin/quarantine/{item_id}", response_class=HTMLResponse)
-async def quarantine_item(page: AdminPage, item_id: int) -> Response:
+async def quarantine_item(page: AdminPage, item_id: Id) -> Response:
     async with page.services.db.read() as session:
         item = await session.get(QuarantineItem, item_id)
     if item is None:
@@ -245,7 +248,7 @@ async def quarantine_item(page: AdminPage, item_id: int) -> Response:
 
 
 @router.post("/admin/quarantine/{item_id}", response_class=HTMLResponse)
-async def quarantine_action(page: AdminForm, item_id: int, action: FormText = "") -> Response:
+async def quarantine_action(page: AdminForm, item_id: Id, action: FormText = "") -> Response:
     try:
         if action == "retry":
             await quarantine.retry_item(page.services.ctx, page.actor, item_id, Reingestor(page.services))

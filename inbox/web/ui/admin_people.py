@@ -15,6 +15,7 @@ from inbox.queries.agents import active_emails, list_agents
 from inbox.queries.teams import list_teams
 from inbox.store.models import Agent, ApiToken, CannedResponse, Team
 from inbox.web.errors import status_of
+from inbox.web.ids import Id
 from inbox.web.ui.admin_pages import FormText, back, render_admin
 from inbox.web.ui.routes import AdminForm, AdminPage, Page
 from routing.vocabulary import ASSIGNMENT_STRATEGIES
@@ -79,7 +80,7 @@ async def agent_invite(page: AdminForm, email: FormText = "", name: FormText = "
 
 
 @router.post("/admin/agents/{agent_id}", response_class=HTMLResponse)
-async def agent_update(page: AdminForm, agent_id: int, role: FormText = "", active: FormText = "") -> Response:
+async def agent_update(page: AdminForm, agent_id: Id, role: FormText = "", active: FormText = "") -> Response:
     """Change an agent's role, or (de)activate them; the form always sends both."""
     changes: agents.AgentChanges = {"active": active == "1"}
     if role:
@@ -122,7 +123,7 @@ async def token_create(page: AdminForm, agent: FormText = "", name: FormText = "
 
 
 @router.post("/admin/tokens/{token_id}/revoke")
-async def token_revoke(page: AdminForm, token_id: int) -> Response:
+async def token_revoke(page: AdminForm, token_id: Id) -> Response:
     try:
         await tokens.revoke_token(page.services.ctx, page.actor, token_id)
     except DomainError as exc:

@@ -26,6 +26,7 @@ from inbox.queries import macros as macro_queries
 from inbox.runtime.presence import PresenceBoard
 from inbox.sessions import csrf_ok
 from inbox.store.models import Agent, CannedResponse, Contact, Conversation, Event, Team, utcnow
+from inbox.web.ids import Id, parse_id
 from inbox.web.signals import typing_signal
 from inbox.web.ui.routes import AgentForm, AgentPage, AnyPage, Page
 from inbox.web.uploads import UnreadableForm, UploadRefused, attached_files, reply_form
@@ -169,7 +170,7 @@ router = APIRouter(include_in_schema=False)
 
 
 @router.get("/conversations/{conversation_id}", response_class=HTMLResponse)
-async def conversation_page(request: Request, page: AgentPage, conversation_id: int) -> Response:
+async def conversation_page(request: Request, page: AgentPage, conversation_id: Id) -> Response:
     svc = page.services
     async with svc.db.read() as session:
         # The seq before anything shown (see inbox_rows): later changes reach the live page.
@@ -184,7 +185,7 @@ async def conversation_page(request: Request, page: AgentPage, conversation_id: 
 
 
 @router.get("/conversations/{conversation_id}/timeline", response_class=HTMLResponse)
-async def timeline_fragment(page: AgentPage, conversation_id: int) -> Response:
+async def timeline_fragment(page: AgentPage, conversation_id: Id) -> Response:
     svc = page.services
     async with svc.db.read() as session:
         if await conv.get_visible(session, page.agent, conversation_id) is None:
@@ -195,7 +196,7 @@ async def timeline_fragment(page: AgentPage, conversation_id: int) -> Response:
 
 
 @router.post("/conversations/{conversation_id}/reply")
-async def conversation_reply(request: Request, page: AgentPage, board: Board, conversation_id: int) -> Response:
+async def conversation_reply(request: Request, page: AgentPage, board: Board, conversation_id: Id) -> Response:
     """A reply or note in Markdown, with files; the form is multipart, so its CSRF field is
     read here (with the form's own limits) rather than by `AgentForm`."""
     try:
@@ -228,7 +229,7 @@ async def conversation_reply(request: Request, page: AgentPage, board: Board, co
 
 
 @router.post("/conversations/{conversation_id}/update")
-async def conversation_update(request: Request, page: AgentForm, conversation_id: int) -> Response:
+async def conversation_update(request: Request, page: AgentForm, conversation_id: Id) -> Response:
     form = await request.form()
     svc = page.services
     async with svc.db.read() as session:
@@ -249,7 +250,7 @@ async def conversation_update(request: Request, page: AgentForm, conversation_id
 @router.post("/conversations/{conversation_id}/ticket")
 async def conversation_convert(
     page: AgentForm,
-    conversation_id: int,
+    conversation_id: Id,
     kind: Annotated[str, Form()] = "request",
     impact: Annotated[str, Form()] = "medium",
     urgency: Annotated[str, Form()] = "medium",
@@ -264,7 +265,7 @@ async def conversation_convert(
 
 
 @router.post("/conversations/{conversation_id}/presence")
-async def presence(request: Request, page: AnyPage, board: Board, conversation_id: int) -> Response:
+async def presence(request: Request, page: AnyPage, board: Board, conversation_id: Id) -> Response:
     """A browser says "I am here" (or typing); the answer lists the others."""
     if page.who is None:
         return JSONResponse({"error": "sign in"}, status_code=401)
@@ -294,7 +295,7 @@ async def presence(request: Request, page: AnyPage, board: Board, conversation_i
 
 
 @router.get("/contacts/{contact_id}", response_class=HTMLResponse)
-async def contact_page(request: Request, page: AgentPage, contact_id: int) -> Response:
+async def contact_page(request: Request, page: AgentPage, contact_id: Id) -> Response:
     async with page.services.db.read() as session:
         contact = await contact_queries.get_visible_contact(session, page.agent, contact_id)
         if contact is None:
@@ -315,11 +316,12 @@ async def contact_page(request: Request, page: AgentPage, contact_id: int) -> Re
 
 
 @router.post("/contacts/{contact_id}/merge")
-async def contact_merge(page: AgentForm, contact_id: int, other: Annotated[str, Form()] = "") -> Response:
-    if not other.strip().isdigit():
+async def contact_merge(page: AgentForm, contact_id: Id, other: Annotated[str, Form()] = "") -> Response:
+    other_id = parse_id(other)
+    if other_id is None:
         return RedirectResponse(f"/contacts/{contact_id}?error=merge_failed", status_code=303)
     try:
-        await contact_actions.merge_contacts(page.services.ctx, page.actor, contact_id, int(other.strip()))
+        await contact_actions.merge_contacts(page.services.ctx, page.actor, contact_id, other_id)
     except NotFound:
         return not_found(page)
     except DomainError:

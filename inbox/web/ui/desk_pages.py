@@ -16,6 +16,7 @@ from inbox.actions import tickets as actions
 from inbox.errors import DomainError, NotFound
 from inbox.queries import tickets as queries
 from inbox.store.models import Problem, utcnow
+from inbox.web.ids import Id, parse_id
 from inbox.web.ui.conversation_pages import not_found, refused
 from inbox.web.ui.routes import AgentForm, AgentPage, Page
 from routing.priority import incident_priority
@@ -51,7 +52,7 @@ async def incidents_page(request: Request, page: AgentPage) -> Response:
 
 
 @router.get("/tickets/{ticket_id}", response_class=HTMLResponse)
-async def ticket_page(request: Request, page: AgentPage, ticket_id: int) -> Response:
+async def ticket_page(request: Request, page: AgentPage, ticket_id: Id) -> Response:
     async with page.services.db.read() as session:
         ticket = await queries.get_visible_ticket(session, page.agent, ticket_id)
         if ticket is None:
@@ -75,20 +76,24 @@ async def ticket_page(request: Request, page: AgentPage, ticket_id: int) -> Resp
 @router.post("/tickets/{ticket_id}")
 async def ticket_update(
     page: AgentForm,
-    ticket_id: int,
+    ticket_id: Id,
     status: Annotated[str, Form()] = "",
     problem: Annotated[str, Form()] = "",
     children: Annotated[str, Form()] = "",
 ) -> Response:
     """Status, the incident's problem and a major incident's children (by ticket number)."""
-    numbers = list(dict.fromkeys(int(n) for n in children.replace(" ", "").split(",") if n.isdigit()))
+    typed = [parse_id(n) for n in children.replace(" ", "").split(",") if n.isdigit()]
+    problem_id = parse_id(problem) if problem.strip().isdigit() else None
+    if None in typed or problem.strip().isdigit() and problem_id is None:
+        return not_found(page)  # a number no ticket or problem can have
+    numbers = list(dict.fromkeys(n for n in typed if n is not None))
     async with page.services.db.read() as session:
         by_number = await queries.ticket_ids_by_number(session, numbers)
     if len(by_number) != len(numbers):
         return not_found(page)
     changes = actions.TicketChanges(
         status=status or None,
-        problem_id=int(problem) if problem.isdigit() else None,
+        problem_id=problem_id,
         children=tuple(by_number[n] for n in numbers),
     )
     try:
@@ -118,7 +123,7 @@ async def problem_create(page: AgentForm, title: Annotated[str, Form()] = "", ro
 
 
 @router.get("/problems/{problem_id}", response_class=HTMLResponse)
-async def problem_page(page: AgentPage, problem_id: int) -> Response:
+async def problem_page(page: AgentPage, problem_id: Id) -> Response:
     async with page.services.db.read() as session:
         problem = await session.get(Problem, problem_id)
         if problem is None:
@@ -130,7 +135,7 @@ async def problem_page(page: AgentPage, problem_id: int) -> Response:
 @router.post("/problems/{problem_id}")
 async def problem_update(
     page: AgentForm,
-    problem_id: int,
+    problem_id: Id,
     status: Annotated[str, Form()] = "",
     root_cause: Annotated[str, Form()] = "",
     workaround: Annotated[str, Form()] = "",

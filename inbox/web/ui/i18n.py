@@ -367,6 +367,9 @@ TEXT: dict[str, dict[str, str]] = {
         "event": "Event",
         "webhooks_none": "No webhooks yet.",
         "deliveries_none": "No deliveries yet.",
+        "method_not_allowed": "This page does not take that kind of request.",
+        "bad_request": "That request could not be understood.",
+        "too_large": "What you sent is too large.",
     },
     "es": {
         "app": "Frontdesk",
@@ -727,6 +730,9 @@ TEXT: dict[str, dict[str, str]] = {
         "event": "Evento",
         "webhooks_none": "Todavía no hay webhooks.",
         "deliveries_none": "Todavía no hay entregas.",
+        "method_not_allowed": "Esta página no admite ese tipo de petición.",
+        "bad_request": "No se pudo entender la petición.",
+        "too_large": "Lo que enviaste es demasiado grande.",
     },
 }
 

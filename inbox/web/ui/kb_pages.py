@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form
+from fastapi import APIRouter, Depends, Form, Query
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from inbox.actions import kb as kb_actions
@@ -14,6 +14,7 @@ from inbox.pipeline.articles import ArticleDraft
 from inbox.queries import kb
 from inbox.store.models import Article
 from inbox.web.errors import status_of
+from inbox.web.ids import MAX_ID, Id
 from inbox.web.ui.routes import AgentForm, AgentPage, Page
 from routing.vocabulary import ARTICLE_STATUSES, LANGUAGES
 
@@ -130,7 +131,7 @@ async def kb_list(page: AgentPage, status: str = "", language: str = "") -> Resp
 
 
 @router.get("/ui/kb/new", response_class=HTMLResponse)
-async def kb_new(page: AgentPage, translation_of: int | None = None) -> Response:
+async def kb_new(page: AgentPage, translation_of: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None) -> Response:
     form: dict[str, Any] = {"language": page.lang, "status": "draft"}
     if translation_of:
         async with page.services.db.read() as session:
@@ -154,7 +155,7 @@ async def kb_create(page: AgentForm, posted: Annotated[ArticleForm, Depends()]) 
 
 
 @router.get("/ui/kb/{article_id}", response_class=HTMLResponse)
-async def kb_edit(page: AgentPage, article_id: int, saved: str = "") -> Response:
+async def kb_edit(page: AgentPage, article_id: Id, saved: str = "") -> Response:
     async with page.services.db.read() as session:
         article = await kb.get_article(session, article_id)
         if article is None:
@@ -165,7 +166,7 @@ async def kb_edit(page: AgentPage, article_id: int, saved: str = "") -> Response
 
 
 @router.post("/ui/kb/{article_id}", response_class=HTMLResponse)
-async def kb_update(page: AgentForm, article_id: int, posted: Annotated[ArticleForm, Depends()]) -> Response:
+async def kb_update(page: AgentForm, article_id: Id, posted: Annotated[ArticleForm, Depends()]) -> Response:
     try:
         await kb_actions.update_article(page.services.ctx, page.actor, article_id, posted.changes())
     except NotFound:
@@ -178,14 +179,14 @@ async def kb_update(page: AgentForm, article_id: int, posted: Annotated[ArticleF
 
 
 @router.post("/ui/kb/{article_id}/status")
-async def kb_status(page: AgentForm, article_id: int, status: Annotated[str, Form()] = "") -> Response:
+async def kb_status(page: AgentForm, article_id: Id, status: Annotated[str, Form()] = "") -> Response:
     await kb_actions.set_article_status(page.services.ctx, page.actor, article_id, status)
     back = page.request.headers.get("referer") or ""
     return RedirectResponse("/ui/kb" if back.rstrip("/").endswith("/ui/kb") else f"/ui/kb/{article_id}", status_code=303)
 
 
 @router.post("/ui/kb/conversations/{conversation_id}/solved")
-async def kb_solved(page: AgentForm, conversation_id: int, article_id: Annotated[int, Form()] = 0) -> Response:
+async def kb_solved(page: AgentForm, conversation_id: Id, article_id: Annotated[int, Form(ge=0, le=MAX_ID)] = 0) -> Response:
     await kb_actions.record_resolution(page.services.ctx, page.actor, conversation_id, article_id)
     return RedirectResponse(f"/conversations/{conversation_id}?solved={article_id}", status_code=303)
 
