@@ -16,6 +16,7 @@ from inbox.actions.conversations import ConversationChanges
 from inbox.errors import DomainError, Invalid
 from inbox.queries import conversations as conv
 from inbox.queries import macros as queries
+from inbox.web.ids import Id
 from inbox.web.ui.routes import AgentForm, AgentPage, Page
 from routing.vocabulary import CONVERSATION_STATUSES, PRIORITIES
 
@@ -65,7 +66,7 @@ async def macros_page(page: AgentPage) -> Response:
 
 
 @router.get("/macros/{macro_id}", response_class=HTMLResponse)
-async def macro_edit_page(page: AgentPage, macro_id: int) -> Response:
+async def macro_edit_page(page: AgentPage, macro_id: Id) -> Response:
     async with page.services.db.read() as session:
         macro = await queries.get_macro(session, page.agent.agent_id, macro_id)
     if macro is None:
@@ -86,7 +87,7 @@ async def macro_create(request: Request, page: AgentForm) -> Response:
 
 
 @router.post("/macros/{macro_id}")
-async def macro_update(request: Request, page: AgentForm, macro_id: int) -> Response:
+async def macro_update(request: Request, page: AgentForm, macro_id: Id) -> Response:
     form = await request.form()
     try:
         await actions.update_macro(
@@ -103,13 +104,13 @@ async def macro_update(request: Request, page: AgentForm, macro_id: int) -> Resp
 
 
 @router.post("/macros/{macro_id}/delete")
-async def macro_delete(page: AgentForm, macro_id: int) -> Response:
+async def macro_delete(page: AgentForm, macro_id: Id) -> Response:
     await actions.delete_macro(page.services.ctx, page.actor, macro_id)
     return RedirectResponse("/macros", status_code=303)
 
 
 @router.post("/conversations/{conversation_id}/macros")
-async def macro_apply(request: Request, page: AgentForm, conversation_id: int) -> Response:
+async def macro_apply(request: Request, page: AgentForm, conversation_id: Id) -> Response:
     form = await request.form()
     try:
         macro_id = int(str(form.get("macro", "")))

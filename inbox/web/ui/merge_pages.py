@@ -15,6 +15,7 @@ from inbox.actions.replies import cancel_scheduled
 from inbox.errors import DomainError
 from inbox.queries import conversations as conv
 from inbox.store.models import Channel, Conversation, Message
+from inbox.web.ids import Id
 from inbox.web.ui.conversation_pages import not_found, refused
 from inbox.web.ui.routes import AgentForm, AgentPage
 
@@ -33,7 +34,7 @@ async def _summary(session: AsyncSession, found: Conversation) -> dict[str, Any]
 
 
 @router.get("/conversations/{conversation_id}/merge", response_class=HTMLResponse)
-async def merge_page(request: Request, page: AgentPage, conversation_id: int) -> Response:
+async def merge_page(request: Request, page: AgentPage, conversation_id: Id) -> Response:
     """Pick a target (by number or subject), then a preview of both before confirming."""
     q = request.query_params.get("q", "").strip()[:200]
     into = request.query_params.get("into", "").strip()
@@ -62,7 +63,7 @@ async def merge_page(request: Request, page: AgentPage, conversation_id: int) ->
 
 
 @router.post("/conversations/{conversation_id}/merge")
-async def merge_confirm(page: AgentForm, conversation_id: int, into: Annotated[str, Form()] = "") -> Response:
+async def merge_confirm(page: AgentForm, conversation_id: Id, into: Annotated[str, Form()] = "") -> Response:
     if not into.strip().isdigit():
         return RedirectResponse(f"/conversations/{conversation_id}/merge", status_code=303)
     try:
@@ -73,7 +74,7 @@ async def merge_confirm(page: AgentForm, conversation_id: int, into: Annotated[s
 
 
 @router.post("/messages/{message_id}/split")
-async def split_here(page: AgentForm, message_id: int) -> Response:
+async def split_here(page: AgentForm, message_id: Id) -> Response:
     try:
         done = await merges.split_conversation(page.services.ctx, page.actor, message_id)
     except DomainError as exc:
@@ -82,7 +83,7 @@ async def split_here(page: AgentForm, message_id: int) -> Response:
 
 
 @router.post("/messages/{message_id}/cancel")
-async def cancel_message(page: AgentForm, message_id: int, back: Annotated[str, Form()] = "") -> Response:
+async def cancel_message(page: AgentForm, message_id: Id, back: Annotated[str, Form()] = "") -> Response:
     try:
         await cancel_scheduled(page.services.ctx, page.actor, message_id)
     except DomainError as exc:

@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from inbox.actions import notifications as notification_actions
 from inbox.actions import views as actions
 from inbox.queries import notifications as notes
+from inbox.web.ids import Id
 from inbox.web.ui.inbox_pages import InboxQuery
 from inbox.web.ui.routes import AgentForm, AgentPage
 from inbox.web.ui.view_tabs import link_of, view_tabs
@@ -42,7 +43,7 @@ async def create_view(
 @router.post("/views/{view_id}/update")
 async def update_view(
     request: Request,
-    view_id: int,
+    view_id: Id,
     page: AgentForm,
     name: Annotated[str, Form()] = "",
     shared: Annotated[str, Form()] = "",
@@ -59,7 +60,7 @@ async def update_view(
 
 
 @router.post("/views/{view_id}/delete")
-async def delete_view(view_id: int, page: AgentForm) -> Response:
+async def delete_view(view_id: Id, page: AgentForm) -> Response:
     await actions.delete_view(page.services.ctx, page.actor, view_id)
     return RedirectResponse("/", status_code=303)
 

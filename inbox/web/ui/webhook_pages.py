@@ -12,6 +12,7 @@ from inbox.actions import webhooks
 from inbox.errors import DomainError
 from inbox.queries import webhooks as webhook_queries
 from inbox.web.errors import status_of
+from inbox.web.ids import Id
 from inbox.web.ui.admin_pages import FormText, back, render_admin
 from inbox.web.ui.routes import AdminForm, AdminPage, Page
 from routing.vocabulary import EVENT_TYPES
@@ -61,7 +62,7 @@ async def webhook_add(page: AdminForm, url: FormText = "", secret: FormText = ""
 
 
 @router.post("/admin/webhooks/{webhook_id}", response_class=HTMLResponse)
-async def webhook_edit(page: AdminForm, webhook_id: int, url: FormText = "", secret: FormText = "", events: FormList = []) -> Response:  # noqa: B006
+async def webhook_edit(page: AdminForm, webhook_id: Id, url: FormText = "", secret: FormText = "", events: FormList = []) -> Response:  # noqa: B006
     try:
         await webhooks.update_webhook(page.services.ctx, page.actor, webhook_id, url=url, events=events, secret=secret or None)
     except DomainError as exc:
@@ -70,18 +71,18 @@ async def webhook_edit(page: AdminForm, webhook_id: int, url: FormText = "", sec
 
 
 @router.post("/admin/webhooks/{webhook_id}/toggle", response_class=HTMLResponse)
-async def webhook_toggle(page: AdminForm, webhook_id: int, enabled: FormText = "") -> Response:
+async def webhook_toggle(page: AdminForm, webhook_id: Id, enabled: FormText = "") -> Response:
     await webhooks.update_webhook(page.services.ctx, page.actor, webhook_id, enabled=bool(enabled))
     return back("webhooks", flash="saved")
 
 
 @router.post("/admin/webhooks/{webhook_id}/delete", response_class=HTMLResponse)
-async def webhook_delete(page: AdminForm, webhook_id: int) -> Response:
+async def webhook_delete(page: AdminForm, webhook_id: Id) -> Response:
     await webhooks.delete_webhook(page.services.ctx, page.actor, webhook_id)
     return back("webhooks", flash="saved")
 
 
 @router.post("/admin/webhooks/{webhook_id}/test", response_class=HTMLResponse)
-async def webhook_test(page: AdminForm, webhook_id: int) -> Response:
+async def webhook_test(page: AdminForm, webhook_id: Id) -> Response:
     result = await webhooks.test_webhook(page.services.ctx, page.actor, webhook_id)
     return await render_webhooks(page, tested=result, log_id=webhook_id)

@@ -156,10 +156,16 @@
   });
 
   // ---- bulk bar: "select all on this page" toggles the rows' boxes ---------
+  // The bar's controls show once something is ticked (a row, or every row of the view).
+  function syncBulk() {
+    var bar = document.querySelector("[data-bulk]");
+    if (bar) { bar.classList.toggle("active", !!document.querySelector("[data-bulk-row]:checked, [data-bulk-all]:checked")); }
+  }
   document.addEventListener("change", function (e) {
     if (e.target.matches && e.target.matches("[data-bulk-page]")) {
       document.querySelectorAll("[data-bulk-row]").forEach(function (box) { box.checked = e.target.checked; });
     }
+    syncBulk();
   });
 
   document.addEventListener("keydown", function (e) {
@@ -179,7 +185,7 @@
       else if (key === "r" && row) { location.href = "/conversations/" + row.dataset.id + "#text"; }
       else if (key === "e" && row) { submitFor("resolve", row.dataset.id); }
       else if (key === "a" && row) { submitFor("assign", row.dataset.id); }
-      else if (key === "x" && row) { var box = row.querySelector("[data-bulk-row]"); if (box) { box.checked = !box.checked; } }
+      else if (key === "x" && row) { var box = row.querySelector("[data-bulk-row]"); if (box) { box.checked = !box.checked; syncBulk(); } }
       else { return; }
       e.preventDefault();
     } else if (pageKind === "conversation") {
