@@ -47,7 +47,7 @@ from tests.fixtures.fake_telegram import (
 )  # noqa: F401
 from tests.fixtures.inbox import add_channel
 from tests.fixtures.memory_sink import eventually
-from tests.inbox.poison import MARK, refuse_marked_messages
+from tests.inbox.pipeline.poison import MARK, refuse_marked_messages
 
 CONTEXT = ChannelContext(public_url="http://127.0.0.1:8000", message_id_domain="frontdesk.local")
 

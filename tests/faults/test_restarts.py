@@ -15,7 +15,7 @@ import pytest
 from inbox.events import RedisBus
 from tests.fixtures.daemon import Daemon, wait_until
 from tests.fixtures.services import port_open, require
-from tests.inbox.test_daemon import drop_messages, message_events, spool_channel
+from tests.inbox.runtime.test_daemon import drop_messages, message_events, spool_channel
 
 # These restart the machine's PostgreSQL and Redis: `make test` runs them on their own,
 # after the parallel part, so no other test sees the outage.

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 
 from tests.fixtures.daemon import Daemon, daemon, wait_until  # noqa: F401
-from tests.inbox.test_daemon import drop_messages, spool_channel
+from tests.inbox.runtime.test_daemon import drop_messages, spool_channel
 
 
 def replies(outbox: Path) -> list[dict[str, Any]]:

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from tests.fixtures.daemon import Daemon, daemon, wait_until  # noqa: F401
-from tests.inbox.test_daemon import drop_messages, message_events, spool_channel
+from tests.inbox.runtime.test_daemon import drop_messages, message_events, spool_channel
 
 SECRET = "kill-test-shared-secret"
 

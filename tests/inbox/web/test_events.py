@@ -12,7 +12,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from inbox.events import Bus, RedisBus
 from tests.fixtures.daemon import Daemon, daemon
 from tests.fixtures.services import port_open, require
-from tests.inbox.test_daemon import drop_messages, spool_channel
+from tests.inbox.runtime.test_daemon import drop_messages, spool_channel
 
 
 async def test_in_process_bus_wakes_waiters_and_times_out() -> None:

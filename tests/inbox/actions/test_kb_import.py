@@ -113,7 +113,7 @@ def test_front_matter_defaults_come_from_the_file_name_and_heading() -> None:
 
 
 def test_the_example_folder_parses(tmp_path: Path) -> None:
-    parsed = kb_import.read_folder(Path(__file__).resolve().parents[2] / "config" / "kb-example")
+    parsed = kb_import.read_folder(Path(__file__).resolve().parents[3] / "config" / "kb-example")
     assert len(parsed) >= 6 and all(not isinstance(d, str) for _, d in parsed)
     assert {d.language for _, d in parsed if not isinstance(d, str)} == {"en", "es"}
 

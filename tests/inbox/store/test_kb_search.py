@@ -10,7 +10,7 @@ from inbox.pipeline import articles
 from inbox.queries import kb
 from inbox.runtime.services import Services
 from inbox.store import kb_search
-from tests.inbox.kb_corpus import seed
+from tests.inbox.store.kb_corpus import seed
 
 # (language, what a customer types, translation key of the expected first result)
 EXPECTED_FIRST = [

@@ -15,7 +15,7 @@ import websockets
 from websockets.exceptions import ConnectionClosed
 
 from tests.fixtures.daemon import Daemon, daemon
-from tests.inbox.test_daemon import drop_messages, spool_channel
+from tests.inbox.runtime.test_daemon import drop_messages, spool_channel
 
 PASSWORD = "a long password 1"
 

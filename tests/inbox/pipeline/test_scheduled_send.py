@@ -13,7 +13,7 @@ from inbox.pipeline.widget_store import WidgetTranscripts
 from inbox.store.models import AuditEntry, Message, OutboxItem, utcnow
 from tests.fixtures.inbox import Api, add_channel, inbound
 from tests.fixtures.recording_channel import RecordingChannel
-from tests.inbox.test_outbox import FAST, drain
+from tests.inbox.pipeline.test_outbox import FAST, drain
 
 
 async def conversation(api: Api, type_: str = "spool") -> tuple[int, int]:

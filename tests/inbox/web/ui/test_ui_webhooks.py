@@ -7,8 +7,8 @@ from sqlalchemy import select
 from inbox.store.models import AuditEntry, Webhook
 from tests.fixtures.inbox import Api
 from tests.fixtures.webhook_receiver import Receiver, receiver  # noqa: F401
-from tests.inbox.test_ui_pages import csrf_of, sign_in
-from tests.inbox.test_webhooks import LOCAL, SECRET
+from tests.inbox.pipeline.test_webhooks import LOCAL, SECRET
+from tests.inbox.web.ui.test_ui_pages import csrf_of, sign_in
 
 
 async def test_admin_adds_tests_disables_edits_and_deletes_a_webhook(api: Api, receiver: Receiver) -> None:

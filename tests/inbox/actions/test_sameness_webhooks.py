@@ -9,7 +9,7 @@ from sqlalchemy import select
 from inbox.store.models import AuditEntry, Webhook
 from tests.fixtures.surfaces import Surfaces, surfaces  # noqa: F401
 from tests.fixtures.webhook_receiver import Receiver, receiver  # noqa: F401
-from tests.inbox.test_webhooks import LOCAL, SECRET
+from tests.inbox.pipeline.test_webhooks import LOCAL, SECRET
 
 
 async def entries(s: Surfaces) -> list[tuple[str, str, dict[str, object]]]:

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from inbox.store.models import Conversation, Message, OutboxItem, utcnow
 from tests.fixtures.inbox import Api, add_channel, inbound
-from tests.inbox.test_ui_pages import sign_in
+from tests.inbox.web.ui.test_ui_pages import sign_in
 
 
 async def test_merge_from_the_ui_with_a_preview_then_a_confirmation(api: Api) -> None:

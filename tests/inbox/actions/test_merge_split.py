@@ -9,7 +9,7 @@ from inbox.pipeline.outbox import OutboxWorker
 from inbox.store.models import AuditEntry, Conversation, Event, Message, OutboxItem, Team
 from tests.fixtures.inbox import Api, add_agent, add_channel, inbound
 from tests.fixtures.recording_channel import RecordingChannel
-from tests.inbox.test_outbox import FAST, drain
+from tests.inbox.pipeline.test_outbox import FAST, drain
 
 
 async def two_channels(api: Api) -> tuple[int, int, int, int]:

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from tests.fixtures.daemon import Daemon, daemon, wait_until
-from tests.inbox.test_daemon import message_events, spool_channel
+from tests.inbox.runtime.test_daemon import message_events, spool_channel
 
 RULES = """
 [[teams]]

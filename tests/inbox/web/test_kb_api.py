@@ -8,7 +8,7 @@ import re
 
 from tests.fixtures.inbox import Api, add_agent, add_channel, inbound
 from tests.fixtures.signin import sign_in
-from tests.inbox.kb_corpus import seed
+from tests.inbox.store.kb_corpus import seed
 
 
 def csrf_of(html: str) -> str:

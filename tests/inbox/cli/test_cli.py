@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 
 from tests.fixtures.daemon import Daemon, daemon, wait_until
-from tests.inbox.test_daemon import spool_channel
+from tests.inbox.runtime.test_daemon import spool_channel
 
 
 def test_agents_add_and_tokens_create_give_a_working_token(daemon: Daemon) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.fixtures.daemon import Daemon, wait_until
-from tests.inbox.test_daemon import drop_messages, message_events, spool_channel
+from tests.inbox.runtime.test_daemon import drop_messages, message_events, spool_channel
 
 
 def holds(node: Daemon) -> bool:

@@ -35,7 +35,7 @@ from inbox.store.models import (
     Ticket,
 )
 from tests.fixtures.inbox import add_channel, inbound
-from tests.inbox.poison import MARK, refuse_marked_messages
+from tests.inbox.pipeline.poison import MARK, refuse_marked_messages
 
 
 async def count(services: Services, model: type) -> int:
