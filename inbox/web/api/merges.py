@@ -13,13 +13,14 @@ from inbox.actions.runner import Actor
 from inbox.queries import conversations as conv
 from inbox.web.api.deps import Id, Svc, Who
 from inbox.web.errors import not_found
+from inbox.web.ids import BodyId
 
 router = APIRouter(prefix="/api/v1", tags=["conversations"])
 
 
 class MergeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    into: int = Field(ge=1, description="the conversation that receives the messages")
+    into: BodyId = Field(description="the conversation that receives the messages")
 
 
 @router.post("/conversations/{conversation_id}/merge")

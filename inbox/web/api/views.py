@@ -15,6 +15,7 @@ from inbox.queries import views as queries
 from inbox.web import pagination
 from inbox.web.api.deps import Id, Svc, Who
 from inbox.web.errors import not_found
+from inbox.web.ids import BodyId
 from routing.vocabulary import ConversationStatus, Priority
 
 router = APIRouter(prefix="/api/v1", tags=["views"])
@@ -87,7 +88,7 @@ async def delete_view(svc: Svc, who: Who, view_id: Id) -> Response:
 
 class ReadIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    ids: list[int] = Field(default_factory=list, max_length=notification_actions.MAX_IDS)
+    ids: list[BodyId] = Field(default_factory=list, max_length=notification_actions.MAX_IDS)
     all: bool = False
 
 

@@ -15,7 +15,7 @@ from inbox.actions.replies import cancel_scheduled
 from inbox.errors import DomainError
 from inbox.queries import conversations as conv
 from inbox.store.models import Channel, Conversation, Message
-from inbox.web.ids import Id
+from inbox.web.ids import Id, parse_id
 from inbox.web.ui.conversation_pages import not_found, refused
 from inbox.web.ui.routes import AgentForm, AgentPage
 
@@ -37,7 +37,8 @@ async def _summary(session: AsyncSession, found: Conversation) -> dict[str, Any]
 async def merge_page(request: Request, page: AgentPage, conversation_id: Id) -> Response:
     """Pick a target (by number or subject), then a preview of both before confirming."""
     q = request.query_params.get("q", "").strip()[:200]
-    into = request.query_params.get("into", "").strip()
+    into = parse_id(request.query_params.get("into", ""))
+    number = parse_id(q)
     async with page.services.db.read() as session:
         source = await conv.get_visible(session, page.agent, conversation_id)
         if source is None:
@@ -50,13 +51,13 @@ async def merge_page(request: Request, page: AgentPage, conversation_id: Id) -> 
                 visible,
                 Conversation.id != source.id,
                 Conversation.merged_into_id.is_(None),
-                or_(match, Conversation.id == int(q)) if q.isdigit() else match,
+                or_(match, Conversation.id == number) if number is not None else match,
             )
             rows = (await session.scalars(query.order_by(Conversation.id.desc()).limit(CANDIDATES))).all()
             candidates = [await _summary(session, c) for c in rows]
         target = None
-        if into.isdigit() and int(into) != source.id:
-            found = await conv.get_visible(session, page.agent, int(into))
+        if into is not None and into != source.id:
+            found = await conv.get_visible(session, page.agent, into)
             target = await _summary(session, found) if found is not None else None
         preview_source = await _summary(session, source)
     return page.render("ui/merge.html", source=preview_source, q=q, candidates=candidates, target=target, searched=bool(q))
@@ -64,10 +65,11 @@ async def merge_page(request: Request, page: AgentPage, conversation_id: Id) -> 
 
 @router.post("/conversations/{conversation_id}/merge")
 async def merge_confirm(page: AgentForm, conversation_id: Id, into: Annotated[str, Form()] = "") -> Response:
-    if not into.strip().isdigit():
+    target = parse_id(into)
+    if target is None:
         return RedirectResponse(f"/conversations/{conversation_id}/merge", status_code=303)
     try:
-        done = await merges.merge_conversation(page.services.ctx, page.actor, conversation_id, int(into.strip()))
+        done = await merges.merge_conversation(page.services.ctx, page.actor, conversation_id, target)
     except DomainError as exc:
         return refused(page, exc)
     return RedirectResponse(f"/conversations/{done.into}", status_code=303)
@@ -88,5 +90,6 @@ async def cancel_message(page: AgentForm, message_id: Id, back: Annotated[str, F
         await cancel_scheduled(page.services.ctx, page.actor, message_id)
     except DomainError as exc:
         return refused(page, exc)
-    target = f"/conversations/{int(back)}" if back.isdigit() else "/"
+    back_to = parse_id(back)
+    target = f"/conversations/{back_to}" if back_to is not None else "/"
     return RedirectResponse(target, status_code=303)

@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from inbox.actions import notifications as notification_actions
 from inbox.actions import views as actions
 from inbox.queries import notifications as notes
-from inbox.web.ids import Id
+from inbox.web.ids import Id, parse_id
 from inbox.web.ui.inbox_pages import InboxQuery
 from inbox.web.ui.routes import AgentForm, AgentPage
 from inbox.web.ui.view_tabs import link_of, view_tabs
@@ -81,9 +81,12 @@ async def notifications_page(page: AgentPage, unread: str = "") -> Response:
 
 
 @router.post("/notifications/read")
-async def read_notifications(request: Request, page: AgentForm, id: Annotated[int | None, Form()] = None) -> Response:  # noqa: A002
+async def read_notifications(request: Request, page: AgentForm, id: Annotated[str, Form()] = "") -> Response:  # noqa: A002
+    """Mark one notification read (`id`), or all of the agent's when there is none; an id no
+    notification can have marks nothing."""
     form = await request.form()
-    await notification_actions.mark_read(page.services.ctx, page.actor, [id] if id is not None else [], everything=id is None)
+    one = parse_id(id)
+    await notification_actions.mark_read(page.services.ctx, page.actor, [one] if one is not None else [], everything=not id.strip())
     target = str(form.get("next") or "/notifications")
     return RedirectResponse(target if target.startswith("/") and not target.startswith("//") else "/notifications", status_code=303)
 
