@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from sqlalchemy import Connection, Table, insert
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from inbox.store.models import AuditEntry
 
@@ -47,8 +46,3 @@ def insert_entries(conn: Connection, entries: Sequence[Entry], now: dt.datetime)
                 for e in entries
             ],
         )
-
-
-async def record(session: AsyncSession, agent_id: int | None, action: str, target: str, details: dict[str, Any]) -> None:
-    """The same entry in an async session (for writes not yet moved into an action)."""
-    session.add(AuditEntry(agent_id=agent_id, action=action, target=target, details=redacted(details)))
