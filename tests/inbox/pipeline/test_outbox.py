@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 
 from sqlalchemy import select
 
@@ -11,7 +12,7 @@ from inbox.config import OutboxConfig
 from inbox.pipeline.outbox import OutboxWorker, backoff
 from inbox.pipeline.replies import Reply, post_reply
 from inbox.runtime.services import Services
-from inbox.store.models import Conversation, Message, OutboxItem
+from inbox.store.models import Conversation, Message, OutboxItem, utcnow
 from tests.fixtures.inbox import add_agent, add_channel, inbound
 from tests.fixtures.recording_channel import RecordingChannel
 
@@ -108,13 +109,15 @@ async def test_gives_up_after_max_attempts(services: Services) -> None:
 
 async def test_expired_lease_is_taken_over_by_another_worker(services: Services) -> None:
     channel_id, message_id = await reply_to_new_conversation(services)
-    dead = OutboxWorker(services.db, services.bus, lambda cid: None, OutboxConfig(lease_seconds=0.05))
+    dead = OutboxWorker(services.db, services.bus, lambda cid: None, OutboxConfig(lease_seconds=3600))
     [claim] = await dead.claim(10)  # claims, then "dies" without an outcome
     assert claim.message_id == message_id
     far_end = RecordingChannel()
     alive = OutboxWorker(services.db, services.bus, lambda cid: far_end, FAST)
     assert await alive.claim(10) == []  # the lease still holds
-    await asyncio.sleep(0.1)
+    async with services.db.transaction() as session:  # the hour passes: the lease runs out
+        item = await session.get(OutboxItem, claim.id)
+        item.claimed_until = utcnow() - dt.timedelta(seconds=1)
     await drain(alive)
     assert len(far_end.sent) == 1
     assert await message_state(services, message_id) == ("sent", None, "sent")
