@@ -91,6 +91,9 @@ class Contact(Base):
     tags: Mapped[list[str]] = mapped_column(JSON, default=list)
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("contact.id"))
     created_at: Mapped[dt.datetime] = _created()
+    phone: Mapped[str | None] = mapped_column(String(64))
+    notes: Mapped[str | None] = mapped_column(Text)
+    organization_id: Mapped[int | None] = mapped_column(ForeignKey("organization.id", ondelete="SET NULL"), index=True)
 
 
 class ContactIdentity(Base):
@@ -603,3 +606,92 @@ class WebhookDelivery(Base):
     error: Mapped[str | None] = mapped_column(Text)
     duration_ms: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[dt.datetime] = _created()
+
+
+# -- organizations, and the service desk's graph (issues 19 and 21) -------------------
+
+
+class Organization(Base):
+    """A customer company. A contact whose verified email is on one of its `domains`
+    joins it; subscribers of a service may be whole organizations."""
+
+    __tablename__ = "organization"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), unique=True)
+    domains: Mapped[list[str]] = mapped_column(JSON, default=list)  # lower-case, no "@"
+    notes: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = _created()
+    updated_at: Mapped[dt.datetime] = _created()
+
+
+class Service(Base):
+    """A business service customers rely on ("Checkout", "E-mail"). Names are unique
+    across services and configuration items: `affected` and `depends_on` name either."""
+
+    __tablename__ = "service"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    criticality: Mapped[str] = mapped_column(String(8), default="medium")  # high | medium | low
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("team.id", ondelete="SET NULL"))
+    provisioned: Mapped[bool] = mapped_column(Boolean, default=False)  # from the config file: read-only
+    created_at: Mapped[dt.datetime] = _created()
+    updated_at: Mapped[dt.datetime] = _created()
+
+
+class ConfigItem(Base):
+    """A configuration item: an application, server, database... that a service runs on."""
+
+    __tablename__ = "config_item"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), unique=True)
+    kind: Mapped[str] = mapped_column(String(16), default="other")
+    service_id: Mapped[int | None] = mapped_column(ForeignKey("service.id", ondelete="SET NULL"), index=True)
+    attributes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    provisioned: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime] = _created()
+    updated_at: Mapped[dt.datetime] = _created()
+
+
+class Dependency(Base):
+    """One edge of the graph: `source` depends on `target`. A node is ("service", id) or
+    ("config_item", id); the graph stays acyclic (the actions refuse a cycle)."""
+
+    __tablename__ = "dependency"
+    __table_args__ = (
+        UniqueConstraint("source_type", "source_id", "target_type", "target_id", name="uq_dependency_edge"),
+        Index("ix_dependency_target", "target_type", "target_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    source_type: Mapped[str] = mapped_column(String(16))
+    source_id: Mapped[int] = mapped_column(BigInteger)
+    target_type: Mapped[str] = mapped_column(String(16))
+    target_id: Mapped[int] = mapped_column(BigInteger)
+
+
+class ServiceSubscriber(Base):
+    """An organization or a contact that relies on a service (one of the two is set)."""
+
+    __tablename__ = "service_subscriber"
+    __table_args__ = (UniqueConstraint("service_id", "organization_id", "contact_id", name="uq_service_subscriber"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    service_id: Mapped[int] = mapped_column(ForeignKey("service.id", ondelete="CASCADE"), index=True)
+    organization_id: Mapped[int | None] = mapped_column(ForeignKey("organization.id", ondelete="CASCADE"))
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contact.id", ondelete="CASCADE"))
+    created_at: Mapped[dt.datetime] = _created()
+
+
+class TicketAffected(Base):
+    """A service or configuration item an incident names as affected."""
+
+    __tablename__ = "ticket_affected"
+    __table_args__ = (Index("ix_ticket_affected_node", "node_type", "node_id"),)
+
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("ticket.id", ondelete="CASCADE"), primary_key=True)
+    node_type: Mapped[str] = mapped_column(String(16), primary_key=True)
+    node_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
