@@ -695,3 +695,33 @@ class TicketAffected(Base):
     ticket_id: Mapped[int] = mapped_column(ForeignKey("ticket.id", ondelete="CASCADE"), primary_key=True)
     node_type: Mapped[str] = mapped_column(String(16), primary_key=True)
     node_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+
+
+class Broadcast(Base):
+    """A proactive update on an incident, sent to every affected customer (or to the
+    contacts of its child incidents). A public one is also an update on the status page."""
+
+    __tablename__ = "broadcast"
+    __table_args__ = (Index("ix_broadcast_ticket", "ticket_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("ticket.id", ondelete="CASCADE"))
+    text: Mapped[str] = mapped_column(Text)
+    audience: Mapped[str] = mapped_column(String(16))  # affected | children
+    public: Mapped[bool] = mapped_column(Boolean, default=True)
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("agent.id", ondelete="SET NULL"))
+    created_at: Mapped[dt.datetime] = _created()
+
+
+class BroadcastRecipient(Base):
+    """One customer of a broadcast: unique per broadcast, so each is written to once; the
+    message it became (and so its outbox delivery) on the channel chosen for them."""
+
+    __tablename__ = "broadcast_recipient"
+    __table_args__ = (UniqueConstraint("broadcast_id", "contact_id", name="uq_broadcast_recipient"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    broadcast_id: Mapped[int] = mapped_column(ForeignKey("broadcast.id", ondelete="CASCADE"))
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contact.id", ondelete="CASCADE"))
+    channel_id: Mapped[int | None] = mapped_column(ForeignKey("channel.id", ondelete="SET NULL"))
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("message.id", ondelete="SET NULL"))

@@ -1,5 +1,5 @@
 """organizations and contact details; the service desk's graph: services, configuration
-items, their dependencies, subscribers, and what an incident affects
+items, their dependencies, subscribers, what an incident affects, and broadcasts
 
 Revision ID: 0012
 Revises: 0011
@@ -92,10 +92,30 @@ def upgrade() -> None:
         sa.Column("node_id", sa.BigInteger(), primary_key=True),
     )
     op.create_index("ix_ticket_affected_node", "ticket_affected", ["node_type", "node_id"])
+    op.create_table(
+        "broadcast",
+        sa.Column("id", BigId, primary_key=True),
+        sa.Column("ticket_id", BigId, sa.ForeignKey("ticket.id", ondelete="CASCADE"), nullable=False),
+        sa.Column("text", sa.Text(), nullable=False),
+        sa.Column("audience", sa.String(16), nullable=False),
+        sa.Column("public", sa.Boolean(), nullable=False),
+        sa.Column("agent_id", BigId, sa.ForeignKey("agent.id", ondelete="SET NULL"), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    )
+    op.create_index("ix_broadcast_ticket", "broadcast", ["ticket_id", "id"])
+    op.create_table(
+        "broadcast_recipient",
+        sa.Column("id", BigId, primary_key=True),
+        sa.Column("broadcast_id", BigId, sa.ForeignKey("broadcast.id", ondelete="CASCADE"), nullable=False),
+        sa.Column("contact_id", BigId, sa.ForeignKey("contact.id", ondelete="CASCADE"), nullable=False),
+        sa.Column("channel_id", BigId, sa.ForeignKey("channel.id", ondelete="SET NULL"), nullable=True),
+        sa.Column("message_id", BigId, sa.ForeignKey("message.id", ondelete="SET NULL"), nullable=True),
+        sa.UniqueConstraint("broadcast_id", "contact_id", name="uq_broadcast_recipient"),
+    )
 
 
 def downgrade() -> None:
-    for table in ("ticket_affected", "service_subscriber", "dependency", "config_item", "service"):
+    for table in ("broadcast_recipient", "broadcast", "ticket_affected", "service_subscriber", "dependency", "config_item", "service"):
         op.drop_table(table)
     op.drop_index("ix_contact_organization_id", table_name="contact")
     with op.batch_alter_table("contact") as batch:
