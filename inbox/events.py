@@ -16,11 +16,11 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, func, insert, select, text
+from sqlalchemy import Connection, Table, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from channels.base import cancel_task
-from inbox.store.db import after_commit, insert_ids
+from inbox.store.db import insert_ids
 from inbox.store.models import Event, utcnow
 
 log = logging.getLogger(__name__)
@@ -185,7 +185,7 @@ def make_bus(url: str) -> Bus:
 
 
 def lock_writers(conn: Connection) -> None:
-    """`serialise_writers` for synchronous work run through `Database.run`."""
+    """Make seq order equal commit order on PostgreSQL (SQLite has one writer already)."""
     if conn.dialect.name == "postgresql":
         conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _EVENT_LOCK_KEY})
 
@@ -196,49 +196,6 @@ def insert_events(conn: Connection, rows: list[tuple[str, dict[str, Any], int | 
         return []
     now = utcnow()
     return insert_ids(conn, events_t, [{"type": t, "payload": p, "conversation_id": c, "created_at": now} for t, p, c in rows], key="seq")
-
-
-async def serialise_writers(session: AsyncSession) -> None:
-    """Make seq order equal commit order on PostgreSQL (SQLite has one writer already)."""
-    if session.get_bind().dialect.name == "postgresql":
-        await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _EVENT_LOCK_KEY})
-
-
-async def append(
-    session: AsyncSession,
-    bus: Bus,
-    type_: str,
-    payload: dict[str, Any],
-    conversation_id: int | None = None,
-) -> int:
-    """Write one event in the caller's transaction; wake the bus after commit."""
-    rows = await append_many(session, bus, [(type_, payload, conversation_id)])
-    return rows[0]
-
-
-async def append_many(
-    session: AsyncSession,
-    bus: Bus,
-    events: list[tuple[str, dict[str, Any], int | None]],
-) -> list[int]:
-    if not session.info.get("serialised"):
-        await serialise_writers(session)
-        session.info["serialised"] = True
-    conn = await session.connection()
-    result = await conn.execute(
-        insert(events_t).returning(events_t.c.seq, sort_by_parameter_order=True),
-        [{"type": t, "payload": p, "conversation_id": c} for t, p, c in events],
-    )
-    seqs = [row[0] for row in result]
-    session.info["max_seq"] = max(seqs[-1], session.info.get("max_seq", 0))
-
-    async def wake() -> None:
-        await bus.publish(session.info["max_seq"])
-
-    if "wake_hook" not in session.info:
-        session.info["wake_hook"] = wake
-        after_commit(session, wake)
-    return seqs
 
 
 async def since(session: AsyncSession, after: int, limit: int = 500, conversation_ids: list[int] | None = None) -> list[EventRecord]:

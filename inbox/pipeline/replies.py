@@ -13,12 +13,9 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 from sqlalchemy import Connection, Select, Table, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
 
 import channels
 from channels.base import OutboundAttachment
-from inbox import events
-from inbox.events import Bus
 from inbox.pipeline.ingest import Feed, sanitise_html, store_attachments
 from inbox.store.db import insert_ids
 from inbox.store.models import Channel, Conversation, Message, OutboxItem, Ticket, utcnow
@@ -163,13 +160,3 @@ def child_conversations(conn: Connection, conversation_id: int) -> list[int]:
             .order_by(tickets_t.c.id)
         )
     ]
-
-
-async def post_reply(session: AsyncSession, bus: Bus, conversation_id: int, reply: Reply) -> Message:
-    """`queue_reply` in the caller's session; the event wakes listeners after commit."""
-    feed: Feed = []
-    message_id = await session.run_sync(lambda s: queue_reply(s.connection(), conversation_id, reply, feed))
-    await events.append_many(session, bus, feed)
-    message = await session.get(Message, message_id)
-    assert message is not None
-    return message

@@ -7,7 +7,7 @@ import contextlib
 import functools
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
@@ -24,7 +24,6 @@ from sqlalchemy.orm import Session
 
 log = logging.getLogger(__name__)
 
-AfterCommit = Callable[[], Awaitable[None]]
 T = TypeVar("T")
 
 READER_THREADS = 4
@@ -68,17 +67,11 @@ class Database:
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
-        """One write transaction; after-commit hooks run only once it is durable."""
+        """One write transaction on the async session (the runtime's bookkeeping writes;
+        domain writes go through `Database.run`, via the actions' runner)."""
         async with self._write_turn, self._writer() as session:
-            session.info["after_commit"] = []
             async with session.begin():
                 yield session
-            hooks: list[AfterCommit] = session.info["after_commit"]
-        for hook in hooks:
-            try:
-                await hook()
-            except Exception:  # a wake-up that fails must not undo a commit
-                log.exception("after-commit hook failed")
 
     async def run(self, work: Callable[[Connection], T]) -> T:
         """Run `work(connection)` as one write transaction and return its result.
@@ -176,13 +169,6 @@ class Database:
         await self.write_engine.dispose()
         if self.read_engine is not self.write_engine:
             await self.read_engine.dispose()
-
-
-def after_commit(session: AsyncSession, hook: AfterCommit) -> None:
-    """Run `hook` once the session's transaction has committed (not on rollback)."""
-    hooks: list[AfterCommit] = session.info.setdefault("after_commit", [])
-    if hook not in hooks:
-        hooks.append(hook)
 
 
 def _wal_checkpoint(engine: Engine, mode: str, patience: float) -> bool:

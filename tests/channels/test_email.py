@@ -23,10 +23,11 @@ from channels.base import ChannelContext, OutboundAttachment, OutboundMessage, R
 from channels.email import Cursor, EmailChannel, EmailConfig
 from channels.email_imap import ImapConfig, ImapError, ImapSession
 from channels.email_parse import ParseOptions, message_id_of, parse_email
+from inbox.actions.replies import send_reply
+from inbox.actions.runner import Actor
 from inbox.config import OutboxConfig
 from inbox.pipeline.ingest import ChannelRef, Feed
 from inbox.pipeline.outbox import OutboxWorker
-from inbox.pipeline.replies import Reply, post_reply
 from inbox.pipeline.tickets import open_ticket
 from inbox.runtime.channels import ChannelSink
 from inbox.runtime.services import Services
@@ -242,8 +243,10 @@ async def answered(
     await mailbox.wait_cursor(1)
     [question] = await mailbox.inbound()
     agent, _ = await add_agent(services, "luis@support.example")
-    async with services.db.transaction() as session:
-        reply = await post_reply(session, services.bus, question.conversation_id, Reply(text=answer, agent_id=agent.id, attachments=files))
+    reply_id = await send_reply(services.ctx, Actor(agent.id, agent.email, True), question.conversation_id, answer, attachments=files)
+    async with services.db.read() as session:
+        reply = await session.get(Message, reply_id)
+    assert reply is not None
     return channel, question, reply
 
 

@@ -8,9 +8,10 @@ import datetime as dt
 from sqlalchemy import select
 
 from channels.base import PermanentSendError, TransientSendError
+from inbox.actions.replies import send_reply
+from inbox.actions.runner import Actor
 from inbox.config import OutboxConfig
 from inbox.pipeline.outbox import OutboxWorker, backoff
-from inbox.pipeline.replies import Reply, post_reply
 from inbox.runtime.services import Services
 from inbox.store.models import Conversation, Message, OutboxItem, utcnow
 from tests.fixtures.inbox import add_agent, add_channel, inbound
@@ -23,10 +24,8 @@ async def reply_to_new_conversation(services: Services, text: str = "Hi there", 
     channel = await add_channel(services)
     agent, _ = await add_agent(services, "ana@support.example")
     [r] = await services.ingestor.ingest(channel, [inbound("in-1", thread_key="chat-1", meta={"chat_id": 42})])
-    async with services.db.transaction() as session:
-        conversation = await session.get(Conversation, r.conversation_id)
-        message = await post_reply(session, services.bus, conversation.id, Reply(text=text, private=private, agent_id=agent.id))
-    return channel.id, message.id
+    message_id = await send_reply(services.ctx, Actor(agent.id, agent.email, True), r.conversation_id, text, private=private)
+    return channel.id, message_id
 
 
 async def drain(worker: OutboxWorker) -> None:

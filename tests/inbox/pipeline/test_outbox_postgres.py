@@ -8,9 +8,10 @@ from collections.abc import AsyncIterator
 import pytest
 from sqlalchemy import func, select
 
+from inbox.actions.replies import send_reply
+from inbox.actions.runner import CLI
 from inbox.config import OutboxConfig
 from inbox.pipeline.outbox import OutboxWorker
-from inbox.pipeline.replies import Reply, post_reply
 from inbox.runtime.services import Services
 from inbox.store.models import Conversation, OutboxItem
 from tests.fixtures.inbox import add_channel, inbound, make_config
@@ -30,11 +31,9 @@ async def test_two_workers_claim_each_item_exactly_once(pg_services: list[Servic
     a, b = pg_services
     channel = await add_channel(a)
     results = await a.ingestor.ingest(channel, [inbound(f"in-{i}", sender=f"c{i}@example.com") for i in range(60)])
-    async with a.db.transaction() as session:
-        for r in results:
-            conversation = await session.get(Conversation, r.conversation_id)
-            for n in range(3):
-                await post_reply(session, a.bus, conversation.id, Reply(text=f"reply {n}"))
+    for r in results:
+        for n in range(3):
+            await send_reply(a.ctx, CLI, r.conversation_id, f"reply {n}")
     far_end = RecordingChannel(delay=0.002)
     config = OutboxConfig(concurrency=8, lease_seconds=60)
     workers = [OutboxWorker(node.db, node.bus, lambda cid: far_end, config) for node in (a, b)]
