@@ -109,7 +109,7 @@ async def stored_texts(services: Services) -> list[str]:
         return [t.strip() for t in await session.scalars(select(Message.text).order_by(Message.id))]
 
 
-async def cursor_reaches(services: Services, ref: ChannelRef, value: str, timeout: float = 20.0) -> None:
+async def cursor_reaches(services: Services, ref: ChannelRef, value: str, timeout: float = 60.0) -> None:
     """Poll the committed cursor until it is `value` (a safety-net deadline, not a limit)."""
     deadline = time.monotonic() + timeout
     while await services.ingestor.cursor(ref) != value:

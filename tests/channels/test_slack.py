@@ -73,7 +73,7 @@ async def deliver(slack: SlackChannel, event: dict[str, object], **kw: object) -
     return response.status
 
 
-async def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+async def wait_until(condition: Callable[[], bool], timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         assert time.monotonic() < deadline, "condition not met in time"

@@ -63,7 +63,7 @@ async def post_event(
     return await client.post("/hooks/slack/slack", content=body, headers=headers)
 
 
-async def eventually(check: Callable[[], Any], timeout: float = 15.0) -> Any:
+async def eventually(check: Callable[[], Any], timeout: float = 60.0) -> Any:
     deadline = time.monotonic() + timeout
     while True:
         value = check()
