@@ -12,7 +12,12 @@ from tests.inbox.runtime.test_daemon import spool_channel
 
 
 def test_agents_add_and_tokens_create_give_a_working_token(daemon: Daemon) -> None:
-    token = daemon.admin_token("ops@example.com")
+    daemon.prepare()
+    added = daemon.cli(
+        "agents", "add", "ops@example.com", "--name", "Ops", "--role", "admin", "--password-stdin", input="correct horse battery\n"
+    )
+    assert added.stdout.strip() == "added admin ops@example.com"
+    token = daemon.cli("tokens", "create", "--agent", "ops@example.com").stdout.strip()
     assert token.startswith("fd_")
     duplicate = daemon.cli(
         "agents", "add", "ops@example.com", "--name", "Again", "--password-stdin", input="another password\n", check=False
@@ -45,3 +50,17 @@ def test_quarantine_list_and_retry(daemon: Daemon, tmp_path: Path) -> None:
     assert "ok   inbox_dir" in test.stdout
     response = httpx.get(f"{daemon.url}/api/v1/quarantine", headers={"Authorization": f"Bearer {token}"})
     assert [q["id"] for q in response.json()["items"]] == [item["id"]]
+
+
+def test_migrate_makes_an_empty_database_ready_to_serve(tmp_path: Path) -> None:
+    node = Daemon(workdir=tmp_path, db_url=f"sqlite+aiosqlite:///{tmp_path / 'fresh.db'}", prepared=False)
+    node.write_config()
+    refused = node.cli("quarantine", "list", check=False)
+    assert refused.returncode != 0 and "no such table" in refused.stderr + refused.stdout  # no schema yet
+    node.cli("migrate")
+    node.cli("migrate")  # a second run is a no-op
+    try:
+        node.start()
+        assert httpx.get(f"{node.url}/readyz").status_code == 200
+    finally:
+        node.stop()

@@ -16,7 +16,7 @@ def test_receiver_moves_to_another_node_when_its_node_is_killed(tmp_path: Path, 
     channel = spool_channel(tmp_path)
     extra = "[cluster]\nlease_seconds = 2\n"
     a = Daemon(workdir=tmp_path / "a", db_url=pg_db_url, channels=[channel], extra=extra)
-    b = Daemon(workdir=tmp_path / "b", db_url=pg_db_url, channels=[channel], extra=extra, role="worker", prepared=True)
+    b = Daemon(workdir=tmp_path / "b", db_url=pg_db_url, channels=[channel], extra=extra, role="worker")
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
     try:
