@@ -207,6 +207,13 @@ def ticket_fields(session: Session, ticket_ids: Sequence[int]) -> dict[int, Tick
     return {r.ticket_id: r for r in session.scalars(select(TicketRequest).where(TicketRequest.ticket_id.in_(ticket_ids)))}
 
 
+def request_of_ticket(session: Session, ticket_id: int) -> tuple[TicketRequest | None, dict[str, str]]:
+    """A ticket's request (answers, approval) and its fields' labels, for the agent's page."""
+    request = session.get(TicketRequest, ticket_id)
+    spec = request_type_named(session, request.request_type) if request is not None else None
+    return request, ({f.name: f.label for f in spec.spec.fields} if spec is not None else {})
+
+
 def request_shape(request: TicketRequest | None) -> dict[str, Any]:
     """What a ticket's API payload carries of its request type: `request_type`, `fields`, `approval`."""
     if request is None:

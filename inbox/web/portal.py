@@ -470,7 +470,8 @@ async def portal_attachment(request: Request, svc: Site, attachment: str) -> Res
 async def portal_new(request: Request, svc: Site) -> Response:
     who = await _signed_in(request, svc)
     if who is None:
-        return RedirectResponse("/portal", status_code=303)
+        lang = request.query_params.get("lang")
+        return RedirectResponse(f"/portal?lang={lang}" if lang in LANGUAGES else "/portal", status_code=303)
     kinds = await svc.db.query(q.request_types_in)
     return render(request, svc, "portal/new.html", kinds=kinds, session=who[0])
 

@@ -19,6 +19,7 @@ from inbox.actions.replies import send_reply
 from inbox.actions.runner import CLI
 from inbox.config import PortalConfig
 from inbox.pipeline.outbox import Claim, OutboxWorker
+from inbox.queries import portal as portal_queries
 from inbox.runtime.provision import provision_request_types
 from inbox.runtime.services import Services
 from inbox.store.models import (
@@ -374,3 +375,55 @@ def test_config_checks_the_portal_channel_and_request_types() -> None:
         )
     text = str(caught.value)
     assert "portal.email_channel" in text and "request_types[0].team" in text and "'A' is used twice" in text
+
+
+async def agent_client(api: Api, email: str, role: str = "agent") -> tuple[httpx.AsyncClient, str]:
+    from tests.fixtures.signin import form_csrf, sign_in
+
+    await add_agent(api.services, email, role=role, password="correct horse battery")
+    client = httpx.AsyncClient(transport=api.client._transport, base_url="http://testserver")
+    assert (await sign_in(client, email, "correct horse battery")).status_code == 303
+    return client, form_csrf((await client.get("/admin/request_types" if role == "admin" else "/")).text)
+
+
+async def test_agent_ui_shows_answers_approves_and_admin_edits_request_types(portal: Api) -> None:
+    svc = portal.services
+    _, ana = await mail(svc, "<a1@x>", "ana@example.com")
+    customer = await client_for(portal, ana)
+    laptop = next(t for t in await svc.db.query(portal_queries.request_types_in) if t.spec.name == "New laptop")
+    form = await customer.get(f"/portal/new/{laptop.id}")
+    await customer.post(f"/portal/new/{laptop.id}", data={"field.model": "X1 Carbon", "csrf": csrf_of(form)})
+    ticket = await svc.db.query(lambda s: s.scalars(select(Ticket)).one())
+    approver, token = await agent_client(portal, "boss2@example.com")
+    page = await approver.get(f"/tickets/{ticket.id}")
+    assert "X1 Carbon" in page.text and "Model" in page.text and "Waiting for approval" in page.text
+    decided = await approver.post(f"/tickets/{ticket.id}/approval", data={"decision": "reject", "comment": "Budget", "csrf": csrf_of(page)})
+    assert decided.status_code == 303
+    after = await approver.get(f"/tickets/{ticket.id}")
+    assert "Rejected" in after.text and "Budget" in after.text
+    assert "Not approved" in (await customer.get(f"/portal/requests/{ticket.conversation_id}")).text
+    admin, admin_csrf = await agent_client(portal, "root@example.com", role="admin")
+    listing = await admin.get("/admin/request_types")
+    assert "From the config file" in listing.text and "Access request" in listing.text
+    bad = await admin.post("/admin/request_types", data={"name": "Refund", "fields": "order | Order | choice", "csrf": admin_csrf})
+    assert bad.status_code == 422 and "a choice needs choices" in bad.text
+    saved = await admin.post(
+        "/admin/request_types",
+        data={"name": "Refund", "fields": "order | Order number | text | required", "priority": "P4", "csrf": admin_csrf},
+    )
+    assert saved.status_code == 303
+    stored = (await portal.client.get("/api/v1/request-types", headers=portal.auth(portal.admin_token))).json()["items"]
+    refund = next(t for t in stored if t["name"] == "Refund")
+    assert refund["fields"] == [{"name": "order", "label": "Order number", "kind": "text", "required": True, "choices": []}]
+    edit = await admin.get(f"/admin/request_types?edit={refund['id']}")
+    assert "order | Order number | text | required" in edit.text
+    for client in (customer, approver, admin):
+        await client.aclose()
+
+
+async def test_help_center_leads_to_the_portal(portal: Api) -> None:
+    page = await portal.client.get("/help/es")
+    assert 'href="/portal/new?lang=es"' in page.text and 'href="/portal?lang=es"' in page.text
+    spanish = await portal.client.get("/portal?lang=es")
+    assert "Vea sus solicitudes" in spanish.text and spanish.headers["content-security-policy"].startswith("default-src 'none'")
+    assert (await portal.client.get("/portal/new?lang=es")).headers["location"] == "/portal?lang=es"
