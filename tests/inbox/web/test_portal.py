@@ -397,6 +397,8 @@ async def test_agent_ui_shows_answers_approves_and_admin_edits_request_types(por
     approver, token = await agent_client(portal, "boss2@example.com")
     page = await approver.get(f"/tickets/{ticket.id}")
     assert "X1 Carbon" in page.text and "Model" in page.text and "Waiting for approval" in page.text
+    conversation_page = await approver.get(f"/conversations/{ticket.conversation_id}")
+    assert "X1 Carbon" in conversation_page.text and "Approve" in conversation_page.text
     decided = await approver.post(f"/tickets/{ticket.id}/approval", data={"decision": "reject", "comment": "Budget", "csrf": csrf_of(page)})
     assert decided.status_code == 303
     after = await approver.get(f"/tickets/{ticket.id}")
