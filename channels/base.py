@@ -161,6 +161,10 @@ class OutboundMessage:
     author_name: str | None = None  # the agent, for channels that show it
     conversation_meta: dict[str, Any] = field(default_factory=dict)
     ticket_number: int | None = None
+    # The customer's signed "View your requests" link to the portal (e-mail footers).
+    portal_url: str | None = None
+    # Not a reply in a conversation (a portal sign-in link): its subject is sent as it is.
+    standalone: bool = False
 
 
 @dataclass(frozen=True, slots=True)

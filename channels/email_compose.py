@@ -41,6 +41,7 @@ class EmailTemplates:
             "author_name": outbound.author_name,
             "ticket_number": outbound.ticket_number,
             "language": language,
+            "portal_url": outbound.portal_url,
         }
         text = self._text.render(text=outbound.text, **context).strip() + "\n"
         body = nh3.clean(outbound.html, link_rel="noopener noreferrer nofollow") if outbound.html else _paragraphs(outbound.text)
@@ -85,7 +86,10 @@ def compose(
     msg = EmailMessage()
     msg["From"] = sender
     msg["To"] = formataddr((display_name(outbound.recipient.name), parsed[0][1]))
-    msg["Subject"] = reply_subject(outbound.subject, outbound.ticket_number, outbound.recipient.language)
+    if outbound.standalone:
+        msg["Subject"] = (outbound.subject or "").strip() or NO_SUBJECT.get(outbound.recipient.language or "en", NO_SUBJECT["en"])
+    else:
+        msg["Subject"] = reply_subject(outbound.subject, outbound.ticket_number, outbound.recipient.language)
     msg["Message-ID"] = f"<{message_id(outbound.idempotency_key, domain)}>"
     msg["Date"] = now_header or format_datetime(dt.datetime.now(dt.UTC))
     references = [r for r in outbound.references if _is_message_id(r)]
@@ -97,7 +101,7 @@ def compose(
         msg["References"] = " ".join(f"<{r}>" for r in references[-20:])
     if outbound.author_name is None:
         # No agent wrote it: an auto-reply or notification (RFC 3834), so robots stay quiet.
-        msg["Auto-Submitted"] = "auto-replied"
+        msg["Auto-Submitted"] = "auto-generated" if outbound.standalone else "auto-replied"
     text, html = templates.render(outbound)
     msg.set_content(text)
     msg.add_alternative(html, subtype="html")

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 import channels
 from channels.base import ChannelConfig
 from routing.config import BusinessHoursConfig, SLAConfig, TeamConfig, check_routing
+from routing.request_types import RequestTypeSpec
 from routing.templates import NotificationTemplates
 
 DEFAULT_PATH = "frontdesk.toml"
@@ -141,6 +142,15 @@ class RuleConfig(_Strict):
     enabled: bool = True
 
 
+class PortalConfig(_Strict):
+    # The email channel that sends the portal's one-time sign-in links (None: sign-in by
+    # e-mail is off; the signed "View your requests" links still work).
+    email_channel: str | None = None
+    link_minutes: int = Field(default=30, ge=1, le=24 * 60)  # a sign-in link's life
+    view_link_days: int = Field(default=30, ge=1, le=365)  # the "View your requests" link's life
+    session_hours: int = Field(default=12, ge=1, le=24 * 30)
+
+
 class Config(_Strict):
     server: ServerConfig
     database: DatabaseConfig = DatabaseConfig()
@@ -153,6 +163,8 @@ class Config(_Strict):
     rules: list[RuleConfig] = []
     business_hours: dict[str, BusinessHoursConfig] = {}
     sla: list[SLAConfig] = []
+    portal: PortalConfig = PortalConfig()
+    request_types: list[RequestTypeSpec] = []
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["json", "text"] = "text"
 
@@ -268,6 +280,16 @@ def _check_references(config: Config, channel_models: list[ChannelConfig]) -> li
         for key, other in channel.channels_named().items():
             if other not in names or other == channel.name:
                 problems.append(f"channels[{i}].{key}: {other!r} is not the name of another channel in this file")
+    portal_channel = config.portal.email_channel
+    if portal_channel is not None and not any(c.name == portal_channel and c.type == "email" for c in channel_models):
+        problems.append(f"portal.email_channel: {portal_channel!r} is not the name of an email channel in this file")
+    type_names = [t.name for t in config.request_types]
+    for dup in sorted({n for n in type_names if type_names.count(n) > 1}):
+        problems.append(f"request_types: the name {dup!r} is used twice; names must be unique")
+    teams = {t.name for t in config.teams}
+    for i, request_type in enumerate(config.request_types):
+        if request_type.team is not None and request_type.team not in teams:
+            problems.append(f"request_types[{i}].team: {request_type.team!r} is not the name of a team in this file")
     return problems
 
 

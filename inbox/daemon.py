@@ -46,6 +46,7 @@ async def serve(config: Config, role: Role = "all") -> None:
         await _check_schema(services)
         await services.channels.provision(config.channels)
         await provision.provision_teams_and_rules(services.db, config)
+        await provision.provision_request_types(services.db, config)
         link = await provision.bootstrap_admin(services.db, config)
         if link:
             email = provision.first_admin_email(config.server.public_url)
@@ -66,6 +67,7 @@ async def serve(config: Config, role: Role = "all") -> None:
                 config.outbox,
                 channel_ids=services.channels.ids,
                 channel_named=services.channels.adapter_named,
+                portal_url=services.portal_url,
             )
             await worker.start()
             sla_watch = SlaWatch(services.db, services.bus, services.policy)

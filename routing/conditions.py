@@ -8,7 +8,7 @@ raise `re.error` for a bad pattern; the rules engine turns that into a failed ru
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from fnmatch import fnmatchcase
 from functools import lru_cache
 from typing import Any
@@ -108,6 +108,22 @@ def automated(expected: bool, m: MessageSnapshot) -> str | None:
     return "the message is automated" if m.automated else "the message is not automated"
 
 
+def request_type(expected: Sequence[str], m: MessageSnapshot) -> str | None:
+    """The request type the customer picked (the portal's or the widget's form), by name."""
+    if m.request_type is not None and m.request_type.casefold() in {e.casefold() for e in expected}:
+        return None
+    return _one_of("request type", m.request_type, expected)
+
+
+def fields(expected: Mapping[str, Sequence[str]], m: MessageSnapshot) -> str | None:
+    """`field.<name>`: each named answer is one of the values (case-insensitive)."""
+    for name, values in expected.items():
+        actual = m.fields.get(name)
+        if actual is None or actual.casefold() not in {v.casefold() for v in values}:
+            return _one_of(f"field {name}", actual, values)
+    return None
+
+
 # In the order they are tested: cheap facts first, patterns last.
 CHECKS: dict[str, Check] = {
     "channel": channel,
@@ -115,6 +131,8 @@ CHECKS: dict[str, Check] = {
     "conversation": conversation,
     "business_hours": business_hours,
     "automated": automated,
+    "request_type": request_type,
+    "field": fields,
     "language": language,
     "sender": sender,
     "sender_domain": sender_domain,

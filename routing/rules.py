@@ -88,6 +88,9 @@ class RuleConditions(_Strict):
     business_hours: Literal["in", "out"] | None = None
     conversation: Literal["new", "existing"] | None = None
     automated: bool | None = None
+    request_type: _Names | None = None
+    # `field.<name> = "value"` (or a list): the request's answer to that field of its form.
+    field: dict[Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,39}$")], _Names] | None = None
 
 
 class RuleActions(_Strict):

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 
 def domain_of(address: str | None) -> str | None:
@@ -38,6 +39,10 @@ class MessageSnapshot:
     received_at: dt.datetime | None = None
     conversation_id: int | None = None
     message_id: int | None = None
+    # A request opened with a request type (the portal's or the widget's form): its name
+    # and the answers, {field name: text}.
+    request_type: str | None = None
+    fields: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.sender_domain is None:

@@ -44,6 +44,12 @@ ASSIGNMENT_STRATEGIES: tuple[AssignmentStrategy, ...] = get_args(AssignmentStrat
 ArticleStatus = Literal["draft", "published"]
 ARTICLE_STATUSES: tuple[ArticleStatus, ...] = get_args(ArticleStatus)
 
+# A request type's approval, on its ticket (none needed: no approval at all).
+Approval = Literal["waiting", "approved", "rejected"]
+APPROVALS: tuple[Approval, ...] = get_args(Approval)
+ApprovalDecision = Literal["approve", "reject"]
+APPROVAL_DECISIONS: tuple[ApprovalDecision, ...] = get_args(ApprovalDecision)
+
 # The change feed's event types (the `type` of GET /events and of outbound webhooks).
 EventType = Literal[
     "conversation.created",

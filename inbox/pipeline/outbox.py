@@ -42,6 +42,7 @@ from inbox.store.models import (
     Contact,
     ContactIdentity,
     Conversation,
+    DirectMail,
     Message,
     OutboxItem,
     Ticket,
@@ -54,10 +55,11 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True, slots=True)
 class Claim:
     id: int
-    message_id: int
+    message_id: int | None  # None: a direct mail (`mail_id`), outside any conversation
     channel_id: int
     idempotency_key: str
     attempts: int
+    mail_id: int | None = None
 
 
 def backoff(attempts: int, config: OutboxConfig) -> float:
@@ -76,6 +78,7 @@ class OutboxWorker:
         worker_id: str | None = None,
         channel_ids: Callable[[], list[int]] | None = None,
         channel_named: Callable[[str], Channel | None] | None = None,
+        portal_url: Callable[[int], str] | None = None,
     ) -> None:
         self.db = db
         self.bus = bus
@@ -87,6 +90,8 @@ class OutboxWorker:
         # For relays: a channel that asks for a copy on another channel (a widget
         # conversation continued by email) names it; None: no relays.
         self.channel_named = channel_named
+        # The contact's signed "View your requests" link, for e-mail footers (None: none).
+        self.portal_url = portal_url
         self._task: asyncio.Task[None] | None = None
         self._inflight: set[asyncio.Task[None]] = set()
 
@@ -153,7 +158,14 @@ class OutboxWorker:
                 update(OutboxItem)
                 .where(OutboxItem.id.in_(due.order_by(OutboxItem.id).limit(limit).with_for_update(skip_locked=True).scalar_subquery()))
                 .values(status="sending", claimed_by=worker_id, claimed_until=now + lease, attempts=OutboxItem.attempts + 1)
-                .returning(OutboxItem.id, OutboxItem.message_id, OutboxItem.channel_id, OutboxItem.idempotency_key, OutboxItem.attempts)
+                .returning(
+                    OutboxItem.id,
+                    OutboxItem.message_id,
+                    OutboxItem.channel_id,
+                    OutboxItem.idempotency_key,
+                    OutboxItem.attempts,
+                    OutboxItem.mail_id,
+                )
             )
             return [Claim(*row) for row in result]
 
@@ -210,6 +222,8 @@ class OutboxWorker:
         def work(conn: Connection) -> int:
             if not self._release(conn, claim, status="sent", sent_at=now, last_error=None):
                 return 0
+            if claim.message_id is None:
+                return 0
             values: dict[str, object] = {"delivery": "sent", "sent_at": now, "delivery_error": None}
             if result.external_id:
                 clash = conn.scalar(
@@ -253,6 +267,8 @@ class OutboxWorker:
         def work(conn: Connection) -> int:
             if not self._release(conn, claim, status="failed", last_error=error[:2000]):
                 return 0
+            if claim.message_id is None:
+                return 0
             return self._update_message(conn, claim, {"delivery": "failed", "delivery_error": error[:2000]})
 
         await self._write(work)
@@ -291,7 +307,22 @@ class OutboxWorker:
 
     # -- building the outbound message --------------------------------------------------
 
+    async def _direct(self, mail_id: int | None, claim: Claim) -> OutboundMessage:
+        async with self.db.read() as session:
+            mail = await session.get(DirectMail, mail_id) if mail_id is not None else None
+        if mail is None:
+            raise LookupError(f"outbox item {claim.id} has neither a message nor a mail")
+        return OutboundMessage(
+            idempotency_key=claim.idempotency_key,
+            recipient=Recipient(address=mail.address, name=mail.name, email=mail.address, language=mail.language),
+            text=mail.text,
+            subject=mail.subject,
+            standalone=True,
+        )
+
     async def _outbound(self, claim: Claim) -> OutboundMessage:
+        if claim.message_id is None:
+            return await self._direct(claim.mail_id, claim)
         async with self.db.read() as session:
             message = await session.get(Message, claim.message_id)
             if message is None:
@@ -373,4 +404,5 @@ class OutboxWorker:
                 **({"continue_by_email": email} if (email := continue_by_email(last_meta)) else {}),
             },
             ticket_number=ticket_number,
+            portal_url=self.portal_url(contact.merged_into_id or contact.id) if self.portal_url is not None else None,
         )

@@ -134,6 +134,7 @@ class RulesRouter:
             received_at=received,
             conversation_id=item.conversation_id,
             message_id=item.message_id,
+            **request_of(inbound.meta),
         )
 
     def apply(self, conn: Connection, item: NewMessage, decision: Decision, context: _Context, feed: Feed) -> None:
@@ -264,3 +265,13 @@ class RulesRouter:
             feed,
             now,
         )
+
+
+def request_of(meta: Any) -> dict[str, Any]:
+    """The request type and answers a portal or widget form put on its message (`meta.request`)."""
+    request = meta.get("request") if isinstance(meta, dict) else None
+    if not isinstance(request, dict) or not isinstance(request.get("type"), str):
+        return {}
+    answers = request.get("fields")
+    fields = {str(k): v for k, v in answers.items() if isinstance(v, str)} if isinstance(answers, dict) else {}
+    return {"request_type": request["type"], "fields": fields}

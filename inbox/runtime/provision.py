@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from inbox.auth import new_login_link
 from inbox.config import Config
 from inbox.store.db import Database
-from inbox.store.models import Agent, Rule, Team, TeamMember
+from inbox.store.models import Agent, RequestType, Rule, Team, TeamMember, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +48,27 @@ async def provision_teams_and_rules(db: Database, config: Config) -> None:
             rule.actions = rule_config.then
             rule.enabled = rule_config.enabled
             rule.provisioned = True
+
+
+async def provision_request_types(db: Database, config: Config) -> None:
+    """`[[request_types]]` from the config file: created or updated, marked provisioned
+    (read-only in the UI and the API); provisioned ones no longer in the file go."""
+    names = [t.name for t in config.request_types]
+    now = utcnow()
+    async with db.transaction() as session:
+        await session.execute(delete(RequestType).where(RequestType.provisioned.is_(True), RequestType.name.not_in(names)))
+        for spec in config.request_types:
+            row = await session.scalar(select(RequestType).where(RequestType.name == spec.name))
+            if row is None:
+                row = RequestType(name=spec.name, created_at=now)
+                session.add(row)
+            row.description = spec.description
+            row.fields = [f.model_dump(mode="json") for f in spec.fields]
+            row.team = spec.team
+            row.priority = spec.priority
+            row.approver = spec.approver
+            row.provisioned = True
+            row.updated_at = now
 
 
 def first_admin_email(public_url: str) -> str:

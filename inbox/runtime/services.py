@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 from channels.base import ChannelConfig, ChannelContext
 from inbox.actions.runner import Context
@@ -11,6 +12,7 @@ from inbox.events import Bus, make_bus
 from inbox.pipeline.ingest import Ingestor
 from inbox.pipeline.router import RulesRouter
 from inbox.pipeline.tickets import TicketPolicy
+from inbox.portal_tokens import PortalSigner
 from inbox.runtime.channels import ChannelRuntime
 from inbox.sessions import SessionSigner
 from inbox.store.db import Database
@@ -45,6 +47,16 @@ class Services:
     def ctx(self) -> Context:
         """What actions are given: the store, the bus and the node's policies."""
         return Context(self.db, self.bus, self.policy, self.secrets, self.config.server.public_url, self.config.webhooks)
+
+    @cached_property
+    def portal(self) -> PortalSigner:
+        """The customer portal's signed links and session cookies."""
+        return PortalSigner(self.config.server.secret_key)
+
+    def portal_url(self, contact_id: int) -> str:
+        """The contact's signed "View your requests" link (`[portal] view_link_days` long)."""
+        token = self.portal.view_token(contact_id, self.config.portal.view_link_days)
+        return f"{self.config.server.public_url}/portal/v/{token}"
 
     async def wanted_channels(self) -> list[ChannelConfig]:
         """Every channel this node should run: the config file's and the UI-managed ones."""

@@ -356,8 +356,10 @@ class OutboxItem(Base):
     __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    message_id: Mapped[int] = mapped_column(ForeignKey("message.id"), unique=True)
+    # A conversation's message, or (`mail_id`, a DirectMail) an e-mail outside any conversation.
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("message.id"), unique=True)
     channel_id: Mapped[int] = mapped_column(ForeignKey("channel.id"))
+    mail_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
     idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)
     status: Mapped[str] = mapped_column(String(8), default="pending")  # pending|sending|sent|failed
     attempts: Mapped[int] = mapped_column(Integer, default=0)
@@ -725,3 +727,69 @@ class BroadcastRecipient(Base):
     contact_id: Mapped[int] = mapped_column(ForeignKey("contact.id", ondelete="CASCADE"))
     channel_id: Mapped[int | None] = mapped_column(ForeignKey("channel.id", ondelete="SET NULL"))
     message_id: Mapped[int | None] = mapped_column(ForeignKey("message.id", ondelete="SET NULL"))
+
+
+# -- customer portal and request types (issue 22) ---------------------------------------
+
+
+class PortalLink(Base):
+    """A one-time portal sign-in link sent by e-mail: stored as its SHA-256, used once, expiring."""
+
+    __tablename__ = "portal_link"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contact.id", ondelete="CASCADE"), index=True)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[dt.datetime] = _created()
+
+
+class DirectMail(Base):
+    """An e-mail to an address outside any conversation (a portal sign-in link): its
+    outbox item (`OutboxItem.mail_id`) delivers it through the named channel."""
+
+    __tablename__ = "direct_mail"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    channel_id: Mapped[int] = mapped_column(ForeignKey("channel.id", ondelete="CASCADE"))
+    address: Mapped[str] = mapped_column(String(320))
+    name: Mapped[str | None] = mapped_column(String(255))
+    language: Mapped[str | None] = mapped_column(String(16))
+    subject: Mapped[str] = mapped_column(String(998))
+    text: Mapped[str] = mapped_column(Text)
+    purpose: Mapped[str] = mapped_column(String(32))  # portal_sign_in
+    created_at: Mapped[dt.datetime] = _created()
+
+
+class RequestType(Base):
+    """A request type of the service catalogue, made in the admin UI or the API
+    (`provisioned`: from the config file's `[[request_types]]`, read-only there)."""
+
+    __tablename__ = "request_type"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    fields: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    team: Mapped[str | None] = mapped_column(String(255))
+    priority: Mapped[str | None] = mapped_column(String(2))
+    approver: Mapped[str | None] = mapped_column(String(320))  # an agent's e-mail
+    provisioned: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime] = _created()
+    updated_at: Mapped[dt.datetime] = _created()
+
+
+class TicketRequest(Base):
+    """What a customer answered when opening a ticket with a request type, and its approval."""
+
+    __tablename__ = "ticket_request"
+
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("ticket.id", ondelete="CASCADE"), primary_key=True)
+    request_type: Mapped[str] = mapped_column(String(120), index=True)
+    fields: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    approver: Mapped[str | None] = mapped_column(String(320))
+    approval: Mapped[str | None] = mapped_column(String(8))  # waiting | approved | rejected (None: none needed)
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("agent.id", ondelete="SET NULL"))
+    decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    comment: Mapped[str | None] = mapped_column(Text)

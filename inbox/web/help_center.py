@@ -42,6 +42,9 @@ TEXT: dict[str, dict[str, str]] = {
         "in_other_language": "Leer en español",
         "other_language_name": "Español",
         "still_need_help": "Still need help? Write to us and we will answer.",
+        "write_to_us": "Open a request",
+        "chat_with_us": "Chat with us",
+        "your_requests": "Your requests",
     },
     "es": {
         "help_center": "Centro de ayuda",
@@ -62,6 +65,9 @@ TEXT: dict[str, dict[str, str]] = {
         "in_other_language": "Read in English",
         "other_language_name": "English",
         "still_need_help": "¿Sigues necesitando ayuda? Escríbenos y te responderemos.",
+        "write_to_us": "Abrir una solicitud",
+        "chat_with_us": "Chatear con nosotros",
+        "your_requests": "Tus solicitudes",
     },
 }
 
@@ -92,6 +98,12 @@ def render(request: Request, template: str, lang: str, status: int = 200, **cont
         lang=lang, other_lang=other_language(lang), ht=lambda key, **kw: table[key].format(**kw), summary=summary, cat_slug=category_slug
     )
     context.setdefault("q", "")
+    svc: Services = request.app.state.services
+    # "Write to us" leads to the portal's new request and to the chat widget (the first widget channel).
+    widget = next((c.name for c in svc.config.channels if c.type == "widget"), None)
+    context.update(
+        portal_new=f"/portal/new?lang={lang}", portal_home=f"/portal?lang={lang}", widget_url=f"/widget/{widget}/demo" if widget else None
+    )
     response = TEMPLATES.TemplateResponse(request, template, context, status_code=status)
     response.headers.update(HEADERS)
     if status == 200:

@@ -10,7 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from inbox.actions import tickets as actions
 from inbox.actions.runner import Actor
 from inbox.queries import tickets as queries
-from inbox.store.models import Problem, Ticket
+from inbox.queries.portal import request_shape, ticket_fields
+from inbox.store.models import Problem, Ticket, TicketRequest
 from inbox.web import pagination
 from inbox.web.api.deps import BodyId, Id, Svc, Who
 from inbox.web.errors import not_found
@@ -59,7 +60,7 @@ class ProblemPatch(BaseModel):
     incidents: list[BodyId] | None = Field(default=None, max_length=500, description="incidents to link (added to those linked)")
 
 
-def ticket_json(t: Ticket, children: list[int] | None = None) -> dict[str, Any]:
+def ticket_json(t: Ticket, children: list[int] | None = None, request: TicketRequest | None = None) -> dict[str, Any]:
     iso = lambda v: v.isoformat() if v else None  # noqa: E731
     return {
         "id": t.id,
@@ -79,6 +80,7 @@ def ticket_json(t: Ticket, children: list[int] | None = None) -> dict[str, Any]:
         "resolved_at": iso(t.resolved_at),
         "created_at": iso(t.created_at),
         "updated_at": iso(t.updated_at),
+        **request_shape(request),
     }
 
 
@@ -101,7 +103,9 @@ async def _ticket(svc: Svc, who: Who, ticket_id: int) -> dict[str, Any]:
         ticket = await queries.get_visible_ticket(session, who, ticket_id)
         if ticket is None:
             raise not_found("ticket")
-        return ticket_json(ticket, [c.id for c in await queries.children_of(session, ticket_id)])
+        children = [c.id for c in await queries.children_of(session, ticket_id)]
+        request = await session.get(TicketRequest, ticket_id)
+        return ticket_json(ticket, children, request)
 
 
 @router.post("/conversations/{conversation_id}/ticket", status_code=201)
@@ -134,7 +138,8 @@ async def list_tickets(
         rows = await queries.list_tickets(
             session, who, kind=kind, status=status, priority=priority, before_id=int(after[0]) if after else None, limit=limit
         )
-    return pagination.page([ticket_json(t) for t in rows], limit, [rows[-1].id] if rows else None)
+        requests = await session.run_sync(ticket_fields, [t.id for t in rows])
+    return pagination.page([ticket_json(t, None, requests.get(t.id)) for t in rows], limit, [rows[-1].id] if rows else None)
 
 
 @router.get("/tickets/{ticket_id}")

@@ -32,7 +32,7 @@ from routing.rules import InvalidRule, validate_rule
 
 router = APIRouter(include_in_schema=False)
 
-SECTIONS = ("channels", "rules", "teams", "agents", "tokens", "canned", "webhooks", "quarantine", "audit")
+SECTIONS = ("channels", "rules", "teams", "agents", "tokens", "canned", "webhooks", "request_types", "quarantine", "audit")
 FormText = Annotated[str, Form()]
 
 

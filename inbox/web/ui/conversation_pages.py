@@ -23,6 +23,7 @@ from inbox.errors import DomainError, Invalid, NotFound
 from inbox.queries import contacts as contact_queries
 from inbox.queries import conversations as conv
 from inbox.queries import macros as macro_queries
+from inbox.queries import portal as portal_queries
 from inbox.runtime.presence import PresenceBoard
 from inbox.sessions import csrf_ok
 from inbox.store.models import Agent, CannedResponse, Contact, Conversation, Event, Team, utcnow
@@ -179,6 +180,9 @@ async def conversation_page(request: Request, page: AgentPage, conversation_id: 
         if found is None:
             return not_found(page)
         context = await conversation_context(page, found, session, seq)
+        ticket = context["conversation"]["ticket"]
+        if ticket is not None:  # a request type's answers and approval (templates/ui/_request_fields.html)
+            context["req"], context["labels"] = await session.run_sync(portal_queries.request_of_ticket, ticket["id"])
     await actions.mark_read(svc.ctx, page.actor, conversation_id)
     error = request.query_params.get("error", "")
     return page.render("ui/conversation.html", error=page.t(error) if error else "", **context)
