@@ -44,6 +44,15 @@ ASSIGNMENT_STRATEGIES: tuple[AssignmentStrategy, ...] = get_args(AssignmentStrat
 ArticleStatus = Literal["draft", "published"]
 ARTICLE_STATUSES: tuple[ArticleStatus, ...] = get_args(ArticleStatus)
 
+ChangeType = Literal["standard", "normal", "emergency"]
+CHANGE_TYPES: tuple[ChangeType, ...] = get_args(ChangeType)
+
+ChangeStatus = Literal["draft", "assessment", "approval", "scheduled", "implementing", "review", "closed", "rejected", "cancelled", "failed"]
+CHANGE_STATUSES: tuple[ChangeStatus, ...] = get_args(ChangeStatus)
+
+ApprovalDecision = Literal["approve", "reject"]
+APPROVAL_DECISIONS: tuple[ApprovalDecision, ...] = get_args(ApprovalDecision)
+
 # The change feed's event types (the `type` of GET /events and of outbound webhooks).
 EventType = Literal[
     "conversation.created",
@@ -57,5 +66,11 @@ EventType = Literal[
     "quarantine.created",
     "sla.due_soon",
     "sla.breached",
+    "change.created",
+    "change.updated",
+    "change.status_changed",
+    "change.approval_requested",
+    "change.approved",
+    "change.rejected",
 ]
 EVENT_TYPES: tuple[EventType, ...] = get_args(EventType)

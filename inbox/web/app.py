@@ -21,6 +21,7 @@ from inbox.web import help_center
 from inbox.web.api import (
     admin,
     attachments,
+    changes,
     contacts,
     conversations,
     errors,
@@ -201,7 +202,7 @@ def create_app(services: Services) -> FrontdeskApp:
             )
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
-    for module in (conversations, merges, contacts, tickets, routing_admin, admin, events, attachments, kb, views, macros, webhooks):
+    for module in (conversations, merges, contacts, tickets, routing_admin, admin, events, attachments, kb, views, macros, webhooks, changes):
         app.include_router(module.router)
     gateway, lookup = widget_gateway(services)
     app.state.widget_gateway = gateway  # the daemon stops its hub on shutdown

@@ -9,8 +9,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from inbox.actions import tickets as actions
 from inbox.actions.runner import Actor
+from inbox.queries import changes as change_queries
 from inbox.queries import tickets as queries
-from inbox.store.models import Problem, Ticket
+from inbox.store.models import Problem, Ticket, utcnow
 from inbox.web import pagination
 from inbox.web.api.deps import BodyId, Id, Svc, Who
 from inbox.web.errors import not_found
@@ -101,7 +102,9 @@ async def _ticket(svc: Svc, who: Who, ticket_id: int) -> dict[str, Any]:
         ticket = await queries.get_visible_ticket(session, who, ticket_id)
         if ticket is None:
             raise not_found("ticket")
-        return ticket_json(ticket, [c.id for c in await queries.children_of(session, ticket_id)])
+        shaped = ticket_json(ticket, [c.id for c in await queries.children_of(session, ticket_id)])
+        shaped["suspected_changes"] = await change_queries.suspected_changes(session, ticket_id, utcnow()) if ticket.kind == "incident" else []
+        return shaped
 
 
 @router.post("/conversations/{conversation_id}/ticket", status_code=201)

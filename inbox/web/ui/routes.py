@@ -171,6 +171,7 @@ def install(app: FastAPI) -> None:
     from inbox.web.ui import (
         account_pages,
         admin_pages,
+        change_pages,
         admin_people,
         conversation_pages,
         dashboard,
@@ -201,5 +202,6 @@ def install(app: FastAPI) -> None:
         desk_pages,
         dashboard,
         webhook_pages,
+        change_pages,
     ):
         app.include_router(module.router)
