@@ -18,10 +18,10 @@ from typing import Any, Literal
 import uvicorn
 
 from channels.base import cancel_task
+from inbox.actions import changes as change_actions
 from inbox.config import Config
 from inbox.pipeline.outbox import OutboxWorker
 from inbox.pipeline.webhooks import WebhookWorker
-from inbox.actions import changes as change_actions
 from inbox.runtime import provision
 from inbox.runtime.services import Services
 from inbox.runtime.sla_watch import SlaWatch

@@ -47,7 +47,9 @@ ARTICLE_STATUSES: tuple[ArticleStatus, ...] = get_args(ArticleStatus)
 ChangeType = Literal["standard", "normal", "emergency"]
 CHANGE_TYPES: tuple[ChangeType, ...] = get_args(ChangeType)
 
-ChangeStatus = Literal["draft", "assessment", "approval", "scheduled", "implementing", "review", "closed", "rejected", "cancelled", "failed"]
+ChangeStatus = Literal[
+    "draft", "assessment", "approval", "scheduled", "implementing", "review", "closed", "rejected", "cancelled", "failed"
+]
 CHANGE_STATUSES: tuple[ChangeStatus, ...] = get_args(ChangeStatus)
 
 ApprovalDecision = Literal["approve", "reject"]

@@ -257,7 +257,9 @@ async def set_status(ctx: Context, actor: Actor, change_id: int, wanted: str) ->
     def work(tx: Tx) -> None:
         change = _find(tx, change_id)
         approvers = q.approver_rows(tx.session, change.id)
-        refusal = rules.next_status(cast(ChangeStatus, change.status), cast(ChangeStatus, wanted), cast(ChangeType, change.type), bool(approvers))
+        refusal = rules.next_status(
+            cast(ChangeStatus, change.status), cast(ChangeStatus, wanted), cast(ChangeType, change.type), bool(approvers)
+        )
         if refusal:
             raise Conflict(refusal, code="illegal_transition")
         if wanted == "scheduled":
@@ -372,7 +374,9 @@ async def decide_by_link(ctx: Context, token: str, comment: str | None = None) -
     _check_decision("approve", comment, "email")
     claim = read_link(ctx, token, utcnow())
     async with ctx.db.read() as session:
-        agent = await session.scalar(select(Agent).join(ChangeApprovalLink, ChangeApprovalLink.agent_id == Agent.id).where(ChangeApprovalLink.nonce == claim.nonce))
+        agent = await session.scalar(
+            select(Agent).join(ChangeApprovalLink, ChangeApprovalLink.agent_id == Agent.id).where(ChangeApprovalLink.nonce == claim.nonce)
+        )
     if agent is None:
         raise NotFound("this approval link is not valid", code="bad_link")
     if not agent.active:

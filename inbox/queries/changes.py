@@ -40,7 +40,9 @@ def nodes_by_name(session: Session, names: Iterable[str]) -> dict[str, Node]:
     wanted = sorted(set(names))
     if not wanted:
         return {}
-    found: dict[str, Node] = {n: ("service", i) for i, n in session.execute(select(Service.id, Service.name).where(Service.name.in_(wanted)))}
+    found: dict[str, Node] = {
+        n: ("service", i) for i, n in session.execute(select(Service.id, Service.name).where(Service.name.in_(wanted)))
+    }
     for i, n in session.execute(select(ConfigItem.id, ConfigItem.name).where(ConfigItem.name.in_(wanted))):
         found.setdefault(n, ("config_item", i))
     return found
@@ -54,7 +56,9 @@ def node_names(session: Session, nodes: Iterable[Node]) -> dict[Node, str]:
     if services:
         out.update({("service", i): n for i, n in session.execute(select(Service.id, Service.name).where(Service.id.in_(services)))})
     if items:
-        out.update({("config_item", i): n for i, n in session.execute(select(ConfigItem.id, ConfigItem.name).where(ConfigItem.id.in_(items)))})
+        out.update(
+            {("config_item", i): n for i, n in session.execute(select(ConfigItem.id, ConfigItem.name).where(ConfigItem.id.in_(items)))}
+        )
     return out
 
 
@@ -73,7 +77,9 @@ def criticalities(session: Session, nodes: Iterable[Node]) -> dict[str, str]:
         out.update({a: b for a, b in session.execute(select(Service.name, Service.criticality).where(Service.id.in_(services)))})
     if items:
         rows = session.execute(
-            select(ConfigItem.name, Service.criticality).outerjoin(Service, Service.id == ConfigItem.service_id).where(ConfigItem.id.in_(items))
+            select(ConfigItem.name, Service.criticality)
+            .outerjoin(Service, Service.id == ConfigItem.service_id)
+            .where(ConfigItem.id.in_(items))
         )
         out.update({name: crit or "low" for name, crit in rows})
     return out
@@ -83,7 +89,9 @@ def items_of(session: Session, change_ids: Iterable[int]) -> dict[int, list[Node
     ids = list(set(change_ids))
     out: dict[int, list[Node]] = {i: [] for i in ids}
     if ids:
-        for cid, t, n in session.execute(select(ChangeItem.change_id, ChangeItem.node_type, ChangeItem.node_id).where(ChangeItem.change_id.in_(ids))):
+        for cid, t, n in session.execute(
+            select(ChangeItem.change_id, ChangeItem.node_type, ChangeItem.node_id).where(ChangeItem.change_id.in_(ids))
+        ):
             out[cid].append((t, n))
     return out
 
@@ -138,7 +146,9 @@ def approver_agents(session: Session, row: ChangeApprover) -> list[Agent]:
     if row.agent_id is not None:
         query = select(Agent).where(Agent.id == row.agent_id, Agent.active.is_(True))
     else:
-        query = select(Agent).join(TeamMember, TeamMember.agent_id == Agent.id).where(TeamMember.team_id == row.team_id, Agent.active.is_(True))
+        query = (
+            select(Agent).join(TeamMember, TeamMember.agent_id == Agent.id).where(TeamMember.team_id == row.team_id, Agent.active.is_(True))
+        )
     return list(session.scalars(query.order_by(Agent.id)))
 
 
@@ -224,7 +234,9 @@ def list_changes_sync(session: Session, status: str | None, before_id: int | Non
     return list(session.scalars(query))
 
 
-async def list_changes(session: AsyncSession, status: str | None, before_id: int | None, limit: int, viewer_id: int | None) -> list[dict[str, Any]]:
+async def list_changes(
+    session: AsyncSession, status: str | None, before_id: int | None, limit: int, viewer_id: int | None
+) -> list[dict[str, Any]]:
     def run(s: Session) -> list[dict[str, Any]]:
         return describe(s, list_changes_sync(s, status, before_id, limit), viewer_id)
 
@@ -252,7 +264,11 @@ def calendar_sync(session: Session, start: dt.datetime, end: dt.datetime) -> dic
     overlap it in time on the same item or on something either depends on."""
     query = (
         select(Change)
-        .where(Change.planned_start.is_not(None), Change.planned_end.is_not(None), Change.status.in_(sorted(rules.ACTIVE | {"closed", "failed"})))
+        .where(
+            Change.planned_start.is_not(None),
+            Change.planned_end.is_not(None),
+            Change.status.in_(sorted(rules.ACTIVE | {"closed", "failed"})),
+        )
         .where(Change.planned_start < end, Change.planned_end > start)
         .order_by(Change.planned_start, Change.id)
     )
@@ -264,7 +280,10 @@ def calendar_sync(session: Session, start: dt.datetime, end: dt.datetime) -> dic
         others = list(
             session.scalars(
                 select(Change).where(
-                    Change.planned_start.is_not(None), Change.planned_start < hi, Change.planned_end > lo, Change.status.in_(sorted(rules.ACTIVE))
+                    Change.planned_start.is_not(None),
+                    Change.planned_start < hi,
+                    Change.planned_end > lo,
+                    Change.status.in_(sorted(rules.ACTIVE)),
                 )
             )
         )
@@ -302,7 +321,10 @@ async def calendar(session: AsyncSession, start: dt.datetime, end: dt.datetime) 
 def suspected_sync(session: Session, ticket_id: int, now: dt.datetime) -> list[dict[str, Any]]:
     """Changes implemented (or being implemented) in the last 48 hours on an item the incident
     names as affected, or on something that item depends on."""
-    affected = [(t, i) for t, i in session.execute(select(TicketAffected.node_type, TicketAffected.node_id).where(TicketAffected.ticket_id == ticket_id))]
+    affected = [
+        (t, i)
+        for t, i in session.execute(select(TicketAffected.node_type, TicketAffected.node_id).where(TicketAffected.ticket_id == ticket_id))
+    ]
     if not affected:
         return []
     scope = set(affected) | set(impact.depends_on(edges(session), affected))
@@ -319,7 +341,14 @@ def suspected_sync(session: Session, ticket_id: int, now: dt.datetime) -> list[d
     )
     found = list(session.scalars(query))
     return [
-        {"id": c.id, "number": c.number, "title": c.title, "status": c.status, "planned_start": _iso(c.planned_start), "planned_end": _iso(c.planned_end)}
+        {
+            "id": c.id,
+            "number": c.number,
+            "title": c.title,
+            "status": c.status,
+            "planned_start": _iso(c.planned_start),
+            "planned_end": _iso(c.planned_end),
+        }
         for c in found
     ]
 

@@ -202,7 +202,21 @@ def create_app(services: Services) -> FrontdeskApp:
             )
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
-    for module in (conversations, merges, contacts, tickets, routing_admin, admin, events, attachments, kb, views, macros, webhooks, changes):
+    for module in (
+        conversations,
+        merges,
+        contacts,
+        tickets,
+        routing_admin,
+        admin,
+        events,
+        attachments,
+        kb,
+        views,
+        macros,
+        webhooks,
+        changes,
+    ):
         app.include_router(module.router)
     gateway, lookup = widget_gateway(services)
     app.state.widget_gateway = gateway  # the daemon stops its hub on shutdown

@@ -103,7 +103,9 @@ async def _ticket(svc: Svc, who: Who, ticket_id: int) -> dict[str, Any]:
         if ticket is None:
             raise not_found("ticket")
         shaped = ticket_json(ticket, [c.id for c in await queries.children_of(session, ticket_id)])
-        shaped["suspected_changes"] = await change_queries.suspected_changes(session, ticket_id, utcnow()) if ticket.kind == "incident" else []
+        shaped["suspected_changes"] = (
+            await change_queries.suspected_changes(session, ticket_id, utcnow()) if ticket.kind == "incident" else []
+        )
         return shaped
 
 

@@ -39,7 +39,9 @@ def _when(raw: str, label: str) -> dt.datetime | None:
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
-def _fields(title: str, type_: str, description: str, items: str, start: str, end: str, backout: str, approvers: str, problem: str) -> actions.ChangeFields:
+def _fields(
+    title: str, type_: str, description: str, items: str, start: str, end: str, backout: str, approvers: str, problem: str
+) -> actions.ChangeFields:
     if max(len(description), len(backout)) > MAX_FIELD or max(len(items), len(approvers)) > MAX_FIELD:
         raise Invalid("a field is too long")
     problem_id = int(problem) if problem.strip().isdigit() and len(problem.strip()) < 12 else None
@@ -67,7 +69,17 @@ async def changes_page(page: AgentPage, status: str = "") -> Response:
 
 def _form_values(change: dict[str, Any] | None) -> dict[str, str]:
     if change is None:
-        return {"title": "", "type": "normal", "description": "", "items": "", "start": "", "end": "", "backout": "", "approvers": "", "problem": ""}
+        return {
+            "title": "",
+            "type": "normal",
+            "description": "",
+            "items": "",
+            "start": "",
+            "end": "",
+            "backout": "",
+            "approvers": "",
+            "problem": "",
+        }
     short = lambda v: v[:16] if v else ""  # noqa: E731  (YYYY-MM-DDTHH:MM for datetime-local, in UTC)
     utc = lambda v: short(dt.datetime.fromisoformat(v).astimezone(dt.UTC).isoformat()) if v else ""  # noqa: E731
     return {

@@ -171,8 +171,8 @@ def install(app: FastAPI) -> None:
     from inbox.web.ui import (
         account_pages,
         admin_pages,
-        change_pages,
         admin_people,
+        change_pages,
         conversation_pages,
         dashboard,
         desk_pages,

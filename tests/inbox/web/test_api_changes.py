@@ -39,7 +39,12 @@ async def graph(api: Api) -> dict[str, tuple[str, int]]:
                 Dependency(source_type="config_item", source_id=pg.id, target_type="config_item", target_id=rack.id),
             ]
         )
-        return {"Checkout": ("service", checkout.id), "Wiki": ("service", wiki.id), "pg-main": ("config_item", pg.id), "rack-1": ("config_item", rack.id)}
+        return {
+            "Checkout": ("service", checkout.id),
+            "Wiki": ("service", wiki.id),
+            "pg-main": ("config_item", pg.id),
+            "rack-1": ("config_item", rack.id),
+        }
 
 
 async def team(api: Api, name: str, *agent_ids: int) -> None:
@@ -68,7 +73,13 @@ async def test_lifecycle_risk_and_approvals_by_agent_and_team(api: Api) -> None:
     _, eve_token = await add_agent(api.services, "eve@example.com")
     await team(api, "CAB", bob.id)
     change = await create(
-        api, eve_token, items=["rack-1"], approvers=["ana@example.com", "CAB"], planned_start=at(1), planned_end=at(2), backout_plan="restore"
+        api,
+        eve_token,
+        items=["rack-1"],
+        approvers=["ana@example.com", "CAB"],
+        planned_start=at(1),
+        planned_end=at(2),
+        backout_plan="restore",
     )
     # rack-1 is reached by pg-main and Checkout (high): 3, a normal change: +1 → medium
     assert (change["status"], change["risk"], change["number"]) == ("draft", "medium", 1)
@@ -107,7 +118,10 @@ async def test_lifecycle_risk_and_approvals_by_agent_and_team(api: Api) -> None:
     assert final.status_code == 409 and "final" in final.json()["error"]["message"]
     async with api.services.db.read() as session:
         decisions = (await session.scalars(select(AuditEntry).where(AuditEntry.action == "change.approval").order_by(AuditEntry.id))).all()
-        assert [(d.agent_id, d.details["decision"], d.details["via"]) for d in decisions] == [(bob.id, "approve", "api"), (ana.id, "approve", "api")]
+        assert [(d.agent_id, d.details["decision"], d.details["via"]) for d in decisions] == [
+            (bob.id, "approve", "api"),
+            (ana.id, "approve", "api"),
+        ]
         types = [e.type for e in (await session.scalars(select(Event).where(Event.type.like("change.%")).order_by(Event.seq))).all()]
     assert types[0] == "change.created" and "change.approval_requested" in types and types.count("change.approved") == 2
     listed = (await api.client.get("/api/v1/changes?status=closed", headers=api.auth(eve_token))).json()["items"]
@@ -203,12 +217,18 @@ async def test_calendar_conflicts_through_dependencies_and_freezes(api: Api) -> 
         "/api/v1/change-freezes", json={"name": "Black Friday", "start": at(20), "end": at(30)}, headers=api.auth(api.admin_token)
     )
     assert freeze.status_code == 201
-    assert (await api.client.post("/api/v1/change-freezes", json={"name": "x", "start": at(1), "end": at(2)}, headers=api.auth(eve_token))).status_code == 403
+    assert (
+        await api.client.post("/api/v1/change-freezes", json={"name": "x", "start": at(1), "end": at(2)}, headers=api.auth(eve_token))
+    ).status_code == 403
     refused = await api.client.post(
-        "/api/v1/changes", json={"title": "During", "items": ["Wiki"], "planned_start": at(25), "planned_end": at(26)}, headers=api.auth(eve_token)
+        "/api/v1/changes",
+        json={"title": "During", "items": ["Wiki"], "planned_start": at(25), "planned_end": at(26)},
+        headers=api.auth(eve_token),
     )
     assert refused.status_code == 422 and refused.json()["error"]["code"] == "change_freeze"
-    moved = await api.client.patch(f"/api/v1/changes/{later['id']}", json={"planned_start": at(29), "planned_end": at(31)}, headers=api.auth(eve_token))
+    moved = await api.client.patch(
+        f"/api/v1/changes/{later['id']}", json={"planned_start": at(29), "planned_end": at(31)}, headers=api.auth(eve_token)
+    )
     assert moved.status_code == 422 and moved.json()["error"]["code"] == "change_freeze"
     emergency = await create(api, eve_token, title="Hotfix", type="emergency", items=["Wiki"], planned_start=at(25), planned_end=at(26))
     calendar = (await api.client.get("/api/v1/changes/calendar", params=window, headers=api.auth(eve_token))).json()
@@ -247,7 +267,9 @@ async def test_suspected_changes_of_an_incident_within_48_hours(api: Api) -> Non
         assert (await move(api, eve_token, change["id"], "implementing")).json()["status"] == "implementing"
     channel = await add_channel(api.services, "web")
     [result] = await api.services.ingestor.ingest(channel, [inbound("m1", text="checkout is down")])
-    ticket = await api.client.post(f"/api/v1/conversations/{result.conversation_id}/ticket", json={"kind": "incident"}, headers=api.auth(api.admin_token))
+    ticket = await api.client.post(
+        f"/api/v1/conversations/{result.conversation_id}/ticket", json={"kind": "incident"}, headers=api.auth(api.admin_token)
+    )
     ticket_id = ticket.json()["id"]
     assert ticket.json()["suspected_changes"] == []
     async with api.services.db.transaction() as session:
