@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from inbox.actions import tickets as actions
 from inbox.errors import DomainError, NotFound
+from inbox.queries import changes as change_queries
 from inbox.queries import tickets as queries
 from inbox.store.models import Problem, utcnow
 from inbox.web.ids import Id, parse_id
@@ -59,6 +60,7 @@ async def ticket_page(request: Request, page: AgentPage, ticket_id: Id) -> Respo
             return not_found(page)
         children = await queries.children_of(session, ticket_id)
         problems = list((await session.scalars(select(Problem).order_by(Problem.id.desc()).limit(100))).all())
+        suspected = await change_queries.suspected_changes(session, ticket_id, utcnow()) if ticket.kind == "incident" else []
     error = request.query_params.get("error", "")
     return page.render(
         "ui/ticket.html",
@@ -70,6 +72,7 @@ async def ticket_page(request: Request, page: AgentPage, ticket_id: Id) -> Respo
         levels=LEVELS,
         now=utcnow(),
         error=error,
+        suspected_changes=suspected,
     )
 
 
