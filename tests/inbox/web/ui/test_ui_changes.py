@@ -76,7 +76,7 @@ async def test_change_pages_form_lifecycle_approval_calendar_and_spanish(api: Ap
     incident = await api.client.get(f"/tickets/{ticket.json()['id']}")
     assert "Suspected changes" in incident.text and "Rack firmware" in incident.text
     spanish = await api.client.get(url, headers={"Accept-Language": "es"})
-    assert "Ciclo de vida" in spanish.text and "Evaluación" in spanish.text
+    assert "Ciclo de vida" in spanish.text and "En implementación" in spanish.text and "Enviar a revisión" in spanish.text
     assert "/changes" in (await api.client.get("/")).text
     assert csrf_of(page.text)
     assert (await api.client.get("/changes/999999999")).status_code == 404
