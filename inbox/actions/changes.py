@@ -12,12 +12,25 @@ from typing import Any, cast
 
 from sqlalchemy import delete, select
 
+from channels.base import Interaction
 from inbox.actions.runner import Actor, Context, Tx, perform
 from inbox.errors import Conflict, Forbidden, Invalid, NotFound
-from inbox.pipeline.agent_mail import queue_agent_email
+from inbox.pipeline.agent_mail import queue_agent_email, queue_agent_slack
 from inbox.pipeline.tickets import next_number
 from inbox.queries import changes as q
-from inbox.store.models import Agent, Change, ChangeApprovalLink, ChangeApprover, ChangeFreeze, ChangeItem, Problem, Team, utcnow
+from inbox.store.models import (
+    Agent,
+    Change,
+    ChangeApprovalLink,
+    ChangeApprover,
+    ChangeFreeze,
+    ChangeItem,
+    Contact,
+    ContactIdentity,
+    Problem,
+    Team,
+    utcnow,
+)
 from routing import changes as rules
 from routing.vocabulary import APPROVAL_DECISIONS, CHANGE_STATUSES, CHANGE_TYPES, ChangeStatus, ChangeType
 
@@ -29,6 +42,7 @@ MAX_COMMENT = 2_000
 LINK_DAYS = 7
 LINK_PURPOSE = "change-approval"
 VIAS = ("api", "ui", "email", "slack")
+BUTTON_PREFIX = "frontdesk:change:"
 
 
 @dataclass(frozen=True)
@@ -272,6 +286,7 @@ async def set_status(ctx: Context, actor: Actor, change_id: int, wanted: str) ->
 
 
 def _request_approvals(ctx: Context, tx: Tx, change: Change, approvers: list[ChangeApprover]) -> None:
+    public = ctx.public_url.rstrip("/")
     for row in approvers:
         row.decision = row.comment = row.decided_by = row.decided_via = None
         row.decided_at = None
@@ -286,6 +301,12 @@ def _request_approvals(ctx: Context, tx: Tx, change: Change, approvers: list[Cha
                 f"Approve: {approve}\nReject: {reject}\n\nEach link works once and expires in {LINK_DAYS} days; it asks you to confirm."
             )
             queue_agent_email(tx.conn, agent.email, agent.name, subject, text, tx.feed, tx.now)
+            buttons = [
+                {"action_id": f"{BUTTON_PREFIX}{d}", "text": label, "value": f"{change.id}", "style": style}
+                for d, label, style in (("approve", "Approve", "primary"), ("reject", "Reject", "danger"))
+            ]
+            slack_text = f"*{subject}*\nType: {change.type} · Risk: {change.risk}\n{public}/changes/{change.id}"
+            queue_agent_slack(tx.conn, agent.email, subject, slack_text, buttons, tx.feed, tx.now)
     tx.event("change.approval_requested", _payload(change, approvers=[r.id for r in approvers]))
 
 
@@ -411,6 +432,33 @@ async def link_target(ctx: Context, token: str) -> tuple[LinkClaim, int, bool]:
     if row is None:
         raise NotFound("this approval link is not valid", code="bad_link")
     return claim, int(row[0]), row[1] is not None
+
+
+async def decide_from_button(ctx: Context, channel_id: int, interaction: Interaction) -> str:
+    """A Slack approval button: the presser is the agent whose e-mail Slack gives for them
+    (or the contact behind their Slack identity). Answers a line for the presser."""
+    if not interaction.action_id.startswith(BUTTON_PREFIX):
+        return ""
+    decision = interaction.action_id.removeprefix(BUTTON_PREFIX)
+    value = interaction.value
+    if decision not in APPROVAL_DECISIONS or not value.isdigit() or len(value) > 18:
+        return "This button is not valid."
+    async with ctx.db.read() as session:
+        email = interaction.sender.email
+        if not email:
+            email = await session.scalar(
+                select(Contact.email)
+                .join(ContactIdentity, ContactIdentity.contact_id == Contact.id)
+                .where(ContactIdentity.channel_id == channel_id, ContactIdentity.address == interaction.sender.address)
+            )
+        agent = await session.scalar(select(Agent).where(Agent.email == (email or "").lower(), Agent.active.is_(True))) if email else None
+    if agent is None:
+        return "Only Frontdesk agents decide on changes; your Slack e-mail is not an agent's."
+    try:
+        status = await decide(ctx, Actor(agent.id, agent.email, agent.role == "admin"), int(value), decision, None, via="slack")
+    except (Conflict, Forbidden, NotFound, Invalid) as exc:
+        return exc.message
+    return f"Recorded: you {'approved' if decision == 'approve' else 'rejected'} change {value} (now {status})."
 
 
 async def create_freeze(ctx: Context, actor: Actor, name: str, start: dt.datetime, end: dt.datetime) -> int:

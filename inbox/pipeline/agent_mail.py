@@ -1,4 +1,4 @@
-"""E-mail to an agent (an approval request, a notice), through the outbox like any reply.
+"""E-mail (and Slack) to an agent (an approval request), through the outbox like any reply.
 
 The outbox sends messages of conversations to a contact's address on a channel, so an agent
 written to by e-mail is a contact on the first enabled email channel, with one resolved
@@ -71,3 +71,57 @@ def queue_agent_email(conn: Connection, email: str, name: str, subject: str, tex
             ],
         )
     return queue_reply(conn, conversation_id, Reply(text=text, author_type="system", subject=subject), feed, now)
+
+
+def _own_conversation(conn: Connection, channel_id: int, contact_id: int, thread_key: str, subject: str, now: dt.datetime) -> int:
+    found = conn.scalar(
+        select(conversations_t.c.id)
+        .where(
+            conversations_t.c.channel_id == channel_id,
+            conversations_t.c.contact_id == contact_id,
+            conversations_t.c.thread_key == thread_key,
+        )
+        .order_by(conversations_t.c.id)
+        .limit(1)
+    )
+    if found is not None:
+        return int(found)
+    row = {
+        "channel_id": channel_id,
+        "contact_id": contact_id,
+        "thread_key": thread_key,
+        "subject": subject,
+        "status": "resolved",
+        "tags": [],
+        "meta": {},
+    }
+    [new_id] = insert_ids(
+        conn, conversations_t, [{**row, "resolved_at": now, "last_message_at": now, "created_at": now, "updated_at": now}]
+    )
+    return new_id
+
+
+def slack_identity(conn: Connection, email: str) -> tuple[int, int, str] | None:
+    """An agent "on Slack": a contact with the agent's e-mail known on an enabled Slack
+    channel (Slack gives a user's e-mail), as (channel id, contact id, Slack user id)."""
+    row = conn.execute(
+        select(identities_t.c.channel_id, identities_t.c.contact_id, identities_t.c.address)
+        .join(contacts_t, contacts_t.c.id == identities_t.c.contact_id)
+        .join(channels_t, channels_t.c.id == identities_t.c.channel_id)
+        .where(contacts_t.c.email == email.lower(), channels_t.c.type == "slack", channels_t.c.enabled.is_(True))
+        .order_by(identities_t.c.id)
+        .limit(1)
+    ).first()
+    return (int(row[0]), int(row[1]), str(row[2])) if row else None
+
+
+def queue_agent_slack(
+    conn: Connection, email: str, subject: str, text: str, buttons: list[dict[str, str]], feed: Feed, now: dt.datetime
+) -> int | None:
+    """Queue a Slack direct message with buttons to an agent; None when they are not on Slack."""
+    found = slack_identity(conn, email)
+    if found is None:
+        return None
+    channel_id, contact_id, user_id = found
+    conversation_id = _own_conversation(conn, channel_id, contact_id, f"dm:{user_id}", subject, now)
+    return queue_reply(conn, conversation_id, Reply(text=text, author_type="system", meta={"buttons": buttons}), feed, now)

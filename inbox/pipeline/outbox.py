@@ -22,6 +22,7 @@ from sqlalchemy import Connection, or_, select, update
 from channels.base import (
     Channel,
     OutboundAttachment,
+    OutboundButton,
     OutboundMessage,
     PermanentSendError,
     Recipient,
@@ -373,4 +374,9 @@ class OutboxWorker:
                 **({"continue_by_email": email} if (email := continue_by_email(last_meta)) else {}),
             },
             ticket_number=ticket_number,
+            buttons=tuple(
+                OutboundButton(str(b.get("action_id", "")), str(b.get("text", "")), str(b.get("value", "")), b.get("style"))
+                for b in (message.meta or {}).get("buttons", [])
+                if isinstance(b, dict)
+            ),
         )

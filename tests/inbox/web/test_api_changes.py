@@ -5,14 +5,23 @@ suspected changes. Services, items and edges are rows written by the fixture."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import json
 import re
 from typing import Any
+from urllib.parse import urlencode
 
 from sqlalchemy import select
 
+from channels.base import ChannelContext, WebhookRequest
+from channels.slack import SlackChannel, SlackConfig
 from inbox.actions import changes as change_actions
+from inbox.config import OutboxConfig
+from inbox.pipeline.outbox import OutboxWorker
+from inbox.runtime.channels import ChannelSink
 from inbox.store.models import AuditEntry, ConfigItem, Dependency, Event, Message, Service, Team, TeamMember, TicketAffected, utcnow
+from tests.fixtures.fake_slack import BOT_TOKEN, SIGNING_SECRET, FakeSlack, event_callback, fake_slack, message_event, sign, signed_request  # noqa: F401
 from tests.fixtures.inbox import Api, add_agent, add_channel, inbound
 
 T0 = dt.datetime(2030, 3, 2, 10, 0, tzinfo=dt.UTC)
@@ -278,3 +287,62 @@ async def test_suspected_changes_of_an_incident_within_48_hours(api: Api) -> Non
     shown = (await api.client.get(f"/api/v1/tickets/{ticket_id}", headers=api.auth(api.admin_token))).json()["suspected_changes"]
     # Checkout depends on pg-main: the change of 3 hours ago is suspected, the one of 60 hours ago is not.
     assert [(c["id"], c["title"], c["status"]) for c in shown] == [(recent.json()["id"], "pg upgrade", "implementing")]
+
+
+async def test_slack_buttons_decide_through_the_signed_interactive_endpoint(api: Api, fake_slack: FakeSlack) -> None:  # noqa: F811
+    await graph(api)
+    ref = await add_channel(api.services, "slack", "slack")
+    config = SlackConfig.model_validate(
+        {"name": "slack", "type": "slack", "bot_token": BOT_TOKEN, "signing_secret": SIGNING_SECRET, "api_url": fake_slack.api_url}
+    )
+    slack = SlackChannel(config, ChannelContext(public_url="http://127.0.0.1:8000"))
+    await slack.start(ChannelSink(api.services.ingestor, ref, interactions=api.services.interact))
+    try:
+        # Ana wrote to the bot once: Slack told us her e-mail, so she is "on Slack".
+        said_hi = await slack.handle_webhook(signed_request(event_callback(message_event("hi", channel="D0ANA"))))
+        assert said_hi.status == 200
+        ana, _ = await add_agent(api.services, "ana@example.com")
+        _, eve_token = await add_agent(api.services, "eve@example.com")
+        change = await create(api, eve_token, items=["Wiki"], approvers=["ana@example.com"])
+        for status in ("assessment", "approval"):
+            await move(api, eve_token, change["id"], status)
+        worker = OutboxWorker(
+            api.services.db, api.services.bus, lambda cid: slack if cid == ref.id else None, OutboxConfig(base_delay=0.01)
+        )
+        assert await worker.drain_once() == 1
+        await asyncio.gather(*worker._inflight)  # noqa: SLF001 - the sends drain_once started
+        post = fake_slack.posts[-1]
+        blocks = post.params["blocks"]
+        blocks = json.loads(blocks) if isinstance(blocks, str) else blocks
+        buttons = blocks[1]["elements"]
+        assert post.channel == "D0ANA" and [b["action_id"] for b in buttons] == ["frontdesk:change:approve", "frontdesk:change:reject"]
+
+        def press(action: dict[str, Any], secret: str = SIGNING_SECRET) -> WebhookRequest:
+            payload = {
+                "type": "block_actions",
+                "team": {"id": "T0TEAM"},
+                "user": {"id": "U0ANA"},
+                "api_app_id": "A0APP",
+                "token": "legacy",
+                "trigger_id": "1.2.3",
+                "channel": {"id": "D0ANA"},
+                "actions": [{**action, "type": "button", "action_ts": "1.0"}],
+            }
+            body = urlencode({"payload": json.dumps(payload)}).encode()
+            headers = {**sign(body, secret=secret), "content-type": "application/x-www-form-urlencoded"}
+            return WebhookRequest(method="POST", path="/hooks/slack/slack", headers=headers, body=body)
+
+        forged = await slack.handle_webhook(press(buttons[0], secret="not-the-secret"))
+        assert forged.status == 401
+        assert (await api.client.get(f"/api/v1/changes/{change['id']}", headers=api.auth(eve_token))).json()["status"] == "approval"
+        pressed = await slack.handle_webhook(press(buttons[0]))
+        assert pressed.status == 200
+        assert (await api.client.get(f"/api/v1/changes/{change['id']}", headers=api.auth(eve_token))).json()["status"] == "scheduled"
+        assert fake_slack.ephemeral[-1]["text"].startswith("Recorded: you approved change")
+        again = await slack.handle_webhook(press(buttons[1]))
+        assert again.status == 200 and "not waiting for approval" in fake_slack.ephemeral[-1]["text"]
+        async with api.services.db.read() as session:
+            entry = (await session.scalars(select(AuditEntry).where(AuditEntry.action == "change.approval"))).one()
+        assert (entry.agent_id, entry.details["via"]) == (ana.id, "slack")
+    finally:
+        await slack.stop()
