@@ -43,6 +43,7 @@ LINK_DAYS = 7
 LINK_PURPOSE = "change-approval"
 VIAS = ("api", "ui", "email", "slack")
 BUTTON_PREFIX = "frontdesk:change:"
+MIN_YEAR, MAX_YEAR = 1970, 9000
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,12 @@ def _check(fields: ChangeFields) -> None:
     for when in (fields.planned_start, fields.planned_end):
         if when is not None and when.tzinfo is None:
             raise Invalid("planned times carry a time zone (ISO-8601 with Z or an offset)")
+        _check_year(when)
+
+
+def _check_year(when: dt.datetime | None) -> None:
+    if when is not None and not MIN_YEAR <= when.year <= MAX_YEAR:
+        raise Invalid(f"dates are in the years {MIN_YEAR} to {MAX_YEAR}")
 
 
 def _agent(actor: Actor) -> int:
@@ -335,6 +342,8 @@ def read_link(ctx: Context, token: str, now: dt.datetime) -> LinkClaim:
     if len(token) > 300 or len(parts) != 4:
         raise NotFound("this approval link is not valid", code="bad_link")
     nonce, decision, expires_at, signature = parts
+    if not token.isascii() or not expires_at.isdigit() or len(expires_at) > 12:
+        raise NotFound("this approval link is not valid", code="bad_link")
     if not ctx.secrets.verify(LINK_PURPOSE, f"{nonce}.{decision}.{expires_at}", signature) or decision not in APPROVAL_DECISIONS:
         raise NotFound("this approval link is not valid", code="bad_link")
     expires = dt.datetime.fromtimestamp(int(expires_at), dt.UTC)
@@ -469,6 +478,8 @@ async def create_freeze(ctx: Context, actor: Actor, name: str, start: dt.datetim
         raise Invalid("a freeze needs a name of at most 255 characters")
     if start.tzinfo is None or end.tzinfo is None or end <= start:
         raise Invalid("a freeze's end comes after its start (ISO-8601 with a time zone)")
+    _check_year(start)
+    _check_year(end)
 
     def work(tx: Tx) -> int:
         if tx.session.scalar(select(ChangeFreeze.id).where(ChangeFreeze.name == name)) is not None:

@@ -93,6 +93,8 @@ async def create_change(svc: Svc, who: Who, body: ChangeIn) -> dict[str, Any]:
 def _window(start: dt.datetime | None, end: dt.datetime | None) -> tuple[dt.datetime, dt.datetime]:
     now = utcnow()
     start = start or now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    if not 1970 <= start.year <= 9000 or (end is not None and not 1970 <= end.year <= 9000):
+        raise Invalid("from and to are years 1970 to 9000")
     end = end or start + dt.timedelta(days=31)
     if start.tzinfo is None or end.tzinfo is None:
         raise Invalid("from and to carry a time zone (ISO-8601 with Z or an offset)")

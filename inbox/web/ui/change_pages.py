@@ -33,9 +33,11 @@ def _when(raw: str, label: str) -> dt.datetime | None:
     if not raw:
         return None
     try:
-        value = dt.datetime.fromisoformat(raw)
+        value = dt.datetime.fromisoformat(raw[:40])
     except ValueError as exc:
         raise Invalid(f"{label}: not a date and time") from exc
+    if not 1970 <= value.year <= 9000:
+        raise Invalid(f"{label}: a year from 1970 to 9000")
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
@@ -129,6 +131,8 @@ def _month(raw: str) -> tuple[dt.datetime, dt.datetime]:
     try:
         year, month = (int(x) for x in raw.split("-")) if raw else (now.year, now.month)
         start = dt.datetime(year, month, 1, tzinfo=dt.UTC)
+        if not 1970 <= year <= 9000:
+            raise ValueError(year)
     except ValueError:
         start = dt.datetime(now.year, now.month, 1, tzinfo=dt.UTC)
     end = (start + dt.timedelta(days=32)).replace(day=1)

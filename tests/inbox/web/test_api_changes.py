@@ -12,6 +12,7 @@ import re
 from typing import Any
 from urllib.parse import urlencode
 
+import pytest
 from sqlalchemy import select
 
 from channels.base import ChannelContext, WebhookRequest
@@ -346,3 +347,23 @@ async def test_slack_buttons_decide_through_the_signed_interactive_endpoint(api:
         assert (entry.agent_id, entry.details["via"]) == (ana.id, "slack")
     finally:
         await slack.stop()
+
+
+async def test_change_freezes_from_the_config_are_provisioned_read_only(api: Api) -> None:
+    from inbox import config as config_module
+    from inbox.config import ConfigError
+
+    raw = {"server": {"secret_key": "x" * 20}, "change_freezes": [{"name": "Year end", "start": at(0), "end": at(24)}]}
+    parsed = config_module.parse(raw, "t.toml", {})
+    freezes = [(f.name, f.start, f.end) for f in parsed.change_freezes]
+    for bad in ({"name": "x", "start": at(2), "end": at(1)}, {"name": "x", "start": "2030-01-01T00:00:00", "end": at(1)}):
+        with pytest.raises(ConfigError, match="change_freezes"):
+            config_module.parse({**raw, "change_freezes": [bad]}, "t.toml", {})
+    await change_actions.provision_freezes(api.services.ctx, freezes)
+    await change_actions.provision_freezes(api.services.ctx, freezes)  # at every start: the same rows
+    listed = (await api.client.get("/api/v1/change-freezes", headers=api.auth(api.admin_token))).json()["items"]
+    assert [(f["name"], f["provisioned"]) for f in listed] == [("Year end", True)]
+    refused = await api.client.delete(f"/api/v1/change-freezes/{listed[0]['id']}", headers=api.auth(api.admin_token))
+    assert refused.status_code == 409 and refused.json()["error"]["code"] == "provisioned"
+    await change_actions.provision_freezes(api.services.ctx, [])
+    assert (await api.client.get("/api/v1/change-freezes", headers=api.auth(api.admin_token))).json()["items"] == []
