@@ -44,6 +44,19 @@ LINK_PURPOSE = "change-approval"
 VIAS = ("api", "ui", "email", "slack")
 BUTTON_PREFIX = "frontdesk:change:"
 MIN_YEAR, MAX_YEAR = 1970, 9000
+# The approval request, in the approver's language (the agent's, else English).
+APPROVAL_MAIL = {
+    "en": {
+        "subject": "Change #{number} needs your approval: {title}",
+        "body": "{title}\n\nType: {type} · Risk: {risk}\nPlanned: {planned}\n\n{description}\n\n"
+        "Approve: {approve}\nReject: {reject}\n\nEach link works once and expires in {days} days; it asks you to confirm.",
+    },
+    "es": {
+        "subject": "El cambio #{number} necesita tu aprobación: {title}",
+        "body": "{title}\n\nTipo: {type} · Riesgo: {risk}\nPlanificado: {planned}\n\n{description}\n\n"
+        "Aprobar: {approve}\nRechazar: {reject}\n\nCada enlace sirve una vez y caduca en {days} días; te pide confirmar.",
+    },
+}
 
 
 @dataclass(frozen=True)
@@ -300,12 +313,22 @@ def _request_approvals(ctx: Context, tx: Tx, change: Change, approvers: list[Cha
         tx.session.execute(delete(ChangeApprovalLink).where(ChangeApprovalLink.approver_id == row.id))
         for agent in q.approver_agents(tx.session, row):
             approve, reject = (_link(ctx, tx, row, agent, d) for d in APPROVAL_DECISIONS)
-            subject = f"Change #{change.number} needs your approval: {change.title}"
-            text = (
-                f"{change.title}\n\nType: {change.type} · Risk: {change.risk}\n"
-                f"Planned: {change.planned_start.isoformat() if change.planned_start else '-'}"
-                f" → {change.planned_end.isoformat() if change.planned_end else '-'}\n\n{change.description}\n\n"
-                f"Approve: {approve}\nReject: {reject}\n\nEach link works once and expires in {LINK_DAYS} days; it asks you to confirm."
+            words = APPROVAL_MAIL["es" if (agent.language or "").startswith("es") else "en"]
+            subject = words["subject"].format(number=change.number, title=change.title)
+            planned = (
+                f"{change.planned_start.isoformat()} → {change.planned_end.isoformat()}"
+                if change.planned_start and change.planned_end
+                else "-"
+            )
+            text = words["body"].format(
+                title=change.title,
+                type=change.type,
+                risk=change.risk,
+                planned=planned,
+                description=change.description,
+                approve=approve,
+                reject=reject,
+                days=LINK_DAYS,
             )
             queue_agent_email(tx.conn, agent.email, agent.name, subject, text, tx.feed, tx.now)
             buttons = [

@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from channels.base import ChannelContext, WebhookRequest
 from channels.slack import SlackChannel, SlackConfig
@@ -21,7 +21,7 @@ from inbox.actions import changes as change_actions
 from inbox.config import OutboxConfig
 from inbox.pipeline.outbox import OutboxWorker
 from inbox.runtime.channels import ChannelSink
-from inbox.store.models import AuditEntry, ConfigItem, Dependency, Event, Message, Service, Team, TeamMember, TicketAffected, utcnow
+from inbox.store.models import Agent, AuditEntry, ConfigItem, Dependency, Event, Message, Service, Team, TeamMember, TicketAffected, utcnow
 from tests.fixtures.fake_slack import BOT_TOKEN, SIGNING_SECRET, FakeSlack, event_callback, fake_slack, message_event, sign, signed_request  # noqa: F401
 from tests.fixtures.inbox import Api, add_agent, add_channel, inbound
 
@@ -82,6 +82,8 @@ async def test_lifecycle_risk_and_approvals_by_agent_and_team(api: Api) -> None:
     bob, bob_token = await add_agent(api.services, "bob@example.com")
     _, eve_token = await add_agent(api.services, "eve@example.com")
     await team(api, "CAB", bob.id)
+    async with api.services.db.transaction() as session:
+        await session.execute(update(Agent).where(Agent.id == bob.id).values(language="es"))
     change = await create(
         api,
         eve_token,
@@ -105,8 +107,9 @@ async def test_lifecycle_risk_and_approvals_by_agent_and_team(api: Api) -> None:
     assert (await move(api, eve_token, change["id"], "approval")).json()["status"] == "approval"
     # every approver (the team's members) got an e-mail through the outbox
     async with api.services.db.read() as session:
-        mails = (await session.scalars(select(Message).where(Message.subject.like("Change #1 needs your approval%")))).all()
-        assert len(mails) == 2 and all(m.delivery == "queued" for m in mails)
+        mails = (await session.scalars(select(Message).where(Message.subject.like("%#1 ne%")).order_by(Message.id))).all()
+        assert [m.subject for m in mails] == ["Change #1 needs your approval: Upgrade", "El cambio #1 necesita tu aprobación: Upgrade"]
+        assert all(m.delivery == "queued" for m in mails) and "Aprobar: http://" in mails[1].text
     outsider = await api.client.post(f"/api/v1/changes/{change['id']}/approvals", json={"decision": "approve"}, headers=api.auth(eve_token))
     assert outsider.status_code == 403
     by_team = await api.client.post(
