@@ -330,7 +330,7 @@ def _request_approvals(ctx: Context, tx: Tx, change: Change, approvers: list[Cha
                 reject=reject,
                 days=LINK_DAYS,
             )
-            queue_agent_email(tx.conn, agent.email, agent.name, subject, text, tx.feed, tx.now)
+            queue_agent_email(tx.conn, agent.id, agent.email, agent.name, subject, text, tx.feed, tx.now)
             buttons = [
                 {"action_id": f"{BUTTON_PREFIX}{d}", "text": label, "value": f"{change.id}", "style": style}
                 for d, label, style in (("approve", "Approve", "primary"), ("reject", "Reject", "danger"))

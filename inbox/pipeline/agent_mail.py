@@ -3,7 +3,8 @@
 The outbox sends messages of conversations to a contact's address on a channel, so an agent
 written to by e-mail is a contact on the first enabled email channel, with one resolved
 conversation (`thread_key` "frontdesk:agent-mail") that collects what was sent to them:
-it never shows in the open inbox, and the outbox retries it like any other send.
+it never shows in the open inbox, only its agent sees it (it holds their signed approval
+links; inbox/queries/conversations.visible_to), and the outbox retries it like any send.
 """
 
 from __future__ import annotations
@@ -31,8 +32,11 @@ def email_channel(conn: Connection) -> int | None:
     )
 
 
-def queue_agent_email(conn: Connection, email: str, name: str, subject: str, text: str, feed: Feed, now: dt.datetime) -> int | None:
-    """Queue an e-mail to an agent's address; the message id, or None without an email channel."""
+def queue_agent_email(
+    conn: Connection, agent_id: int, email: str, name: str, subject: str, text: str, feed: Feed, now: dt.datetime
+) -> int | None:
+    """Queue an e-mail to an agent's address; the message id, or None without an email channel.
+    The conversation is assigned to the agent and only they see it (it holds signed links)."""
     channel_id = email_channel(conn)
     if channel_id is None:
         return None
@@ -61,6 +65,7 @@ def queue_agent_email(conn: Connection, email: str, name: str, subject: str, tex
                     "thread_key": THREAD_KEY,
                     "subject": subject,
                     "status": "resolved",
+                    "assignee_id": agent_id,
                     "tags": [],
                     "meta": {},
                     "resolved_at": now,

@@ -182,13 +182,20 @@ async def test_reject_standard_skip_failed_history_and_bad_input(api: Api) -> No
 async def test_signed_link_valid_once_expired_tampered_and_get_never_decides(api: Api) -> None:
     await graph(api)
     await add_channel(api.services, "mail", "email")
-    ana, _ = await add_agent(api.services, "ana@example.com")
+    ana, ana_token = await add_agent(api.services, "ana@example.com")
     _, eve_token = await add_agent(api.services, "eve@example.com")
     change = await create(api, eve_token, items=["Wiki"], approvers=["ana@example.com"])
     await move(api, eve_token, change["id"], "assessment")
     await move(api, eve_token, change["id"], "approval")
     async with api.services.db.read() as session:
-        text = (await session.scalars(select(Message.text).where(Message.subject.like("Change #%")))).one()
+        mail = (await session.scalars(select(Message).where(Message.subject.like("Change #%")))).one()
+    text = mail.text
+    # The mail holds signed links: only its agent sees its conversation (an admin sees everything).
+    hidden = await api.client.get(f"/api/v1/conversations/{mail.conversation_id}", headers=api.auth(eve_token))
+    assert hidden.status_code == 404
+    listed = (await api.client.get("/api/v1/conversations?status=resolved", headers=api.auth(eve_token))).json()["items"]
+    assert mail.conversation_id not in [c["id"] for c in listed]
+    assert (await api.client.get(f"/api/v1/conversations/{mail.conversation_id}", headers=api.auth(ana_token))).status_code == 200
     approve = re.search(r"Approve: http://127\.0\.0\.1:8000(\S+)", text)
     reject = re.search(r"Reject: http://127\.0\.0\.1:8000(\S+)", text)
     assert approve and reject
