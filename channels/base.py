@@ -128,6 +128,33 @@ class Sink(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
+class OutboundButton:
+    """A button under a message, on channels that have them (Slack's block actions); the
+    text already says what to do without it (e.g. the links of an approval request)."""
+
+    action_id: str
+    text: str
+    value: str
+    style: str | None = None  # "primary" | "danger"
+
+
+@dataclass(frozen=True, slots=True)
+class Interaction:
+    """Someone pressed an `OutboundButton`: who (as the channel knows them) and which."""
+
+    sender: Sender
+    action_id: str
+    value: str
+
+
+@runtime_checkable
+class SupportsInteractions(Protocol):
+    """A sink that takes button presses; answers with a short text to show the presser."""
+
+    async def interact(self, interaction: Interaction) -> str: ...
+
+
+@dataclass(frozen=True, slots=True)
 class OutboundAttachment:
     filename: str
     content_type: str
@@ -165,6 +192,7 @@ class OutboundMessage:
     portal_url: str | None = None
     # Not a reply in a conversation (a portal sign-in link): its subject is sent as it is.
     standalone: bool = False
+    buttons: tuple[OutboundButton, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -46,12 +46,14 @@ from channels.base import (
     InboundAttachment,
     InboundMessage,
     IngestResult,
+    Interaction,
     OutboundAttachment,
     OutboundMessage,
     PermanentSendError,
     Sender,
     SendResult,
     Sink,
+    SupportsInteractions,
     TransientSendError,
     WebhookRequest,
     WebhookResponse,
@@ -165,6 +167,11 @@ class SlackChannel:
             ignoring_self_assistant_message_events_enabled=False,
         )
         self._app.event(re.compile(".+"))(on_event)
+
+        async def on_action(ack: Any, body: dict[str, Any]) -> None:
+            await self._interact(ack, body)
+
+        self._app.action(re.compile(r"^frontdesk:"))(on_action)
         self._identity: BotIdentity | None = None
         self._users: dict[str, tuple[float, Sender, bool]] = {}  # id -> (expires, sender, is_bot)
         self._user_lookups: dict[str, asyncio.Future[tuple[Sender, bool]]] = {}
@@ -370,6 +377,24 @@ class SlackChannel:
         text = "\n".join(filter(None, [message.text, *notes]))
         return [replace(message, sender=sender, text=text, attachments=tuple(attachments))]
 
+    async def _interact(self, ack: Any, body: dict[str, Any]) -> None:
+        """A button of ours was pressed (block_actions; the signature was checked before
+        bolt saw it): hand it to the sink, acknowledge, and tell the presser what came of it."""
+        sink = self._sink or self._attached
+        user, channel, actions = body.get("user"), body.get("channel"), body.get("actions")
+        user_id = user.get("id") if isinstance(user, dict) else None
+        action = actions[0] if isinstance(actions, list) and actions and isinstance(actions[0], dict) else None
+        if not isinstance(user_id, str) or action is None or not isinstance(sink, SupportsInteractions):
+            await ack()
+            return
+        sender, _ = await self._sender(user_id)
+        answer = await sink.interact(Interaction(sender, str(action.get("action_id", "")), str(action.get("value", ""))))
+        await ack()
+        channel_id = channel.get("id") if isinstance(channel, dict) else None
+        if answer and isinstance(channel_id, str):
+            with contextlib.suppress(SlackApiError, aiohttp.ClientError, TimeoutError):
+                await self._web.chat_postEphemeral(channel=channel_id, user=user_id, text=answer)
+
     def parse(self, raw: bytes) -> InboundMessage:
         """A quarantined event again (`frontdesk quarantine retry`), without the lookups."""
         body = load_json(raw)  # Unreadable is a ValueError
@@ -548,6 +573,23 @@ class SlackChannel:
             extra["username"] = outbound.author_name
             if self.config.icon_url:
                 extra["icon_url"] = self.config.icon_url
+        if outbound.buttons:
+            extra["blocks"] = [
+                {"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}},
+                {
+                    "type": "actions",
+                    "elements": [
+                        {
+                            "type": "button",
+                            "action_id": b.action_id,
+                            "text": {"type": "plain_text", "text": b.text[:75]},
+                            "value": b.value[:2000],
+                            **({"style": b.style} if b.style in ("primary", "danger") else {}),
+                        }
+                        for b in outbound.buttons[:25]
+                    ],
+                },
+            ]
         try:
             reply = await self._web.chat_postMessage(
                 channel=channel,

@@ -6,6 +6,7 @@ file, the key and what was expected; the daemon refuses to start on any of them.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import tomllib
 from collections.abc import Mapping
@@ -151,6 +152,22 @@ class PortalConfig(_Strict):
     session_hours: int = Field(default=12, ge=1, le=24 * 30)
 
 
+class ChangeFreezeConfig(_Strict):
+    """A change freeze window: normal and standard changes may not be planned inside it."""
+
+    name: str = Field(min_length=1, max_length=255)
+    start: dt.datetime
+    end: dt.datetime
+
+    @model_validator(mode="after")
+    def _window(self) -> ChangeFreezeConfig:
+        if self.start.tzinfo is None or self.end.tzinfo is None:
+            raise ValueError("start and end carry a time zone (e.g. 2026-12-24T00:00:00Z)")
+        if self.end <= self.start:
+            raise ValueError("end comes after start")
+        return self
+
+
 class Config(_Strict):
     server: ServerConfig
     database: DatabaseConfig = DatabaseConfig()
@@ -165,6 +182,7 @@ class Config(_Strict):
     sla: list[SLAConfig] = []
     portal: PortalConfig = PortalConfig()
     request_types: list[RequestTypeSpec] = []
+    change_freezes: list[ChangeFreezeConfig] = []
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["json", "text"] = "text"
 

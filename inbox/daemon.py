@@ -18,6 +18,7 @@ from typing import Any, Literal
 import uvicorn
 
 from channels.base import cancel_task
+from inbox.actions import changes as change_actions
 from inbox.config import Config
 from inbox.pipeline.outbox import OutboxWorker
 from inbox.pipeline.webhooks import WebhookWorker
@@ -47,6 +48,7 @@ async def serve(config: Config, role: Role = "all") -> None:
         await services.channels.provision(config.channels)
         await provision.provision_teams_and_rules(services.db, config)
         await provision.provision_request_types(services.db, config)
+        await change_actions.provision_freezes(services.ctx, [(f.name, f.start, f.end) for f in config.change_freezes])
         link = await provision.bootstrap_admin(services.db, config)
         if link:
             email = provision.first_admin_email(config.server.public_url)

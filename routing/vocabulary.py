@@ -47,6 +47,14 @@ ARTICLE_STATUSES: tuple[ArticleStatus, ...] = get_args(ArticleStatus)
 # A request type's approval, on its ticket (none needed: no approval at all).
 Approval = Literal["waiting", "approved", "rejected"]
 APPROVALS: tuple[Approval, ...] = get_args(Approval)
+ChangeType = Literal["standard", "normal", "emergency"]
+CHANGE_TYPES: tuple[ChangeType, ...] = get_args(ChangeType)
+
+ChangeStatus = Literal[
+    "draft", "assessment", "approval", "scheduled", "implementing", "review", "closed", "rejected", "cancelled", "failed"
+]
+CHANGE_STATUSES: tuple[ChangeStatus, ...] = get_args(ChangeStatus)
+
 ApprovalDecision = Literal["approve", "reject"]
 APPROVAL_DECISIONS: tuple[ApprovalDecision, ...] = get_args(ApprovalDecision)
 
@@ -63,5 +71,11 @@ EventType = Literal[
     "quarantine.created",
     "sla.due_soon",
     "sla.breached",
+    "change.created",
+    "change.updated",
+    "change.status_changed",
+    "change.approval_requested",
+    "change.approved",
+    "change.rejected",
 ]
 EVENT_TYPES: tuple[EventType, ...] = get_args(EventType)

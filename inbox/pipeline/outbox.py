@@ -22,6 +22,7 @@ from sqlalchemy import Connection, or_, select, update
 from channels.base import (
     Channel,
     OutboundAttachment,
+    OutboundButton,
     OutboundMessage,
     PermanentSendError,
     Recipient,
@@ -405,4 +406,9 @@ class OutboxWorker:
             },
             ticket_number=ticket_number,
             portal_url=self.portal_url(contact.merged_into_id or contact.id) if self.portal_url is not None else None,
+            buttons=tuple(
+                OutboundButton(str(b.get("action_id", "")), str(b.get("text", "")), str(b.get("value", "")), b.get("style"))
+                for b in (message.meta or {}).get("buttons", [])
+                if isinstance(b, dict)
+            ),
         )

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from inbox.auth import Principal
+from inbox.pipeline.agent_mail import THREAD_KEY as AGENT_MAIL_THREAD
 from inbox.store import search
 from inbox.store.models import (
     Agent,
@@ -38,11 +39,13 @@ def visible_to(session: Session, who: Principal | None) -> ColumnElement[bool]:
     if who is None or who.is_admin:
         return true()
     teams = teams_of(session, who.agent_id)
-    return or_(
+    seen = or_(
         Conversation.team_id.is_(None),
         Conversation.team_id.in_(teams) if teams else false(),
         Conversation.assignee_id == who.agent_id,
     )
+    # What was e-mailed to an agent (signed approval links) is theirs alone (inbox/pipeline/agent_mail.py).
+    return and_(seen, or_(Conversation.thread_key.is_distinct_from(AGENT_MAIL_THREAD), Conversation.assignee_id == who.agent_id))
 
 
 async def visibility(session: AsyncSession, who: Principal | None) -> ColumnElement[bool]:

@@ -28,6 +28,7 @@ from channels.base import (
     ChannelContext,
     InboundMessage,
     IngestResult,
+    Interaction,
     SupportsAttach,
     cancel_task,
 )
@@ -42,13 +43,25 @@ from inbox.store.models import Channel as ChannelRow
 log = logging.getLogger(__name__)
 
 
-class ChannelSink:
-    """The inbox as one adapter sees it (channels.base.Sink)."""
+# What a button press becomes (set by `Services`: the change approvals' handler).
+InteractionHandler = Callable[[ChannelRef, Interaction], Awaitable[str]]
 
-    def __init__(self, ingestor: Ingestor, channel: ChannelRef, fence: Fence | None = None) -> None:
+
+class ChannelSink:
+    """The inbox as one adapter sees it (channels.base.Sink, and SupportsInteractions)."""
+
+    def __init__(
+        self, ingestor: Ingestor, channel: ChannelRef, fence: Fence | None = None, interactions: InteractionHandler | None = None
+    ) -> None:
         self._ingestor = ingestor
         self.channel = channel
         self.fence = fence
+        self._interactions = interactions
+
+    async def interact(self, interaction: Interaction) -> str:
+        if self._interactions is None:
+            return ""
+        return await self._interactions(self.channel, interaction)
 
     async def ingest(self, messages: Sequence[InboundMessage], *, cursor: str | None = None) -> list[IngestResult]:
         with metrics.INGEST_SECONDS.time():
@@ -93,6 +106,7 @@ class ChannelRuntime:
         self.context = context
         self.node = node_name()
         self.lease_ttl = lease_ttl
+        self.interactions: InteractionHandler | None = None
         self._by_name: dict[str, Running] = {}
         self._by_id: dict[int, Running] = {}
         self._keeper: asyncio.Task[None] | None = None
@@ -123,7 +137,7 @@ class ChannelRuntime:
             ref = ChannelRef(ids[config.name], config.name, config.type)
             running = Running(ref, config, channels.build(config, self.context))
             if isinstance(running.adapter, SupportsAttach):
-                running.adapter.attach(ChannelSink(self.ingestor, ref))
+                running.adapter.attach(ChannelSink(self.ingestor, ref, interactions=self.interactions))
             self._by_name[config.name] = running
             self._by_id[ref.id] = running
 
@@ -193,7 +207,7 @@ class ChannelRuntime:
 
     async def _start_receiver(self, running: Running, fence: Fence) -> None:
         try:
-            await running.adapter.start(ChannelSink(self.ingestor, running.ref, fence))
+            await running.adapter.start(ChannelSink(self.ingestor, running.ref, fence, self.interactions))
             running.fence = fence
             log.info("channel %s: receiver running on this node (lease %d)", running.ref.name, fence.token)
             await self._set_status(running.ref.id, "running", None)

@@ -5,11 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 
-from channels.base import ChannelConfig, ChannelContext
+from channels.base import ChannelConfig, ChannelContext, Interaction
+from inbox.actions import changes as change_actions
 from inbox.actions.runner import Context
 from inbox.config import Config
 from inbox.events import Bus, make_bus
-from inbox.pipeline.ingest import Ingestor
+from inbox.pipeline.ingest import ChannelRef, Ingestor
 from inbox.pipeline.router import RulesRouter
 from inbox.pipeline.tickets import TicketPolicy
 from inbox.portal_tokens import PortalSigner
@@ -41,7 +42,15 @@ class Services:
         domain = config.server.public_url.split("://", 1)[1].split("/", 1)[0].split(":")[0] or "frontdesk.local"
         context = ChannelContext(public_url=config.server.public_url, message_id_domain=domain)
         runtime = ChannelRuntime(db, ingestor, context, lease_ttl=config.cluster.lease_seconds)
-        return cls(config, db, bus, ingestor, runtime, SessionSigner(config.server.secret_key), policy, SecretBox(config.server.secret_key))
+        services = cls(
+            config, db, bus, ingestor, runtime, SessionSigner(config.server.secret_key), policy, SecretBox(config.server.secret_key)
+        )
+        runtime.interactions = services.interact
+        return services
+
+    async def interact(self, channel: ChannelRef, interaction: Interaction) -> str:
+        """A button pressed on a channel (Slack): the change approvals' buttons are the only ones."""
+        return await change_actions.decide_from_button(self.ctx, channel.id, interaction)
 
     @property
     def ctx(self) -> Context:

@@ -793,3 +793,83 @@ class TicketRequest(Base):
     decided_by: Mapped[int | None] = mapped_column(ForeignKey("agent.id", ondelete="SET NULL"))
     decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     comment: Mapped[str | None] = mapped_column(Text)
+
+
+# -- change management (issue 21) ------------------------------------------------------
+
+
+class Change(Base):
+    """A planned change to services or configuration items (ITIL change management)."""
+
+    __tablename__ = "change"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    number: Mapped[int] = mapped_column(Integer, unique=True)
+    title: Mapped[str] = mapped_column(String(998))
+    type: Mapped[str] = mapped_column(String(16))  # standard | normal | emergency
+    description: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(16), default="draft", index=True)
+    risk: Mapped[str] = mapped_column(String(8), default="low")
+    risk_reasons: Mapped[list[str]] = mapped_column(JSON, default=list)
+    planned_start: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), index=True)
+    planned_end: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    backout_plan: Mapped[str] = mapped_column(Text, default="")
+    problem_id: Mapped[int | None] = mapped_column(ForeignKey("problem.id", ondelete="SET NULL"), index=True)
+    requested_by: Mapped[int | None] = mapped_column(ForeignKey("agent.id", ondelete="SET NULL"))
+    status_changed_at: Mapped[dt.datetime] = _created()
+    created_at: Mapped[dt.datetime] = _created()
+    updated_at: Mapped[dt.datetime] = _created()
+
+
+class ChangeItem(Base):
+    """A service or configuration item a change touches."""
+
+    __tablename__ = "change_item"
+    __table_args__ = (Index("ix_change_item_node", "node_type", "node_id"),)
+
+    change_id: Mapped[int] = mapped_column(ForeignKey("change.id", ondelete="CASCADE"), primary_key=True)
+    node_type: Mapped[str] = mapped_column(String(16), primary_key=True)
+    node_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+
+
+class ChangeApprover(Base):
+    """Who must approve a change: an agent, or a team (any one member decides for it).
+    The decision, once made, is kept on the row; each decision is also audited."""
+
+    __tablename__ = "change_approver"
+    __table_args__ = (UniqueConstraint("change_id", "agent_id", "team_id", name="uq_change_approver"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    change_id: Mapped[int] = mapped_column(ForeignKey("change.id", ondelete="CASCADE"), index=True)
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("agent.id", ondelete="CASCADE"))
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("team.id", ondelete="CASCADE"))
+    decision: Mapped[str | None] = mapped_column(String(8))  # approve | reject | None (pending)
+    comment: Mapped[str | None] = mapped_column(Text)
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("agent.id", ondelete="SET NULL"))
+    decided_via: Mapped[str | None] = mapped_column(String(8))  # api | ui | email | slack
+    decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+
+class ChangeApprovalLink(Base):
+    """A signed approval link sent by e-mail: single use, so its nonce is stored and spent."""
+
+    __tablename__ = "change_approval_link"
+
+    nonce: Mapped[str] = mapped_column(String(64), primary_key=True)
+    approver_id: Mapped[int] = mapped_column(ForeignKey("change_approver.id", ondelete="CASCADE"), index=True)
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agent.id", ondelete="CASCADE"))
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+
+class ChangeFreeze(Base):
+    """A window in which normal and standard changes may not be planned (emergency ones may)."""
+
+    __tablename__ = "change_freeze"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), unique=True)
+    starts_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    ends_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    provisioned: Mapped[bool] = mapped_column(Boolean, default=False)  # from [[change_freezes]]: read-only
+    created_at: Mapped[dt.datetime] = _created()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import os
 from typing import Any
 
@@ -37,6 +38,15 @@ def secret_keys(model: type[BaseModel]) -> list[str]:
 class SecretBox:
     def __init__(self, secret_key: str) -> None:
         self._aead = AESGCM(hashlib.sha256(f"frontdesk.channel-secrets.{secret_key}".encode()).digest())
+        self._mac_key = hashlib.sha256(f"frontdesk.signed-links.{secret_key}".encode()).digest()
+
+    def sign(self, purpose: str, message: str) -> str:
+        """An HMAC-SHA256 of `message` for one `purpose` (e.g. "change-approval"), URL-safe."""
+        digest = hmac.new(self._mac_key, f"{purpose}\n{message}".encode(), hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+    def verify(self, purpose: str, message: str, signature: str) -> bool:
+        return hmac.compare_digest(self.sign(purpose, message), signature)
 
     def seal(self, value: str) -> str:
         nonce = os.urandom(12)

@@ -21,6 +21,7 @@ from inbox.web import help_center, portal
 from inbox.web.api import (
     admin,
     attachments,
+    changes,
     contacts,
     conversations,
     errors,
@@ -216,6 +217,7 @@ def create_app(services: Services) -> FrontdeskApp:
         macros,
         webhooks,
         request_types,
+        changes,
     ):
         app.include_router(module.router)
     gateway, lookup = widget_gateway(services)

@@ -2,7 +2,7 @@
 any conversation (through the outbox), the request types of the service catalogue and a
 ticket's answers and approval
 
-Revision ID: 0013_request_types
+Revision ID: 0013
 Revises: 0012
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0013_request_types"
+revision = "0013"
 down_revision = "0012"
 branch_labels = None
 depends_on = None

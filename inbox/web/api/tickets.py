@@ -9,9 +9,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from inbox.actions import tickets as actions
 from inbox.actions.runner import Actor
+from inbox.queries import changes as change_queries
 from inbox.queries import tickets as queries
 from inbox.queries.portal import request_shape, ticket_fields
-from inbox.store.models import Problem, Ticket, TicketRequest
+from inbox.store.models import Problem, Ticket, TicketRequest, utcnow
 from inbox.web import pagination
 from inbox.web.api.deps import BodyId, Id, Svc, Who
 from inbox.web.errors import not_found
@@ -105,7 +106,11 @@ async def _ticket(svc: Svc, who: Who, ticket_id: int) -> dict[str, Any]:
             raise not_found("ticket")
         children = [c.id for c in await queries.children_of(session, ticket_id)]
         request = await session.get(TicketRequest, ticket_id)
-        return ticket_json(ticket, children, request)
+        shaped = ticket_json(ticket, children, request)
+        shaped["suspected_changes"] = (
+            await change_queries.suspected_changes(session, ticket_id, utcnow()) if ticket.kind == "incident" else []
+        )
+        return shaped
 
 
 @router.post("/conversations/{conversation_id}/ticket", status_code=201)

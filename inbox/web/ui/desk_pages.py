@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from inbox.actions import tickets as actions
 from inbox.errors import DomainError, NotFound
+from inbox.queries import changes as change_queries
 from inbox.queries import portal as portal_queries
 from inbox.queries import tickets as queries
 from inbox.store.models import Problem, utcnow
@@ -61,6 +62,7 @@ async def ticket_page(request: Request, page: AgentPage, ticket_id: Id) -> Respo
         children = await queries.children_of(session, ticket_id)
         problems = list((await session.scalars(select(Problem).order_by(Problem.id.desc()).limit(100))).all())
         req, labels = await session.run_sync(portal_queries.request_of_ticket, ticket_id)
+        suspected = await change_queries.suspected_changes(session, ticket_id, utcnow()) if ticket.kind == "incident" else []
     error = request.query_params.get("error", "")
     return page.render(
         "ui/ticket.html",
@@ -74,6 +76,7 @@ async def ticket_page(request: Request, page: AgentPage, ticket_id: Id) -> Respo
         error=error,
         req=req,
         labels=labels,
+        suspected_changes=suspected,
     )
 
 

@@ -172,6 +172,7 @@ def install(app: FastAPI) -> None:
         account_pages,
         admin_pages,
         admin_people,
+        change_pages,
         conversation_pages,
         dashboard,
         desk_pages,
@@ -203,5 +204,6 @@ def install(app: FastAPI) -> None:
         dashboard,
         webhook_pages,
         request_pages,
+        change_pages,
     ):
         app.include_router(module.router)

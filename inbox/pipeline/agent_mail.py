@@ -1,0 +1,132 @@
+"""E-mail (and Slack) to an agent (an approval request), through the outbox like any reply.
+
+The outbox sends messages of conversations to a contact's address on a channel, so an agent
+written to by e-mail is a contact on the first enabled email channel, with one resolved
+conversation (`thread_key` "frontdesk:agent-mail") that collects what was sent to them:
+it never shows in the open inbox, only its agent sees it (it holds their signed approval
+links; inbox/queries/conversations.visible_to), and the outbox retries it like any send.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import cast
+
+from sqlalchemy import Connection, Table, insert, select
+
+from inbox.pipeline.ingest import Feed
+from inbox.pipeline.replies import Reply, queue_reply
+from inbox.store.db import insert_ids
+from inbox.store.models import Channel, Contact, ContactIdentity, Conversation
+
+THREAD_KEY = "frontdesk:agent-mail"
+channels_t = cast(Table, Channel.__table__)
+contacts_t = cast(Table, Contact.__table__)
+identities_t = cast(Table, ContactIdentity.__table__)
+conversations_t = cast(Table, Conversation.__table__)
+
+
+def email_channel(conn: Connection) -> int | None:
+    return conn.scalar(
+        select(channels_t.c.id).where(channels_t.c.type == "email", channels_t.c.enabled.is_(True)).order_by(channels_t.c.id).limit(1)
+    )
+
+
+def queue_agent_email(
+    conn: Connection, agent_id: int, email: str, name: str, subject: str, text: str, feed: Feed, now: dt.datetime
+) -> int | None:
+    """Queue an e-mail to an agent's address; the message id, or None without an email channel.
+    The conversation is assigned to the agent and only they see it (it holds signed links)."""
+    channel_id = email_channel(conn)
+    if channel_id is None:
+        return None
+    address = email.lower()
+    contact_id = conn.scalar(
+        select(identities_t.c.contact_id).where(identities_t.c.channel_id == channel_id, identities_t.c.address == address)
+    )
+    if contact_id is None:
+        [contact_id] = insert_ids(conn, contacts_t, [{"name": name, "email": address, "tags": [], "created_at": now}])
+        conn.execute(insert(identities_t).values(contact_id=contact_id, channel_id=channel_id, address=address, created_at=now))
+    conversation_id = conn.scalar(
+        select(conversations_t.c.id).where(
+            conversations_t.c.channel_id == channel_id,
+            conversations_t.c.contact_id == contact_id,
+            conversations_t.c.thread_key == THREAD_KEY,
+        )
+    )
+    if conversation_id is None:
+        [conversation_id] = insert_ids(
+            conn,
+            conversations_t,
+            [
+                {
+                    "channel_id": channel_id,
+                    "contact_id": contact_id,
+                    "thread_key": THREAD_KEY,
+                    "subject": subject,
+                    "status": "resolved",
+                    "assignee_id": agent_id,
+                    "tags": [],
+                    "meta": {},
+                    "resolved_at": now,
+                    "last_message_at": now,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+            ],
+        )
+    return queue_reply(conn, conversation_id, Reply(text=text, author_type="system", subject=subject), feed, now)
+
+
+def _own_conversation(conn: Connection, channel_id: int, contact_id: int, thread_key: str, subject: str, now: dt.datetime) -> int:
+    found = conn.scalar(
+        select(conversations_t.c.id)
+        .where(
+            conversations_t.c.channel_id == channel_id,
+            conversations_t.c.contact_id == contact_id,
+            conversations_t.c.thread_key == thread_key,
+        )
+        .order_by(conversations_t.c.id)
+        .limit(1)
+    )
+    if found is not None:
+        return int(found)
+    row = {
+        "channel_id": channel_id,
+        "contact_id": contact_id,
+        "thread_key": thread_key,
+        "subject": subject,
+        "status": "resolved",
+        "tags": [],
+        "meta": {},
+    }
+    [new_id] = insert_ids(
+        conn, conversations_t, [{**row, "resolved_at": now, "last_message_at": now, "created_at": now, "updated_at": now}]
+    )
+    return new_id
+
+
+def slack_identity(conn: Connection, email: str) -> tuple[int, int, str] | None:
+    """An agent "on Slack": a contact with the agent's e-mail known on an enabled Slack
+    channel (Slack gives a user's e-mail), as (channel id, contact id, Slack user id)."""
+    row = conn.execute(
+        select(identities_t.c.channel_id, identities_t.c.contact_id, identities_t.c.address)
+        .join(contacts_t, contacts_t.c.id == identities_t.c.contact_id)
+        .join(channels_t, channels_t.c.id == identities_t.c.channel_id)
+        .where(contacts_t.c.email == email.lower(), channels_t.c.type == "slack", channels_t.c.enabled.is_(True))
+        .order_by(identities_t.c.id)
+        .limit(1)
+    ).first()
+    return (int(row[0]), int(row[1]), str(row[2])) if row else None
+
+
+def queue_agent_slack(
+    conn: Connection, email: str, subject: str, text: str, buttons: list[dict[str, str]], feed: Feed, now: dt.datetime
+) -> int | None:
+    """Queue a Slack direct message with buttons to an agent; None when they are not on Slack."""
+    found = slack_identity(conn, email)
+    if found is None:
+        return None
+    channel_id, contact_id, user_id = found
+    conversation_id = _own_conversation(conn, channel_id, contact_id, f"dm:{user_id}", subject, now)
+    return queue_reply(conn, conversation_id, Reply(text=text, author_type="system", meta={"buttons": buttons}), feed, now)

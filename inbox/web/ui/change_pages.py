@@ -1,0 +1,251 @@
+"""Change management pages: the list, a change (items, risk and why, approvals, lifecycle),
+the new/edit form, the calendar, and the confirmation page of a signed approval link
+(public: the link is the credential; GET only shows, POST decides)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from inbox.actions import changes as actions
+from inbox.errors import DomainError, Invalid
+from inbox.queries import changes as queries
+from inbox.store.models import utcnow
+from inbox.web.ids import Id
+from inbox.web.ui.conversation_pages import not_found, refused
+from inbox.web.ui.routes import AgentForm, AgentPage, AnyPage
+from routing.vocabulary import CHANGE_STATUSES, CHANGE_TYPES
+
+router = APIRouter(include_in_schema=False)
+MAX_FIELD = 20_000
+
+
+def _names(raw: str) -> list[str]:
+    return [n.strip() for n in raw.split(",") if n.strip()][:100]
+
+
+def _when(raw: str, label: str) -> dt.datetime | None:
+    """A `datetime-local` value, read as UTC (the form says so)."""
+    raw = raw.strip()
+    if not raw:
+        return None
+    try:
+        value = dt.datetime.fromisoformat(raw[:40])
+    except ValueError as exc:
+        raise Invalid(f"{label}: not a date and time") from exc
+    if not 1970 <= value.year <= 9000:
+        raise Invalid(f"{label}: a year from 1970 to 9000")
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+def _fields(
+    title: str, type_: str, description: str, items: str, start: str, end: str, backout: str, approvers: str, problem: str
+) -> actions.ChangeFields:
+    if max(len(description), len(backout)) > MAX_FIELD or max(len(items), len(approvers)) > MAX_FIELD:
+        raise Invalid("a field is too long")
+    problem_id = int(problem) if problem.strip().isdigit() and len(problem.strip()) < 12 else None
+    return actions.ChangeFields(
+        title=title,
+        type=type_ or "normal",
+        description=description,
+        items=_names(items),
+        planned_start=_when(start, "planned start"),
+        planned_end=_when(end, "planned end"),
+        backout_plan=backout,
+        approvers=_names(approvers),
+        problem_id=problem_id,
+        clear_problem=not problem.strip(),
+    )
+
+
+@router.get("/changes", response_class=HTMLResponse)
+async def changes_page(page: AgentPage, status: str = "") -> Response:
+    chosen = status if status in CHANGE_STATUSES else None
+    async with page.services.db.read() as session:
+        changes = await queries.list_changes(session, chosen, None, 200, page.agent.agent_id)
+    return page.render("ui/changes.html", changes=changes, statuses=CHANGE_STATUSES, status=chosen or "")
+
+
+def _form_values(change: dict[str, Any] | None) -> dict[str, str]:
+    if change is None:
+        return {
+            "title": "",
+            "type": "normal",
+            "description": "",
+            "items": "",
+            "start": "",
+            "end": "",
+            "backout": "",
+            "approvers": "",
+            "problem": "",
+        }
+    short = lambda v: v[:16] if v else ""  # noqa: E731  (YYYY-MM-DDTHH:MM for datetime-local, in UTC)
+    utc = lambda v: short(dt.datetime.fromisoformat(v).astimezone(dt.UTC).isoformat()) if v else ""  # noqa: E731
+    return {
+        "title": change["title"],
+        "type": change["type"],
+        "description": change["description"],
+        "items": ", ".join(change["items"]),
+        "start": utc(change["planned_start"]),
+        "end": utc(change["planned_end"]),
+        "backout": change["backout_plan"],
+        "approvers": ", ".join(a["approver"] or "" for a in change["approvers"]),
+        "problem": str(change["problem_id"] or ""),
+    }
+
+
+@router.get("/changes/new", response_class=HTMLResponse)
+async def new_change_page(page: AgentPage) -> Response:
+    return page.render("ui/change_form.html", change=None, values=_form_values(None), types=CHANGE_TYPES)
+
+
+FormText = Annotated[str, Form()]
+
+
+@router.post("/changes")
+async def create_change(
+    page: AgentForm,
+    title: FormText = "",
+    type: FormText = "normal",  # noqa: A002
+    description: FormText = "",
+    items: FormText = "",
+    planned_start: FormText = "",
+    planned_end: FormText = "",
+    backout_plan: FormText = "",
+    approvers: FormText = "",
+    problem: FormText = "",
+) -> Response:
+    try:
+        fields = _fields(title, type, description, items, planned_start, planned_end, backout_plan, approvers, problem)
+        change_id = await actions.create_change(page.services.ctx, page.actor, fields)
+    except DomainError as exc:
+        return refused(page, exc)
+    return RedirectResponse(f"/changes/{change_id}", status_code=303)
+
+
+def _month(raw: str) -> tuple[dt.datetime, dt.datetime]:
+    now = utcnow()
+    try:
+        year, month = (int(x) for x in raw.split("-")) if raw else (now.year, now.month)
+        start = dt.datetime(year, month, 1, tzinfo=dt.UTC)
+        if not 1970 <= year <= 9000:
+            raise ValueError(year)
+    except ValueError:
+        start = dt.datetime(now.year, now.month, 1, tzinfo=dt.UTC)
+    end = (start + dt.timedelta(days=32)).replace(day=1)
+    return start, end
+
+
+@router.get("/changes/calendar", response_class=HTMLResponse)
+async def calendar_page(page: AgentPage, month: str = "") -> Response:
+    start, end = _month(month[:7])
+    async with page.services.db.read() as session:
+        calendar = await queries.calendar(session, start, end)
+    days: dict[str, list[dict[str, Any]]] = {}
+    for change in calendar["changes"]:
+        first = max(dt.datetime.fromisoformat(change["planned_start"]), start)
+        days.setdefault(first.date().isoformat(), []).append(change)
+    previous = (start - dt.timedelta(days=1)).strftime("%Y-%m")
+    return page.render(
+        "ui/change_calendar.html",
+        month=start.strftime("%Y-%m"),
+        previous=previous,
+        next=end.strftime("%Y-%m"),
+        days=sorted(days.items()),
+        freezes=calendar["freezes"],
+    )
+
+
+def _link_page(page: Any, token: str, claim: actions.LinkClaim, change: dict[str, Any], used: bool, **extra: Any) -> HTMLResponse:
+    return page.render("ui/change_decide.html", token=token, decision=claim.decision, change=change, used=used, **extra)
+
+
+@router.get("/changes/decide/{token}", response_class=HTMLResponse)
+async def decide_link_page(page: AnyPage, token: str) -> Response:
+    """Shows what the link would decide and asks to confirm; never decides (scanners prefetch links)."""
+    try:
+        claim, change_id, used = await actions.link_target(page.services.ctx, token)
+    except DomainError as exc:
+        return refused(page, exc)
+    async with page.services.db.read() as session:
+        change = await queries.get_change(session, change_id, None)
+    if change is None:
+        return not_found(page)
+    return _link_page(page, token, claim, change, used)
+
+
+@router.post("/changes/decide/{token}", response_class=HTMLResponse)
+async def decide_link(page: AnyPage, token: str, comment: FormText = "") -> Response:
+    try:
+        claim, _, _ = await actions.link_target(page.services.ctx, token)
+        change_id, status = await actions.decide_by_link(page.services.ctx, token, comment.strip()[: actions.MAX_COMMENT] or None)
+    except DomainError as exc:
+        return refused(page, exc)
+    async with page.services.db.read() as session:
+        change = await queries.get_change(session, change_id, None)
+    assert change is not None
+    return _link_page(page, token, claim, change, True, done=True, status=status)
+
+
+async def _change(page: Any, change_id: int) -> dict[str, Any] | None:
+    async with page.services.db.read() as session:
+        return await queries.get_change(session, change_id, page.agent.agent_id)
+
+
+@router.get("/changes/{change_id}", response_class=HTMLResponse)
+async def change_page(request: Request, page: AgentPage, change_id: Id) -> Response:
+    change = await _change(page, change_id)
+    if change is None:
+        return not_found(page)
+    return page.render("ui/change.html", change=change, flash=page.text_of(request.query_params.get("flash", "")))
+
+
+@router.get("/changes/{change_id}/edit", response_class=HTMLResponse)
+async def edit_change_page(page: AgentPage, change_id: Id) -> Response:
+    change = await _change(page, change_id)
+    if change is None:
+        return not_found(page)
+    return page.render("ui/change_form.html", change=change, values=_form_values(change), types=CHANGE_TYPES)
+
+
+@router.post("/changes/{change_id}/edit")
+async def edit_change(
+    page: AgentForm,
+    change_id: Id,
+    title: FormText = "",
+    type: FormText = "normal",  # noqa: A002
+    description: FormText = "",
+    items: FormText = "",
+    planned_start: FormText = "",
+    planned_end: FormText = "",
+    backout_plan: FormText = "",
+    approvers: FormText = "",
+    problem: FormText = "",
+) -> Response:
+    try:
+        fields = _fields(title, type, description, items, planned_start, planned_end, backout_plan, approvers, problem)
+        await actions.update_change(page.services.ctx, page.actor, change_id, fields)
+    except DomainError as exc:
+        return refused(page, exc)
+    return RedirectResponse(f"/changes/{change_id}?flash=chg_saved", status_code=303)
+
+
+@router.post("/changes/{change_id}/status")
+async def change_status(page: AgentForm, change_id: Id, status: FormText = "") -> Response:
+    try:
+        await actions.set_status(page.services.ctx, page.actor, change_id, status)
+    except DomainError as exc:
+        return refused(page, exc)
+    return RedirectResponse(f"/changes/{change_id}?flash=chg_saved", status_code=303)
+
+
+@router.post("/changes/{change_id}/approvals")
+async def change_decide(page: AgentForm, change_id: Id, decision: FormText = "", comment: FormText = "") -> Response:
+    try:
+        await actions.decide(page.services.ctx, page.actor, change_id, decision, comment.strip()[: actions.MAX_COMMENT] or None, via="ui")
+    except DomainError as exc:
+        return refused(page, exc)
+    return RedirectResponse(f"/changes/{change_id}?flash=chg_decided", status_code=303)
