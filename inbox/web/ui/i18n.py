@@ -370,6 +370,13 @@ TEXT: dict[str, dict[str, str]] = {
         "method_not_allowed": "This page does not take that kind of request.",
         "bad_request": "That request could not be understood.",
         "too_large": "What you sent is too large.",
+        "visitor_block": "Visitor",
+        "visitor_page": "Page",
+        "visitor_referrer": "Referrer",
+        "visitor_language": "Language",
+        "visitor_time_zone": "Time zone",
+        "visitor_email": "Email",
+        "visitor_unverified": "not verified",
     },
     "es": {
         "app": "Frontdesk",
@@ -733,6 +740,13 @@ TEXT: dict[str, dict[str, str]] = {
         "method_not_allowed": "Esta página no admite ese tipo de petición.",
         "bad_request": "No se pudo entender la petición.",
         "too_large": "Lo que enviaste es demasiado grande.",
+        "visitor_block": "Visitante",
+        "visitor_page": "Página",
+        "visitor_referrer": "Procedencia",
+        "visitor_language": "Idioma",
+        "visitor_time_zone": "Zona horaria",
+        "visitor_email": "Correo",
+        "visitor_unverified": "sin verificar",
     },
 }
 
