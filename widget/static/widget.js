@@ -71,7 +71,7 @@
     ".msg a{color:inherit;text-decoration:underline;display:block;overflow-wrap:anywhere}.msg a:before{content:'\\2193  '}.msg img{max-width:100%;border-radius:8px;display:block;margin-top:4px}" +
     ".msg time{display:block;font-size:11px;opacity:.7;margin-top:2px;text-align:right}" +
     ".status{font-size:12px;color:#5d6678;padding:0 14px 4px;background:#f6f7f9}.status[hidden]{display:none}" +
-    ".prechat{padding:12px;border-top:1px solid #e3e6ec;background:#fff;display:flex;flex-direction:column;gap:8px}.prechat[hidden]{display:none}" +
+    ".prechat{padding:12px;border-top:1px solid #e3e6ec;background:#fff;display:flex;flex-direction:column;align-items:stretch;gap:8px}.prechat .send{align-self:flex-end}.prechat[hidden]{display:none}" +
     ".prechat p{margin:0;font-size:13px;color:#5d6678}.prechat label{font-size:13px;color:#1d2330;display:flex;flex-direction:column;gap:3px}" +
     ".prechat input{border:1px solid #cdd3dd;border-radius:8px;padding:7px 9px;font-size:14px;color:#1d2330;background:#fff}" +
     "form.chat[hidden]{display:none}" +
@@ -193,7 +193,7 @@
       who.textContent = author;
       div.appendChild(who);
     }
-    if (text) div.appendChild(document.createTextNode(text));
+    if (text) { var body = document.createElement("span"); body.className = "text"; body.textContent = text; div.appendChild(body); }
     addFiles(div, files);
     stamp(div, createdAt);
     log.appendChild(div);
@@ -277,7 +277,7 @@
         var mine = root.querySelector(".msg[data-client='" + cssEscape(frame.client_id) + "']:not([data-id])");
         if (mine) {
           mine.classList.remove("pending"); mine.setAttribute("data-id", frame.id);
-          if (frame.files && frame.files.length && !mine.querySelector("a")) { mine.textContent = frame.text || ""; addFiles(mine, frame.files); }
+          if (frame.files && frame.files.length && !mine.querySelector("a")) { mine.textContent = frame.text || ""; addFiles(mine, frame.files); stamp(mine, frame.created_at); }
           return;
         }
       }
