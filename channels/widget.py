@@ -40,13 +40,16 @@ class WidgetConfig(ChannelConfig):
     color: str = "#2456d6"
     greeting: str = "Hi! How can we help?"
     greeting_es: str | None = "¡Hola! ¿En qué podemos ayudarte?"
-    # Per visitor: at most this many messages in 10 seconds.
-    rate_limit: int = Field(default=10, ge=1, le=1000)
+    # Per visitor: at most this many messages in 10 seconds (a quick typist's burst fits).
+    rate_limit: int = Field(default=30, ge=1, le=1000)
     max_message_chars: int = Field(default=5000, ge=1, le=100_000)
     max_upload_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
     # An email channel's name: when no agent is online the widget asks for an email,
     # and replies are then also sent there, so the conversation continues by email.
     offline_email_channel: str | None = None
+    # Asked before the first message, in this order: any of "name", "email". The email is
+    # stored on the contact as claimed (unverified): it never merges contacts.
+    prechat: list[Literal["name", "email"]] = []
 
     def channels_named(self) -> dict[str, str]:
         return {"offline_email_channel": self.offline_email_channel} if self.offline_email_channel else {}
@@ -57,6 +60,13 @@ class WidgetConfig(ChannelConfig):
         for value in values:
             if value != "*" and not re.match(r"^https?://[^/\s]+$", value):
                 raise ValueError(f"{value!r} is not an origin like https://www.example.com (no path, no trailing slash)")
+        return values
+
+    @field_validator("prechat")
+    @classmethod
+    def _prechat(cls, values: list[str]) -> list[str]:
+        if len(set(values)) != len(values):
+            raise ValueError("each of name, email at most once")
         return values
 
     @field_validator("color")

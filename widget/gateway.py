@@ -38,7 +38,8 @@ MAX_BAD_FRAMES = 30
 
 
 UPLOAD_TICKET_SECONDS = 24 * 3600
-TYPING_SIGNAL_EVERY = 3.0  # at most one visitor-typing signal per socket this often
+TYPING_SIGNAL_EVERY = 3.0
+RATE_WINDOW = 10.0  # seconds of the per-visitor message limit  # at most one visitor-typing signal per socket this often
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,7 +206,7 @@ async def upload(
         text=text.strip(),
         thread_key=key,
         attachments=(file,),
-        meta=_meta(key, client_id, claims.get("continue_by_email")),
+        meta=_meta(key, client_id, claims.get("continue_by_email"), visitor_context(claims.get("context"))),
     )
     [result] = await info.sink.ingest([inbound])
     return result
@@ -228,6 +229,7 @@ class VisitorSession:
         self._recent: deque[float] = deque()
         self.conversation_id: int | None = None
         self.continue_by_email: str | None = None
+        self.context: dict[str, str] = {}
         self._typing_said = 0.0
         self._bad: deque[float] = deque()  # when the last bad frames came
         self.active_at = time.monotonic()  # last frame either way (heartbeats when quiet)
@@ -317,12 +319,21 @@ class VisitorSession:
                 self.key = f"u:{user_id}"
         if not self.key:
             self.key = f"v:{visitor}"
+        vouched = email  # only the identified user's own email is verified
+        given = hello.get("prechat")
+        prechat: dict[str, Any] = given if isinstance(given, dict) else {}
+        if "name" in self.config.prechat and not name:
+            name = (_str(prechat.get("name"), 255) or "").strip() or None
+        claimed = _str(prechat.get("email"), 320) if "email" in self.config.prechat else None
+        if claimed and EMAIL.match(claimed.strip()) and not email:
+            email = claimed.strip()  # claimed, not verified: stored as such, never merges contacts
+        self.context = visitor_context(hello.get("context"))
         language = _str(hello.get("language"), 16)
         continuation = _str(hello.get("continue_by_email"), 320)
         if continuation and EMAIL.match(continuation):
             self.continue_by_email = continuation
             email = email or continuation
-        self.sender = Sender(address=self.key, name=name, email=email, language=language, verified=identified)
+        self.sender = Sender(address=self.key, name=name, email=email, language=language, verified=identified and email == vouched)
         try:
             after = int(hello.get("after") or 0)
         except (TypeError, ValueError, OverflowError):
@@ -336,6 +347,7 @@ class VisitorSession:
                 "language": language,
                 "verified": identified,
                 "continue_by_email": self.continue_by_email,
+                "context": self.context,
             }
         )
         await self.send(
@@ -346,6 +358,7 @@ class VisitorSession:
                 "identified": identified,
                 "agents_online": await self.gateway.store.agents_online(),
                 "offline_email": bool(self.config.offline_email_channel),
+                "prechat": list(self.config.prechat),
                 "seq": await self.gateway.store.latest_seq(),
                 "upload": {
                     "url": f"{self.info.public_url}/widget/{self.config.name}/upload",
@@ -381,13 +394,17 @@ class VisitorSession:
             raise FrameError("empty", "text must be a non-empty string")
         if len(text) > self.config.max_message_chars:
             raise FrameError("too_long", f"a message has at most {self.config.max_message_chars} characters")
-        if not self._allow():
+        if "context" in frame:  # the visitor moved to another page
+            self.context = visitor_context(frame.get("context")) or self.context
+        wait = self._wait()
+        if wait > 0:
             await self.send(
                 {
                     "type": "error",
                     "code": "rate_limited",
                     "client_id": client_id,
-                    "message": "too many messages; wait a few seconds",
+                    "retry_after": round(wait, 3),
+                    "message": "too many messages; resend after retry_after seconds",
                 }
             )
             return
@@ -407,7 +424,7 @@ class VisitorSession:
             sender=self.sender,
             text=text.strip(),
             thread_key=self.key,
-            meta=_meta(self.key, client_id, self.continue_by_email),
+            meta=_meta(self.key, client_id, self.continue_by_email, self.context),
         )
         try:
             [result] = await sink.ingest([inbound])
@@ -450,14 +467,16 @@ class VisitorSession:
             }
         )
 
-    def _allow(self) -> bool:
+    def _wait(self) -> float:
+        """0 when the message may be stored now (and counts it); else the seconds until a
+        slot of the 10 s window frees up, which the client waits before resending."""
         now = time.monotonic()
-        while self._recent and self._recent[0] <= now - 10.0:
+        while self._recent and self._recent[0] <= now - RATE_WINDOW:
             self._recent.popleft()
         if len(self._recent) >= self.config.rate_limit:
-            return False
+            return max(0.001, self._recent[0] + RATE_WINDOW - now)
         self._recent.append(now)
-        return True
+        return 0.0
 
     # -- frames to the visitor -----------------------------------------------------------------
 
@@ -605,11 +624,33 @@ def parse_frame(raw: str) -> dict[str, Any]:
     return frame
 
 
-def _meta(key: str, client_id: str, continue_by_email: str | None) -> dict[str, Any]:
+def _meta(key: str, client_id: str, continue_by_email: str | None, context: dict[str, str] | None = None) -> dict[str, Any]:
     meta: dict[str, Any] = {"visitor": key, "client_id": client_id}
     if continue_by_email:
         meta["continue_by_email"] = continue_by_email
+    if context:
+        meta["context"] = context
     return meta
+
+
+# What the widget says about the visitor's page, each kept as a bounded string.
+CONTEXT_FIELDS = {"url": 2048, "title": 300, "referrer": 2048, "language": 35, "time_zone": 64}
+
+
+def visitor_context(value: Any) -> dict[str, str]:
+    """The page context a widget sent (hello or message `context`), unknown keys dropped;
+    URLs only http(s), so the agent's page never links to a `javascript:` one."""
+    if not isinstance(value, dict):
+        return {}
+    out: dict[str, str] = {}
+    for key, limit in CONTEXT_FIELDS.items():
+        text = _str(value.get(key), limit)
+        if text is None:
+            continue
+        if key in ("url", "referrer") and not text.lower().startswith(("http://", "https://")):
+            continue
+        out[key] = text.strip()
+    return out
 
 
 def _str(value: Any, limit: int) -> str | None:

@@ -3,10 +3,13 @@ middleware that serves the visitor websocket."""
 
 from __future__ import annotations
 
+import gzip
+import hashlib
 import html
 import json
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -38,10 +41,56 @@ def script_for(info: GatewayChannel) -> str:
         "color": c.color,
         "greeting": c.greeting,
         "greeting_es": c.greeting_es,
+        "prechat": list(c.prechat),
     }
     # JSON is valid JavaScript; "</" is escaped so the config can never end a <script>.
     literal = json.dumps(config, ensure_ascii=False).replace("</", "<\\/")
     return f"var FRONTDESK_CONFIG = {literal};\n{widget_source()}"
+
+
+LONG_CACHE = "public, max-age=31536000, immutable"  # a versioned URL never changes
+SHORT_CACHE = "public, max-age=300"  # the unversioned URL follows changes within minutes
+
+
+@dataclass(frozen=True, slots=True)
+class EmbedScript:
+    """One channel's script as served: its bytes, gzipped bytes and content hash."""
+
+    body: bytes
+    gzipped: bytes
+    version: str  # the first 16 hex digits of its SHA-256: the `?v=` of its URL
+
+    @property
+    def etag(self) -> str:
+        return f'"{self.version}"'
+
+
+@lru_cache(maxsize=64)
+def _embed(source: str) -> EmbedScript:
+    body = source.encode("utf-8")
+    return EmbedScript(body, gzip.compress(body, 9, mtime=0), hashlib.sha256(body).hexdigest()[:16])
+
+
+def embed_script(info: GatewayChannel) -> EmbedScript:
+    return _embed(script_for(info))
+
+
+def script_url(info: GatewayChannel) -> str:
+    """The versioned embed URL (cached for a year; a new version is a new URL)."""
+    return f"{info.public_url}/widget/{info.config.name}.js?v={embed_script(info).version}"
+
+
+def _accepts_gzip(header: str) -> bool:
+    for part in header.split(","):
+        name, _, params = part.strip().partition(";")
+        if name.strip().lower() in ("gzip", "*"):
+            return params.replace(" ", "").lower() not in ("q=0", "q=0.0", "q=0.00", "q=0.000")
+    return False
+
+
+def _etag_matches(header: str, etag: str) -> bool:
+    tags = {t.strip().removeprefix("W/") for t in header.split(",")}
+    return "*" in tags or etag in tags
 
 
 def build_router(gateway: Gateway, channel: Callable[[str], GatewayChannel | None]) -> APIRouter:
@@ -51,22 +100,33 @@ def build_router(gateway: Gateway, channel: Callable[[str], GatewayChannel | Non
         return JSONResponse({"error": {"code": "not_found", "message": f"no widget channel named {name!r}"}}, status_code=404)
 
     @router.get("/widget/{name}.js", include_in_schema=False)
-    async def embed_script(name: str) -> Response:
+    async def serve_script(name: str, request: Request, v: str = "") -> Response:
+        """The embed script: with `?v=` of its current version cached for a year, else for
+        minutes; an ETag (304 on If-None-Match) and gzip when the browser takes it."""
         info = channel(name)
         if info is None:
             return missing(name)
-        return Response(
-            script_for(info),
-            media_type="application/javascript; charset=utf-8",
-            headers={"Cache-Control": "public, max-age=300", "X-Content-Type-Options": "nosniff"},
-        )
+        script = embed_script(info)
+        headers = {
+            "Cache-Control": LONG_CACHE if v == script.version else SHORT_CACHE,
+            "ETag": script.etag,
+            "Vary": "Accept-Encoding",
+            "X-Content-Type-Options": "nosniff",
+        }
+        if _etag_matches(request.headers.get("if-none-match", ""), script.etag):
+            return Response(status_code=304, headers=headers)
+        body = script.body
+        if _accepts_gzip(request.headers.get("accept-encoding", "")):
+            body = script.gzipped
+            headers["Content-Encoding"] = "gzip"
+        return Response(body, media_type="application/javascript; charset=utf-8", headers=headers)
 
     @router.get("/widget/{name}/demo", include_in_schema=False)
     async def demo(name: str) -> Response:
         info = channel(name)
         if info is None:
             return missing(name)
-        src = html.escape(f"{info.public_url}/widget/{name}.js")
+        src = html.escape(script_url(info))
         page = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Frontdesk widget demo</title>

@@ -635,6 +635,7 @@ def _resolve_contacts(conn: Connection, channel: ChannelRef, messages: list[Inbo
                 {
                     "name": (s.name or s.username or s.address)[:255],
                     "email": s.email.lower()[:320] if s.email and s.verified else None,
+                    "unverified_email": s.email.lower()[:320] if s.email and not s.verified else None,
                     "language": s.language,
                     "tags": [],
                     "created_at": now,

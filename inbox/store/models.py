@@ -94,6 +94,8 @@ class Contact(Base):
     phone: Mapped[str | None] = mapped_column(String(64))
     notes: Mapped[str | None] = mapped_column(Text)
     organization_id: Mapped[int | None] = mapped_column(ForeignKey("organization.id", ondelete="SET NULL"), index=True)
+    # An address the contact only claimed (a widget pre-chat form): shown, never used to merge.
+    unverified_email: Mapped[str | None] = mapped_column(String(320))
 
 
 class ContactIdentity(Base):

@@ -37,7 +37,8 @@ def node(tmp_path: Path, sqlite_template: Path, site: StaticSite) -> Any:
             "identity_secret": SECRET,
             "title": "Help",
             "title_es": "Ayuda",
-        }
+        },
+        {"name": "shop", "type": "widget", "allowed_origins": [site.origin], "prechat": ["name", "email"]},
     ]
     daemon.token = daemon.admin_token()  # type: ignore[attr-defined]
     daemon.start()
@@ -194,3 +195,98 @@ async def test_visitor_attaches_a_file_and_sees_the_agent_typing(browser: Any, n
         client.post(f"/api/v1/conversations/{conversation['id']}/typing")
     await page.get_by_text("Root is typing…").wait_for()
     await page.screenshot(path=str(tmp_path / "widget-file-typing.png"))
+
+
+COUNT_SOCKETS = "window.__sockets = 0; (function (Real) { window.WebSocket = function (url, p) { window.__sockets += 1; return new Real(url, p); }; window.WebSocket.prototype = Real.prototype; })(window.WebSocket);"
+
+
+async def test_a_visitor_page_view_costs_no_socket_and_a_quick_visitor_loses_nothing(
+    browser: Any, node: Daemon, site: StaticSite, tmp_path: Path
+) -> None:
+    """No socket before the panel opens; the pre-chat form; 15 quick messages in order with
+    no "retrying" note; times on messages; after a reload the badge counts only what is
+    unread and the panel opens at the newest message; the agent sees who and where."""
+    context = await browser.new_context(locale="en-US", timezone_id="America/Mexico_City")
+    await context.add_init_script(COUNT_SOCKETS)
+    page = await context.new_page()
+    sockets: list[str] = []
+    page.on("websocket", lambda ws: sockets.append(ws.url))
+    shop = f'''<!doctype html><html><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>Pricing · Shop</title></head>
+<body><h1>Pricing</h1><script src="{node.url}/widget/shop.js" async></script></body></html>'''
+    url = site.page("pricing.html", shop)
+    await page.goto(url)
+    await page.wait_for_function("() => typeof window.Frontdesk === 'object'")
+    await page.get_by_role("button", name="Chat").wait_for()
+    assert await page.evaluate("window.__sockets") == 0 and sockets == []  # a page view costs no socket
+
+    await page.get_by_role("button", name="Chat").click()
+    name_box = page.get_by_role("textbox", name="Your name")
+    await name_box.wait_for()
+    assert await page.get_by_role("textbox", name="Message").is_hidden()  # asked first
+    await page.screenshot(path=str(tmp_path / "widget-prechat-1280.png"))
+    await page.set_viewport_size({"width": 390, "height": 760})
+    await page.screenshot(path=str(tmp_path / "widget-prechat-390.png"))
+    await page.set_viewport_size({"width": 1280, "height": 800})
+    assert await page.evaluate("window.__sockets") == 1
+    await name_box.fill("Lucía Pérez")
+    await page.get_by_role("textbox", name="Your email").fill("lucia@example.com")
+    await page.get_by_role("button", name="Start the chat").click()
+
+    box = page.get_by_role("textbox", name="Message")
+    for n in range(15):  # as fast as the page takes them
+        await box.fill(f"quick {n}")
+        await box.press("Enter")
+    log = page.get_by_role("log")
+    await log.get_by_text("quick 14", exact=True).wait_for()
+
+    def shop_conversation() -> dict[str, Any] | None:
+        return next((c for c in conversations(node) if c["channel"] == "shop"), None)
+
+    found = await asyncio.to_thread(wait_until, shop_conversation, 30, 0.1, "the conversation")
+    await asyncio.to_thread(wait_until, lambda: len(texts(node, found["id"])) == 15, 60, 0.1, "all 15 messages")
+    assert texts(node, found["id"]) == [f"quick {n}" for n in range(15)]
+    await page.wait_for_function("() => !document.querySelector('[data-frontdesk=shop]').shadowRoot.querySelector('.msg.pending')")
+    assert await log.get_by_text("retrying").count() == 0 and await log.locator(".note").count() == 0
+    times = log.locator(".msg time")
+    assert await times.count() >= 15
+    assert (await times.last.get_attribute("datetime") or "").endswith("Z")
+    with agent(node) as client:
+        contact = client.get(f"/api/v1/conversations/{found['id']}").json()["contact"]
+    assert contact["name"] == "Lucía Pérez" and contact.get("email") is None  # the claimed email is not a verified one
+
+    await page.get_by_role("button", name="Close").click()
+    with agent(node) as client:
+        for text in ("First answer", "Second answer"):
+            client.post(f"/api/v1/conversations/{found['id']}/messages", json={"text": text})
+    await page.get_by_role("button", name="Chat (2 new messages)").wait_for()
+    await page.reload()
+    await page.get_by_role("button", name="Chat (2 new messages)").wait_for()  # still unread, not the whole transcript
+    await page.get_by_role("button", name="Chat (2 new messages)").click()
+    await log.get_by_text("Second answer").wait_for()
+    at_bottom = "() => { const l = document.querySelector('[data-frontdesk=shop]').shadowRoot.querySelector('.log'); return l.scrollHeight > l.clientHeight && l.scrollTop + l.clientHeight >= l.scrollHeight - 2; }"
+    await page.wait_for_function(at_bottom)
+    assert (
+        await page.get_by_role("textbox", name="Your name").count() == 0 or await page.get_by_role("textbox", name="Your name").is_hidden()
+    )
+    await page.screenshot(path=str(tmp_path / "widget-open-1280.png"))
+    await page.set_viewport_size({"width": 390, "height": 760})
+    await page.screenshot(path=str(tmp_path / "widget-open-390.png"))
+    await page.reload()
+    await page.get_by_role("button", name="Chat", exact=True).wait_for()  # everything was read
+
+    desk = await (await browser.new_context(locale="en-US")).new_page()
+    await desk.goto(f"{node.url}/login")
+    await desk.get_by_label("Email").fill("root@example.com")
+    await desk.get_by_label("Password").fill("correct horse battery")
+    await desk.get_by_role("button", name="Sign in").click()
+    await desk.goto(f"{node.url}/conversations/{found['id']}")
+    visitor = desk.get_by_role("region", name="Visitor")
+    await visitor.get_by_role("link", name="Pricing · Shop").wait_for()
+    assert await visitor.get_by_role("link", name="Pricing · Shop").get_attribute("href") == url
+    assert "America/Mexico_City" in await visitor.inner_text()
+    assert "lucia@example.com" in await visitor.inner_text() and "not verified" in await visitor.inner_text()
+    await visitor.screenshot(path=str(tmp_path / "visitor-block-1280.png"))
+    await desk.set_viewport_size({"width": 390, "height": 800})
+    await visitor.scroll_into_view_if_needed()
+    await desk.screenshot(path=str(tmp_path / "visitor-block-390.png"), full_page=True)
+    assert await visitor.evaluate("el => el.scrollWidth <= el.clientWidth")  # long URLs wrap inside the block

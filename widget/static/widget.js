@@ -10,12 +10,14 @@
   var TEXT = {
     en: { chat: "Chat", close: "Close", message: "Message", send: "Send", you: "You",
           offline: "We are away right now. Leave your email and we will answer you there.",
-          email: "Your email", connecting: "Connecting…", failed: "Not sent yet, retrying…",
+          email: "Your email", connecting: "Connecting…", sending: "Sending…",
+          yourName: "Your name", start: "Start the chat", prechat: "Before we start, tell us who you are.",
           newMessages: "new messages", attach: "Attach a file", typing: "is typing…", someone: "Someone",
           tooBig: "That file is too large.", uploadFailed: "The file could not be sent." },
     es: { chat: "Chat", close: "Cerrar", message: "Mensaje", send: "Enviar", you: "Tú",
           offline: "Ahora no estamos. Déjanos tu correo y te responderemos allí.",
-          email: "Tu correo electrónico", connecting: "Conectando…", failed: "Aún no enviado, reintentando…",
+          email: "Tu correo electrónico", connecting: "Conectando…", sending: "Enviando…",
+          yourName: "Tu nombre", start: "Empezar el chat", prechat: "Antes de empezar, dinos quién eres.",
           newMessages: "mensajes nuevos", attach: "Adjuntar un archivo", typing: "está escribiendo…", someone: "Alguien",
           tooBig: "El archivo es demasiado grande.", uploadFailed: "No se pudo enviar el archivo." }
   };
@@ -25,13 +27,17 @@
   var t = TEXT[lang];
   var store = "frontdesk:" + CONFIG.channel + ":";
   var listeners = {};
-  var state = { ws: null, open: false, ready: false, unread: 0, lastSeq: 0, seen: {}, pending: [], retry: 500, identity: null, online: true, upload: null, typingSent: 0, typingTimer: null };
+  var state = { ws: null, open: false, ready: false, unread: 0, lastSeq: 0, seen: {}, pending: [], retry: 500, identity: null, online: true, upload: null, typingSent: 0, typingTimer: null,
+                inFlight: null, flushTimer: null, contextSent: null };
 
   function save(key, value) { try { localStorage.setItem(store + key, JSON.stringify(value)); } catch (e) { /* private mode */ } }
   function load(key) { try { return JSON.parse(localStorage.getItem(store + key)); } catch (e) { return null; } }
   state.pending = load("pending") || [];
   state.identity = load("identity");
   state.continueByEmail = load("continue");
+  state.read = load("read") || 0; // the newest agent message the visitor has seen (its id)
+  state.prechat = load("prechat"); // what the pre-chat form asked, once given
+  var asks = (CONFIG.prechat || []).filter(function (f) { return f === "name" || f === "email"; });
 
   // -- the DOM, inside a Shadow DOM so the page's CSS and ours never meet ------------------
   var host = document.createElement("div");
@@ -63,6 +69,12 @@
     ".sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}" +
     ".attach{background:transparent;border:1px solid #cdd3dd;border-radius:10px;padding:7px 9px;cursor:pointer;color:#5d6678;line-height:0}" +
     ".msg a{color:inherit;text-decoration:underline;display:block;overflow-wrap:anywhere}.msg a:before{content:'\\2193  '}.msg img{max-width:100%;border-radius:8px;display:block;margin-top:4px}" +
+    ".msg time{display:block;font-size:11px;opacity:.7;margin-top:2px;text-align:right}" +
+    ".status{font-size:12px;color:#5d6678;padding:0 14px 4px;background:#f6f7f9}.status[hidden]{display:none}" +
+    ".prechat{padding:12px;border-top:1px solid #e3e6ec;background:#fff;display:flex;flex-direction:column;align-items:stretch;gap:8px}.prechat .send{align-self:flex-end}.prechat[hidden]{display:none}" +
+    ".prechat p{margin:0;font-size:13px;color:#5d6678}.prechat label{font-size:13px;color:#1d2330;display:flex;flex-direction:column;gap:3px}" +
+    ".prechat input{border:1px solid #cdd3dd;border-radius:8px;padding:7px 9px;font-size:14px;color:#1d2330;background:#fff}" +
+    "form.chat[hidden]{display:none}" +
     ".typing{font-size:13px;color:#5d6678;padding:0 14px 6px;background:#f6f7f9;min-height:1.2em}" +
     "</style>" +
     "<button class='launcher' type='button' aria-haspopup='dialog' aria-expanded='false'>" +
@@ -71,9 +83,10 @@
     "<section class='panel' role='dialog' aria-modal='false' hidden>" +
     "<header><h2></h2><button class='close' type='button'>&times;</button></header>" +
     "<div class='log' role='log' aria-live='polite' tabindex='0'></div>" +
-    "<div class='typing' aria-live='polite'></div>" +
+    "<div class='typing' aria-live='polite'></div><div class='status' role='status' hidden></div>" +
     "<div class='offline' hidden><span></span><input type='email' autocomplete='email'></div>" +
-    "<form><button class='attach' type='button'><svg width='18' height='18' viewBox='0 0 24 24' aria-hidden='true' fill='none' stroke='currentColor' stroke-width='2'><path d='M21 12.5l-8.5 8.5a5 5 0 0 1-7-7L14 5.5a3.5 3.5 0 0 1 5 5L10.5 19a2 2 0 0 1-3-3L15 8.5'/></svg></button>" +
+    "<form class='prechat' hidden><p></p></form>" +
+    "<form class='chat'><button class='attach' type='button'><svg width='18' height='18' viewBox='0 0 24 24' aria-hidden='true' fill='none' stroke='currentColor' stroke-width='2'><path d='M21 12.5l-8.5 8.5a5 5 0 0 1-7-7L14 5.5a3.5 3.5 0 0 1 5 5L10.5 19a2 2 0 0 1-3-3L15 8.5'/></svg></button>" +
     "<input class='file sr' type='file' tabindex='-1' aria-hidden='true'><textarea rows='1'></textarea><button class='send' type='submit'></button></form>" +
     "</section>";
 
@@ -81,7 +94,9 @@
   var badge = root.querySelector(".badge");
   var panel = root.querySelector(".panel");
   var log = root.querySelector(".log");
-  var form = root.querySelector("form");
+  var form = root.querySelector("form.chat");
+  var prechatForm = root.querySelector("form.prechat");
+  var statusLine = root.querySelector(".status");
   var input = root.querySelector("textarea");
   var sendButton = root.querySelector(".send");
   var closeButton = root.querySelector(".close");
@@ -103,6 +118,45 @@
   offline.querySelector("span").textContent = t.offline;
   emailInput.setAttribute("aria-label", t.email);
   emailInput.setAttribute("placeholder", t.email);
+  statusLine.textContent = t.sending;
+
+  // -- the pre-chat form: asked once, before the first message ----------------------------------
+  prechatForm.querySelector("p").textContent = t.prechat;
+  var prechatInputs = {};
+  asks.forEach(function (field) {
+    var label = document.createElement("label");
+    label.appendChild(document.createTextNode(field === "name" ? t.yourName : t.email));
+    var box = document.createElement("input");
+    box.type = field === "email" ? "email" : "text";
+    box.name = field;
+    box.required = true;
+    box.maxLength = field === "email" ? 320 : 255;
+    box.autocomplete = field === "email" ? "email" : "name";
+    label.appendChild(box);
+    prechatForm.appendChild(label);
+    prechatInputs[field] = box;
+  });
+  var startButton = document.createElement("button");
+  startButton.type = "submit";
+  startButton.className = "send";
+  startButton.textContent = t.start;
+  prechatForm.appendChild(startButton);
+  function needsPrechat() { return asks.length > 0 && !state.prechat && !load("started") && !state.identity; }
+  function showPrechat() {
+    var asking = needsPrechat();
+    prechatForm.hidden = !asking;
+    form.hidden = asking;
+  }
+  prechatForm.addEventListener("submit", function (event) {
+    event.preventDefault();
+    var given = {};
+    asks.forEach(function (field) { given[field] = prechatInputs[field].value.trim(); });
+    state.prechat = given;
+    save("prechat", given);
+    showPrechat();
+    input.focus();
+    if (state.ws) { state.ready = false; state.ws.close(); } // say hello again, with the answers
+  });
 
   function note(text) {
     var p = document.createElement("p");
@@ -118,7 +172,18 @@
     log.appendChild(g);
   }
 
-  function bubble(direction, text, author, id, files) {
+  function stamp(div, iso) {
+    var when = iso ? new Date(iso) : new Date();
+    if (isNaN(when.getTime())) return;
+    var old = div.querySelector("time");
+    var el = old || document.createElement("time");
+    el.setAttribute("datetime", when.toISOString());
+    el.textContent = when.toLocaleTimeString(lang === "es" ? "es" : "en", { hour: "numeric", minute: "2-digit" });
+    el.title = when.toLocaleString(lang === "es" ? "es" : "en");
+    if (!old) div.appendChild(el);
+  }
+
+  function bubble(direction, text, author, id, files, createdAt) {
     var div = document.createElement("div");
     div.className = "msg " + direction;
     if (id) div.setAttribute("data-id", id);
@@ -128,8 +193,9 @@
       who.textContent = author;
       div.appendChild(who);
     }
-    if (text) div.appendChild(document.createTextNode(text));
+    if (text) { var body = document.createElement("span"); body.className = "text"; body.textContent = text; div.appendChild(body); }
     addFiles(div, files);
+    stamp(div, createdAt);
     log.appendChild(div);
     log.scrollTop = log.scrollHeight;
     return div;
@@ -166,13 +232,16 @@
 
   // -- the connection ---------------------------------------------------------------------
   function connect() {
+    if (state.ws) return; // one socket per page
     var url = CONFIG.endpoint.replace(/^http/, "ws") + "/widget/" + encodeURIComponent(CONFIG.channel) + "/ws";
     var ws = new WebSocket(url);
     state.ws = ws;
     ws.onopen = function () {
       state.retry = 500;
-      var hello = { type: "hello", token: load("token"), after: 0, language: lang };
+      var hello = { type: "hello", token: load("token"), after: 0, language: lang, context: pageContext() };
+      state.contextSent = JSON.stringify(hello.context);
       if (state.identity) hello.identity = state.identity;
+      if (state.prechat) hello.prechat = state.prechat;
       if (state.continueByEmail) hello.continue_by_email = state.continueByEmail;
       ws.send(JSON.stringify(hello));
     };
@@ -182,8 +251,11 @@
       receive(frame);
     };
     ws.onclose = function () {
+      if (state.ws !== ws) return;
+      statusLine.hidden = state.pending.length === 0;
       state.ready = false;
       state.ws = null;
+      state.inFlight = null; // resent after the next welcome, with the same client id
       setTimeout(connect, state.retry);
       state.retry = Math.min(state.retry * 2, 10000);
     };
@@ -196,7 +268,7 @@
       state.online = frame.agents_online !== false;
       state.upload = frame.upload || null;
       offline.hidden = state.online || !!state.continueByEmail || !!(state.identity && state.identity.email);
-      state.pending.forEach(function (p) { transmit(p); }); // resend: same client ids
+      flush(); // resend what was not acknowledged: same client ids, in order
     } else if (frame.type === "message") {
       if (state.seen[frame.id]) return;
       state.seen[frame.id] = true;
@@ -205,27 +277,30 @@
         var mine = root.querySelector(".msg[data-client='" + cssEscape(frame.client_id) + "']:not([data-id])");
         if (mine) {
           mine.classList.remove("pending"); mine.setAttribute("data-id", frame.id);
-          if (frame.files && frame.files.length && !mine.querySelector("a")) { mine.textContent = frame.text || ""; addFiles(mine, frame.files); }
+          if (frame.files && frame.files.length && !mine.querySelector("a")) { mine.textContent = frame.text || ""; addFiles(mine, frame.files); stamp(mine, frame.created_at); }
           return;
         }
       }
+      markStarted();
       if (frame.direction === "out") showTyping(null);
-      bubble(frame.direction, frame.text, frame.direction === "out" ? frame.author : null, frame.id, frame.files);
+      bubble(frame.direction, frame.text, frame.direction === "out" ? frame.author : null, frame.id, frame.files, frame.created_at);
       if (frame.direction === "out") {
         emit("message", { text: frame.text, author: frame.author, id: frame.id });
-        if (!state.open) { state.unread += 1; showUnread(); }
+        if (state.open) markRead(frame.id);
+        else if (frame.id > state.read) { state.unread += 1; showUnread(); }
       }
     } else if (frame.type === "ack") {
       state.pending = state.pending.filter(function (p) { return p.client_id !== frame.client_id; });
       save("pending", state.pending);
       var el = root.querySelector(".msg.pending[data-client='" + cssEscape(frame.client_id) + "']");
       if (el && frame.id) { el.classList.remove("pending"); el.setAttribute("data-id", frame.id); state.seen[frame.id] = true; }
+      if (state.inFlight === frame.client_id) { state.inFlight = null; flush(); }
     } else if (frame.type === "typing") {
       showTyping(frame.author || t.someone);
-    } else if (frame.type === "error" && frame.code === "rate_limited") {
-      note(t.failed);
-      var again = state.pending.filter(function (p) { return p.client_id === frame.client_id; })[0];
-      if (again) setTimeout(function () { transmit(again); }, 3000);
+    } else if (frame.type === "error" && (frame.code === "rate_limited" || frame.code === "unavailable")) {
+      // Not stored: the same message is sent again, in its place, once the server says it may.
+      var wait = frame.code === "rate_limited" ? Math.min(Math.max(Number(frame.retry_after) || 1, 0.05), 30) : 2;
+      if (state.inFlight === frame.client_id) { state.inFlight = null; later(wait * 1000); }
     }
   }
 
@@ -261,8 +336,39 @@
 
   function cssEscape(value) { return String(value).replace(/[^A-Za-z0-9_-]/g, "_"); }
 
-  function transmit(pending) {
-    if (state.ws && state.ready) state.ws.send(JSON.stringify({ type: "message", client_id: pending.client_id, text: pending.text }));
+  /* The outgoing queue: one message in flight at a time, the next sent on its ack, so the
+     server stores them in the order they were written; each keeps its client id for every
+     resend (after a reconnect, a rate limit or a lost ack), so none is stored twice. */
+  function flush() {
+    clearTimeout(state.flushTimer);
+    state.flushTimer = null;
+    if (!state.pending.length) { statusLine.hidden = true; return; }
+    if (!state.ws) { connect(); return; }
+    if (!state.ready || state.inFlight) return;
+    var head = state.pending[0];
+    var frame = { type: "message", client_id: head.client_id, text: head.text };
+    var context = pageContext();
+    if (JSON.stringify(context) !== state.contextSent) { frame.context = context; state.contextSent = JSON.stringify(context); }
+    state.inFlight = head.client_id;
+    state.ws.send(JSON.stringify(frame));
+    var sent = head.client_id;
+    state.flushTimer = setTimeout(function () { if (state.inFlight === sent) { state.inFlight = null; flush(); } }, 15000); // a lost ack
+  }
+  function later(ms) { statusLine.hidden = false; clearTimeout(state.flushTimer); state.flushTimer = setTimeout(flush, ms); }
+
+  function pageContext() {
+    var zone = "";
+    try { zone = Intl.DateTimeFormat().resolvedOptions().timeZone || ""; } catch (e) { /* old browser */ }
+    return { url: String(location.href).slice(0, 2048), title: String(document.title || "").slice(0, 300),
+             referrer: String(document.referrer || "").slice(0, 2048), language: String(navigator.language || "").slice(0, 35), time_zone: zone };
+  }
+
+  function markStarted() { if (!load("started")) save("started", true); }
+  function markRead(id) { if (id > state.read) { state.read = id; save("read", id); } }
+  function newestAgentMessage() {
+    var newest = 0;
+    Array.prototype.forEach.call(log.querySelectorAll(".msg.out[data-id]"), function (m) { newest = Math.max(newest, Number(m.getAttribute("data-id")) || 0); });
+    return newest;
   }
 
   function newClientId() {
@@ -287,10 +393,11 @@
     var pending = { client_id: newClientId(), text: text };
     state.pending.push(pending);
     save("pending", state.pending);
+    markStarted();
     bubble("in", text).classList.add("pending");
     log.lastChild.setAttribute("data-client", cssEscape(pending.client_id));
     input.value = "";
-    if (!reconnecting) transmit(pending);
+    if (!reconnecting) flush();
   });
   attachButton.addEventListener("click", function () { fileInput.click(); });
   fileInput.addEventListener("change", function () {
@@ -316,9 +423,13 @@
     state.open = true;
     panel.hidden = false;
     launcher.setAttribute("aria-expanded", "true");
+    if (!state.ws) connect(); // the first socket of a new visitor opens here, not on page view
+    showPrechat();
+    log.scrollTop = log.scrollHeight; // at the newest message (a hidden log has no height to scroll)
+    markRead(newestAgentMessage());
     state.unread = 0;
     showUnread();
-    input.focus();
+    (form.hidden ? prechatForm.querySelector("input") : input).focus();
   }
   function close() {
     state.open = false;
@@ -338,7 +449,7 @@
       if (!identity || !identity.id) return;
       state.identity = { id: String(identity.id), email: identity.email || null, name: identity.name || null, hmac: identity.hmac || null };
       save("identity", state.identity);
-      if (state.ws) state.ws.close(); // reconnect: hello carries the identity
+      if (state.ws) { state.ready = false; state.ws.close(); } // reconnect: hello carries the identity
     },
     on: function (name, fn) { (listeners[name] = listeners[name] || []).push(fn); }
   };
@@ -407,6 +518,12 @@
     form.addEventListener("submit", function () { clearTimeout(timer); asked++; last = ""; show([]); });
   }
 
-  function mount() { document.body.appendChild(host); connect(); window.dispatchEvent(new Event("frontdesk:ready")); }
+  // A page view costs no socket: only a visitor with a conversation (or unsent messages)
+  // connects at once, to hear replies; everyone else when they first open the panel.
+  function mount() {
+    document.body.appendChild(host);
+    if (load("started") || state.pending.length) connect();
+    window.dispatchEvent(new Event("frontdesk:ready"));
+  }
   if (document.body) mount(); else document.addEventListener("DOMContentLoaded", mount);
 })();

@@ -24,6 +24,7 @@ from inbox.queries import contacts as contact_queries
 from inbox.queries import conversations as conv
 from inbox.queries import macros as macro_queries
 from inbox.queries import portal as portal_queries
+from inbox.queries.visitor_context import visitor_context
 from inbox.runtime.presence import PresenceBoard
 from inbox.sessions import csrf_ok
 from inbox.store.models import Agent, CannedResponse, Contact, Conversation, Event, Team, utcnow
@@ -97,6 +98,7 @@ async def conversation_context(page: Page, found: Conversation, session: AsyncSe
         "levels": LEVELS,
         "snooze_choices": SNOOZE_HOURS,
         "seq": seq,
+        "visitor": await visitor_context(session, found.id, found.contact_id),
     }
 
 

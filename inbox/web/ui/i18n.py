@@ -391,6 +391,13 @@ TEXT: dict[str, dict[str, str]] = {
         "rt_comment": "Comment (optional)",
         "rt_approve": "Approve",
         "rt_reject": "Reject",
+        "visitor_block": "Visitor",
+        "visitor_page": "Page",
+        "visitor_referrer": "Referrer",
+        "visitor_language": "Language",
+        "visitor_time_zone": "Time zone",
+        "visitor_email": "Email",
+        "visitor_unverified": "not verified",
     },
     "es": {
         "app": "Frontdesk",
@@ -775,6 +782,13 @@ TEXT: dict[str, dict[str, str]] = {
         "rt_comment": "Comentario (opcional)",
         "rt_approve": "Aprobar",
         "rt_reject": "Rechazar",
+        "visitor_block": "Visitante",
+        "visitor_page": "Página",
+        "visitor_referrer": "Procedencia",
+        "visitor_language": "Idioma",
+        "visitor_time_zone": "Zona horaria",
+        "visitor_email": "Correo",
+        "visitor_unverified": "sin verificar",
     },
 }
 
