@@ -34,7 +34,9 @@ INTERNAL = re.compile(r"\bv:[\w-]+")
 
 def seed(workdir: Path) -> Daemon:
     node = Daemon(workdir=workdir, db_url=f"sqlite+aiosqlite:///{workdir / 'triage.db'}")
-    node.channels = [{"name": "chat", "type": "spool", "inbox_dir": str(workdir / "in"), "outbox_dir": str(workdir / "out"), "poll_interval": 0.1}]
+    node.channels = [
+        {"name": "chat", "type": "spool", "inbox_dir": str(workdir / "in"), "outbox_dir": str(workdir / "out"), "poll_interval": 0.1}
+    ]
     node.prepare()
     node.cli("agents", "add", "rosa@example.com", "--name", "Rosa Admin", "--role", "admin", "--password-stdin", input=PASSWORD + "\n")
     node.cli("agents", "add", "ana@example.com", "--name", "Ana Agent", "--role", "agent", "--password-stdin", input=PASSWORD + "\n")
@@ -43,7 +45,10 @@ def seed(workdir: Path) -> Daemon:
     inbox = workdir / "in"
     inbox.mkdir(exist_ok=True)
     for n in range(20):
-        message: dict[str, str] = {"id": f"t-{n}", "text": f"Order {1000 + n}: the parcel has not arrived and the tracking page shows nothing since Monday."}
+        message: dict[str, str] = {
+            "id": f"t-{n}",
+            "text": f"Order {1000 + n}: the parcel has not arrived and the tracking page shows nothing since Monday.",
+        }
         if n % 3 == 0:
             message["from"] = f"v:20Z_{uuid.uuid4().hex[:10]}"  # a chat visitor who gave no name
         else:
@@ -103,11 +108,29 @@ async def triage(browser: Any, node: Daemon) -> tuple[int, float, int]:
     return clicks, time.monotonic() - started, opened
 
 
-PAGES = ("/", "/?status=any&q=parcel", "/tickets", "/incidents", "/problems", "/dashboard", "/ui/kb", "/macros", "/admin/channels", "/admin/agents", "/admin/rules", "/admin/canned", "/admin/tokens", "/admin/webhooks", "/admin/audit", "/notifications", "/nowhere")
+PAGES = (
+    "/",
+    "/?status=any&q=parcel",
+    "/tickets",
+    "/incidents",
+    "/problems",
+    "/dashboard",
+    "/ui/kb",
+    "/macros",
+    "/admin/channels",
+    "/admin/agents",
+    "/admin/rules",
+    "/admin/canned",
+    "/admin/tokens",
+    "/admin/webhooks",
+    "/admin/audit",
+    "/notifications",
+    "/nowhere",
+)
 
 
 async def screenshots(browser: Any, node: Daemon, out: Path) -> None:
-    out.mkdir(parents=True, exist_ok=True)
+    await asyncio.to_thread(out.mkdir, parents=True, exist_ok=True)
     for locale in ("en-US", "es-ES"):
         for width in (1280, 390):
             page = await signed_in(browser, node, width=width, locale=locale)

@@ -338,7 +338,12 @@ def message_shapes(session: Session, messages: Sequence[Message]) -> list[dict[s
     }
     agents = {r.id: r.name for r in session.execute(select(Agent.id, Agent.name).where(Agent.id.in_(agent_ids)))} if agent_ids else {}
     contacts = (
-        {r.id: r.name for r in session.execute(select(Contact.id, Contact.name).where(Contact.id.in_(contact_ids)))} if contact_ids else {}
+        {
+            r.id: display_name(r.name, r.email, r.id)
+            for r in session.execute(select(Contact.id, Contact.name, Contact.email).where(Contact.id.in_(contact_ids)))
+        }
+        if contact_ids
+        else {}
     )
     out = []
     for m in messages:

@@ -7,11 +7,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from inbox import events
 from inbox.actions import conversations as actions
@@ -21,8 +19,8 @@ from inbox.queries import conversations as conv
 from inbox.store.models import Channel
 from inbox.web import pagination
 from inbox.web.errors import ApiError
-from inbox.web.ui.macro_pages import bulk_context
 from inbox.web.ids import Id
+from inbox.web.ui.macro_pages import bulk_context
 from inbox.web.ui.routes import AgentForm, AgentPage, Page
 from inbox.web.ui.view_tabs import view_tabs
 from routing.vocabulary import CONVERSATION_STATUSES, PRIORITIES
@@ -219,6 +217,8 @@ async def undo_resolve(
         await actions.undo_resolve(page.services.ctx, page.actor, conversation_id, previous, until)
     except DomainError as exc:
         if "application/json" in request.headers.get("accept", ""):
-            return JSONResponse({"error": {"code": exc.code, "message": page.message_of(exc)}}, status_code=409 if exc.kind == "conflict" else 400)
+            return JSONResponse(
+                {"error": {"code": exc.code, "message": page.message_of(exc)}}, status_code=409 if exc.kind == "conflict" else 400
+            )
         return page.refuse(exc)
     return _answer(request, page, {"id": conversation_id, "status": previous}, next[:2000])
