@@ -209,10 +209,10 @@ async def undo_resolve(
     """The toast's "Undo": back to the status it had before the resolve."""
     try:
         until = dt.datetime.fromisoformat(snoozed_until) if snoozed_until else None
-    except ValueError:
-        until = None
-    if until is not None and until.tzinfo is None:
-        until = until.replace(tzinfo=dt.UTC)
+        if until is not None:
+            until = (until if until.tzinfo else until.replace(tzinfo=dt.UTC)).astimezone(dt.UTC)
+    except (ValueError, OverflowError):
+        until = None  # then it is reopened rather than snoozed to an unknown time
     try:
         await actions.undo_resolve(page.services.ctx, page.actor, conversation_id, previous, until)
     except DomainError as exc:

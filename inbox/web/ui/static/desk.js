@@ -179,6 +179,16 @@
     });
   };
 
+  // ---- a table wider than a phone scrolls inside itself: the keyboard can scroll it too --
+  function focusableScrollers() {
+    document.querySelectorAll("table.list").forEach(function (table) {
+      if (table.scrollWidth > table.clientWidth + 1) { table.tabIndex = 0; table.dataset.scrolls = ""; }
+      else if ("scrolls" in table.dataset) { table.removeAttribute("tabindex"); delete table.dataset.scrolls; }
+    });
+  }
+  window.addEventListener("resize", focusableScrollers);
+
+  focusableScrollers();
   localiseTimes(document);
   updateTitle();
   setInterval(function () { localiseTimes(document); }, MINUTE);
