@@ -9,6 +9,7 @@ SQLite only: what runs in the page does not depend on the database (the action t
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import re
@@ -84,17 +85,21 @@ async def page_width(page: Any) -> int:
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
-async def test_an_agent_in_mexico_city_triages_on_a_phone_resolves_undoes_and_every_page_fits(browser: Any, desk: Daemon, tmp_path: Path) -> None:
+async def test_an_agent_in_mexico_city_triages_on_a_phone_resolves_undoes_and_every_page_fits(
+    browser: Any, desk: Daemon, tmp_path: Path
+) -> None:
     inbox_dir = tmp_path / "in"
     drop(inbox_dir, id="d-1", **{"from": "v:20Z_0JfT9xkq"}, text=LONG)
     drop(inbox_dir, id="d-2", **{"from": "carla@example.com"}, name="Carla Ruiz", subject="Refund for order 5521", text="Charged twice")
     token = desk.cli("tokens", "create", "--agent", "rosa@example.com").stdout.strip()
     api = httpx.Client(base_url=f"{desk.url}/api/v1", headers={"Authorization": f"Bearer {token}"})
     wait_until(lambda: len(api.get("/conversations").json()["items"]) == 2, what="two conversations")
-    items = {c["contact"]["display_name"]: c for c in api.get("/conversations").json()["items"]}
+    listed = await asyncio.to_thread(api.get, "/conversations")
+    items = {c["contact"]["display_name"]: c for c in listed.json()["items"]}
     carla = items["Carla Ruiz"]
     visitor_name = next(name for name in items if name.startswith("Visitor "))
-    api.patch(f"/conversations/{carla['id']}", json={"assignee": "ana@example.com", "status": "pending"}).raise_for_status()
+    changed = await asyncio.to_thread(api.patch, f"/conversations/{carla['id']}", json={"assignee": "ana@example.com", "status": "pending"})
+    changed.raise_for_status()
 
     problems: list[str] = []
     page = await signed_in(browser, desk, locale="en-US", width=390)

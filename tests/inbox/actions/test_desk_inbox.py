@@ -47,7 +47,10 @@ async def test_rows_say_who_what_how_long_and_how_urgent(api: Api) -> None:
     ana, _ = await add_agent(svc, "ana@example.com")
     results = await svc.ingestor.ingest(
         channel,
-        [inbound("w1", sender="v:20Z_0JfT9xk", text=LONG), inbound("w2", sender="carla@example.com", name="Carla", subject="Refund", text="Hi")],
+        [
+            inbound("w1", sender="v:20Z_0JfT9xk", text=LONG),
+            inbound("w2", sender="carla@example.com", name="Carla", subject="Refund", text="Hi"),
+        ],
     )
     visitor_conv, carla_conv = results[0].conversation_id, results[1].conversation_id
     due = utcnow() + dt.timedelta(minutes=30)
@@ -138,7 +141,9 @@ async def test_resolve_from_the_inbox_can_be_undone_back_to_the_previous_status_
     csrf = await surfaces.csrf()
     resolved = await surfaces.client.post(f"/conversations/{cid}/resolve", data={"csrf": csrf}, headers=json_headers)
     assert resolved.status_code == 200 and resolved.json() == {"id": cid, "previous": "pending", "snoozed_until": None}
-    undone = await surfaces.client.post(f"/conversations/{cid}/undo-resolve", data={"csrf": csrf, "previous": "pending"}, headers=json_headers)
+    undone = await surfaces.client.post(
+        f"/conversations/{cid}/undo-resolve", data={"csrf": csrf, "previous": "pending"}, headers=json_headers
+    )
     assert undone.status_code == 200, undone.text
     async with svc.db.read() as session:
         assert await session.scalar(select(Conversation.status).where(Conversation.id == cid)) == "pending"
