@@ -33,7 +33,7 @@ INTERNAL = re.compile(r"\bv:[\w-]+")
 
 
 def seed(workdir: Path) -> Daemon:
-    node = Daemon(workdir=workdir, db_url=f"sqlite+aiosqlite:///{workdir / 'triage.db'}")
+    node = Daemon(workdir=workdir, db_url=f"sqlite+aiosqlite:///{workdir / 'triage.db'}", prepared=False)  # a new file: migrate it
     node.channels = [
         {"name": "chat", "type": "spool", "inbox_dir": str(workdir / "in"), "outbox_dir": str(workdir / "out"), "poll_interval": 0.1}
     ]
