@@ -170,7 +170,7 @@
     post("/conversations/" + id + "/resolve", {}).then(function (r) { return r.ok ? r.json() : null; }).then(function (done) {
       if (!done) { return; }
       refresh();
-      say(toast.dataset.resolved + " #" + id, function () {
+      say(toast.dataset.resolved.replace("{id}", id), function () {
         post("/conversations/" + id + "/undo-resolve", { previous: done.previous, snoozed_until: done.snoozed_until }).then(function (r) {
           say(r.ok ? toast.dataset.undone : toast.dataset.undoFailed, null);
           refresh();
