@@ -38,7 +38,12 @@ run: install $(CONFIG) $(SECRET)
 
 # Two processes (the machines have two cores); tests that restart PostgreSQL or Redis
 # run afterwards on their own.
-test: install-test
+# axe-core (the accessibility checks of the browser tests), from npm into tests/.axe.
+AXE := tests/.axe/node_modules/axe-core/axe.min.js
+$(AXE):
+	npm install --silent --no-audit --no-fund --prefix tests/.axe axe-core@4
+
+test: install-test $(AXE)
 # (Exit status 5 means "no test selected", e.g. PYTEST_ARGS=tests/routing has no serial test.)
 	$(BIN)/python -m pytest -q -p no:cacheprovider -n 2 -m "not serial" $(PYTEST_ARGS) || [ $$? -eq 5 ]
 	$(BIN)/python -m pytest -q -p no:cacheprovider -m serial $(PYTEST_ARGS) || [ $$? -eq 5 ]

@@ -1,7 +1,8 @@
 """Who in a team gets a conversation: round robin, least open, or nobody (manual).
 
 Pure over a snapshot of the team's members. Only agents who are online and under their
-capacity can receive work; away and offline agents are skipped. A contact goes back to
+capacity can receive work; away and offline agents are skipped, and so are agents invited
+but never signed in (their availability is only the default). A contact goes back to
 the agent who helped them before when that agent is in the team and can take it.
 """
 
@@ -29,12 +30,13 @@ class AgentState:
     capacity: int | None = None  # open conversations they can hold; None is unlimited
     open_count: int = 0
     last_assigned_at: dt.datetime | None = None
+    signed_in: bool = True  # False: invited, has never signed in
 
     @property
     def can_take_more(self) -> bool:
-        """Online and under capacity."""
+        """Signed in at some point, online and under capacity."""
         has_room = self.capacity is None or self.open_count < self.capacity
-        return self.availability == "online" and has_room
+        return self.signed_in and self.availability == "online" and has_room
 
 
 @dataclass(frozen=True, slots=True)

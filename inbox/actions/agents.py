@@ -20,6 +20,7 @@ from inbox.auth import hash_password, new_login_link, redeem_login_link
 from inbox.errors import Conflict, Forbidden, Invalid, NotFound
 from inbox.queries.agents import AgentView, agent_view
 from inbox.store.models import Agent
+from inbox.store.sign_ins import invited_never_signed_in
 from routing.vocabulary import AVAILABILITIES, LANGUAGES, ROLES, Availability, Language, Role
 
 MIN_PASSWORD = 10
@@ -115,7 +116,7 @@ async def create_agent(
             tx.session.add(row)
             tx.audit("agent.invite", f"agent:{agent.id}", {"hours": INVITE_HOURS})
             link = f"{ctx.public_url.rstrip('/')}/login/once/{token}"
-        return NewAgent(agent_view(agent), link)
+        return NewAgent(agent_view(agent, signed_in=link is None), link)
 
     try:
         return await perform(ctx.db, ctx.bus, actor, work)
@@ -165,7 +166,8 @@ async def update_agent(ctx: Context, actor: Actor, agent_id: int, changes: Agent
         for key, value in checked.items():
             setattr(agent, key, value)
         tx.audit("agent.update", f"agent:{agent.id}", checked)
-        return agent_view(agent)
+        pending = tx.session.scalar(select(invited_never_signed_in(Agent.id, Agent.password_hash)).where(Agent.id == agent.id))
+        return agent_view(agent, signed_in=not pending)
 
     return await perform(ctx.db, ctx.bus, actor, work)
 

@@ -10,7 +10,7 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from inbox.actions.runner import Actor, Context, Tx, perform
-from inbox.errors import Invalid, NotFound
+from inbox.errors import Conflict, Invalid, NotFound
 from inbox.queries.conversations import find_visible
 from inbox.store.models import Agent, Conversation, ConversationRead, Team
 from routing.vocabulary import CONVERSATION_STATUSES, PRIORITIES
@@ -124,5 +124,29 @@ async def mark_read(ctx: Context, actor: Actor, conversation_id: int) -> None:
             .values(agent_id=actor.agent_id, conversation_id=conversation_id, read_at=tx.now)
             .on_conflict_do_update(index_elements=["agent_id", "conversation_id"], set_={"read_at": tx.now})
         )
+
+    await perform(ctx.db, ctx.bus, actor, work)
+
+
+UNDOABLE = ("open", "pending", "snoozed")  # what a resolve can be undone back to
+
+
+async def undo_resolve(ctx: Context, actor: Actor, conversation_id: int, previous: str, snoozed_until: dt.datetime | None = None) -> None:
+    """Put a conversation the agent just resolved back as it was (`previous`, with its
+    wake-up time when it was snoozed). Refused (Conflict `not_resolved`) when it is no
+    longer resolved: someone reopened or replied meanwhile, and that stands."""
+    if previous not in UNDOABLE:
+        raise Invalid(f"previous must be one of {', '.join(UNDOABLE)}")
+    if previous == "snoozed" and snoozed_until is None:
+        previous = "open"  # the wake-up time is unknown: open is the safe side
+
+    def work(tx: Tx) -> None:
+        found = find_visible(tx.session, actor.principal, conversation_id)
+        if found is None:
+            raise NotFound.of("conversation")
+        if found.status != "resolved":
+            raise Conflict("the conversation is no longer resolved", code="not_resolved")
+        change_conversation(tx, conversation_id, ConversationChanges(status=previous, snoozed_until=snoozed_until))
+        tx.audit("conversation.undo_resolve", f"conversation:{conversation_id}", {"status": previous})
 
     await perform(ctx.db, ctx.bus, actor, work)

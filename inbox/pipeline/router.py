@@ -32,6 +32,7 @@ from inbox.store.models import (
     Ticket,
     utcnow,
 )
+from inbox.store.sign_ins import ever_signed_in
 from routing.assignment import AgentState, choose_agent
 from routing.business_hours import BusinessHours
 from routing.decision import Decision
@@ -205,12 +206,13 @@ class RulesRouter:
                 agents_t.c.capacity,
                 agents_t.c.last_assigned_at,
                 func.coalesce(open_counts.c.n, 0).label("open"),
+                ever_signed_in(agents_t.c.id, agents_t.c.password_hash).label("signed_in"),
             )
             .join(members_t, and_(members_t.c.agent_id == agents_t.c.id, members_t.c.team_id == team.id))
             .outerjoin(open_counts, open_counts.c.assignee_id == agents_t.c.id)
             .where(agents_t.c.active.is_(True))
         ).all()
-        members = [AgentState(r.id, r.availability, r.capacity, int(r.open), r.last_assigned_at) for r in rows]
+        members = [AgentState(r.id, r.availability, r.capacity, int(r.open), r.last_assigned_at, bool(r.signed_in)) for r in rows]
         previous = conn.scalar(
             select(conversations_t.c.assignee_id)
             .where(conversations_t.c.contact_id == contact_id, conversations_t.c.assignee_id.is_not(None))

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from inbox.store.db import Database
 from inbox.store.models import Agent, Attachment, Blob, Channel, Conversation, Event, Message
+from inbox.store.sign_ins import ever_signed_in
 from widget.gateway import FileRef, StoredFile, TranscriptItem
 
 
@@ -49,7 +50,11 @@ class WidgetTranscripts:
         return await self.db.query(lambda session: int(session.scalar(select(func.max(Event.seq))) or 0))
 
     async def agents_online(self) -> bool:
-        online = select(func.count()).select_from(Agent).where(Agent.active.is_(True), Agent.availability == "online")
+        online = (
+            select(func.count())
+            .select_from(Agent)
+            .where(Agent.active.is_(True), Agent.availability == "online", ever_signed_in(Agent.id, Agent.password_hash))
+        )
         return await self.db.query(lambda session: bool(session.scalar(online)))
 
 

@@ -10,6 +10,7 @@ from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
 from inbox.store.models import Agent
+from inbox.store.sign_ins import invited_never_signed_in
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +24,7 @@ class AgentView:
     capacity: int
     language: str | None
     created_at: dt.datetime
+    signed_in: bool = True  # False: invited and never signed in (not online, whatever `availability` says)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -32,21 +34,32 @@ class AgentView:
             "role": self.role,
             "active": self.active,
             "availability": self.availability,
+            "signed_in": self.signed_in,
             "capacity": self.capacity,
             "language": self.language,
             "created_at": self.created_at.isoformat(),
         }
 
 
-def agent_view(agent: Agent) -> AgentView:
+def agent_view(agent: Agent, *, signed_in: bool = True) -> AgentView:
     return AgentView(
-        agent.id, agent.email, agent.name, agent.role, agent.active, agent.availability, agent.capacity, agent.language, agent.created_at
+        agent.id,
+        agent.email,
+        agent.name,
+        agent.role,
+        agent.active,
+        agent.availability,
+        agent.capacity,
+        agent.language,
+        agent.created_at,
+        signed_in=signed_in,
     )
 
 
 def list_agents(session: Session, *, by_name: bool = False) -> list[AgentView]:
     order = (Agent.name, Agent.id) if by_name else (Agent.id,)
-    return [agent_view(a) for a in session.scalars(select(Agent).order_by(*order)).all()]
+    pending = set(session.scalars(select(Agent.id).where(invited_never_signed_in(Agent.id, Agent.password_hash))))
+    return [agent_view(a, signed_in=a.id not in pending) for a in session.scalars(select(Agent).order_by(*order)).all()]
 
 
 def active_emails(session: Session | Connection) -> list[str]:

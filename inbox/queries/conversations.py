@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from inbox.auth import Principal
 from inbox.pipeline.agent_mail import THREAD_KEY as AGENT_MAIL_THREAD
+from inbox.queries.contact_names import display_name
 from inbox.store import search
 from inbox.store.models import (
     Agent,
@@ -22,6 +23,7 @@ from inbox.store.models import (
     Channel,
     Contact,
     Conversation,
+    ConversationRead,
     Message,
     Team,
     TeamMember,
@@ -199,17 +201,19 @@ async def describe(session: AsyncSession, conversations: Sequence[Conversation])
     contacts = {
         r.id: r for r in (await session.execute(select(Contact.id, Contact.name, Contact.email).where(Contact.id.in_(contact_ids))))
     }
-    agents = (
-        {r.id: r.email for r in (await session.execute(select(Agent.id, Agent.email).where(Agent.id.in_(agent_ids))))} if agent_ids else {}
-    )
+    agents = {r.id: r for r in (await session.execute(select(Agent.id, Agent.email, Agent.name).where(Agent.id.in_(agent_ids))))}
     teams = {r.id: r.name for r in (await session.execute(select(Team.id, Team.name).where(Team.id.in_(team_ids))))} if team_ids else {}
     tickets = {
         r.conversation_id: r
         for r in (await session.execute(select(Ticket).where(Ticket.conversation_id.in_(conv_ids)).order_by(Ticket.id.desc()))).scalars()
     }
+    previews, waiting = await _previews(session, conv_ids), await _waiting_since(session, conv_ids)
+    now = utcnow()
     out = []
     for c in conversations:
         ticket = tickets.get(c.id)
+        contact = contacts[c.contact_id]
+        assignee = agents.get(c.assignee_id) if c.assignee_id else None
         out.append(
             {
                 "id": c.id,
@@ -217,8 +221,16 @@ async def describe(session: AsyncSession, conversations: Sequence[Conversation])
                 "channel_type": channels[c.channel_id].type,
                 "status": c.status,
                 "subject": c.subject,
-                "contact": {"id": c.contact_id, "name": contacts[c.contact_id].name, "email": contacts[c.contact_id].email},
-                "assignee": agents.get(c.assignee_id) if c.assignee_id else None,
+                "contact": {
+                    "id": c.contact_id,
+                    "name": contact.name,
+                    "email": contact.email,
+                    "display_name": display_name(contact.name, contact.email, c.contact_id),
+                },
+                "assignee": assignee.email if assignee else None,
+                "assignee_name": (assignee.name or assignee.email) if assignee else None,
+                "preview": previews.get(c.id, ""),
+                "waiting_since": _iso(waiting.get(c.id)),
                 "team": teams.get(c.team_id) if c.team_id else None,
                 "priority": c.priority,
                 "tags": list(c.tags or []),
@@ -233,9 +245,83 @@ async def describe(session: AsyncSession, conversations: Sequence[Conversation])
                     if ticket
                     else None
                 ),
+                "sla": sla_badge(ticket, c.first_response_at, now) if ticket else None,
             }
         )
     return out
+
+
+PREVIEW = 120
+
+
+def preview_of(text: str | None) -> str:
+    """The start of a message on one line: at most `PREVIEW` characters, an ellipsis when cut."""
+    flat = " ".join((text or "").split())
+    return flat if len(flat) <= PREVIEW else flat[: PREVIEW - 1].rstrip() + "…"
+
+
+async def _previews(session: AsyncSession, conv_ids: list[int]) -> dict[int, str]:
+    """Each conversation's last public message, previewed: not a private note, not deleted,
+    not an automated one (an auto-reply or a ticket's notice says nothing about the case)."""
+    last = (
+        select(func.max(Message.id))
+        .where(
+            Message.conversation_id.in_(conv_ids),
+            Message.private.is_(False),
+            Message.automated.is_(False),
+            Message.deleted_at.is_(None),
+        )
+        .group_by(Message.conversation_id)
+    )
+    rows = await session.execute(select(Message.conversation_id, Message.text, Message.subject).where(Message.id.in_(last)))
+    return {r.conversation_id: preview_of(r.text or r.subject) for r in rows}
+
+
+async def _waiting_since(session: AsyncSession, conv_ids: list[int]) -> dict[int, dt.datetime]:
+    """Since when the customer waits for an answer: their first message after our last
+    public reply (private notes and automated messages answer nobody, as in `waiting_over`).
+    A conversation whose last word is ours is not waiting."""
+    replied = (
+        select(Message.conversation_id, func.max(Message.created_at).label("at"))
+        .where(
+            Message.conversation_id.in_(conv_ids),
+            Message.direction == "out",
+            Message.private.is_(False),
+            Message.automated.is_(False),
+            Message.deleted_at.is_(None),
+        )
+        .group_by(Message.conversation_id)
+        .subquery()
+    )
+    query = (
+        select(Message.conversation_id, func.min(Message.created_at).label("since"))
+        .outerjoin(replied, replied.c.conversation_id == Message.conversation_id)
+        .where(
+            Message.conversation_id.in_(conv_ids),
+            Message.direction == "in",
+            Message.deleted_at.is_(None),
+            or_(replied.c.at.is_(None), Message.created_at > replied.c.at),
+        )
+        .group_by(Message.conversation_id)
+    )
+    return {r.conversation_id: since for r in await session.execute(query) if (since := _aware(r.since)) is not None}
+
+
+def sla_badge(ticket: Ticket, conversation_first_response: dt.datetime | None, now: dt.datetime) -> dict[str, Any] | None:
+    """The ticket's nearest target not met yet: when it is due and whether it is `breached`,
+    `due_soon` (within `SLA_DUE_SOON`) or `ok` (the same targets as `sla_is`)."""
+    if ticket.status == "closed":
+        return None
+    pending = []
+    if ticket.first_response_due and (ticket.first_response_at or conversation_first_response) is None:
+        pending.append(ticket.first_response_due)
+    if ticket.resolution_due and ticket.resolved_at is None:
+        pending.append(ticket.resolution_due)
+    if not pending:
+        return None
+    due = min(pending)
+    state = "breached" if due <= now else "due_soon" if due <= now + SLA_DUE_SOON else "ok"
+    return {"due_at": due.isoformat(), "state": state}
 
 
 def message_shapes(session: Session, messages: Sequence[Message]) -> list[dict[str, Any]]:
@@ -255,7 +341,12 @@ def message_shapes(session: Session, messages: Sequence[Message]) -> list[dict[s
     }
     agents = {r.id: r.name for r in session.execute(select(Agent.id, Agent.name).where(Agent.id.in_(agent_ids)))} if agent_ids else {}
     contacts = (
-        {r.id: r.name for r in session.execute(select(Contact.id, Contact.name).where(Contact.id.in_(contact_ids)))} if contact_ids else {}
+        {
+            r.id: display_name(r.name, r.email, r.id)
+            for r in session.execute(select(Contact.id, Contact.name, Contact.email).where(Contact.id.in_(contact_ids)))
+        }
+        if contact_ids
+        else {}
     )
     out = []
     for m in messages:
@@ -308,3 +399,40 @@ async def ids_matching(session: AsyncSession, who: Principal, filters: ListFilte
     """The ids of the conversations a list with these filters shows (all pages), newest
     first, at most `limit` of them."""
     return [c.id for c in await list_conversations(session, who, filters, after=None, limit=limit)]
+
+
+async def unread_among(session: AsyncSession, agent_id: int, conv_ids: Sequence[int]) -> set[int]:
+    """The conversations with news for the agent since they last opened them: a customer's
+    message, or another agent's reply or note. What the agent did themselves, and what the
+    system sent because of it (a ticket's notice, an auto-reply), is not news to them."""
+    if not conv_ids:
+        return set()
+    news = (
+        select(Message.conversation_id, func.max(Message.created_at).label("at"))
+        .where(
+            Message.conversation_id.in_(conv_ids),
+            Message.deleted_at.is_(None),
+            or_(Message.direction == "in", and_(Message.author_type == "agent", Message.agent_id != agent_id)),
+        )
+        .group_by(Message.conversation_id)
+        .subquery()
+    )
+    rows = await session.execute(
+        select(news.c.conversation_id, news.c.at, ConversationRead.read_at).outerjoin(
+            ConversationRead, and_(ConversationRead.conversation_id == news.c.conversation_id, ConversationRead.agent_id == agent_id)
+        )
+    )
+    unread = set()
+    for r in rows:
+        at, read_at = _aware(r.at), _aware(r.read_at)
+        if at is not None and (read_at is None or read_at < at):
+            unread.add(r.conversation_id)
+    return unread
+
+
+def _aware(value: dt.datetime | str | None) -> dt.datetime | None:
+    if isinstance(value, str):  # SQLite may hand an aggregate back as text
+        value = dt.datetime.fromisoformat(value)
+    if value is not None and value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    return value

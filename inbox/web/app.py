@@ -17,7 +17,7 @@ from inbox.errors import DomainError
 from inbox.pipeline.widget_store import WidgetTranscripts
 from inbox.runtime.services import Services
 from inbox.store import migrate
-from inbox.web import help_center, portal
+from inbox.web import api_docs, help_center, portal
 from inbox.web.api import (
     admin,
     attachments,
@@ -151,7 +151,10 @@ def _answer_errors(app: FastAPI) -> None:
 
     async def _answer(request: Request, exc: Exception) -> Response:
         path = request.url.path
-        if path.startswith(MACHINE_PATHS) and not isinstance(exc, ui.PageRefused):
+        # A browser opening a page under a machine path (an old attachment link) reads a
+        # page too; the API itself always answers in JSON.
+        browsing = "text/html" in request.headers.get("accept", "") and not path.startswith(("/api/", "/openapi.json"))
+        if path.startswith(MACHINE_PATHS) and not browsing and not isinstance(exc, ui.PageRefused):
             return await errors.answer(request, exc)
         if path.startswith("/help/") and isinstance(exc, StarletteHTTPException) and exc.status_code == 404:
             return help_center.not_found(request, path.split("/")[2])
@@ -166,7 +169,7 @@ def create_app(services: Services) -> FrontdeskApp:
         title="Frontdesk",
         version="0.1.0",
         description="Multichannel customer-support inbox. Authenticate with `Authorization: Bearer <token>`.",
-        docs_url="/api/docs",
+        docs_url=None,  # served by api_docs from a package's own files (no CDN)
         redoc_url=None,
     )
     app.state.services = services
@@ -223,6 +226,7 @@ def create_app(services: Services) -> FrontdeskApp:
     gateway, lookup = widget_gateway(services)
     app.state.widget_gateway = gateway  # the daemon stops its hub on shutdown
     app.include_router(build_router(gateway, lookup))
+    api_docs.install(app)
     ui.install(app)
     app.include_router(help_center.router)
     app.include_router(portal.router)

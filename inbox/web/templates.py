@@ -10,6 +10,7 @@ import nh3
 from fastapi.templating import Jinja2Templates
 
 import channels
+from inbox.queries.contact_names import display_name_of
 from routing.vocabulary import LANGUAGES
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).resolve().parents[2] / "templates"))
@@ -23,6 +24,7 @@ def html_as_text(html: str | None) -> str:
 
 
 TEMPLATES.env.globals["icon_of"] = channels.icon_of
+TEMPLATES.env.globals["contact_name"] = display_name_of
 TEMPLATES.env.filters["as_text"] = html_as_text
 
 

@@ -199,7 +199,7 @@ async def rule_toggle(page: AdminForm, rule_id: Id, delete: FormText = "") -> Re
     """Enable or disable a rule, or delete it (with `delete`)."""
     if delete:
         await rule_actions.delete_rule(page.services.ctx, page.actor, rule_id)
-        return back("rules", flash="saved")
+        return back("rules", flash="deleted_item")
     async with page.services.db.read() as session:
         enabled = await session.scalar(select(Rule.enabled).where(Rule.id == rule_id))
     if enabled is None:

@@ -156,4 +156,4 @@ async def canned_save(page: AdminForm, name: FormText = "", text: FormText = "",
             await canned.save_canned(page.services.ctx, page.actor, name, text)
     except DomainError as exc:
         return await render_canned(page, status_of(exc), error=page.message_of(exc))
-    return back("canned", flash="saved")
+    return back("canned", flash="deleted_item" if remove else "saved")

@@ -5,22 +5,23 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from inbox import events
+from inbox.actions import conversations as actions
 from inbox.actions.views import SLA_STATES
-from inbox.auth import Principal
+from inbox.errors import DomainError, NotFound
 from inbox.queries import conversations as conv
-from inbox.store.models import Channel, ConversationRead
+from inbox.store.models import Channel
 from inbox.web import pagination
 from inbox.web.errors import ApiError
+from inbox.web.ids import Id
 from inbox.web.ui.macro_pages import bulk_context
-from inbox.web.ui.routes import AgentPage, Page
+from inbox.web.ui.routes import AgentForm, AgentPage, Page
 from inbox.web.ui.view_tabs import view_tabs
 from routing.vocabulary import CONVERSATION_STATUSES, PRIORITIES
 
@@ -31,7 +32,7 @@ PAGE = 100
 @dataclass(frozen=True, slots=True)
 class InboxQuery:
     view: str = "all"
-    status: str = "open"
+    status: str = ""  # as chosen; "" is the default: open, or every status when searching
     channel: str = ""
     priority: str = ""
     tag: str = ""
@@ -51,10 +52,10 @@ class InboxQuery:
     def from_form(cls, p: Mapping[str, Any]) -> InboxQuery:
         """The view from its query parameters (or the same names in a form)."""
         view = p.get("view", "all")
-        status = p.get("status", "open")
+        status = p.get("status", "")
         return cls(
             view=view if view in VIEWS else "all",
-            status=status if status in (*CONVERSATION_STATUSES, "any") else "open",
+            status=status if status in (*CONVERSATION_STATUSES, "any") else "",
             channel=p.get("channel", "")[:63],
             priority=p.get("priority", "") if p.get("priority", "") in PRIORITIES else "",
             tag=p.get("tag", "")[:64],
@@ -82,10 +83,23 @@ class InboxQuery:
             my_teams=self.view == "team",
         )
 
+    @property
+    def shown_status(self) -> str:
+        """The status the list shows: the one chosen, else open — or any when searching (a
+        search must not miss a pending or resolved conversation)."""
+        return self.status or ("any" if self.q else "open")
+
+    @property
+    def narrowed(self) -> bool:
+        """Whether filters beyond the view hide some conversations (an empty list then
+        says so and offers to clear them)."""
+        chosen = (self.channel, self.priority, self.tag, self.q, self.waiting, self.sla, self.assignee, self.team)
+        return any(chosen) or self.shown_status != "any"
+
     def saved_filters(self) -> dict[str, Any]:
         """The filters shown, as a saved view holds them (what "Save view" stores)."""
         values: dict[str, Any] = {
-            "status": None if self.status == "any" else self.status,
+            "status": None if self.shown_status == "any" else self.shown_status,
             "channel": self.channel,
             "assignee": {"mine": "me", "unassigned": "none"}.get(self.view) or self.assignee,
             "team": self.team,
@@ -117,23 +131,6 @@ class InboxQuery:
         return "/?" + urlencode({k: v for k, v in values.items() if v})
 
 
-async def unread_ids(session: AsyncSession, who: Principal, items: list[dict[str, Any]]) -> set[int]:
-    """Conversations with activity after the agent last opened them."""
-    ids = [c["id"] for c in items]
-    if not ids:
-        return set()
-    query = select(ConversationRead.conversation_id, ConversationRead.read_at).where(
-        ConversationRead.agent_id == who.agent_id, ConversationRead.conversation_id.in_(ids)
-    )
-    seen = {row.conversation_id: row.read_at for row in await session.execute(query)}
-    unread = set()
-    for c in items:
-        read_at = seen.get(c["id"])
-        if read_at is None or read_at < dt.datetime.fromisoformat(c["last_message_at"]):
-            unread.add(c["id"])
-    return unread
-
-
 async def inbox_rows(request: Request, page: Page) -> dict[str, Any]:
     query = InboxQuery.from_request(request)
     svc = page.services
@@ -151,7 +148,7 @@ async def inbox_rows(request: Request, page: Page) -> dict[str, Any]:
         seq = await events.latest_seq(session)
         rows = await conv.list_conversations(session, page.agent, query.filters(), after=after, limit=PAGE)
         items = await conv.describe(session, rows)
-        unread = await unread_ids(session, page.agent, items)
+        unread = await conv.unread_among(session, page.agent.agent_id, [c["id"] for c in items])
         channels = list(await session.scalars(select(Channel.name).order_by(Channel.name)))
         tabs = await view_tabs(session, page.agent, query.saved)
     older = pagination.encode([rows[-1].last_message_at.isoformat(), rows[-1].id]) if len(rows) == PAGE else ""
@@ -174,3 +171,54 @@ async def inbox_page(request: Request, page: AgentPage) -> Response:
 async def inbox_fragment(request: Request, page: AgentPage) -> Response:
     """The list's rows alone: what the live update swaps in."""
     return page.render("ui/_inbox_rows.html", **await inbox_rows(request, page))
+
+
+def _answer(request: Request, page: Page, body: dict[str, Any], after: str) -> Response:
+    """JSON for the inbox's script (it asked for it), else back to the inbox view."""
+    if "application/json" in request.headers.get("accept", ""):
+        return JSONResponse(body)
+    return RedirectResponse(after if after.startswith("/?") or after == "/" else "/", status_code=303)
+
+
+@router.post("/conversations/{conversation_id}/resolve")
+async def resolve_from_inbox(request: Request, page: AgentForm, conversation_id: Id, next: Annotated[str, Form()] = "/") -> Response:
+    """Resolve, and say what it was before: the inbox offers to undo it for ten seconds."""
+    svc = page.services
+    async with svc.db.read() as session:
+        found = await conv.get_visible(session, page.agent, conversation_id)
+    if found is None:
+        return page.refuse(NotFound.of("conversation"))
+    previous, until = found.status, found.snoozed_until
+    try:
+        await actions.update_conversation(svc.ctx, page.actor, conversation_id, actions.ConversationChanges(status="resolved"))
+    except DomainError as exc:
+        return page.refuse(exc)
+    body = {"id": conversation_id, "previous": previous, "snoozed_until": until.isoformat() if until else None}
+    return _answer(request, page, body, next[:2000])
+
+
+@router.post("/conversations/{conversation_id}/undo-resolve")
+async def undo_resolve(
+    request: Request,
+    page: AgentForm,
+    conversation_id: Id,
+    previous: Annotated[str, Form(max_length=16)] = "open",
+    snoozed_until: Annotated[str, Form(max_length=40)] = "",
+    next: Annotated[str, Form()] = "/",
+) -> Response:
+    """The toast's "Undo": back to the status it had before the resolve."""
+    try:
+        until = dt.datetime.fromisoformat(snoozed_until) if snoozed_until else None
+        if until is not None:
+            until = (until if until.tzinfo else until.replace(tzinfo=dt.UTC)).astimezone(dt.UTC)
+    except (ValueError, OverflowError):
+        until = None  # then it is reopened rather than snoozed to an unknown time
+    try:
+        await actions.undo_resolve(page.services.ctx, page.actor, conversation_id, previous, until)
+    except DomainError as exc:
+        if "application/json" in request.headers.get("accept", ""):
+            return JSONResponse(
+                {"error": {"code": exc.code, "message": page.message_of(exc)}}, status_code=409 if exc.kind == "conflict" else 400
+            )
+        return page.refuse(exc)
+    return _answer(request, page, {"id": conversation_id, "status": previous}, next[:2000])

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Form, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from inbox.actions.runner import Actor
@@ -186,7 +186,14 @@ def install(app: FastAPI) -> None:
         webhook_pages,
     )
 
-    app.mount("/static", StaticFiles(directory=str(Path(__file__).resolve().parent / "static")), name="static")
+    static = Path(__file__).resolve().parent / "static"
+    app.mount("/static", StaticFiles(directory=str(static)), name="static")
+
+    async def favicon() -> FileResponse:
+        # Browsers ask for /favicon.ico whatever the page links; the same SVG answers.
+        return FileResponse(static / "favicon.svg", media_type="image/svg+xml", headers={"Cache-Control": "public, max-age=86400"})
+
+    app.add_api_route("/favicon.ico", favicon, methods=["GET"], include_in_schema=False)
     app.state.login_throttle = LoginThrottle()  # per address, client and pair, this process
     app.state.presence = PresenceBoard()  # who is on which conversation, on this node
     for module in (

@@ -27,6 +27,7 @@
       if (html === null) { return; }
       var selected = current() ? current().dataset.id : null;
       tbody.innerHTML = html;
+      tbody.dispatchEvent(new CustomEvent("fd:updated", { bubbles: true }));
       rememberOrder();
       if (selected) { select(tbody.querySelector('tr[data-id="' + selected + '"]')); }
     });
@@ -64,9 +65,10 @@
     fetch("/conversations/" + body.dataset.conversation + "/timeline", { credentials: "same-origin" }).then(function (r) {
       return r.ok ? r.text() : null;
     }).then(function (html) {
-      if (html !== null) { list.innerHTML = html; }
+      if (html !== null) { list.innerHTML = html; list.dispatchEvent(new CustomEvent("fd:updated", { bubbles: true })); }
     });
   }
+  window.fdRefreshRows = refreshRows;
 
   function connect(after, delay) {
     if (!("WebSocket" in window) || !pageKind) { return; }
@@ -84,6 +86,7 @@
       try { event = JSON.parse(frame.data); } catch (e) { return; }
       if (typeof event.seq === "number") { last = Math.max(last, event.seq); }
       if (event.type === "heartbeat") { return; }
+      document.dispatchEvent(new CustomEvent("fd:event", { detail: event }));
       if (event.type === "signal.typing") {
         if (event.from === "contact" && pageKind === "conversation" && String(event.conversation_id) === body.dataset.conversation) {
           customerTyping(event.author);
@@ -183,7 +186,7 @@
       if (key === "j") { move(1); } else if (key === "k") { move(-1); }
       else if ((key === "Enter" || key === "o") && row) { location.href = "/conversations/" + row.dataset.id; }
       else if (key === "r" && row) { location.href = "/conversations/" + row.dataset.id + "#text"; }
-      else if (key === "e" && row) { submitFor("resolve", row.dataset.id); }
+      else if (key === "e" && row) { if (window.fdResolve) { window.fdResolve(row); } else { submitFor("resolve", row.dataset.id); } }
       else if (key === "a" && row) { submitFor("assign", row.dataset.id); }
       else if (key === "x" && row) { var box = row.querySelector("[data-bulk-row]"); if (box) { box.checked = !box.checked; syncBulk(); } }
       else { return; }
