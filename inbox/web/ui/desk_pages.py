@@ -17,7 +17,7 @@ from inbox.errors import DomainError, NotFound
 from inbox.queries import tickets as queries
 from inbox.store.models import Problem, utcnow
 from inbox.web.ids import Id, parse_id
-from inbox.web.ui.conversation_pages import not_found, refused
+from inbox.web.ui.conversation_pages import not_found, refused, timeline
 from inbox.web.ui.routes import AgentForm, AgentPage, Page
 from routing.priority import incident_priority
 from routing.vocabulary import LEVELS, PROBLEM_STATUSES, TICKET_STATUSES
@@ -59,12 +59,15 @@ async def ticket_page(request: Request, page: AgentPage, ticket_id: Id) -> Respo
             return not_found(page)
         children = await queries.children_of(session, ticket_id)
         problems = list((await session.scalars(select(Problem).order_by(Problem.id.desc()).limit(100))).all())
+        # The conversation's thread, as on its page (read only here).
+        thread = [m for m in await timeline(session, ticket.conversation_id) if m["kind"] == "message"] if ticket.conversation_id else []
     error = request.query_params.get("error", "")
     return page.render(
         "ui/ticket.html",
         ticket=ticket,
         children=children,
         problems=problems,
+        thread=thread,
         statuses=TICKET_STATUSES,
         matrix=matrix(),
         levels=LEVELS,
