@@ -207,7 +207,7 @@ async def conversation_page(request: Request, page: AgentPage, conversation_id: 
     )
 
 
-async def moved_page(page: Page, conversation_id: int, fields: Mapping[str, str], exc: DomainError) -> Response:
+async def moved_page(page: Page, conversation_id: int, fields: Mapping[str, str]) -> Response:
     """The collision guard refused the reply: the page again, showing the new message(s),
     the typed text kept, and a "Send anyway" button (the same form without the guard)."""
     async with page.services.db.read() as session:
@@ -255,10 +255,11 @@ async def conversation_reply(request: Request, page: AgentPage, board: Board, co
     except UploadRefused:
         return _back(conversation_id, "files_refused")
     text = fields.get("text", "")
-    then = fields.get("then", "")
+    anyway = fields.get("anyway", "")
+    then = anyway if anyway in THEN_STATUSES else fields.get("then", "")
     private = fields.get("private") == "1"
     # "Send anyway" drops the guard; a note never collides with anything.
-    guard = None if fields.get("anyway") or private else parse_id(fields.get("after_message_id", ""))
+    guard = None if anyway or private else parse_id(fields.get("after_message_id", ""))
     if text.strip() or files:
         try:
             send_at = scheduled_time(fields.get("send_at", ""), fields.get("tz_offset", ""))
@@ -275,7 +276,7 @@ async def conversation_reply(request: Request, page: AgentPage, board: Board, co
             )
         except Conflict as exc:
             if exc.code == "conversation_moved":
-                return await moved_page(page, conversation_id, fields, exc)
+                return await moved_page(page, conversation_id, fields)
             return refused(page, exc)
         except DomainError as exc:
             return refused(page, exc)
