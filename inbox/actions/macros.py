@@ -24,8 +24,8 @@ from inbox.actions.replies import MAX_TEXT, prepare_reply, write_reply
 from inbox.actions.runner import Actor, Context, Tx, perform
 from inbox.errors import Conflict, Forbidden, Invalid, NotFound
 from inbox.queries.conversations import find_visible
-from inbox.queries.macros import describe, usable_by
-from inbox.store.models import Agent, Contact, Conversation, Macro, Ticket
+from inbox.queries.macros import describe, usable_by, variables_of
+from inbox.store.models import Macro
 from routing.vocabulary import CONVERSATION_STATUSES, PRIORITIES
 
 MAX_NAME = 255
@@ -224,31 +224,10 @@ def load_plan(tx: Tx, actor: Actor, macro_id: int) -> Plan:
     return plan_of(macro)
 
 
-def variables_of(tx: Tx, conversation_id: int) -> dict[str, str]:
-    """The values of the variables for one conversation and the acting agent; a value
-    that does not exist (no ticket, a system actor) is empty."""
-    contact = tx.conn.execute(
-        select(Contact.name, Contact.email)
-        .join(Conversation, Conversation.contact_id == Contact.id)
-        .where(Conversation.id == conversation_id)
-    ).one()
-    name = (contact.name or "").strip() or (contact.email or "").split("@")[0]
-    agent_name = ""
-    if tx.actor.agent_id is not None:
-        agent_name = tx.conn.scalar(select(Agent.name).where(Agent.id == tx.actor.agent_id)) or ""
-    number = tx.conn.scalar(select(Ticket.number).where(Ticket.conversation_id == conversation_id).order_by(Ticket.id).limit(1))
-    return {
-        "contact.name": name,
-        "contact.first_name": name.split()[0] if name.split() else "",
-        "agent.name": agent_name,
-        "ticket.number": str(number) if number is not None else "",
-    }
-
-
 def apply_plan(tx: Tx, conversation_id: int, plan: Plan) -> dict[str, Any]:
     """Every action of the plan on one visible conversation, inside the caller's
     transaction: the texts (variables filled) as replies and notes, then the changes."""
-    values = variables_of(tx, conversation_id) if plan.texts else {}
+    values = variables_of(tx.conn, conversation_id, tx.actor.agent_id) if plan.texts else {}
     messages = []
     for text, private in plan.texts:
         reply = prepare_reply(tx.actor, fill_variables(text, values), private=private)

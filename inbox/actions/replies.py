@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from sqlalchemy import delete, select, update
 
 from channels.base import OutboundAttachment
+from inbox.actions.conversations import ConversationChanges, change_conversation
 from inbox.actions.notifications import notify_mentions
 from inbox.actions.runner import Actor, Context, Tx, perform
 from inbox.errors import Conflict, Invalid, NotFound
@@ -18,6 +19,7 @@ from inbox.store.models import Conversation, Message, OutboxItem, utcnow
 
 MAX_TEXT = 100_000
 MAX_SCHEDULE_AHEAD = dt.timedelta(days=366)
+THEN_STATUSES = ("resolved", "pending")  # "Send and resolve", "Send and set pending"
 
 
 def check_send_at(send_at: dt.datetime | None, now: dt.datetime | None = None) -> None:
@@ -42,20 +44,49 @@ async def send_reply(
     private: bool = False,
     attachments: Sequence[OutboundAttachment] = (),
     send_at: dt.datetime | None = None,
+    after_message_id: int | None = None,
+    then_status: str | None = None,
 ) -> int:
     """Store the reply (its Markdown rendered to sanitised HTML) and queue its delivery, in
     one short write transaction; a public reply to a major incident also reaches every
     affected customer's conversation. With `send_at` it is scheduled: the outbox sends it
     then (a note cannot be scheduled). `@email` of an active agent in a private note
-    notifies that agent (in a public reply it notifies nobody). Returns the message id."""
+    notifies that agent (in a public reply it notifies nobody).
+
+    The collision guard: with `after_message_id` (the newest message the agent saw) the
+    reply is refused (Conflict `conversation_moved`, nothing written or sent) when a newer
+    public message, inbound or outbound, is in the conversation. With `then_status`
+    ("resolved" or "pending") the conversation's status changes in the same transaction
+    ("Send and resolve"). Returns the message id."""
     reply = prepare_reply(actor, text, private=private, attachments=attachments, send_at=send_at)
+    if then_status is not None and then_status not in THEN_STATUSES:
+        raise Invalid(f"the status after a reply is one of {', '.join(THEN_STATUSES)}", code="status")
 
     def work(tx: Tx) -> int:
         if find_visible(tx.session, actor.principal, conversation_id) is None:
             raise NotFound.of("conversation")
-        return write_reply(tx, conversation_id, reply)
+        if after_message_id is not None:
+            check_not_moved(tx, conversation_id, after_message_id)
+        message_id = write_reply(tx, conversation_id, reply)
+        if then_status is not None:
+            change_conversation(tx, conversation_id, ConversationChanges(status=then_status))
+        return message_id
 
     return await perform(ctx.db, ctx.bus, actor, work)
+
+
+def check_not_moved(tx: Tx, conversation_id: int, after_message_id: int) -> None:
+    """Conflict `conversation_moved` when a public message newer than `after_message_id`
+    is in the conversation (someone wrote since the agent looked)."""
+    newer = tx.conn.scalars(
+        select(Message.id)
+        .where(Message.conversation_id == conversation_id, Message.id > after_message_id, Message.private.is_(False))
+        .order_by(Message.id)
+        .limit(20)
+    ).all()
+    if newer:
+        listed = ", ".join(str(n) for n in newer)
+        raise Conflict(f"the conversation moved: newer message(s) {listed}; reply again to send anyway", code="conversation_moved")
 
 
 def prepare_reply(

@@ -47,8 +47,11 @@ async def open_ticket(
     urgency: str | None = None,
     priority: str | None = None,
     title: str | None = None,
+    notify: bool = True,
 ) -> int:
-    """Turn a visible conversation into a request or an incident; returns the ticket id."""
+    """Turn a visible conversation into a request or an incident; returns the ticket id.
+    With `notify` (the default) the customer is told with the `ticket_status` template,
+    through the outbox; without it nothing is sent."""
     if kind not in TICKET_KINDS:
         raise Invalid(f"kind must be one of {', '.join(TICKET_KINDS)}")
     if (impact and impact not in LEVELS) or (urgency and urgency not in LEVELS):
@@ -71,6 +74,7 @@ async def open_ticket(
             priority=priority or None,
             title=title,
             now=tx.now,
+            notify=notify,
         )
         chosen = tx.session.get(Ticket, ticket_id)
         assert chosen is not None
@@ -80,6 +84,7 @@ async def open_ticket(
             "priority": chosen.priority,
             "impact": chosen.impact,
             "urgency": chosen.urgency,
+            "notify": notify,
         }
         tx.audit("ticket.create", f"ticket:{ticket_id}", details)
         return ticket_id

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, or_, select, true
+from sqlalchemy import ColumnElement, Connection, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from inbox.store.models import Macro
+from inbox.store.models import Agent, Contact, Conversation, Macro, Ticket
 
 
 def usable_by(agent_id: int | None) -> ColumnElement[bool]:
@@ -35,3 +35,25 @@ async def list_macros(session: AsyncSession, agent_id: int | None) -> list[Macro
 
 async def get_macro(session: AsyncSession, agent_id: int | None, macro_id: int) -> Macro | None:
     return await session.scalar(select(Macro).where(Macro.id == macro_id, usable_by(agent_id)))
+
+
+def variables_of(conn: Connection, conversation_id: int, agent_id: int | None) -> dict[str, str]:
+    """The values of the text variables (`{{contact.name}}`, `{{contact.first_name}}`,
+    `{{agent.name}}`, `{{ticket.number}}`) for one conversation and agent, as macros and
+    canned responses fill them; a value that does not exist (no ticket, no agent) is empty."""
+    contact = conn.execute(
+        select(Contact.name, Contact.email)
+        .join(Conversation, Conversation.contact_id == Contact.id)
+        .where(Conversation.id == conversation_id)
+    ).one()
+    name = (contact.name or "").strip() or (contact.email or "").split("@")[0]
+    agent_name = ""
+    if agent_id is not None:
+        agent_name = conn.scalar(select(Agent.name).where(Agent.id == agent_id)) or ""
+    number = conn.scalar(select(Ticket.number).where(Ticket.conversation_id == conversation_id).order_by(Ticket.id).limit(1))
+    return {
+        "contact.name": name,
+        "contact.first_name": name.split()[0] if name.split() else "",
+        "agent.name": agent_name,
+        "ticket.number": str(number) if number is not None else "",
+    }

@@ -129,7 +129,22 @@ HOSTILE_FIELDS = [
 # Called by the page's own script (ui.js), which reads their JSON answers.
 SCRIPT_CALLS = ("/conversations/{conversation_id}/presence",)
 # Fields some pages read straight from the form (not declared as parameters).
-READ_FROM_FORM = ("text", "status", "priority", "level", "assignee", "tags", "snooze", "next", "note", "internal")
+READ_FROM_FORM = (
+    "text",
+    "status",
+    "priority",
+    "level",
+    "assignee",
+    "tags",
+    "snooze",
+    "next",
+    "note",
+    "internal",
+    "then",
+    "after_message_id",
+    "anyway",
+    "resnooze",
+)
 
 
 @dataclass

@@ -88,9 +88,9 @@ async def test_agent_sees_a_message_arrive_live_replies_assigns_converts_and_res
     assert await page.locator("img[src=x]").count() == 0
 
     await page.keyboard.press("r")
-    await page.get_by_label("Reply", exact=True).fill("We are **on it**, Carla.")
+    await page.get_by_label("Message", exact=True).fill("We are **on it**, Carla.")
     await page.get_by_label("Attach files").set_input_files([{"name": "steps.txt", "mimeType": "text/plain", "buffer": b"1. restart"}])
-    await page.get_by_role("button", name="Send").click()
+    await page.get_by_role("button", name="Send", exact=True).click()
     await page.locator(".msg.out strong", has_text="on it").wait_for()
     await page.locator(".msg.out .attachments", has_text="steps.txt").wait_for()
     # The spool channel writes the reply, the file with it.
@@ -106,7 +106,9 @@ async def test_agent_sees_a_message_arrive_live_replies_assigns_converts_and_res
     await page.get_by_label("Impact").select_option("high")
     await page.get_by_label("Urgency").select_option("high")
     await shot(page, "conversation")
-    await page.get_by_role("button", name="Convert to ticket").click()
+    await page.get_by_role("button", name="Convert to incident").click()
+    await page.locator("li.change", has_text="Incident opened").wait_for()  # still on the conversation
+    await page.locator(".meta a[href^='/tickets/']").click()
     await page.wait_for_url(f"{node.url}/tickets/*")
     assert "P1" in await page.locator("main").inner_text()
     await page.get_by_role("link", name="Open the conversation").click()

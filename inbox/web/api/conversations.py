@@ -44,6 +44,10 @@ class ReplyIn(BaseModel):
     send_at: dt.datetime | None = Field(
         default=None, description="ISO-8601 with a time zone, in the future, at most a year ahead: the reply is scheduled"
     )
+    after_message_id: BodyId | None = Field(
+        default=None, description="the newest message seen: 409 conversation_moved (nothing sent) if a newer public message exists"
+    )
+    status: Literal["resolved", "pending"] | None = Field(default=None, description="then set this status, in the same transaction")
 
 
 class ConversationPatch(BaseModel):
@@ -215,6 +219,8 @@ _REPLY_BODY = {
                         "text": {"type": "string", "minLength": 1, "maxLength": MAX_TEXT},
                         "private": {"type": "boolean", "default": False},
                         "send_at": {"type": "string", "format": "date-time"},
+                        "after_message_id": {"type": "integer", "minimum": 1},
+                        "status": {"type": "string", "enum": ["resolved", "pending"]},
                         "file": {"type": "array", "maxItems": MAX_FILES, "items": {"type": "string", "format": "binary"}},
                     },
                 }
@@ -246,10 +252,20 @@ async def post_message(request: Request, svc: Svc, who: Who, conversation_id: Id
     """Reply. JSON `{"text", "private"}`, or multipart/form-data with `text`, `private`
     and up to ten `file` parts, which go out with the reply on its channel. The text is
     Markdown: the stored `html` is its rendering, sanitised (as for a reply from the UI).
-    With `send_at` the reply is scheduled (`delivery: "scheduled"`) and sent at that time."""
+    With `send_at` the reply is scheduled (`delivery: "scheduled"`) and sent at that time.
+    With `after_message_id` a newer public message refuses it (409 `conversation_moved`);
+    with `status` ("resolved" or "pending") the conversation then takes that status."""
     body, files = await _reply_in(request)
     message_id = await send_reply(
-        svc.ctx, Actor.of(who), conversation_id, body.text, private=body.private, attachments=files, send_at=body.send_at
+        svc.ctx,
+        Actor.of(who),
+        conversation_id,
+        body.text,
+        private=body.private,
+        attachments=files,
+        send_at=body.send_at,
+        after_message_id=body.after_message_id,
+        then_status=body.status,
     )
 
     def shape(session: Session) -> dict[str, Any]:

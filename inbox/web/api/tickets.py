@@ -28,6 +28,7 @@ class TicketIn(BaseModel):
     urgency: Level | None = None
     priority: Priority | None = None
     title: str | None = Field(default=None, max_length=998)
+    notify: bool = Field(default=True, description="tell the customer with the ticket_status template (through the outbox)")
 
 
 class TicketPatch(BaseModel):
@@ -124,6 +125,7 @@ async def convert(svc: Svc, who: Who, conversation_id: Id, body: TicketIn) -> di
         urgency=body.urgency,
         priority=body.priority,
         title=body.title,
+        notify=body.notify,
     )
     return await _ticket(svc, who, ticket_id)
 

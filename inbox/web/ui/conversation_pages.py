@@ -18,12 +18,14 @@ from inbox import events
 from inbox.actions import contacts as contact_actions
 from inbox.actions import conversations as actions
 from inbox.actions import tickets as ticket_actions
-from inbox.actions.replies import send_reply
-from inbox.errors import DomainError, Invalid, NotFound
+from inbox.actions.macros import fill_variables
+from inbox.actions.replies import THEN_STATUSES, send_reply
+from inbox.errors import Conflict, DomainError, Invalid, NotFound
 from inbox.queries import contacts as contact_queries
 from inbox.queries import conversations as conv
 from inbox.queries import macros as macro_queries
 from inbox.queries import portal as portal_queries
+from inbox.queries.macros import variables_of
 from inbox.queries.visitor_context import visitor_context
 from inbox.runtime.presence import PresenceBoard
 from inbox.sessions import csrf_ok
@@ -48,6 +50,7 @@ TIMELINE_EVENTS = (
     "sla.breached",
 )
 SNOOZE_HOURS = {"1h": 1, "4h": 4, "1d": 24, "1w": 24 * 7}
+LONG_MESSAGE = 1200  # characters: longer messages are collapsed behind "Show more"
 
 
 async def timeline(session: AsyncSession, conversation_id: int) -> list[dict[str, Any]]:
@@ -56,6 +59,7 @@ async def timeline(session: AsyncSession, conversation_id: int) -> list[dict[str
     for n, m in enumerate(messages):
         m["kind"] = "message"
         m["first"] = n == 0  # nothing to split from before it
+        m["long"] = len(m.get("text") or m.get("html") or "") > LONG_MESSAGE
         for a in m["attachments"]:
             a["preview"] = a["content_type"] in INLINE_IMAGE_TYPES
     changes = (
@@ -71,6 +75,7 @@ async def timeline(session: AsyncSession, conversation_id: int) -> list[dict[str
             "changes": e.payload.get("changes") or {},
             "number": e.payload.get("number") or e.payload.get("into") or e.payload.get("from"),
             "other": e.payload.get("conversation_id") if e.type == "conversation.split" else None,
+            "ticket_kind": e.payload.get("kind") if e.type == "ticket.created" else None,
             "created_at": e.created_at.isoformat(),
         }
         for e in changes
@@ -83,23 +88,36 @@ async def conversation_context(page: Page, found: Conversation, session: AsyncSe
     contact = await session.get(Contact, found.contact_id)
     identities = await contact_queries.identities_of(session, found.contact_id)
     others = await contact_queries.conversations_of(session, page.agent, found.contact_id, limit=20)
+    entries = await timeline(session, found.id)
+    agent_id = page.agent.agent_id
+    values = await session.run_sync(lambda s: variables_of(s.connection(), found.id, agent_id))
+    canned = (await session.execute(select(CannedResponse.name, CannedResponse.text).order_by(CannedResponse.name))).all()
     return {
         "conversation": described,
-        "timeline": await timeline(session, found.id),
+        "timeline": entries,
+        "newest_message_id": max((m["id"] for m in entries if m["kind"] == "message"), default=0),
         "contact": contact,
         "identities": identities,
         "contact_conversations": await conv.describe(session, others),
         "agents": list((await session.execute(select(Agent.email, Agent.name).where(Agent.active.is_(True)).order_by(Agent.name))).all()),
         "teams": list(await session.scalars(select(Team.name).order_by(Team.name))),
-        "canned": list((await session.execute(select(CannedResponse.name, CannedResponse.text).order_by(CannedResponse.name))).all()),
+        # Filled for this conversation and agent, as macros fill them (`fill_variables`).
+        "canned": [{"name": c.name, "text": fill_variables(c.text, values)} for c in canned],
         "macros": [(m.id, m.name) for m in await macro_queries.list_macros(session, page.agent.agent_id)],
         "statuses": CONVERSATION_STATUSES,
         "priorities": PRIORITIES,
         "levels": LEVELS,
         "snooze_choices": SNOOZE_HOURS,
+        "ticket_notice": ticket_notice(page),
         "seq": seq,
         "visitor": await visitor_context(session, found.id, found.contact_id),
     }
+
+
+def ticket_notice(page: Page) -> bool:
+    """Whether converting to a ticket can tell the customer (a `ticket_status` template exists)."""
+    templates = page.services.ctx.policy.templates
+    return templates is not None and "ticket_status" in templates.names
 
 
 def changes_from_form(form: Mapping[str, Any], current: dict[str, Any], my_email: str) -> actions.ConversationChanges:
@@ -112,6 +130,8 @@ def changes_from_form(form: Mapping[str, Any], current: dict[str, Any], my_email
         return None if value == (now or "") else value
 
     status = field("status", current["status"])
+    if form.get("resnooze") and current["status"] == "snoozed" and str(form.get("status", "")) == "snoozed":
+        status = "snoozed"  # the "Snoozed until" box changes the wake-up time
     until = None
     if status == "snoozed":
         until = utcnow() + dt.timedelta(hours=SNOOZE_HOURS.get(str(form.get("snooze", "")), 4))
@@ -187,7 +207,32 @@ async def conversation_page(request: Request, page: AgentPage, conversation_id: 
             context["req"], context["labels"] = await session.run_sync(portal_queries.request_of_ticket, ticket["id"])
     await actions.mark_read(svc.ctx, page.actor, conversation_id)
     error = request.query_params.get("error", "")
-    return page.render("ui/conversation.html", error=page.t(error) if error else "", **context)
+    chosen = request.query_params.get("snooze", "")
+    return page.render(
+        "ui/conversation.html", error=page.t(error) if error else "", snooze_chosen=chosen if chosen in SNOOZE_HOURS else "4h", **context
+    )
+
+
+async def moved_page(page: Page, conversation_id: int, fields: Mapping[str, str]) -> Response:
+    """The collision guard refused the reply: the page again, showing the new message(s),
+    the typed text kept, and a "Send anyway" button (the same form without the guard)."""
+    async with page.services.db.read() as session:
+        seq = await events.latest_seq(session)
+        found = await conv.get_visible(session, page.agent, conversation_id)
+        if found is None:
+            return not_found(page)
+        context = await conversation_context(page, found, session, seq)
+    seen = parse_id(fields.get("after_message_id", "")) or 0
+    return page.render(
+        "ui/conversation.html",
+        409,
+        error="",
+        moved=True,
+        moved_after=seen,
+        kept={"text": fields.get("text", ""), "private": bool(fields.get("private") == "1"), "then": fields.get("then", "")},
+        snooze_chosen="4h",
+        **context,
+    )
 
 
 @router.get("/conversations/{conversation_id}/timeline", response_class=HTMLResponse)
@@ -216,6 +261,11 @@ async def conversation_reply(request: Request, page: AgentPage, board: Board, co
     except UploadRefused:
         return _back(conversation_id, "files_refused")
     text = fields.get("text", "")
+    anyway = fields.get("anyway", "")
+    then = anyway if anyway in THEN_STATUSES else fields.get("then", "")
+    private = fields.get("private") == "1"
+    # "Send anyway" drops the guard; a note never collides with anything.
+    guard = None if anyway or private else parse_id(fields.get("after_message_id", ""))
     if text.strip() or files:
         try:
             send_at = scheduled_time(fields.get("send_at", ""), fields.get("tz_offset", ""))
@@ -224,10 +274,16 @@ async def conversation_reply(request: Request, page: AgentPage, board: Board, co
                 page.actor,
                 conversation_id,
                 text,
-                private=bool(fields.get("private")),
+                private=private,
                 attachments=files,
                 send_at=send_at,
+                after_message_id=guard,
+                then_status=then if then in THEN_STATUSES else None,
             )
+        except Conflict as exc:
+            if exc.code == "conversation_moved":
+                return await moved_page(page, conversation_id, fields)
+            return refused(page, exc)
         except DomainError as exc:
             return refused(page, exc)
     board.report(conversation_id, page.agent.agent_id, page.agent.name, typing=False)
@@ -250,6 +306,9 @@ async def conversation_update(request: Request, page: AgentForm, conversation_id
     after = str(form.get("next", ""))
     if after.startswith("/?") or after == "/":  # back to the inbox view the agent was on
         return RedirectResponse(after, status_code=303)
+    snooze = str(form.get("snooze", ""))
+    if str(form.get("status", "")) == "snoozed" and snooze in SNOOZE_HOURS:  # the duration chosen stays chosen
+        return RedirectResponse(f"/conversations/{conversation_id}?snooze={snooze}", status_code=303)
     return _back(conversation_id)
 
 
@@ -260,14 +319,17 @@ async def conversation_convert(
     kind: Annotated[str, Form()] = "request",
     impact: Annotated[str, Form()] = "medium",
     urgency: Annotated[str, Form()] = "medium",
+    notify: Annotated[str, Form()] = "",
 ) -> Response:
+    """Open a request or an incident; the customer is told only when "Notify the customer"
+    is ticked. The agent stays on the conversation."""
     try:
-        ticket_id = await ticket_actions.open_ticket(
-            page.services.ctx, page.actor, conversation_id, kind, impact=impact or None, urgency=urgency or None
+        await ticket_actions.open_ticket(
+            page.services.ctx, page.actor, conversation_id, kind, impact=impact or None, urgency=urgency or None, notify=notify == "1"
         )
     except DomainError as exc:
         return refused(page, exc)
-    return RedirectResponse(f"/tickets/{ticket_id}", status_code=303)
+    return _back(conversation_id)
 
 
 @router.post("/conversations/{conversation_id}/presence")

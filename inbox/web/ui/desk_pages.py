@@ -19,7 +19,7 @@ from inbox.queries import portal as portal_queries
 from inbox.queries import tickets as queries
 from inbox.store.models import Problem, utcnow
 from inbox.web.ids import Id, parse_id
-from inbox.web.ui.conversation_pages import not_found, refused
+from inbox.web.ui.conversation_pages import not_found, refused, timeline
 from inbox.web.ui.routes import AgentForm, AgentPage, Page
 from routing.priority import incident_priority
 from routing.vocabulary import LEVELS, PROBLEM_STATUSES, TICKET_STATUSES
@@ -63,12 +63,15 @@ async def ticket_page(request: Request, page: AgentPage, ticket_id: Id) -> Respo
         problems = list((await session.scalars(select(Problem).order_by(Problem.id.desc()).limit(100))).all())
         req, labels = await session.run_sync(portal_queries.request_of_ticket, ticket_id)
         suspected = await change_queries.suspected_changes(session, ticket_id, utcnow()) if ticket.kind == "incident" else []
+        # The conversation's thread, as on its page (read only here).
+        thread = [m for m in await timeline(session, ticket.conversation_id) if m["kind"] == "message"] if ticket.conversation_id else []
     error = request.query_params.get("error", "")
     return page.render(
         "ui/ticket.html",
         ticket=ticket,
         children=children,
         problems=problems,
+        thread=thread,
         statuses=TICKET_STATUSES,
         matrix=matrix(),
         levels=LEVELS,

@@ -128,14 +128,14 @@ async def test_convert_to_an_incident_is_one_action(surfaces: Surfaces, surface:
         again = await surfaces.call("POST", f"/api/v1/conversations/{cid}/ticket", json=body)
         assert again.status_code == 409 and "already ticket" in again.json()["error"]["message"]
     else:
-        response = await surfaces.form(f"/conversations/{cid}/ticket", body)
-        assert response.status_code == 303 and response.headers["location"].startswith("/tickets/")
+        response = await surfaces.form(f"/conversations/{cid}/ticket", {**body, "notify": "1"})  # the box is ticked by default
+        assert response.status_code == 303 and response.headers["location"] == f"/conversations/{cid}"
         again = await surfaces.form(f"/conversations/{cid}/ticket", body)
         assert again.status_code == 409 and "already ticket" in again.text
     async with surfaces.api.services.db.read() as session:
         tickets = list((await session.scalars(select(Ticket).where(Ticket.conversation_id == cid))).all())
     assert [(t.kind, t.priority, t.impact, t.urgency) for t in tickets] == [("incident", "P2", "high", "medium")]
-    details = {"conversation_id": cid, "kind": "incident", "priority": "P2", "impact": "high", "urgency": "medium"}
+    details = {"conversation_id": cid, "kind": "incident", "priority": "P2", "impact": "high", "urgency": "medium", "notify": True}
     assert await entry(surfaces) == ("ticket.create", f"ticket:{tickets[0].id}", details)
 
 

@@ -207,17 +207,8 @@
     if (row && e.target.tagName !== "A") { select(row); }
   });
 
-  // ---- conversation: canned responses, presence ---------------------------
-  var canned = document.querySelector("[data-canned]");
+  // ---- conversation: presence (the reply box itself is static/reply.js) ---
   var text = document.getElementById("text");
-  if (canned && text) {
-    canned.addEventListener("change", function () {
-      if (!canned.value) { return; }
-      text.value = text.value ? text.value + "\n\n" + canned.value : canned.value;
-      canned.value = "";
-      text.focus();
-    });
-  }
   if (pageKind === "conversation" && location.hash === "#text" && text) { text.focus(); }
 
   var presence = document.querySelector("[data-presence]");
@@ -261,7 +252,7 @@
   });
 
   // ---- @-completion of agents' addresses, in private notes only -----------
-  var privateBox = document.querySelector('[data-reply] input[name="private"]');
+  var privateBox = document.querySelector('[data-reply] input[name="private"][value="1"]');
   if (text && privateBox) {
     var list = document.createElement("ul");
     list.className = "mention-list";
@@ -328,7 +319,7 @@
       ev.preventDefault();
     });
     text.addEventListener("blur", function () { setTimeout(closeList, 100); });
-    privateBox.addEventListener("change", function () { if (!privateBox.checked) { closeList(); } });
+    privateBox.form.addEventListener("change", function () { if (!privateBox.checked) { closeList(); } });
   }
 })();
 

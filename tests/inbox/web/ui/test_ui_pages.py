@@ -110,7 +110,7 @@ async def test_reply_assign_resolve_and_convert_to_incident(api: Api) -> None:
     converted = await api.client.post(
         f"/conversations/{cid}/ticket", data={"csrf": csrf, "kind": "incident", "impact": "high", "urgency": "medium"}
     )
-    assert converted.status_code == 303 and converted.headers["location"].startswith("/tickets/")
+    assert converted.status_code == 303 and converted.headers["location"] == f"/conversations/{cid}"  # the agent stays
     async with api.services.db.read() as session:
         conversation = await session.get(Conversation, cid)
         assert conversation is not None and conversation.status == "resolved" and conversation.tags == ["slow", "web"]
@@ -120,8 +120,9 @@ async def test_reply_assign_resolve_and_convert_to_incident(api: Api) -> None:
         assert sent is not None and "<strong>on it</strong>" in (sent.html or "")
     timeline = await api.client.get(f"/conversations/{cid}/timeline")
     assert "status → Resolved" in timeline.text and "<strong>on it</strong>" in timeline.text
-    ticket_page = await api.client.get(converted.headers["location"])
-    assert ticket_page.status_code == 200 and "P2" in ticket_page.text
+    assert "Incident opened" in timeline.text and "Ticket opened" not in timeline.text
+    ticket_page = await api.client.get(f"/tickets/{ticket.id}")
+    assert ticket_page.status_code == 200 and "P2" in ticket_page.text and "<strong>on it</strong>" in ticket_page.text  # the thread
 
 
 async def test_form_posts_without_csrf_are_refused(api: Api) -> None:
@@ -352,7 +353,10 @@ async def test_major_incident_links_children_and_duplicates_are_offered_for_merg
     async with api.services.db.read() as session:
         child_ticket = await session.scalar(select(Ticket).where(Ticket.conversation_id == b.conversation_id))
         assert child_ticket is not None
-    linked = await api.client.post(major.headers["location"], data={"csrf": csrf, "status": "new", "children": str(child_ticket.number)})
+    assert major.status_code == 303
+    async with api.services.db.read() as session:
+        major_id = await session.scalar(select(Ticket.id).where(Ticket.conversation_id == a.conversation_id))
+    linked = await api.client.post(f"/tickets/{major_id}", data={"csrf": csrf, "status": "new", "children": str(child_ticket.number)})
     assert linked.status_code == 303 and "error" not in linked.headers["location"]
     async with api.services.db.read() as session:
         refreshed = await session.get(Ticket, child_ticket.id)
