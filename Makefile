@@ -38,10 +38,11 @@ run: install $(CONFIG) $(SECRET)
 
 # Two processes (the machines have two cores); tests that restart PostgreSQL or Redis
 # run afterwards on their own.
-# axe-core (the accessibility checks of the browser tests), from npm into tests/.axe.
-AXE := tests/.axe/node_modules/axe-core/axe.min.js
-$(AXE):
-	npm install --silent --no-audit --no-fund --prefix tests/.axe axe-core@4
+# axe-core (the accessibility checks of the browser tests), from npm, pinned in tests/ui.
+AXE := tests/ui/node_modules/axe-core/axe.min.js
+$(AXE): tests/ui/package.json tests/ui/package-lock.json
+	npm ci --silent --no-audit --no-fund --prefix tests/ui
+	touch $@
 
 test: install-test $(AXE)
 # (Exit status 5 means "no test selected", e.g. PYTEST_ARGS=tests/routing has no serial test.)

@@ -20,13 +20,13 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
+from tests.fixtures.axe import axe_source, axe_violations
 from tests.fixtures.browser import ARGS, CHROMIUM, browser  # noqa: F401
 from tests.fixtures.daemon import ROOT, Daemon, daemon, wait_until  # noqa: F401
 from tests.ui.test_ui_browser import PASSWORD, drop, shot
 
 pytestmark = pytest.mark.browser
 
-AXE = ROOT / "tests" / ".axe" / "node_modules" / "axe-core" / "axe.min.js"
 ZONE = "America/Mexico_City"
 LONG = "Hola, my order 5521 was charged twice and the second charge is still pending on my card after a week " * 2
 PAGES = ("/tickets", "/incidents", "/problems", "/dashboard", "/ui/kb", "/macros", "/notifications", "/account/password")
@@ -42,8 +42,7 @@ window.Notification.requestPermission = function () { window.Notification.permis
 
 @pytest.fixture
 def desk(daemon: Daemon, tmp_path: Path) -> Daemon:
-    if not AXE.exists():
-        pytest.fail(f"axe-core is missing: run `make {AXE.relative_to(ROOT)}` (npm install --prefix tests/.axe axe-core)")
+    axe_source()  # installed, or the test stops here
     daemon.channels = [
         {"name": "chat", "type": "spool", "inbox_dir": str(tmp_path / "in"), "outbox_dir": str(tmp_path / "out"), "poll_interval": 0.1}
     ]
@@ -65,19 +64,6 @@ async def signed_in(browser: Any, node: Daemon, *, locale: str, width: int) -> A
     await page.locator("form[action='/login'] button[type=submit]").click()
     await page.wait_for_url(f"{node.url}/")
     return page
-
-
-async def axe_violations(page: Any) -> list[str]:
-    """Serious and critical axe-core findings on the page (its source evaluated in the page:
-    the CSP refuses an injected script tag)."""
-    if not await page.evaluate("typeof window.axe !== 'undefined'"):
-        await page.evaluate(AXE.read_text())
-    results = await page.evaluate("axe.run(document, { resultTypes: ['violations'] })")
-    return [
-        f"{page.url}: {v['id']} ({v['impact']}) {[n['target'] for n in v['nodes']][:3]}"
-        for v in results["violations"]
-        if v["impact"] in ("serious", "critical")
-    ]
 
 
 async def page_width(page: Any) -> int:

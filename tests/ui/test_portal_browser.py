@@ -2,7 +2,7 @@
 page fits without a horizontal scroll, works with the keyboard, and axe-core finds no
 serious or critical violation. FRONTDESK_SCREENSHOTS=1 saves each page.
 
-axe-core is read from tests/ui/node_modules (`npm install` in tests/ui) or AXE_CORE_JS;
+axe-core is read from tests/ui/node_modules (tests/fixtures/axe.py);
 CSP blocks inline scripts on the portal, so its source is evaluated, not injected."""
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from inbox.runtime.provision import provision_request_types
 from inbox.runtime.services import Services
 from inbox.store.models import Conversation, Team
 from routing.request_types import RequestTypeSpec
+from tests.fixtures.axe import axe_source, axe_violations
 from tests.fixtures.browser import browser  # noqa: F401
 from tests.fixtures.databases import clone_sqlite
 from tests.fixtures.inbox import add_channel, inbound, make_config
@@ -34,8 +35,6 @@ pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "screenshots" if os.environ.get("FRONTDESK_SCREENSHOTS") else None
-AXE = Path(os.environ.get("AXE_CORE_JS", str(ROOT / "tests" / "ui" / "node_modules" / "axe-core" / "axe.min.js")))
-AXE_SOURCE = AXE.read_text() if AXE.exists() else None
 
 
 class Node:
@@ -78,14 +77,7 @@ async def check(page: Any, name: str, lang: str) -> None:
     viewport = page.viewport_size["width"]
     assert width <= viewport, f"{name} ({lang}) scrolls sideways at {viewport} px: {width}"
     if viewport == 390:
-        assert AXE_SOURCE is not None
-        await page.evaluate(AXE_SOURCE)
-        result = await page.evaluate("axe.run(document, {resultTypes: ['violations']})")
-        bad = [
-            (v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3])
-            for v in result["violations"]
-            if v["impact"] in ("serious", "critical")
-        ]
+        bad = await axe_violations(page)
         assert not bad, f"{name} ({lang}, {viewport} px): {bad}"
     if SHOTS is not None:
         SHOTS.mkdir(exist_ok=True)
@@ -93,8 +85,7 @@ async def check(page: Any, name: str, lang: str) -> None:
 
 
 async def test_portal_pages_fit_a_phone_are_accessible_and_work_with_the_keyboard(browser: Any, node: Node) -> None:
-    if AXE_SOURCE is None:
-        pytest.skip(f"axe-core is not installed ({AXE}); run `npm install` in tests/ui")
+    axe_source()  # installed, or the test stops here
     view = node.services.portal_url(node.contact_id)
     kinds = {k.spec.name: k.id for k in await node.services.db.query(portal_queries.request_types_in)}
     for width in (390, 1280):

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
+from tests.fixtures.axe import axe_violations
 from tests.fixtures.browser import ARGS, CHROMIUM
 from tests.fixtures.daemon import Daemon, wait_until
 from tests.fixtures.databases import clone_sqlite
@@ -24,7 +25,6 @@ from tests.ui.test_ui_browser import PASSWORD, SHOTS, drop
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
 
-AXE = Path(__file__).resolve().parent / "node_modules" / "axe-core" / "axe.min.js"
 LONG = "The printer on floor 3 prints blank pages. " * 60
 
 
@@ -76,15 +76,6 @@ async def page(chromium: Any, desk: Daemon) -> AsyncIterator[Any]:
     tab.conversation_url = tab.url  # type: ignore[attr-defined]
     yield tab
     await context.close()
-
-
-async def axe_violations(tab: Any) -> list[str]:
-    """Serious and critical axe-core violations on the page (its source evaluated: CSP blocks inline scripts)."""
-    require(AXE.exists(), f"axe-core missing: npm ci --prefix {AXE.parents[2]}")
-    if not await tab.evaluate("typeof window.axe !== 'undefined'"):
-        await tab.evaluate(AXE.read_text())
-    result = await tab.evaluate("axe.run(document, {resultTypes: ['violations']}).then(r => JSON.stringify(r.violations))")
-    return [f"{v['id']}: {[n['target'] for n in v['nodes']]}" for v in json.loads(result) if v["impact"] in ("serious", "critical")]
 
 
 async def shots(tab: Any, name: str) -> None:
