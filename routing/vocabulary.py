@@ -57,5 +57,10 @@ EventType = Literal[
     "quarantine.created",
     "sla.due_soon",
     "sla.breached",
+    "incident.suggested",
 ]
 EVENT_TYPES: tuple[EventType, ...] = get_args(EventType)
+
+# Surge detection's suggested major incidents (inbox.actions.surge).
+SuggestionStatus = Literal["open", "accepted", "dismissed"]
+SUGGESTION_STATUSES: tuple[SuggestionStatus, ...] = get_args(SuggestionStatus)

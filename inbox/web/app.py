@@ -17,7 +17,7 @@ from inbox.errors import DomainError
 from inbox.pipeline.widget_store import WidgetTranscripts
 from inbox.runtime.services import Services
 from inbox.store import migrate
-from inbox.web import help_center
+from inbox.web import help_center, status_page
 from inbox.web.api import (
     admin,
     attachments,
@@ -25,6 +25,7 @@ from inbox.web.api import (
     conversations,
     errors,
     events,
+    incident_suggestions,
     kb,
     macros,
     merges,
@@ -201,13 +202,28 @@ def create_app(services: Services) -> FrontdeskApp:
             )
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
-    for module in (conversations, merges, contacts, tickets, routing_admin, admin, events, attachments, kb, views, macros, webhooks):
+    for module in (
+        conversations,
+        merges,
+        contacts,
+        tickets,
+        routing_admin,
+        admin,
+        events,
+        attachments,
+        kb,
+        views,
+        macros,
+        webhooks,
+        incident_suggestions,
+    ):
         app.include_router(module.router)
     gateway, lookup = widget_gateway(services)
     app.state.widget_gateway = gateway  # the daemon stops its hub on shutdown
     app.include_router(build_router(gateway, lookup))
     ui.install(app)
     app.include_router(help_center.router)
+    app.include_router(status_page.router)
     app.add_middleware(BodyLimit, limit=services.config.server.max_request_bytes, upload_limit=services.config.server.max_upload_bytes)
     app.front_door = ChannelHooks(VisitorSockets(app.behind_front_door, gateway=gateway), services=services)
     return app
