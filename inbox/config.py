@@ -143,7 +143,7 @@ class SurgeConfig(_Strict):
     enabled: bool = True
     min_messages: int = Field(default=5, ge=2, le=100)
     window_minutes: float = Field(default=10.0, gt=0, le=24 * 60)
-    threshold: float = Field(default=0.25, gt=0, le=2)
+    threshold: float = Field(default=0.3, gt=0, le=2)
     name_boost: float = Field(default=0.25, ge=0, le=1)
     interval_seconds: float = Field(default=15.0, gt=0, le=3600)  # how often the worker looks
     max_window_messages: int = Field(default=500, ge=10, le=5000)  # the newest ones, when more arrive

@@ -7,8 +7,11 @@ The method, step by step (all on the CPU, no model, no external service):
    one-letter words, then stem lightly: a few plural/verb suffixes are cut (-ing, -ed,
    -es, -s; -ando, -iendo, -ción...) and every word is cut to its first 6 letters, so
    "payments", "payment" and "paymnt" mostly meet, as do "caído"/"caida"/"caidas".
-2. `vectors`: TF-IDF over the messages of the window only, with a smoothed idf
-   ``log((1 + n) / (1 + df)) + 1``; *symptom words* ("error", "down", "broken",
+2. `vectors`: TF-IDF over the messages of the window, with a smoothed idf
+   ``log((1 + n + B) / (1 + df)) + 1``: `B` (`BACKGROUND`) pseudo-messages that share
+   no word with any other stand for the ordinary traffic around the window, so a word
+   every message of a quiet window shares (the "login" of five login complaints) still
+   weighs more than the words each says differently; *symptom words* ("error", "down", "broken",
    "caído", "falla"...) say that something is wrong, not what, so their weight is
    multiplied by `SYMPTOM_WEIGHT`: two outages at once do not chain into one through
    them. Each vector is L2-normalised.
@@ -32,7 +35,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-DEFAULT_THRESHOLD = 0.25
+DEFAULT_THRESHOLD = 0.3
 DEFAULT_NAME_BOOST = 0.25
 
 STOP_WORDS = frozenset(
@@ -62,6 +65,7 @@ SYMPTOM_WORDS = frozenset(
     """.split()
 )
 SYMPTOM_WEIGHT = 0.35
+BACKGROUND = 20
 
 _SUFFIXES = ("aciones", "iendo", "ando", "acion", "ation", "cion", "ing", "ed", "es", "s")
 _WORD = re.compile(r"[a-z0-9]+")
@@ -104,9 +108,10 @@ def mentions(text_tokens: Iterable[str], names: Iterable[str]) -> set[str]:
 Vector = dict[str, float]
 
 
-def vectors(docs: Sequence[Sequence[str]]) -> list[Vector]:
-    """L2-normalised TF-IDF vectors of tokenised documents, the idf taken over `docs`."""
-    n = len(docs)
+def vectors(docs: Sequence[Sequence[str]], background: int = 0) -> list[Vector]:
+    """L2-normalised TF-IDF vectors of tokenised documents, the idf taken over `docs`
+    plus `background` documents that contain none of their words."""
+    n = len(docs) + background
     df: Counter[str] = Counter()
     for doc in docs:
         df.update(set(doc))
@@ -149,7 +154,7 @@ def similarity_matrix(items: Sequence[Item], names: Iterable[str], name_boost: f
     toks = [tokens(item.text) for item in items]
     names = list(names)
     named = [mentions(t, names) for t in toks]
-    vecs = vectors(toks)
+    vecs = vectors(toks, BACKGROUND)
     size = len(items)
     sims = [[0.0] * size for _ in range(size)]
     for i in range(size):
