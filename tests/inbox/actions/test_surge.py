@@ -133,3 +133,32 @@ async def test_dismiss_keeps_the_surge_out_and_bad_ids_are_404(api: Api) -> None
     assert (await api.client.get("/api/v1/incident-suggestions?cursor=%%%", headers=headers)).status_code == 400
     async with svc.db.read() as session:
         assert (await session.scalar(select(IncidentSuggestion.status).where(IncidentSuggestion.id == suggestion_id))) == "dismissed"
+
+
+async def test_banner_and_suggestions_page_accept_in_english_and_spanish(api: Api) -> None:
+    from tests.fixtures.signin import form_csrf, sign_in
+
+    svc = api.services
+    await add_service(api)
+    await add_agent(svc, "desk@example.com", password="correct horse battery")
+    assert (await sign_in(api.client, "desk@example.com", "correct horse battery")).status_code == 303
+    inbox = await api.client.get("/")
+    assert "surge-banner" not in inbox.text
+    await arrive(api, OUTAGE, "u")
+    [suggestion_id] = await surge.run_pass(svc.ctx, surge_settings(svc.config))
+    inbox = await api.client.get("/")
+    assert 'href="/incidents/suggestions"' in inbox.text and "Possible major incident" in inbox.text
+    page = await api.client.get("/incidents/suggestions")
+    assert page.status_code == 200 and "Customers mention Checkout" in page.text and page.text.count("/conversations/") == 5
+    es = await api.client.get("/incidents/suggestions", headers={"Accept-Language": "es"})
+    assert "Aceptar" in es.text and "Descartar" in es.text and "Los clientes mencionan Checkout" in es.text
+    forged = await api.client.post(f"/incidents/suggestions/{suggestion_id}/accept", data={"csrf": "nope"})
+    assert forged.status_code == 403
+    accepted = await api.client.post(f"/incidents/suggestions/{suggestion_id}/accept", data={"csrf": form_csrf(page.text)})
+    assert accepted.status_code == 303 and accepted.headers["location"].startswith("/tickets/")
+    ticket = await api.client.get(accepted.headers["location"])
+    assert ticket.status_code == 200 and "Surge: Checkout" in ticket.text
+    assert "surge-banner" not in (await api.client.get("/")).text
+    again = await api.client.post(f"/incidents/suggestions/{suggestion_id}/dismiss", data={"csrf": form_csrf(page.text)})
+    assert again.status_code == 409
+    assert (await api.client.post("/incidents/suggestions/777/accept", data={"csrf": form_csrf(page.text)})).status_code == 404
