@@ -128,6 +128,29 @@ class WebhooksConfig(_Strict):
         return self
 
 
+class StatusConfig(_Strict):
+    # The public status page (/status): its title, and the e-mail channel (by name) its
+    # confirmation and incident-update e-mails go out on (none: subscribing is off).
+    title: str = Field(default="Service status", min_length=1, max_length=120)
+    email_channel: str | None = None
+    # Show every service (true), or only the services someone subscribes to (false).
+    all_services: bool = False
+    confirm_hours: float = Field(default=48.0, gt=0, le=24 * 30)  # a confirmation link expires after this
+    subscribe_per_hour: int = Field(default=5, ge=1, le=1000)  # subscribe-form posts per client address
+
+
+class SurgeConfig(_Strict):
+    # Surge detection (routing/surge.py): this many similar messages from distinct
+    # conversations, not linked to an incident, within the window, become a suggestion.
+    enabled: bool = True
+    min_messages: int = Field(default=5, ge=2, le=100)
+    window_minutes: float = Field(default=10.0, gt=0, le=24 * 60)
+    threshold: float = Field(default=0.3, gt=0, le=2)
+    name_boost: float = Field(default=0.25, ge=0, le=1)
+    interval_seconds: float = Field(default=15.0, gt=0, le=3600)  # how often the worker looks
+    max_window_messages: int = Field(default=500, ge=10, le=5000)  # the newest ones, when more arrive
+
+
 class ClusterConfig(_Strict):
     # A channel's receiver moves to another worker node within about this long after
     # its node dies; the holder renews every third of it.
@@ -175,6 +198,8 @@ class Config(_Strict):
     outbox: OutboxConfig = OutboxConfig()
     cluster: ClusterConfig = ClusterConfig()
     webhooks: WebhooksConfig = WebhooksConfig()
+    status: StatusConfig = StatusConfig()
+    surge: SurgeConfig = SurgeConfig()
     channels: list[ChannelConfig] = []
     teams: list[TeamConfig] = []
     rules: list[RuleConfig] = []

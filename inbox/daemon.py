@@ -25,6 +25,7 @@ from inbox.pipeline.webhooks import WebhookWorker
 from inbox.runtime import provision
 from inbox.runtime.services import Services
 from inbox.runtime.sla_watch import SlaWatch
+from inbox.runtime.status_watch import StatusWatch
 from inbox.store import migrate
 from inbox.web.app import create_app
 
@@ -60,6 +61,7 @@ async def serve(config: Config, role: Role = "all") -> None:
         worker: OutboxWorker | None = None
         sla_watch: SlaWatch | None = None
         webhook_worker: WebhookWorker | None = None
+        status_watch: StatusWatch | None = None
         if role in ("all", "worker"):
             await services.channels.start_receivers()
             worker = OutboxWorker(
@@ -76,6 +78,8 @@ async def serve(config: Config, role: Role = "all") -> None:
             await sla_watch.start()
             webhook_worker = WebhookWorker(services.db, services.bus, services.secrets, config.webhooks)
             await webhook_worker.start()
+            status_watch = StatusWatch(services.ctx, config)
+            await status_watch.start()
         checkpoints = asyncio.create_task(services.db.checkpoints(), name="sqlite-checkpoints")
         server: uvicorn.Server | None = None
         server_task: asyncio.Task[None] | None = None
@@ -119,6 +123,8 @@ async def serve(config: Config, role: Role = "all") -> None:
             await worker.stop()
         if webhook_worker is not None:
             await webhook_worker.stop()
+        if status_watch is not None:
+            await status_watch.stop()
         unwatch()
         await cancel_task(checkpoints)
         await services.channels.stop()

@@ -77,5 +77,10 @@ EventType = Literal[
     "change.approval_requested",
     "change.approved",
     "change.rejected",
+    "incident.suggested",
 ]
 EVENT_TYPES: tuple[EventType, ...] = get_args(EventType)
+
+# Surge detection's suggested major incidents (inbox.actions.surge).
+SuggestionStatus = Literal["open", "accepted", "dismissed"]
+SUGGESTION_STATUSES: tuple[SuggestionStatus, ...] = get_args(SuggestionStatus)

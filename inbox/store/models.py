@@ -875,3 +875,61 @@ class ChangeFreeze(Base):
     ends_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     provisioned: Mapped[bool] = mapped_column(Boolean, default=False)  # from [[change_freezes]]: read-only
     created_at: Mapped[dt.datetime] = _created()
+
+
+# -- the public status page and surge detection (issue 21) ----------------------------
+
+
+class StatusSubscriber(Base):
+    """An e-mail address subscribed to the status page's incident updates. It counts once
+    `confirmed_at` is set (from the signed link of the confirmation e-mail); `token` is
+    its unsubscribe secret (random, in every e-mail's unsubscribe link)."""
+
+    __tablename__ = "status_subscriber"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)  # lower-case
+    language: Mapped[str] = mapped_column(String(2), default="en")
+    token: Mapped[str] = mapped_column(String(64), unique=True)
+    confirmed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[dt.datetime] = _created()
+
+
+class StatusNotice(Base):
+    """One status e-mail to one address (a confirmation, or a public incident update):
+    unique per subscriber and broadcast, so each update is e-mailed once. The message
+    row it became (its conversation is the address's status thread) carries the outbox
+    delivery."""
+
+    __tablename__ = "status_notice"
+    __table_args__ = (UniqueConstraint("subscriber_id", "broadcast_id", name="uq_status_notice"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("status_subscriber.id", ondelete="CASCADE"), index=True)
+    broadcast_id: Mapped[int | None] = mapped_column(ForeignKey("broadcast.id", ondelete="CASCADE"))  # None: the confirmation
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("message.id", ondelete="SET NULL"))
+    created_at: Mapped[dt.datetime] = _created()
+
+
+class IncidentSuggestion(Base):
+    """A surge of similar inbound messages, suggested as a major incident.
+
+    `status`: open → accepted (then `ticket_id` is the major incident) or dismissed.
+    `conversation_ids` are the conversations of the surge; `node_type`/`node_id`/`name`
+    the service or configuration item most of them name (none when they name none)."""
+
+    __tablename__ = "incident_suggestion"
+    __table_args__ = (Index("ix_incident_suggestion_status", "status", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    conversation_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
+    message_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
+    node_type: Mapped[str | None] = mapped_column(String(16))
+    node_id: Mapped[int | None] = mapped_column(BigInteger)
+    name: Mapped[str | None] = mapped_column(String(255))
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("ticket.id", ondelete="SET NULL"))
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("agent.id", ondelete="SET NULL"))
+    decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[dt.datetime] = _created()
+    updated_at: Mapped[dt.datetime] = _created()

@@ -17,7 +17,7 @@ from inbox.errors import DomainError
 from inbox.pipeline.widget_store import WidgetTranscripts
 from inbox.runtime.services import Services
 from inbox.store import migrate
-from inbox.web import api_docs, help_center, portal
+from inbox.web import api_docs, help_center, portal, status_page
 from inbox.web.api import (
     admin,
     attachments,
@@ -26,6 +26,7 @@ from inbox.web.api import (
     conversations,
     errors,
     events,
+    incident_suggestions,
     kb,
     macros,
     merges,
@@ -221,6 +222,7 @@ def create_app(services: Services) -> FrontdeskApp:
         webhooks,
         request_types,
         changes,
+        incident_suggestions,
     ):
         app.include_router(module.router)
     gateway, lookup = widget_gateway(services)
@@ -230,6 +232,7 @@ def create_app(services: Services) -> FrontdeskApp:
     ui.install(app)
     app.include_router(help_center.router)
     app.include_router(portal.router)
+    app.include_router(status_page.router)
     app.add_middleware(BodyLimit, limit=services.config.server.max_request_bytes, upload_limit=services.config.server.max_upload_bytes)
     app.front_door = ChannelHooks(VisitorSockets(app.behind_front_door, gateway=gateway), services=services)
     return app

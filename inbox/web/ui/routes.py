@@ -13,6 +13,7 @@ from inbox.actions.runner import Actor
 from inbox.auth import Principal
 from inbox.errors import DomainError
 from inbox.queries import notifications as notification_queries
+from inbox.queries import status as status_queries
 from inbox.runtime.presence import PresenceBoard
 from inbox.runtime.services import Services
 from inbox.sessions import COOKIE, SessionData, csrf_ok
@@ -34,6 +35,7 @@ class Page:
         self.lang = pick_language(who.language if who else None, request.headers.get("accept-language"), svc.config.server.language)
         self.t = translator(self.lang)
         self.unread_notifications: int | None = None  # the header's bell, on signed-in pages
+        self.open_suggestions: int = 0  # surge detection's banner, on signed-in pages
 
     def render(self, template: str, http_status: int = 200, **context: Any) -> HTMLResponse:
         context.update(
@@ -44,6 +46,7 @@ class Page:
             browser_session=self.session,
             path=self.request.url.path,
             unread_notifications=self.unread_notifications,
+            open_suggestions=self.open_suggestions,
         )
         response = TEMPLATES.TemplateResponse(self.request, template, context, status_code=http_status)
         response.headers["Content-Security-Policy"] = (
@@ -134,6 +137,7 @@ async def any_page(request: Request) -> Page:
 async def _with_bell(page: Page) -> Page:
     async with page.services.db.read() as session:
         page.unread_notifications = await notification_queries.unread_count(session, page.agent)
+        page.open_suggestions = await status_queries.open_suggestion_count(session)
     return page
 
 
@@ -182,6 +186,7 @@ def install(app: FastAPI) -> None:
         merge_pages,
         request_pages,
         session_pages,
+        surge_pages,
         views_pages,
         webhook_pages,
     )
@@ -212,5 +217,6 @@ def install(app: FastAPI) -> None:
         webhook_pages,
         request_pages,
         change_pages,
+        surge_pages,
     ):
         app.include_router(module.router)
