@@ -1,8 +1,7 @@
 """E-mail (and Slack) to an agent (an approval request), through the outbox like any reply.
 
-The outbox sends messages of conversations to a contact's address on a channel, so an agent
-written to by e-mail is a contact on the first enabled email channel, with one resolved
-conversation (`thread_key` "frontdesk:agent-mail") that collects what was sent to them:
+An e-mail to an agent is a notice (inbox/pipeline/notices.py) on the first enabled email
+channel, in one resolved thread (`thread_key` "frontdesk:agent-mail") that collects what was sent to them:
 it never shows in the open inbox, only its agent sees it (it holds their signed approval
 links; inbox/queries/conversations.visible_to), and the outbox retries it like any send.
 """
@@ -12,9 +11,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import cast
 
-from sqlalchemy import Connection, Table, insert, select
+from sqlalchemy import Connection, Table, select
 
 from inbox.pipeline.ingest import Feed
+from inbox.pipeline.notices import email_notice
 from inbox.pipeline.replies import Reply, queue_reply
 from inbox.store.db import insert_ids
 from inbox.store.models import Channel, Contact, ContactIdentity, Conversation
@@ -36,46 +36,24 @@ def queue_agent_email(
     conn: Connection, agent_id: int, email: str, name: str, subject: str, text: str, feed: Feed, now: dt.datetime
 ) -> int | None:
     """Queue an e-mail to an agent's address; the message id, or None without an email channel.
-    The conversation is assigned to the agent and only they see it (it holds signed links)."""
+    It is a notice (inbox/pipeline/notices.py) whose thread is assigned to the agent, and only
+    they see it (it holds signed links)."""
     channel_id = email_channel(conn)
     if channel_id is None:
         return None
-    address = email.lower()
-    contact_id = conn.scalar(
-        select(identities_t.c.contact_id).where(identities_t.c.channel_id == channel_id, identities_t.c.address == address)
+    return email_notice(
+        conn,
+        channel_id,
+        email.lower(),
+        thread_key=THREAD_KEY,
+        subject=subject,
+        text=text,
+        html=None,
+        feed=feed,
+        now=now,
+        name=name,
+        assignee_id=agent_id,
     )
-    if contact_id is None:
-        [contact_id] = insert_ids(conn, contacts_t, [{"name": name, "email": address, "tags": [], "created_at": now}])
-        conn.execute(insert(identities_t).values(contact_id=contact_id, channel_id=channel_id, address=address, created_at=now))
-    conversation_id = conn.scalar(
-        select(conversations_t.c.id).where(
-            conversations_t.c.channel_id == channel_id,
-            conversations_t.c.contact_id == contact_id,
-            conversations_t.c.thread_key == THREAD_KEY,
-        )
-    )
-    if conversation_id is None:
-        [conversation_id] = insert_ids(
-            conn,
-            conversations_t,
-            [
-                {
-                    "channel_id": channel_id,
-                    "contact_id": contact_id,
-                    "thread_key": THREAD_KEY,
-                    "subject": subject,
-                    "status": "resolved",
-                    "assignee_id": agent_id,
-                    "tags": [],
-                    "meta": {},
-                    "resolved_at": now,
-                    "last_message_at": now,
-                    "created_at": now,
-                    "updated_at": now,
-                }
-            ],
-        )
-    return queue_reply(conn, conversation_id, Reply(text=text, author_type="system", subject=subject), feed, now)
 
 
 def _own_conversation(conn: Connection, channel_id: int, contact_id: int, thread_key: str, subject: str, now: dt.datetime) -> int:

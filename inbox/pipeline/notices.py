@@ -35,12 +35,14 @@ def email_channel_id(conn: Connection, name: str | None) -> int | None:
     return conn.scalar(select(channels_t.c.id).where(channels_t.c.name == name, channels_t.c.type == "email"))
 
 
-def contact_for(conn: Connection, channel_id: int, address: str, now: dt.datetime, language: str | None = None) -> int:
+def contact_for(
+    conn: Connection, channel_id: int, address: str, now: dt.datetime, language: str | None = None, name: str | None = None
+) -> int:
     """The contact that has `address` on this channel, created (with its identity) when none."""
     found = conn.scalar(select(identities_t.c.contact_id).where(identities_t.c.channel_id == channel_id, identities_t.c.address == address))
     if found is not None:
         return int(found)
-    [contact_id] = insert_ids(conn, contacts_t, [{"email": address, "language": language, "tags": [], "created_at": now}])
+    [contact_id] = insert_ids(conn, contacts_t, [{"name": name, "email": address, "language": language, "tags": [], "created_at": now}])
     conn.execute(identities_t.insert().values(contact_id=contact_id, channel_id=channel_id, address=address, created_at=now))
     return contact_id
 
@@ -58,9 +60,12 @@ def email_notice(
     now: dt.datetime,
     language: str | None = None,
     meta: dict[str, object] | None = None,
+    name: str | None = None,
+    assignee_id: int | None = None,
 ) -> int:
-    """Queue one e-mail to `address` on the e-mail channel `channel_id`; returns the message id."""
-    contact_id = contact_for(conn, channel_id, address, now, language)
+    """Queue one e-mail to `address` on the e-mail channel `channel_id`; returns the message id.
+    With `assignee_id` the notice thread is that agent's (their own mail: only they see it)."""
+    contact_id = contact_for(conn, channel_id, address, now, language, name)
     conversation_id = conn.scalar(
         select(conversations_t.c.id)
         .where(
@@ -83,6 +88,7 @@ def email_notice(
                     "subject": subject,
                     "status": "resolved",
                     "resolved_at": now,
+                    "assignee_id": assignee_id,
                     "tags": [],
                     "meta": {"notice": dict(meta or {})},
                     "last_message_at": now,
