@@ -18,6 +18,7 @@ from typing import Any, Literal
 import uvicorn
 
 from channels.base import cancel_task
+from inbox.actions import services as service_actions
 from inbox.config import Config
 from inbox.pipeline.outbox import OutboxWorker
 from inbox.pipeline.webhooks import WebhookWorker
@@ -72,6 +73,10 @@ async def serve(config: Config, role: Role = "all") -> None:
             await sla_watch.start()
             webhook_worker = WebhookWorker(services.db, services.bus, services.secrets, config.webhooks)
             await webhook_worker.start()
+            # A broadcast a crash left half-written continues: every recipient, once.
+            resumed = await service_actions.resume_broadcasts(services.ctx)
+            if resumed:
+                log.info("resumed %d incomplete broadcast(s)", resumed)
         checkpoints = asyncio.create_task(services.db.checkpoints(), name="sqlite-checkpoints")
         server: uvicorn.Server | None = None
         server_task: asyncio.Task[None] | None = None

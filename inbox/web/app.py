@@ -33,6 +33,7 @@ from inbox.web.api import (
     views,
     webhooks,
 )
+from inbox.web.api import services as services_api
 from inbox.web.api.hooks import ChannelHooks
 from inbox.web.errors import ApiError
 from inbox.web.ratelimit import RateLimiter
@@ -201,7 +202,21 @@ def create_app(services: Services) -> FrontdeskApp:
             )
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
-    for module in (conversations, merges, contacts, tickets, routing_admin, admin, events, attachments, kb, views, macros, webhooks):
+    for module in (
+        conversations,
+        merges,
+        contacts,
+        tickets,
+        routing_admin,
+        admin,
+        events,
+        attachments,
+        kb,
+        views,
+        macros,
+        webhooks,
+        services_api,
+    ):
         app.include_router(module.router)
     gateway, lookup = widget_gateway(services)
     app.state.widget_gateway = gateway  # the daemon stops its hub on shutdown

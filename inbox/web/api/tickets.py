@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from inbox.actions import tickets as actions
 from inbox.actions.runner import Actor
 from inbox.queries import tickets as queries
+from inbox.queries.services import affected_names
 from inbox.store.models import Problem, Ticket
 from inbox.web import pagination
 from inbox.web.api.deps import BodyId, Id, Svc, Who
@@ -33,6 +34,9 @@ class TicketPatch(BaseModel):
     status: TicketStatus | None = None
     title: str | None = Field(default=None, max_length=998)
     problem_id: BodyId | None = None
+    affected: list[Annotated[str, Field(min_length=1, max_length=255)]] | None = Field(
+        default=None, max_length=100, description="the services / configuration items it affects (replaces the list)"
+    )
 
 
 class ChildrenIn(BaseModel):
@@ -101,7 +105,9 @@ async def _ticket(svc: Svc, who: Who, ticket_id: int) -> dict[str, Any]:
         ticket = await queries.get_visible_ticket(session, who, ticket_id)
         if ticket is None:
             raise not_found("ticket")
-        return ticket_json(ticket, [c.id for c in await queries.children_of(session, ticket_id)])
+        out = ticket_json(ticket, [c.id for c in await queries.children_of(session, ticket_id)])
+        out["affected"] = (await session.run_sync(lambda s: affected_names(s, [ticket_id])))[ticket_id]
+        return out
 
 
 @router.post("/conversations/{conversation_id}/ticket", status_code=201)
@@ -144,7 +150,8 @@ async def get_ticket(svc: Svc, who: Who, ticket_id: Id) -> dict[str, Any]:
 
 @router.patch("/tickets/{ticket_id}")
 async def patch_ticket(svc: Svc, who: Who, ticket_id: Id, body: TicketPatch) -> dict[str, Any]:
-    changes = actions.TicketChanges(status=body.status, title=body.title, problem_id=body.problem_id)
+    affected = tuple(body.affected) if body.affected is not None else None
+    changes = actions.TicketChanges(status=body.status, title=body.title, problem_id=body.problem_id, affected=affected)
     await actions.update_ticket(svc.ctx, Actor.of(who), ticket_id, changes)
     return await _ticket(svc, who, ticket_id)
 
