@@ -47,6 +47,7 @@ async def serve(config: Config, role: Role = "all") -> None:
         await _check_schema(services)
         await services.channels.provision(config.channels)
         await provision.provision_teams_and_rules(services.db, config)
+        await provision.provision_service_desk(services.db, config)
         link = await provision.bootstrap_admin(services.db, config)
         if link:
             email = provision.first_admin_email(config.server.public_url)

@@ -22,7 +22,7 @@ from inbox.store.models import (
     Service,
     Team,
 )
-from tests.fixtures.inbox import Api, add_agent, add_channel, inbound
+from tests.fixtures.inbox import Api, add_agent, add_channel, inbound, make_config
 
 
 async def _post(api: Api, path: str, body: dict[str, Any], status: int = 201, token: str | None = None) -> dict[str, Any]:
@@ -244,3 +244,38 @@ async def test_hidden_tickets_stay_404_and_a_crash_between_batches_resumes(api: 
         assert len(per_contact) == len(contacts) and {n for _, n in per_contact} == {1}
         messages = await session.scalar(select(func.count(func.distinct(BroadcastRecipient.message_id))))
         assert messages == len(contacts)
+
+
+async def test_config_file_provisions_read_only_services_and_items(api: Api, db_url: str) -> None:
+    from inbox.config import ConfigError
+    from inbox.runtime.provision import provision_service_desk
+
+    headers = api.auth(api.admin_token)
+    await _post(api, "/api/v1/services", {"name": "Portal"})  # made in the UI: left alone
+    services = [
+        {"name": "Mail", "criticality": "high", "depends_on": ["mx-1", "Portal", "ghost"]},
+        {"name": "Old", "description": "goes"},
+    ]
+    items = [{"name": "mx-1", "kind": "server", "service": "Mail", "attributes": {"ip": "10.0.0.1"}}]
+    await provision_service_desk(api.services.db, make_config(db_url, services=services, config_items=items))
+    listed = {s["name"]: s for s in (await api.client.get("/api/v1/services", headers=headers)).json()["items"]}
+    # "ghost" names nothing: skipped with a warning; the rest is provisioned.
+    assert listed["Mail"]["provisioned"] and listed["Mail"]["criticality"] == "high" and "Portal" in listed["Mail"]["depends_on"]
+    assert not listed["Portal"]["provisioned"] and listed["Old"]["provisioned"]
+    mx = (await api.client.get("/api/v1/config-items", headers=headers)).json()["items"][0]
+    assert (mx["name"], mx["service"], mx["provisioned"], mx["attributes"]) == ("mx-1", "Mail", True, {"ip": "10.0.0.1"})
+    refused = await api.client.patch(f"/api/v1/services/{listed['Mail']['id']}", json={"criticality": "low"}, headers=headers)
+    assert refused.status_code == 409 and refused.json()["error"]["code"] == "provisioned"
+    assert (await api.client.patch(f"/api/v1/config-items/{mx['id']}", json={"kind": "other"}, headers=headers)).status_code == 409
+    # The next start: Old is gone from the file, so from the store; Mail changes.
+    await provision_service_desk(
+        api.services.db, make_config(db_url, services=[{"name": "Mail", "criticality": "low"}], config_items=items)
+    )
+    listed = {s["name"]: s for s in (await api.client.get("/api/v1/services", headers=headers)).json()["items"]}
+    assert set(listed) == {"Mail", "Portal"} and listed["Mail"]["criticality"] == "low" and listed["Mail"]["depends_on"] == []
+    try:
+        make_config(db_url, services=[{"name": "A"}], config_items=[{"name": "A"}, {"name": "b", "service": "nope"}])
+    except ConfigError as exc:
+        assert "'A' is used twice" in str(exc) and "config_items[1].service" in str(exc)
+    else:
+        raise AssertionError("a duplicate name must be refused")
