@@ -6,6 +6,7 @@ only what the agent may see.
 
 from __future__ import annotations
 
+import secrets
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
@@ -19,6 +20,7 @@ from inbox.store.models import Problem, utcnow
 from inbox.web.ids import Id, parse_id
 from inbox.web.ui.conversation_pages import not_found, refused
 from inbox.web.ui.routes import AgentForm, AgentPage, Page
+from inbox.web.ui.service_pages import incident_context
 from routing.priority import incident_priority
 from routing.vocabulary import LEVELS, PROBLEM_STATUSES, TICKET_STATUSES
 
@@ -59,6 +61,7 @@ async def ticket_page(request: Request, page: AgentPage, ticket_id: Id) -> Respo
             return not_found(page)
         children = await queries.children_of(session, ticket_id)
         problems = list((await session.scalars(select(Problem).order_by(Problem.id.desc()).limit(100))).all())
+    desk = await page.services.db.query(lambda s: incident_context(s, ticket_id)) if ticket.kind == "incident" else {}
     error = request.query_params.get("error", "")
     return page.render(
         "ui/ticket.html",
@@ -70,6 +73,8 @@ async def ticket_page(request: Request, page: AgentPage, ticket_id: Id) -> Respo
         levels=LEVELS,
         now=utcnow(),
         error=error,
+        broadcast_key=secrets.token_hex(16),
+        **desk,
     )
 
 

@@ -179,6 +179,7 @@ def install(app: FastAPI) -> None:
         kb_pages,
         macro_pages,
         merge_pages,
+        service_pages,
         session_pages,
         views_pages,
         webhook_pages,
@@ -201,5 +202,6 @@ def install(app: FastAPI) -> None:
         desk_pages,
         dashboard,
         webhook_pages,
+        service_pages,
     ):
         app.include_router(module.router)
