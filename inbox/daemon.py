@@ -58,6 +58,7 @@ async def serve(config: Config, role: Role = "all") -> None:
         unwatch = services.channels.watch(services.bus, services.wanted_channels)
         worker: OutboxWorker | None = None
         sla_watch: SlaWatch | None = None
+        resuming: asyncio.Task[None] | None = None
         webhook_worker: WebhookWorker | None = None
         if role in ("all", "worker"):
             await services.channels.start_receivers()
@@ -74,10 +75,9 @@ async def serve(config: Config, role: Role = "all") -> None:
             await sla_watch.start()
             webhook_worker = WebhookWorker(services.db, services.bus, services.secrets, config.webhooks)
             await webhook_worker.start()
-            # A broadcast a crash left half-written continues: every recipient, once.
-            resumed = await service_actions.resume_broadcasts(services.ctx)
-            if resumed:
-                log.info("resumed %d incomplete broadcast(s)", resumed)
+            # A broadcast a crash left half-written continues (every recipient, once), while
+            # the node already serves.
+            resuming = asyncio.create_task(_resume_broadcasts(services), name="resume-broadcasts")
         checkpoints = asyncio.create_task(services.db.checkpoints(), name="sqlite-checkpoints")
         server: uvicorn.Server | None = None
         server_task: asyncio.Task[None] | None = None
@@ -117,6 +117,8 @@ async def serve(config: Config, role: Role = "all") -> None:
             await app.state.widget_gateway.hub.stop()
         if sla_watch is not None:
             await sla_watch.stop()
+        if resuming is not None:
+            await cancel_task(resuming)
         if worker is not None:
             await worker.stop()
         if webhook_worker is not None:
@@ -129,6 +131,16 @@ async def serve(config: Config, role: Role = "all") -> None:
     finally:
         await services.bus.stop()
         await services.db.dispose()
+
+
+async def _resume_broadcasts(services: Services) -> None:
+    try:
+        resumed = await service_actions.resume_broadcasts(services.ctx)
+    except Exception:
+        log.exception("resuming incomplete broadcasts failed; the next start tries again")
+        return
+    if resumed:
+        log.info("resumed %d incomplete broadcast(s)", resumed)
 
 
 def _event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:

@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, func, insert, select
 
 from inbox.actions.runner import Actor, Context, Tx, perform
 from inbox.errors import Conflict, Forbidden, Invalid, NotFound
@@ -490,9 +490,10 @@ def _batch(tx: Tx, broadcast_id: int) -> bool:
     batch = people[:BATCH]
     reply = Reply(text=b.text, html=render_markdown(b.text), agent_id=b.agent_id, meta={"broadcast_id": b.id})
     email = tx.session.scalar(select(Channel.id).where(Channel.type == "email", Channel.enabled.is_(True)).order_by(Channel.id))
+    latest = _latest_inbound(tx, [p.contact_id for p in batch])
     sent = skipped = 0
     for person in batch:
-        conversation_id = _conversation_for(tx, person.contact_id, email, b)
+        conversation_id = _conversation_for(tx, person.contact_id, latest.get(person.contact_id), email, b)
         message_id = channel_id = None
         if conversation_id is not None:
             message_id = queue_reply(tx.conn, conversation_id, reply, tx.feed, tx.now)
@@ -511,17 +512,26 @@ def _batch(tx: Tx, broadcast_id: int) -> bool:
     return complete
 
 
-def _conversation_for(tx: Tx, contact_id: int, email_channel: int | None, b: Broadcast) -> int | None:
-    """The customer's latest conversation on the channel they last wrote on; else a new email
-    conversation (when they have an address and there is an email channel); else None."""
-    latest = tx.conn.execute(
-        select(Message.conversation_id, Message.channel_id)
-        .where(Message.contact_id == contact_id, Message.direction == "in")
-        .order_by(Message.id.desc())
-        .limit(1)
-    ).first()
+def _latest_inbound(tx: Tx, contact_ids: Sequence[int]) -> dict[int, int]:
+    """The conversation of each contact's latest message (for a batch, in two queries)."""
+    if not contact_ids:
+        return {}
+    newest = tx.conn.execute(
+        select(func.max(Message.id)).where(Message.contact_id.in_(contact_ids), Message.direction == "in").group_by(Message.contact_id)
+    ).scalars()
+    ids = [i for i in newest if i is not None]
+    if not ids:
+        return {}
+    rows = tx.conn.execute(select(Message.contact_id, Message.conversation_id).where(Message.id.in_(ids)))
+    return {int(c): int(v) for c, v in rows if c is not None}
+
+
+def _conversation_for(tx: Tx, contact_id: int, latest: int | None, email_channel: int | None, b: Broadcast) -> int | None:
+    """The conversation of the customer's latest message (so on the channel they last wrote
+    on); else their email conversation, a new one if need be (when they have an address and
+    there is an email channel); else None."""
     if latest is not None:
-        conversation_id = latest.conversation_id
+        conversation_id = latest
         for _ in range(10):  # a merged conversation's messages live on in the one it joined
             merged = tx.conn.scalar(select(Conversation.merged_into_id).where(Conversation.id == conversation_id))
             if merged is None:
