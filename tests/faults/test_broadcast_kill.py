@@ -36,6 +36,7 @@ async def seed(node: Daemon) -> int:
     """The customers, the graph and the incident, written through the actions; the ticket id."""
     svc = Services.build(config_module.load(str(node.config_path), node._env()))
     try:
+        await svc.channels.provision(svc.config.channels)  # as a start does
         async with svc.db.read() as session:
             refs = {c.name: ChannelRef(c.id, c.name, c.type) for c in await session.scalars(select(Channel))}
         spool = [inbound(f"s{i}", sender=f"user{i}@example.com", text="down?", thread_key=f"t{i}") for i in range(SPOOL)]
@@ -84,8 +85,6 @@ def test_sigkill_mid_broadcast_misses_and_doubles_no_one(daemon: Daemon, tmp_pat
     daemon.channels = [spool_channel(tmp_path), {"name": "website", "type": "widget", "allowed_origins": []}]
     token = daemon.admin_token()
     headers = {"Authorization": f"Bearer {token}"}
-    daemon.start()  # provisions the channels
-    daemon.stop()
     ticket_id = asyncio.run(seed(daemon))
     daemon.start()
 
