@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select, update
 
 from inbox.actions import services as actions
@@ -198,12 +199,13 @@ async def _chat_conversation(api: Api, contact_id: int) -> int:
         return found
 
 
-async def test_hidden_tickets_stay_404_and_a_crash_between_batches_resumes(api: Api) -> None:
+async def test_hidden_tickets_stay_404_and_a_crash_between_batches_resumes(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(actions, "BATCH", 5)  # small batches: the same code, fewer customers
     headers = api.auth(api.admin_token)
     ids = await _graph(api)
     mail = await add_channel(api.services, "mail", "email")
     results = await api.services.ingestor.ingest(
-        mail, [inbound(f"<m{i}@x>", sender=f"c{i}@example.com") for i in range(actions.BATCH + 30)]
+        mail, [inbound(f"<m{i}@x>", sender=f"c{i}@example.com") for i in range(actions.BATCH * 2 + 3)]
     )
     async with api.services.db.transaction() as session:
         team = Team(name="secret")
