@@ -191,6 +191,26 @@ class ChangeFreezeConfig(_Strict):
         return self
 
 
+class ServiceConfig(_Strict):
+    """A `[[services]]` entry: a business service, provisioned read-only."""
+
+    name: str = Field(min_length=1, max_length=255)
+    description: str = Field(default="", max_length=10_000)
+    criticality: Literal["high", "medium", "low"] = "medium"
+    team: str | None = Field(default=None, max_length=255)
+    depends_on: list[str] = Field(default_factory=list, max_length=100)
+
+
+class ConfigItemConfig(_Strict):
+    """A `[[config_items]]` entry: a configuration item, provisioned read-only."""
+
+    name: str = Field(min_length=1, max_length=255)
+    kind: Literal["application", "server", "database", "network", "saas", "other"] = "other"
+    service: str | None = Field(default=None, max_length=255)
+    depends_on: list[str] = Field(default_factory=list, max_length=100)
+    attributes: dict[str, str | int | float | bool] = Field(default_factory=dict, max_length=50)
+
+
 class Config(_Strict):
     server: ServerConfig
     database: DatabaseConfig = DatabaseConfig()
@@ -208,6 +228,8 @@ class Config(_Strict):
     portal: PortalConfig = PortalConfig()
     request_types: list[RequestTypeSpec] = []
     change_freezes: list[ChangeFreezeConfig] = []
+    services: list[ServiceConfig] = []
+    config_items: list[ConfigItemConfig] = []
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["json", "text"] = "text"
 
@@ -318,6 +340,13 @@ def _check_references(config: Config, channel_models: list[ChannelConfig]) -> li
         business_hours=config.business_hours,
         templates=sorted(NotificationTemplates().names),
     )
+    graph_names = [s.name for s in config.services] + [c.name for c in config.config_items]
+    for dup in sorted({n for n in graph_names if graph_names.count(n) > 1}):
+        problems.append(f"services/config_items: the name {dup!r} is used twice; names are unique across both")
+    service_names = {s.name for s in config.services}
+    for i, item in enumerate(config.config_items):
+        if item.service is not None and item.service not in service_names:
+            problems.append(f"config_items[{i}].service: {item.service!r} is not a [[services]] entry in this file")
     names = {c.name for c in channel_models}
     for i, channel in enumerate(channel_models):
         for key, other in channel.channels_named().items():

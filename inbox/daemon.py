@@ -19,6 +19,7 @@ import uvicorn
 
 from channels.base import cancel_task
 from inbox.actions import changes as change_actions
+from inbox.actions import services as service_actions
 from inbox.config import Config
 from inbox.pipeline.outbox import OutboxWorker
 from inbox.pipeline.webhooks import WebhookWorker
@@ -50,6 +51,7 @@ async def serve(config: Config, role: Role = "all") -> None:
         await provision.provision_teams_and_rules(services.db, config)
         await provision.provision_request_types(services.db, config)
         await change_actions.provision_freezes(services.ctx, [(f.name, f.start, f.end) for f in config.change_freezes])
+        await provision.provision_service_desk(services.db, config)
         link = await provision.bootstrap_admin(services.db, config)
         if link:
             email = provision.first_admin_email(config.server.public_url)
@@ -60,6 +62,7 @@ async def serve(config: Config, role: Role = "all") -> None:
         unwatch = services.channels.watch(services.bus, services.wanted_channels)
         worker: OutboxWorker | None = None
         sla_watch: SlaWatch | None = None
+        resuming: asyncio.Task[None] | None = None
         webhook_worker: WebhookWorker | None = None
         status_watch: StatusWatch | None = None
         if role in ("all", "worker"):
@@ -80,6 +83,9 @@ async def serve(config: Config, role: Role = "all") -> None:
             await webhook_worker.start()
             status_watch = StatusWatch(services.ctx, config)
             await status_watch.start()
+            # A broadcast a crash left half-written continues (every recipient, once), while
+            # the node already serves.
+            resuming = asyncio.create_task(_resume_broadcasts(services), name="resume-broadcasts")
         checkpoints = asyncio.create_task(services.db.checkpoints(), name="sqlite-checkpoints")
         server: uvicorn.Server | None = None
         server_task: asyncio.Task[None] | None = None
@@ -119,6 +125,8 @@ async def serve(config: Config, role: Role = "all") -> None:
             await app.state.widget_gateway.hub.stop()
         if sla_watch is not None:
             await sla_watch.stop()
+        if resuming is not None:
+            await cancel_task(resuming)
         if worker is not None:
             await worker.stop()
         if webhook_worker is not None:
@@ -133,6 +141,16 @@ async def serve(config: Config, role: Role = "all") -> None:
     finally:
         await services.bus.stop()
         await services.db.dispose()
+
+
+async def _resume_broadcasts(services: Services) -> None:
+    try:
+        resumed = await service_actions.resume_broadcasts(services.ctx)
+    except Exception:
+        log.exception("resuming incomplete broadcasts failed; the next start tries again")
+        return
+    if resumed:
+        log.info("resumed %d incomplete broadcast(s)", resumed)
 
 
 def _event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:

@@ -84,3 +84,9 @@ EVENT_TYPES: tuple[EventType, ...] = get_args(EventType)
 # Surge detection's suggested major incidents (inbox.actions.surge).
 SuggestionStatus = Literal["open", "accepted", "dismissed"]
 SUGGESTION_STATUSES: tuple[SuggestionStatus, ...] = get_args(SuggestionStatus)
+# The service desk (issue 21): services' criticality is a Level; what a configuration item is;
+# whom a broadcast reaches.
+ConfigItemKind = Literal["application", "server", "database", "network", "saas", "other"]
+CONFIG_ITEM_KINDS: tuple[ConfigItemKind, ...] = get_args(ConfigItemKind)
+BroadcastAudience = Literal["affected", "children"]
+BROADCAST_AUDIENCES: tuple[BroadcastAudience, ...] = get_args(BroadcastAudience)

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import select
 
 from inbox.actions.runner import Actor, Context, Tx, perform
+from inbox.actions.services import set_affected
 from inbox.errors import Invalid, NotFound
 from inbox.pipeline import tickets as store
 from inbox.queries.conversations import find_visible
@@ -100,6 +101,7 @@ class TicketChanges:
     title: str | None = None
     problem_id: int | None = None  # link the incident to this problem
     children: tuple[int, ...] = ()  # make these incidents children of this major incident
+    affected: tuple[str, ...] | None = None  # the services / configuration items it affects (exactly these)
 
 
 async def update_ticket(ctx: Context, actor: Actor, ticket_id: int, changes: TicketChanges) -> None:
@@ -129,6 +131,15 @@ async def update_ticket(ctx: Context, actor: Actor, ticket_id: int, changes: Tic
         if children:
             store.link_children(tx.conn, ticket_id, list(children), tx.feed)
             done["children"] = list(children)
+        if changes.affected is not None:
+            affected = set_affected(tx, ticket_id, changes.affected)
+            if affected is not None:
+                done["affected"] = affected
+                tx.event(
+                    "ticket.updated",
+                    {"ticket_id": ticket_id, "number": ticket.number, "changes": {"affected": affected}},
+                    ticket.conversation_id,
+                )
         if done:
             tx.audit("ticket.update", f"ticket:{ticket_id}", done)
 

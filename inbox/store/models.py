@@ -706,7 +706,10 @@ class Broadcast(Base):
     contacts of its child incidents). A public one is also an update on the status page."""
 
     __tablename__ = "broadcast"
-    __table_args__ = (Index("ix_broadcast_ticket", "ticket_id", "id"),)
+    __table_args__ = (
+        Index("ix_broadcast_ticket", "ticket_id", "id"),
+        Index("uq_broadcast_key", "ticket_id", "idempotency_key", unique=True),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     ticket_id: Mapped[int] = mapped_column(ForeignKey("ticket.id", ondelete="CASCADE"))
@@ -715,6 +718,9 @@ class Broadcast(Base):
     public: Mapped[bool] = mapped_column(Boolean, default=True)
     agent_id: Mapped[int | None] = mapped_column(ForeignKey("agent.id", ondelete="SET NULL"))
     created_at: Mapped[dt.datetime] = _created()
+    # Service items (0013): set once every recipient is written; until then the broadcast resumes.
+    completed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    idempotency_key: Mapped[str | None] = mapped_column(String(128))
 
 
 class BroadcastRecipient(Base):

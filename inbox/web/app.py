@@ -36,6 +36,7 @@ from inbox.web.api import (
     views,
     webhooks,
 )
+from inbox.web.api import services as services_api
 from inbox.web.api.hooks import ChannelHooks
 from inbox.web.errors import ApiError
 from inbox.web.ratelimit import RateLimiter
@@ -223,6 +224,7 @@ def create_app(services: Services) -> FrontdeskApp:
         request_types,
         changes,
         incident_suggestions,
+        services_api,
     ):
         app.include_router(module.router)
     gateway, lookup = widget_gateway(services)

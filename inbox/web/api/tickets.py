@@ -12,6 +12,7 @@ from inbox.actions.runner import Actor
 from inbox.queries import changes as change_queries
 from inbox.queries import tickets as queries
 from inbox.queries.portal import request_shape, ticket_fields
+from inbox.queries.services import affected_names
 from inbox.store.models import Problem, Ticket, TicketRequest, utcnow
 from inbox.web import pagination
 from inbox.web.api.deps import BodyId, Id, Svc, Who
@@ -36,6 +37,9 @@ class TicketPatch(BaseModel):
     status: TicketStatus | None = None
     title: str | None = Field(default=None, max_length=998)
     problem_id: BodyId | None = None
+    affected: list[Annotated[str, Field(min_length=1, max_length=255)]] | None = Field(
+        default=None, max_length=100, description="the services / configuration items it affects (replaces the list)"
+    )
 
 
 class ChildrenIn(BaseModel):
@@ -111,6 +115,7 @@ async def _ticket(svc: Svc, who: Who, ticket_id: int) -> dict[str, Any]:
         shaped["suspected_changes"] = (
             await change_queries.suspected_changes(session, ticket_id, utcnow()) if ticket.kind == "incident" else []
         )
+        shaped["affected"] = (await session.run_sync(lambda s: affected_names(s, [ticket_id])))[ticket_id]
         return shaped
 
 
@@ -156,7 +161,8 @@ async def get_ticket(svc: Svc, who: Who, ticket_id: Id) -> dict[str, Any]:
 
 @router.patch("/tickets/{ticket_id}")
 async def patch_ticket(svc: Svc, who: Who, ticket_id: Id, body: TicketPatch) -> dict[str, Any]:
-    changes = actions.TicketChanges(status=body.status, title=body.title, problem_id=body.problem_id)
+    affected = tuple(body.affected) if body.affected is not None else None
+    changes = actions.TicketChanges(status=body.status, title=body.title, problem_id=body.problem_id, affected=affected)
     await actions.update_ticket(svc.ctx, Actor.of(who), ticket_id, changes)
     return await _ticket(svc, who, ticket_id)
 

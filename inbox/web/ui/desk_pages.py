@@ -6,6 +6,7 @@ only what the agent may see.
 
 from __future__ import annotations
 
+import secrets
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
@@ -21,6 +22,7 @@ from inbox.store.models import Problem, utcnow
 from inbox.web.ids import Id, parse_id
 from inbox.web.ui.conversation_pages import not_found, refused, timeline
 from inbox.web.ui.routes import AgentForm, AgentPage, Page
+from inbox.web.ui.service_pages import incident_context
 from routing.priority import incident_priority
 from routing.vocabulary import LEVELS, PROBLEM_STATUSES, TICKET_STATUSES
 
@@ -65,6 +67,7 @@ async def ticket_page(request: Request, page: AgentPage, ticket_id: Id) -> Respo
         suspected = await change_queries.suspected_changes(session, ticket_id, utcnow()) if ticket.kind == "incident" else []
         # The conversation's thread, as on its page (read only here).
         thread = [m for m in await timeline(session, ticket.conversation_id) if m["kind"] == "message"] if ticket.conversation_id else []
+    desk = await page.services.db.query(lambda s: incident_context(s, ticket_id)) if ticket.kind == "incident" else {}
     error = request.query_params.get("error", "")
     return page.render(
         "ui/ticket.html",
@@ -80,6 +83,8 @@ async def ticket_page(request: Request, page: AgentPage, ticket_id: Id) -> Respo
         req=req,
         labels=labels,
         suspected_changes=suspected,
+        broadcast_key=secrets.token_hex(16),
+        **desk,
     )
 
 

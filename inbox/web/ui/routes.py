@@ -185,6 +185,7 @@ def install(app: FastAPI) -> None:
         macro_pages,
         merge_pages,
         request_pages,
+        service_pages,
         session_pages,
         surge_pages,
         views_pages,
@@ -218,5 +219,6 @@ def install(app: FastAPI) -> None:
         request_pages,
         change_pages,
         surge_pages,
+        service_pages,
     ):
         app.include_router(module.router)
