@@ -725,3 +725,17 @@ class BroadcastRecipient(Base):
     contact_id: Mapped[int] = mapped_column(ForeignKey("contact.id", ondelete="CASCADE"))
     channel_id: Mapped[int | None] = mapped_column(ForeignKey("channel.id", ondelete="SET NULL"))
     message_id: Mapped[int | None] = mapped_column(ForeignKey("message.id", ondelete="SET NULL"))
+
+
+# -- organizations' e-mail domains (the agent's desk) ------------------------------------
+
+
+class OrganizationDomain(Base):
+    """One e-mail domain of an organization, unique across organizations: the ingest finds a
+    new contact's organization by the domain of its verified address in one look-up.
+    `Organization.domains` lists the same domains, in the order they were given."""
+
+    __tablename__ = "organization_domain"
+
+    domain: Mapped[str] = mapped_column(String(253), primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organization.id", ondelete="CASCADE"), index=True)
