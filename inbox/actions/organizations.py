@@ -113,9 +113,7 @@ def _join_verified(tx: Tx, org_id: int, domains: list[str]) -> list[int]:
     return ids
 
 
-async def create_organization(
-    ctx: Context, actor: Actor, name: str, domains: Sequence[str] = (), *, notes: str | None = None
-) -> int:
+async def create_organization(ctx: Context, actor: Actor, name: str, domains: Sequence[str] = (), *, notes: str | None = None) -> int:
     _admin(actor)
     name, cleaned, notes = _clean_name(name), clean_domains(domains), _clean_notes(notes)
 

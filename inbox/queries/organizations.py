@@ -17,7 +17,9 @@ async def list_organizations(session: AsyncSession, q: str, after_id: int | None
     query = select(Organization)
     q = q.strip()
     if q:
-        domain = exists().where(OrganizationDomain.organization_id == Organization.id, OrganizationDomain.domain.contains(q.lower(), autoescape=True))
+        domain = exists().where(
+            OrganizationDomain.organization_id == Organization.id, OrganizationDomain.domain.contains(q.lower(), autoescape=True)
+        )
         query = query.where(or_(Organization.name.icontains(q, autoescape=True), domain))
     if after_id is not None:
         query = query.where(Organization.id > after_id)
@@ -28,9 +30,11 @@ async def contact_counts(session: AsyncSession, ids: list[int]) -> dict[int, int
     if not ids:
         return {}
     rows = await session.execute(
-        select(Contact.organization_id, func.count()).where(Contact.organization_id.in_(ids), Contact.merged_into_id.is_(None)).group_by(Contact.organization_id)
+        select(Contact.organization_id, func.count())
+        .where(Contact.organization_id.in_(ids), Contact.merged_into_id.is_(None))
+        .group_by(Contact.organization_id)
     )
-    return {org: n for org, n in rows.tuples()}
+    return {org: n for org, n in rows.tuples() if org is not None}
 
 
 async def members(session: AsyncSession, who: Principal, org_id: int, limit: int = 200) -> list[Contact]:

@@ -72,7 +72,9 @@ async def render_contact(
         identities = await queries.identities_of(session, contact_id)
         described = await conv.describe(session, rows)
         duplicates = await queries.likely_duplicates(session, page.agent, contact)
-        organizations = list((await session.execute(select(Organization.id, Organization.name).order_by(Organization.name).limit(1000))).all())
+        organizations = list(
+            (await session.execute(select(Organization.id, Organization.name).order_by(Organization.name).limit(1000))).all()
+        )
     if form is None:
         form = {
             "name": contact.name or "",
@@ -124,7 +126,9 @@ async def contact_save(
     except NotFound:
         return _not_found(page)
     except DomainError as exc:
-        return await render_contact(page, contact_id, status_of(exc), form=typed, field=_field_of(exc, CONTACT_FORM), error=page.message_of(exc))
+        return await render_contact(
+            page, contact_id, status_of(exc), form=typed, field=_field_of(exc, CONTACT_FORM), error=page.message_of(exc)
+        )
     return RedirectResponse(f"/contacts/{contact_id}?flash=saved", status_code=303)
 
 
@@ -201,7 +205,9 @@ async def organization_save(page: AdminForm, org_id: Id, name: FormText = "", do
     except NotFound:
         return _not_found(page)
     except DomainError as exc:
-        return await render_organization(page, org_id, status_of(exc), form=typed, field=_field_of(exc, ORG_FORM) or "name", error=page.message_of(exc))
+        return await render_organization(
+            page, org_id, status_of(exc), form=typed, field=_field_of(exc, ORG_FORM) or "name", error=page.message_of(exc)
+        )
     return RedirectResponse(f"/organizations/{org_id}?flash=saved", status_code=303)
 
 

@@ -8,7 +8,6 @@ from typing import Any
 from sqlalchemy import select
 
 from channels.base import InboundMessage, Sender
-
 from inbox.store.models import AuditEntry, Contact, Conversation, Team
 from tests.fixtures.inbox import Api, add_agent, add_channel, inbound
 
@@ -99,7 +98,13 @@ async def test_patch_sets_and_clears_details_and_checks_them(api: Api) -> None:
     ids = await people(api)
     admin = api.auth(api.admin_token)
     org = (await api.client.post("/api/v1/organizations", json={"name": "Globex"}, headers=admin)).json()
-    body: dict[str, Any] = {"name": " Ana P. ", "email": "Ana@Acme.Example", "phone": "+34 600 000 000", "organization": org["id"], "notes": "VIP"}
+    body: dict[str, Any] = {
+        "name": " Ana P. ",
+        "email": "Ana@Acme.Example",
+        "phone": "+34 600 000 000",
+        "organization": org["id"],
+        "notes": "VIP",
+    }
     response = await api.client.patch(f"/api/v1/contacts/{ids['bob']}", json=body, headers=admin)
     assert response.status_code == 200, response.text
     got = response.json()
@@ -113,7 +118,9 @@ async def test_patch_sets_and_clears_details_and_checks_them(api: Api) -> None:
     entry = await last_audit(api)
     assert (entry.action, entry.target) == ("contact.update", f"contact:{ids['bob']}")
     assert entry.details["organization_id"] == org["id"] and entry.details["phone"] == "+34 600 000 000"
-    cleared = (await api.client.patch(f"/api/v1/contacts/{ids['bob']}", json={"organization": None, "notes": None, "phone": ""}, headers=admin)).json()
+    cleared = (
+        await api.client.patch(f"/api/v1/contacts/{ids['bob']}", json={"organization": None, "notes": None, "phone": ""}, headers=admin)
+    ).json()
     assert (cleared["organization"], cleared["notes"], cleared["phone"], cleared["name"]) == (None, None, None, "Ana P.")
     for bad, code in (
         ({"email": "not-an-address"}, "invalid_email"),
@@ -130,7 +137,9 @@ async def test_patch_sets_and_clears_details_and_checks_them(api: Api) -> None:
 
 async def test_organizations_domains_are_unique_clean_and_admin_only(api: Api) -> None:
     admin = api.auth(api.admin_token)
-    created = await api.client.post("/api/v1/organizations", json={"name": "Acme", "domains": ["ACME.example", "@acme.example."]}, headers=admin)
+    created = await api.client.post(
+        "/api/v1/organizations", json={"name": "Acme", "domains": ["ACME.example", "@acme.example."]}, headers=admin
+    )
     assert created.status_code == 201, created.text
     acme = created.json()
     assert acme["domains"] == ["acme.example"] and acme["members"] == []
@@ -144,7 +153,9 @@ async def test_organizations_domains_are_unique_clean_and_admin_only(api: Api) -
         response = await api.client.post("/api/v1/organizations", json={"name": "Bad", "domains": bad}, headers=admin)
         assert response.status_code == 422 and response.json()["error"]["code"] == "invalid_domain", bad
     other = (await api.client.post("/api/v1/organizations", json={"name": "Other", "domains": ["other.example"]}, headers=admin)).json()
-    moved = await api.client.patch(f"/api/v1/organizations/{other['id']}", json={"domains": ["other.example", "acme.example"]}, headers=admin)
+    moved = await api.client.patch(
+        f"/api/v1/organizations/{other['id']}", json={"domains": ["other.example", "acme.example"]}, headers=admin
+    )
     assert moved.status_code == 409
     _, token = await add_agent(api.services, "agent@example.com")
     agent = api.auth(token)
@@ -156,7 +167,9 @@ async def test_organizations_domains_are_unique_clean_and_admin_only(api: Api) -
     assert (await api.client.delete(f"/api/v1/organizations/{acme['id']}", headers=admin)).status_code == 204
     assert (await api.client.get(f"/api/v1/organizations/{acme['id']}", headers=admin)).status_code == 404
     # Its domain is free again.
-    assert (await api.client.patch(f"/api/v1/organizations/{other['id']}", json={"domains": ["acme.example"]}, headers=admin)).status_code == 200
+    assert (
+        await api.client.patch(f"/api/v1/organizations/{other['id']}", json={"domains": ["acme.example"]}, headers=admin)
+    ).status_code == 200
 
 
 async def test_verified_email_contacts_join_on_ingest_and_on_a_new_domain(api: Api) -> None:

@@ -33,7 +33,14 @@ async def test_contacts_page_searches_and_the_contact_form_saves_or_keeps_input(
     assert (await api.client.get("/contacts", params={"cursor": "junk"})).status_code == 200
     page = await api.client.get(f"/contacts/{contact_id}")
     assert page.status_code == 200 and 'id="c-phone" name="phone" type="tel"' in page.text and "Billing" in page.text
-    bad = {"csrf": csrf, "name": "Ana María", "email": "not an address", "phone": "+34 600", "organization": "", "notes": "Calls <on> Mondays"}
+    bad = {
+        "csrf": csrf,
+        "name": "Ana María",
+        "email": "not an address",
+        "phone": "+34 600",
+        "organization": "",
+        "notes": "Calls <on> Mondays",
+    }
     refused = await api.client.post(f"/contacts/{contact_id}", data=bad)
     assert refused.status_code == 422
     text = refused.text
@@ -46,7 +53,12 @@ async def test_contacts_page_searches_and_the_contact_form_saves_or_keeps_input(
     async with api.services.db.read() as session:
         contact = await session.get(Contact, contact_id)
         assert contact is not None
-        assert (contact.name, contact.email, contact.phone, contact.notes) == ("Ana María", "ana.m@acme.example", "+34 600", "Calls <on> Mondays")
+        assert (contact.name, contact.email, contact.phone, contact.notes) == (
+            "Ana María",
+            "ana.m@acme.example",
+            "+34 600",
+            "Calls <on> Mondays",
+        )
     unknown = await api.client.post(f"/contacts/{contact_id}", data={**good, "organization": "999999"})
     assert unknown.status_code == 422 and "That organization does not exist." in unknown.text and 'value="Ana María"' in unknown.text
     assert (await api.client.post("/contacts/999999", data=good)).status_code == 404
@@ -65,7 +77,9 @@ async def test_organizations_admin_creates_edits_and_deletes_agents_read(api: Ap
         assert (await session.get(Contact, contact_id)).organization_id == org.id  # type: ignore[union-attr]
     page = await api.client.get(f"/organizations/{org.id}")
     assert page.status_code == 200 and "Ana Pérez" in page.text and 'name="domains"' in page.text
-    clash = await api.client.post("/organizations", data={"csrf": csrf, "name": "Rival Inc", "domains": "rival.example, acme.org", "notes": "n"})
+    clash = await api.client.post(
+        "/organizations", data={"csrf": csrf, "name": "Rival Inc", "domains": "rival.example, acme.org", "notes": "n"}
+    )
     assert clash.status_code == 409
     assert 'value="Rival Inc"' in clash.text and "rival.example, acme.org</textarea>" in clash.text
     assert 'id="err-domains" role="alert">Another organization already has that domain.' in clash.text
