@@ -23,6 +23,7 @@ class AgentView:
     capacity: int
     language: str | None
     created_at: dt.datetime
+    invited: bool = False  # invited and never signed in: no password chosen yet
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -40,7 +41,16 @@ class AgentView:
 
 def agent_view(agent: Agent) -> AgentView:
     return AgentView(
-        agent.id, agent.email, agent.name, agent.role, agent.active, agent.availability, agent.capacity, agent.language, agent.created_at
+        agent.id,
+        agent.email,
+        agent.name,
+        agent.role,
+        agent.active,
+        agent.availability,
+        agent.capacity,
+        agent.language,
+        agent.created_at,
+        invited=agent.password_hash is None,
     )
 
 

@@ -102,3 +102,16 @@ async def test_organizations_admin_creates_edits_and_deletes_agents_read(api: Ap
     assert deleted.status_code == 303
     assert "Organization deleted." in (await api.client.get(deleted.headers["location"])).text
     assert (await api.client.get(f"/organizations/{org.id}")).status_code == 404
+
+
+async def test_admin_agents_list_shows_an_invited_agent_who_never_signed_in(api: Api) -> None:
+    from tests.fixtures.inbox import add_agent
+
+    await add_agent(api.services, "newbie@example.com")  # invited: no password chosen yet
+    await sign_in(api, "admin@example.com", role="admin")
+    page = (await api.client.get("/admin/agents")).text
+    row = page[page.index("newbie@example.com") :]
+    row = row[: row.index("</tr>")]
+    assert "Invited — never signed in" in row and "online" not in row
+    own = page[page.index("admin@example.com") :]
+    assert "Invited — never signed in" not in own[: own.index("</tr>")]
