@@ -115,3 +115,28 @@ async def test_admin_agents_list_shows_an_invited_agent_who_never_signed_in(api:
     assert "Invited — never signed in" in row and "online" not in row
     own = page[page.index("admin@example.com") :]
     assert "Invited — never signed in" not in own[: own.index("</tr>")]
+
+
+async def test_the_add_channel_form_has_fields_per_type_and_keeps_them_on_an_error(api: Api, tmp_path: object) -> None:
+    csrf = await sign_in(api, "admin@example.com", role="admin")
+    page = (await api.client.get("/admin/channels")).text
+    assert 'data-channel-type="email"' in page and 'name="s.email.imap.host"' in page
+    assert 'id="s-email-imap-password" name="s.email.imap.password" type="password"' in page
+    assert 'name="s.email.use_idle" type="checkbox" value="1" checked' in page
+    assert 'name="s.telegram.poll_timeout" type="number" step="1"' in page
+    assert '<select id="s-telegram-mode" name="s.telegram.mode"' in page
+    typed = {"csrf": csrf, "name": "drop", "type": "spool", "s.spool.inbox_dir": "/srv/in", "s.spool.poll_interval": "soon"}
+    refused = await api.client.post("/admin/channels", data=typed)
+    assert refused.status_code == 422, refused.text
+    assert 'name="s.spool.inbox_dir" type="text" value="/srv/in"' in refused.text and 'value="drop"' in refused.text
+    assert 'name="s.spool.outbox_dir" type="text" value="" aria-invalid="true"' in refused.text
+    assert 'name="s.spool.poll_interval" type="number" step="any" inputmode="decimal" value="soon" aria-invalid="true"' in refused.text
+    good = {**typed, "s.spool.outbox_dir": "/srv/out", "s.spool.poll_interval": "0.5", "s.spool.batch_size": "7"}
+    assert (await api.client.post("/admin/channels", data=good)).status_code == 303
+    from inbox.store.models import Channel
+
+    async with api.services.db.read() as session:
+        row = await session.scalar(select(Channel).where(Channel.name == "drop"))
+        assert row is not None and row.type == "spool"
+        assert row.settings["inbox_dir"] == "/srv/in" and row.settings["outbox_dir"] == "/srv/out"
+        assert row.settings["poll_interval"] == 0.5 and row.settings["batch_size"] == 7
