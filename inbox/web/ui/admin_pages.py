@@ -110,7 +110,7 @@ async def channel_edit(page: AdminForm, channel_id: Id, settings: FormText = "",
             page.services.ctx, page.actor, channel_id, parse_json_object(settings, "settings"), bool(enabled)
         )
     except DomainError as exc:
-        return await render_channels(page, status_of(exc), error=page.message_of(exc), edit=str(channel_id))
+        return await render_channels(page, status_of(exc), error=page.message_of(exc), edit=str(channel_id), edit_settings=settings)
     return back("channels", flash="saved")
 
 

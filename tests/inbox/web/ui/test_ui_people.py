@@ -140,3 +140,12 @@ async def test_the_add_channel_form_has_fields_per_type_and_keeps_them_on_an_err
         assert row is not None and row.type == "spool"
         assert row.settings["inbox_dir"] == "/srv/in" and row.settings["outbox_dir"] == "/srv/out"
         assert row.settings["poll_interval"] == 0.5 and row.settings["batch_size"] == 7
+
+
+async def test_a_refused_channel_edit_keeps_the_typed_settings(api: Api) -> None:
+    channel = await add_channel(api.services, "drop", "spool")
+    csrf = await sign_in(api, "admin@example.com", role="admin")
+    typed = '{"inbox_dir": "/srv/in", "outbox_dir": "/srv/out", "poll_interval": "often"}'
+    refused = await api.client.post(f"/admin/channels/{channel.id}", data={"csrf": csrf, "settings": typed, "enabled": "1"})
+    assert refused.status_code == 422
+    assert typed.replace('"', "&#34;") + "</textarea>" in refused.text
