@@ -34,7 +34,7 @@ async def contact_counts(session: AsyncSession, ids: list[int]) -> dict[int, int
         .where(Contact.organization_id.in_(ids), Contact.merged_into_id.is_(None))
         .group_by(Contact.organization_id)
     )
-    return {org: n for org, n in rows.tuples() if org is not None}
+    return {int(row[0]): int(row[1]) for row in rows if row[0] is not None}
 
 
 async def members(session: AsyncSession, who: Principal, org_id: int, limit: int = 200) -> list[Contact]:
