@@ -55,6 +55,7 @@ from inbox.store.models import (
     ContactIdentity,
     Conversation,
     Message,
+    OrganizationDomain,
     QuarantineItem,
     Ticket,
     utcnow,
@@ -67,6 +68,7 @@ MAX_MERGE_HOPS = 10
 
 messages_t = cast(Table, Message.__table__)
 contacts_t = cast(Table, Contact.__table__)
+org_domains_t = cast(Table, OrganizationDomain.__table__)
 identities_t = cast(Table, ContactIdentity.__table__)
 conversations_t = cast(Table, Conversation.__table__)
 blobs_t = cast(Table, Blob.__table__)
@@ -91,6 +93,9 @@ CONTACTS_BY_EMAIL = (
     select(contacts_t.c.email, contacts_t.c.id)
     .where(contacts_t.c.email.in_(bindparam("emails", expanding=True)), contacts_t.c.merged_into_id.is_(None))
     .order_by(contacts_t.c.id)
+)
+ORGANIZATIONS_BY_DOMAIN = select(org_domains_t.c.domain, org_domains_t.c.organization_id).where(
+    org_domains_t.c.domain.in_(bindparam("domains", expanding=True))
 )
 CONVERSATIONS_BY_REFERENCE = (
     select(messages_t.c.external_id, messages_t.c.conversation_id, conversations_t.c.status)
@@ -628,6 +633,7 @@ def _resolve_contacts(conn: Connection, channel: ChannelRef, messages: list[Inbo
         else:
             to_create.append(sender)
     if to_create:
+        orgs = _organizations_by_domain(conn, channel, to_create)
         new_ids = insert_ids(
             conn,
             contacts_t,
@@ -639,6 +645,7 @@ def _resolve_contacts(conn: Connection, channel: ChannelRef, messages: list[Inbo
                     "language": s.language,
                     "tags": [],
                     "created_at": now,
+                    "organization_id": orgs.get(_domain_of(s.email)) if s.email and s.verified else None,
                 }
                 for s in to_create
             ],
@@ -652,6 +659,22 @@ def _resolve_contacts(conn: Connection, channel: ChannelRef, messages: list[Inbo
             for s in missing
         ],
     )
+    return found
+
+
+def _domain_of(email: str) -> str:
+    return email.rpartition("@")[2].strip().lower()
+
+
+def _organizations_by_domain(conn: Connection, channel: ChannelRef, senders: list[Sender]) -> dict[str, int]:
+    """Domain -> organization for the new contacts' verified addresses: only an email channel
+    verifies one (the contact wrote from it); one look-up for the whole batch."""
+    if channel.type != "email":
+        return {}
+    domains = sorted({_domain_of(s.email) for s in senders if s.email and s.verified and "@" in s.email})
+    found: dict[str, int] = {}
+    for chunk in _chunks(domains):
+        found.update({r.domain: r.organization_id for r in conn.execute(ORGANIZATIONS_BY_DOMAIN, {"domains": chunk})})
     return found
 
 

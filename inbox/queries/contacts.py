@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from inbox.auth import Principal
 from inbox.queries.conversations import visibility, visible_to
-from inbox.store.models import Channel, Contact, ContactIdentity, Conversation
+from inbox.store.models import Channel, Contact, ContactIdentity, Conversation, Organization
 
 
 def find_visible_contact(session: Session, who: Principal | None, contact_id: int) -> Contact | None:
@@ -62,3 +62,44 @@ async def likely_duplicates(session: AsyncSession, who: Principal, contact: Cont
     if not who.is_admin:
         query = query.where(Contact.id.in_(select(Conversation.contact_id).where(await visibility(session, who))))
     return list((await session.scalars(query.order_by(Contact.id).limit(10))).all())
+
+
+async def search_contacts(session: AsyncSession, who: Principal, q: str, before_id: int | None, limit: int) -> list[Contact]:
+    """Unmerged contacts `who` may see, the newest first, below `before_id` (keyset); with `q`,
+    those whose name, email, or an identity's address or username contains it (any case)."""
+    query = select(Contact).where(Contact.merged_into_id.is_(None))
+    q = q.strip()
+    if q:
+        identity = exists().where(
+            ContactIdentity.contact_id == Contact.id,
+            or_(ContactIdentity.address.icontains(q, autoescape=True), ContactIdentity.username.icontains(q, autoescape=True)),
+        )
+        query = query.where(or_(Contact.name.icontains(q, autoescape=True), Contact.email.icontains(q, autoescape=True), identity))
+    if before_id is not None:
+        query = query.where(Contact.id < before_id)
+    if not who.is_admin:
+        query = query.where(Contact.id.in_(select(Conversation.contact_id).where(await visibility(session, who))))
+    return list((await session.scalars(query.order_by(Contact.id.desc()).limit(limit))).all())
+
+
+async def organization_names(session: AsyncSession, ids: set[int]) -> dict[int, str]:
+    if not ids:
+        return {}
+    rows = await session.execute(select(Organization.id, Organization.name).where(Organization.id.in_(sorted(ids))))
+    return {r.id: r.name for r in rows}
+
+
+def describe_contact(contact: Contact, organizations: dict[int, str]) -> dict[str, Any]:
+    org = contact.organization_id
+    return {
+        "id": contact.id,
+        "name": contact.name,
+        "email": contact.email,
+        "phone": contact.phone,
+        "organization": {"id": org, "name": organizations.get(org, "")} if org is not None else None,
+        "notes": contact.notes,
+        "language": contact.language,
+        "tags": list(contact.tags or []),
+        "merged_into": contact.merged_into_id,
+        "created_at": contact.created_at.isoformat(),
+    }

@@ -939,3 +939,17 @@ class IncidentSuggestion(Base):
     decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[dt.datetime] = _created()
     updated_at: Mapped[dt.datetime] = _created()
+
+
+# -- organizations' e-mail domains (the agent's desk) ------------------------------------
+
+
+class OrganizationDomain(Base):
+    """One e-mail domain of an organization, unique across organizations: the ingest finds a
+    new contact's organization by the domain of its verified address in one look-up.
+    `Organization.domains` lists the same domains, in the order they were given."""
+
+    __tablename__ = "organization_domain"
+
+    domain: Mapped[str] = mapped_column(String(253), primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organization.id", ondelete="CASCADE"), index=True)

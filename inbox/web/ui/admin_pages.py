@@ -10,10 +10,11 @@ import json
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Form
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 
+import channels
 from inbox.actions import channels as channel_actions
 from inbox.actions import quarantine
 from inbox.actions import rules as rule_actions
@@ -26,6 +27,7 @@ from inbox.runtime.reingest import Reingestor
 from inbox.store.models import Agent, AuditEntry, Channel, QuarantineItem, Rule
 from inbox.web.errors import status_of
 from inbox.web.ids import Id
+from inbox.web.ui import config_form
 from inbox.web.ui.routes import AdminForm, AdminPage, Page
 from routing.config import default_calendar
 from routing.rules import InvalidRule, validate_rule
@@ -73,7 +75,9 @@ async def admin_home(page: AdminPage) -> Response:
 async def render_channels(page: Page, http_status: int = 200, **context: Any) -> Response:
     rows = await page.services.db.query(list_channels)
     context.setdefault("edit", page.request.query_params.get("edit", ""))
-    return render_admin(page, "channels", http_status, channels=rows, types=CHANNEL_TYPES, json=json, **context)
+    type_fields = {ty: config_form.fields_of(channels.config_model(ty)) for ty in CHANNEL_TYPES}
+    context.setdefault("marked", set())
+    return render_admin(page, "channels", http_status, channels=rows, types=CHANNEL_TYPES, type_fields=type_fields, json=json, **context)
 
 
 @router.get("/admin/channels", response_class=HTMLResponse)
@@ -82,12 +86,20 @@ async def channels_page(page: AdminPage) -> Response:
 
 
 @router.post("/admin/channels", response_class=HTMLResponse)
-async def channel_add(page: AdminForm, name: FormText = "", type: FormText = "", settings: FormText = "") -> Response:  # noqa: A002
+async def channel_add(request: Request, page: AdminForm, name: FormText = "", type: FormText = "", settings: FormText = "") -> Response:  # noqa: A002
+    """The settings come from the fields of the chosen type (named `s.TYPE.KEY`), or from the
+    advanced JSON when that is filled in."""
+    posted = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
     try:
-        await channel_actions.create_channel(page.services.ctx, page.actor, name, type, parse_json_object(settings, "settings"))
+        if settings.strip() or type not in CHANNEL_TYPES:
+            values = parse_json_object(settings, "settings")
+        else:
+            values = config_form.settings_from_form(channels.config_model(type), posted, f"s.{type}.")
+        await channel_actions.create_channel(page.services.ctx, page.actor, name, type, values)
     except DomainError as exc:
-        typed = {"name": name, "type": type, "settings": settings}
-        return await render_channels(page, status_of(exc), error=page.message_of(exc), form=typed)
+        typed = {"name": name, "type": type, "settings": settings, "fields": posted}
+        marked = config_form.fields_named(exc.message)
+        return await render_channels(page, status_of(exc), error=page.message_of(exc), form=typed, marked=marked)
     return back("channels", flash="saved")
 
 
@@ -98,7 +110,7 @@ async def channel_edit(page: AdminForm, channel_id: Id, settings: FormText = "",
             page.services.ctx, page.actor, channel_id, parse_json_object(settings, "settings"), bool(enabled)
         )
     except DomainError as exc:
-        return await render_channels(page, status_of(exc), error=page.message_of(exc), edit=str(channel_id))
+        return await render_channels(page, status_of(exc), error=page.message_of(exc), edit=str(channel_id), edit_settings=settings)
     return back("channels", flash="saved")
 
 

@@ -362,25 +362,7 @@ async def presence(request: Request, page: AnyPage, board: Board, conversation_i
     return JSONResponse({"others": [{"name": p.name, "typing": p.typing} for p in others]})
 
 
-@router.get("/contacts/{contact_id}", response_class=HTMLResponse)
-async def contact_page(request: Request, page: AgentPage, contact_id: Id) -> Response:
-    async with page.services.db.read() as session:
-        contact = await contact_queries.get_visible_contact(session, page.agent, contact_id)
-        if contact is None:
-            return not_found(page)
-        rows = await contact_queries.conversations_of(session, page.agent, contact_id)
-        identities = await contact_queries.identities_of(session, contact_id)
-        described = await conv.describe(session, rows)
-        duplicates = await contact_queries.likely_duplicates(session, page.agent, contact)
-    error = request.query_params.get("error", "")
-    return page.render(
-        "ui/contact.html",
-        contact=contact,
-        identities=identities,
-        conversations=described,
-        duplicates=duplicates,
-        error=page.t(error) if error else "",
-    )
+# The contact's page and its edit form are in people_pages.py.
 
 
 @router.post("/contacts/{contact_id}/merge")

@@ -337,3 +337,18 @@
     if (button && !window.confirm(button.getAttribute("data-confirm"))) e.preventDefault();
   });
 })();
+
+// The add-channel form: show only the fields of the chosen channel type.
+(function () {
+  var select = document.getElementById("ch-type");
+  if (!select) return;
+  function show() {
+    document.querySelectorAll("fieldset[data-channel-type]").forEach(function (set) {
+      var on = set.getAttribute("data-channel-type") === select.value;
+      set.hidden = !on;
+      set.disabled = !on;
+    });
+  }
+  select.addEventListener("change", show);
+  show();
+})();
