@@ -104,19 +104,6 @@ async def test_organizations_admin_creates_edits_and_deletes_agents_read(api: Ap
     assert (await api.client.get(f"/organizations/{org.id}")).status_code == 404
 
 
-async def test_admin_agents_list_shows_an_invited_agent_who_never_signed_in(api: Api) -> None:
-    from tests.fixtures.inbox import add_agent
-
-    await add_agent(api.services, "newbie@example.com")  # invited: no password chosen yet
-    await sign_in(api, "admin@example.com", role="admin")
-    page = (await api.client.get("/admin/agents")).text
-    row = page[page.index("newbie@example.com") :]
-    row = row[: row.index("</tr>")]
-    assert "Invited — never signed in" in row and "online" not in row
-    own = page[page.index("admin@example.com") :]
-    assert "Invited — never signed in" not in own[: own.index("</tr>")]
-
-
 async def test_the_add_channel_form_has_fields_per_type_and_keeps_them_on_an_error(api: Api, tmp_path: object) -> None:
     csrf = await sign_in(api, "admin@example.com", role="admin")
     page = (await api.client.get("/admin/channels")).text
