@@ -50,6 +50,10 @@ APPROVALS: tuple[Approval, ...] = get_args(Approval)
 ApprovalDecision = Literal["approve", "reject"]
 APPROVAL_DECISIONS: tuple[ApprovalDecision, ...] = get_args(ApprovalDecision)
 
+# Where a satisfaction survey was answered.
+CsatVia = Literal["web", "widget", "telegram", "slack"]
+CSAT_VIAS: tuple[CsatVia, ...] = get_args(CsatVia)
+
 # The change feed's event types (the `type` of GET /events and of outbound webhooks).
 EventType = Literal[
     "conversation.created",
@@ -63,5 +67,7 @@ EventType = Literal[
     "quarantine.created",
     "sla.due_soon",
     "sla.breached",
+    "csat.requested",
+    "csat.rated",
 ]
 EVENT_TYPES: tuple[EventType, ...] = get_args(EventType)

@@ -106,12 +106,16 @@ class ChannelRuntime:
             for config in configs:
                 row = rows.get(config.name)
                 if row is None:
-                    session.add(ChannelRow(name=config.name, type=config.type, provisioned=True, enabled=config.enabled, settings={}))
+                    settings = {"csat": True} if config.csat else {}
+                    session.add(ChannelRow(name=config.name, type=config.type, provisioned=True, enabled=config.enabled, settings=settings))
                 elif row.type != config.type:
                     raise ValueError(f"channel {config.name!r} exists in the database with type {row.type!r}, config says {config.type!r}")
                 else:
                     row.provisioned = True
                     row.enabled = config.enabled
+                    # The resolve transaction reads the channel's `csat` from its row.
+                    if bool((row.settings or {}).get("csat")) != config.csat:
+                        row.settings = {**(row.settings or {}), "csat": config.csat}
 
     async def build(self, configs: Sequence[ChannelConfig]) -> None:
         """Build every enabled adapter and attach it (for webhooks) to an unfenced sink."""

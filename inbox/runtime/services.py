@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -17,6 +18,7 @@ from inbox.runtime.channels import ChannelRuntime
 from inbox.sessions import SessionSigner
 from inbox.store.db import Database
 from inbox.store.secrets import SecretBox
+from inbox.csat_tokens import CsatSigner
 from routing.config import default_calendar, sla_policies
 from routing.templates import NotificationTemplates
 
@@ -57,6 +59,16 @@ class Services:
         """The contact's signed "View your requests" link (`[portal] view_link_days` long)."""
         token = self.portal.view_token(contact_id, self.config.portal.view_link_days)
         return f"{self.config.server.public_url}/portal/v/{token}"
+
+    @cached_property
+    def csat(self) -> CsatSigner:
+        """The satisfaction surveys' signed tokens."""
+        return CsatSigner(self.config.server.secret_key)
+
+    def csat_url(self, survey_id: int, expires: dt.datetime) -> tuple[str, str]:
+        """A survey's signed token and its rating page."""
+        token = self.csat.token(survey_id, int(expires.timestamp()))
+        return token, f"{self.config.server.public_url}/csat/{token}"
 
     async def wanted_channels(self) -> list[ChannelConfig]:
         """Every channel this node should run: the config file's and the UI-managed ones."""

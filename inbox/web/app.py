@@ -17,12 +17,13 @@ from inbox.errors import DomainError
 from inbox.pipeline.widget_store import WidgetTranscripts
 from inbox.runtime.services import Services
 from inbox.store import migrate
-from inbox.web import help_center, portal
+from inbox.web import csat_pages, help_center, portal
 from inbox.web.api import (
     admin,
     attachments,
     contacts,
     conversations,
+    csat,
     errors,
     events,
     kb,
@@ -216,6 +217,7 @@ def create_app(services: Services) -> FrontdeskApp:
         macros,
         webhooks,
         request_types,
+        csat,
     ):
         app.include_router(module.router)
     gateway, lookup = widget_gateway(services)
@@ -224,6 +226,7 @@ def create_app(services: Services) -> FrontdeskApp:
     ui.install(app)
     app.include_router(help_center.router)
     app.include_router(portal.router)
+    app.include_router(csat_pages.router)
     app.add_middleware(BodyLimit, limit=services.config.server.max_request_bytes, upload_limit=services.config.server.max_upload_bytes)
     app.front_door = ChannelHooks(VisitorSockets(app.behind_front_door, gateway=gateway), services=services)
     return app

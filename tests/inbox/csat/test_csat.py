@@ -1,0 +1,129 @@
+"""Satisfaction surveys: one per conversation, asked through the outbox on the customer's
+channel, rated once by a signed token that expires; the ratings and their score."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import time
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from sqlalchemy import func, select, update
+
+from channels.base import OutboundMessage
+from channels.email_compose import EmailTemplates
+from inbox.actions.runner import CLI
+from inbox.actions.conversations import ConversationChanges, update_conversation
+from inbox.pipeline.ingest import ChannelRef
+from inbox.pipeline.outbox import OutboxWorker
+from inbox.runtime.services import Services
+from inbox.store.models import AuditEntry, CsatSurvey, Event, OutboxItem, Team
+from tests.fixtures.inbox import Api, add_agent, inbound
+from tests.fixtures.recording_channel import RecordingChannel
+
+LINK = re.compile(r"(http://127\.0\.0\.1:8000/csat/[^?\s]+)\?rating=(\d)")
+
+
+async def channel(svc: Services, name: str, type_: str, csat: bool = True) -> ChannelRef:
+    from inbox.store.models import Channel
+
+    async with svc.db.transaction() as session:
+        row = Channel(name=name, type=type_, settings={"csat": True} if csat else {})
+        session.add(row)
+        await session.flush()
+        return ChannelRef(row.id, name, type_)
+
+
+async def conversation(svc: Services, ref: ChannelRef, external_id: str, sender: str = "ana@example.com", **kw: object) -> int:
+    [r] = await svc.ingestor.ingest(ref, [inbound(external_id, sender, "Help", subject=f"About {external_id}", **kw)])
+    assert r.conversation_id is not None
+    return r.conversation_id
+
+
+async def resolve(svc: Services, conversation_id: int, status: str = "resolved") -> None:
+    await update_conversation(svc.ctx, CLI, conversation_id, ConversationChanges(status=status))
+
+
+async def sent(svc: Services, channel_name: str = "mail") -> list[OutboundMessage]:
+    recorder = RecordingChannel(channel_name)
+    worker = OutboxWorker(svc.db, svc.bus, lambda _: recorder, svc.config.outbox, portal_url=svc.portal_url, csat_url=svc.csat_url)
+    while await worker.drain_once():
+        for task in list(worker._inflight):
+            await task
+    return recorder.sent
+
+
+@pytest.fixture
+async def mail(api: Api) -> AsyncIterator[ChannelRef]:
+    yield await channel(api.services, "mail", "email")
+
+
+async def test_one_survey_per_conversation_through_the_outbox_and_a_channel_without_csat_asks_nothing(api: Api, mail: ChannelRef) -> None:
+    svc = api.services
+    quiet = await channel(svc, "quiet", "email", csat=False)
+    cid = await conversation(svc, mail, "<c1@x>", language="es")
+    other = await conversation(svc, quiet, "<q1@x>", "bea@example.com")
+    await resolve(svc, cid)
+    await resolve(svc, cid, "open")
+    await resolve(svc, cid)
+    await resolve(svc, other)
+    surveys = await svc.db.query(lambda s: s.scalars(select(CsatSurvey)).all())
+    assert [s.conversation_id for s in surveys] == [cid]
+    assert surveys[0].expires_at - surveys[0].requested_at == dt.timedelta(days=7)
+    items = await svc.db.query(lambda s: s.scalars(select(OutboxItem).where(OutboxItem.survey_id.is_not(None))).all())
+    assert [(i.survey_id, i.channel_id) for i in items] == [(surveys[0].id, mail.id)]
+    types = await svc.db.query(lambda s: s.scalars(select(Event.type).where(Event.type.like("csat.%"))).all())
+    assert types == ["csat.requested"]
+    [outbound] = await sent(svc)
+    assert outbound.csat is not None and outbound.recipient.address == "ana@example.com"
+    links = LINK.findall(outbound.text)
+    assert [n for _, n in links] == ["1", "2", "3", "4", "5"] and {u for u, _ in links} == {outbound.csat.url}
+    assert "¿Qué tal le atendimos?" in outbound.text and outbound.references == ("<c1@x>",)
+    text, html = EmailTemplates().render(outbound)
+    assert f"{outbound.csat.url}?rating=5" in text and outbound.portal_url and outbound.portal_url in text
+
+
+async def test_the_rating_page_records_on_the_post_once_and_refuses_expired_or_tampered_tokens(api: Api, mail: ChannelRef) -> None:
+    svc = api.services
+    cid = await conversation(svc, mail, "<c2@x>")
+    await resolve(svc, cid)
+    [outbound] = await sent(svc)
+    assert outbound.csat is not None
+    path = outbound.csat.url.removeprefix(svc.config.server.public_url)
+    # A GET (a mail scanner fetching every link) records nothing: the rating is preselected.
+    for n in range(1, 6):
+        page = await api.client.get(f"{path}?rating={n}")
+        assert page.status_code == 200 and f'value="{n}" checked' in page.text
+    assert await svc.db.query(lambda s: s.scalar(select(CsatSurvey.rated_at))) is None
+    es = await api.client.get(f"{path}?rating=4&lang=es")
+    assert "¿Qué tal le atendimos?" in es.text and "Enviar valoración" in es.text
+    assert (await api.client.post(path, data={"rating": "9"})).status_code == 422
+    done = await api.client.post(path, data={"rating": "4", "comment": "Quick and kind"})
+    assert done.status_code == 200 and "4 of 5" in done.text
+    again = await api.client.post(path, data={"rating": "1"})
+    assert again.status_code == 409
+    assert "already answered" in (await api.client.get(f"{path}?rating=1")).text
+    survey = await svc.db.query(lambda s: s.scalars(select(CsatSurvey)).one())
+    assert (survey.rating, survey.comment, survey.rated_via) == (4, "Quick and kind", "web")
+    audit = await svc.db.query(lambda s: s.scalars(select(AuditEntry.action).where(AuditEntry.action == "csat.rate")).all())
+    assert audit == ["csat.rate"]
+    rated = await svc.db.query(lambda s: s.scalars(select(Event.payload).where(Event.type == "csat.rated")).all())
+    assert [(p["conversation_id"], p["rating"]) for p in rated] == [(cid, 4)]
+    # Tampered: another survey id under the same MAC, a changed MAC, an expiry moved; expired.
+    token = outbound.csat.token
+    sid, exp, mac = token.split(".")
+    for bad in (f"{int(sid) + 1}.{exp}.{mac}", f"{sid}.{exp}.{mac[:-1]}{'A' if mac[-1] != 'A' else 'B'}", f"{sid}.{int(exp) + 1}.{mac}", "x" * 300):
+        assert (await api.client.get(f"/csat/{bad}")).status_code == 404
+        assert (await api.client.post(f"/csat/{bad}", data={"rating": "5"})).status_code == 404
+    cid2 = await conversation(svc, mail, "<c3@x>", "bea@example.com")
+    await resolve(svc, cid2)
+    second = await svc.db.query(lambda s: s.scalars(select(CsatSurvey).where(CsatSurvey.conversation_id == cid2)).one())
+    old = svc.csat.token(second.id, int(time.time()) - 1)
+    assert (await api.client.post(f"/csat/{old}", data={"rating": "5"})).status_code == 404
+    # A valid token of a survey whose row expired (clock moved) is refused too.
+    await svc.db.run(lambda c: c.execute(update(CsatSurvey).where(CsatSurvey.id == second.id).values(expires_at=dt.datetime(2020, 1, 1, tzinfo=dt.UTC))))
+    live = svc.csat.token(second.id, int(time.time()) + 3600)
+    assert (await api.client.post(f"/csat/{live}", data={"rating": "5"})).status_code == 410
+    assert await svc.db.query(lambda s: s.scalar(select(func.count()).select_from(CsatSurvey).where(CsatSurvey.rated_at.is_not(None)))) == 1
