@@ -126,6 +126,16 @@ class Sink(Protocol):
         ...
 
 
+@runtime_checkable
+class RatingSink(Protocol):
+    """A sink that also takes satisfaction ratings (a Telegram or Slack button press)."""
+
+    async def rate(self, token: str, rating: int, *, via: str) -> str:
+        """Record `rating` for the survey `token` names: "rated", "already_rated" or
+        "expired" (a forged or unknown token is "expired" too: the customer sees one answer)."""
+        ...
+
+
 # --- outbound ----------------------------------------------------------------------
 
 

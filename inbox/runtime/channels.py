@@ -42,13 +42,24 @@ from inbox.store.models import Channel as ChannelRow
 log = logging.getLogger(__name__)
 
 
+# Records a survey rating by its token: (token, rating, via) -> "rated" | "already_rated" | "expired".
+Rater = Callable[[str, int, str], Awaitable[str]]
+
+
 class ChannelSink:
     """The inbox as one adapter sees it (channels.base.Sink)."""
 
-    def __init__(self, ingestor: Ingestor, channel: ChannelRef, fence: Fence | None = None) -> None:
+    def __init__(self, ingestor: Ingestor, channel: ChannelRef, fence: Fence | None = None, rater: Rater | None = None) -> None:
         self._ingestor = ingestor
         self.channel = channel
         self.fence = fence
+        self._rater = rater
+
+    async def rate(self, token: str, rating: int, *, via: str) -> str:
+        """A satisfaction rating from a button on this channel (channels.base.RatingSink)."""
+        if self._rater is None:
+            return "expired"
+        return await self._rater(token, rating, via)
 
     async def ingest(self, messages: Sequence[InboundMessage], *, cursor: str | None = None) -> list[IngestResult]:
         with metrics.INGEST_SECONDS.time():
@@ -98,6 +109,8 @@ class ChannelRuntime:
         self._keeper: asyncio.Task[None] | None = None
         self._reloading = asyncio.Lock()
         self._reloads: set[asyncio.Task[None]] = set()
+        # Satisfaction ratings from channel buttons (set by Services; None: refused).
+        self.rater: Rater | None = None
 
     async def provision(self, configs: Sequence[ChannelConfig]) -> None:
         """Make a row for every channel of the config file (read-only in the UI)."""
@@ -127,7 +140,7 @@ class ChannelRuntime:
             ref = ChannelRef(ids[config.name], config.name, config.type)
             running = Running(ref, config, channels.build(config, self.context))
             if isinstance(running.adapter, SupportsAttach):
-                running.adapter.attach(ChannelSink(self.ingestor, ref))
+                running.adapter.attach(ChannelSink(self.ingestor, ref, rater=self.rater))
             self._by_name[config.name] = running
             self._by_id[ref.id] = running
 
@@ -197,7 +210,7 @@ class ChannelRuntime:
 
     async def _start_receiver(self, running: Running, fence: Fence) -> None:
         try:
-            await running.adapter.start(ChannelSink(self.ingestor, running.ref, fence))
+            await running.adapter.start(ChannelSink(self.ingestor, running.ref, fence, rater=self.rater))
             running.fence = fence
             log.info("channel %s: receiver running on this node (lease %d)", running.ref.name, fence.token)
             await self._set_status(running.ref.id, "running", None)

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 from dataclasses import dataclass
 from functools import cached_property
 
 from channels.base import ChannelConfig, ChannelContext
+from inbox.actions import csat as csat_actions
 from inbox.actions.runner import Context
 from inbox.config import Config
+from inbox.errors import Conflict, DomainError
 from inbox.events import Bus, make_bus
 from inbox.pipeline.ingest import Ingestor
 from inbox.pipeline.router import RulesRouter
@@ -33,6 +36,9 @@ class Services:
     sessions: SessionSigner
     policy: TicketPolicy
     secrets: SecretBox
+
+    def __post_init__(self) -> None:
+        self.channels.rater = self.rate_by_token
 
     @classmethod
     def build(cls, config: Config) -> Services:
@@ -69,6 +75,20 @@ class Services:
         """A survey's signed token and its rating page."""
         token = self.csat.token(survey_id, int(expires.timestamp()))
         return token, f"{self.config.server.public_url}/csat/{token}"
+
+    async def rate_by_token(self, token: str, rating: int, via: str, comment: str | None = None) -> str:
+        """A rating from a channel's button or the widget: "rated", "already_rated" or
+        "expired" (also for a forged token: the customer is told the same)."""
+        survey_id = self.csat.check(token, time.time())
+        if survey_id is None:
+            return "expired"
+        try:
+            await csat_actions.rate(self.ctx, survey_id, rating, comment, via=via)
+        except Conflict as exc:
+            return "already_rated" if exc.code == "already_rated" else "expired"
+        except DomainError:
+            return "expired"
+        return "rated"
 
     async def wanted_channels(self) -> list[ChannelConfig]:
         """Every channel this node should run: the config file's and the UI-managed ones."""
