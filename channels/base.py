@@ -191,6 +191,7 @@ class CsatAsk:
     url: str
     question: str
     labels: tuple[str, ...] = ("1", "2", "3", "4", "5")
+    language: str = "en"  # of the question and labels: the channel's answers to a press use it too
 
 
 @dataclass(frozen=True, slots=True)

@@ -363,7 +363,7 @@ class OutboxWorker:
             channel_type = await session.scalar(select(ChannelRow.type).where(ChannelRow.id == survey.channel_id))
         token, url = self.csat_url(survey_id, survey.expires_at)
         language = survey.language if survey.language in csat_text.QUESTION else "en"
-        ask = CsatAsk(token=token, url=url, question=csat_text.QUESTION[language], labels=csat_text.LABELS[language])
+        ask = CsatAsk(token=token, url=url, question=csat_text.QUESTION[language], labels=csat_text.LABELS[language], language=language)
         text = csat_text.email_text(language, url) if channel_type == "email" else ask.question
         return OutboundMessage(
             idempotency_key=claim.idempotency_key,

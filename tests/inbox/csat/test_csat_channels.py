@@ -3,18 +3,31 @@ queries (against the fake Bot API), Slack buttons (block actions, signature-veri
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import select
 
 from channels.base import ChannelContext
+from channels.slack import SlackChannel, SlackConfig
 from channels.telegram import TelegramChannel, TelegramConfig
 from inbox.pipeline.outbox import OutboxWorker
 from inbox.runtime.channels import ChannelSink
 from inbox.runtime.services import Services
 from inbox.store.models import CsatSurvey
 from tests.fixtures.fake_telegram import TOKEN, FakeTelegram, callback_query, fake_telegram, message, user  # noqa: F401
+from tests.fixtures.fake_slack import (
+    BOT_TOKEN,
+    SIGNING_SECRET,
+    FakeSlack,
+    block_action,
+    event_callback,
+    fake_slack,  # noqa: F401
+    message_event,
+    signed_interaction,
+    signed_request,
+)
 from tests.fixtures.memory_sink import eventually
 from tests.inbox.csat.test_csat import channel, resolve
 
@@ -77,3 +90,50 @@ async def eventually_db(svc: Services, read: object) -> int:
             return int(value)
         assert time.monotonic() < deadline, "timed out waiting for the conversation"
         await asyncio.sleep(0.05)
+
+
+async def test_slack_buttons_rate_through_a_signed_block_action_and_a_forged_one_is_refused(services: Services, fake_slack: FakeSlack) -> None:
+    svc = services
+    ref = await channel(svc, "slack", "slack")
+    fake_slack.add_user("U0ANA", "Ana Pérez", "ana@example.com")
+    adapter = SlackChannel(make_slack_config(fake_slack), ChannelContext(public_url="http://127.0.0.1:8000"))
+    await adapter.start(ChannelSink(svc.ingestor, ref, rater=svc.rate_by_token))
+    try:
+        assert (await adapter.handle_webhook(signed_request(event_callback(message_event("Help me"))))).status == 200
+        from inbox.store.models import Conversation
+
+        cid = await eventually_db(svc, lambda s: s.scalar(select(Conversation.id)))
+        await resolve(svc, cid)
+        await drain(svc, adapter)
+        [post] = fake_slack.posts
+        blocks = json.loads(post.params["blocks"]) if isinstance(post.params["blocks"], str) else post.params["blocks"]
+        buttons = blocks[1]["elements"]
+        assert [b["action_id"] for b in buttons] == [f"csat_rate_{n}" for n in range(1, 6)]
+        value = buttons[3]["value"]
+        forged = await adapter.handle_webhook(signed_interaction(block_action("csat_rate_1", value), secret="not-the-secret"))
+        assert forged.status == 401
+        assert await svc.db.query(lambda s: s.scalar(select(CsatSurvey.rated_at))) is None
+        pressed = await adapter.handle_webhook(signed_interaction(block_action("csat_rate_4", value, response_url=fake_slack.response_url("r1"))))
+        assert pressed.status == 200 and json.loads(pressed.body)["outcome"] == "rated"
+        assert fake_slack.responses["r1"] == [{"replace_original": True, "text": "¡Gracias por su valoración!"}]  # Ana writes in Spanish
+        assert "¿Qué tal le atendimos?" in post.text
+        again = await adapter.handle_webhook(signed_interaction(block_action("csat_rate_1", value)))
+        assert json.loads(again.body)["outcome"] == "already_rated"
+    finally:
+        await adapter.stop()
+    survey = await svc.db.query(lambda s: s.scalars(select(CsatSurvey)).one())
+    assert (survey.rating, survey.rated_via) == (4, "slack")
+
+
+def make_slack_config(fake: FakeSlack) -> SlackConfig:
+    return SlackConfig.model_validate(
+        {
+            "name": "slack",
+            "type": "slack",
+            "bot_token": BOT_TOKEN,
+            "signing_secret": SIGNING_SECRET,
+            "api_url": fake.api_url,
+            "support_channels": ["C0SUPPORT"],
+            "csat": True,
+        }
+    )
