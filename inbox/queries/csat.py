@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from inbox.auth import Principal
 from inbox.queries.conversations import visible_to
-from inbox.store.models import Agent, Conversation, CsatSurvey, Team
+from inbox.store.models import Agent, Conversation, CsatSurvey, Team, utcnow
 from routing.csat import Score, score
 
 
@@ -123,7 +123,7 @@ def of_conversation(session: Session, conversation_id: int) -> dict[str, Any] | 
     s = session.scalar(select(CsatSurvey).where(CsatSurvey.conversation_id == conversation_id))
     if s is None:
         return None
-    return {**shape(s, None, None), "expires_at": _iso(s.expires_at)}
+    return {**shape(s, None, None), "expires_at": _iso(s.expires_at), "expired": s.rated_at is None and s.expires_at <= utcnow()}
 
 
 def week_start(day: dt.datetime) -> dt.date:

@@ -21,6 +21,7 @@ from inbox.actions import tickets as ticket_actions
 from inbox.actions.replies import send_reply
 from inbox.errors import DomainError, Invalid, NotFound
 from inbox.queries import contacts as contact_queries
+from inbox.queries import csat as csat_queries
 from inbox.queries import conversations as conv
 from inbox.queries import macros as macro_queries
 from inbox.queries import portal as portal_queries
@@ -183,6 +184,7 @@ async def conversation_page(request: Request, page: AgentPage, conversation_id: 
         ticket = context["conversation"]["ticket"]
         if ticket is not None:  # a request type's answers and approval (templates/ui/_request_fields.html)
             context["req"], context["labels"] = await session.run_sync(portal_queries.request_of_ticket, ticket["id"])
+        context["csat"] = await session.run_sync(csat_queries.of_conversation, conversation_id)
     await actions.mark_read(svc.ctx, page.actor, conversation_id)
     error = request.query_params.get("error", "")
     return page.render("ui/conversation.html", error=page.t(error) if error else "", **context)

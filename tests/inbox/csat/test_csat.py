@@ -22,6 +22,7 @@ from inbox.runtime.services import Services
 from inbox.store.models import AuditEntry, CsatSurvey, Event, OutboxItem, Team
 from tests.fixtures.inbox import Api, add_agent, inbound
 from tests.fixtures.recording_channel import RecordingChannel
+from tests.fixtures.signin import sign_in
 
 LINK = re.compile(r"(http://127\.0\.0\.1:8000/csat/[^?\s]+)\?rating=(\d)")
 
@@ -127,3 +128,65 @@ async def test_the_rating_page_records_on_the_post_once_and_refuses_expired_or_t
     live = svc.csat.token(second.id, int(time.time()) + 3600)
     assert (await api.client.post(f"/csat/{live}", data={"rating": "5"})).status_code == 410
     assert await svc.db.query(lambda s: s.scalar(select(func.count()).select_from(CsatSurvey).where(CsatSurvey.rated_at.is_not(None)))) == 1
+
+
+async def test_csat_api_filters_and_score_and_the_agent_pages_show_ratings(api: Api, mail: ChannelRef) -> None:
+    svc = api.services
+    async with svc.db.transaction() as session:
+        session.add_all([Team(name="billing"), Team(name="tech")])
+    lead, lead_token = await add_agent(svc, "lead@example.com")
+    ratings = [("billing", "lead@example.com", 5), ("billing", "lead@example.com", 4), ("billing", "", 2), ("tech", "", 1), ("tech", "", 5)]
+    for n, (team, agent, _) in enumerate(ratings):
+        cid = await conversation(svc, mail, f"<r{n}@x>", f"c{n}@example.com")
+        await update_conversation(svc.ctx, CLI, cid, ConversationChanges(team=team, assignee=agent or None, status="resolved"))
+    surveys = await svc.db.query(lambda s: s.scalars(select(CsatSurvey).order_by(CsatSurvey.id)).all())
+    assert [s.team_id is not None for s in surveys] == [True] * 5
+    from inbox.actions.csat import rate
+
+    for survey, (_, _, stars) in zip(surveys, ratings, strict=True):
+        await rate(svc.ctx, survey.id, stars, "fine" if stars > 3 else None, via="web")
+    admin = api.auth(api.admin_token)
+    everything = (await api.client.get("/api/v1/csat", headers=admin)).json()
+    assert everything["score"] == {"count": 5, "satisfied": 3, "csat_percent": 60.0, "average": 3.4}
+    assert [i["rating"] for i in everything["items"]] == [5, 1, 2, 4, 5]  # newest first
+    billing = (await api.client.get("/api/v1/csat?team=billing", headers=admin)).json()
+    assert billing["score"]["count"] == 3 and billing["score"]["csat_percent"] == 66.7
+    mine = (await api.client.get("/api/v1/csat", params={"agent": "lead@example.com"}, headers=admin)).json()
+    assert mine["score"] == {"count": 2, "satisfied": 2, "csat_percent": 100.0, "average": 4.5}
+    assert {i["agent"] for i in mine["items"]} == {"lead@example.com"} and {i["team"] for i in mine["items"]} == {"billing"}
+    nobody = (await api.client.get("/api/v1/csat?team=nope", headers=admin)).json()
+    assert nobody["items"] == [] and nobody["score"]["csat_percent"] is None
+    future = (await api.client.get("/api/v1/csat", params={"from": "2999-01-01"}, headers=admin)).json()
+    assert future["score"]["count"] == 0
+    past = (await api.client.get("/api/v1/csat", params={"to": "2000-01-01T00:00:00Z"}, headers=admin)).json()
+    assert past["score"]["count"] == 0
+    # Keyset pages: two at a time, no row twice, the score of everything on each page.
+    seen: list[int] = []
+    cursor = None
+    while True:
+        page = (await api.client.get("/api/v1/csat", params={"limit": 2, **({"cursor": cursor} if cursor else {})}, headers=admin)).json()
+        seen += [i["id"] for i in page["items"]]
+        assert page["score"]["count"] == 5
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert sorted(seen) == sorted(s.id for s in surveys) and len(seen) == 5
+    for bad in ({"from": "yesterday"}, {"limit": "0"}, {"cursor": "garbage!"}, {"team": "x" * 400}):
+        assert (await api.client.get("/api/v1/csat", params=bad, headers=admin)).status_code in (400, 422)
+    assert (await api.client.get("/api/v1/csat")).status_code == 401
+    # An agent sees the ratings of the conversations they see (unteamed, their teams', their own).
+    seen_by_lead = (await api.client.get("/api/v1/csat", headers=api.auth(lead_token))).json()
+    assert seen_by_lead["score"]["count"] == 2
+    # The agent UI: the conversation page shows the rating and comment, the dashboard the score.
+    await add_agent(svc, "admin2@example.com", role="admin", password="correct horse battery")
+    for lang in ("en", "es"):
+        client = httpx.AsyncClient(transport=api.client._transport, base_url="http://testserver", headers={"accept-language": lang})
+        assert (await sign_in(client, "admin2@example.com", "correct horse battery")).status_code == 303
+        page = await client.get(f"/conversations/{surveys[0].conversation_id}")
+        assert page.status_code == 200 and ("5 of 5" if lang == "en" else "5 de 5") in page.text and "fine" in page.text
+        board = await client.get("/dashboard")
+        assert board.status_code == 200
+        assert ("Satisfaction by team" if lang == "en" else "Satisfacción por equipo") in board.text
+        assert "60.0 %" in board.text and "66.7 %" in board.text and "Lead" in board.text
+        await client.aclose()
+
