@@ -130,8 +130,8 @@ class Sink(Protocol):
 class RatingSink(Protocol):
     """A sink that also takes satisfaction ratings (a Telegram or Slack button press)."""
 
-    async def rate(self, token: str, rating: int, *, via: str) -> str:
-        """Record `rating` for the survey `token` names: "rated", "already_rated" or
+    async def rate(self, token: str, rating: int, *, via: str, comment: str | None = None) -> str:
+        """Record `rating` (and the optional comment) for the survey `token` names: "rated", "already_rated" or
         "expired" (a forged or unknown token is "expired" too: the customer sees one answer)."""
         ...
 

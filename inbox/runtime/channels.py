@@ -42,8 +42,8 @@ from inbox.store.models import Channel as ChannelRow
 log = logging.getLogger(__name__)
 
 
-# Records a survey rating by its token: (token, rating, via) -> "rated" | "already_rated" | "expired".
-Rater = Callable[[str, int, str], Awaitable[str]]
+# Records a survey rating by its token: (token, rating, via, comment) -> "rated" | "already_rated" | "expired".
+Rater = Callable[[str, int, str, str | None], Awaitable[str]]
 
 
 class ChannelSink:
@@ -55,11 +55,11 @@ class ChannelSink:
         self.fence = fence
         self._rater = rater
 
-    async def rate(self, token: str, rating: int, *, via: str) -> str:
+    async def rate(self, token: str, rating: int, *, via: str, comment: str | None = None) -> str:
         """A satisfaction rating from a button on this channel (channels.base.RatingSink)."""
         if self._rater is None:
             return "expired"
-        return await self._rater(token, rating, via)
+        return await self._rater(token, rating, via, comment)
 
     async def ingest(self, messages: Sequence[InboundMessage], *, cursor: str | None = None) -> list[IngestResult]:
         with metrics.INGEST_SECONDS.time():
