@@ -313,7 +313,9 @@ class SlackChannel:
         if isinstance(response_url, str) and response_url.startswith(self._response_prefix) and self._http is not None:
             try:
                 async with self._http.post(
-                    response_url, json={"replace_original": True, "text": CSAT_ANSWERS[language][outcome]}, timeout=aiohttp.ClientTimeout(total=10)
+                    response_url,
+                    json={"replace_original": True, "text": CSAT_ANSWERS[language][outcome]},
+                    timeout=aiohttp.ClientTimeout(total=10),
                 ) as answer:
                     await answer.read()
             except (aiohttp.ClientError, TimeoutError) as exc:
@@ -806,7 +808,11 @@ class GroupCommit:
 
 _CSAT_ACTION = re.compile(r"^csat_rate_[1-5]$")
 CSAT_ANSWERS = {
-    "en": {"rated": "Thank you for your rating!", "already_rated": "You already rated this. Thank you!", "expired": "This survey has expired."},
+    "en": {
+        "rated": "Thank you for your rating!",
+        "already_rated": "You already rated this. Thank you!",
+        "expired": "This survey has expired.",
+    },
     "es": {"rated": "¡Gracias por su valoración!", "already_rated": "Ya la valoró. ¡Gracias!", "expired": "Esta encuesta ha caducado."},
 }
 
@@ -814,7 +820,12 @@ CSAT_ANSWERS = {
 def csat_blocks(ask: CsatAsk, text: str) -> list[dict[str, Any]]:
     """The survey's question and five buttons; each button's value is `<language>:<token>`."""
     buttons = [
-        {"type": "button", "action_id": f"csat_rate_{n}", "value": f"{ask.language}:{ask.token}", "text": {"type": "plain_text", "text": label}}
+        {
+            "type": "button",
+            "action_id": f"csat_rate_{n}",
+            "value": f"{ask.language}:{ask.token}",
+            "text": {"type": "plain_text", "text": label},
+        }
         for n, label in zip(range(1, 6), ask.labels, strict=True)
     ]
     return [{"type": "section", "text": {"type": "mrkdwn", "text": text}}, {"type": "actions", "block_id": "csat", "elements": buttons}]

@@ -392,7 +392,8 @@ class TelegramChannel:
         callback is only answered. A press is never retried: the survey takes one rating."""
         data = query.get("data")
         query_id = query.get("id")
-        sender = query.get("from") if isinstance(query.get("from"), dict) else {}
+        given = query.get("from")
+        sender: dict[str, Any] = given if isinstance(given, dict) else {}
         language = "es" if str(sender.get("language_code") or "").startswith("es") else "en"
         outcome = "ignored"
         parsed = _rating_of(data)
@@ -518,7 +519,11 @@ class TelegramChannel:
 
 RATING_PREFIX = "csat:"
 RATING_ANSWERS = {
-    "en": {"rated": "Thank you for your rating!", "already_rated": "You already rated this. Thank you!", "expired": "This survey has expired."},
+    "en": {
+        "rated": "Thank you for your rating!",
+        "already_rated": "You already rated this. Thank you!",
+        "expired": "This survey has expired.",
+    },
     "es": {"rated": "¡Gracias por su valoración!", "already_rated": "Ya la valoró. ¡Gracias!", "expired": "Esta encuesta ha caducado."},
 }
 

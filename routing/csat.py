@@ -22,7 +22,10 @@ LABELS = {
 }
 _EMAIL = {
     "en": ("Your request is resolved. How did we do? Choose a rating (the link works once, for 7 days):", "Thank you!"),
-    "es": ("Su solicitud está resuelta. ¿Qué tal le atendimos? Elija una valoración (el enlace sirve una vez, durante 7 días):", "¡Gracias!"),
+    "es": (
+        "Su solicitud está resuelta. ¿Qué tal le atendimos? Elija una valoración (el enlace sirve una vez, durante 7 días):",
+        "¡Gracias!",
+    ),
 }
 
 

@@ -34,24 +34,26 @@ from channels.base import (
 from inbox import events, metrics
 from inbox.config import OutboxConfig
 from inbox.events import Bus
-from routing import csat as csat_text
 from inbox.pipeline.replies import continue_by_email, latest_inbound_meta
 from inbox.store.db import Database
 from inbox.store.models import (
     Agent,
     Attachment,
     Blob,
-    Channel as ChannelRow,
     Contact,
-    CsatSurvey,
     ContactIdentity,
     Conversation,
+    CsatSurvey,
     DirectMail,
     Message,
     OutboxItem,
     Ticket,
     utcnow,
 )
+from inbox.store.models import (
+    Channel as ChannelRow,
+)
+from routing import csat as csat_text
 
 log = logging.getLogger(__name__)
 
@@ -375,7 +377,9 @@ class OutboxWorker:
             in_reply_to=thread[-1] if thread else None,
             conversation_meta=dict(conversation.meta or {}),
             ticket_number=ticket_number,
-            portal_url=self.portal_url(contact.merged_into_id or contact.id) if self.portal_url is not None and channel_type == "email" else None,
+            portal_url=self.portal_url(contact.merged_into_id or contact.id)
+            if self.portal_url is not None and channel_type == "email"
+            else None,
             csat=ask,
         )
 

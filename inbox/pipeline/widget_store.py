@@ -44,7 +44,12 @@ class WidgetTranscripts:
                 select(CsatSurvey)
                 .join(Conversation, Conversation.id == CsatSurvey.conversation_id)
                 .join(Channel, Channel.id == CsatSurvey.channel_id)
-                .where(Channel.name == channel, Conversation.thread_key == thread_key, CsatSurvey.rated_at.is_(None), CsatSurvey.expires_at > now)
+                .where(
+                    Channel.name == channel,
+                    Conversation.thread_key == thread_key,
+                    CsatSurvey.rated_at.is_(None),
+                    CsatSurvey.expires_at > now,
+                )
                 .order_by(CsatSurvey.id.desc())
                 .limit(1)
             )

@@ -8,7 +8,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select
+from sqlalchemy import ColumnElement, and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from inbox.auth import Principal
@@ -31,7 +31,9 @@ class SurveyView:
 
 def survey(session: Session, survey_id: int, now: dt.datetime) -> SurveyView | None:
     row = session.execute(
-        select(CsatSurvey, Conversation.subject).join(Conversation, Conversation.id == CsatSurvey.conversation_id).where(CsatSurvey.id == survey_id)
+        select(CsatSurvey, Conversation.subject)
+        .join(Conversation, Conversation.id == CsatSurvey.conversation_id)
+        .where(CsatSurvey.id == survey_id)
     ).first()
     if row is None:
         return None
@@ -68,15 +70,11 @@ def _where(session: Session, who: Principal | None, filters: CsatFilter) -> list
     return where
 
 
-def _joined(stmt: Select[Any]) -> Select[Any]:
-    return stmt.join(Conversation, Conversation.id == CsatSurvey.conversation_id)
-
-
 def _score(session: Session, where: list[ColumnElement[bool]]) -> Score:
     count, satisfied, average = session.execute(
-        _joined(select(func.count(CsatSurvey.id), func.sum(case((CsatSurvey.rating >= 4, 1), else_=0)), func.avg(CsatSurvey.rating))).where(
-            *where
-        )
+        select(func.count(CsatSurvey.id), func.sum(case((CsatSurvey.rating >= 4, 1), else_=0)), func.avg(CsatSurvey.rating))
+        .join(Conversation, Conversation.id == CsatSurvey.conversation_id)
+        .where(*where)
     ).one()
     if not count:
         return Score(0, 0, None, None)
@@ -92,8 +90,11 @@ def ratings(
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """One page of ratings, newest first (keyset on rated_at, id), and the score of all that match."""
     where = _where(session, who, filters)
-    page = _joined(select(CsatSurvey, Team.name, Agent.email)).outerjoin(Team, Team.id == CsatSurvey.team_id).outerjoin(
-        Agent, Agent.id == CsatSurvey.agent_id
+    page = (
+        select(CsatSurvey, Team.name, Agent.email)
+        .join(Conversation, Conversation.id == CsatSurvey.conversation_id)
+        .outerjoin(Team, Team.id == CsatSurvey.team_id)
+        .outerjoin(Agent, Agent.id == CsatSurvey.agent_id)
     )
     page = page.where(*where)
     if after is not None:
@@ -137,7 +138,8 @@ def dashboard(session: Session, who: Principal | None, now: dt.datetime, weeks: 
     since = dt.datetime.combine(first, dt.time(), tzinfo=dt.UTC)
     where = _where(session, who, CsatFilter(since=since))
     rows = session.execute(
-        _joined(select(CsatSurvey.rating, CsatSurvey.rated_at, Team.name, Agent.email, Agent.name))
+        select(CsatSurvey.rating, CsatSurvey.rated_at, Team.name, Agent.email, Agent.name)
+        .join(Conversation, Conversation.id == CsatSurvey.conversation_id)
         .outerjoin(Team, Team.id == CsatSurvey.team_id)
         .outerjoin(Agent, Agent.id == CsatSurvey.agent_id)
         .where(*where)
@@ -147,6 +149,8 @@ def dashboard(session: Session, who: Principal | None, now: dt.datetime, weeks: 
     by_agent: dict[str, tuple[str, list[int]]] = {}
     by_week: dict[dt.date, list[int]] = {first + dt.timedelta(weeks=n): [] for n in range(weeks)}
     for rating, rated_at, team, email, name in rows:
+        if rating is None or rated_at is None:  # only rated surveys match `where`
+            continue
         by_team.setdefault(team or "", []).append(rating)
         by_agent.setdefault(email or "", (name or email or "", []))[1].append(rating)
         by_week.setdefault(week_start(rated_at), []).append(rating)

@@ -11,6 +11,7 @@ from channels.base import ChannelConfig, ChannelContext
 from inbox.actions import csat as csat_actions
 from inbox.actions.runner import Context
 from inbox.config import Config
+from inbox.csat_tokens import CsatSigner
 from inbox.errors import Conflict, DomainError
 from inbox.events import Bus, make_bus
 from inbox.pipeline.ingest import Ingestor
@@ -21,7 +22,6 @@ from inbox.runtime.channels import ChannelRuntime
 from inbox.sessions import SessionSigner
 from inbox.store.db import Database
 from inbox.store.secrets import SecretBox
-from inbox.csat_tokens import CsatSigner
 from routing.config import default_calendar, sla_policies
 from routing.templates import NotificationTemplates
 

@@ -116,7 +116,9 @@ def widget_gateway(services: Services) -> tuple[Gateway, Callable[[str], Gateway
     def lookup(name: str) -> GatewayChannel | None:
         return widget_channel(services, name)
 
-    return Gateway(services.config.server.secret_key, WidgetTranscripts(services.db, csat_url=services.csat_url), services.bus, lookup), lookup
+    return Gateway(
+        services.config.server.secret_key, WidgetTranscripts(services.db, csat_url=services.csat_url), services.bus, lookup
+    ), lookup
 
 
 class FrontdeskApp(FastAPI):

@@ -101,7 +101,9 @@ def _survey(svc: Services, token: str) -> int | None:
     return svc.csat.check(token, time.time())
 
 
-def _form(request: Request, lang: str, token: str, view: queries.SurveyView, chosen: int | None, status: int = 200, error: str | None = None) -> HTMLResponse:
+def _form(
+    request: Request, lang: str, token: str, view: queries.SurveyView, chosen: int | None, status: int = 200, error: str | None = None
+) -> HTMLResponse:
     labels = LABELS.get(lang, LABELS["en"])
     return _render(
         request,

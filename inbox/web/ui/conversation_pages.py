@@ -21,8 +21,8 @@ from inbox.actions import tickets as ticket_actions
 from inbox.actions.replies import send_reply
 from inbox.errors import DomainError, Invalid, NotFound
 from inbox.queries import contacts as contact_queries
-from inbox.queries import csat as csat_queries
 from inbox.queries import conversations as conv
+from inbox.queries import csat as csat_queries
 from inbox.queries import macros as macro_queries
 from inbox.queries import portal as portal_queries
 from inbox.runtime.presence import PresenceBoard

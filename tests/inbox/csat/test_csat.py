@@ -14,8 +14,8 @@ from sqlalchemy import func, select, update
 
 from channels.base import OutboundMessage
 from channels.email_compose import EmailTemplates
-from inbox.actions.runner import CLI
 from inbox.actions.conversations import ConversationChanges, update_conversation
+from inbox.actions.runner import CLI
 from inbox.pipeline.ingest import ChannelRef
 from inbox.pipeline.outbox import OutboxWorker
 from inbox.runtime.services import Services
@@ -115,7 +115,12 @@ async def test_the_rating_page_records_on_the_post_once_and_refuses_expired_or_t
     # Tampered: another survey id under the same MAC, a changed MAC, an expiry moved; expired.
     token = outbound.csat.token
     sid, exp, mac = token.split(".")
-    for bad in (f"{int(sid) + 1}.{exp}.{mac}", f"{sid}.{exp}.{mac[:-1]}{'A' if mac[-1] != 'A' else 'B'}", f"{sid}.{int(exp) + 1}.{mac}", "x" * 300):
+    for bad in (
+        f"{int(sid) + 1}.{exp}.{mac}",
+        f"{sid}.{exp}.{mac[:-1]}{'A' if mac[-1] != 'A' else 'B'}",
+        f"{sid}.{int(exp) + 1}.{mac}",
+        "x" * 300,
+    ):
         assert (await api.client.get(f"/csat/{bad}")).status_code == 404
         assert (await api.client.post(f"/csat/{bad}", data={"rating": "5"})).status_code == 404
     cid2 = await conversation(svc, mail, "<c3@x>", "bea@example.com")
@@ -124,7 +129,9 @@ async def test_the_rating_page_records_on_the_post_once_and_refuses_expired_or_t
     old = svc.csat.token(second.id, int(time.time()) - 1)
     assert (await api.client.post(f"/csat/{old}", data={"rating": "5"})).status_code == 404
     # A valid token of a survey whose row expired (clock moved) is refused too.
-    await svc.db.run(lambda c: c.execute(update(CsatSurvey).where(CsatSurvey.id == second.id).values(expires_at=dt.datetime(2020, 1, 1, tzinfo=dt.UTC))))
+    await svc.db.run(
+        lambda c: c.execute(update(CsatSurvey).where(CsatSurvey.id == second.id).values(expires_at=dt.datetime(2020, 1, 1, tzinfo=dt.UTC)))
+    )
     live = svc.csat.token(second.id, int(time.time()) + 3600)
     assert (await api.client.post(f"/csat/{live}", data={"rating": "5"})).status_code == 410
     assert await svc.db.query(lambda s: s.scalar(select(func.count()).select_from(CsatSurvey).where(CsatSurvey.rated_at.is_not(None)))) == 1
@@ -189,4 +196,3 @@ async def test_csat_api_filters_and_score_and_the_agent_pages_show_ratings(api: 
         assert ("Satisfaction by team" if lang == "en" else "Satisfacción por equipo") in board.text
         assert "60.0 %" in board.text and "66.7 %" in board.text and "Lead" in board.text
         await client.aclose()
-

@@ -16,7 +16,6 @@ from inbox.pipeline.outbox import OutboxWorker
 from inbox.runtime.channels import ChannelSink
 from inbox.runtime.services import Services
 from inbox.store.models import CsatSurvey
-from tests.fixtures.fake_telegram import TOKEN, FakeTelegram, callback_query, fake_telegram, message, user  # noqa: F401
 from tests.fixtures.fake_slack import (
     BOT_TOKEN,
     SIGNING_SECRET,
@@ -28,6 +27,7 @@ from tests.fixtures.fake_slack import (
     signed_interaction,
     signed_request,
 )
+from tests.fixtures.fake_telegram import TOKEN, FakeTelegram, callback_query, fake_telegram, message, user  # noqa: F401
 from tests.fixtures.memory_sink import eventually
 from tests.inbox.csat.test_csat import channel, resolve
 
@@ -49,7 +49,9 @@ async def telegram(fake_telegram: FakeTelegram) -> AsyncIterator[TelegramChannel
     await adapter.stop()
 
 
-async def test_telegram_buttons_rate_once_through_the_callback_query(services: Services, fake_telegram: FakeTelegram, telegram: TelegramChannel) -> None:
+async def test_telegram_buttons_rate_once_through_the_callback_query(
+    services: Services, fake_telegram: FakeTelegram, telegram: TelegramChannel
+) -> None:
     svc = services
     ref = await channel(svc, "tg", "telegram")
     ana = user(701, "Ana", language="es")
@@ -92,7 +94,9 @@ async def eventually_db(svc: Services, read: object) -> int:
         await asyncio.sleep(0.05)
 
 
-async def test_slack_buttons_rate_through_a_signed_block_action_and_a_forged_one_is_refused(services: Services, fake_slack: FakeSlack) -> None:
+async def test_slack_buttons_rate_through_a_signed_block_action_and_a_forged_one_is_refused(
+    services: Services, fake_slack: FakeSlack
+) -> None:
     svc = services
     ref = await channel(svc, "slack", "slack")
     fake_slack.add_user("U0ANA", "Ana Pérez", "ana@example.com")
@@ -113,7 +117,9 @@ async def test_slack_buttons_rate_through_a_signed_block_action_and_a_forged_one
         forged = await adapter.handle_webhook(signed_interaction(block_action("csat_rate_1", value), secret="not-the-secret"))
         assert forged.status == 401
         assert await svc.db.query(lambda s: s.scalar(select(CsatSurvey.rated_at))) is None
-        pressed = await adapter.handle_webhook(signed_interaction(block_action("csat_rate_4", value, response_url=fake_slack.response_url("r1"))))
+        pressed = await adapter.handle_webhook(
+            signed_interaction(block_action("csat_rate_4", value, response_url=fake_slack.response_url("r1")))
+        )
         assert pressed.status == 200 and json.loads(pressed.body)["outcome"] == "rated"
         assert fake_slack.responses["r1"] == [{"replace_original": True, "text": "¡Gracias por su valoración!"}]  # Ana writes in Spanish
         assert "¿Qué tal le atendimos?" in post.text

@@ -23,9 +23,9 @@ async def test_widget_stars_rate_the_resolved_conversation_once(node: Daemon) ->
     welcome = await visitor.connect(language="es")
     await visitor.send({"type": "message", "client_id": "c1", "text": "¿Tienen envío a Canarias?"})
     ack = await visitor.expect("ack")
-    api = httpx.Client(base_url=node.url, headers={"Authorization": f"Bearer {node.token}"}, timeout=30)  # type: ignore[attr-defined]
-    [conversation] = api.get("/api/v1/conversations").json()["items"]
-    assert ack["id"] and api.patch(f"/api/v1/conversations/{conversation['id']}", json={"status": "resolved"}).status_code == 200
+    api = httpx.AsyncClient(base_url=node.url, headers={"Authorization": f"Bearer {node.token}"}, timeout=30)  # type: ignore[attr-defined]
+    [conversation] = (await api.get("/api/v1/conversations")).json()["items"]
+    assert ack["id"] and (await api.patch(f"/api/v1/conversations/{conversation['id']}", json={"status": "resolved"})).status_code == 200
     offer = await visitor.expect("csat")
     assert offer["question"].startswith("¿Qué tal") and len(offer["labels"]) == 5 and offer["token"]
     await visitor.send({"type": "csat", "token": offer["token"], "rating": 0})
@@ -42,6 +42,9 @@ async def test_widget_stars_rate_the_resolved_conversation_once(node: Daemon) ->
     await again.send({"type": "ping"})
     assert (await again.expect("pong"))["type"] == "pong"
     await again.close()
-    ratings = api.get("/api/v1/csat").json()
-    assert [(i["rating"], i["rated_via"], i["comment"], i["conversation_id"]) for i in ratings["items"]] == [(5, "widget", "¡Genial!", conversation["id"])]
+    ratings = (await api.get("/api/v1/csat")).json()
+    await api.aclose()
+    assert [(i["rating"], i["rated_via"], i["comment"], i["conversation_id"]) for i in ratings["items"]] == [
+        (5, "widget", "¡Genial!", conversation["id"])
+    ]
     assert ratings["score"]["csat_percent"] == 100.0
