@@ -23,7 +23,7 @@ CUSTOMER = Actor.system("csat")
 def check_rating(rating: object, comment: str | None) -> tuple[int, str | None]:
     if not isinstance(rating, int) or isinstance(rating, bool) or rating not in RATINGS:
         raise Invalid("rating must be 1, 2, 3, 4 or 5", code="rating")
-    comment = (comment or "").strip() or None
+    comment = (comment or "").replace("\x00", "").strip() or None  # PostgreSQL stores no NUL
     if comment is not None and len(comment) > MAX_COMMENT:
         raise Invalid(f"a comment is at most {MAX_COMMENT} characters", code="comment")
     return rating, comment

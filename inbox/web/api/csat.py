@@ -24,9 +24,10 @@ def parse_time(value: str | None, name: str) -> dt.datetime | None:
         return None
     try:
         stamp = dt.datetime.fromisoformat(value.strip())
-    except ValueError:
+        stamp = stamp.replace(tzinfo=dt.UTC) if stamp.tzinfo is None else stamp
+        return stamp.astimezone(dt.UTC)  # an offset at the edge of the calendar overflows here, not in the database
+    except (ValueError, OverflowError):
         raise Invalid(f"{name} must be an ISO 8601 date or date-time", code=name) from None
-    return stamp if stamp.tzinfo is not None else stamp.replace(tzinfo=dt.UTC)
 
 
 @router.get("/csat")
@@ -44,14 +45,15 @@ async def list_csat(
     `csat_percent` (share of 4 and 5), `average`, `count`. An unknown team or agent matches nothing."""
     since, until = parse_time(from_, "from"), parse_time(to, "to")
     after = pagination.decode(cursor, 2)
-    after_key = (dt.datetime.fromisoformat(after[0]), int(after[1])) if after is not None else None
+    after_key = (parse_time(after[0], "cursor") or dt.datetime.now(dt.UTC), int(after[1])) if after is not None else None
 
     def read(session: Any) -> tuple[list[dict[str, Any]], dict[str, Any]]:
         team_id = agent_id = None
+        # A name no team or agent can have (a NUL byte, which PostgreSQL refuses) matches nothing.
         if team:
-            team_id = queries.team_id(session, team) or -1
+            team_id = (queries.team_id(session, team) if "\x00" not in team else None) or -1
         if agent:
-            agent_id = queries.agent_id(session, agent) or -1
+            agent_id = (queries.agent_id(session, agent) if "\x00" not in agent else None) or -1
         filters = queries.CsatFilter(since=since, until=until, team_id=team_id, agent_id=agent_id)
         return queries.ratings(session, who, filters, after=after_key, limit=limit)
 

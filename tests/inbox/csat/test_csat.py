@@ -76,9 +76,22 @@ async def test_one_survey_per_conversation_through_the_outbox_and_a_channel_with
     items = await svc.db.query(lambda s: s.scalars(select(OutboxItem).where(OutboxItem.survey_id.is_not(None))).all())
     assert [(i.survey_id, i.channel_id) for i in items] == [(surveys[0].id, mail.id)]
     types = await svc.db.query(lambda s: s.scalars(select(Event.type).where(Event.type.like("csat.%"))).all())
-    assert types == ["csat.requested"]
-    [outbound] = await sent(svc)
-    assert outbound.csat is not None and outbound.recipient.address == "ana@example.com"
+    assert types == ["csat.requested"]  # before the ticket and the bulk change below
+    # A ticket resolved, and a bulk change, ask too (the same hook); each conversation once.
+    from inbox.actions.bulk import BulkChange, bulk_change
+    from inbox.actions.tickets import TicketChanges, open_ticket, update_ticket
+
+    ticketed = await conversation(svc, mail, "<t1@x>", "cai@example.com")
+    ticket_id = await open_ticket(svc.ctx, CLI, ticketed)
+    await update_ticket(svc.ctx, CLI, ticket_id, TicketChanges(status="resolved"))
+    bulked = await conversation(svc, mail, "<b1@x>", "dan@example.com")
+    await bulk_change(svc.ctx, CLI, BulkChange(ids=(bulked, cid), changes=ConversationChanges(status="resolved")))
+    asked = await svc.db.query(lambda s: s.scalars(select(CsatSurvey.conversation_id).order_by(CsatSurvey.id)).all())
+    assert asked == [cid, ticketed, bulked]
+    outbounds = [o for o in await sent(svc) if o.csat is not None]  # the others: the ticket's notices
+    assert sorted(o.recipient.address for o in outbounds) == ["ana@example.com", "cai@example.com", "dan@example.com"]
+    outbound = next(o for o in outbounds if o.recipient.address == "ana@example.com")
+    assert outbound.csat is not None
     links = LINK.findall(outbound.text)
     assert [n for _, n in links] == ["1", "2", "3", "4", "5"] and {u for u, _ in links} == {outbound.csat.url}
     assert "¿Qué tal le atendimos?" in outbound.text and outbound.references == ("<c1@x>",)
