@@ -209,3 +209,16 @@ async def test_csat_api_filters_and_score_and_the_agent_pages_show_ratings(api: 
         assert ("Satisfaction by team" if lang == "en" else "Satisfacción por equipo") in board.text
         assert "60.0 %" in board.text and "66.7 %" in board.text and "Lead" in board.text
         await client.aclose()
+
+
+async def test_a_config_file_channel_carries_its_csat_setting_into_the_store(services: Services) -> None:
+    from channels.base import ChannelConfig
+    from inbox.store.models import Channel
+
+    def settings() -> object:
+        return services.db.query(lambda s: s.scalar(select(Channel.settings).where(Channel.name == "drop")))
+
+    await services.channels.provision([ChannelConfig(name="drop", type="spool", csat=True)])
+    assert await settings() == {"csat": True}
+    await services.channels.provision([ChannelConfig(name="drop", type="spool")])
+    assert await settings() == {"csat": False}
