@@ -404,6 +404,16 @@ class TelegramChannel:
                 await self.bot.answer_callback_query(query_id, text=RATING_ANSWERS[language].get(outcome))
             except TelegramError as exc:
                 log.info("telegram %s: answerCallbackQuery failed: %s", self.name, exc)
+        message = query.get("message")
+        message = message if isinstance(message, dict) else {}
+        chat = message.get("chat")
+        chat_id = chat.get("id") if isinstance(chat, dict) else None
+        message_id = message.get("message_id")
+        if outcome in ("rated", "already_rated") and isinstance(chat_id, int) and isinstance(message_id, int):
+            try:  # the survey is answered: its buttons go
+                await self.bot.edit_message_reply_markup(chat_id, message_id, reply_markup=None)
+            except TelegramError as exc:
+                log.info("telegram %s: editMessageReplyMarkup failed: %s", self.name, exc)
 
     # -- files ------------------------------------------------------------------------------
 

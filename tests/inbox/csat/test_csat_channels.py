@@ -70,6 +70,7 @@ async def test_telegram_buttons_rate_once_through_the_callback_query(
     fake_telegram.add_update(callback_query(ana, buttons[4]["callback_data"], question))
     await eventually(lambda: fake_telegram.answers, what="the callback answer")
     assert fake_telegram.answers[0][1] == "¡Gracias por su valoración!"
+    await eventually(lambda: not fake_telegram.sent_to(701)[0].reply_markup, what="the buttons removed")
     fake_telegram.add_update(callback_query(ana, buttons[0]["callback_data"], question))
     await eventually(lambda: len(fake_telegram.answers) == 2, what="the second answer")
     assert fake_telegram.answers[1][1] == "Ya la valoró. ¡Gracias!"
