@@ -26,6 +26,8 @@ class ChannelConfig(BaseModel):
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$", description="a slug, unique; used in URLs")
     type: str
     enabled: bool = True
+    # Ask the customer to rate a conversation (1-5) when it is resolved (docs/csat.md).
+    csat: bool = False
 
     def channels_named(self) -> dict[str, str]:
         """Other channels this one names, by key ({"offline_email_channel": "support"}):
@@ -124,6 +126,16 @@ class Sink(Protocol):
         ...
 
 
+@runtime_checkable
+class RatingSink(Protocol):
+    """A sink that also takes satisfaction ratings (a Telegram or Slack button press)."""
+
+    async def rate(self, token: str, rating: int, *, via: str, comment: str | None = None) -> str:
+        """Record `rating` (and the optional comment) for the survey `token` names: "rated", "already_rated" or
+        "expired" (a forged or unknown token is "expired" too: the customer sees one answer)."""
+        ...
+
+
 # --- outbound ----------------------------------------------------------------------
 
 
@@ -193,6 +205,21 @@ class OutboundMessage:
     # Not a reply in a conversation (a portal sign-in link): its subject is sent as it is.
     standalone: bool = False
     buttons: tuple[OutboundButton, ...] = ()
+    # A satisfaction survey: the channel offers the ratings 1-5 (buttons, stars, links).
+    csat: CsatAsk | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CsatAsk:
+    """The rating question of a satisfaction survey. `token` is the signed survey token
+    (short enough for a Telegram callback, 64 bytes); `url` its web page, where
+    `url + "?rating=N"` shows rating N preselected (e-mail links)."""
+
+    token: str
+    url: str
+    question: str
+    labels: tuple[str, ...] = ("1", "2", "3", "4", "5")
+    language: str = "en"  # of the question and labels: the channel's answers to a press use it too
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,7 +23,7 @@ from typing import Any, ClassVar, Literal
 
 import httpx
 from pydantic import Field, model_validator
-from telegram import Bot, InputFile, ReplyParameters
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputFile, ReplyParameters
 from telegram.constants import ParseMode
 from telegram.error import (
     BadRequest,
@@ -46,6 +46,7 @@ from channels.base import (
     OutboundAttachment,
     OutboundMessage,
     PermanentSendError,
+    RatingSink,
     SendResult,
     Sink,
     TransientSendError,
@@ -72,7 +73,7 @@ log = logging.getLogger(__name__)
 # `_seconds` takes both forms, so the warning says nothing to our operators.
 warnings.filterwarnings("ignore", message=r".*`retry_after` will be of type", category=PTBDeprecationWarning)
 
-ALLOWED_UPDATES = ["message", "edited_message"]
+ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
 PHOTO_TYPES = {"image/jpeg", "image/png", "image/webp"}
 PHOTO_MAX_BYTES = 10 * 1024 * 1024
 
@@ -289,6 +290,9 @@ class TelegramChannel:
                 await sink.quarantine(_encoded(data), str(exc))
                 continue
             last_id = update_id if last_id is None else max(last_id, update_id)
+            if isinstance(data.get("callback_query"), dict):
+                await self._callback(sink, data["callback_query"])
+                continue
             message = await self._read(sink, data)
             if message is not None:
                 messages.append(message)
@@ -361,6 +365,9 @@ class TelegramChannel:
             await sink.quarantine(request.body, f"unreadable webhook update: {exc}")
             return _json(200, {"ok": True, "quarantined": True})
         try:
+            if isinstance(data, dict) and isinstance(data.get("callback_query"), dict):
+                await self._callback(sink, data["callback_query"])
+                return _json(200, {"ok": True})
             if self.me.username is None:
                 await self._learn_username()
             try:
@@ -376,6 +383,37 @@ class TelegramChannel:
             log.warning("telegram %s: webhook update not stored yet: %s", self.name, exc)
             return _json(503, {"ok": False, "description": "try again"})
         return _json(200, {"ok": True})
+
+    # -- satisfaction ratings (inline keyboard buttons) ------------------------------------------
+
+    async def _callback(self, sink: Sink, query: dict[str, Any]) -> None:
+        """A press of a rating button: record it and answer the callback query (Telegram
+        shows the answer as a short notice and stops the button's spinner). Any other
+        callback is only answered. A press is never retried: the survey takes one rating."""
+        data = query.get("data")
+        query_id = query.get("id")
+        given = query.get("from")
+        sender: dict[str, Any] = given if isinstance(given, dict) else {}
+        language = "es" if str(sender.get("language_code") or "").startswith("es") else "en"
+        outcome = "ignored"
+        parsed = _rating_of(data)
+        if parsed is not None and isinstance(sink, RatingSink):
+            outcome = await sink.rate(parsed[0], parsed[1], via="telegram")
+        if isinstance(query_id, str) and len(query_id) <= 64:
+            try:
+                await self.bot.answer_callback_query(query_id, text=RATING_ANSWERS[language].get(outcome))
+            except TelegramError as exc:
+                log.info("telegram %s: answerCallbackQuery failed: %s", self.name, exc)
+        message = query.get("message")
+        message = message if isinstance(message, dict) else {}
+        chat = message.get("chat")
+        chat_id = chat.get("id") if isinstance(chat, dict) else None
+        message_id = message.get("message_id")
+        if outcome in ("rated", "already_rated") and isinstance(chat_id, int) and isinstance(message_id, int):
+            try:  # the survey is answered: its buttons go
+                await self.bot.edit_message_reply_markup(chat_id, message_id, reply_markup=None)
+            except TelegramError as exc:
+                log.info("telegram %s: editMessageReplyMarkup failed: %s", self.name, exc)
 
     # -- files ------------------------------------------------------------------------------
 
@@ -436,7 +474,8 @@ class TelegramChannel:
                 raise TransientSendError(str(exc), retry_after=exc.retry_after, count_attempt=False) from None
             if wait > 0:
                 await asyncio.sleep(wait)
-            message_id, chat_id = await self._send_part(chat_id, part, reply_to if index == 0 else None, thread_id)
+            markup = _rating_keyboard(outbound) if index == len(parts) - 1 else None
+            message_id, chat_id = await self._send_part(chat_id, part, reply_to if index == 0 else None, thread_id, markup)
             delivered.append(message_id)
         self._delivered.pop(outbound.idempotency_key, None)
         return SendResult(
@@ -444,10 +483,14 @@ class TelegramChannel:
             meta={"chat_id": chat_id, "message_ids": delivered},
         )
 
-    async def _send_part(self, chat_id: int | str, part: _Part, reply_to: int | None, thread_id: Any) -> tuple[int, int | str]:
+    async def _send_part(
+        self, chat_id: int | str, part: _Part, reply_to: int | None, thread_id: Any, markup: InlineKeyboardMarkup | None = None
+    ) -> tuple[int, int | str]:
         """Send one part; returns (message id, chat id). Maps Telegram errors to send errors."""
         reply = ReplyParameters(message_id=reply_to, allow_sending_without_reply=True) if reply_to else None
         extra: dict[str, Any] = {"reply_parameters": reply}
+        if markup is not None:
+            extra["reply_markup"] = markup
         if isinstance(thread_id, int):
             extra["message_thread_id"] = thread_id
         for _ in range(2):  # a second time only after the group became a supergroup
@@ -482,6 +525,34 @@ class TelegramChannel:
         if attachment.content_type in PHOTO_TYPES and len(attachment.data) <= PHOTO_MAX_BYTES:
             return await self.bot.send_photo(chat_id, upload, **extra)
         return await self.bot.send_document(chat_id, upload, **extra)
+
+
+RATING_PREFIX = "csat:"
+RATING_ANSWERS = {
+    "en": {
+        "rated": "Thank you for your rating!",
+        "already_rated": "You already rated this. Thank you!",
+        "expired": "This survey has expired.",
+    },
+    "es": {"rated": "¡Gracias por su valoración!", "already_rated": "Ya la valoró. ¡Gracias!", "expired": "Esta encuesta ha caducado."},
+}
+
+
+def _rating_keyboard(outbound: OutboundMessage) -> InlineKeyboardMarkup | None:
+    """Buttons 1-5 under a survey's question; each carries `csat:<token>:<n>` (at most 64 bytes)."""
+    if outbound.csat is None:
+        return None
+    buttons = [InlineKeyboardButton(f"{n} ★", callback_data=f"{RATING_PREFIX}{outbound.csat.token}:{n}") for n in range(1, 6)]
+    return InlineKeyboardMarkup([buttons])
+
+
+def _rating_of(data: Any) -> tuple[str, int] | None:
+    if not isinstance(data, str) or len(data) > 64 or not data.startswith(RATING_PREFIX):
+        return None
+    token, _, rating = data.removeprefix(RATING_PREFIX).rpartition(":")
+    if not token or rating not in ("1", "2", "3", "4", "5"):
+        return None
+    return token, int(rating)
 
 
 class _PollPause(Exception):

@@ -75,6 +75,7 @@ async def serve(config: Config, role: Role = "all") -> None:
                 channel_ids=services.channels.ids,
                 channel_named=services.channels.adapter_named,
                 portal_url=services.portal_url,
+                csat_url=services.csat_url,
             )
             await worker.start()
             sla_watch = SlaWatch(services.db, services.bus, services.policy)

@@ -58,6 +58,10 @@ CHANGE_STATUSES: tuple[ChangeStatus, ...] = get_args(ChangeStatus)
 ApprovalDecision = Literal["approve", "reject"]
 APPROVAL_DECISIONS: tuple[ApprovalDecision, ...] = get_args(ApprovalDecision)
 
+# Where a satisfaction survey was answered.
+CsatVia = Literal["web", "widget", "telegram", "slack"]
+CSAT_VIAS: tuple[CsatVia, ...] = get_args(CsatVia)
+
 # The change feed's event types (the `type` of GET /events and of outbound webhooks).
 EventType = Literal[
     "conversation.created",
@@ -78,6 +82,8 @@ EventType = Literal[
     "change.approved",
     "change.rejected",
     "incident.suggested",
+    "csat.requested",
+    "csat.rated",
 ]
 EVENT_TYPES: tuple[EventType, ...] = get_args(EventType)
 

@@ -21,9 +21,10 @@ from typing import Any, Protocol
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from channels.base import InboundAttachment, InboundMessage, IngestResult, Sender, Sink, cancel_task
+from channels.base import InboundAttachment, InboundMessage, IngestResult, RatingSink, Sender, Sink, cancel_task
 from channels.untrusted import TooDeep, Unreadable, load_json
 from channels.widget import EMAIL, WidgetConfig
+from widget import csat
 from widget.tokens import TokenSigner, identity_ok
 
 log = logging.getLogger(__name__)
@@ -225,6 +226,7 @@ class VisitorSession:
         self.sender: Sender | None = None
         self.after = 0
         self._sent: set[int] = set()
+        self._csat_offered: set[str] = set()
         self._send_lock = asyncio.Lock()
         self._recent: deque[float] = deque()
         self.conversation_id: int | None = None
@@ -369,6 +371,7 @@ class VisitorSession:
         )
         await self.gateway.hub.join(self)
         await self._push_new()
+        await self.offer_csat()
 
     # -- frames from the visitor --------------------------------------------------------------
 
@@ -380,6 +383,8 @@ class VisitorSession:
             await self._message(frame)
         elif kind == "typing":
             await self._typing()
+        elif kind == "csat":
+            await self._csat(frame)
         elif kind == "hello":
             raise FrameError("already_said_hello", "hello is only the first frame")
         else:
@@ -450,6 +455,27 @@ class VisitorSession:
             }
         )
         await self._push_new()
+
+    # -- satisfaction surveys (widget/csat.py) -------------------------------------------------
+
+    async def offer_csat(self, offer: csat.SurveyOffer | None = None) -> None:
+        """Show the conversation's waiting survey (the given one, or the store's), once per token."""
+        store = self.gateway.store
+        if offer is None and isinstance(store, csat.SurveyStore) and self.key:
+            offer = await store.open_survey(self.config.name, self.key)
+        if offer is not None and offer.token not in self._csat_offered:
+            self._csat_offered.add(offer.token)
+            await self.send(csat.offer_frame(offer))
+
+    async def _csat(self, frame: dict[str, Any]) -> None:
+        """The visitor's stars: recorded through the channel's sink (once per survey)."""
+        try:
+            token, rating, comment = csat.read_rating(frame)
+        except csat.BadRating as exc:
+            raise FrameError(exc.code, str(exc)) from None
+        sink = self.info.sink
+        outcome = await sink.rate(token, rating, via="widget", comment=comment) if isinstance(sink, RatingSink) else "expired"
+        await self.send({"type": "csat_done", "outcome": outcome, "rating": rating})
 
     async def _typing(self) -> None:
         """Tell the agents on this conversation that the visitor is typing (throttled)."""
@@ -529,6 +555,7 @@ class Hub:
         self._unsubscribe: Callable[[], None] | None = None
         self._sends: set[asyncio.Task[None]] = set()
         self._heartbeats: asyncio.Task[None] | None = None
+        self._survey_after: int | None = None  # the event seq surveys were read up to
 
     async def join(self, session: VisitorSession) -> None:
         self._sessions.setdefault((session.config.name, session.key), set()).add(session)
@@ -587,7 +614,24 @@ class Hub:
         await cancel_task(self._task)
         await cancel_task(self._heartbeats)
 
+    async def _offer_surveys(self) -> None:
+        """Surveys asked since the last look, to the sockets of their conversations (widget/csat.py)."""
+        store = self.store
+        if not isinstance(store, csat.SurveyStore) or self._survey_after is None:
+            return
+        try:
+            self._survey_after, offers = await store.surveys_since(self._survey_after)
+        except Exception:
+            log.exception("widget hub: reading surveys failed")
+            return
+        for channel, key, offer in offers:
+            for session in list(self._sessions.get((channel, key), ())):
+                task = asyncio.create_task(self._quietly(session.offer_csat(offer)))
+                self._sends.add(task)
+                task.add_done_callback(self._sends.discard)
+
     async def _run(self, after: int) -> None:
+        self._survey_after = after
         while True:
             try:
                 newest, items = await self.store.since(after)
@@ -598,6 +642,7 @@ class Hub:
                 await asyncio.sleep(1.0)
                 continue
             after = max(after, newest)
+            await self._offer_surveys()
             for channel, key, item in items:
                 for session in list(self._sessions.get((channel, key), ())):
                     try:

@@ -11,6 +11,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from inbox.actions.runner import Actor, Context, Tx, perform
 from inbox.errors import Conflict, Invalid, NotFound
+from inbox.pipeline import csat
 from inbox.queries.conversations import find_visible
 from inbox.store.models import Agent, Conversation, ConversationRead, Team
 from routing.vocabulary import CONVERSATION_STATUSES, PRIORITIES
@@ -56,6 +57,8 @@ def change_conversation(tx: Tx, conversation_id: int, changes: ConversationChang
     tx.conn.execute(update(Conversation).where(Conversation.id == conversation_id).values(**values))
     tx.event("conversation.updated", {"conversation_id": conversation_id, "changes": shown, "by": tx.actor.name}, conversation_id)
     tx.audit("conversation.update", f"conversation:{conversation_id}", shown)
+    if changes.status == "resolved":
+        csat.ask(tx.conn, conversation_id, tx.feed, now=tx.now)
     return shown
 
 

@@ -21,6 +21,7 @@ from sqlalchemy import Connection, or_, select, update
 
 from channels.base import (
     Channel,
+    CsatAsk,
     OutboundAttachment,
     OutboundButton,
     OutboundMessage,
@@ -43,12 +44,17 @@ from inbox.store.models import (
     Contact,
     ContactIdentity,
     Conversation,
+    CsatSurvey,
     DirectMail,
     Message,
     OutboxItem,
     Ticket,
     utcnow,
 )
+from inbox.store.models import (
+    Channel as ChannelRow,
+)
+from routing import csat as csat_text
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +67,7 @@ class Claim:
     idempotency_key: str
     attempts: int
     mail_id: int | None = None
+    survey_id: int | None = None
 
 
 def backoff(attempts: int, config: OutboxConfig) -> float:
@@ -80,6 +87,7 @@ class OutboxWorker:
         channel_ids: Callable[[], list[int]] | None = None,
         channel_named: Callable[[str], Channel | None] | None = None,
         portal_url: Callable[[int], str] | None = None,
+        csat_url: Callable[[int, dt.datetime], tuple[str, str]] | None = None,
     ) -> None:
         self.db = db
         self.bus = bus
@@ -93,6 +101,8 @@ class OutboxWorker:
         self.channel_named = channel_named
         # The contact's signed "View your requests" link, for e-mail footers (None: none).
         self.portal_url = portal_url
+        # A satisfaction survey's signed token and rating page (None: surveys fail to send).
+        self.csat_url = csat_url
         self._task: asyncio.Task[None] | None = None
         self._inflight: set[asyncio.Task[None]] = set()
 
@@ -166,6 +176,7 @@ class OutboxWorker:
                     OutboxItem.idempotency_key,
                     OutboxItem.attempts,
                     OutboxItem.mail_id,
+                    OutboxItem.survey_id,
                 )
             )
             return [Claim(*row) for row in result]
@@ -321,7 +332,61 @@ class OutboxWorker:
             standalone=True,
         )
 
+    async def _survey(self, survey_id: int, claim: Claim) -> OutboundMessage:
+        """A satisfaction survey's question, to the customer on the conversation's channel
+        and in its thread; e-mail carries the five rating links in its text."""
+        if self.csat_url is None:
+            raise LookupError("satisfaction surveys are not set up on this node")
+        async with self.db.read() as session:
+            survey = await session.get(CsatSurvey, survey_id)
+            conversation = await session.get(Conversation, survey.conversation_id) if survey is not None else None
+            if survey is None or conversation is None or survey.contact_id is None:
+                raise LookupError(f"survey {survey_id} is gone")
+            contact = await session.get(Contact, survey.contact_id)
+            identity = await session.scalar(
+                select(ContactIdentity)
+                .where(ContactIdentity.contact_id == survey.contact_id, ContactIdentity.channel_id == survey.channel_id)
+                .order_by(ContactIdentity.id)
+            )
+            if identity is None or contact is None:
+                raise LookupError(f"contact of conversation {conversation.id} has no address on this channel")
+            thread = (
+                await session.scalars(
+                    select(Message.external_id)
+                    .where(
+                        Message.conversation_id == conversation.id,
+                        Message.channel_id == survey.channel_id,
+                        Message.private.is_(False),
+                        or_(Message.direction == "in", Message.delivery == "sent"),
+                    )
+                    .order_by(Message.id)
+                )
+            ).all()
+            ticket_number = await session.scalar(select(Ticket.number).where(Ticket.conversation_id == conversation.id).order_by(Ticket.id))
+            channel_type = await session.scalar(select(ChannelRow.type).where(ChannelRow.id == survey.channel_id))
+        token, url = self.csat_url(survey_id, survey.expires_at)
+        language = survey.language if survey.language in csat_text.QUESTION else "en"
+        ask = CsatAsk(token=token, url=url, question=csat_text.QUESTION[language], labels=csat_text.LABELS[language], language=language)
+        text = csat_text.email_text(language, url) if channel_type == "email" else ask.question
+        return OutboundMessage(
+            idempotency_key=claim.idempotency_key,
+            recipient=Recipient(address=identity.address, name=contact.name, email=contact.email, language=contact.language),
+            text=text,
+            subject=conversation.subject,
+            thread_key=conversation.thread_key,
+            references=tuple(r for r in thread if r),
+            in_reply_to=thread[-1] if thread else None,
+            conversation_meta=dict(conversation.meta or {}),
+            ticket_number=ticket_number,
+            portal_url=self.portal_url(contact.merged_into_id or contact.id)
+            if self.portal_url is not None and channel_type == "email"
+            else None,
+            csat=ask,
+        )
+
     async def _outbound(self, claim: Claim) -> OutboundMessage:
+        if claim.survey_id is not None:
+            return await self._survey(claim.survey_id, claim)
         if claim.message_id is None:
             return await self._direct(claim.mail_id, claim)
         async with self.db.read() as session:

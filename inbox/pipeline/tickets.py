@@ -15,6 +15,7 @@ from sqlalchemy import Connection, Table, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from inbox.errors import Conflict, Invalid, NotFound
+from inbox.pipeline import csat
 from inbox.pipeline.ingest import Feed
 from inbox.pipeline.replies import Reply, queue_reply
 from inbox.store.db import insert_ids
@@ -168,6 +169,7 @@ def change_status(
             .where(conversations_t.c.id == row.conversation_id, conversations_t.c.status != "resolved")
             .values(status="resolved", resolved_at=now, updated_at=now)
         )
+        csat.ask(conn, row.conversation_id, feed, now=now)
     feed.append(("ticket.updated", {"ticket_id": ticket_id, "number": row.number, "changes": {"status": status}}, row.conversation_id))
     notification = ticket_rules.notification_for(row.status, status)  # type: ignore[arg-type]
     if notification is not None:

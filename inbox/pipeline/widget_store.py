@@ -6,23 +6,74 @@ marked `scheduled` is the one that shows it, at its own seq."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import defaultdict
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from inbox.store.db import Database
-from inbox.store.models import Agent, Attachment, Blob, Channel, Conversation, Event, Message
+from inbox.store.models import Agent, Attachment, Blob, Channel, Conversation, CsatSurvey, Event, Message, utcnow
 from inbox.store.sign_ins import ever_signed_in
+from routing import csat as csat_text
+from widget.csat import SurveyOffer
 from widget.gateway import FileRef, StoredFile, TranscriptItem
 
 
 class WidgetTranscripts:
-    """Implements widget.gateway.WidgetStore over the database."""
+    """Implements widget.gateway.WidgetStore (and widget.csat.SurveyStore) over the database."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, csat_url: Callable[[int, dt.datetime], tuple[str, str]] | None = None) -> None:
         self.db = db
+        self.csat_url = csat_url  # a survey's signed token (None: no surveys in the widget)
+
+    # -- satisfaction surveys (widget/csat.py) ---------------------------------------------
+
+    def _offer(self, survey: CsatSurvey) -> SurveyOffer | None:
+        if self.csat_url is None:
+            return None
+        token, _ = self.csat_url(survey.id, survey.expires_at)
+        language = survey.language if survey.language in csat_text.QUESTION else "en"
+        return SurveyOffer(token, csat_text.QUESTION[language], csat_text.LABELS[language])
+
+    async def open_survey(self, channel: str, thread_key: str) -> SurveyOffer | None:
+        now = utcnow()
+        survey = await self.db.query(
+            lambda session: session.scalar(
+                select(CsatSurvey)
+                .join(Conversation, Conversation.id == CsatSurvey.conversation_id)
+                .join(Channel, Channel.id == CsatSurvey.channel_id)
+                .where(
+                    Channel.name == channel,
+                    Conversation.thread_key == thread_key,
+                    CsatSurvey.rated_at.is_(None),
+                    CsatSurvey.expires_at > now,
+                )
+                .order_by(CsatSurvey.id.desc())
+                .limit(1)
+            )
+        )
+        return self._offer(survey) if survey is not None else None
+
+    async def surveys_since(self, after: int) -> tuple[int, list[tuple[str, str, SurveyOffer]]]:
+        def read(session: Session) -> tuple[int, list[tuple[str, str, CsatSurvey]]]:
+            rows = session.execute(
+                select(Event.seq, CsatSurvey, Channel.name, Conversation.thread_key)
+                .join(CsatSurvey, CsatSurvey.conversation_id == Event.conversation_id)
+                .join(Conversation, Conversation.id == CsatSurvey.conversation_id)
+                .join(Channel, Channel.id == CsatSurvey.channel_id)
+                .where(Event.seq > after, Event.type == "csat.requested", Channel.type == "widget")
+                .order_by(Event.seq)
+                .limit(100)
+            ).all()
+            newest = max([after, *(r[0] for r in rows)])
+            return newest, [(name, key or "", survey) for _, survey, name, key in rows]
+
+        newest, rows = await self.db.query(read)
+        offers = [(name, key, offer) for name, key, survey in rows if (offer := self._offer(survey)) is not None]
+        return newest, offers
 
     async def transcript(self, channel: str, thread_key: str, after: int, limit: int = 200) -> list[TranscriptItem]:
         return await self.db.query(lambda session: _transcript(session, channel, thread_key, after, limit))

@@ -45,23 +45,37 @@ log = logging.getLogger(__name__)
 
 # What a button press becomes (set by `Services`: the change approvals' handler).
 InteractionHandler = Callable[[ChannelRef, Interaction], Awaitable[str]]
+# Records a survey rating by its token: (token, rating, via, comment) -> "rated" | "already_rated" | "expired".
+Rater = Callable[[str, int, str, str | None], Awaitable[str]]
 
 
 class ChannelSink:
-    """The inbox as one adapter sees it (channels.base.Sink, and SupportsInteractions)."""
+    """The inbox as one adapter sees it (channels.base.Sink, SupportsInteractions and RatingSink)."""
 
     def __init__(
-        self, ingestor: Ingestor, channel: ChannelRef, fence: Fence | None = None, interactions: InteractionHandler | None = None
+        self,
+        ingestor: Ingestor,
+        channel: ChannelRef,
+        fence: Fence | None = None,
+        interactions: InteractionHandler | None = None,
+        rater: Rater | None = None,
     ) -> None:
         self._ingestor = ingestor
         self.channel = channel
         self.fence = fence
         self._interactions = interactions
+        self._rater = rater
 
     async def interact(self, interaction: Interaction) -> str:
         if self._interactions is None:
             return ""
         return await self._interactions(self.channel, interaction)
+
+    async def rate(self, token: str, rating: int, *, via: str, comment: str | None = None) -> str:
+        """A satisfaction rating from a button on this channel (channels.base.RatingSink)."""
+        if self._rater is None:
+            return "expired"
+        return await self._rater(token, rating, via, comment)
 
     async def ingest(self, messages: Sequence[InboundMessage], *, cursor: str | None = None) -> list[IngestResult]:
         with metrics.INGEST_SECONDS.time():
@@ -112,6 +126,8 @@ class ChannelRuntime:
         self._keeper: asyncio.Task[None] | None = None
         self._reloading = asyncio.Lock()
         self._reloads: set[asyncio.Task[None]] = set()
+        # Satisfaction ratings from channel buttons (set by Services; None: refused).
+        self.rater: Rater | None = None
 
     async def provision(self, configs: Sequence[ChannelConfig]) -> None:
         """Make a row for every channel of the config file (read-only in the UI)."""
@@ -120,12 +136,16 @@ class ChannelRuntime:
             for config in configs:
                 row = rows.get(config.name)
                 if row is None:
-                    session.add(ChannelRow(name=config.name, type=config.type, provisioned=True, enabled=config.enabled, settings={}))
+                    settings = {"csat": True} if config.csat else {}
+                    session.add(ChannelRow(name=config.name, type=config.type, provisioned=True, enabled=config.enabled, settings=settings))
                 elif row.type != config.type:
                     raise ValueError(f"channel {config.name!r} exists in the database with type {row.type!r}, config says {config.type!r}")
                 else:
                     row.provisioned = True
                     row.enabled = config.enabled
+                    # The resolve transaction reads the channel's `csat` from its row.
+                    if bool((row.settings or {}).get("csat")) != config.csat:
+                        row.settings = {**(row.settings or {}), "csat": config.csat}
 
     async def build(self, configs: Sequence[ChannelConfig]) -> None:
         """Build every enabled adapter and attach it (for webhooks) to an unfenced sink."""
@@ -137,7 +157,7 @@ class ChannelRuntime:
             ref = ChannelRef(ids[config.name], config.name, config.type)
             running = Running(ref, config, channels.build(config, self.context))
             if isinstance(running.adapter, SupportsAttach):
-                running.adapter.attach(ChannelSink(self.ingestor, ref, interactions=self.interactions))
+                running.adapter.attach(ChannelSink(self.ingestor, ref, interactions=self.interactions, rater=self.rater))
             self._by_name[config.name] = running
             self._by_id[ref.id] = running
 
@@ -207,7 +227,7 @@ class ChannelRuntime:
 
     async def _start_receiver(self, running: Running, fence: Fence) -> None:
         try:
-            await running.adapter.start(ChannelSink(self.ingestor, running.ref, fence, self.interactions))
+            await running.adapter.start(ChannelSink(self.ingestor, running.ref, fence, self.interactions, rater=self.rater))
             running.fence = fence
             log.info("channel %s: receiver running on this node (lease %d)", running.ref.name, fence.token)
             await self._set_status(running.ref.id, "running", None)

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import time
 from dataclasses import dataclass
 from functools import cached_property
 
 from channels.base import ChannelConfig, ChannelContext, Interaction
 from inbox.actions import changes as change_actions
+from inbox.actions import csat as csat_actions
 from inbox.actions.runner import Context
 from inbox.config import Config
+from inbox.csat_tokens import CsatSigner
+from inbox.errors import Conflict, DomainError
 from inbox.events import Bus, make_bus
 from inbox.pipeline.ingest import ChannelRef, Ingestor
 from inbox.pipeline.router import RulesRouter
@@ -32,6 +37,9 @@ class Services:
     sessions: SessionSigner
     policy: TicketPolicy
     secrets: SecretBox
+
+    def __post_init__(self) -> None:
+        self.channels.rater = self.rate_by_token
 
     @classmethod
     def build(cls, config: Config) -> Services:
@@ -66,6 +74,30 @@ class Services:
         """The contact's signed "View your requests" link (`[portal] view_link_days` long)."""
         token = self.portal.view_token(contact_id, self.config.portal.view_link_days)
         return f"{self.config.server.public_url}/portal/v/{token}"
+
+    @cached_property
+    def csat(self) -> CsatSigner:
+        """The satisfaction surveys' signed tokens."""
+        return CsatSigner(self.config.server.secret_key)
+
+    def csat_url(self, survey_id: int, expires: dt.datetime) -> tuple[str, str]:
+        """A survey's signed token and its rating page."""
+        token = self.csat.token(survey_id, int(expires.timestamp()))
+        return token, f"{self.config.server.public_url}/csat/{token}"
+
+    async def rate_by_token(self, token: str, rating: int, via: str, comment: str | None = None) -> str:
+        """A rating from a channel's button or the widget: "rated", "already_rated" or
+        "expired" (also for a forged token: the customer is told the same)."""
+        survey_id = self.csat.check(token, time.time())
+        if survey_id is None:
+            return "expired"
+        try:
+            await csat_actions.rate(self.ctx, survey_id, rating, comment, via=via)
+        except Conflict as exc:
+            return "already_rated" if exc.code == "already_rated" else "expired"
+        except DomainError:
+            return "expired"
+        return "rated"
 
     async def wanted_channels(self) -> list[ChannelConfig]:
         """Every channel this node should run: the config file's and the UI-managed ones."""

@@ -362,6 +362,7 @@ class OutboxItem(Base):
     message_id: Mapped[int | None] = mapped_column(ForeignKey("message.id"), unique=True)
     channel_id: Mapped[int] = mapped_column(ForeignKey("channel.id"))
     mail_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    survey_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)  # a CsatSurvey: the rating question
     idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)
     status: Mapped[str] = mapped_column(String(8), default="pending")  # pending|sending|sent|failed
     attempts: Mapped[int] = mapped_column(Integer, default=0)
@@ -953,3 +954,29 @@ class OrganizationDomain(Base):
 
     domain: Mapped[str] = mapped_column(String(253), primary_key=True)
     organization_id: Mapped[int] = mapped_column(ForeignKey("organization.id", ondelete="CASCADE"), index=True)
+
+
+# --- CSAT: satisfaction surveys ---------------------------------------------------------
+
+
+class CsatSurvey(Base):
+    """The one satisfaction survey of a conversation (unique per conversation), written in
+    the transaction that resolved it, on a channel with `csat = true`; its outbox item
+    (`OutboxItem.survey_id`) asks the customer on that channel. Rated once, before
+    `expires_at`; the agent and team are the conversation's when it was resolved."""
+
+    __tablename__ = "csat_survey"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversation.id", ondelete="CASCADE"), unique=True)
+    channel_id: Mapped[int] = mapped_column(ForeignKey("channel.id", ondelete="CASCADE"))
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contact.id", ondelete="SET NULL"))
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("agent.id", ondelete="SET NULL"), index=True)
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("team.id", ondelete="SET NULL"), index=True)
+    language: Mapped[str | None] = mapped_column(String(16))
+    requested_at: Mapped[dt.datetime] = _created()
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    rating: Mapped[int | None] = mapped_column(Integer)  # 1..5
+    comment: Mapped[str | None] = mapped_column(Text)
+    rated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), index=True)
+    rated_via: Mapped[str | None] = mapped_column(String(16))  # web | widget | telegram | slack

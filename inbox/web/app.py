@@ -17,13 +17,14 @@ from inbox.errors import DomainError
 from inbox.pipeline.widget_store import WidgetTranscripts
 from inbox.runtime.services import Services
 from inbox.store import migrate
-from inbox.web import api_docs, help_center, portal, status_page
+from inbox.web import api_docs, csat_pages, help_center, portal, status_page
 from inbox.web.api import (
     admin,
     attachments,
     changes,
     contacts,
     conversations,
+    csat,
     errors,
     events,
     incident_suggestions,
@@ -118,7 +119,9 @@ def widget_gateway(services: Services) -> tuple[Gateway, Callable[[str], Gateway
     def lookup(name: str) -> GatewayChannel | None:
         return widget_channel(services, name)
 
-    return Gateway(services.config.server.secret_key, WidgetTranscripts(services.db), services.bus, lookup), lookup
+    return Gateway(
+        services.config.server.secret_key, WidgetTranscripts(services.db, csat_url=services.csat_url), services.bus, lookup
+    ), lookup
 
 
 class FrontdeskApp(FastAPI):
@@ -225,6 +228,7 @@ def create_app(services: Services) -> FrontdeskApp:
         changes,
         incident_suggestions,
         services_api,
+        csat,
     ):
         app.include_router(module.router)
     gateway, lookup = widget_gateway(services)
@@ -235,6 +239,7 @@ def create_app(services: Services) -> FrontdeskApp:
     app.include_router(help_center.router)
     app.include_router(portal.router)
     app.include_router(status_page.router)
+    app.include_router(csat_pages.router)
     app.add_middleware(BodyLimit, limit=services.config.server.max_request_bytes, upload_limit=services.config.server.max_upload_bytes)
     app.front_door = ChannelHooks(VisitorSockets(app.behind_front_door, gateway=gateway), services=services)
     return app

@@ -379,7 +379,7 @@ async def test_webhook_is_registered_on_start_with_the_secret_token(fake_telegra
     assert fake_telegram.webhook_url == "http://support.test/hooks/telegram/tg"
     assert fake_telegram.webhook_secret == SECRET
     [(_, params)] = [c for c in fake_telegram.calls if c[0] == "setWebhook"]
-    assert params["allowed_updates"] == ["message", "edited_message"]
+    assert params["allowed_updates"] == ["message", "edited_message", "callback_query"]  # callback queries: the rating buttons
 
 
 @pytest.mark.parametrize("secret", [None, "", "wrong-secret", SECRET + "x", "ñ"])

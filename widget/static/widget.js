@@ -295,6 +295,8 @@
       var el = root.querySelector(".msg.pending[data-client='" + cssEscape(frame.client_id) + "']");
       if (el && frame.id) { el.classList.remove("pending"); el.setAttribute("data-id", frame.id); state.seen[frame.id] = true; }
       if (state.inFlight === frame.client_id) { state.inFlight = null; flush(); }
+    } else if (frame.type === "csat" || frame.type === "csat_done") {
+      satisfaction(frame); // the survey's stars: a section of its own below
     } else if (frame.type === "typing") {
       showTyping(frame.author || t.someone);
     } else if (frame.type === "error" && (frame.code === "rate_limited" || frame.code === "unavailable")) {
@@ -440,6 +442,59 @@
   launcher.addEventListener("click", function () { state.open ? close() : open(); });
   closeButton.addEventListener("click", close);
   panel.addEventListener("keydown", function (event) { if (event.key === "Escape") close(); });
+
+  // -- the satisfaction survey: frames "csat" (asked) and "csat_done" (answered); docs/csat.md ----
+  var CSAT_TEXT = {
+    en: { comment: "Anything to add? (optional)", star: " of 5", rated: "Thank you for your rating!",
+          already_rated: "You already rated this. Thank you!", expired: "This survey has expired." },
+    es: { comment: "¿Algo más? (opcional)", star: " de 5", rated: "¡Gracias por su valoración!",
+          already_rated: "Ya la valoró. ¡Gracias!", expired: "Esta encuesta ha caducado." }
+  }[lang];
+  function satisfaction(frame) {
+    var box = root.querySelector(".csat");
+    if (frame.type === "csat_done") {
+      if (box) box.parentNode.removeChild(box);
+      note(CSAT_TEXT[frame.outcome] || CSAT_TEXT.expired);
+      return;
+    }
+    if (box || typeof frame.token !== "string") return;
+    box = document.createElement("div");
+    box.className = "csat";
+    box.setAttribute("role", "group");
+    box.setAttribute("aria-label", String(frame.question || ""));
+    box.style.cssText = "align-self:stretch;background:#fff;border:1px solid #e3e6ec;border-radius:12px;padding:10px 12px";
+    var question = document.createElement("p");
+    question.style.cssText = "margin:0 0 8px";
+    question.textContent = String(frame.question || "");
+    var stars = document.createElement("div");
+    stars.style.cssText = "display:flex;gap:6px;justify-content:space-between";
+    var comment = document.createElement("textarea");
+    comment.rows = 2;
+    comment.maxLength = 2000;
+    comment.setAttribute("aria-label", CSAT_TEXT.comment);
+    comment.setAttribute("placeholder", CSAT_TEXT.comment);
+    comment.style.cssText = "width:100%;margin-top:8px;flex:none";
+    var labels = Array.isArray(frame.labels) ? frame.labels : [];
+    [1, 2, 3, 4, 5].forEach(function (n) {
+      var star = document.createElement("button");
+      star.type = "button";
+      star.textContent = "\u2605";
+      star.setAttribute("aria-label", String(labels[n - 1] || n + CSAT_TEXT.star));
+      star.setAttribute("title", String(labels[n - 1] || n + CSAT_TEXT.star));
+      star.style.cssText = "flex:1;font-size:24px;line-height:1;padding:6px 0;border:1px solid #cdd3dd;border-radius:10px;background:#fff;color:#b7791f;cursor:pointer";
+      star.addEventListener("click", function () {
+        if (!state.ws || !state.ready) return;
+        stars.querySelectorAll("button").forEach(function (b) { b.disabled = true; });
+        state.ws.send(JSON.stringify({ type: "csat", token: frame.token, rating: n, comment: comment.value || null }));
+      });
+      stars.appendChild(star);
+    });
+    box.appendChild(question);
+    box.appendChild(stars);
+    box.appendChild(comment);
+    log.appendChild(box);
+    log.scrollTop = log.scrollHeight;
+  }
 
   // -- the page API ---------------------------------------------------------------------------
   var api = {

@@ -23,6 +23,7 @@ from inbox.actions.replies import THEN_STATUSES, send_reply
 from inbox.errors import Conflict, DomainError, Invalid, NotFound
 from inbox.queries import contacts as contact_queries
 from inbox.queries import conversations as conv
+from inbox.queries import csat as csat_queries
 from inbox.queries import macros as macro_queries
 from inbox.queries import portal as portal_queries
 from inbox.queries.macros import variables_of
@@ -205,6 +206,7 @@ async def conversation_page(request: Request, page: AgentPage, conversation_id: 
         ticket = context["conversation"]["ticket"]
         if ticket is not None:  # a request type's answers and approval (templates/ui/_request_fields.html)
             context["req"], context["labels"] = await session.run_sync(portal_queries.request_of_ticket, ticket["id"])
+        context["csat"] = await session.run_sync(csat_queries.of_conversation, conversation_id)
     await actions.mark_read(svc.ctx, page.actor, conversation_id)
     error = request.query_params.get("error", "")
     chosen = request.query_params.get("snooze", "")

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from inbox.auth import Principal
 from inbox.queries import conversations as conv
+from inbox.queries import csat as csat_queries
 from inbox.store.models import Channel, Conversation, Ticket, utcnow
 from inbox.web.ui.routes import AgentPage
 
@@ -111,4 +112,5 @@ router = APIRouter(include_in_schema=False)
 async def dashboard_page(page: AgentPage) -> Response:
     async with page.services.db.read() as session:
         data = await figures(session, page.agent)
+        data["csat"] = await session.run_sync(csat_queries.dashboard, page.agent, utcnow())
     return page.render("ui/dashboard.html", **data)
