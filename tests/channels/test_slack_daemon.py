@@ -24,6 +24,8 @@ from tests.fixtures.fake_slack import (
     sign,
 )
 
+pytestmark = pytest.mark.end_to_end
+
 
 @dataclass
 class SlackDaemon:

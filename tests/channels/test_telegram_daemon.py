@@ -11,6 +11,7 @@ import sys
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.fixtures.daemon import ROOT, Daemon, daemon, wait_until  # noqa: F401
 from tests.fixtures.fake_telegram import (
@@ -72,6 +73,7 @@ def started(node: Daemon, fake: FakeTelegram, **overrides: Any) -> Client:
     return client
 
 
+@pytest.mark.end_to_end
 def test_a_private_message_opens_a_conversation_and_the_reply_reaches_the_user(daemon: Daemon, fake_telegram: FakeTelegram) -> None:
     api = started(daemon, fake_telegram)
     fake_telegram.add_update({"message": message(user(701, "Ana", username="ana"), "Hola, ¿me ayudan?", message_id=5)})
@@ -113,6 +115,7 @@ def test_sigkill_during_polling_loses_no_update_and_duplicates_none(daemon: Daem
     wait_until(lambda: fake_telegram.pending_update_ids() == [], what="every update confirmed")
 
 
+@pytest.mark.end_to_end
 def test_a_group_mention_opens_a_group_conversation_and_the_reply_threads_to_it(daemon: Daemon, fake_telegram: FakeTelegram) -> None:
     api = started(daemon, fake_telegram)
     chat = group(-100555, "Acme")
@@ -139,6 +142,7 @@ def test_a_group_mention_opens_a_group_conversation_and_the_reply_threads_to_it(
     assert sent.reply_to == 3  # the latest customer message in the group
 
 
+@pytest.mark.end_to_end
 def test_an_edit_updates_the_stored_text_and_keeps_the_original(daemon: Daemon, fake_telegram: FakeTelegram) -> None:
     api = started(daemon, fake_telegram)
     original = message(user(704), "order 1234", message_id=9)
@@ -150,6 +154,7 @@ def test_an_edit_updates_the_stored_text_and_keeps_the_original(daemon: Daemon, 
     assert stored["original_text"] == "order 1234" and stored["edited_at"]
 
 
+@pytest.mark.end_to_end
 def test_a_photo_is_stored_as_an_attachment(daemon: Daemon, fake_telegram: FakeTelegram) -> None:
     api = started(daemon, fake_telegram)
     file_id, unique = fake_telegram.add_file(b"\xff\xd8jpeg-bytes", "photos/file_9.jpg")
@@ -161,6 +166,7 @@ def test_a_photo_is_stored_as_an_attachment(daemon: Daemon, fake_telegram: FakeT
     assert [(a["filename"], a["content_type"], a["size"]) for a in stored["attachments"]] == [(f"photo_{unique}.jpg", "image/jpeg", 12)]
 
 
+@pytest.mark.end_to_end
 def test_a_429_delays_the_reply_which_is_then_sent_exactly_once(daemon: Daemon, fake_telegram: FakeTelegram) -> None:
     api = started(daemon, fake_telegram)
     fake_telegram.add_update({"message": message(user(706), "hello")})
@@ -193,6 +199,7 @@ def test_stalled_and_dropped_bot_api_calls_lose_nothing_and_double_nothing(daemo
     assert fake_telegram.network_faults == {"getUpdates": [], "sendMessage": []}  # every fault was hit
 
 
+@pytest.mark.end_to_end
 def test_a_reply_to_a_user_who_blocked_the_bot_shows_failed_with_the_reason(daemon: Daemon, fake_telegram: FakeTelegram) -> None:
     api = started(daemon, fake_telegram)
     fake_telegram.add_update({"message": message(user(707), "bye")})
@@ -204,6 +211,7 @@ def test_a_reply_to_a_user_who_blocked_the_bot_shows_failed_with_the_reason(daem
     assert fake_telegram.sent_to(707) == []
 
 
+@pytest.mark.end_to_end
 def test_webhook_mode_registers_and_stores_only_updates_with_the_right_secret(daemon: Daemon, fake_telegram: FakeTelegram) -> None:
     api = started(daemon, fake_telegram, mode="webhook", webhook_secret=SECRET)
     wait_until(lambda: fake_telegram.webhook_url, what="setWebhook")
@@ -219,6 +227,7 @@ def test_webhook_mode_registers_and_stores_only_updates_with_the_right_secret(da
     assert api.inbound_texts() == ["via webhook"]
 
 
+@pytest.mark.end_to_end
 def test_channels_test_calls_get_me_and_reports_the_bot(daemon: Daemon, fake_telegram: FakeTelegram) -> None:
     daemon.channels = [telegram_channel(fake_telegram)]
     daemon.prepare()
@@ -230,6 +239,7 @@ def test_channels_test_calls_get_me_and_reports_the_bot(daemon: Daemon, fake_tel
     assert failed.returncode == 1 and "FAIL getMe" in failed.stdout
 
 
+@pytest.mark.end_to_end
 def test_config_check_rejects_webhook_mode_without_a_secret(daemon: Daemon, fake_telegram: FakeTelegram) -> None:
     daemon.channels = [telegram_channel(fake_telegram, mode="webhook")]
     daemon.write_config()
@@ -245,6 +255,7 @@ def test_config_check_rejects_webhook_mode_without_a_secret(daemon: Daemon, fake
     assert "channels[0]" in result.stderr and "webhook_secret" in result.stderr, result.stderr
 
 
+@pytest.mark.end_to_end
 def test_a_web_only_node_stores_webhook_updates(daemon: Daemon, fake_telegram: FakeTelegram) -> None:
     daemon.role = "web"  # no receivers here: setWebhook is a worker's job
     api = started(daemon, fake_telegram, mode="webhook", webhook_secret=SECRET)
@@ -254,6 +265,7 @@ def test_a_web_only_node_stores_webhook_updates(daemon: Daemon, fake_telegram: F
     assert api.inbound_texts() == ["to a web node"]
 
 
+@pytest.mark.end_to_end
 def test_signed_webhook_bodies_that_cannot_be_read_are_quarantined_never_500(daemon: Daemon, fake_telegram: FakeTelegram) -> None:
     api = started(daemon, fake_telegram, mode="webhook", webhook_secret=SECRET)
     wait_until(lambda: fake_telegram.webhook_url, what="setWebhook")

@@ -15,6 +15,8 @@ import websockets
 from tests.fixtures.daemon import Daemon, daemon, wait_until
 from tests.widget.test_gateway import ORIGIN, Visitor, api, widget_channel
 
+pytestmark = pytest.mark.end_to_end
+
 PNG = bytes.fromhex(
     "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082"
 )

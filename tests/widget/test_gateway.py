@@ -17,6 +17,8 @@ from tests.fixtures.daemon import Daemon, daemon
 from widget.gateway import MAX_BAD_FRAMES
 from widget.tokens import TokenSigner, identity_hmac, identity_ok
 
+pytestmark = pytest.mark.end_to_end
+
 ORIGIN = "http://shop.example.test"
 SECRET = "identity-secret-for-tests"
 

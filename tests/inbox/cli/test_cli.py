@@ -6,9 +6,12 @@ import json
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.fixtures.daemon import Daemon, daemon, wait_until
 from tests.inbox.runtime.test_daemon import spool_channel
+
+pytestmark = pytest.mark.end_to_end
 
 
 def test_agents_add_and_tokens_create_give_a_working_token(daemon: Daemon) -> None:

@@ -5,8 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from tests.fixtures.daemon import Daemon, daemon, wait_until
 from tests.inbox.runtime.test_daemon import message_events, spool_channel
+
+pytestmark = pytest.mark.end_to_end
 
 RULES = """
 [[teams]]

@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.fixtures.daemon import Daemon, daemon, wait_until  # noqa: F401
 
@@ -44,6 +45,7 @@ def message_events(node: Daemon, token: str) -> list[dict[str, object]]:
         after = page["items"][-1]["seq"]
 
 
+@pytest.mark.end_to_end
 def test_first_start_prints_a_one_time_login_link_once(daemon: Daemon) -> None:
     daemon.start()
     match = re.search(r"(http://\S+/login/once/\S+)", wait_until(lambda: daemon.output(), what="daemon output"))

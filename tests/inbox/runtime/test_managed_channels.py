@@ -15,6 +15,8 @@ from inbox.store.models import AuditEntry, Channel
 from inbox.store.secrets import MASK, SecretBox, SecretError
 from tests.fixtures.daemon import Daemon, daemon, wait_until
 
+pytestmark = pytest.mark.end_to_end
+
 
 def test_secret_box_round_trip_and_tamper() -> None:
     box = SecretBox("a-server-secret-key-of-length")

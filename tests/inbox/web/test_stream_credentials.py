@@ -11,11 +11,14 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 import websockets
 from websockets.exceptions import ConnectionClosed
 
 from tests.fixtures.daemon import Daemon, daemon
 from tests.inbox.runtime.test_daemon import drop_messages, spool_channel
+
+pytestmark = pytest.mark.end_to_end
 
 PASSWORD = "a long password 1"
 
