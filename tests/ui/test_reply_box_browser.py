@@ -78,11 +78,16 @@ async def page(chromium: Any, desk: Daemon) -> AsyncIterator[Any]:
     await context.close()
 
 
+WIDEST = """Array.from(document.querySelectorAll('body *')).filter(e => e.getBoundingClientRect().right > document.documentElement.clientWidth + 1)
+  .slice(-4).map(e => e.tagName + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right))"""
+
+
 async def shots(tab: Any, name: str) -> None:
     """No horizontal scroll at 390 px, always; screenshots at 1280 and 390 px when asked."""
     for width in (1280, 390):
         await tab.set_viewport_size({"width": width, "height": 800})
-        assert await tab.evaluate("document.documentElement.scrollWidth") <= width, f"{name} scrolls sideways at {width} px"
+        wide = await tab.evaluate(WIDEST)
+        assert await tab.evaluate("document.documentElement.scrollWidth") <= width, f"{name} scrolls sideways at {width} px: {wide}"
         if SHOTS is not None:
             SHOTS.mkdir(exist_ok=True)
             await tab.screenshot(path=str(SHOTS / f"{name}-{width}.png"), full_page=True)
