@@ -19,7 +19,7 @@ from inbox.actions.runner import Actor, Context, Tx, perform
 from inbox.errors import Conflict, Invalid, NotFound
 from inbox.queries.channels import ChannelView, validate, view
 from inbox.store.models import Channel, Conversation
-from inbox.store.secrets import SecretError, merge_settings
+from inbox.store.secrets import SecretError, merge_settings, secrets_only
 
 CHANGED = {"kind": "channels.changed"}
 SLUG = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
@@ -75,16 +75,26 @@ def _editable(tx: Tx, channel_id: int) -> Channel:
 
 
 async def update_channel(
-    ctx: Context, actor: Actor, channel_id: int, settings: dict[str, Any] | None = None, enabled: bool | None = None
+    ctx: Context,
+    actor: Actor,
+    channel_id: int,
+    settings: dict[str, Any] | None = None,
+    enabled: bool | None = None,
+    *,
+    replace: bool = False,
 ) -> ChannelView:
     """Change settings (a secret left out, empty or masked keeps its stored value) or
-    enable/disable."""
+    enable/disable. The keys given change and the others stay, or with `replace` (the admin
+    form, which sends every key) the settings become those given, secrets again excepted."""
 
     def work(tx: Tx) -> ChannelView:
         row = _editable(tx, channel_id)
         if settings is not None:
             given = {k: v for k, v in settings.items() if k not in _RESERVED}
-            merged = merge_settings(dict(row.settings or {}), given)  # a masked secret keeps the stored one
+            base = dict(row.settings or {})
+            if replace:
+                base = secrets_only(base)
+            merged = merge_settings(base, given)  # a masked secret keeps the stored one
             try:
                 validate(row.type, row.name, ctx.secrets.open_settings(merged))
             except SecretError as exc:

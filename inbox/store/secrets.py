@@ -89,6 +89,20 @@ def masked(stored: dict[str, Any]) -> dict[str, Any]:
     return {k: masked(v) if isinstance(v, dict) else (MASK if v else v) if is_secret(k) else v for k, v in stored.items()}
 
 
+def secrets_only(stored: dict[str, Any]) -> dict[str, Any]:
+    """The secrets of stored settings (in nested tables too): what a full replacement keeps
+    when its form leaves a secret empty."""
+    out: dict[str, Any] = {}
+    for key, value in stored.items():
+        if isinstance(value, dict):
+            inner = secrets_only(value)
+            if inner:
+                out[key] = inner
+        elif is_secret(key):
+            out[key] = value
+    return out
+
+
 def merge_settings(stored: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
     """`given` over `stored`, where a secret left empty or masked keeps its stored value
     (also inside nested tables, so re-sending a masked form changes no password)."""

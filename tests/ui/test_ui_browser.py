@@ -156,8 +156,15 @@ async def test_admin_adds_a_channel_and_a_rule_and_an_agent_is_kept_out(browser:
 
     await admin.get_by_role("link", name="Rules").click()
     await admin.locator("#r-name").fill("outages")
-    await admin.locator("#r-if").fill('{"text_matches": "(?i)down"}')
-    await admin.locator("#r-then").fill('{"tag": ["outage"], "priority": "P1"}')
+    # The builder: choosing a field sets its operator; "Add action" adds a row (rules.js).
+    await admin.locator("#if-0-key").select_option("text_matches")
+    assert await admin.locator("#if-0-op").input_value() == "matches"
+    await admin.locator("#if-0-value").fill("(?i)down")
+    await admin.locator("#then-0-key").select_option("tag")
+    await admin.locator("#then-0-value").fill("outage")
+    await admin.get_by_role("button", name="Add action").click()
+    await admin.locator("#then-3-key").select_option("priority")
+    await admin.locator("#then-3-value").fill("P1")
     await admin.get_by_role("button", name="Add rule").click()
     await admin.get_by_role("cell", name="outages", exact=True).wait_for()
     await admin.get_by_label("Message text").fill("the site is down")

@@ -7,7 +7,7 @@ Items provisioned from the config file are listed read-only; every change is an 
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Request
@@ -27,10 +27,11 @@ from inbox.runtime.reingest import Reingestor
 from inbox.store.models import Agent, AuditEntry, Channel, QuarantineItem, Rule
 from inbox.web.errors import status_of
 from inbox.web.ids import Id
-from inbox.web.ui import config_form
+from inbox.web.ui import config_form, rule_form
 from inbox.web.ui.routes import AdminForm, AdminPage, Page
 from routing.config import default_calendar
 from routing.rules import InvalidRule, validate_rule
+from routing.vocabulary import LANGUAGES
 
 router = APIRouter(include_in_schema=False)
 
@@ -77,7 +78,17 @@ async def render_channels(page: Page, http_status: int = 200, **context: Any) ->
     context.setdefault("edit", page.request.query_params.get("edit", ""))
     type_fields = {ty: config_form.fields_of(channels.config_model(ty)) for ty in CHANNEL_TYPES}
     context.setdefault("marked", set())
-    return render_admin(page, "channels", http_status, channels=rows, types=CHANNEL_TYPES, type_fields=type_fields, json=json, **context)
+    return render_admin(
+        page,
+        "channels",
+        http_status,
+        channels=rows,
+        types=CHANNEL_TYPES,
+        type_fields=type_fields,
+        json=json,
+        config_values=config_form.values_of,
+        **context,
+    )
 
 
 @router.get("/admin/channels", response_class=HTMLResponse)
@@ -104,13 +115,27 @@ async def channel_add(request: Request, page: AdminForm, name: FormText = "", ty
 
 
 @router.post("/admin/channels/{channel_id}", response_class=HTMLResponse)
-async def channel_edit(page: AdminForm, channel_id: Id, settings: FormText = "", enabled: FormText = "") -> Response:
+async def channel_edit(request: Request, page: AdminForm, channel_id: Id, settings: FormText = "", enabled: FormText = "") -> Response:
+    """The settings come from the fields of the channel's type (named `e.KEY`; a secret left
+    empty keeps its stored value, every other key is as typed), or from the advanced JSON when
+    that is filled in (only the keys it gives change, as with the API's PATCH)."""
+    posted = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
     try:
-        await channel_actions.update_channel(
-            page.services.ctx, page.actor, channel_id, parse_json_object(settings, "settings"), bool(enabled)
-        )
+        if settings.strip():
+            await channel_actions.update_channel(
+                page.services.ctx, page.actor, channel_id, parse_json_object(settings, "settings"), bool(enabled)
+            )
+        else:
+            async with page.services.db.read() as session:
+                type_name = await session.scalar(select(Channel.type).where(Channel.id == channel_id))
+            if type_name is None or type_name not in CHANNEL_TYPES:
+                raise NotFound.of("channel")
+            values = config_form.settings_from_form(channels.config_model(type_name), posted, "e.")
+            await channel_actions.update_channel(page.services.ctx, page.actor, channel_id, values, bool(enabled), replace=True)
     except DomainError as exc:
-        return await render_channels(page, status_of(exc), error=page.message_of(exc), edit=str(channel_id), edit_settings=settings)
+        typed = {"settings": settings, "fields": posted, "enabled": bool(enabled)}
+        marked = config_form.fields_named(exc.message)
+        return await render_channels(page, status_of(exc), error=page.message_of(exc), edit=str(channel_id), edit_form=typed, marked=marked)
     return back("channels", flash="saved")
 
 
@@ -148,8 +173,39 @@ async def channel_test(page: AdminForm, channel_id: Id) -> Response:
 
 
 async def render_rules(page: Page, http_status: int = 200, **context: Any) -> Response:
-    rules = await page.services.db.query(list_rules)
-    return render_admin(page, "rules", http_status, rules=rules, json=json, channel_types=CHANNEL_TYPES, **context)
+    svc = page.services
+    rules = await svc.db.query(list_rules)
+    teams, agents = await svc.db.query(known_names)
+    # What the builder's value boxes suggest: the engine's own choices, and the names a rule may use.
+    suggest = {f"if-{k.name}": list(k.choices) for k in rule_form.CONDITIONS if k.choices}
+    suggest |= {f"then-{k.name}": list(k.choices) for k in rule_form.ACTIONS if k.choices}
+    suggest |= {
+        "if-channel_type": list(CHANNEL_TYPES),
+        "if-language": list(LANGUAGES),
+        "then-assign_team": teams,
+        "then-assign_agent": agents,
+    }
+    if svc.policy.templates:
+        suggest["then-auto_reply"] = sorted(svc.policy.templates.names)
+    form = context.setdefault("form", {})
+    form.setdefault("if_rows", rule_form.shown([]))
+    form.setdefault("then_rows", rule_form.shown([]))
+    context.setdefault("marked", set())
+    return render_admin(
+        page,
+        "rules",
+        http_status,
+        rules=rules,
+        json=json,
+        channel_types=CHANNEL_TYPES,
+        conditions_vocab=rule_form.CONDITIONS,
+        actions_vocab=rule_form.ACTIONS,
+        operators=rule_form.OPERATORS,
+        suggest=suggest,
+        marked_key=rule_form.marked_key,
+        blank_row=rule_form.Row(),
+        **context,
+    )
 
 
 @router.get("/admin/rules", response_class=HTMLResponse)
@@ -160,14 +216,41 @@ async def rules_page(page: AdminPage) -> Response:
     return await render_rules(page, trying=trying)
 
 
-@router.post("/admin/rules", response_class=HTMLResponse)
-async def rule_add(page: AdminForm, name: FormText = "", conditions: FormText = "", actions: FormText = "") -> Response:
+def _rule_part(raw: str, rows: list[rule_form.Row], part: Literal["if", "then"]) -> tuple[dict[str, Any], Invalid | None]:
+    """A rule's If or Then: its JSON box when filled in, else its rows (every row checked, so
+    both parts' rows are marked at once)."""
+    if raw.strip():
+        return parse_json_object(raw, part), None
     try:
-        if_, then = parse_json_object(conditions, "if"), parse_json_object(actions, "then")
+        return rule_form.assemble(rows, part), None
+    except Invalid as exc:
+        return {}, exc
+
+
+@router.post("/admin/rules", response_class=HTMLResponse)
+async def rule_add(request: Request, page: AdminForm, name: FormText = "", conditions: FormText = "", actions: FormText = "") -> Response:
+    """The If and Then come from the builder's rows (`if-N-key/op/name/value`, `then-N-key/value`),
+    or each from its JSON box under Advanced when that is filled in; either way the same object
+    goes to the same action."""
+    posted = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+    if_rows, then_rows = rule_form.rows_of(posted, "if"), rule_form.rows_of(posted, "then")
+    try:
+        if_, if_problem = _rule_part(conditions, if_rows, "if")
+        then, then_problem = _rule_part(actions, then_rows, "then")
+        problem = if_problem or then_problem
+        if problem is not None:
+            raise problem
         await rule_actions.create_rule(page.services.ctx, page.actor, name, if_, then)
     except DomainError as exc:
-        typed = {"name": name, "conditions": conditions, "actions": actions}
-        return await render_rules(page, status_of(exc), error=page.message_of(exc), form=typed)
+        typed = {
+            "name": name,
+            "conditions": conditions,
+            "actions": actions,
+            "if_rows": rule_form.shown(if_rows),
+            "then_rows": rule_form.shown(then_rows),
+        }
+        marked = config_form.fields_named(exc.message)
+        return await render_rules(page, status_of(exc), error=page.message_of(exc), form=typed, marked=marked)
     return back("rules", flash="saved")
 
 

@@ -93,3 +93,28 @@ def settings_from_form(model: type[BaseModel], form: Mapping[str, str], prefix: 
 def fields_named(message: str) -> set[str]:
     """The keys a validation message names ("imap.host: Field required; from: ...")."""
     return {part.partition(":")[0].strip() for part in message.split(";") if ":" in part}
+
+
+def values_of(fields: list[FormField], settings: Mapping[str, Any]) -> tuple[dict[str, str], set[str]]:
+    """What the fields of the edit form show for stored (masked) settings: each value as a
+    string (the model's default for a key not stored), and the keys of the secrets that hold a
+    value. A secret is never shown, not even masked: left empty, it keeps what is stored."""
+    values: dict[str, str] = {}
+    stored_secrets: set[str] = set()
+    for f in fields:
+        value: Any = settings
+        for part in f.key.split("."):
+            value = value.get(part) if isinstance(value, Mapping) else None
+        if f.kind == "password":
+            values[f.key] = ""
+            if value:
+                stored_secrets.add(f.key)
+        elif value is None:
+            values[f.key] = f.default
+        elif f.kind == "checkbox":
+            values[f.key] = "1" if value else ""
+        elif f.kind == "list" and isinstance(value, list):
+            values[f.key] = ", ".join(str(v) for v in value)
+        else:
+            values[f.key] = str(value)
+    return values, stored_secrets
