@@ -19,8 +19,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 import channels
 from channels.base import ChannelConfig
+from routing.change_rules import validate_change_rule
 from routing.config import BusinessHoursConfig, SLAConfig, TeamConfig, check_routing
 from routing.request_types import RequestTypeSpec
+from routing.rules import InvalidRule
 from routing.templates import NotificationTemplates
 
 DEFAULT_PATH = "frontdesk.toml"
@@ -161,6 +163,8 @@ class RuleConfig(_Strict):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     name: str = Field(min_length=1)
+    # "message": run on every inbound message; "change": on every status a change enters (routing/change_rules.py).
+    on: Literal["message", "change"] = "message"
     if_: dict[str, Any] = Field(default_factory=dict, alias="if")
     then: dict[str, Any] = Field(default_factory=dict)
     enabled: bool = True
@@ -330,10 +334,30 @@ def _validate_channels(items: Any, problems: list[str]) -> list[ChannelConfig]:
     return result
 
 
+def check_change_rules(rules: list[RuleConfig], teams: list[str]) -> list[str]:
+    """Problems of the `on = "change"` rules (keyed like the file), and names used twice across all rules."""
+    problems: list[str] = []
+    for i, rule in enumerate(rules):
+        if rule.on != "change":
+            continue
+        try:
+            validate_change_rule(
+                {"name": rule.name, "on": "change", "if": rule.if_, "then": rule.then, "enabled": rule.enabled}, teams=teams
+            )
+        except InvalidRule as exc:
+            problems.extend(f"rules[{i}].{key}" if not message else f"rules[{i}].{key}: {message}" for key, message in exc.details)
+    names = [r.name for r in rules if r.on == "change"]
+    others = {r.name for r in rules if r.on == "message"}
+    for dup in sorted({n for n in names if names.count(n) > 1 or n in others}):
+        problems.append(f"rules: the rule name {dup!r} is used twice; names must be unique")
+    return problems
+
+
 def _check_references(config: Config, channel_models: list[ChannelConfig]) -> list[str]:
     """Problems that span sections: rules naming unknown teams or templates, SLA calendars."""
-    rules = [{"name": r.name, "if": r.if_, "then": r.then, "enabled": r.enabled} for r in config.rules]
-    problems = check_routing(
+    rules = [{"name": r.name, "if": r.if_, "then": r.then, "enabled": r.enabled} for r in config.rules if r.on == "message"]
+    problems = check_change_rules(config.rules, [t.name for t in config.teams])
+    problems += check_routing(
         teams=config.teams,
         rules=rules,
         sla=config.sla,

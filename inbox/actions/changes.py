@@ -5,6 +5,7 @@ freeze windows. The rules (transitions, risk) are routing/changes.py's pure func
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import secrets as random_tokens
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -15,7 +16,8 @@ from sqlalchemy import delete, select
 from channels.base import Interaction
 from inbox.actions.runner import Actor, Context, Tx, perform
 from inbox.errors import Conflict, Forbidden, Invalid, NotFound
-from inbox.pipeline.agent_mail import queue_agent_email, queue_agent_slack
+from inbox.pipeline.agent_mail import email_channel, queue_agent_email, queue_agent_slack, queue_slack_channel_post
+from inbox.pipeline.notices import email_notice
 from inbox.pipeline.tickets import next_number
 from inbox.queries import changes as q
 from inbox.store.models import (
@@ -28,11 +30,16 @@ from inbox.store.models import (
     Contact,
     ContactIdentity,
     Problem,
+    Rule,
     Team,
+    TeamMember,
     utcnow,
 )
+from routing import change_rules
 from routing import changes as rules
-from routing.vocabulary import APPROVAL_DECISIONS, CHANGE_STATUSES, CHANGE_TYPES, ChangeStatus, ChangeType
+from routing.vocabulary import APPROVAL_DECISIONS, CHANGE_STATUSES, CHANGE_TYPES, ChangeStatus, ChangeType, Level
+
+log = logging.getLogger(__name__)
 
 MAX_TITLE = 998
 MAX_TEXT = 20_000
@@ -41,6 +48,7 @@ MAX_APPROVERS = 20
 MAX_COMMENT = 2_000
 LINK_DAYS = 7
 LINK_PURPOSE = "change-approval"
+NOTICE_THREAD = "frontdesk:change-notices"  # the notice thread of change rules' e-mails to an address
 VIAS = ("api", "ui", "email", "slack")
 BUTTON_PREFIX = "frontdesk:change:"
 MIN_YEAR, MAX_YEAR = 1970, 9000
@@ -216,6 +224,7 @@ async def create_change(ctx: Context, actor: Actor, fields: ChangeFields) -> int
         _reassess(tx, change)
         tx.audit("change.create", f"change:{change.id}", {"title": change.title, "type": change_type, "risk": change.risk})
         tx.event("change.created", _payload(change, risk=change.risk))
+        run_change_rules(ctx, tx, change, None)
         return change.id
 
     return await perform(ctx.db, ctx.bus, actor, work)
@@ -275,11 +284,78 @@ def _find(tx: Tx, change_id: int) -> Change:
     return change
 
 
-def _move(tx: Tx, change: Change, wanted: str, why: str) -> None:
+def _move(ctx: Context, tx: Tx, change: Change, wanted: str, why: str) -> None:
     before = change.status
     change.status, change.status_changed_at, change.updated_at = wanted, tx.now, tx.now
     tx.audit("change.status", f"change:{change.id}", {"from": before, "to": wanted, "why": why})
     tx.event("change.status_changed", _payload(change, previous=before))
+    run_change_rules(ctx, tx, change, before)
+
+
+def _stored_change_rules(tx: Tx) -> list[change_rules.ChangeRule]:
+    rows = tx.session.execute(select(Rule.name, Rule.conditions, Rule.actions, Rule.enabled).order_by(Rule.position, Rule.id))
+    items = [{"name": r.name, "if": r.conditions or {}, "then": r.actions or {}, "enabled": r.enabled} for r in rows]
+    found, failures = change_rules.load_change_rules(i for i in items if change_rules.is_change_rule(i))
+    for name, why in failures:
+        log.warning("change rule %r is invalid and skipped: %s", name, why)
+    return found
+
+
+def run_change_rules(ctx: Context, tx: Tx, change: Change, previous: str | None) -> None:
+    """The change rules (`on = "change"`) on a change entering its status, in the same
+    transaction: each that fires queues its notices through the outbox and is audited."""
+    found = _stored_change_rules(tx)
+    if not found:
+        return
+    nodes = q.items_of(tx.session, [change.id]).get(change.id, [])
+    snapshot = change_rules.ChangeSnapshot(
+        change_id=change.id,
+        number=change.number,
+        title=change.title,
+        type=cast(ChangeType, change.type),
+        risk=cast(Level, change.risk),
+        status=cast(ChangeStatus, change.status),
+        previous=cast(ChangeStatus | None, previous),
+        items=frozenset(q.node_names(tx.session, nodes).values()),
+    )
+    teams = {t.name: t.id for t in tx.session.execute(select(Team.name, Team.id))}
+    decision = change_rules.evaluate_change(found, snapshot, teams=teams.keys())
+    for rule, outcome, why in decision.trace:
+        if outcome == "failed":
+            log.warning("change rule %r skipped for change %s: %s", rule, change.id, why)
+    url = f"{ctx.public_url.rstrip('/')}/changes/{change.id}"
+    for notify in decision.notify:
+        subject, text = change_rules.notice_text(snapshot, notify.rule, url)
+        sent: dict[str, list[str]] = {"email": [], "slack": [], "agents": []}
+        if notify.team is not None:
+            members = tx.session.scalars(
+                select(Agent)
+                .join(TeamMember, TeamMember.agent_id == Agent.id)
+                .where(TeamMember.team_id == teams[notify.team], Agent.active.is_(True))
+                .order_by(Agent.id)
+            )
+            for agent in members:
+                if queue_agent_email(tx.conn, agent.id, agent.email, agent.name, subject, text, tx.feed, tx.now) is not None:
+                    sent["email"].append(agent.email)
+                if queue_agent_slack(tx.conn, agent.email, subject, f"*{subject}*\n{text}", [], tx.feed, tx.now) is not None:
+                    sent["slack"].append(agent.email)
+                sent["agents"].append(agent.email)
+        channel_id = email_channel(tx.conn)
+        for address in notify.emails:
+            if channel_id is None:
+                break
+            email_notice(
+                tx.conn, channel_id, address, thread_key=NOTICE_THREAD, subject=subject, text=text, html=None, feed=tx.feed, now=tx.now
+            )
+            sent["email"].append(address)
+        for slack_id in notify.slack:
+            if queue_slack_channel_post(tx.conn, slack_id, subject, f"*{subject}*\n{text}", tx.feed, tx.now) is not None:
+                sent["slack"].append(slack_id)
+        tx.audit(
+            "rule.notify",
+            f"change:{change.id}",
+            {"rule": notify.rule, "team": notify.team, "status": change.status, "previous": previous, **sent},
+        )
 
 
 async def set_status(ctx: Context, actor: Actor, change_id: int, wanted: str) -> None:
@@ -298,7 +374,7 @@ async def set_status(ctx: Context, actor: Actor, change_id: int, wanted: str) ->
             raise Conflict(refusal, code="illegal_transition")
         if wanted == "scheduled":
             _check_freeze(tx, change.type, change.planned_start, change.planned_end)
-        _move(tx, change, wanted, "requested")
+        _move(ctx, tx, change, wanted, "requested")
         if wanted == "approval":
             _request_approvals(ctx, tx, change, approvers)
 
@@ -381,7 +457,7 @@ async def decide(ctx: Context, actor: Actor, change_id: int, decision: str, comm
     _check_decision(decision, comment, via)
 
     def work(tx: Tx) -> str:
-        return _decide(tx, _find(tx, change_id), agent_id, decision, comment, via)
+        return _decide(ctx, tx, _find(tx, change_id), agent_id, decision, comment, via)
 
     return await perform(ctx.db, ctx.bus, actor, work)
 
@@ -395,7 +471,7 @@ def _check_decision(decision: str, comment: str | None, via: str) -> None:
         raise Invalid("unknown decision channel")
 
 
-def _decide(tx: Tx, change: Change, agent_id: int, decision: str, comment: str | None, via: str) -> str:
+def _decide(ctx: Context, tx: Tx, change: Change, agent_id: int, decision: str, comment: str | None, via: str) -> str:
     if change.status != "approval":
         raise Conflict(f"the change is not waiting for approval (it is {change.status})", code="not_in_approval")
     rows = q.approver_rows(tx.session, change.id)
@@ -417,7 +493,7 @@ def _decide(tx: Tx, change: Change, agent_id: int, decision: str, comment: str |
     if outcome is not None:
         if outcome == "scheduled":
             _check_freeze(tx, change.type, change.planned_start, change.planned_end)
-        _move(tx, change, outcome, "approvals")
+        _move(ctx, tx, change, outcome, "approvals")
     return change.status
 
 
@@ -445,7 +521,7 @@ async def decide_by_link(ctx: Context, token: str, comment: str | None = None) -
         row = tx.session.get(ChangeApprover, link.approver_id)
         assert row is not None
         change = _find(tx, row.change_id)
-        return change.id, _decide(tx, change, agent.id, claim.decision, comment, "email")
+        return change.id, _decide(ctx, tx, change, agent.id, claim.decision, comment, "email")
 
     return await perform(ctx.db, ctx.bus, Actor(agent.id, agent.email, agent.role == "admin"), work)
 

@@ -108,3 +108,27 @@ def queue_agent_slack(
     channel_id, contact_id, user_id = found
     conversation_id = _own_conversation(conn, channel_id, contact_id, f"dm:{user_id}", subject, now)
     return queue_reply(conn, conversation_id, Reply(text=text, author_type="system", meta={"buttons": buttons}), feed, now)
+
+
+def slack_channel(conn: Connection) -> int | None:
+    return conn.scalar(
+        select(channels_t.c.id).where(channels_t.c.type == "slack", channels_t.c.enabled.is_(True)).order_by(channels_t.c.id).limit(1)
+    )
+
+
+def queue_slack_channel_post(conn: Connection, slack_channel_id: str, subject: str, text: str, feed: Feed, now: dt.datetime) -> int | None:
+    """Queue a top-level post in a Slack channel (e.g. a team's #ops, by its id C…) on the first
+    enabled Slack channel; None without one. The Slack channel is a contact of its own (its id
+    as the identity's address) with one resolved conversation, `thread_key` "ID:" (that
+    channel, no thread), so the outbox delivers it as any reply."""
+    channel_id = slack_channel(conn)
+    if channel_id is None:
+        return None
+    contact_id = conn.scalar(
+        select(identities_t.c.contact_id).where(identities_t.c.channel_id == channel_id, identities_t.c.address == slack_channel_id)
+    )
+    if contact_id is None:
+        [contact_id] = insert_ids(conn, contacts_t, [{"name": f"Slack {slack_channel_id}", "tags": [], "created_at": now}])
+        conn.execute(identities_t.insert().values(contact_id=contact_id, channel_id=channel_id, address=slack_channel_id, created_at=now))
+    conversation_id = _own_conversation(conn, channel_id, int(contact_id), f"{slack_channel_id}:", subject, now)
+    return queue_reply(conn, conversation_id, Reply(text=text, author_type="system"), feed, now)

@@ -35,6 +35,7 @@ from inbox.store.models import (
 from inbox.store.sign_ins import ever_signed_in
 from routing.assignment import AgentState, choose_agent
 from routing.business_hours import BusinessHours
+from routing.change_rules import is_change_rule
 from routing.decision import Decision
 from routing.rules import Rule as RoutingRule
 from routing.rules import evaluate, load_rules
@@ -74,7 +75,9 @@ def load_stored_rules(conn: Connection) -> list[RoutingRule]:
     rows = conn.execute(
         select(rules_t.c.name, rules_t.c.conditions, rules_t.c.actions, rules_t.c.enabled).order_by(rules_t.c.position, rules_t.c.id)
     )
-    rules, failures = load_rules({"name": r.name, "if": r.conditions, "then": r.actions, "enabled": r.enabled} for r in rows)
+    items = [{"name": r.name, "if": r.conditions, "then": r.actions, "enabled": r.enabled} for r in rows]
+    # Change rules (`on = "change"`) run on changes (inbox/actions/changes.py), not on messages.
+    rules, failures = load_rules(i for i in items if not is_change_rule(i))
     for failure in failures:
         log.warning("rule %r is invalid and skipped: %s", failure.rule, failure.error)
     return rules

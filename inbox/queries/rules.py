@@ -15,6 +15,7 @@ from inbox.queries.agents import active_emails
 from inbox.queries.teams import team_names
 from inbox.store.models import Rule, utcnow
 from routing.business_hours import BusinessHours
+from routing.change_rules import is_change_rule
 from routing.rules import Rule as RoutingRule
 from routing.rules import evaluate
 from routing.snapshot import MessageSnapshot
@@ -31,11 +32,13 @@ class RuleView:
     provisioned: bool
 
     def as_json(self) -> dict[str, Any]:
+        change = is_change_rule({"if": self.conditions})
         return {
             "id": self.id,
             "name": self.name,
+            "on": "change" if change else "message",
             "position": self.position,
-            "if": self.conditions,
+            "if": {k: v for k, v in self.conditions.items() if k != "on"} if change else self.conditions,
             "then": self.actions,
             "enabled": self.enabled,
             "provisioned": self.provisioned,

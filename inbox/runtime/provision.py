@@ -17,6 +17,7 @@ from inbox.queries import services as graph
 from inbox.store.db import Database
 from inbox.store.models import Agent, ConfigItem, Dependency, RequestType, Rule, Service, Team, TeamMember, TicketAffected, utcnow
 from routing import impact
+from routing.change_rules import stored_conditions
 from routing.impact import Node
 
 log = logging.getLogger(__name__)
@@ -48,7 +49,7 @@ async def provision_teams_and_rules(db: Database, config: Config) -> None:
                 rule = Rule(name=rule_config.name)
                 session.add(rule)
             rule.position = position
-            rule.conditions = rule_config.if_
+            rule.conditions = stored_conditions(rule_config.if_) if rule_config.on == "change" else rule_config.if_
             rule.actions = rule_config.then
             rule.enabled = rule_config.enabled
             rule.provisioned = True
