@@ -259,8 +259,8 @@ class VisitorSession:
             raise FrameError("bad_frame", "frames are text, one JSON object each; a binary frame is not read")
         return parse_frame(text)
 
-    async def _refuse(self, error: FrameError) -> None:
-        """Answer a bad frame with an error frame; close the socket of a client that floods."""
+    async def _refuse(self, error: FrameError, extra: dict[str, Any] | None = None) -> None:
+        """Answer a bad frame with an error frame (`extra` keys added); close the socket of a client that floods."""
         now = time.monotonic()
         while self._bad and self._bad[0] <= now - 10.0:
             self._bad.popleft()
@@ -274,7 +274,7 @@ class VisitorSession:
             )
             await self.ws.close(code=4429, reason="too many bad frames")
             raise WebSocketDisconnect(4429)
-        await self.send({"type": "error", "code": error.code, "message": str(error)})
+        await self.send({"type": "error", "code": error.code, "message": str(error), **(extra or {})})
 
     async def send(self, frame: dict[str, Any]) -> None:
         async with self._send_lock:
@@ -476,12 +476,12 @@ class VisitorSession:
         try:
             checked = catalogue.read_request(frame, await self._request_types())
         except catalogue.BadRequest as exc:
-            error: dict[str, Any] = {"type": "error", "code": exc.code, "message": str(exc)}
+            extra: dict[str, Any] = {}
             if exc.field is not None:
-                error["field"] = exc.field
+                extra["field"] = exc.field
             if client_id is not None and exc.code != "bad_client_id":
-                error["client_id"] = client_id
-            await self.send(error)
+                extra["client_id"] = client_id
+            await self._refuse(FrameError(exc.code, str(exc)), extra)  # counts as a bad frame
             return
         if "context" in frame:
             self.context = visitor_context(frame.get("context")) or self.context

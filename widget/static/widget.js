@@ -666,8 +666,8 @@
         err.id = id + "-error";
         control.setAttribute("aria-describedby", err.id);
         label.appendChild(control);
-        label.appendChild(err);
         box.appendChild(label);
+        box.appendChild(err); // outside the label: described by it, not named by it
         inputs[f.name] = { control: control, error: err };
       });
       var row = el("div", "row");
