@@ -10,9 +10,9 @@ already "delivered" to every gateway the moment it is committed.
 from __future__ import annotations
 
 import re
-from typing import ClassVar, Literal
+from typing import Annotated, ClassVar, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, StringConstraints, field_validator
 
 from channels.base import (
     ChannelConfig,
@@ -50,6 +50,11 @@ class WidgetConfig(ChannelConfig):
     # Asked before the first message, in this order: any of "name", "email". The email is
     # stored on the contact as claimed (unverified): it never merges contacts.
     prechat: list[Literal["name", "email"]] = []
+    # Request types (the service catalogue) offered as forms before the first message:
+    # their names, or ["*"] for every type; empty (the default): none, a plain chat.
+    request_types: list[Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]] = Field(
+        default=[], max_length=50
+    )
 
     def channels_named(self) -> dict[str, str]:
         return {"offline_email_channel": self.offline_email_channel} if self.offline_email_channel else {}

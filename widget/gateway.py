@@ -24,7 +24,9 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from channels.base import InboundAttachment, InboundMessage, IngestResult, RatingSink, Sender, Sink, cancel_task
 from channels.untrusted import TooDeep, Unreadable, load_json
 from channels.widget import EMAIL, WidgetConfig
+from routing.request_types import RequestTypeSpec
 from widget import csat
+from widget import requests as catalogue
 from widget.tokens import TokenSigner, identity_ok
 
 log = logging.getLogger(__name__)
@@ -257,8 +259,8 @@ class VisitorSession:
             raise FrameError("bad_frame", "frames are text, one JSON object each; a binary frame is not read")
         return parse_frame(text)
 
-    async def _refuse(self, error: FrameError) -> None:
-        """Answer a bad frame with an error frame; close the socket of a client that floods."""
+    async def _refuse(self, error: FrameError, extra: dict[str, Any] | None = None) -> None:
+        """Answer a bad frame with an error frame (`extra` keys added); close the socket of a client that floods."""
         now = time.monotonic()
         while self._bad and self._bad[0] <= now - 10.0:
             self._bad.popleft()
@@ -272,7 +274,7 @@ class VisitorSession:
             )
             await self.ws.close(code=4429, reason="too many bad frames")
             raise WebSocketDisconnect(4429)
-        await self.send({"type": "error", "code": error.code, "message": str(error)})
+        await self.send({"type": "error", "code": error.code, "message": str(error), **(extra or {})})
 
     async def send(self, frame: dict[str, Any]) -> None:
         async with self._send_lock:
@@ -361,6 +363,7 @@ class VisitorSession:
                 "agents_online": await self.gateway.store.agents_online(),
                 "offline_email": bool(self.config.offline_email_channel),
                 "prechat": list(self.config.prechat),
+                "request_types": [catalogue.offered(spec) for spec in await self._request_types()],
                 "seq": await self.gateway.store.latest_seq(),
                 "upload": {
                     "url": f"{self.info.public_url}/widget/{self.config.name}/upload",
@@ -385,6 +388,8 @@ class VisitorSession:
             await self._typing()
         elif kind == "csat":
             await self._csat(frame)
+        elif kind == "request":
+            await self._request(frame)
         elif kind == "hello":
             raise FrameError("already_said_hello", "hello is only the first frame")
         else:
@@ -452,6 +457,77 @@ class VisitorSession:
                 "client_id": client_id,
                 "id": result.message_id,
                 "duplicate": result.duplicate,
+            }
+        )
+        await self._push_new()
+
+    # -- request forms (widget/requests.py) ------------------------------------------------------
+
+    async def _request_types(self) -> list[RequestTypeSpec]:
+        """The request types this channel offers (none unless its `request_types` names some)."""
+        store = self.gateway.store
+        if not self.config.request_types or not isinstance(store, catalogue.RequestCatalogue):
+            return []
+        return await store.request_types(self.config.request_types)
+
+    async def _request(self, frame: dict[str, Any]) -> None:
+        """A request type's form, answered: checked as the portal checks it, stored once per client id."""
+        client_id = frame.get("client_id") if isinstance(frame.get("client_id"), str) else None
+        try:
+            checked = catalogue.read_request(frame, await self._request_types())
+        except catalogue.BadRequest as exc:
+            extra: dict[str, Any] = {}
+            if exc.field is not None:
+                extra["field"] = exc.field
+            if client_id is not None and exc.code != "bad_client_id":
+                extra["client_id"] = client_id
+            await self._refuse(FrameError(exc.code, str(exc)), extra)  # counts as a bad frame
+            return
+        if "context" in frame:
+            self.context = visitor_context(frame.get("context")) or self.context
+        wait = self._wait()
+        if wait > 0:
+            await self.send(
+                {
+                    "type": "error",
+                    "code": "rate_limited",
+                    "client_id": checked.client_id,
+                    "retry_after": round(wait, 3),
+                    "message": "too many messages; resend after retry_after seconds",
+                }
+            )
+            return
+        sink = self.info.sink
+        result = None
+        if isinstance(sink, catalogue.RequestSink) and self.sender is not None:
+            meta = _meta(self.key, checked.client_id, self.continue_by_email, self.context)
+            meta["via"] = "widget"
+            meta["request"] = {"type": checked.spec.name, "fields": checked.fields}
+            inbound = InboundMessage(
+                external_id=f"{self.key}:{checked.client_id}",
+                sender=self.sender,
+                text=checked.text,
+                subject=checked.spec.name,
+                thread_key=self.key,
+                meta=meta,
+            )
+            try:
+                result = await sink.open_request(inbound, checked.spec, checked.fields)
+            except Exception:
+                log.exception("widget %s: request %s of %s not stored", self.config.name, checked.client_id, self.key)
+        if result is None:
+            await self.send(
+                {"type": "error", "code": "unavailable", "client_id": checked.client_id, "message": "the request was not stored; retry"}
+            )
+            return
+        self.conversation_id = result.conversation_id
+        await self.send(
+            {
+                "type": "ack",
+                "client_id": checked.client_id,
+                "id": result.message_id,
+                "duplicate": result.duplicate,
+                "ticket_id": result.ticket_id,
             }
         )
         await self._push_new()

@@ -279,6 +279,8 @@ async def attach_request(ctx: Context, conversation_id: int, spec: RequestTypeSp
         if conversation is None:
             raise NotFound.of("conversation")
         ticket_id = tx.conn.scalar(select(Ticket.id).where(Ticket.conversation_id == conversation_id))
+        if ticket_id is not None and tx.session.get(TicketRequest, ticket_id) is not None:
+            return int(ticket_id)  # already a request (a resent widget form): it stays as it was
         if ticket_id is None:
             ticket_id = store.open_ticket(
                 tx.conn, conversation_id, "request", ctx.policy, tx.feed, priority=conversation.priority or spec.priority, now=tx.now
@@ -304,6 +306,7 @@ async def attach_request(ctx: Context, conversation_id: int, spec: RequestTypeSp
         )
         if spec.approver:
             store.change_status(tx.conn, ticket_id, "pending", ctx.policy, tx.feed, now=tx.now)
+            _set_conversation_status(tx, conversation_id, "pending", ("open",))
         tx.audit(
             "ticket.request",
             f"ticket:{ticket_id}",
@@ -312,6 +315,17 @@ async def attach_request(ctx: Context, conversation_id: int, spec: RequestTypeSp
         return int(ticket_id)
 
     return await perform(ctx.db, ctx.bus, PORTAL, work)
+
+
+def _set_conversation_status(tx: Tx, conversation_id: int, status: str, only_from: tuple[str, ...]) -> None:
+    """The conversation follows its request's wait for approval: pending while it waits, open once approved."""
+    changed = tx.conn.execute(
+        update(Conversation)
+        .where(Conversation.id == conversation_id, Conversation.status.in_(only_from))
+        .values(status=status, updated_at=tx.now)
+    ).rowcount
+    if changed:
+        tx.event("conversation.updated", {"conversation_id": conversation_id, "changes": {"status": status}}, conversation_id)
 
 
 async def decide_approval(ctx: Context, actor: Actor, ticket_id: int, decision: str, comment: str | None = None) -> str:
@@ -340,6 +354,8 @@ async def decide_approval(ctx: Context, actor: Actor, ticket_id: int, decision: 
         request.comment = comment
         tx.session.flush()
         store.change_status(tx.conn, ticket_id, "open" if state == "approved" else "resolved", ctx.policy, tx.feed, now=tx.now)
+        if state == "approved" and ticket.conversation_id is not None:
+            _set_conversation_status(tx, ticket.conversation_id, "open", ("pending",))
         tx.event(
             "ticket.updated", {"ticket_id": ticket_id, "number": ticket.number, "changes": {"approval": state}}, ticket.conversation_id
         )

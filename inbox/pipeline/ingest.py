@@ -58,6 +58,7 @@ from inbox.store.models import (
     OrganizationDomain,
     QuarantineItem,
     Ticket,
+    TicketRequest,
     utcnow,
 )
 
@@ -74,6 +75,7 @@ conversations_t = cast(Table, Conversation.__table__)
 blobs_t = cast(Table, Blob.__table__)
 attachments_t = cast(Table, Attachment.__table__)
 tickets_t = cast(Table, Ticket.__table__)
+ticket_requests_t = cast(Table, TicketRequest.__table__)
 channels_t = cast(Table, Channel.__table__)
 quarantine_t = cast(Table, QuarantineItem.__table__)
 
@@ -132,6 +134,12 @@ HELD_QUARANTINE = select(quarantine_t.c.id).where(
     quarantine_t.c.channel_id == bindparam("channel_id"),
     quarantine_t.c.external_id == bindparam("external_id"),
     quarantine_t.c.status == "held",
+)
+# Conversations whose request waits for its approver: the customer writing does not take them out of pending.
+AWAITING_APPROVAL = (
+    select(tickets_t.c.conversation_id)
+    .join(ticket_requests_t, ticket_requests_t.c.ticket_id == tickets_t.c.id)
+    .where(tickets_t.c.conversation_id.in_(bindparam("conversation_ids", expanding=True)), ticket_requests_t.c.approval == "waiting")
 )
 SAVE_CURSOR = update(channels_t).where(channels_t.c.id == bindparam("channel_id")).values(cursor=bindparam("new_cursor"))
 
@@ -564,7 +572,8 @@ class _Batch:
         status: dict[int, str],
         now: dt.datetime,
     ) -> None:
-        """Bump activity on existing conversations; a customer writing again reopens them."""
+        """Bump activity on existing conversations; a customer writing again reopens them, except a
+        pending one whose request waits for its approver (the wait is on the approver, not on them)."""
         existing = {cid for cid, new in resolved if not new}
         if not existing:
             return
@@ -573,6 +582,9 @@ class _Batch:
             for (cid, new), m in zip(resolved, messages, strict=True)
             if not new and not m.automated and status.get(cid) in REOPEN_ON_CUSTOMER_MESSAGE
         }
+        waiting = sorted(cid for cid in reopen if status.get(cid) == "pending")
+        if waiting:
+            reopen -= {cid for chunk in _chunks(waiting) for cid in conn.scalars(AWAITING_APPROVAL, {"conversation_ids": chunk})}
         for statement, ids in ((REOPEN_CONVERSATIONS, sorted(reopen)), (TOUCH_CONVERSATIONS, sorted(existing - reopen))):
             for chunk in _chunks(ids):
                 conn.execute(statement, {"conversation_ids": chunk, "now": now})

@@ -8,26 +8,42 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from inbox.store.db import Database
-from inbox.store.models import Agent, Attachment, Blob, Channel, Conversation, CsatSurvey, Event, Message, utcnow
+from inbox.store.models import Agent, Attachment, Blob, Channel, Conversation, CsatSurvey, Event, Message, RequestType, utcnow
 from inbox.store.sign_ins import ever_signed_in
 from routing import csat as csat_text
+from routing.request_types import RequestTypeSpec
 from widget.csat import SurveyOffer
 from widget.gateway import FileRef, StoredFile, TranscriptItem
+from widget.requests import ALL
 
 
 class WidgetTranscripts:
-    """Implements widget.gateway.WidgetStore (and widget.csat.SurveyStore) over the database."""
+    """Implements widget.gateway.WidgetStore (and widget.csat.SurveyStore, widget.requests.RequestCatalogue) over the database."""
 
     def __init__(self, db: Database, csat_url: Callable[[int, dt.datetime], tuple[str, str]] | None = None) -> None:
         self.db = db
         self.csat_url = csat_url  # a survey's signed token (None: no surveys in the widget)
+
+    # -- request forms (widget/requests.py) --------------------------------------------------
+
+    async def request_types(self, names: Sequence[str]) -> list[RequestTypeSpec]:
+        """The catalogue's types a widget channel offers (`["*"]`: all), by name; unknown names are left out."""
+        every = ALL in names
+
+        def read(session: Session) -> list[RequestTypeSpec]:
+            query = select(RequestType).order_by(RequestType.name, RequestType.id)
+            if not every:
+                query = query.where(RequestType.name.in_(list(names)))
+            return [_request_spec(row) for row in session.scalars(query)]
+
+        return await self.db.query(read)
 
     # -- satisfaction surveys (widget/csat.py) ---------------------------------------------
 
@@ -107,6 +123,19 @@ class WidgetTranscripts:
             .where(Agent.active.is_(True), Agent.availability == "online", ever_signed_in(Agent.id, Agent.password_hash))
         )
         return await self.db.query(lambda session: bool(session.scalar(online)))
+
+
+def _request_spec(row: RequestType) -> RequestTypeSpec:
+    return RequestTypeSpec.model_validate(
+        {
+            "name": row.name,
+            "description": row.description,
+            "fields": row.fields or [],
+            "team": row.team,
+            "priority": row.priority,
+            "approver": row.approver,
+        }
+    )
 
 
 def _shown_events() -> ColumnElement[bool]:

@@ -15,7 +15,7 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,18 +39,23 @@ from inbox.store import leases
 from inbox.store.db import Database
 from inbox.store.leases import Fence
 from inbox.store.models import Channel as ChannelRow
+from routing.request_types import RequestTypeSpec
+from widget.requests import RequestResult
 
 log = logging.getLogger(__name__)
 
 
 # What a button press becomes (set by `Services`: the change approvals' handler).
 InteractionHandler = Callable[[ChannelRef, Interaction], Awaitable[str]]
+# Makes a conversation a request ticket of a type with the answers: (conversation id, type, answers) -> ticket id.
+RequestAttacher = Callable[[int, RequestTypeSpec, Mapping[str, str]], Awaitable[int]]
 # Records a survey rating by its token: (token, rating, via, comment) -> "rated" | "already_rated" | "expired".
 Rater = Callable[[str, int, str, str | None], Awaitable[str]]
 
 
 class ChannelSink:
-    """The inbox as one adapter sees it (channels.base.Sink, SupportsInteractions and RatingSink)."""
+    """The inbox as one adapter sees it (channels.base.Sink, SupportsInteractions, RatingSink and
+    widget.requests.RequestSink)."""
 
     def __init__(
         self,
@@ -59,12 +64,26 @@ class ChannelSink:
         fence: Fence | None = None,
         interactions: InteractionHandler | None = None,
         rater: Rater | None = None,
+        requests: RequestAttacher | None = None,
     ) -> None:
         self._ingestor = ingestor
         self.channel = channel
         self.fence = fence
         self._interactions = interactions
         self._rater = rater
+        self._requests = requests
+
+    async def open_request(self, message: InboundMessage, spec: RequestTypeSpec, fields: Mapping[str, str]) -> RequestResult | None:
+        """A request form from the widget: its message through the ingest pipeline (the rules see
+        `meta.request`), then its conversation a request ticket, as for a portal request. A resend
+        (the same external id) stores no second message and finds the same ticket."""
+        if self._requests is None:
+            return None
+        [result] = await self.ingest([message])
+        if result.message_id is None or result.conversation_id is None:
+            return None
+        ticket_id = await self._requests(result.conversation_id, spec, fields)
+        return RequestResult(result.message_id, result.conversation_id, ticket_id, result.duplicate)
 
     async def interact(self, interaction: Interaction) -> str:
         if self._interactions is None:
@@ -128,6 +147,8 @@ class ChannelRuntime:
         self._reloads: set[asyncio.Task[None]] = set()
         # Satisfaction ratings from channel buttons (set by Services; None: refused).
         self.rater: Rater | None = None
+        # Widget request forms' tickets (set by Services; None: refused as unavailable).
+        self.requests: RequestAttacher | None = None
 
     async def provision(self, configs: Sequence[ChannelConfig]) -> None:
         """Make a row for every channel of the config file (read-only in the UI)."""
@@ -157,7 +178,9 @@ class ChannelRuntime:
             ref = ChannelRef(ids[config.name], config.name, config.type)
             running = Running(ref, config, channels.build(config, self.context))
             if isinstance(running.adapter, SupportsAttach):
-                running.adapter.attach(ChannelSink(self.ingestor, ref, interactions=self.interactions, rater=self.rater))
+                running.adapter.attach(
+                    ChannelSink(self.ingestor, ref, interactions=self.interactions, rater=self.rater, requests=self.requests)
+                )
             self._by_name[config.name] = running
             self._by_id[ref.id] = running
 
@@ -227,7 +250,9 @@ class ChannelRuntime:
 
     async def _start_receiver(self, running: Running, fence: Fence) -> None:
         try:
-            await running.adapter.start(ChannelSink(self.ingestor, running.ref, fence, self.interactions, rater=self.rater))
+            await running.adapter.start(
+                ChannelSink(self.ingestor, running.ref, fence, self.interactions, rater=self.rater, requests=self.requests)
+            )
             running.fence = fence
             log.info("channel %s: receiver running on this node (lease %d)", running.ref.name, fence.token)
             await self._set_status(running.ref.id, "running", None)

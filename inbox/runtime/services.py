@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
 
 from channels.base import ChannelConfig, ChannelContext, Interaction
 from inbox.actions import changes as change_actions
 from inbox.actions import csat as csat_actions
+from inbox.actions import portal as portal_actions
 from inbox.actions.runner import Context
 from inbox.config import Config
 from inbox.csat_tokens import CsatSigner
@@ -24,6 +26,7 @@ from inbox.sessions import SessionSigner
 from inbox.store.db import Database
 from inbox.store.secrets import SecretBox
 from routing.config import default_calendar, sla_policies
+from routing.request_types import RequestTypeSpec
 from routing.templates import NotificationTemplates
 
 
@@ -40,6 +43,7 @@ class Services:
 
     def __post_init__(self) -> None:
         self.channels.rater = self.rate_by_token
+        self.channels.requests = self.attach_request
 
     @classmethod
     def build(cls, config: Config) -> Services:
@@ -98,6 +102,10 @@ class Services:
         except DomainError:
             return "expired"
         return "rated"
+
+    async def attach_request(self, conversation_id: int, spec: RequestTypeSpec, fields: Mapping[str, str]) -> int:
+        """A widget request form's conversation made a request ticket, exactly as a portal request's."""
+        return await portal_actions.attach_request(self.ctx, conversation_id, spec, fields)
 
     async def wanted_channels(self) -> list[ChannelConfig]:
         """Every channel this node should run: the config file's and the UI-managed ones."""

@@ -262,6 +262,7 @@
   }
 
   function receive(frame) {
+    if (requests.take(frame)) return; // a request form's own frames: a section of its own below
     if (frame.type === "welcome") {
       save("token", frame.token);
       state.ready = true;
@@ -392,6 +393,7 @@
       state.ready = false;
       if (state.ws) state.ws.close(); // say hello again with the email
     }
+    requests.dismiss(); // the visitor chose to write instead of picking a request type
     var pending = { client_id: newClientId(), text: text };
     state.pending.push(pending);
     save("pending", state.pending);
@@ -416,6 +418,9 @@
   input.addEventListener("keydown", function (event) {
     if (event.key === "Enter" && !event.shiftKey) { event.preventDefault(); form.requestSubmit ? form.requestSubmit() : form.dispatchEvent(new Event("submit")); }
   });
+
+  // -- request forms (the service catalogue) before the first message: requestForms() below --------
+  var requests = requestForms();
 
   // -- help articles while the visitor types (before anything is sent) -------------------------
   suggestArticles(root, root.querySelector(".panel"), form, input, lang, CONFIG.endpoint);
@@ -571,6 +576,172 @@
       timer = setTimeout(function () { last = text; search(input.value.slice(0, 200)); }, 300);
     });
     form.addEventListener("submit", function () { clearTimeout(timer); asked++; last = ""; show([]); });
+  }
+
+  /* Request types the channel offers (welcome.request_types): "What can we help with?" before
+     the first message, then the chosen type's form, sent as one `request` frame (its client id
+     kept for every resend, so it is stored once). The server checks the answers as the portal
+     does; an error frame names the field, shown at it. Files are added in the portal (a link).
+     take(frame) answers whether the frame was this section's alone. */
+  function requestForms() {
+    var words = {
+      en: { title: "What can we help with?", other: "Something else", back: "Back", send: "Send request",
+            sending: "Sending…", choose: "Choose…", required: "required", files: "Add files to this request in the portal",
+            approval: "This request needs an approval before work starts.", sent: "Thank you. Your request was received.",
+            retry: "The request could not be sent. Try again." },
+      es: { title: "¿En qué podemos ayudarte?", other: "Otra cosa", back: "Volver", send: "Enviar solicitud",
+            sending: "Enviando…", choose: "Elige…", required: "obligatorio", files: "Añade archivos a esta solicitud en el portal",
+            approval: "Esta solicitud necesita una aprobación antes de empezar.", sent: "Gracias. Hemos recibido tu solicitud.",
+            retry: "No se pudo enviar la solicitud. Inténtalo de nuevo." }
+    }[lang];
+    var style = document.createElement("style");
+    style.textContent =
+      ".rq{align-self:stretch;align-items:stretch;background:#fff;border:1px solid #e3e6ec;border-radius:12px;padding:10px 12px;display:flex;flex-direction:column;gap:8px}" +
+      ".rq h3{margin:0;font-size:15px;font-weight:600}.rq p{margin:0;font-size:13px;color:#5d6678}" +
+      ".rq .pick{text-align:left;background:#fff;border:1px solid #cdd3dd;border-radius:10px;padding:8px 10px;font-size:14px;color:#1d2330;cursor:pointer}" +
+      ".rq .pick small{display:block;color:#5d6678;font-size:12.5px}" +
+      ".rq label{font-size:13px;display:flex;flex-direction:column;gap:3px;color:#1d2330}" +
+      ".rq input,.rq select,.rq textarea{border:1px solid #cdd3dd;border-radius:8px;padding:7px 9px;font-size:14px;color:#1d2330;background:#fff;width:100%;max-height:none}" +
+      ".rq [aria-invalid=true]{border-color:#d92d20}.rq .err{color:#b42318;font-size:12.5px}.rq .err:empty{display:none}" +
+      ".rq .row{display:flex;gap:8px;justify-content:flex-end}.rq .back{background:transparent;border:1px solid #cdd3dd;border-radius:10px;padding:8px 12px;cursor:pointer;color:#1d2330}" +
+      ".rq a{color:#1f49b6;font-size:13px}";
+    root.appendChild(style);
+    var types = [], box = null, sending = null, timer = null;
+
+    function remove() { if (box && box.parentNode) box.parentNode.removeChild(box); box = null; }
+    function el(tag, cls, text) { var e = document.createElement(tag); if (cls) e.className = cls; if (text) e.textContent = text; return e; }
+    function place() { log.appendChild(box); log.scrollTop = log.scrollHeight; }
+
+    function picker() {
+      remove();
+      box = el("div", "rq");
+      box.setAttribute("role", "group");
+      box.setAttribute("aria-label", words.title);
+      box.appendChild(el("h3", null, words.title));
+      types.forEach(function (type) {
+        var b = el("button", "pick", String(type.name || ""));
+        b.type = "button";
+        if (type.description) b.appendChild(el("small", null, String(type.description)));
+        b.addEventListener("click", function () { show(type); });
+        box.appendChild(b);
+      });
+      var other = el("button", "pick", words.other);
+      other.type = "button";
+      other.addEventListener("click", function () { remove(); input.focus(); });
+      box.appendChild(other);
+      place();
+    }
+
+    function show(type) {
+      remove();
+      box = el("form", "rq");
+      box.noValidate = true;
+      box.setAttribute("aria-label", String(type.name || ""));
+      box.appendChild(el("h3", null, String(type.name || "")));
+      if (type.description) box.appendChild(el("p", null, String(type.description)));
+      if (type.approval) box.appendChild(el("p", null, words.approval));
+      var inputs = {};
+      (Array.isArray(type.fields) ? type.fields : []).forEach(function (f) {
+        var id = "rq-" + cssEscape(f.name);
+        if (f.kind === "attachment") {
+          var link = el("a", null, String(f.label || f.name) + ": " + words.files);
+          link.href = CONFIG.endpoint + "/portal";
+          link.target = "_blank";
+          link.rel = "noopener";
+          box.appendChild(link);
+          return;
+        }
+        var label = el("label", null, String(f.label || f.name) + (f.required ? " (" + words.required + ")" : ""));
+        var control;
+        if (f.kind === "long_text") { control = el("textarea"); control.rows = 3; control.maxLength = 10000; }
+        else if (f.kind === "choice") {
+          control = el("select");
+          control.appendChild(el("option", null, words.choose)).value = "";
+          (f.choices || []).forEach(function (c) { control.appendChild(el("option", null, String(c))).value = String(c); });
+        } else { control = el("input"); control.type = f.kind === "date" ? "date" : "text"; if (f.kind !== "date") control.maxLength = 500; }
+        control.name = f.name;
+        control.id = id;
+        control.required = !!f.required;
+        var err = el("span", "err");
+        err.id = id + "-error";
+        control.setAttribute("aria-describedby", err.id);
+        label.appendChild(control);
+        box.appendChild(label);
+        box.appendChild(err); // outside the label: described by it, not named by it
+        inputs[f.name] = { control: control, error: err };
+      });
+      var row = el("div", "row");
+      var back = el("button", "back", words.back);
+      back.type = "button";
+      back.addEventListener("click", function () { sending = null; picker(); });
+      var submit = el("button", "send", words.send);
+      submit.type = "submit";
+      row.appendChild(back);
+      var portalOnly = (type.fields || []).some(function (f) { return f.kind === "attachment" && f.required; });
+      if (!portalOnly) row.appendChild(submit); // a file it must have is added in the portal, so it is sent from there
+      box.appendChild(row);
+      box.addEventListener("submit", function (event) {
+        event.preventDefault();
+        if (sending) return;
+        var fields = {};
+        Object.keys(inputs).forEach(function (name) {
+          inputs[name].error.textContent = "";
+          inputs[name].control.removeAttribute("aria-invalid");
+          if (inputs[name].control.value.trim()) fields[name] = inputs[name].control.value;
+        });
+        sending = { frame: { type: "request", client_id: newClientId(), request_type: type.name, fields: fields, context: pageContext() },
+                    inputs: inputs, submit: submit };
+        submit.disabled = true;
+        submit.textContent = words.sending;
+        send();
+      });
+      place();
+      var first = box.querySelector("input,select,textarea,a");
+      (first || back).focus();
+    }
+
+    function send() {
+      clearTimeout(timer);
+      if (!sending) return;
+      if (state.ws && state.ready) state.ws.send(JSON.stringify(sending.frame));
+      else connect(); // sent again after the welcome, with the same client id
+    }
+    function refused(frame) {
+      var at = sending.inputs[frame.field];
+      sending.submit.disabled = false;
+      sending.submit.textContent = words.send;
+      if (at) { at.error.textContent = String(frame.message || ""); at.control.setAttribute("aria-invalid", "true"); at.control.focus(); }
+      else note(String(frame.message || words.retry));
+      sending = null;
+    }
+
+    return {
+      take: function (frame) {
+        if (frame.type === "welcome") {
+          types = Array.isArray(frame.request_types) ? frame.request_types : [];
+          if (sending) setTimeout(send, 0); // after the chat's own welcome handling
+          else if (types.length && !box && !load("started")) picker();
+          return false;
+        }
+        if (frame.type === "message") { if (!sending && box && box.className === "rq" && box.tagName === "DIV") remove(); return false; }
+        if (!sending || frame.client_id !== sending.frame.client_id) return false;
+        if (frame.type === "ack") {
+          sending = null;
+          remove();
+          markStarted();
+          note(words.sent);
+          return true;
+        }
+        if (frame.type === "error") {
+          if (frame.code === "rate_limited" || frame.code === "unavailable") {
+            timer = setTimeout(send, 1000 * Math.min(Math.max(Number(frame.retry_after) || 2, 0.05), 30));
+          } else refused(frame);
+          return true;
+        }
+        return false;
+      },
+      dismiss: function () { if (!sending) remove(); }
+    };
   }
 
   // A page view costs no socket: only a visitor with a conversation (or unsent messages)

@@ -327,6 +327,14 @@ async def test_approval_waits_for_the_named_approver(portal: Api) -> None:
     assert "Waiting for approval" in (await client.get(done.headers["location"])).text
     ticket = await svc.db.query(lambda s: s.scalars(select(Ticket)).one())
     assert ticket.status == "pending"
+    # The customer writes from the portal while it waits: the wait is the approver's, so it stays pending.
+    page = await client.get(done.headers["location"])
+    replied = await client.post(f"/portal/requests/{ticket.conversation_id}/reply", data={"text": "Any news?", "csrf": csrf_of(page)})
+    assert replied.status_code == 303
+    waiting = await svc.db.query(
+        lambda s: s.execute(select(Ticket.status, Conversation.status).join(Conversation, Conversation.id == Ticket.conversation_id)).one()
+    )
+    assert tuple(waiting) == ("pending", "pending")
     url = f"/api/v1/tickets/{ticket.id}/approval"
     assert (await portal.client.post(url, json={"decision": "approve"}, headers=portal.auth(someone))).status_code == 403
     assert (await portal.client.post(url, json={"decision": "maybe"}, headers=portal.auth(approver))).status_code == 422
