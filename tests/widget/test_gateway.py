@@ -253,5 +253,7 @@ def test_embed_script_and_demo_page(node: Daemon, tmp_path: Path) -> None:
     wire = httpx.get(f"{node.url}/widget/website.js", headers={"Accept-Encoding": "gzip"})
     assert wire.headers["content-encoding"] == "gzip" and int(wire.headers["content-length"]) < 14 * 1024
     demo = httpx.get(f"{node.url}/widget/website/demo")
-    assert demo.status_code == 200 and f'<script src="{node.url}/widget/website.js" async></script>' in demo.text
+    # The demo shows the embed tag at its versioned URL (cached for a year; the version is the ETag).
+    tag = f'<script src="{node.url}/widget/website.js?v={script.headers["etag"].strip(chr(34))}" async></script>'
+    assert demo.status_code == 200 and tag in demo.text, demo.text
     assert httpx.get(f"{node.url}/widget/nope.js").status_code == 404
