@@ -22,22 +22,10 @@ from inbox.runtime.services import Services
 from inbox.store.models import AuditEntry, Conversation, Message, Team, Ticket, TicketRequest
 from routing.request_types import RequestTypeSpec
 from tests.fixtures.inbox import add_channel, services  # noqa: F401
+from tests.inbox.web.test_portal import ACCESS, LAPTOP
 from tests.widget.test_widget_queue_context import PUBLIC, Socket, Widget, widget_config
 from widget.gateway import GatewayChannel
 
-ACCESS = {
-    "name": "Access request",
-    "description": "Ask for access to a system.",
-    "team": "it",
-    "priority": "P2",
-    "fields": [
-        {"name": "system", "label": "System", "kind": "choice", "choices": ["vpn", "crm"], "required": True},
-        {"name": "needed_by", "label": "Needed by", "kind": "date"},
-        {"name": "why", "label": "Why", "kind": "long_text", "required": True},
-        {"name": "form", "label": "Signed form", "kind": "attachment"},
-    ],
-}
-LAPTOP = {"name": "New laptop", "fields": [{"name": "model", "label": "Model", "kind": "text"}], "approver": "boss2@example.com"}
 HIDDEN = {"name": "Internal only", "fields": []}
 
 
