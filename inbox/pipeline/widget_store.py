@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session
 
+from inbox.pipeline.request_types import spec_of
 from inbox.store.db import Database
 from inbox.store.models import Agent, Attachment, Blob, Channel, Conversation, CsatSurvey, Event, Message, RequestType, utcnow
 from inbox.store.sign_ins import ever_signed_in
@@ -41,7 +42,7 @@ class WidgetTranscripts:
             query = select(RequestType).order_by(RequestType.name, RequestType.id)
             if not every:
                 query = query.where(RequestType.name.in_(list(names)))
-            return [_request_spec(row) for row in session.scalars(query)]
+            return [spec_of(row) for row in session.scalars(query)]
 
         return await self.db.query(read)
 
@@ -123,19 +124,6 @@ class WidgetTranscripts:
             .where(Agent.active.is_(True), Agent.availability == "online", ever_signed_in(Agent.id, Agent.password_hash))
         )
         return await self.db.query(lambda session: bool(session.scalar(online)))
-
-
-def _request_spec(row: RequestType) -> RequestTypeSpec:
-    return RequestTypeSpec.model_validate(
-        {
-            "name": row.name,
-            "description": row.description,
-            "fields": row.fields or [],
-            "team": row.team,
-            "priority": row.priority,
-            "approver": row.approver,
-        }
-    )
 
 
 def _shown_events() -> ColumnElement[bool]:

@@ -15,6 +15,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
+from inbox.pipeline.request_types import spec_of
 from inbox.store.models import (
     Attachment,
     Blob,
@@ -173,22 +174,9 @@ class StoredType:
         return {"id": self.id, **self.spec.shape(), "provisioned": self.provisioned}
 
 
-def _spec(row: RequestType) -> RequestTypeSpec:
-    return RequestTypeSpec.model_validate(
-        {
-            "name": row.name,
-            "description": row.description,
-            "fields": row.fields or [],
-            "team": row.team,
-            "priority": row.priority,
-            "approver": row.approver,
-        }
-    )
-
-
 def request_types_in(session: Session) -> list[StoredType]:
     return [
-        StoredType(r.id, _spec(r), r.provisioned) for r in session.scalars(select(RequestType).order_by(RequestType.name, RequestType.id))
+        StoredType(r.id, spec_of(r), r.provisioned) for r in session.scalars(select(RequestType).order_by(RequestType.name, RequestType.id))
     ]
 
 
@@ -198,7 +186,7 @@ async def request_types(session: AsyncSession) -> list[StoredType]:
 
 def request_type_named(session: Session, name: str) -> StoredType | None:
     row = session.scalar(select(RequestType).where(RequestType.name == name))
-    return StoredType(row.id, _spec(row), row.provisioned) if row is not None else None
+    return StoredType(row.id, spec_of(row), row.provisioned) if row is not None else None
 
 
 def ticket_fields(session: Session, ticket_ids: Sequence[int]) -> dict[int, TicketRequest]:
