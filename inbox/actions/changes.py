@@ -16,8 +16,8 @@ from sqlalchemy import delete, select
 from channels.base import Interaction
 from inbox.actions.runner import Actor, Context, Tx, perform
 from inbox.errors import Conflict, Forbidden, Invalid, NotFound
+from inbox.pipeline import direct_mail
 from inbox.pipeline.agent_mail import email_channel, queue_agent_email, queue_agent_slack, queue_slack_channel_post
-from inbox.pipeline.notices import email_notice
 from inbox.pipeline.tickets import next_number
 from inbox.queries import changes as q
 from inbox.store.models import (
@@ -344,8 +344,16 @@ def run_change_rules(ctx: Context, tx: Tx, change: Change, previous: str | None)
         for address in notify.emails:
             if channel_id is None:
                 break
-            email_notice(
-                tx.conn, channel_id, address, thread_key=NOTICE_THREAD, subject=subject, text=text, html=None, feed=tx.feed, now=tx.now
+            direct_mail.queue(
+                tx.conn,
+                channel_id=channel_id,
+                to=address,
+                subject=subject,
+                text=text,
+                kind="change_notice",
+                feed=tx.feed,
+                now=tx.now,
+                thread=NOTICE_THREAD,
             )
             sent["email"].append(address)
         for slack_id in notify.slack:

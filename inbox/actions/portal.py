@@ -18,12 +18,13 @@ import datetime as dt
 import uuid
 from collections.abc import Mapping, Sequence
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from channels.base import InboundAttachment, InboundMessage, Sender
 from inbox.actions.runner import Actor, Context, Tx, perform
 from inbox.errors import Forbidden, Invalid, NotFound
+from inbox.pipeline import direct_mail
 from inbox.pipeline import tickets as store
 from inbox.pipeline.ingest import ChannelRef, Ingestor
 from inbox.portal_tokens import link_digest, new_link_token
@@ -35,9 +36,7 @@ from inbox.store.models import (
     Contact,
     ContactIdentity,
     Conversation,
-    DirectMail,
     Message,
-    OutboxItem,
     PortalLink,
     Team,
     Ticket,
@@ -72,7 +71,7 @@ async def request_sign_in(ctx: Context, email: str, *, channel_name: str | None,
         return
 
     def work(tx: Tx) -> None:
-        channel_id = tx.conn.scalar(select(Channel.id).where(Channel.name == channel_name, Channel.type == "email"))
+        channel_id = direct_mail.email_channel(tx.conn, channel_name)
         contact_id = q.contact_by_email(tx.session, email)
         if channel_id is None or contact_id is None:
             return
@@ -86,29 +85,17 @@ async def request_sign_in(ctx: Context, email: str, *, channel_name: str | None,
         tx.session.add(PortalLink(token_sha256=link_digest(token), contact_id=final, expires_at=tx.now + dt.timedelta(minutes=minutes)))
         lang = language if language in SIGN_IN_MAIL else "en"
         subject, body = SIGN_IN_MAIL[lang]
-        mail = DirectMail(
+        direct_mail.queue(
+            tx.conn,
             channel_id=channel_id,
-            address=email,
-            name=contact.name,
-            language=lang,
+            to=email,
             subject=subject,
             text=body.format(minutes=minutes, url=f"{ctx.public_url}/portal/in/{token}"),
-            purpose="portal_sign_in",
-            created_at=tx.now,
-        )
-        tx.session.add(mail)
-        tx.session.flush()
-        tx.conn.execute(
-            insert(OutboxItem).values(
-                message_id=None,
-                mail_id=mail.id,
-                channel_id=channel_id,
-                idempotency_key=f"mail-{uuid.uuid4().hex}",
-                status="pending",
-                attempts=0,
-                next_attempt_at=tx.now,
-                created_at=tx.now,
-            )
+            kind="portal_sign_in",
+            feed=tx.feed,
+            now=tx.now,
+            language=lang,
+            name=contact.name,
         )
         tx.audit("portal.link_send", f"contact:{final}", {"channel": channel_name})
 

@@ -22,7 +22,7 @@ from sqlalchemy import delete, select
 from inbox.actions.runner import Actor, Context, Tx, perform
 from inbox.errors import Conflict, Invalid, NotFound
 from inbox.markdown import render_markdown
-from inbox.pipeline.notices import email_channel_id, email_notice
+from inbox.pipeline import direct_mail
 from inbox.store.models import Broadcast, ConfigItem, Service, StatusNotice, StatusSubscriber, Ticket, TicketAffected
 from inbox.store.secrets import SecretError
 
@@ -93,7 +93,7 @@ async def subscribe(ctx: Context, settings: StatusSettings, email: str, language
     lang = language if language in TEXT else "en"
 
     def work(tx: Tx) -> None:
-        channel_id = email_channel_id(tx.conn, settings.email_channel)
+        channel_id = direct_mail.email_channel(tx.conn, settings.email_channel)
         if channel_id is None:
             raise Conflict("subscribing by e-mail is not set up here", code="status_email_off")
         subscriber = tx.session.scalar(select(StatusSubscriber).where(StatusSubscriber.email == address))
@@ -110,20 +110,20 @@ async def subscribe(ctx: Context, settings: StatusSettings, email: str, language
             hours=f"{settings.confirm_hours:g}",
             unsubscribe=unsubscribe_link(ctx, subscriber),
         )
-        message_id = email_notice(
+        queued = direct_mail.queue(
             tx.conn,
-            channel_id,
-            address,
-            thread_key=f"status:{subscriber.id}",
+            channel_id=channel_id,
+            to=address,
             subject=text["confirm_subject"].format(title=settings.title),
             text=body,
             html=render_markdown(body),
+            kind="status_confirm",
             feed=tx.feed,
             now=tx.now,
             language=lang,
-            meta={"kind": "status_confirm"},
+            thread=f"status:{subscriber.id}",
         )
-        tx.session.add(StatusNotice(subscriber_id=subscriber.id, broadcast_id=None, message_id=message_id, created_at=tx.now))
+        tx.session.add(StatusNotice(subscriber_id=subscriber.id, broadcast_id=None, message_id=queued.message_id, created_at=tx.now))
         tx.audit("status_subscriber.create", f"status_subscriber:{subscriber.id}", {"language": lang})
 
     await perform(ctx.db, ctx.bus, STATUS, work)
@@ -192,7 +192,7 @@ async def send_updates(ctx: Context, settings: StatusSettings, *, limit: int = 5
     subscriber, once each (at most `limit` e-mails a pass). Returns how many were queued."""
 
     def work(tx: Tx) -> int:
-        channel_id = email_channel_id(tx.conn, settings.email_channel)
+        channel_id = direct_mail.email_channel(tx.conn, settings.email_channel)
         if channel_id is None:
             return 0
         pending = tx.conn.execute(
@@ -219,20 +219,23 @@ async def send_updates(ctx: Context, settings: StatusSettings, *, limit: int = 5
             body = text["update_body"].format(
                 text=broadcast.text, title=settings.title, page=f"{ctx.public_url}/status", unsubscribe=unsubscribe_link(ctx, subscriber)
             )
-            message_id = email_notice(
+            queued = direct_mail.queue(
                 tx.conn,
-                channel_id,
-                subscriber.email,
-                thread_key=f"status:{subscriber.id}",
+                channel_id=channel_id,
+                to=subscriber.email,
                 subject=text["update_subject"].format(title=settings.title, affects=affects[broadcast.ticket_id] or "—"),
                 text=body,
                 html=render_markdown(body),
+                kind="status_update",
                 feed=tx.feed,
                 now=tx.now,
                 language=subscriber.language,
-                meta={"kind": "status_update", "broadcast_id": broadcast.id},
+                thread=f"status:{subscriber.id}",
+                meta={"broadcast_id": broadcast.id},
             )
-            tx.session.add(StatusNotice(subscriber_id=subscriber.id, broadcast_id=broadcast.id, message_id=message_id, created_at=tx.now))
+            tx.session.add(
+                StatusNotice(subscriber_id=subscriber.id, broadcast_id=broadcast.id, message_id=queued.message_id, created_at=tx.now)
+            )
         if pending:
             tx.audit("status_update.send", "status_page", {"emails": len(pending)})
         return len(pending)

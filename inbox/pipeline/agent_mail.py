@@ -1,6 +1,6 @@
 """E-mail (and Slack) to an agent (an approval request), through the outbox like any reply.
 
-An e-mail to an agent is a notice (inbox/pipeline/notices.py) on the first enabled email
+An e-mail to an agent is a notice (inbox/pipeline/direct_mail.py) on the first enabled email
 channel, in one resolved thread (`thread_key` "frontdesk:agent-mail") that collects what was sent to them:
 it never shows in the open inbox, only its agent sees it (it holds their signed approval
 links; inbox/queries/conversations.visible_to), and the outbox retries it like any send.
@@ -13,8 +13,8 @@ from typing import cast
 
 from sqlalchemy import Connection, Table, select
 
+from inbox.pipeline import direct_mail
 from inbox.pipeline.ingest import Feed
-from inbox.pipeline.notices import email_notice
 from inbox.pipeline.replies import Reply, queue_reply
 from inbox.store.db import insert_ids
 from inbox.store.models import Channel, Contact, ContactIdentity, Conversation
@@ -36,24 +36,24 @@ def queue_agent_email(
     conn: Connection, agent_id: int, email: str, name: str, subject: str, text: str, feed: Feed, now: dt.datetime
 ) -> int | None:
     """Queue an e-mail to an agent's address; the message id, or None without an email channel.
-    It is a notice (inbox/pipeline/notices.py) whose thread is assigned to the agent, and only
+    It is a notice (inbox/pipeline/direct_mail.py) whose thread is assigned to the agent, and only
     they see it (it holds signed links)."""
     channel_id = email_channel(conn)
     if channel_id is None:
         return None
-    return email_notice(
+    return direct_mail.queue(
         conn,
-        channel_id,
-        email.lower(),
-        thread_key=THREAD_KEY,
+        channel_id=channel_id,
+        to=email.lower(),
         subject=subject,
         text=text,
-        html=None,
+        kind="agent_mail",
         feed=feed,
         now=now,
         name=name,
+        thread=THREAD_KEY,
         assignee_id=agent_id,
-    )
+    ).message_id
 
 
 def _own_conversation(conn: Connection, channel_id: int, contact_id: int, thread_key: str, subject: str, now: dt.datetime) -> int:
