@@ -14,9 +14,9 @@ batches neither misses nor doubles anyone.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import delete, func, insert, select
 
@@ -151,59 +151,31 @@ def _check_name(tx: Tx, name: str, but: Node | None = None) -> None:
         raise Conflict(f"a service or configuration item is already named {name!r}", code="name_taken")
 
 
-def _writable(row: Service | ConfigItem | None, what: str) -> Service | ConfigItem:
-    if row is None:
-        raise NotFound.of(what)
-    if row.provisioned:
-        raise Conflict(f"this {what} comes from the config file; change it there", code="provisioned")
-    return row
+@dataclass(frozen=True, slots=True)
+class NodeKind:
+    """What differs between the graph's two kinds of node, services and configuration
+    items: the table, the names in audit entries and errors, and the kind's own fields
+    (`fields` for a new row, `apply` on an update). Everything else is one code path."""
+
+    node_type: str  # graph.SERVICE | graph.CONFIG_ITEM (a Node's first half); also the audit noun
+    model: type[Service] | type[ConfigItem]
+    label: str  # in errors: "no such service", "this configuration item comes from the config file"
+    fields: Callable[[Tx, NodeChanges], dict[str, Any]]
+    created: Callable[[NodeChanges, Any], dict[str, Any]]  # the kind's part of the `.create` audit details
+    apply: Callable[[Tx, Any, NodeChanges, dict[str, Any]], bool]  # True: the item's own service changed
+
+    def audit(self, verb: str) -> str:
+        return f"{self.node_type}.{verb}"
+
+    def target(self, node_id: int) -> str:
+        return f"{self.node_type}:{node_id}"
 
 
-async def create_service(ctx: Context, actor: Actor, changes: NodeChanges, *, provisioned: bool = False) -> int:
-    _admin(actor)
-    c = _clean(changes)
-    if c.name is None:
-        raise Invalid("a name is required")
-
-    def work(tx: Tx) -> int:
-        assert c.name is not None
-        _check_name(tx, c.name)
-        service = Service(
-            name=c.name,
-            description=c.description or "",
-            criticality=c.criticality or "medium",
-            team_id=_team_id(tx, c.team or ""),
-            provisioned=provisioned,
-            created_at=tx.now,
-            updated_at=tx.now,
-        )
-        tx.session.add(service)
-        tx.session.flush()
-        depends = _set_depends(tx, (graph.SERVICE, service.id), c.depends_on or ())
-        details = {"name": c.name, "criticality": service.criticality, "team": c.team or None, "depends_on": depends}
-        tx.audit("service.create", f"service:{service.id}", details)
-        return service.id
-
-    return await perform(ctx.db, ctx.bus, actor, work)
+def _service_fields(tx: Tx, c: NodeChanges) -> dict[str, Any]:
+    return {"description": c.description or "", "criticality": c.criticality or "medium", "team_id": _team_id(tx, c.team or "")}
 
 
-async def update_service(ctx: Context, actor: Actor, service_id: int, changes: NodeChanges) -> None:
-    _admin(actor)
-    c = _clean(changes)
-
-    def work(tx: Tx) -> None:
-        service = _writable(tx.session.get(Service, service_id), "service")
-        assert isinstance(service, Service)
-        _apply_service(tx, service, c)
-
-    await perform(ctx.db, ctx.bus, actor, work)
-
-
-def _apply_service(tx: Tx, service: Service, c: NodeChanges) -> dict[str, Any]:
-    done: dict[str, Any] = {}
-    if c.name is not None and c.name != service.name:
-        _check_name(tx, c.name, (graph.SERVICE, service.id))
-        service.name = done["name"] = c.name
+def _apply_service(tx: Tx, service: Service, c: NodeChanges, done: dict[str, Any]) -> bool:
     if c.description is not None and c.description != service.description:
         service.description = done["description"] = c.description
     if c.criticality is not None and c.criticality != service.criticality:
@@ -213,37 +185,61 @@ def _apply_service(tx: Tx, service: Service, c: NodeChanges) -> dict[str, Any]:
         if team_id != service.team_id:
             service.team_id = team_id
             done["team"] = c.team or None
-    if c.depends_on is not None:
-        before = graph.direct_targets(tx.session, (graph.SERVICE, service.id))
-        _set_depends(tx, (graph.SERVICE, service.id), c.depends_on)
-        if graph.direct_targets(tx.session, (graph.SERVICE, service.id)) != before:
-            done["depends_on"] = list(c.depends_on)
-    if done:
-        service.updated_at = tx.now
-        tx.audit("service.update", f"service:{service.id}", done)
-    return done
+    return False
 
 
-async def delete_service(ctx: Context, actor: Actor, service_id: int) -> None:
-    _admin(actor)
-
-    def work(tx: Tx) -> None:
-        service = _writable(tx.session.get(Service, service_id), "service")
-        _drop_node(tx, (graph.SERVICE, service_id))
-        tx.session.delete(service)
-        tx.audit("service.delete", f"service:{service_id}", {"name": service.name})
-
-    await perform(ctx.db, ctx.bus, actor, work)
+def _item_fields(tx: Tx, c: NodeChanges) -> dict[str, Any]:
+    return {"kind": c.kind or "other", "service_id": _service_id(tx, c.service or ""), "attributes": dict(c.attributes or {})}
 
 
-def _drop_node(tx: Tx, node: Node) -> None:
-    kind, node_id = node
-    tx.conn.execute(delete(Dependency).where(Dependency.source_type == kind, Dependency.source_id == node_id))
-    tx.conn.execute(delete(Dependency).where(Dependency.target_type == kind, Dependency.target_id == node_id))
-    tx.conn.execute(delete(TicketAffected).where(TicketAffected.node_type == kind, TicketAffected.node_id == node_id))
+def _apply_item(tx: Tx, item: ConfigItem, c: NodeChanges, done: dict[str, Any]) -> bool:
+    if c.kind is not None and c.kind != item.kind:
+        item.kind = done["kind"] = c.kind
+    if c.attributes is not None and dict(c.attributes) != (item.attributes or {}):
+        item.attributes = done["attributes"] = dict(c.attributes)
+    if c.service is not None:
+        service_id = _service_id(tx, c.service)
+        if service_id != item.service_id:
+            item.service_id = service_id
+            done["service"] = c.service or None
+            return True
+    return False
 
 
-async def create_item(ctx: Context, actor: Actor, changes: NodeChanges, *, provisioned: bool = False) -> int:
+SERVICES = NodeKind(
+    node_type=graph.SERVICE,
+    model=Service,
+    label="service",
+    fields=_service_fields,
+    created=lambda c, row: {"criticality": row.criticality, "team": c.team or None},
+    apply=_apply_service,
+)
+CONFIG_ITEMS = NodeKind(
+    node_type=graph.CONFIG_ITEM,
+    model=ConfigItem,
+    label="configuration item",
+    fields=_item_fields,
+    created=lambda c, row: {"kind": row.kind, "service": c.service or None},
+    apply=_apply_item,
+)
+
+
+def _service_of(row: Service | ConfigItem) -> int | None:
+    """An item's own service: an edge service → item that a dependency must not close a cycle with."""
+    return row.service_id if isinstance(row, ConfigItem) else None
+
+
+def _writable(tx: Tx, spec: NodeKind, node_id: int) -> Service | ConfigItem:
+    row = cast(Service | ConfigItem | None, tx.session.get(spec.model, node_id))
+    if row is None:
+        raise NotFound.of(spec.label)
+    if row.provisioned:
+        raise Conflict(f"this {spec.label} comes from the config file; change it there", code="provisioned")
+    return row
+
+
+async def create_node(ctx: Context, actor: Actor, spec: NodeKind, changes: NodeChanges, *, provisioned: bool = False) -> int:
+    """A new service or configuration item (admins only); its id."""
     _admin(actor)
     c = _clean(changes)
     if c.name is None:
@@ -252,63 +248,43 @@ async def create_item(ctx: Context, actor: Actor, changes: NodeChanges, *, provi
     def work(tx: Tx) -> int:
         assert c.name is not None
         _check_name(tx, c.name)
-        item = ConfigItem(
-            name=c.name,
-            kind=c.kind or "other",
-            service_id=_service_id(tx, c.service or ""),
-            attributes=dict(c.attributes or {}),
-            provisioned=provisioned,
-            created_at=tx.now,
-            updated_at=tx.now,
-        )
-        tx.session.add(item)
+        row = spec.model(name=c.name, provisioned=provisioned, created_at=tx.now, updated_at=tx.now, **spec.fields(tx, c))
+        tx.session.add(row)
         tx.session.flush()
-        depends = _set_depends(tx, (graph.CONFIG_ITEM, item.id), c.depends_on or (), service_of_item=item.service_id)
-        details = {"name": c.name, "kind": item.kind, "service": c.service or None, "depends_on": depends}
-        tx.audit("config_item.create", f"config_item:{item.id}", details)
-        return item.id
+        depends = _set_depends(tx, (spec.node_type, row.id), c.depends_on or (), service_of_item=_service_of(row))
+        tx.audit(spec.audit("create"), spec.target(row.id), {"name": c.name, **spec.created(c, row), "depends_on": depends})
+        return row.id
 
     return await perform(ctx.db, ctx.bus, actor, work)
 
 
-async def update_item(ctx: Context, actor: Actor, item_id: int, changes: NodeChanges) -> None:
+async def update_node(ctx: Context, actor: Actor, spec: NodeKind, node_id: int, changes: NodeChanges) -> None:
+    """Change what `changes` names of a service or configuration item (admins only; not a provisioned one)."""
     _admin(actor)
     c = _clean(changes)
 
     def work(tx: Tx) -> None:
-        item = _writable(tx.session.get(ConfigItem, item_id), "configuration item")
-        assert isinstance(item, ConfigItem)
-        _apply_item(tx, item, c)
+        _apply(tx, spec, _writable(tx, spec, node_id), c)
 
     await perform(ctx.db, ctx.bus, actor, work)
 
 
-def _apply_item(tx: Tx, item: ConfigItem, c: NodeChanges) -> dict[str, Any]:
+def _apply(tx: Tx, spec: NodeKind, row: Service | ConfigItem, c: NodeChanges) -> dict[str, Any]:
     done: dict[str, Any] = {}
-    node = (graph.CONFIG_ITEM, item.id)
-    if c.name is not None and c.name != item.name:
+    node = (spec.node_type, row.id)
+    if c.name is not None and c.name != row.name:
         _check_name(tx, c.name, node)
-        item.name = done["name"] = c.name
-    if c.kind is not None and c.kind != item.kind:
-        item.kind = done["kind"] = c.kind
-    if c.attributes is not None and dict(c.attributes) != (item.attributes or {}):
-        item.attributes = done["attributes"] = dict(c.attributes)
-    service_changed = False
-    if c.service is not None:
-        service_id = _service_id(tx, c.service)
-        if service_id != item.service_id:
-            service_changed = True
-            item.service_id = service_id
-            done["service"] = c.service or None
-    if c.depends_on is not None or service_changed:
+        row.name = done["name"] = c.name
+    relinked = spec.apply(tx, row, c, done)
+    if c.depends_on is not None or relinked:
         before = graph.direct_targets(tx.session, node)
         names = c.depends_on if c.depends_on is not None else _current_names(tx, node)
-        _set_depends(tx, node, names, service_of_item=item.service_id)
+        _set_depends(tx, node, names, service_of_item=_service_of(row))
         if c.depends_on is not None and graph.direct_targets(tx.session, node) != before:
             done["depends_on"] = list(c.depends_on)
     if done:
-        item.updated_at = tx.now
-        tx.audit("config_item.update", f"config_item:{item.id}", done)
+        row.updated_at = tx.now
+        tx.audit(spec.audit("update"), spec.target(row.id), done)
     return done
 
 
@@ -318,14 +294,17 @@ def _current_names(tx: Tx, node: Node) -> tuple[str, ...]:
     return tuple(names[t] for t in targets if t in names)
 
 
-async def delete_item(ctx: Context, actor: Actor, item_id: int) -> None:
+async def delete_node(ctx: Context, actor: Actor, spec: NodeKind, node_id: int) -> None:
+    """Delete a service or configuration item (admins only; not a provisioned one), its edges and what incidents say of it."""
     _admin(actor)
 
     def work(tx: Tx) -> None:
-        item = _writable(tx.session.get(ConfigItem, item_id), "configuration item")
-        _drop_node(tx, (graph.CONFIG_ITEM, item_id))
-        tx.session.delete(item)
-        tx.audit("config_item.delete", f"config_item:{item_id}", {"name": item.name})
+        row = _writable(tx, spec, node_id)
+        tx.conn.execute(delete(Dependency).where(Dependency.source_type == spec.node_type, Dependency.source_id == node_id))
+        tx.conn.execute(delete(Dependency).where(Dependency.target_type == spec.node_type, Dependency.target_id == node_id))
+        tx.conn.execute(delete(TicketAffected).where(TicketAffected.node_type == spec.node_type, TicketAffected.node_id == node_id))
+        tx.session.delete(row)
+        tx.audit(spec.audit("delete"), spec.target(node_id), {"name": row.name})
 
     await perform(ctx.db, ctx.bus, actor, work)
 

@@ -179,12 +179,21 @@ def describe_items(session: Session, items: Sequence[ConfigItem]) -> list[dict[s
     ]
 
 
-def list_services(session: Session) -> list[dict[str, Any]]:
-    return describe_services(session, list(session.scalars(select(Service).order_by(Service.name))))
-
-
-def list_items(session: Session) -> list[dict[str, Any]]:
+def list_nodes(session: Session, node_type: str) -> list[dict[str, Any]]:
+    """Every service, or every configuration item, by name, as the API shows them."""
+    if node_type == SERVICE:
+        return describe_services(session, list(session.scalars(select(Service).order_by(Service.name))))
     return describe_items(session, list(session.scalars(select(ConfigItem).order_by(ConfigItem.name))))
+
+
+def describe_node(session: Session, node: Node) -> dict[str, Any] | None:
+    """One service or configuration item as the API shows it; None when there is none."""
+    node_type, node_id = node
+    if node_type == SERVICE:
+        service = session.get(Service, node_id)
+        return describe_services(session, [service])[0] if service is not None else None
+    item = session.get(ConfigItem, node_id)
+    return describe_items(session, [item])[0] if item is not None else None
 
 
 def subscribers_of(session: Session, service_id: int) -> list[dict[str, Any]]:

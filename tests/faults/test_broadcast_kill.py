@@ -53,8 +53,10 @@ async def seed(node: Daemon) -> int:
         widget = [inbound(f"w{i}", sender=f"visitor-{i}", text="is it down?", thread_key=f"v{i}") for i in range(WIDGET)]
         await svc.ingestor.ingest(refs["drop"], spool)
         await svc.ingestor.ingest(refs["website"], widget)
-        await actions.create_item(svc.ctx, CLI, actions.NodeChanges(name="pg-main", kind="database"))
-        service_id = await actions.create_service(svc.ctx, CLI, actions.NodeChanges(name="Checkout", depends_on=("pg-main",)))
+        await actions.create_node(svc.ctx, CLI, actions.CONFIG_ITEMS, actions.NodeChanges(name="pg-main", kind="database"))
+        service_id = await actions.create_node(
+            svc.ctx, CLI, actions.SERVICES, actions.NodeChanges(name="Checkout", depends_on=("pg-main",))
+        )
         async with svc.db.read() as session:
             contacts = list(await session.scalars(select(Conversation.contact_id).order_by(Conversation.id)))
             first = await session.scalar(select(Conversation.id).order_by(Conversation.id))
@@ -180,8 +182,10 @@ async def seed_mixed(node: Daemon) -> int:
             refs = {c.name: ChannelRef(c.id, c.name, c.type) for c in await session.scalars(select(Channel))}
         for name in MIXED:
             await svc.ingestor.ingest(refs[name], customers(name))
-        await actions.create_item(svc.ctx, CLI, actions.NodeChanges(name="pg-main", kind="database"))
-        service_id = await actions.create_service(svc.ctx, CLI, actions.NodeChanges(name="Checkout", depends_on=("pg-main",)))
+        await actions.create_node(svc.ctx, CLI, actions.CONFIG_ITEMS, actions.NodeChanges(name="pg-main", kind="database"))
+        service_id = await actions.create_node(
+            svc.ctx, CLI, actions.SERVICES, actions.NodeChanges(name="Checkout", depends_on=("pg-main",))
+        )
         async with svc.db.read() as session:
             contacts = list(await session.scalars(select(Conversation.contact_id).order_by(Conversation.id)))
             first = await session.scalar(select(Conversation.id).order_by(Conversation.id))

@@ -7,13 +7,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Response
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy.orm import Session
 
 from inbox.actions import services as actions
 from inbox.actions.runner import Actor
 from inbox.queries import services as graph
 from inbox.queries.tickets import get_visible_ticket
-from inbox.store.models import ConfigItem, Service
 from inbox.web.api.deps import Admin, BodyId, Id, Svc, Who
 from inbox.web.errors import not_found
 from routing.vocabulary import BroadcastAudience, ConfigItemKind, Level
@@ -21,6 +19,11 @@ from routing.vocabulary import BroadcastAudience, ConfigItemKind, Level
 router = APIRouter(prefix="/api/v1", tags=["services"])
 
 Name = Annotated[str, Field(min_length=1, max_length=actions.MAX_NAME)]
+SERVICES, CONFIG_ITEMS = actions.SERVICES, actions.CONFIG_ITEMS
+
+
+def _names(names: list[str] | None) -> tuple[str, ...] | None:
+    return tuple(names) if names is not None else None
 
 
 class ServiceIn(BaseModel):
@@ -31,6 +34,15 @@ class ServiceIn(BaseModel):
     team: str | None = Field(default=None, max_length=255)
     depends_on: list[Name] = Field(default_factory=list, max_length=actions.MAX_DEPENDS)
 
+    def changes(self) -> actions.NodeChanges:
+        return actions.NodeChanges(
+            name=self.name,
+            description=self.description,
+            criticality=self.criticality,
+            team=self.team or "",
+            depends_on=tuple(self.depends_on),
+        )
+
 
 class ServicePatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -39,6 +51,11 @@ class ServicePatch(BaseModel):
     criticality: Level | None = None
     team: str | None = Field(default=None, max_length=255, description='"" clears it')
     depends_on: list[Name] | None = Field(default=None, max_length=actions.MAX_DEPENDS, description="replaces the list")
+
+    def changes(self) -> actions.NodeChanges:
+        return actions.NodeChanges(
+            name=self.name, description=self.description, criticality=self.criticality, team=self.team, depends_on=_names(self.depends_on)
+        )
 
 
 class ItemIn(BaseModel):
@@ -49,6 +66,11 @@ class ItemIn(BaseModel):
     depends_on: list[Name] = Field(default_factory=list, max_length=actions.MAX_DEPENDS)
     attributes: dict[str, str | int | float | bool | None] = Field(default_factory=dict, max_length=actions.MAX_ATTRIBUTES)
 
+    def changes(self) -> actions.NodeChanges:
+        return actions.NodeChanges(
+            name=self.name, kind=self.kind, service=self.service or "", depends_on=tuple(self.depends_on), attributes=self.attributes
+        )
+
 
 class ItemPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -57,6 +79,11 @@ class ItemPatch(BaseModel):
     service: str | None = Field(default=None, max_length=actions.MAX_NAME, description='"" clears it')
     depends_on: list[Name] | None = Field(default=None, max_length=actions.MAX_DEPENDS)
     attributes: dict[str, str | int | float | bool | None] | None = Field(default=None, max_length=actions.MAX_ATTRIBUTES)
+
+    def changes(self) -> actions.NodeChanges:
+        return actions.NodeChanges(
+            name=self.name, kind=self.kind, service=self.service, depends_on=_names(self.depends_on), attributes=self.attributes
+        )
 
 
 class SubscriberIn(BaseModel):
@@ -72,79 +99,109 @@ class BroadcastIn(BaseModel):
     public: bool = True
 
 
-async def _service(svc: Svc, service_id: int) -> dict[str, Any]:
-    def read(s: Session) -> dict[str, Any] | None:
-        row = s.get(Service, service_id)
-        return graph.describe_services(s, [row])[0] if row is not None else None
+# -- services and configuration items: one implementation, the kind (`actions.NodeKind`) its parameter --
 
+
+async def _node(svc: Svc, spec: actions.NodeKind, node_id: int) -> dict[str, Any]:
     async with svc.db.read() as session:
-        found = await session.run_sync(read)
+        found = await session.run_sync(lambda s: graph.describe_node(s, (spec.node_type, node_id)))
     if found is None:
-        raise not_found("service")
+        raise not_found(spec.label)
     return found
 
 
-async def _item(svc: Svc, item_id: int) -> dict[str, Any]:
-    def read(s: Session) -> dict[str, Any] | None:
-        row = s.get(ConfigItem, item_id)
-        return graph.describe_items(s, [row])[0] if row is not None else None
-
+async def _list(svc: Svc, spec: actions.NodeKind) -> dict[str, Any]:
     async with svc.db.read() as session:
-        found = await session.run_sync(read)
-    if found is None:
-        raise not_found("configuration item")
-    return found
+        return {"items": await session.run_sync(lambda s: graph.list_nodes(s, spec.node_type))}
+
+
+async def _create(svc: Svc, who: Admin, spec: actions.NodeKind, changes: actions.NodeChanges) -> dict[str, Any]:
+    return await _node(svc, spec, await actions.create_node(svc.ctx, Actor.of(who), spec, changes))
+
+
+async def _patch(svc: Svc, who: Admin, spec: actions.NodeKind, node_id: int, changes: actions.NodeChanges) -> dict[str, Any]:
+    await actions.update_node(svc.ctx, Actor.of(who), spec, node_id, changes)
+    return await _node(svc, spec, node_id)
+
+
+async def _delete(svc: Svc, who: Admin, spec: actions.NodeKind, node_id: int) -> Response:
+    await actions.delete_node(svc.ctx, Actor.of(who), spec, node_id)
+    return Response(status_code=204)
+
+
+async def _impact(svc: Svc, spec: actions.NodeKind, node_id: int) -> dict[str, Any]:
+    found = await _node(svc, spec, node_id)
+    async with svc.db.read() as session:
+        walked = await session.run_sync(lambda s: graph.impact_of(s, (spec.node_type, node_id)))
+    return {spec.node_type: found, **walked}
 
 
 @router.get("/services")
 async def list_services(svc: Svc, who: Who) -> dict[str, Any]:
-    async with svc.db.read() as session:
-        return {"items": await session.run_sync(graph.list_services)}
+    return await _list(svc, SERVICES)
 
 
 @router.post("/services", status_code=201)
 async def create_service(svc: Svc, who: Admin, body: ServiceIn) -> dict[str, Any]:
-    changes = actions.NodeChanges(
-        name=body.name, description=body.description, criticality=body.criticality, team=body.team or "", depends_on=tuple(body.depends_on)
-    )
-    return await _service(svc, await actions.create_service(svc.ctx, Actor.of(who), changes))
+    return await _create(svc, who, SERVICES, body.changes())
 
 
 @router.get("/services/{service_id}")
 async def get_service(svc: Svc, who: Who, service_id: Id) -> dict[str, Any]:
-    return await _service(svc, service_id)
+    return await _node(svc, SERVICES, service_id)
 
 
 @router.patch("/services/{service_id}")
 async def patch_service(svc: Svc, who: Admin, service_id: Id, body: ServicePatch) -> dict[str, Any]:
-    changes = actions.NodeChanges(
-        name=body.name,
-        description=body.description,
-        criticality=body.criticality,
-        team=body.team,
-        depends_on=tuple(body.depends_on) if body.depends_on is not None else None,
-    )
-    await actions.update_service(svc.ctx, Actor.of(who), service_id, changes)
-    return await _service(svc, service_id)
+    return await _patch(svc, who, SERVICES, service_id, body.changes())
 
 
 @router.delete("/services/{service_id}", status_code=204)
 async def delete_service(svc: Svc, who: Admin, service_id: Id) -> Response:
-    await actions.delete_service(svc.ctx, Actor.of(who), service_id)
-    return Response(status_code=204)
+    return await _delete(svc, who, SERVICES, service_id)
 
 
 @router.get("/services/{service_id}/impact")
 async def service_impact(svc: Svc, who: Who, service_id: Id) -> dict[str, Any]:
-    found = await _service(svc, service_id)
-    async with svc.db.read() as session:
-        walked = await session.run_sync(lambda s: graph.impact_of(s, (graph.SERVICE, service_id)))
-    return {"service": found, **walked}
+    return await _impact(svc, SERVICES, service_id)
+
+
+@router.get("/config-items")
+async def list_items(svc: Svc, who: Who) -> dict[str, Any]:
+    return await _list(svc, CONFIG_ITEMS)
+
+
+@router.post("/config-items", status_code=201)
+async def create_item(svc: Svc, who: Admin, body: ItemIn) -> dict[str, Any]:
+    return await _create(svc, who, CONFIG_ITEMS, body.changes())
+
+
+@router.get("/config-items/{item_id}")
+async def get_item(svc: Svc, who: Who, item_id: Id) -> dict[str, Any]:
+    return await _node(svc, CONFIG_ITEMS, item_id)
+
+
+@router.patch("/config-items/{item_id}")
+async def patch_item(svc: Svc, who: Admin, item_id: Id, body: ItemPatch) -> dict[str, Any]:
+    return await _patch(svc, who, CONFIG_ITEMS, item_id, body.changes())
+
+
+@router.delete("/config-items/{item_id}", status_code=204)
+async def delete_item(svc: Svc, who: Admin, item_id: Id) -> Response:
+    return await _delete(svc, who, CONFIG_ITEMS, item_id)
+
+
+@router.get("/config-items/{item_id}/impact")
+async def item_impact(svc: Svc, who: Who, item_id: Id) -> dict[str, Any]:
+    return await _impact(svc, CONFIG_ITEMS, item_id)
+
+
+# -- a service's subscribers ---------------------------------------------------------------------
 
 
 @router.get("/services/{service_id}/subscribers")
 async def list_subscribers(svc: Svc, who: Who, service_id: Id) -> dict[str, Any]:
-    await _service(svc, service_id)
+    await _node(svc, SERVICES, service_id)
     async with svc.db.read() as session:
         return {"items": await session.run_sync(lambda s: graph.subscribers_of(s, service_id))}
 
@@ -163,52 +220,6 @@ async def add_subscriber(svc: Svc, who: Admin, service_id: Id, body: SubscriberI
 async def remove_subscriber(svc: Svc, who: Admin, service_id: Id, subscriber_id: Id) -> Response:
     await actions.remove_subscriber(svc.ctx, Actor.of(who), service_id, subscriber_id)
     return Response(status_code=204)
-
-
-@router.get("/config-items")
-async def list_items(svc: Svc, who: Who) -> dict[str, Any]:
-    async with svc.db.read() as session:
-        return {"items": await session.run_sync(graph.list_items)}
-
-
-@router.post("/config-items", status_code=201)
-async def create_item(svc: Svc, who: Admin, body: ItemIn) -> dict[str, Any]:
-    changes = actions.NodeChanges(
-        name=body.name, kind=body.kind, service=body.service or "", depends_on=tuple(body.depends_on), attributes=body.attributes
-    )
-    return await _item(svc, await actions.create_item(svc.ctx, Actor.of(who), changes))
-
-
-@router.get("/config-items/{item_id}")
-async def get_item(svc: Svc, who: Who, item_id: Id) -> dict[str, Any]:
-    return await _item(svc, item_id)
-
-
-@router.patch("/config-items/{item_id}")
-async def patch_item(svc: Svc, who: Admin, item_id: Id, body: ItemPatch) -> dict[str, Any]:
-    changes = actions.NodeChanges(
-        name=body.name,
-        kind=body.kind,
-        service=body.service,
-        depends_on=tuple(body.depends_on) if body.depends_on is not None else None,
-        attributes=body.attributes,
-    )
-    await actions.update_item(svc.ctx, Actor.of(who), item_id, changes)
-    return await _item(svc, item_id)
-
-
-@router.delete("/config-items/{item_id}", status_code=204)
-async def delete_item(svc: Svc, who: Admin, item_id: Id) -> Response:
-    await actions.delete_item(svc.ctx, Actor.of(who), item_id)
-    return Response(status_code=204)
-
-
-@router.get("/config-items/{item_id}/impact")
-async def item_impact(svc: Svc, who: Who, item_id: Id) -> dict[str, Any]:
-    found = await _item(svc, item_id)
-    async with svc.db.read() as session:
-        walked = await session.run_sync(lambda s: graph.impact_of(s, (graph.CONFIG_ITEM, item_id)))
-    return {"config_item": found, **walked}
 
 
 async def _visible_ticket(svc: Svc, who: Who, ticket_id: int) -> None:

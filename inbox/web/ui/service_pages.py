@@ -41,12 +41,31 @@ def _choices(session: Session) -> dict[str, Any]:
     }
 
 
+SERVICES, CONFIG_ITEMS = actions.SERVICES, actions.CONFIG_ITEMS
+# Per kind: where its pages are, and the name under which the list page shows its create form again.
+PATHS = {graph.SERVICE: "/services", graph.CONFIG_ITEM: "/config-items"}
+FORMS = {graph.SERVICE: "service_form", graph.CONFIG_ITEM: "item_form"}
+
+
+def _refused_status(exc: DomainError) -> int:
+    return 409 if exc.kind == "conflict" else 422
+
+
 async def _list(page: Page, http_status: int = 200, **context: Any) -> Response:
     def read(s: Session) -> dict[str, Any]:
-        return {"services": graph.list_services(s), "items": graph.list_items(s), **_choices(s)}
+        return {"services": graph.list_nodes(s, graph.SERVICE), "items": graph.list_nodes(s, graph.CONFIG_ITEM), **_choices(s)}
 
     data = await page.services.db.query(read)
     return page.render("ui/services.html", http_status, levels=LEVELS, kinds=CONFIG_ITEM_KINDS, **data, **context)
+
+
+async def _create(page: Page, spec: actions.NodeKind, changes: actions.NodeChanges, form: dict[str, str]) -> Response:
+    """Create, then show it; refused, the list again with the form as it was typed."""
+    try:
+        node_id = await actions.create_node(page.services.ctx, page.actor, spec, changes)
+    except DomainError as exc:
+        return await _list(page, _refused_status(exc), error=page.message_of(exc), **{FORMS[spec.node_type]: form})
+    return RedirectResponse(f"{PATHS[spec.node_type]}/{node_id}", status_code=303)
 
 
 @router.get("/services", response_class=HTMLResponse)
@@ -64,12 +83,8 @@ async def service_create(
     depends_on: FormText = "",
 ) -> Response:
     changes = actions.NodeChanges(name=name, description=description, criticality=criticality, team=team, depends_on=_names(depends_on))
-    try:
-        service_id = await actions.create_service(page.services.ctx, page.actor, changes)
-    except DomainError as exc:
-        form = {"name": name, "description": description, "criticality": criticality, "team": team, "depends_on": depends_on}
-        return await _list(page, 409 if exc.kind == "conflict" else 422, error=page.message_of(exc), service_form=form)
-    return RedirectResponse(f"/services/{service_id}", status_code=303)
+    form = {"name": name, "description": description, "criticality": criticality, "team": team, "depends_on": depends_on}
+    return await _create(page, SERVICES, changes, form)
 
 
 @router.post("/config-items", response_class=HTMLResponse)
@@ -77,34 +92,32 @@ async def item_create(
     page: AdminForm, name: FormText = "", kind: FormText = "other", service: FormText = "", depends_on: FormText = ""
 ) -> Response:
     changes = actions.NodeChanges(name=name, kind=kind, service=service, depends_on=_names(depends_on))
-    try:
-        item_id = await actions.create_item(page.services.ctx, page.actor, changes)
-    except DomainError as exc:
-        form = {"name": name, "kind": kind, "service": service, "depends_on": depends_on}
-        return await _list(page, 409 if exc.kind == "conflict" else 422, error=page.message_of(exc), item_form=form)
-    return RedirectResponse(f"/config-items/{item_id}", status_code=303)
+    return await _create(page, CONFIG_ITEMS, changes, {"name": name, "kind": kind, "service": service, "depends_on": depends_on})
 
 
 async def _detail(page: Page, node_type: str, node_id: int, http_status: int = 200, **context: Any) -> Response:
     def read(s: Session) -> dict[str, Any] | None:
-        if node_type == graph.SERVICE:
-            service = s.get(Service, node_id)
-            if service is None:
-                return None
-            node = graph.describe_services(s, [service])[0]
-            subscribers = graph.subscribers_of(s, node_id)
-        else:
-            item = s.get(ConfigItem, node_id)
-            if item is None:
-                return None
-            node = graph.describe_items(s, [item])[0]
-            subscribers = []
+        node = graph.describe_node(s, (node_type, node_id))
+        if node is None:
+            return None
+        subscribers = graph.subscribers_of(s, node_id) if node_type == graph.SERVICE else []
         return {"node": node, "impact": graph.impact_of(s, (node_type, node_id)), "subscribers": subscribers, **_choices(s)}
 
     data = await page.services.db.query(read)
     if data is None:
         return not_found(page)
     return page.render("ui/service.html", http_status, levels=LEVELS, kinds=CONFIG_ITEM_KINDS, **data, **context)
+
+
+async def _edit(page: Page, spec: actions.NodeKind, node_id: int, changes: actions.NodeChanges) -> Response:
+    """Save, then show it again ("saved"); refused, its page with the reason."""
+    try:
+        await actions.update_node(page.services.ctx, page.actor, spec, node_id, changes)
+    except DomainError as exc:
+        if exc.kind == "not_found":
+            return not_found(page)
+        return await _detail(page, spec.node_type, node_id, _refused_status(exc), error=page.message_of(exc))
+    return RedirectResponse(f"{PATHS[spec.node_type]}/{node_id}?flash=saved", status_code=303)
 
 
 @router.get("/services/{service_id}", response_class=HTMLResponse)
@@ -128,13 +141,7 @@ async def service_edit(
     depends_on: FormText = "",
 ) -> Response:
     changes = actions.NodeChanges(name=name, description=description, criticality=criticality, team=team, depends_on=_names(depends_on))
-    try:
-        await actions.update_service(page.services.ctx, page.actor, service_id, changes)
-    except DomainError as exc:
-        if exc.kind == "not_found":
-            return not_found(page)
-        return await _detail(page, graph.SERVICE, service_id, 409 if exc.kind == "conflict" else 422, error=page.message_of(exc))
-    return RedirectResponse(f"/services/{service_id}?flash=saved", status_code=303)
+    return await _edit(page, SERVICES, service_id, changes)
 
 
 @router.post("/config-items/{item_id}", response_class=HTMLResponse)
@@ -142,13 +149,7 @@ async def item_edit(
     page: AdminForm, item_id: Id, name: FormText = "", kind: FormText = "other", service: FormText = "", depends_on: FormText = ""
 ) -> Response:
     changes = actions.NodeChanges(name=name, kind=kind, service=service, depends_on=_names(depends_on))
-    try:
-        await actions.update_item(page.services.ctx, page.actor, item_id, changes)
-    except DomainError as exc:
-        if exc.kind == "not_found":
-            return not_found(page)
-        return await _detail(page, graph.CONFIG_ITEM, item_id, 409 if exc.kind == "conflict" else 422, error=page.message_of(exc))
-    return RedirectResponse(f"/config-items/{item_id}?flash=saved", status_code=303)
+    return await _edit(page, CONFIG_ITEMS, item_id, changes)
 
 
 @router.post("/services/{service_id}/subscribers", response_class=HTMLResponse)
@@ -162,7 +163,7 @@ async def subscriber_add(page: AdminForm, service_id: Id, organization: FormText
     except DomainError as exc:
         if exc.kind == "not_found":
             return not_found(page)
-        return await _detail(page, graph.SERVICE, service_id, 409 if exc.kind == "conflict" else 422, error=page.message_of(exc))
+        return await _detail(page, graph.SERVICE, service_id, _refused_status(exc), error=page.message_of(exc))
     return RedirectResponse(f"/services/{service_id}", status_code=303)
 
 
