@@ -106,22 +106,14 @@ def _clean(changes: NodeChanges) -> NodeChanges:
     )
 
 
-def _team_id(tx: Tx, team: str) -> int | None:
-    if not team:
+def _id_named(tx: Tx, model: type[Team] | type[Service], what: str, name: str) -> int | None:
+    """The id of the team or service of that name ("" is none); Invalid when there is no such one."""
+    if not name:
         return None
-    found = tx.session.scalar(select(Team.id).where(Team.name == team))
+    found = tx.session.scalar(select(model.id).where(model.name == name))
     if found is None:
-        raise Invalid(f"no team named {team!r}", code="unknown_team")
-    return found
-
-
-def _service_id(tx: Tx, service: str) -> int | None:
-    if not service:
-        return None
-    found = tx.session.scalar(select(Service.id).where(Service.name == service))
-    if found is None:
-        raise Invalid(f"no service named {service!r}", code="unknown_service")
-    return found
+        raise Invalid(f"no {what} named {name!r}", code=f"unknown_{what}")
+    return int(found)
 
 
 def _set_depends(tx: Tx, node: Node, names: Sequence[str], *, service_of_item: int | None = None) -> list[str]:
@@ -172,7 +164,11 @@ class NodeKind:
 
 
 def _service_fields(tx: Tx, c: NodeChanges) -> dict[str, Any]:
-    return {"description": c.description or "", "criticality": c.criticality or "medium", "team_id": _team_id(tx, c.team or "")}
+    return {
+        "description": c.description or "",
+        "criticality": c.criticality or "medium",
+        "team_id": _id_named(tx, Team, "team", c.team or ""),
+    }
 
 
 def _apply_service(tx: Tx, service: Service, c: NodeChanges, done: dict[str, Any]) -> bool:
@@ -181,7 +177,7 @@ def _apply_service(tx: Tx, service: Service, c: NodeChanges, done: dict[str, Any
     if c.criticality is not None and c.criticality != service.criticality:
         service.criticality = done["criticality"] = c.criticality
     if c.team is not None:
-        team_id = _team_id(tx, c.team)
+        team_id = _id_named(tx, Team, "team", c.team)
         if team_id != service.team_id:
             service.team_id = team_id
             done["team"] = c.team or None
@@ -189,7 +185,11 @@ def _apply_service(tx: Tx, service: Service, c: NodeChanges, done: dict[str, Any
 
 
 def _item_fields(tx: Tx, c: NodeChanges) -> dict[str, Any]:
-    return {"kind": c.kind or "other", "service_id": _service_id(tx, c.service or ""), "attributes": dict(c.attributes or {})}
+    return {
+        "kind": c.kind or "other",
+        "service_id": _id_named(tx, Service, "service", c.service or ""),
+        "attributes": dict(c.attributes or {}),
+    }
 
 
 def _apply_item(tx: Tx, item: ConfigItem, c: NodeChanges, done: dict[str, Any]) -> bool:
@@ -198,7 +198,7 @@ def _apply_item(tx: Tx, item: ConfigItem, c: NodeChanges, done: dict[str, Any]) 
     if c.attributes is not None and dict(c.attributes) != (item.attributes or {}):
         item.attributes = done["attributes"] = dict(c.attributes)
     if c.service is not None:
-        service_id = _service_id(tx, c.service)
+        service_id = _id_named(tx, Service, "service", c.service)
         if service_id != item.service_id:
             item.service_id = service_id
             done["service"] = c.service or None

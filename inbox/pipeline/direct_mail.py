@@ -26,16 +26,13 @@ from typing import cast
 from sqlalchemy import Connection, Table, insert, select, update
 
 from inbox.pipeline.ingest import Feed
-from inbox.pipeline.replies import Reply, queue_reply
+from inbox.pipeline.replies import Reply, channels_t, conversations_t, outbox_t, queue_reply
 from inbox.store.db import insert_ids
-from inbox.store.models import Channel, Contact, ContactIdentity, Conversation, DirectMail, OutboxItem
+from inbox.store.models import Contact, ContactIdentity, DirectMail
 
 contacts_t = cast(Table, Contact.__table__)
 identities_t = cast(Table, ContactIdentity.__table__)
-conversations_t = cast(Table, Conversation.__table__)
-channels_t = cast(Table, Channel.__table__)
 mails_t = cast(Table, DirectMail.__table__)
-outbox_t = cast(Table, OutboxItem.__table__)
 
 
 @dataclass(frozen=True, slots=True)

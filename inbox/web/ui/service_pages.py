@@ -7,9 +7,10 @@ API calls."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form
+from fastapi import APIRouter, Depends, Form
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -59,12 +60,36 @@ async def _list(page: Page, http_status: int = 200, **context: Any) -> Response:
     return page.render("ui/services.html", http_status, levels=LEVELS, kinds=CONFIG_ITEM_KINDS, **data, **context)
 
 
-async def _create(page: Page, spec: actions.NodeKind, changes: actions.NodeChanges, form: dict[str, str]) -> Response:
+@dataclass(frozen=True, slots=True)
+class NodeForm:
+    """A service's or an item's form as posted: the changes, and the fields as typed (shown again when refused)."""
+
+    changes: actions.NodeChanges
+    typed: dict[str, str]
+
+
+def _service_form(
+    name: FormText = "", description: FormText = "", criticality: FormText = "medium", team: FormText = "", depends_on: FormText = ""
+) -> NodeForm:
+    changes = actions.NodeChanges(name=name, description=description, criticality=criticality, team=team, depends_on=_names(depends_on))
+    return NodeForm(changes, {"name": name, "description": description, "criticality": criticality, "team": team, "depends_on": depends_on})
+
+
+def _item_form(name: FormText = "", kind: FormText = "other", service: FormText = "", depends_on: FormText = "") -> NodeForm:
+    changes = actions.NodeChanges(name=name, kind=kind, service=service, depends_on=_names(depends_on))
+    return NodeForm(changes, {"name": name, "kind": kind, "service": service, "depends_on": depends_on})
+
+
+ServiceForm = Annotated[NodeForm, Depends(_service_form)]
+ItemForm = Annotated[NodeForm, Depends(_item_form)]
+
+
+async def _create(page: Page, spec: actions.NodeKind, form: NodeForm) -> Response:
     """Create, then show it; refused, the list again with the form as it was typed."""
     try:
-        node_id = await actions.create_node(page.services.ctx, page.actor, spec, changes)
+        node_id = await actions.create_node(page.services.ctx, page.actor, spec, form.changes)
     except DomainError as exc:
-        return await _list(page, _refused_status(exc), error=page.message_of(exc), **{FORMS[spec.node_type]: form})
+        return await _list(page, _refused_status(exc), error=page.message_of(exc), **{FORMS[spec.node_type]: form.typed})
     return RedirectResponse(f"{PATHS[spec.node_type]}/{node_id}", status_code=303)
 
 
@@ -74,25 +99,13 @@ async def services_page(page: AgentPage) -> Response:
 
 
 @router.post("/services", response_class=HTMLResponse)
-async def service_create(
-    page: AdminForm,
-    name: FormText = "",
-    description: FormText = "",
-    criticality: FormText = "medium",
-    team: FormText = "",
-    depends_on: FormText = "",
-) -> Response:
-    changes = actions.NodeChanges(name=name, description=description, criticality=criticality, team=team, depends_on=_names(depends_on))
-    form = {"name": name, "description": description, "criticality": criticality, "team": team, "depends_on": depends_on}
-    return await _create(page, SERVICES, changes, form)
+async def service_create(page: AdminForm, form: ServiceForm) -> Response:
+    return await _create(page, SERVICES, form)
 
 
 @router.post("/config-items", response_class=HTMLResponse)
-async def item_create(
-    page: AdminForm, name: FormText = "", kind: FormText = "other", service: FormText = "", depends_on: FormText = ""
-) -> Response:
-    changes = actions.NodeChanges(name=name, kind=kind, service=service, depends_on=_names(depends_on))
-    return await _create(page, CONFIG_ITEMS, changes, {"name": name, "kind": kind, "service": service, "depends_on": depends_on})
+async def item_create(page: AdminForm, form: ItemForm) -> Response:
+    return await _create(page, CONFIG_ITEMS, form)
 
 
 async def _detail(page: Page, node_type: str, node_id: int, http_status: int = 200, **context: Any) -> Response:
@@ -131,25 +144,13 @@ async def item_page(page: AgentPage, item_id: Id) -> Response:
 
 
 @router.post("/services/{service_id}", response_class=HTMLResponse)
-async def service_edit(
-    page: AdminForm,
-    service_id: Id,
-    name: FormText = "",
-    description: FormText = "",
-    criticality: FormText = "medium",
-    team: FormText = "",
-    depends_on: FormText = "",
-) -> Response:
-    changes = actions.NodeChanges(name=name, description=description, criticality=criticality, team=team, depends_on=_names(depends_on))
-    return await _edit(page, SERVICES, service_id, changes)
+async def service_edit(page: AdminForm, service_id: Id, form: ServiceForm) -> Response:
+    return await _edit(page, SERVICES, service_id, form.changes)
 
 
 @router.post("/config-items/{item_id}", response_class=HTMLResponse)
-async def item_edit(
-    page: AdminForm, item_id: Id, name: FormText = "", kind: FormText = "other", service: FormText = "", depends_on: FormText = ""
-) -> Response:
-    changes = actions.NodeChanges(name=name, kind=kind, service=service, depends_on=_names(depends_on))
-    return await _edit(page, CONFIG_ITEMS, item_id, changes)
+async def item_edit(page: AdminForm, item_id: Id, form: ItemForm) -> Response:
+    return await _edit(page, CONFIG_ITEMS, item_id, form.changes)
 
 
 @router.post("/services/{service_id}/subscribers", response_class=HTMLResponse)
