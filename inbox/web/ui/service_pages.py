@@ -7,6 +7,7 @@ API calls."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -23,6 +24,7 @@ from inbox.store.models import ConfigItem, Organization, Service, Team
 from inbox.web.ids import Id, parse_id
 from inbox.web.ui.conversation_pages import not_found, refused
 from inbox.web.ui.routes import AdminForm, AgentForm, AgentPage, Page
+from routing.impact import Node
 from routing.vocabulary import BROADCAST_AUDIENCES, CONFIG_ITEM_KINDS, LEVELS
 
 router = APIRouter(include_in_schema=False)
@@ -122,15 +124,22 @@ async def _detail(page: Page, node_type: str, node_id: int, http_status: int = 2
     return page.render("ui/service.html", http_status, levels=LEVELS, kinds=CONFIG_ITEM_KINDS, **data, **context)
 
 
-async def _edit(page: Page, spec: actions.NodeKind, node_id: int, changes: actions.NodeChanges) -> Response:
-    """Save, then show it again ("saved"); refused, its page with the reason."""
+async def _on_detail(page: Page, node: Node, write: Awaitable[object], done: str) -> Response:
+    """A write posted from a node's page: then to `done`; refused, the node's page again with
+    the reason (the not-found page when it is gone)."""
     try:
-        await actions.update_node(page.services.ctx, page.actor, spec, node_id, changes)
+        await write
     except DomainError as exc:
         if exc.kind == "not_found":
             return not_found(page)
-        return await _detail(page, spec.node_type, node_id, _refused_status(exc), error=page.message_of(exc))
-    return RedirectResponse(f"{PATHS[spec.node_type]}/{node_id}?flash=saved", status_code=303)
+        return await _detail(page, node[0], node[1], _refused_status(exc), error=page.message_of(exc))
+    return RedirectResponse(done, status_code=303)
+
+
+async def _edit(page: Page, spec: actions.NodeKind, node_id: int, changes: actions.NodeChanges) -> Response:
+    """Save, then show it again ("saved")."""
+    write = actions.update_node(page.services.ctx, page.actor, spec, node_id, changes)
+    return await _on_detail(page, (spec.node_type, node_id), write, f"{PATHS[spec.node_type]}/{node_id}?flash=saved")
 
 
 @router.get("/services/{service_id}", response_class=HTMLResponse)
@@ -159,13 +168,8 @@ async def subscriber_add(page: AdminForm, service_id: Id, organization: FormText
     contact_id = parse_id(contact) if contact.strip() else None
     if (organization.strip() and org_id is None) or (contact.strip() and contact_id is None):
         return not_found(page)
-    try:
-        await actions.add_subscriber(page.services.ctx, page.actor, service_id, organization_id=org_id, contact_id=contact_id)
-    except DomainError as exc:
-        if exc.kind == "not_found":
-            return not_found(page)
-        return await _detail(page, graph.SERVICE, service_id, _refused_status(exc), error=page.message_of(exc))
-    return RedirectResponse(f"/services/{service_id}", status_code=303)
+    write = actions.add_subscriber(page.services.ctx, page.actor, service_id, organization_id=org_id, contact_id=contact_id)
+    return await _on_detail(page, (graph.SERVICE, service_id), write, f"/services/{service_id}")
 
 
 @router.post("/services/{service_id}/subscribers/{subscriber_id}/delete", response_class=HTMLResponse)
