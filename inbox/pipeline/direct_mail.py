@@ -71,6 +71,8 @@ def queue(
     (the standalone mail's purpose, the notice's `meta.kind`); `thread` makes it a notice
     in that thread, else it is standalone (see the module's docstring)."""
     if thread is None:
+        # The outbox sends a standalone mail as text alone, to no one's thread.
+        assert html is None and assignee_id is None and meta is None, "html, assignee_id and meta are a notice's (give a thread)"
         return Queued(mail_id=_standalone(conn, channel_id, to, subject, text, kind, now, language, name))
     notice = {**({"kind": kind} if kind else {}), **(meta or {})}
     conversation_id = _notice_thread(conn, channel_id, to, thread, subject, notice, feed, now, language, name, assignee_id)
