@@ -280,7 +280,7 @@ def report(session: Session, who: Principal | None, filters: ReportFilter, now: 
     Python that files each conversation under its (team, assignee) cell."""
     where = _where(session, who, filters)
     conn = session.connection()  # Core rows: no ORM bookkeeping per row
-    sla = dict(
+    sla: dict[int, int] = dict(
         conn.execute(
             select(Conversation.id, func.max(case((_late(now), BREACHED), (_open(now), PENDING), else_=MET)))
             .join(Ticket, Ticket.conversation_id == Conversation.id)
@@ -338,9 +338,12 @@ def report(session: Session, who: Principal | None, filters: ReportFilter, now: 
     agent_rows = session.execute(select(Agent.id, Agent.email, Agent.name).where(Agent.id.in_([a for a in agents if a is not None]))).all()
     agent_names = {a.id: (a.email, a.name) for a in agent_rows}
     team_groups = sorted((Group(team_names.get(t) if t is not None else None, None, f) for t, f in teams.items()), key=_order)
-    agent_groups = sorted(
-        (Group(*(agent_names.get(a, (None, None)) if a is not None else (None, None)), f) for a, f in agents.items()), key=_order
-    )
+    nobody: tuple[str | None, str | None] = (None, None)
+    agent_groups = []
+    for a, f in agents.items():
+        email, name = agent_names.get(a, nobody) if a is not None else nobody
+        agent_groups.append(Group(email, name, f))
+    agent_groups.sort(key=_order)
     trend = []
     for n in range((filters.end - filters.start).days + 1):
         day = filters.start + dt.timedelta(days=n)
