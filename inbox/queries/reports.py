@@ -104,7 +104,14 @@ class Figures:
     resolution: list[float] = field(default_factory=list)
     sla_met: int = 0
     sla_breached: int = 0
-    csat: Score = field(default_factory=lambda: Score(0, 0, None, None))
+    ratings: list[int] = field(default_factory=lambda: [0, 0, 0])  # rated, satisfied (4-5), sum of ratings
+
+    @property
+    def csat(self) -> Score:
+        count, satisfied, total = self.ratings
+        if not count:
+            return Score(0, 0, None, None)
+        return Score(count, satisfied, round(100 * satisfied / count, 1), round(total / count, 2))
 
     @property
     def resolved(self) -> int:
@@ -260,6 +267,7 @@ class _Cell:
     resolution: list[float] = field(default_factory=list)
     sla_met: int = 0
     sla_breached: int = 0
+    ratings: list[int] = field(default_factory=lambda: [0, 0, 0])
 
     def into(self, figures: Figures, channels: dict[int, str]) -> None:
         for channel, n in self.by_channel.items():
@@ -270,14 +278,18 @@ class _Cell:
         figures.resolution += self.resolution
         figures.sla_met += self.sla_met
         figures.sla_breached += self.sla_breached
+        for i in range(3):
+            figures.ratings[i] += self.ratings[i]
 
 
 def report(session: Session, who: Principal | None, filters: ReportFilter, now: dt.datetime) -> Report:
     """The figures of the conversations created from `start` to `end` (inclusive) that `who` may see.
 
     Two range scans: the conversations over their covering index, and the SLA state of
-    those with a ticket target (tickets joined by conversation, grouped); then one pass in
-    Python that files each conversation under its (team, assignee) cell."""
+    those with a ticket target (tickets joined by conversation, grouped); the ratings since
+    the range began (over their rated_at index: a conversation is rated after it is
+    created); then one pass in Python that files each conversation under its (team,
+    assignee) cell."""
     where = _where(session, who, filters)
     conn = session.connection()  # Core rows: no ORM bookkeeping per row
     sla: dict[int, int] = dict(
@@ -286,6 +298,15 @@ def report(session: Session, who: Principal | None, filters: ReportFilter, now: 
             .join(Ticket, Ticket.conversation_id == Conversation.id)
             .where(*where, TARGETED)
             .group_by(Conversation.id)
+        )
+        .tuples()
+        .all()
+    )
+    ratings: dict[int, int | None] = dict(
+        conn.execute(
+            select(CsatSurvey.conversation_id, CsatSurvey.rating).where(
+                CsatSurvey.rated_at >= filters.since, CsatSurvey.rating.is_not(None)
+            )
         )
         .tuples()
         .all()
@@ -322,6 +343,11 @@ def report(session: Session, who: Principal | None, filters: ReportFilter, now: 
         if resolution is not None:
             cell.resolution.append(resolution if resolution > 0 else 0.0)
             tally[1] += 1
+        rating = ratings.get(cid)
+        if rating is not None:
+            cell.ratings[0] += 1
+            cell.ratings[1] += rating >= 4
+            cell.ratings[2] += rating
         state = sla.get(cid)
         if state == MET:
             cell.sla_met += 1
@@ -336,7 +362,6 @@ def report(session: Session, who: Principal | None, filters: ReportFilter, now: 
     for (team, agent), cell in cells.items():
         for figures in (total, teams.setdefault(team, Figures()), agents.setdefault(agent, Figures())):
             cell.into(figures, channels)
-    _add_csat(session, who, filters, total, teams, agents)
 
     team_names = dict(session.execute(select(Team.id, Team.name).where(Team.id.in_([t for t in teams if t is not None]))).tuples().all())
     agent_rows = session.execute(select(Agent.id, Agent.email, Agent.name).where(Agent.id.in_([a for a in agents if a is not None]))).all()
@@ -359,49 +384,6 @@ def report(session: Session, who: Principal | None, filters: ReportFilter, now: 
 
 def _order(group: Group) -> tuple[bool, str]:
     return (group.key is None, (group.key or "").lower())
-
-
-def _add_csat(
-    session: Session,
-    who: Principal | None,
-    filters: ReportFilter,
-    total: Figures,
-    teams: dict[int | None, Figures],
-    agents: dict[int | None, Figures],
-) -> None:
-    """The ratings of the range's conversations, by the conversation's team and assignee."""
-    rows = session.execute(
-        select(
-            Conversation.team_id,
-            Conversation.assignee_id,
-            func.count(CsatSurvey.id),
-            func.sum(case((CsatSurvey.rating >= 4, 1), else_=0)),
-            func.sum(CsatSurvey.rating),
-        )
-        .join(CsatSurvey, CsatSurvey.conversation_id == Conversation.id)
-        .where(CsatSurvey.rated_at.is_not(None), *_where(session, who, filters))
-        .group_by(Conversation.team_id, Conversation.assignee_id)
-    ).tuples()
-    acc_total = [0, 0, 0]
-    acc_teams: dict[int | None, list[int]] = {}
-    acc_agents: dict[int | None, list[int]] = {}
-    for team, agent, count, satisfied, ratings in rows:
-        part = (int(count), int(satisfied or 0), int(ratings or 0))
-        for acc in (acc_total, acc_teams.setdefault(team, [0, 0, 0]), acc_agents.setdefault(agent, [0, 0, 0])):
-            for i in range(3):
-                acc[i] += part[i]
-    total.csat = _score(acc_total)
-    for team, acc in acc_teams.items():
-        teams.setdefault(team, Figures()).csat = _score(acc)
-    for agent, acc in acc_agents.items():
-        agents.setdefault(agent, Figures()).csat = _score(acc)
-
-
-def _score(acc: list[int]) -> Score:
-    count, satisfied, ratings = acc
-    if not count:
-        return Score(0, 0, None, None)
-    return Score(count, satisfied, round(100 * satisfied / count, 1), round(ratings / count, 2))
 
 
 # --- the conversations behind a figure ----------------------------------------------------
