@@ -26,7 +26,9 @@ pytestmark = pytest.mark.browser
 async def test_the_dashboard_reports_fit_a_phone_pass_axe_in_both_languages_and_erase_asks_first(
     browser: Any, desk: Daemon, tmp_path: Path
 ) -> None:
-    drop(tmp_path / "in", id="r-1", **{"from": "carla@example.com"}, name="Carla Ruiz", subject="Refund for order 5521", text="Charged twice")
+    drop(
+        tmp_path / "in", id="r-1", **{"from": "carla@example.com"}, name="Carla Ruiz", subject="Refund for order 5521", text="Charged twice"
+    )
     drop(tmp_path / "in", id="r-2", **{"from": "bea@example.com"}, name="Bea", subject="Password reset", text="Locked out")
     token = desk.cli("tokens", "create", "--agent", "rosa@example.com").stdout.strip()
     api = httpx.Client(base_url=f"{desk.url}/api/v1", headers={"Authorization": f"Bearer {token}"})
@@ -38,6 +40,7 @@ async def test_the_dashboard_reports_fit_a_phone_pass_axe_in_both_languages_and_
     changed.raise_for_status()
 
     problems: list[str] = []
+    dialogs: list[str] = []
     for locale, width in (("en-US", 1366), ("en-US", 390), ("es-ES", 1366), ("es-ES", 390)):
         page = await signed_in(browser, desk, locale=locale, width=width)
         await page.goto(f"{desk.url}/dashboard")
@@ -68,7 +71,6 @@ async def test_the_dashboard_reports_fit_a_phone_pass_axe_in_both_languages_and_
             await page.goto(f"{desk.url}/contacts/{carla['contact']['id']}")
             problems += await axe_violations(page)
             await shot(page, "contact-erase-en-1366")
-            dialogs: list[str] = []
             page.on("dialog", lambda d: dialogs.append(d.message))
             await page.get_by_role("button", name="Erase personal data").click()
             await page.wait_for_url("**flash=erased")
