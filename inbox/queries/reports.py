@@ -61,6 +61,8 @@ def parse_range(start: str | None, end: str | None, today: dt.date) -> tuple[dt.
             raise Invalid(f"{name} must be a date (YYYY-MM-DD)", code=name) from None
 
     last = day(end, "to") or today
+    if last >= dt.date.max:  # its next midnight bounds the range
+        raise Invalid("to is beyond the calendar", code="to")
     first = day(start, "from") or last - dt.timedelta(days=DEFAULT_DAYS - 1)
     if first > last:
         raise Invalid("from is after to", code="range")
