@@ -980,3 +980,20 @@ class CsatSurvey(Base):
     comment: Mapped[str | None] = mapped_column(Text)
     rated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), index=True)
     rated_via: Mapped[str | None] = mapped_column(String(16))  # web | widget | telegram | slack
+
+
+# Reports at scale (migration 0020): the dashboard's figures and its CSV export read the
+# conversations of a date range over this one covering index, paged by (created_at, id);
+# erasure finds a contact's messages by author.
+Index(
+    "ix_conversation_report",
+    Conversation.created_at,
+    Conversation.id,
+    Conversation.team_id,
+    Conversation.assignee_id,
+    Conversation.channel_id,
+    Conversation.first_response_at,
+    Conversation.resolved_at,
+    Conversation.merged_into_id,
+)
+Index("ix_message_contact", Message.contact_id)

@@ -31,6 +31,7 @@ from inbox.web.api import (
     kb,
     macros,
     merges,
+    reports,
     request_types,
     routing_admin,
     tickets,
@@ -229,6 +230,7 @@ def create_app(services: Services) -> FrontdeskApp:
         incident_suggestions,
         services_api,
         csat,
+        reports,
     ):
         app.include_router(module.router)
     gateway, lookup = widget_gateway(services)

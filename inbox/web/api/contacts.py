@@ -10,13 +10,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from inbox.actions import contacts as actions
 from inbox.actions import organizations as org_actions
+from inbox.actions import privacy
 from inbox.actions.runner import Actor
 from inbox.queries import contacts as queries
 from inbox.queries import conversations as conv
 from inbox.queries import organizations as org_queries
 from inbox.store.models import Organization
 from inbox.web import pagination
-from inbox.web.api.deps import Id, Svc, Who
+from inbox.web.api.deps import Admin, Id, Svc, Who
 from inbox.web.errors import not_found
 
 router = APIRouter(prefix="/api/v1", tags=["contacts"])
@@ -74,6 +75,14 @@ async def get_contact(svc: Svc, who: Who, contact_id: Id) -> dict[str, Any]:
 async def patch_contact(svc: Svc, who: Who, contact_id: Id, body: ContactPatch) -> dict[str, Any]:
     await actions.update_contact(svc.ctx, Actor.of(who), contact_id, body.model_dump(exclude_unset=True))
     return await _contact(svc, who, contact_id)
+
+
+@router.post("/contacts/{contact_id}/erase")
+async def erase_contact(svc: Svc, who: Admin, contact_id: Id) -> dict[str, int]:
+    """GDPR erasure (admins): the contact's name, e-mail, identities, message texts and files
+    removed; its conversations stay as empty shells for the reports. Audited `contact.erase`;
+    answers what was removed, by kind (the CLI's `erase-contact`)."""
+    return await privacy.erase_contact(svc.ctx, Actor.of(who), str(contact_id))
 
 
 class OrganizationIn(BaseModel):

@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from inbox.actions import contacts as actions
 from inbox.actions import organizations as org_actions
+from inbox.actions import privacy
 from inbox.errors import DomainError, NotFound
 from inbox.queries import contacts as queries
 from inbox.queries import conversations as conv
@@ -130,6 +131,18 @@ async def contact_save(
             page, contact_id, status_of(exc), form=typed, field=_field_of(exc, CONTACT_FORM), error=page.message_of(exc)
         )
     return RedirectResponse(f"/contacts/{contact_id}?flash=saved", status_code=303)
+
+
+@router.post("/contacts/{contact_id}/erase", response_class=HTMLResponse)
+async def contact_erase(page: AdminForm, contact_id: Id) -> Response:
+    """GDPR erasure (admins): the API's and the CLI's action (`contact.erase`)."""
+    try:
+        await privacy.erase_contact(page.services.ctx, page.actor, str(contact_id))
+    except NotFound:
+        return _not_found(page)
+    except DomainError as exc:
+        return page.refuse(exc)
+    return RedirectResponse(f"/contacts/{contact_id}?flash=erased", status_code=303)
 
 
 # ---- organizations ---------------------------------------------------------------
