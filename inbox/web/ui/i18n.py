@@ -1135,6 +1135,27 @@ def translator(language: str) -> Callable[[str], str]:
 
 
 # -- change management (issue 21) ------------------------------------------------------
+# The agent's desk, finished: the header's "More" menu, snooze until a time, resolve per row.
+TEXT["en"].update(
+    {
+        "nav_more": "More",
+        "snooze_until_label": "Or until (your time)",
+        "snooze_until_past": "Choose a time in the future.",
+        "snooze_until_bad": "That is not a date and time.",
+        "snooze_until_far": "Snooze for at most a year.",
+        "resolve_row": "Resolve",
+    }
+)
+TEXT["es"].update(
+    {
+        "nav_more": "Más",
+        "snooze_until_label": "O hasta (tu hora)",
+        "snooze_until_past": "Elige un momento futuro.",
+        "snooze_until_bad": "No es una fecha y hora.",
+        "snooze_until_far": "Pospón como mucho un año.",
+        "resolve_row": "Resolver",
+    }
+)
 TEXT["en"].update(
     {
         "chg_changes": "Changes",

@@ -153,6 +153,24 @@
     form.submit();
   }
 
+  // ---- the header's "More" menu: Escape or a click elsewhere closes it ------
+  function closeMenus(except) {
+    document.querySelectorAll("details[data-navmore][open]").forEach(function (menu) {
+      if (menu !== except) { menu.open = false; }
+    });
+  }
+  document.addEventListener("click", function (e) {
+    closeMenus(e.target.closest ? e.target.closest("details[data-navmore]") : null);
+  });
+  document.addEventListener("focusin", function (e) {
+    closeMenus(e.target.closest ? e.target.closest("details[data-navmore]") : null);
+  });
+  document.addEventListener("keydown", function (e) {
+    if (e.key !== "Escape") { return; }
+    var menu = e.target.closest && e.target.closest("details[data-navmore][open]");
+    if (menu) { menu.open = false; menu.querySelector("summary").focus(); e.preventDefault(); }
+  });
+
   var help = document.getElementById("help");
   document.addEventListener("click", function (e) {
     if (e.target.closest && e.target.closest("[data-help]") && help) { help.showModal(); }
