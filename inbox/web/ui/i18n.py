@@ -1134,7 +1134,6 @@ def translator(language: str) -> Callable[[str], str]:
     return lambda key: table.get(key, TEXT["en"].get(key, key))
 
 
-# -- change management (issue 21) ------------------------------------------------------
 # The agent's desk, finished: the header's "More" menu, snooze until a time, resolve per row.
 TEXT["en"].update(
     {
@@ -1142,8 +1141,8 @@ TEXT["en"].update(
         "snooze_until_label": "Or until (your time)",
         "snooze_until_past": "Choose a time in the future.",
         "snooze_until_bad": "That is not a date and time.",
-        "snooze_until_far": "Snooze for at most a year.",
         "resolve_row": "Resolve",
+        "visitor_anonymous": "anonymous visitor",
     }
 )
 TEXT["es"].update(
@@ -1152,10 +1151,11 @@ TEXT["es"].update(
         "snooze_until_label": "O hasta (tu hora)",
         "snooze_until_past": "Elige un momento futuro.",
         "snooze_until_bad": "No es una fecha y hora.",
-        "snooze_until_far": "Pospón como mucho un año.",
         "resolve_row": "Resolver",
+        "visitor_anonymous": "visitante anónimo",
     }
 )
+# -- change management (issue 21) ------------------------------------------------------
 TEXT["en"].update(
     {
         "chg_changes": "Changes",

@@ -16,6 +16,7 @@ from inbox.errors import DomainError, NotFound
 from inbox.queries import contacts as queries
 from inbox.queries import conversations as conv
 from inbox.queries import organizations as org_queries
+from inbox.queries.contact_names import visitor_number
 from inbox.store.models import Organization
 from inbox.web import pagination
 from inbox.web.errors import ApiError, status_of
@@ -77,7 +78,8 @@ async def render_contact(
         )
     if form is None:
         form = {
-            "name": contact.name or "",
+            # A visitor's key is no name to edit: the field starts empty ("Visitor 42" is shown).
+            "name": "" if visitor_number(contact.name, None, contact.id) is not None else contact.name or "",
             "email": contact.email or "",
             "phone": contact.phone or "",
             "organization": str(contact.organization_id or ""),

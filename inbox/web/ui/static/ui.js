@@ -346,6 +346,10 @@
 (function () {
   var offset = document.querySelector("[data-tz-offset]");
   if (offset) offset.value = String(new Date().getTimezoneOffset());
+  // "Snooze until" is read in the browser's own zone (by name, so a date past a DST change is right).
+  var zone = "";
+  try { zone = Intl.DateTimeFormat().resolvedOptions().timeZone || ""; } catch (e) { zone = ""; }
+  document.querySelectorAll("[data-tz]").forEach(function (el) { el.value = zone; });
   document.querySelectorAll("[data-local-time]").forEach(function (el) {
     var when = new Date(el.getAttribute("datetime"));
     if (!isNaN(when)) el.textContent = when.toLocaleString();
