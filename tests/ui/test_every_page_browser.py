@@ -10,10 +10,13 @@ the database). FRONTDESK_SCREENSHOTS=1 saves every page at both widths in both l
 
 from __future__ import annotations
 
+import asyncio
+import datetime as dt
 import json
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -261,3 +264,58 @@ async def test_every_section_of_the_header_is_in_view_or_one_click_away(chromium
 
 def _slug(name: str) -> str:
     return "".join(ch if ch.isalnum() else "-" for ch in name).strip("-") or "inbox"
+
+
+async def test_a_row_is_resolved_from_its_own_button_by_keyboard_undone_and_snoozed_until_a_local_time(
+    chromium: Any, node: Daemon, pages: dict[str, str]
+) -> None:
+    token = node.cli("tokens", "create", "--agent", "rosa@example.com").stdout.strip()
+    api = httpx.Client(base_url=f"{node.url}/api/v1", headers={"Authorization": f"Bearer {token}"}, timeout=30)
+
+    def shown(cid: int | None = None) -> Any:
+        """The conversation (or the list) as the API shows it now."""
+        return api.get("/conversations" + (f"/{cid}" if cid else "")).json()
+
+    visitor = next(c for c in (await asyncio.to_thread(shown))["items"] if c["subject"] is None)
+    page = await signed_in(chromium, node, "en-US")
+    await page.set_viewport_size({"width": 390, "height": 844})
+    await page.goto(f"{node.url}/?status=any")
+    # Keyboard: Tab reaches the row's button (named after what the row is about), Enter resolves.
+    button = page.get_by_role("button", name=f"Resolve {visitor['contact']['display_name']}")
+    await button.focus()
+    await page.keyboard.press("Enter")
+    undo = page.locator("[data-toast]").get_by_role("button", name="Undo")
+    await undo.wait_for()
+    wait_until(lambda: shown(visitor["id"])["status"] == "resolved", what="resolved")
+    assert await page.evaluate("document.activeElement.hasAttribute('data-undo')")  # focus goes to Undo
+    await page.keyboard.press("Enter")
+    await page.wait_for_function("() => document.querySelector('[data-toast-text]').textContent.indexOf('Undone') === 0")
+    wait_until(lambda: shown(visitor["id"])["status"] == "open", what="back to open")
+    assert int(await page.evaluate("document.documentElement.scrollWidth")) <= 390
+
+    # Snooze until a time typed in the browser's zone (Mexico City); shown in it; a past time refused.
+    await page.goto(f"{node.url}/conversations/{visitor['id']}")
+    zone = ZoneInfo("America/Mexico_City")
+    wanted = (dt.datetime.now(zone) + dt.timedelta(days=2)).replace(hour=9, minute=30, second=0, microsecond=0)
+    await page.locator("#f-until").fill(wanted.strftime("%Y-%m-%dT%H:%M"))
+    await page.get_by_role("button", name="Save", exact=True).click()
+    heading = page.get_by_role("heading", name="Snoozed until")
+    await heading.wait_for()
+    now = await asyncio.to_thread(shown, visitor["id"])
+    assert now["status"] == "snoozed" and dt.datetime.fromisoformat(now["snoozed_until"]) == wanted
+    assert "9:30" in await heading.inner_text()  # Mexico City's time, not UTC's 15:30
+    await shot(page, "snooze-until-390")
+    past = (dt.datetime.now(zone) - dt.timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
+    await page.locator("#s-until").fill(past)
+    await page.get_by_role("button", name="Change").click()
+    await page.get_by_text("Choose a time in the future.").wait_for()
+    assert await page.locator("#s-until").input_value() == past
+    assert await page.locator("#s-until").get_attribute("aria-invalid") == "true"
+    assert dt.datetime.fromisoformat((await asyncio.to_thread(shown, visitor["id"]))["snoozed_until"]) == wanted
+    problems = await axe_violations(page)
+    await shot(page, "snooze-until-refused-390")
+    await page.get_by_role("button", name="Cancel snooze").click()
+    await page.get_by_role("heading", name="Snoozed until").wait_for(state="detached")
+    assert (await asyncio.to_thread(shown, visitor["id"]))["status"] == "open"
+    await page.context.close()
+    assert not problems, problems

@@ -191,6 +191,8 @@
 
   document.addEventListener("keydown", function (e) {
     if (e.ctrlKey || e.metaKey || e.altKey || typingTarget(e.target)) { return; }
+    // Enter on a focused button or link is that control's (a row's Resolve, the toast's Undo).
+    if (e.key === "Enter" && e.target.closest && e.target.closest("button, a[href], summary")) { return; }
     if (help && help.open) { return; }
     var key = e.key;
     if (key === "?") { if (help) { help.showModal(); } e.preventDefault(); return; }
