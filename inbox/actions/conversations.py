@@ -163,3 +163,27 @@ async def undo_resolve(ctx: Context, actor: Actor, conversation_id: int, previou
         tx.audit("conversation.undo_resolve", f"conversation:{conversation_id}", {"status": previous})
 
     await perform(ctx.db, ctx.bus, actor, work)
+
+
+SNOOZE = Actor.system("snooze")
+WAKE_BATCH = 500  # conversations woken per pass (the next pass takes the rest)
+
+
+async def wake_snoozed(ctx: Context, now: dt.datetime | None = None) -> list[int]:
+    """Snoozed conversations whose wake-up time has come are open again: each one's
+    `conversation.updated` event and `conversation.update` audit entry, by "snooze"."""
+
+    def work(tx: Tx) -> list[int]:
+        due = list(
+            tx.conn.scalars(
+                select(Conversation.id)
+                .where(Conversation.status == "snoozed", Conversation.snoozed_until <= (now or tx.now))
+                .order_by(Conversation.snoozed_until, Conversation.id)
+                .limit(WAKE_BATCH)
+            )
+        )
+        for conversation_id in due:
+            change_conversation(tx, conversation_id, ConversationChanges(status="open"))
+        return due
+
+    return await perform(ctx.db, ctx.bus, SNOOZE, work)
