@@ -15,6 +15,12 @@ from typing import Any
 _INTERNAL = re.compile(r"^[vu]:\S*$")
 
 
+def real_name(name: str | None) -> str:
+    """The name a contact gave, or "" when there is none (blank, or a channel's key)."""
+    cleaned = (name or "").strip()
+    return "" if _INTERNAL.match(cleaned) else cleaned
+
+
 def visitor_number(name: str | None, email: str | None, contact_id: int) -> int | None:
     """The number a contact without a name or an address goes by (the contact's id, short
     and stable: the same visitor keeps it); None for a contact with either."""

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
+from inbox.queries.macros import variables_of
 from inbox.store.models import Conversation, utcnow
 from tests.fixtures.inbox import Api, add_channel, inbound
 from tests.inbox.web.ui.test_ui_pages import sign_in
@@ -43,6 +44,9 @@ async def test_a_nameless_visitor_is_visitante_on_every_spanish_page_and_visitor
     # The API does not translate: the English form and the number alone, whoever asks.
     shown = (await api.client.get(f"/api/v1/conversations/{cid}", headers={**api.auth(api.admin_token), **SPANISH})).json()
     assert shown["contact"]["display_name"] == english_name and shown["contact"]["visitor_number"] == contact_id
+    # Canned responses and macros greet nobody by the visitor's key.
+    filled = await api.services.db.query(lambda s: variables_of(s.connection(), cid, None))
+    assert filled["contact.name"] == filled["contact.first_name"] == ""
     messages = (await api.client.get(f"/api/v1/conversations/{cid}/messages", headers=api.auth(api.admin_token))).json()["items"]
     assert messages[0]["author"] == {"type": "contact", "id": contact_id, "name": english_name, "visitor_number": contact_id}
 
