@@ -1143,6 +1143,7 @@ TEXT["en"].update(
         "snooze_until_bad": "That is not a date and time.",
         "resolve_row": "Resolve",
         "visitor_anonymous": "anonymous visitor",
+        "by_snooze": "Snooze ended",
     }
 )
 TEXT["es"].update(
@@ -1153,6 +1154,7 @@ TEXT["es"].update(
         "snooze_until_bad": "No es una fecha y hora.",
         "resolve_row": "Resolver",
         "visitor_anonymous": "visitante anónimo",
+        "by_snooze": "Fin de la posposición",
     }
 )
 # -- change management (issue 21) ------------------------------------------------------

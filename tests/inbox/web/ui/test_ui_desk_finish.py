@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
+from inbox.actions.conversations import wake_snoozed
 from inbox.queries.macros import variables_of
 from inbox.store.models import Conversation, utcnow
 from tests.fixtures.inbox import Api, add_channel, inbound
@@ -93,6 +94,10 @@ async def test_snooze_until_a_local_time_and_a_past_time_refused_on_the_page(api
     async with api.services.db.read() as session:
         row = await session.get_one(Conversation, cid)
     assert row.snoozed_until == later.replace(tzinfo=dt.UTC)
+    # At its time the snooze watch opens it again, and the timeline says so.
+    assert await wake_snoozed(api.services.ctx, later.replace(tzinfo=dt.UTC) + dt.timedelta(minutes=1)) == [cid]
+    timeline = await api.client.get(f"/conversations/{cid}/timeline", headers=SPANISH)
+    assert "Fin de la posposición" in timeline.text
 
 
 async def test_the_api_snoozes_until_an_iso_instant_with_its_offset_and_refuses_a_past_or_naive_one(api: Api) -> None:
