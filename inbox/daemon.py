@@ -26,6 +26,7 @@ from inbox.pipeline.webhooks import WebhookWorker
 from inbox.runtime import provision
 from inbox.runtime.services import Services
 from inbox.runtime.sla_watch import SlaWatch
+from inbox.runtime.snooze_watch import SnoozeWatch
 from inbox.runtime.status_watch import StatusWatch
 from inbox.store import migrate
 from inbox.web.app import create_app
@@ -62,6 +63,7 @@ async def serve(config: Config, role: Role = "all") -> None:
         unwatch = services.channels.watch(services.bus, services.wanted_channels)
         worker: OutboxWorker | None = None
         sla_watch: SlaWatch | None = None
+        snooze_watch: SnoozeWatch | None = None
         resuming: asyncio.Task[None] | None = None
         webhook_worker: WebhookWorker | None = None
         status_watch: StatusWatch | None = None
@@ -80,6 +82,8 @@ async def serve(config: Config, role: Role = "all") -> None:
             await worker.start()
             sla_watch = SlaWatch(services.db, services.bus, services.policy)
             await sla_watch.start()
+            snooze_watch = SnoozeWatch(services.ctx)
+            await snooze_watch.start()
             webhook_worker = WebhookWorker(services.db, services.bus, services.secrets, config.webhooks)
             await webhook_worker.start()
             status_watch = StatusWatch(services.ctx, config)
@@ -126,6 +130,8 @@ async def serve(config: Config, role: Role = "all") -> None:
             await app.state.widget_gateway.hub.stop()
         if sla_watch is not None:
             await sla_watch.stop()
+        if snooze_watch is not None:
+            await snooze_watch.stop()
         if resuming is not None:
             await cancel_task(resuming)
         if worker is not None:

@@ -13,7 +13,7 @@ from inbox.actions.runner import Actor, Context, Tx, perform
 from inbox.errors import Conflict, Invalid, NotFound
 from inbox.pipeline import csat
 from inbox.queries.conversations import find_visible
-from inbox.store.models import Agent, Conversation, ConversationRead, Team
+from inbox.store.models import Agent, Conversation, ConversationRead, Team, utcnow
 from routing.vocabulary import CONVERSATION_STATUSES, PRIORITIES
 
 MAX_TAG = 64
@@ -69,11 +69,21 @@ def check_changes(changes: ConversationChanges) -> None:
             raise Invalid(f"status must be one of {', '.join(CONVERSATION_STATUSES)}")
         if changes.status == "snoozed" and changes.snoozed_until is None:
             raise Invalid("snoozing needs snoozed_until")
+        if changes.status == "snoozed" and changes.snoozed_until is not None:
+            check_wake_up(changes.snoozed_until)
     if changes.priority and changes.priority not in PRIORITIES:
         raise Invalid(f"priority must be one of {', '.join(PRIORITIES)}")
     every_tag = [*(changes.tags or ()), *changes.add_tags, *changes.remove_tags]
     if any(len(t.strip()) > MAX_TAG for t in every_tag):
         raise Invalid(f"a tag is at most {MAX_TAG} characters")
+
+
+def check_wake_up(until: dt.datetime) -> None:
+    """A snooze's wake-up time: an instant (with its offset) still to come."""
+    if until.tzinfo is None or until.utcoffset() is None:
+        raise Invalid("snoozed_until must carry a time zone offset", code="snooze_until_bad")
+    if until <= utcnow():
+        raise Invalid("snoozed_until must be in the future", code="snooze_until_past")
 
 
 def _values(tx: Tx, conversation_id: int, changes: ConversationChanges) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -153,3 +163,27 @@ async def undo_resolve(ctx: Context, actor: Actor, conversation_id: int, previou
         tx.audit("conversation.undo_resolve", f"conversation:{conversation_id}", {"status": previous})
 
     await perform(ctx.db, ctx.bus, actor, work)
+
+
+SNOOZE = Actor.system("snooze")
+WAKE_BATCH = 500  # conversations woken per pass (the next pass takes the rest)
+
+
+async def wake_snoozed(ctx: Context, now: dt.datetime | None = None) -> list[int]:
+    """Snoozed conversations whose wake-up time has come are open again: each one's
+    `conversation.updated` event and `conversation.update` audit entry, by "snooze"."""
+
+    def work(tx: Tx) -> list[int]:
+        due = list(
+            tx.conn.scalars(
+                select(Conversation.id)
+                .where(Conversation.status == "snoozed", Conversation.snoozed_until <= (now or tx.now))
+                .order_by(Conversation.snoozed_until, Conversation.id)
+                .limit(WAKE_BATCH)
+            )
+        )
+        for conversation_id in due:
+            change_conversation(tx, conversation_id, ConversationChanges(status="open"))
+        return due
+
+    return await perform(ctx.db, ctx.bus, SNOOZE, work)

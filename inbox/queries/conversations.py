@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from inbox.auth import Principal
 from inbox.pipeline.agent_mail import THREAD_KEY as AGENT_MAIL_THREAD
-from inbox.queries.contact_names import display_name
+from inbox.queries.contact_names import display_name, visitor_number
 from inbox.store import search
 from inbox.store.models import (
     Agent,
@@ -226,6 +226,7 @@ async def describe(session: AsyncSession, conversations: Sequence[Conversation])
                     "name": contact.name,
                     "email": contact.email,
                     "display_name": display_name(contact.name, contact.email, c.contact_id),
+                    "visitor_number": visitor_number(contact.name, contact.email, c.contact_id),
                 },
                 "assignee": assignee.email if assignee else None,
                 "assignee_name": (assignee.name or assignee.email) if assignee else None,
@@ -340,14 +341,11 @@ def message_shapes(session: Session, messages: Sequence[Message]) -> list[dict[s
         r.id: r.name for r in session.execute(select(Channel.id, Channel.name).where(Channel.id.in_({m.channel_id for m in messages})))
     }
     agents = {r.id: r.name for r in session.execute(select(Agent.id, Agent.name).where(Agent.id.in_(agent_ids)))} if agent_ids else {}
-    contacts = (
-        {
-            r.id: display_name(r.name, r.email, r.id)
-            for r in session.execute(select(Contact.id, Contact.name, Contact.email).where(Contact.id.in_(contact_ids)))
-        }
-        if contact_ids
-        else {}
+    contact_rows = (
+        session.execute(select(Contact.id, Contact.name, Contact.email).where(Contact.id.in_(contact_ids))).all() if contact_ids else []
     )
+    contacts = {r.id: display_name(r.name, r.email, r.id) for r in contact_rows}
+    numbers = {r.id: visitor_number(r.name, r.email, r.id) for r in contact_rows}
     out = []
     for m in messages:
         author_id = m.agent_id if m.author_type == "agent" else m.contact_id
@@ -360,7 +358,12 @@ def message_shapes(session: Session, messages: Sequence[Message]) -> list[dict[s
                 "conversation_id": m.conversation_id,
                 "channel": channels.get(m.channel_id),
                 "direction": m.direction,
-                "author": {"type": m.author_type, "id": author_id, "name": author_name},
+                "author": {
+                    "type": m.author_type,
+                    "id": author_id,
+                    "name": author_name,
+                    "visitor_number": numbers.get(m.contact_id) if m.author_type == "contact" and m.contact_id else None,
+                },
                 "subject": m.subject,
                 "text": m.text,
                 "html": m.html,

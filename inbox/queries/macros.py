@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from inbox.queries.contact_names import real_name
 from inbox.store.models import Agent, Contact, Conversation, Macro, Ticket
 
 
@@ -46,7 +47,8 @@ def variables_of(conn: Connection, conversation_id: int, agent_id: int | None) -
         .join(Conversation, Conversation.contact_id == Contact.id)
         .where(Conversation.id == conversation_id)
     ).one()
-    name = (contact.name or "").strip() or (contact.email or "").split("@")[0]
+    # A widget visitor's key is no name to greet anyone with.
+    name = real_name(contact.name) or (contact.email or "").split("@")[0]
     agent_name = ""
     if agent_id is not None:
         agent_name = conn.scalar(select(Agent.name).where(Agent.id == agent_id)) or ""

@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from inbox.auth import Principal
+from inbox.queries.contact_names import display_name, visitor_number
 from inbox.queries.conversations import visibility
 from inbox.store.models import (
     Broadcast,
@@ -246,6 +247,7 @@ async def describe_suggestions(session: AsyncSession, who: Principal | None, row
                 Conversation.status,
                 Channel.name,
                 Channel.type,
+                Conversation.contact_id,
                 Contact.name.label("contact"),
                 Contact.email,
             )
@@ -260,7 +262,8 @@ async def describe_suggestions(session: AsyncSession, who: Principal | None, row
                 "status": r.status,
                 "channel": r.name,
                 "channel_type": r.type,
-                "contact": r.contact or r.email or "Visitor",
+                "contact": display_name(r.contact, r.email, r.contact_id),
+                "visitor_number": visitor_number(r.contact, r.email, r.contact_id),
                 "text": "",
             }
         if messages:

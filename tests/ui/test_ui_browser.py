@@ -145,6 +145,7 @@ async def test_agent_sees_a_message_arrive_live_replies_assigns_converts_and_res
 
 async def test_admin_adds_a_channel_and_a_rule_and_an_agent_is_kept_out(browser: Any, node: Daemon, tmp_path: Path) -> None:
     admin = await signed_in(browser, node, "root@example.com")
+    await admin.locator("header.top details[data-navmore] > summary").click()  # Admin is under "More"
     await admin.get_by_role("link", name="Admin", exact=True).click()
     await admin.get_by_label("Name").fill("chat")
     await admin.get_by_label("Type", exact=True).select_option("widget")

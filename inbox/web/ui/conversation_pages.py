@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -133,9 +134,13 @@ def changes_from_form(form: Mapping[str, Any], current: dict[str, Any], my_email
     status = field("status", current["status"])
     if form.get("resnooze") and current["status"] == "snoozed" and str(form.get("status", "")) == "snoozed":
         status = "snoozed"  # the "Snoozed until" box changes the wake-up time
+    typed = str(form.get("snooze_until", "")).strip()
+    if typed and status in (None, "snoozed"):
+        status = "snoozed"  # a wake-up time typed is a snooze, whatever the status box says
     until = None
     if status == "snoozed":
-        until = utcnow() + dt.timedelta(hours=SNOOZE_HOURS.get(str(form.get("snooze", "")), 4))
+        until = snooze_time(typed, str(form.get("tz", ""))) if typed else None
+        until = until or utcnow() + dt.timedelta(hours=SNOOZE_HOURS.get(str(form.get("snooze", "")), 4))
     assignee = str(form["assignee"]).strip() if "assignee" in form else None
     if assignee == "me":
         assignee = my_email
@@ -153,6 +158,23 @@ def changes_from_form(form: Mapping[str, Any], current: dict[str, Any], my_email
         tags=tags,
         snoozed_until=until,
     )
+
+
+def snooze_time(local: str, zone: str) -> dt.datetime:
+    """ "Snooze until": a datetime-local value read in the browser's time zone (the IANA name
+    the page sends; UTC without one, as when the page's script did not run). The action
+    then refuses a time that has passed."""
+    try:
+        naive = dt.datetime.fromisoformat(local[:32])
+    except ValueError:
+        raise Invalid("the wake-up time is not a date and time", code="snooze_until_bad") from None
+    if naive.tzinfo is not None:
+        raise Invalid("the wake-up time is not a local date and time", code="snooze_until_bad")
+    try:
+        tz: dt.tzinfo = ZoneInfo(zone.strip()[:64]) if zone.strip() else dt.UTC
+    except (ValueError, ZoneInfoNotFoundError):
+        tz = dt.UTC
+    return naive.replace(tzinfo=tz).astimezone(dt.UTC)
 
 
 def scheduled_time(local: str, offset_minutes: str) -> dt.datetime | None:
@@ -237,6 +259,18 @@ async def moved_page(page: Page, conversation_id: int, fields: Mapping[str, str]
     )
 
 
+async def snooze_refused_page(page: Page, conversation_id: int, error: str, typed: str) -> Response:
+    """A wake-up time the action refused (past, or not a time): the conversation again (422),
+    with the message under the field and what was typed still in it."""
+    async with page.services.db.read() as session:
+        seq = await events.latest_seq(session)
+        found = await conv.get_visible(session, page.agent, conversation_id)
+        if found is None:
+            return not_found(page)
+        context = await conversation_context(page, found, session, seq)
+    return page.render("ui/conversation.html", 422, error="", snooze_error=error, snooze_typed=typed, snooze_chosen="4h", **context)
+
+
 @router.get("/conversations/{conversation_id}/timeline", response_class=HTMLResponse)
 async def timeline_fragment(page: AgentPage, conversation_id: Id) -> Response:
     svc = page.services
@@ -303,6 +337,10 @@ async def conversation_update(request: Request, page: AgentForm, conversation_id
         current = (await conv.describe(session, [found]))[0]
     try:
         await actions.update_conversation(svc.ctx, page.actor, conversation_id, changes_from_form(form, current, page.agent.email))
+    except Invalid as exc:
+        if exc.code.startswith("snooze_until"):  # the page again, the typed time kept, the error beside it
+            return await snooze_refused_page(page, conversation_id, page.message_of(exc), str(form.get("snooze_until", ""))[:32])
+        return refused(page, exc)
     except DomainError as exc:
         return refused(page, exc)
     after = str(form.get("next", ""))

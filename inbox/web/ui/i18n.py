@@ -1134,6 +1134,29 @@ def translator(language: str) -> Callable[[str], str]:
     return lambda key: table.get(key, TEXT["en"].get(key, key))
 
 
+# The agent's desk, finished: the header's "More" menu, snooze until a time, resolve per row.
+TEXT["en"].update(
+    {
+        "nav_more": "More",
+        "snooze_until_label": "Or until (your time)",
+        "snooze_until_past": "Choose a time in the future.",
+        "snooze_until_bad": "That is not a date and time.",
+        "resolve_row": "Resolve",
+        "visitor_anonymous": "anonymous visitor",
+        "by_snooze": "Snooze ended",
+    }
+)
+TEXT["es"].update(
+    {
+        "nav_more": "Más",
+        "snooze_until_label": "O hasta (tu hora)",
+        "snooze_until_past": "Elige un momento futuro.",
+        "snooze_until_bad": "No es una fecha y hora.",
+        "resolve_row": "Resolver",
+        "visitor_anonymous": "visitante anónimo",
+        "by_snooze": "Fin de la posposición",
+    }
+)
 # -- change management (issue 21) ------------------------------------------------------
 TEXT["en"].update(
     {

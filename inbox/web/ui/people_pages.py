@@ -17,6 +17,7 @@ from inbox.errors import DomainError, NotFound
 from inbox.queries import contacts as queries
 from inbox.queries import conversations as conv
 from inbox.queries import organizations as org_queries
+from inbox.queries.contact_names import real_name
 from inbox.store.models import Organization
 from inbox.web import pagination
 from inbox.web.errors import ApiError, status_of
@@ -78,7 +79,8 @@ async def render_contact(
         )
     if form is None:
         form = {
-            "name": contact.name or "",
+            # A visitor's key is no name to edit: the field starts empty ("Visitor 42" is shown).
+            "name": real_name(contact.name),
             "email": contact.email or "",
             "phone": contact.phone or "",
             "organization": str(contact.organization_id or ""),

@@ -179,6 +179,16 @@
     });
   };
 
+  // The row's own "Resolve" button: the same as `e` on it (with its Undo); without this
+  // script the form posts and the inbox comes back.
+  document.addEventListener("submit", function (e) {
+    var form = e.target.closest && e.target.closest("form[data-row-resolve]");
+    var row = form && form.closest("tr[data-id]");
+    if (!row || !toast) { return; }
+    e.preventDefault();
+    window.fdResolve(row);
+  });
+
   // ---- a table wider than a phone scrolls inside itself: the keyboard can scroll it too --
   function focusableScrollers() {
     document.querySelectorAll("table.list").forEach(function (table) {

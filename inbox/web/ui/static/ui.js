@@ -153,6 +153,24 @@
     form.submit();
   }
 
+  // ---- the header's "More" menu: Escape or a click elsewhere closes it ------
+  function closeMenus(except) {
+    document.querySelectorAll("details[data-navmore][open]").forEach(function (menu) {
+      if (menu !== except) { menu.open = false; }
+    });
+  }
+  document.addEventListener("click", function (e) {
+    closeMenus(e.target.closest ? e.target.closest("details[data-navmore]") : null);
+  });
+  document.addEventListener("focusin", function (e) {
+    closeMenus(e.target.closest ? e.target.closest("details[data-navmore]") : null);
+  });
+  document.addEventListener("keydown", function (e) {
+    if (e.key !== "Escape") { return; }
+    var menu = e.target.closest && e.target.closest("details[data-navmore][open]");
+    if (menu) { menu.open = false; menu.querySelector("summary").focus(); e.preventDefault(); }
+  });
+
   var help = document.getElementById("help");
   document.addEventListener("click", function (e) {
     if (e.target.closest && e.target.closest("[data-help]") && help) { help.showModal(); }
@@ -173,6 +191,8 @@
 
   document.addEventListener("keydown", function (e) {
     if (e.ctrlKey || e.metaKey || e.altKey || typingTarget(e.target)) { return; }
+    // Enter on a focused button or link is that control's (a row's Resolve, the toast's Undo).
+    if (e.key === "Enter" && e.target.closest && e.target.closest("button, a[href], summary")) { return; }
     if (help && help.open) { return; }
     var key = e.key;
     if (key === "?") { if (help) { help.showModal(); } e.preventDefault(); return; }
@@ -328,6 +348,10 @@
 (function () {
   var offset = document.querySelector("[data-tz-offset]");
   if (offset) offset.value = String(new Date().getTimezoneOffset());
+  // "Snooze until" is read in the browser's own zone (by name, so a date past a DST change is right).
+  var zone = "";
+  try { zone = Intl.DateTimeFormat().resolvedOptions().timeZone || ""; } catch (e) { zone = ""; }
+  document.querySelectorAll("[data-tz]").forEach(function (el) { el.value = zone; });
   document.querySelectorAll("[data-local-time]").forEach(function (el) {
     var when = new Date(el.getAttribute("datetime"));
     if (!isNaN(when)) el.textContent = when.toLocaleString();
