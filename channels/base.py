@@ -28,6 +28,8 @@ class ChannelConfig(BaseModel):
     enabled: bool = True
     # Ask the customer to rate a conversation (1-5) when it is resolved (docs/csat.md).
     csat: bool = False
+    # Seconds between the resolve and the question; a conversation reopened meanwhile is not asked.
+    csat_delay: int = Field(default=120, ge=0, le=7 * 24 * 3600)
 
     def channels_named(self) -> dict[str, str]:
         """Other channels this one names, by key ({"offline_email_channel": "support"}):

@@ -157,7 +157,7 @@ class ChannelRuntime:
             for config in configs:
                 row = rows.get(config.name)
                 if row is None:
-                    settings = {"csat": True} if config.csat else {}
+                    settings = {"csat": True, "csat_delay": config.csat_delay} if config.csat else {}
                     session.add(ChannelRow(name=config.name, type=config.type, provisioned=True, enabled=config.enabled, settings=settings))
                 elif row.type != config.type:
                     raise ValueError(f"channel {config.name!r} exists in the database with type {row.type!r}, config says {config.type!r}")
@@ -165,8 +165,9 @@ class ChannelRuntime:
                     row.provisioned = True
                     row.enabled = config.enabled
                     # The resolve transaction reads the channel's `csat` from its row.
-                    if bool((row.settings or {}).get("csat")) != config.csat:
-                        row.settings = {**(row.settings or {}), "csat": config.csat}
+                    wanted = {"csat": config.csat, "csat_delay": config.csat_delay}
+                    if any((row.settings or {}).get(k) != v for k, v in wanted.items()):
+                        row.settings = {**(row.settings or {}), **wanted}
 
     async def build(self, configs: Sequence[ChannelConfig]) -> None:
         """Build every enabled adapter and attach it (for webhooks) to an unfenced sink."""
