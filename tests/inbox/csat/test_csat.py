@@ -198,6 +198,20 @@ async def test_csat_api_filters_and_score_and_the_agent_pages_show_ratings(api: 
     # An agent sees the ratings of the conversations they see (unteamed, their teams', their own).
     seen_by_lead = (await api.client.get("/api/v1/csat", headers=api.auth(lead_token))).json()
     assert seen_by_lead["score"]["count"] == 2
+    # The rating on the conversation in the API; a conversation never asked has "csat": null.
+    one = (await api.client.get(f"/api/v1/conversations/{surveys[0].conversation_id}", headers=admin)).json()["csat"]
+    assert {k: one[k] for k in ("state", "rating", "comment", "channel", "via", "team", "agent")} == {
+        "state": "rated",
+        "rating": 5,
+        "comment": "fine",
+        "channel": "mail",
+        "via": "web",
+        "team": "billing",
+        "agent": "lead@example.com",
+    }
+    assert one["rated_at"].startswith(str(dt.date.today().year))
+    never = await conversation(svc, mail, "<never@x>", "nobody@example.com")
+    assert (await api.client.get(f"/api/v1/conversations/{never}", headers=admin)).json()["csat"] is None
     # The agent UI: the conversation page shows the rating and comment, the dashboard the score.
     await add_agent(svc, "admin2@example.com", role="admin", password="correct horse battery")
     for lang in ("en", "es"):
@@ -264,9 +278,19 @@ async def test_a_resolve_undone_or_reopened_before_the_survey_goes_out_asks_noth
     item = await svc.db.query(lambda s: s.scalars(select(OutboxItem).where(OutboxItem.survey_id == first)).one())
     assert dt.timedelta(seconds=115) < item.next_attempt_at - dt.datetime.now(dt.UTC) <= dt.timedelta(seconds=120)
     assert await sent(svc, "slow") == []  # not due yet
+    admin = api.auth(api.admin_token)
+    queued = (await api.client.get(f"/api/v1/conversations/{cid}", headers=admin)).json()["csat"]
+    assert queued["state"] == "queued" and queued["asks_at"] and queued["rating"] is None and queued["channel"] == "slow"
+    await add_agent(svc, "desk@example.com", role="admin", password="correct horse battery")
+    for lang, words in (("en", "Survey goes out at"), ("es", "La encuesta sale a las")):
+        client = httpx.AsyncClient(transport=api.client._transport, base_url="http://testserver", headers={"accept-language": lang})
+        assert (await sign_in(client, "desk@example.com", "correct horse battery")).status_code == 303
+        assert words in (await client.get(f"/conversations/{cid}")).text
+        await client.aclose()
     # The 10-second Undo: the survey, not yet out, is withdrawn (row and outbox item).
     await undo_resolve(svc.ctx, CLI, cid, "open")
     assert await survey_state(svc, cid) == (None, None)
+    assert (await api.client.get(f"/api/v1/conversations/{cid}", headers=admin)).json()["csat"] is None
     assert await svc.db.query(lambda s: s.scalar(select(func.count()).select_from(OutboxItem).where(OutboxItem.survey_id.is_not(None)))) == 0
     # Resolved again: asked afresh, and once the delay has passed it goes out.
     await resolve(svc, cid)
@@ -282,6 +306,8 @@ async def test_a_resolve_undone_or_reopened_before_the_survey_goes_out_asks_noth
     await resolve(svc, cid)
     await undo_resolve(svc.ctx, CLI, cid, "open")
     assert await survey_state(svc, cid) == (again, "sent")
+    asked = (await api.client.get(f"/api/v1/conversations/{cid}", headers=admin)).json()["csat"]
+    assert asked["state"] == "asked" and asked["sent_at"] and asked["asks_at"] is None
 
     # The customer writes again before the survey goes out: withdrawn by the reopen.
     other = await conversation(svc, slow, "<u2@x>", "bea@example.com")
