@@ -14,6 +14,7 @@ from typing import Any, Protocol, runtime_checkable
 
 MAX_COMMENT = 2000
 MAX_TOKEN = 64
+RATE_ACTION = "csat_rate_"  # the stars are buttons like Slack's and Telegram's (routing/csat.py)
 
 
 @dataclass(frozen=True, slots=True)

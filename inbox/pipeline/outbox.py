@@ -423,6 +423,10 @@ class OutboxWorker:
             if self.portal_url is not None and channel_type == "email"
             else None,
             csat=ask,
+            # The chat channels' buttons (Slack, Telegram): a press comes back as an Interaction.
+            buttons=tuple(OutboundButton(f"{csat_text.RATE_ACTION}{n}", f"{n} ★", token) for n in csat_text.RATINGS)
+            if channel_type != "email"
+            else (),
         )
 
     async def _outbound(self, claim: Claim) -> OutboundMessage:

@@ -291,7 +291,9 @@ async def test_a_resolve_undone_or_reopened_before_the_survey_goes_out_asks_noth
     await undo_resolve(svc.ctx, CLI, cid, "open")
     assert await survey_state(svc, cid) == (None, None)
     assert (await api.client.get(f"/api/v1/conversations/{cid}", headers=admin)).json()["csat"] is None
-    assert await svc.db.query(lambda s: s.scalar(select(func.count()).select_from(OutboxItem).where(OutboxItem.survey_id.is_not(None)))) == 0
+    assert (
+        await svc.db.query(lambda s: s.scalar(select(func.count()).select_from(OutboxItem).where(OutboxItem.survey_id.is_not(None)))) == 0
+    )
     # Resolved again: asked afresh, and once the delay has passed it goes out.
     await resolve(svc, cid)
     again, status = await survey_state(svc, cid)
@@ -313,7 +315,9 @@ async def test_a_resolve_undone_or_reopened_before_the_survey_goes_out_asks_noth
     other = await conversation(svc, slow, "<u2@x>", "bea@example.com")
     await resolve(svc, other)
     assert (await survey_state(svc, other))[1] == "pending"
-    await svc.ingestor.ingest(slow, [inbound("<u2b@x>", "bea@example.com", "One more thing", references=("<u2@x>",), subject="Re: About <u2@x>")])
+    await svc.ingestor.ingest(
+        slow, [inbound("<u2b@x>", "bea@example.com", "One more thing", references=("<u2@x>",), subject="Re: About <u2@x>")]
+    )
     assert await svc.db.query(lambda s: s.scalar(select(Conversation.status).where(Conversation.id == other))) == "open"
     assert await survey_state(svc, other) == (None, None)
 
