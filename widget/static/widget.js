@@ -69,7 +69,7 @@
     ".sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}" +
     ".attach{background:transparent;border:1px solid #cdd3dd;border-radius:10px;padding:7px 9px;cursor:pointer;color:#5d6678;line-height:0}" +
     ".msg a{color:inherit;text-decoration:underline;display:block;overflow-wrap:anywhere}.msg a:before{content:'\\2193  '}.msg img{max-width:100%;border-radius:8px;display:block;margin-top:4px}" +
-    ".msg time{display:block;font-size:11px;opacity:.7;margin-top:2px;text-align:right}" +
+    ".msg time{display:block;font-size:11px;opacity:.9;margin-top:2px;text-align:right}" +
     ".status{font-size:12px;color:#5d6678;padding:0 14px 4px;background:#f6f7f9}.status[hidden]{display:none}" +
     ".prechat{padding:12px;border-top:1px solid #e3e6ec;background:#fff;display:flex;flex-direction:column;align-items:stretch;gap:8px}.prechat .send{align-self:flex-end}.prechat[hidden]{display:none}" +
     ".prechat p{margin:0;font-size:13px;color:#5d6678}.prechat label{font-size:13px;color:#1d2330;display:flex;flex-direction:column;gap:3px}" +
