@@ -552,7 +552,8 @@ class VisitorSession:
         sink = self.info.sink
         outcome = "expired"
         if isinstance(sink, SupportsInteractions):  # the one way a press reaches the inbox, as on Slack and Telegram
-            pressed = Interaction(Sender(address=self.key or ""), f"{csat.RATE_ACTION}{rating}", token, text=comment)
+            action = f"{csat.RATE_ACTION}{rating}" if rating is not None else csat.COMMENT_ACTION
+            pressed = Interaction(Sender(address=self.key or ""), action, token, text=comment)
             outcome = (await sink.interact(pressed)).outcome or "expired"
         await self.send({"type": "csat_done", "outcome": outcome, "rating": rating})
 

@@ -1,6 +1,6 @@
 """The widget's survey stars and its request-type picker in Chromium (SQLite only), at
 390 px and 1280 px: after the agent resolves, the stars appear with accessible names, a
-keyboard press records the rating and its comment; a visitor picks a request type, fills
+keyboard press records the rating, and the comment offered after it; a visitor picks a request type, fills
 its choice, date and text fields and sends it, and the agent has a request ticket with
 the structured fields. axe-core finds no serious or critical violation inside the page at
 390 px. Screenshots go to $FRONTDESK_SCREENSHOTS (or the test's tmp dir)."""
@@ -103,19 +103,26 @@ async def test_the_survey_stars_after_resolve_rate_by_keyboard_with_a_comment(
     names = ["1 Bad", "2 Poor", "3 OK", "4 Good", "5 Excellent"]
     for name in names:
         assert await survey.get_by_role("button", name=name, exact=True).is_visible()
-    assert await survey.get_by_role("textbox", name="Anything to add? (optional)").is_visible()
     await no_serious_violations(page)
     await page.screenshot(path=str(shots(tmp_path) / f"widget-survey-{width}.png"))
-    # The keyboard: the comment first, then a star reached with Tab and pressed with Enter.
-    await survey.get_by_role("textbox", name="Anything to add? (optional)").fill("Quick and friendly")
+    # The keyboard: Tab to the fourth star, Enter rates; then the comment, offered after the rating.
     await survey.get_by_role("button", name="1 Bad").focus()
     for _ in range(3):
         await page.keyboard.press("Tab")
     focused = "() => document.querySelector('[data-frontdesk=website]').shadowRoot.activeElement.getAttribute('aria-label')"
     assert await page.evaluate(focused) == "4 Good"
     await page.keyboard.press("Enter")
-    await page.get_by_role("log").get_by_text("Thank you for your rating!").wait_for()
-    assert await survey.count() == 0
+    offer = page.get_by_role("group", name="Thank you for your rating!")
+    await offer.wait_for(timeout=60_000)
+    assert await page.evaluate(focused) == "Add a comment (optional)"  # the focus moved to the comment box
+    await no_serious_violations(page)
+    await page.screenshot(path=str(shots(tmp_path) / f"widget-survey-comment-{width}.png"))
+    await page.keyboard.type("Quick and friendly")
+    await page.keyboard.press("Tab")
+    assert await page.evaluate(focused.replace(".getAttribute('aria-label')", ".textContent")) == "Send comment"
+    await page.keyboard.press("Enter")
+    await page.get_by_role("log").get_by_text("Thank you, your comment is added.").wait_for(timeout=60_000)
+    assert await survey.count() == 0 and await offer.count() == 0
     await page.screenshot(path=str(shots(tmp_path) / f"widget-survey-rated-{width}.png"))
 
     def rated() -> dict[str, Any] | None:
@@ -154,6 +161,7 @@ async def test_a_request_type_picked_and_filled_in_the_widget_is_a_ticket_with_i
     await no_serious_violations(page)
     await page.screenshot(path=str(shots(tmp_path) / f"widget-request-errors-{width}.png"))
     await form.get_by_role("combobox", name="System (required)").select_option("CRM")
+    assert await form.locator("[aria-invalid=true]").count() == 0  # the message about the old answer went with it
     await form.get_by_label("Needed by").fill("2027-01-15")
     await form.get_by_role("textbox", name="Why (required)").fill("I joined the sales team.")
     await no_serious_violations(page)
