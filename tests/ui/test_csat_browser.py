@@ -84,8 +84,8 @@ async def check(page: Any, name: str, tmp_path: Path, width: int, lang: str) -> 
 async def test_the_conversation_card_and_the_comment_page(browser: Any, node: Node, tmp_path: Path) -> None:  # noqa: F811
     axe_source()  # installed, or the test stops here
     words = {
-        "en": ("Survey goes out at", "4 of 5", "Add a comment", "Send comment", "Your comment has been added"),
-        "es": ("La encuesta sale a las", "4 de 5", "Añadir un comentario", "Enviar comentario", "Su comentario se ha añadido"),
+        "en": ("Survey queued; it goes out", "4 of 5", "Add a comment", "Send comment", "Your comment has been added"),
+        "es": ("Encuesta en espera; sale el", "4 de 5", "Añadir un comentario", "Enviar comentario", "Su comentario se ha añadido"),
     }
 
     async def signed_in(width: int, lang: str) -> Any:

@@ -282,7 +282,7 @@ async def test_a_resolve_undone_or_reopened_before_the_survey_goes_out_asks_noth
     queued = (await api.client.get(f"/api/v1/conversations/{cid}", headers=admin)).json()["csat"]
     assert queued["state"] == "queued" and queued["asks_at"] and queued["rating"] is None and queued["channel"] == "slow"
     await add_agent(svc, "desk@example.com", role="admin", password="correct horse battery")
-    for lang, words in (("en", "Survey goes out at"), ("es", "La encuesta sale a las")):
+    for lang, words in (("en", "Survey queued; it goes out"), ("es", "Encuesta en espera; sale el")):
         client = httpx.AsyncClient(transport=api.client._transport, base_url="http://testserver", headers={"accept-language": lang})
         assert (await sign_in(client, "desk@example.com", "correct horse battery")).status_code == 303
         assert words in (await client.get(f"/conversations/{cid}")).text
