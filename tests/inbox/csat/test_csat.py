@@ -321,6 +321,16 @@ async def test_a_resolve_undone_or_reopened_before_the_survey_goes_out_asks_noth
     assert await svc.db.query(lambda s: s.scalar(select(Conversation.status).where(Conversation.id == other))) == "open"
     assert await survey_state(svc, other) == (None, None)
 
+    # Its ticket reopened before the survey goes out: withdrawn too.
+    from inbox.actions.tickets import TicketChanges, open_ticket, update_ticket
+
+    ticketed = await conversation(svc, slow, "<u4@x>", "dan@example.com")
+    ticket_id = await open_ticket(svc.ctx, CLI, ticketed)
+    await update_ticket(svc.ctx, CLI, ticket_id, TicketChanges(status="resolved"))
+    assert (await survey_state(svc, ticketed))[1] == "pending"
+    await update_ticket(svc.ctx, CLI, ticket_id, TicketChanges(status="open"))
+    assert await survey_state(svc, ticketed) == (None, None)
+
     # Reopened by a way that did not withdraw it: the worker, at its time, withdraws it.
     third = await conversation(svc, slow, "<u3@x>", "cai@example.com")
     await resolve(svc, third)
