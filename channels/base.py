@@ -28,6 +28,8 @@ class ChannelConfig(BaseModel):
     enabled: bool = True
     # Ask the customer to rate a conversation (1-5) when it is resolved (docs/csat.md).
     csat: bool = False
+    # Seconds between the resolve and the question; a conversation reopened meanwhile is not asked.
+    csat_delay: int = Field(default=120, ge=0, le=7 * 24 * 3600)
 
     def channels_named(self) -> dict[str, str]:
         """Other channels this one names, by key ({"offline_email_channel": "support"}):
@@ -126,16 +128,6 @@ class Sink(Protocol):
         ...
 
 
-@runtime_checkable
-class RatingSink(Protocol):
-    """A sink that also takes satisfaction ratings (a Telegram or Slack button press)."""
-
-    async def rate(self, token: str, rating: int, *, via: str, comment: str | None = None) -> str:
-        """Record `rating` (and the optional comment) for the survey `token` names: "rated", "already_rated" or
-        "expired" (a forged or unknown token is "expired" too: the customer sees one answer)."""
-        ...
-
-
 # --- outbound ----------------------------------------------------------------------
 
 
@@ -152,18 +144,35 @@ class OutboundButton:
 
 @dataclass(frozen=True, slots=True)
 class Interaction:
-    """Someone pressed an `OutboundButton`: who (as the channel knows them) and which."""
+    """Someone pressed an `OutboundButton` (a Slack block action, a Telegram callback
+    query, the widget's survey stars), or answered what the press asked for next (`text`:
+    a comment typed after a rating): who (as the channel knows them), which, and its value.
+    Every press on every channel reaches the inbox this one way (`SupportsInteractions`)."""
 
     sender: Sender
     action_id: str
     value: str
+    text: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class InteractionAnswer:
+    """What came of an `Interaction`, for the channel to show the presser."""
+
+    text: str = ""  # a short line for the presser ("" nothing to say: not our button)
+    outcome: str = ""  # machine-readable ("rated", "already_rated", "expired", "commented", ...)
+    close: bool = False  # the buttons have served: the message shows `text` instead of them
+    # Offer to add a comment (after a rating): the prompt, and the signed web page that takes it too.
+    comment_prompt: str | None = None
+    comment_url: str | None = None
+    comment_link: str | None = None  # the link's words ("Add a comment")
 
 
 @runtime_checkable
 class SupportsInteractions(Protocol):
-    """A sink that takes button presses; answers with a short text to show the presser."""
+    """A sink that takes button presses (and what they ask for next)."""
 
-    async def interact(self, interaction: Interaction) -> str: ...
+    async def interact(self, interaction: Interaction) -> InteractionAnswer: ...
 
 
 @dataclass(frozen=True, slots=True)

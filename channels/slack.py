@@ -26,7 +26,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any, ClassVar, Literal
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 import aiohttp
 from pydantic import field_validator, model_validator
@@ -43,15 +43,14 @@ from channels.base import (
     ChannelConfig,
     ChannelContext,
     CheckResult,
-    CsatAsk,
     InboundAttachment,
     InboundMessage,
     IngestResult,
     Interaction,
+    InteractionAnswer,
     OutboundAttachment,
     OutboundMessage,
     PermanentSendError,
-    RatingSink,
     Sender,
     SendResult,
     Sink,
@@ -173,14 +172,8 @@ class SlackChannel:
         async def on_action(ack: Any, body: dict[str, Any]) -> None:
             await self._interact(ack, body)
 
-        self._app.action(re.compile(r"^frontdesk:"))(on_action)
-
-        async def on_csat_action(ack: Any, body: dict[str, Any]) -> None:  # Socket Mode's rating buttons
-            await ack()
-            if _is_csat_action(body):
-                await self._receive_csat_action(body)
-
-        self._app.action(_CSAT_ACTION)(on_csat_action)
+        # Every button of ours (change approvals, survey ratings): one way, over HTTP and Socket Mode.
+        self._app.action(re.compile(".+"))(on_action)
         self._identity: BotIdentity | None = None
         self._users: dict[str, tuple[float, Sender, bool]] = {}  # id -> (expires, sender, is_bot)
         self._user_lookups: dict[str, asyncio.Future[tuple[Sender, bool]]] = {}
@@ -283,9 +276,6 @@ class SlackChannel:
             if self._attached is None:
                 return _json_response(503, {"error": "channel not running"})
             await self._open(self._attached, check_auth=False)
-        interaction = _interaction(request.body)
-        if interaction is not None and _is_csat_action(interaction):
-            return await self._receive_csat_action(interaction)
         if request.body.lstrip()[:1] == b"{":
             try:
                 payload = load_json(request.body)
@@ -302,32 +292,6 @@ class SlackChannel:
         except (UnicodeDecodeError, ValueError) as exc:
             return _json_response(400, {"error": f"unreadable body: {exc}"})
         return _to_webhook_response(await self._app.async_dispatch(bolt_request))
-
-    # -- receiving: satisfaction rating buttons (block actions) ----------------------------
-    # Kept apart from any other interactivity: a block action whose action_id is
-    # `csat_rate_N` is a rating; every other interaction goes on to bolt as before.
-
-    async def _receive_csat_action(self, payload: dict[str, Any]) -> WebhookResponse:
-        """A press of a rating button (its signature already checked): record it through
-        the sink and replace the buttons with the outcome (the payload's response_url)."""
-        sink = self._sink or self._attached
-        action = next(a for a in payload["actions"] if _CSAT_ACTION.match(str(a.get("action_id", ""))))
-        rating = int(str(action["action_id"])[-1])
-        language, _, token = str(action.get("value", "")).partition(":")
-        language = language if language in CSAT_ANSWERS else "en"
-        outcome = await sink.rate(token, rating, via="slack") if isinstance(sink, RatingSink) else "expired"
-        response_url = payload.get("response_url")
-        if isinstance(response_url, str) and response_url.startswith(self._response_prefix) and self._http is not None:
-            try:
-                async with self._http.post(
-                    response_url,
-                    json={"replace_original": True, "text": CSAT_ANSWERS[language][outcome]},
-                    timeout=aiohttp.ClientTimeout(total=10),
-                ) as answer:
-                    await answer.read()
-            except (aiohttp.ClientError, TimeoutError) as exc:
-                log.info("slack channel %s: response_url failed: %s", self.name, exc)
-        return _json_response(200, {"ok": True, "outcome": outcome})
 
     @property
     def _response_prefix(self) -> str:
@@ -423,7 +387,9 @@ class SlackChannel:
 
     async def _interact(self, ack: Any, body: dict[str, Any]) -> None:
         """A button of ours was pressed (block_actions; the signature was checked before
-        bolt saw it): hand it to the sink, acknowledge, and tell the presser what came of it."""
+        bolt saw it): hand it to the sink, acknowledge, and tell the presser what came of it —
+        replacing the buttons (through the payload's response_url) when they have served, with
+        the offer of a comment after a rating; else an ephemeral line."""
         sink = self._sink or self._attached
         user, channel, actions = body.get("user"), body.get("channel"), body.get("actions")
         user_id = user.get("id") if isinstance(user, dict) else None
@@ -434,10 +400,25 @@ class SlackChannel:
         sender, _ = await self._sender(user_id)
         answer = await sink.interact(Interaction(sender, str(action.get("action_id", "")), str(action.get("value", ""))))
         await ack()
+        response_url = body.get("response_url")
+        if answer.close and isinstance(response_url, str) and await self._respond(response_url, _closing(answer)):
+            return
         channel_id = channel.get("id") if isinstance(channel, dict) else None
-        if answer and isinstance(channel_id, str):
+        if answer.text and isinstance(channel_id, str):
             with contextlib.suppress(SlackApiError, aiohttp.ClientError, TimeoutError):
-                await self._web.chat_postEphemeral(channel=channel_id, user=user_id, text=answer)
+                await self._web.chat_postEphemeral(channel=channel_id, user=user_id, text=answer.text)
+
+    async def _respond(self, response_url: str, message: dict[str, Any]) -> bool:
+        """Replace the pressed message through its response_url (only Slack's own)."""
+        if not response_url.startswith(self._response_prefix) or self._http is None:
+            return False
+        try:
+            async with self._http.post(response_url, json=message, timeout=aiohttp.ClientTimeout(total=10)) as answer:
+                await answer.read()
+                return answer.status < 300
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            log.info("slack channel %s: response_url failed: %s", self.name, exc)
+            return False
 
     def parse(self, raw: bytes) -> InboundMessage:
         """A quarantined event again (`frontdesk quarantine retry`), without the lookups."""
@@ -617,9 +598,7 @@ class SlackChannel:
             extra["username"] = outbound.author_name
             if self.config.icon_url:
                 extra["icon_url"] = self.config.icon_url
-        if outbound.csat is not None:
-            extra["blocks"] = csat_blocks(outbound.csat, text)
-        elif outbound.buttons:
+        if outbound.buttons:
             extra["blocks"] = [
                 {"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}},
                 {
@@ -848,50 +827,12 @@ class GroupCommit:
 # -- events to messages ---------------------------------------------------------------------
 
 
-_CSAT_ACTION = re.compile(r"^csat_rate_[1-5]$")
-CSAT_ANSWERS = {
-    "en": {
-        "rated": "Thank you for your rating!",
-        "already_rated": "You already rated this. Thank you!",
-        "expired": "This survey has expired.",
-    },
-    "es": {"rated": "¡Gracias por su valoración!", "already_rated": "Ya la valoró. ¡Gracias!", "expired": "Esta encuesta ha caducado."},
-}
-
-
-def csat_blocks(ask: CsatAsk, text: str) -> list[dict[str, Any]]:
-    """The survey's question and five buttons; each button's value is `<language>:<token>`."""
-    buttons = [
-        {
-            "type": "button",
-            "action_id": f"csat_rate_{n}",
-            "value": f"{ask.language}:{ask.token}",
-            "text": {"type": "plain_text", "text": label},
-        }
-        for n, label in zip(range(1, 6), ask.labels, strict=True)
-    ]
-    return [{"type": "section", "text": {"type": "mrkdwn", "text": text}}, {"type": "actions", "block_id": "csat", "elements": buttons}]
-
-
-def _interaction(body: bytes) -> dict[str, Any] | None:
-    """An interactivity payload (`payload=<json>`, form-encoded), or None."""
-    if not body.startswith(b"payload="):
-        return None
-    try:
-        raw = parse_qs(body.decode("utf-8"), max_num_fields=5).get("payload", [""])[0]
-        payload = load_json(raw.encode())
-    except (UnicodeDecodeError, ValueError, Unreadable):
-        return None
-    return payload if isinstance(payload, dict) else None
-
-
-def _is_csat_action(payload: dict[str, Any]) -> bool:
-    actions = payload.get("actions")
-    return (
-        payload.get("type") == "block_actions"
-        and isinstance(actions, list)
-        and any(isinstance(a, dict) and _CSAT_ACTION.match(str(a.get("action_id", ""))) for a in actions)
-    )
+def _closing(answer: InteractionAnswer) -> dict[str, Any]:
+    """The pressed message once its buttons have served: the answer, and a comment link if offered."""
+    text = escape(answer.text)
+    if answer.comment_url and answer.comment_link:
+        text = f"{text} <{answer.comment_url}|{escape(answer.comment_link)}>"
+    return {"replace_original": True, "text": text}
 
 
 def read_event(body: dict[str, Any], support_channels: set[str], raw: bytes | None = None) -> InboundMessage | None:

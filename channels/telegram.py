@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import dataclasses
 import hmac
+import html
 import json
 import logging
 import warnings
@@ -23,7 +24,7 @@ from typing import Any, ClassVar, Literal
 
 import httpx
 from pydantic import Field, model_validator
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputFile, ReplyParameters
+from telegram import Bot, ForceReply, InlineKeyboardButton, InlineKeyboardMarkup, InputFile, ReplyParameters
 from telegram.constants import ParseMode
 from telegram.error import (
     BadRequest,
@@ -43,12 +44,15 @@ from channels.base import (
     CheckResult,
     InboundAttachment,
     InboundMessage,
+    Interaction,
+    InteractionAnswer,
     OutboundAttachment,
     OutboundMessage,
     PermanentSendError,
-    RatingSink,
+    Sender,
     SendResult,
     Sink,
+    SupportsInteractions,
     TransientSendError,
     WebhookRequest,
     WebhookResponse,
@@ -293,6 +297,8 @@ class TelegramChannel:
             if isinstance(data.get("callback_query"), dict):
                 await self._callback(sink, data["callback_query"])
                 continue
+            if await self._comment(sink, data):
+                continue
             message = await self._read(sink, data)
             if message is not None:
                 messages.append(message)
@@ -368,6 +374,8 @@ class TelegramChannel:
             if isinstance(data, dict) and isinstance(data.get("callback_query"), dict):
                 await self._callback(sink, data["callback_query"])
                 return _json(200, {"ok": True})
+            if isinstance(data, dict) and await self._comment(sink, data):
+                return _json(200, {"ok": True})
             if self.me.username is None:
                 await self._learn_username()
             try:
@@ -384,24 +392,23 @@ class TelegramChannel:
             return _json(503, {"ok": False, "description": "try again"})
         return _json(200, {"ok": True})
 
-    # -- satisfaction ratings (inline keyboard buttons) ------------------------------------------
+    # -- buttons (inline keyboards): every press is an Interaction ------------------------------
 
     async def _callback(self, sink: Sink, query: dict[str, Any]) -> None:
-        """A press of a rating button: record it and answer the callback query (Telegram
-        shows the answer as a short notice and stops the button's spinner). Any other
-        callback is only answered. A press is never retried: the survey takes one rating."""
-        data = query.get("data")
+        """A press of one of our buttons (a callback query): hand it to the sink as an
+        Interaction, answer the query (Telegram shows the answer as a short notice and stops
+        the button's spinner), take the buttons away once they have served, and after a
+        rating offer a comment (a message to reply to). A press is never retried."""
         query_id = query.get("id")
         given = query.get("from")
         sender: dict[str, Any] = given if isinstance(given, dict) else {}
-        language = "es" if str(sender.get("language_code") or "").startswith("es") else "en"
-        outcome = "ignored"
-        parsed = _rating_of(data)
-        if parsed is not None and isinstance(sink, RatingSink):
-            outcome = await sink.rate(parsed[0], parsed[1], via="telegram")
+        pressed = _pressed(query.get("data"))
+        answer = InteractionAnswer()
+        if pressed is not None and isinstance(sink, SupportsInteractions):
+            answer = await sink.interact(Interaction(_sender(sender), *pressed))
         if isinstance(query_id, str) and len(query_id) <= 64:
             try:
-                await self.bot.answer_callback_query(query_id, text=RATING_ANSWERS[language].get(outcome))
+                await self.bot.answer_callback_query(query_id, text=answer.text[:200] or None)
             except TelegramError as exc:
                 log.info("telegram %s: answerCallbackQuery failed: %s", self.name, exc)
         message = query.get("message")
@@ -409,11 +416,63 @@ class TelegramChannel:
         chat = message.get("chat")
         chat_id = chat.get("id") if isinstance(chat, dict) else None
         message_id = message.get("message_id")
-        if outcome in ("rated", "already_rated") and isinstance(chat_id, int) and isinstance(message_id, int):
-            try:  # the survey is answered: its buttons go
-                await self.bot.edit_message_reply_markup(chat_id, message_id, reply_markup=None)
+        if not answer.close or not isinstance(chat_id, int) or not isinstance(message_id, int):
+            return
+        try:  # answered: the buttons go
+            await self.bot.edit_message_reply_markup(chat_id, message_id, reply_markup=None)
+            if answer.comment_prompt and answer.comment_url:
+                # A message to reply to (force_reply opens the reply box); its link to the
+                # comment page names the survey, so the reply finds it on any node, any time.
+                text = f'{html.escape(answer.comment_prompt)}\n<a href="{html.escape(answer.comment_url)}">{html.escape(answer.comment_link or "")}</a>'
+                await self.bot.send_message(
+                    chat_id,
+                    text,
+                    parse_mode=ParseMode.HTML,
+                    reply_markup=ForceReply(selective=True),
+                    reply_parameters=ReplyParameters(message_id=message_id, allow_sending_without_reply=True),
+                )
+        except TelegramError as exc:
+            log.info("telegram %s: after the press: %s", self.name, exc)
+
+    async def _comment(self, sink: Sink, data: dict[str, Any]) -> bool:
+        """A reply to our comment prompt is the rating's comment, not a message in the
+        conversation (docs/csat.md): handed to the sink as the prompt's Interaction, and the
+        prompt edited to the outcome. False: not such a reply (the update goes on as a message)."""
+        message = data.get("message")
+        if not isinstance(message, dict) or not isinstance(message.get("text"), str) or not isinstance(sink, SupportsInteractions):
+            return False
+        token = self._prompt_token(message.get("reply_to_message"))
+        if token is None:
+            return False
+        given = message.get("from")
+        answer = await sink.interact(
+            Interaction(_sender(given if isinstance(given, dict) else {}), COMMENT_ACTION, token, text=message["text"])
+        )
+        prompt = message["reply_to_message"]
+        chat = prompt.get("chat")
+        chat_id = chat.get("id") if isinstance(chat, dict) else None
+        if answer.text and isinstance(chat_id, int) and isinstance(prompt.get("message_id"), int):
+            try:
+                await self.bot.edit_message_text(html.escape(answer.text), chat_id, prompt["message_id"], parse_mode=ParseMode.HTML)
             except TelegramError as exc:
-                log.info("telegram %s: editMessageReplyMarkup failed: %s", self.name, exc)
+                log.info("telegram %s: editMessageText failed: %s", self.name, exc)
+        return True
+
+    def _prompt_token(self, prompt: Any) -> str | None:
+        """The survey token of our comment prompt (its link to the comment page), or None."""
+        if not isinstance(prompt, dict):
+            return None
+        author = prompt.get("from")
+        if not isinstance(author, dict) or not author.get("is_bot") or (self.me.id and author.get("id") != self.me.id):
+            return None
+        page = f"{self.context.public_url}/csat/"
+        for entity in prompt.get("entities") or []:
+            url = entity.get("url") if isinstance(entity, dict) and entity.get("type") == "text_link" else None
+            if isinstance(url, str) and url.startswith(page):
+                token = url.removeprefix(page).split("?", 1)[0]
+                if 0 < len(token) <= 64 and "/" not in token:
+                    return token
+        return None
 
     # -- files ------------------------------------------------------------------------------
 
@@ -474,7 +533,7 @@ class TelegramChannel:
                 raise TransientSendError(str(exc), retry_after=exc.retry_after, count_attempt=False) from None
             if wait > 0:
                 await asyncio.sleep(wait)
-            markup = _rating_keyboard(outbound) if index == len(parts) - 1 else None
+            markup = _keyboard(outbound) if index == len(parts) - 1 else None
             message_id, chat_id = await self._send_part(chat_id, part, reply_to if index == 0 else None, thread_id, markup)
             delivered.append(message_id)
         self._delivered.pop(outbound.idempotency_key, None)
@@ -527,32 +586,38 @@ class TelegramChannel:
         return await self.bot.send_document(chat_id, upload, **extra)
 
 
-RATING_PREFIX = "csat:"
-RATING_ANSWERS = {
-    "en": {
-        "rated": "Thank you for your rating!",
-        "already_rated": "You already rated this. Thank you!",
-        "expired": "This survey has expired.",
-    },
-    "es": {"rated": "¡Gracias por su valoración!", "already_rated": "Ya la valoró. ¡Gracias!", "expired": "Esta encuesta ha caducado."},
-}
+COMMENT_ACTION = "csat_comment"  # routing/csat.py: what a reply to the comment prompt is
+_LEGACY_RATING = "csat:"  # survey buttons sent before every button was an Interaction: csat:<token>:<n>
 
 
-def _rating_keyboard(outbound: OutboundMessage) -> InlineKeyboardMarkup | None:
-    """Buttons 1-5 under a survey's question; each carries `csat:<token>:<n>` (at most 64 bytes)."""
-    if outbound.csat is None:
+def _keyboard(outbound: OutboundMessage) -> InlineKeyboardMarkup | None:
+    """The message's buttons in one row; each carries `<action_id>|<value>` (a button that
+    would not fit Telegram's 64 bytes is left out: the text says what to do without it)."""
+    buttons = [
+        InlineKeyboardButton(b.text, callback_data=data)
+        for b in outbound.buttons
+        if len((data := f"{b.action_id}|{b.value}").encode()) <= 64
+    ]
+    return InlineKeyboardMarkup([buttons]) if buttons else None
+
+
+def _pressed(data: Any) -> tuple[str, str] | None:
+    """(action id, value) of a callback's data, or None."""
+    if not isinstance(data, str) or len(data) > 64:
         return None
-    buttons = [InlineKeyboardButton(f"{n} ★", callback_data=f"{RATING_PREFIX}{outbound.csat.token}:{n}") for n in range(1, 6)]
-    return InlineKeyboardMarkup([buttons])
+    if "|" in data:
+        action_id, _, value = data.partition("|")
+        return (action_id, value) if action_id else None
+    if data.startswith(_LEGACY_RATING):
+        token, _, rating = data.removeprefix(_LEGACY_RATING).rpartition(":")
+        return (f"csat_rate_{rating}", token) if token and rating in ("1", "2", "3", "4", "5") else None
+    return None
 
 
-def _rating_of(data: Any) -> tuple[str, int] | None:
-    if not isinstance(data, str) or len(data) > 64 or not data.startswith(RATING_PREFIX):
-        return None
-    token, _, rating = data.removeprefix(RATING_PREFIX).rpartition(":")
-    if not token or rating not in ("1", "2", "3", "4", "5"):
-        return None
-    return token, int(rating)
+def _sender(user: dict[str, Any]) -> Sender:
+    name = " ".join(str(user.get(k) or "") for k in ("first_name", "last_name")).strip() or None
+    language = str(user.get("language_code") or "")[:2] or None
+    return Sender(address=str(user.get("id", "")), name=name, language=language)
 
 
 class _PollPause(Exception):

@@ -20,6 +20,42 @@ LABELS = {
     "en": ("1 Bad", "2 Poor", "3 OK", "4 Good", "5 Excellent"),
     "es": ("1 Mal", "2 Regular", "3 Aceptable", "4 Bien", "5 Excelente"),
 }
+# The survey's buttons on chat channels (Slack block actions, Telegram callback queries, the
+# widget's stars): `csat_rate_N` with the survey's token as the value; a comment typed after
+# the rating comes back as `csat_comment` with the token and the text.
+RATE_ACTION = "csat_rate_"
+COMMENT_ACTION = "csat_comment"
+ANSWERS = {
+    "en": {
+        "rated": "Thank you for your rating!",
+        "already_rated": "You already rated this. Thank you!",
+        "expired": "This survey has expired.",
+        "commented": "Thank you, your comment is added to your rating.",
+        "has_comment": "Your rating already has a comment. Thank you!",
+        "bad_comment": "A comment is at most 2000 characters.",
+    },
+    "es": {
+        "rated": "¡Gracias por su valoración!",
+        "already_rated": "Ya la valoró. ¡Gracias!",
+        "expired": "Esta encuesta ha caducado.",
+        "commented": "Gracias, su comentario se ha añadido a su valoración.",
+        "has_comment": "Su valoración ya tiene un comentario. ¡Gracias!",
+        "bad_comment": "Un comentario tiene como máximo 2000 caracteres.",
+    },
+}
+COMMENT_PROMPT = {
+    "en": "Thank you for your rating! Reply to this message to add a comment, if you like.",
+    "es": "¡Gracias por su valoración! Responda a este mensaje para añadir un comentario, si quiere.",
+}
+COMMENT_LINK = {"en": "Add a comment", "es": "Añadir un comentario"}
+
+
+def rating_of(action_id: str) -> int | None:
+    """The rating a `csat_rate_N` button gives, or None."""
+    rest = action_id.removeprefix(RATE_ACTION) if action_id.startswith(RATE_ACTION) else ""
+    return int(rest) if rest in ("1", "2", "3", "4", "5") else None
+
+
 _EMAIL = {
     "en": ("Your request is resolved. How did we do? Choose a rating (the link works once, for 7 days):", "Thank you!"),
     "es": (

@@ -84,6 +84,7 @@ EventType = Literal[
     "incident.suggested",
     "csat.requested",
     "csat.rated",
+    "csat.commented",
 ]
 EVENT_TYPES: tuple[EventType, ...] = get_args(EventType)
 

@@ -21,7 +21,7 @@ from typing import Any, Protocol
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from channels.base import InboundAttachment, InboundMessage, IngestResult, RatingSink, Sender, Sink, cancel_task
+from channels.base import InboundAttachment, InboundMessage, IngestResult, Interaction, Sender, Sink, SupportsInteractions, cancel_task
 from channels.untrusted import TooDeep, Unreadable, load_json
 from channels.widget import EMAIL, WidgetConfig
 from routing.request_types import RequestTypeSpec
@@ -550,7 +550,11 @@ class VisitorSession:
         except csat.BadRating as exc:
             raise FrameError(exc.code, str(exc)) from None
         sink = self.info.sink
-        outcome = await sink.rate(token, rating, via="widget", comment=comment) if isinstance(sink, RatingSink) else "expired"
+        outcome = "expired"
+        if isinstance(sink, SupportsInteractions):  # the one way a press reaches the inbox, as on Slack and Telegram
+            action = f"{csat.RATE_ACTION}{rating}" if rating is not None else csat.COMMENT_ACTION
+            pressed = Interaction(Sender(address=self.key or ""), action, token, text=comment)
+            outcome = (await sink.interact(pressed)).outcome or "expired"
         await self.send({"type": "csat_done", "outcome": outcome, "rating": rating})
 
     async def _typing(self) -> None:

@@ -59,6 +59,8 @@ def change_conversation(tx: Tx, conversation_id: int, changes: ConversationChang
     tx.audit("conversation.update", f"conversation:{conversation_id}", shown)
     if changes.status == "resolved":
         csat.ask(tx.conn, conversation_id, tx.feed, now=tx.now)
+    elif changes.status is not None:  # reopened (or snoozed, pending): a survey not yet out is withdrawn
+        csat.withdraw(tx.conn, [conversation_id])
     return shown
 
 
@@ -147,7 +149,8 @@ UNDOABLE = ("open", "pending", "snoozed")  # what a resolve can be undone back t
 async def undo_resolve(ctx: Context, actor: Actor, conversation_id: int, previous: str, snoozed_until: dt.datetime | None = None) -> None:
     """Put a conversation the agent just resolved back as it was (`previous`, with its
     wake-up time when it was snoozed). Refused (Conflict `not_resolved`) when it is no
-    longer resolved: someone reopened or replied meanwhile, and that stands."""
+    longer resolved: someone reopened or replied meanwhile, and that stands. The survey
+    the resolve queued is withdrawn if it has not gone out (docs/csat.md)."""
     if previous not in UNDOABLE:
         raise Invalid(f"previous must be one of {', '.join(UNDOABLE)}")
     if previous == "snoozed" and snoozed_until is None:

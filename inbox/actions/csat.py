@@ -56,3 +56,43 @@ async def rate(ctx: Context, survey_id: int, rating: int, comment: str | None = 
         return int(survey.conversation_id)
 
     return await perform(ctx.db, ctx.bus, CUSTOMER, work)
+
+
+async def add_comment(ctx: Context, survey_id: int, comment: str, *, via: str) -> int:
+    """A comment after the rating, for a rating given without one (a Telegram or Slack
+    button: the press is the rating, the comment follows; or the web page opened later).
+    Once, before the survey expires. Conflict `not_rated` / `has_comment` / `expired`;
+    Invalid `comment` (empty or over MAX_COMMENT). Returns the conversation id."""
+    _, text = check_rating(1, comment)
+    if text is None:
+        raise Invalid("the comment is empty", code="comment")
+    if via not in CSAT_VIAS:
+        raise Invalid(f"via must be one of {', '.join(CSAT_VIAS)}", code="via")
+
+    def work(tx: Tx) -> int:
+        survey = tx.session.get(CsatSurvey, survey_id)
+        if survey is None:
+            raise NotFound.of("survey")
+        done = tx.conn.execute(
+            update(CsatSurvey)
+            .where(
+                CsatSurvey.id == survey_id,
+                CsatSurvey.rated_at.is_not(None),
+                CsatSurvey.comment.is_(None),
+                CsatSurvey.expires_at > tx.now,
+            )
+            .values(comment=text)
+            .returning(CsatSurvey.id)
+        ).first()
+        if done is None:
+            if survey.rated_at is None:
+                raise Conflict("this survey has no rating yet", code="not_rated")
+            if survey.comment is not None:
+                raise Conflict("this rating already has a comment", code="has_comment")
+            raise Conflict("this survey has expired", code="expired")
+        payload = {"conversation_id": survey.conversation_id, "survey_id": survey_id, "rating": survey.rating, "via": via}
+        tx.event("csat.commented", payload, survey.conversation_id)
+        tx.audit("csat.comment", f"conversation:{survey.conversation_id}", {"via": via})
+        return int(survey.conversation_id)
+
+    return await perform(ctx.db, ctx.bus, CUSTOMER, work)

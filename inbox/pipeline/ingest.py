@@ -35,7 +35,7 @@ from channels.base import (
 )
 from inbox import events
 from inbox.events import Bus
-from inbox.pipeline import bounces
+from inbox.pipeline import bounces, csat
 from inbox.pipeline.dedup import Known, content_sha256, derived_external_id, differs
 from inbox.pipeline.inbound_text import (
     MAX_EXTERNAL_ID,
@@ -588,6 +588,7 @@ class _Batch:
         for statement, ids in ((REOPEN_CONVERSATIONS, sorted(reopen)), (TOUCH_CONVERSATIONS, sorted(existing - reopen))):
             for chunk in _chunks(ids):
                 conn.execute(statement, {"conversation_ids": chunk, "now": now})
+        csat.withdraw(conn, sorted(reopen))  # a survey of the resolution that no longer holds, not yet out
         for cid in sorted(reopen):
             self.feed.append(("conversation.updated", {"conversation_id": cid, "changes": {"status": "open"}}, cid))
 

@@ -17,7 +17,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from sqlalchemy import Connection, or_, select, update
+from sqlalchemy import Connection, delete, or_, select, update
 
 from channels.base import (
     Channel,
@@ -68,6 +68,10 @@ class Claim:
     attempts: int
     mail_id: int | None = None
     survey_id: int | None = None
+
+
+class Withdrawn(Exception):
+    """A survey whose resolution no longer holds when it comes due (docs/csat.md)."""
 
 
 def backoff(attempts: int, config: OutboxConfig) -> float:
@@ -190,6 +194,9 @@ class OutboxWorker:
             return
         try:
             outbound = await self._outbound(claim)
+        except Withdrawn:
+            await self._withdraw(claim)
+            return
         except LookupError as exc:
             await self._fail(claim, str(exc))
             return
@@ -234,6 +241,8 @@ class OutboxWorker:
         def work(conn: Connection) -> int:
             if not self._release(conn, claim, status="sent", sent_at=now, last_error=None):
                 return 0
+            if claim.survey_id is not None:
+                return self._asked(conn, claim.survey_id)
             if claim.message_id is None:
                 return 0
             values: dict[str, object] = {"delivery": "sent", "sent_at": now, "delivery_error": None}
@@ -249,6 +258,36 @@ class OutboxWorker:
 
         await self._write(work)
         metrics.OUTBOX_SENT.inc()
+
+    def _asked(self, conn: Connection, survey_id: int) -> int:
+        """The survey's question went out: its `csat.requested` event (the widget shows its stars from it)."""
+        row = conn.execute(
+            select(CsatSurvey.conversation_id, ChannelRow.name)
+            .join(ChannelRow, ChannelRow.id == CsatSurvey.channel_id)
+            .where(CsatSurvey.id == survey_id)
+        ).first()
+        if row is None:
+            return 0
+        events.lock_writers(conn)
+        payload = {"conversation_id": row.conversation_id, "survey_id": survey_id, "channel": row.name}
+        [seq] = events.insert_events(conn, [("csat.requested", payload, row.conversation_id)])
+        return seq
+
+    async def _withdraw(self, claim: Claim) -> None:
+        """The conversation was reopened before its survey went out: the survey and its item go."""
+
+        def work(conn: Connection) -> int:
+            gone = conn.execute(
+                delete(OutboxItem)
+                .where(OutboxItem.id == claim.id, OutboxItem.claimed_by == self.worker_id, OutboxItem.status == "sending")
+                .returning(OutboxItem.id)
+            ).first()
+            if gone is not None and claim.survey_id is not None:
+                conn.execute(delete(CsatSurvey).where(CsatSurvey.id == claim.survey_id, CsatSurvey.rated_at.is_(None)))
+            return 0
+
+        await self._write(work)
+        log.info("outbox %s: survey %s withdrawn, its conversation is no longer resolved", claim.id, claim.survey_id)
 
     async def _retry_or_fail(self, claim: Claim, error: str, retry_after: float | None) -> None:
         if claim.attempts >= self.config.max_attempts:
@@ -342,6 +381,8 @@ class OutboxWorker:
             conversation = await session.get(Conversation, survey.conversation_id) if survey is not None else None
             if survey is None or conversation is None or survey.contact_id is None:
                 raise LookupError(f"survey {survey_id} is gone")
+            if conversation.status != "resolved" or conversation.merged_into_id is not None:
+                raise Withdrawn(survey_id)
             contact = await session.get(Contact, survey.contact_id)
             identity = await session.scalar(
                 select(ContactIdentity)
@@ -382,6 +423,10 @@ class OutboxWorker:
             if self.portal_url is not None and channel_type == "email"
             else None,
             csat=ask,
+            # The chat channels' buttons (Slack, Telegram): a press comes back as an Interaction.
+            buttons=tuple(OutboundButton(f"{csat_text.RATE_ACTION}{n}", f"{n} ★", token) for n in csat_text.RATINGS)
+            if channel_type != "email"
+            else (),
         )
 
     async def _outbound(self, claim: Claim) -> OutboundMessage:

@@ -170,6 +170,8 @@ def change_status(
             .values(status="resolved", resolved_at=now, updated_at=now)
         )
         csat.ask(conn, row.conversation_id, feed, now=now)
+    elif row.conversation_id is not None and row.status in ("resolved", "closed"):
+        csat.withdraw(conn, [row.conversation_id])  # reopened: the resolution its survey was about does not hold
     feed.append(("ticket.updated", {"ticket_id": ticket_id, "number": row.number, "changes": {"status": status}}, row.conversation_id))
     notification = ticket_rules.notification_for(row.status, status)  # type: ignore[arg-type]
     if notification is not None:

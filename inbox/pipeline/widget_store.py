@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from inbox.pipeline.request_types import spec_of
 from inbox.store.db import Database
-from inbox.store.models import Agent, Attachment, Blob, Channel, Conversation, CsatSurvey, Event, Message, RequestType, utcnow
+from inbox.store.models import Agent, Attachment, Blob, Channel, Conversation, CsatSurvey, Event, Message, OutboxItem, RequestType, utcnow
 from inbox.store.sign_ins import ever_signed_in
 from routing import csat as csat_text
 from routing.request_types import RequestTypeSpec
@@ -67,6 +67,8 @@ class WidgetTranscripts:
                     Conversation.thread_key == thread_key,
                     CsatSurvey.rated_at.is_(None),
                     CsatSurvey.expires_at > now,
+                    # asked: its question went out (until then it may still be withdrawn)
+                    select(OutboxItem.id).where(OutboxItem.survey_id == CsatSurvey.id, OutboxItem.status == "sent").exists(),
                 )
                 .order_by(CsatSurvey.id.desc())
                 .limit(1)

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from inbox.auth import Principal
 from inbox.queries.conversations import visible_to
-from inbox.store.models import Agent, Conversation, CsatSurvey, Team, utcnow
+from inbox.store.models import Agent, Channel, Conversation, CsatSurvey, OutboxItem, Team, utcnow
 from routing.csat import Score, score
 
 
@@ -120,11 +120,45 @@ def shape(s: CsatSurvey, team: str | None, agent: str | None) -> dict[str, Any]:
 
 
 def of_conversation(session: Session, conversation_id: int) -> dict[str, Any] | None:
-    """The conversation's survey: asked when, and its rating and comment once answered."""
-    s = session.scalar(select(CsatSurvey).where(CsatSurvey.conversation_id == conversation_id))
-    if s is None:
+    """The conversation's survey (None: never asked, or withdrawn before it went out), as
+    `GET /conversations/{id}` shows it in `csat` and the conversation page: its `state`
+    (`queued`: waits its delay and may still be withdrawn; `asked`; `rated`; `expired`;
+    `failed`: the question could not be sent), the rating and comment once answered."""
+    row = session.execute(
+        select(CsatSurvey, Channel.name, OutboxItem.status, OutboxItem.next_attempt_at, OutboxItem.sent_at, Team.name, Agent.email)
+        .join(Channel, Channel.id == CsatSurvey.channel_id)
+        .outerjoin(OutboxItem, OutboxItem.survey_id == CsatSurvey.id)
+        .outerjoin(Team, Team.id == CsatSurvey.team_id)
+        .outerjoin(Agent, Agent.id == CsatSurvey.agent_id)
+        .where(CsatSurvey.conversation_id == conversation_id)
+    ).first()
+    if row is None:
         return None
-    return {**shape(s, None, None), "expires_at": _iso(s.expires_at), "expired": s.rated_at is None and s.expires_at <= utcnow()}
+    s, channel, status, due, sent_at, team, agent = row
+    if s.rated_at is not None:
+        state = "rated"
+    elif s.expires_at <= utcnow():
+        state = "expired"
+    elif status == "failed":
+        state = "failed"
+    elif status in ("pending", "sending"):
+        state = "queued"
+    else:
+        state = "asked"
+    return {
+        "state": state,
+        "rating": s.rating,
+        "comment": s.comment,
+        "channel": channel,
+        "via": s.rated_via,
+        "rated_at": _iso(s.rated_at),
+        "requested_at": _iso(s.requested_at),
+        "asks_at": _iso(due) if state == "queued" else None,
+        "sent_at": _iso(sent_at),
+        "expires_at": _iso(s.expires_at),
+        "team": team,
+        "agent": agent,
+    }
 
 
 def week_start(day: dt.datetime) -> dt.date:

@@ -29,6 +29,7 @@ from channels.base import (
     InboundMessage,
     IngestResult,
     Interaction,
+    InteractionAnswer,
     SupportsAttach,
     cancel_task,
 )
@@ -45,16 +46,14 @@ from widget.requests import RequestResult
 log = logging.getLogger(__name__)
 
 
-# What a button press becomes (set by `Services`: the change approvals' handler).
-InteractionHandler = Callable[[ChannelRef, Interaction], Awaitable[str]]
+# What a button press becomes, on every channel (set by `Services.interact`: ratings, comments, approvals).
+InteractionHandler = Callable[[ChannelRef, Interaction], Awaitable[InteractionAnswer]]
 # Makes a conversation a request ticket of a type with the answers: (conversation id, type, answers) -> ticket id.
 RequestAttacher = Callable[[int, RequestTypeSpec, Mapping[str, str]], Awaitable[int]]
-# Records a survey rating by its token: (token, rating, via, comment) -> "rated" | "already_rated" | "expired".
-Rater = Callable[[str, int, str, str | None], Awaitable[str]]
 
 
 class ChannelSink:
-    """The inbox as one adapter sees it (channels.base.Sink, SupportsInteractions, RatingSink and
+    """The inbox as one adapter sees it (channels.base.Sink, SupportsInteractions and
     widget.requests.RequestSink)."""
 
     def __init__(
@@ -63,14 +62,12 @@ class ChannelSink:
         channel: ChannelRef,
         fence: Fence | None = None,
         interactions: InteractionHandler | None = None,
-        rater: Rater | None = None,
         requests: RequestAttacher | None = None,
     ) -> None:
         self._ingestor = ingestor
         self.channel = channel
         self.fence = fence
         self._interactions = interactions
-        self._rater = rater
         self._requests = requests
 
     async def open_request(self, message: InboundMessage, spec: RequestTypeSpec, fields: Mapping[str, str]) -> RequestResult | None:
@@ -85,16 +82,11 @@ class ChannelSink:
         ticket_id = await self._requests(result.conversation_id, spec, fields)
         return RequestResult(result.message_id, result.conversation_id, ticket_id, result.duplicate)
 
-    async def interact(self, interaction: Interaction) -> str:
+    async def interact(self, interaction: Interaction) -> InteractionAnswer:
+        """A button pressed on this channel (or what the press asked for next)."""
         if self._interactions is None:
-            return ""
+            return InteractionAnswer()
         return await self._interactions(self.channel, interaction)
-
-    async def rate(self, token: str, rating: int, *, via: str, comment: str | None = None) -> str:
-        """A satisfaction rating from a button on this channel (channels.base.RatingSink)."""
-        if self._rater is None:
-            return "expired"
-        return await self._rater(token, rating, via, comment)
 
     async def ingest(self, messages: Sequence[InboundMessage], *, cursor: str | None = None) -> list[IngestResult]:
         with metrics.INGEST_SECONDS.time():
@@ -145,8 +137,6 @@ class ChannelRuntime:
         self._keeper: asyncio.Task[None] | None = None
         self._reloading = asyncio.Lock()
         self._reloads: set[asyncio.Task[None]] = set()
-        # Satisfaction ratings from channel buttons (set by Services; None: refused).
-        self.rater: Rater | None = None
         # Widget request forms' tickets (set by Services; None: refused as unavailable).
         self.requests: RequestAttacher | None = None
 
@@ -157,7 +147,7 @@ class ChannelRuntime:
             for config in configs:
                 row = rows.get(config.name)
                 if row is None:
-                    settings = {"csat": True} if config.csat else {}
+                    settings = {"csat": True, "csat_delay": config.csat_delay} if config.csat else {}
                     session.add(ChannelRow(name=config.name, type=config.type, provisioned=True, enabled=config.enabled, settings=settings))
                 elif row.type != config.type:
                     raise ValueError(f"channel {config.name!r} exists in the database with type {row.type!r}, config says {config.type!r}")
@@ -165,8 +155,9 @@ class ChannelRuntime:
                     row.provisioned = True
                     row.enabled = config.enabled
                     # The resolve transaction reads the channel's `csat` from its row.
-                    if bool((row.settings or {}).get("csat")) != config.csat:
-                        row.settings = {**(row.settings or {}), "csat": config.csat}
+                    wanted = {"csat": config.csat, "csat_delay": config.csat_delay}
+                    if any((row.settings or {}).get(k) != v for k, v in wanted.items()):
+                        row.settings = {**(row.settings or {}), **wanted}
 
     async def build(self, configs: Sequence[ChannelConfig]) -> None:
         """Build every enabled adapter and attach it (for webhooks) to an unfenced sink."""
@@ -178,9 +169,7 @@ class ChannelRuntime:
             ref = ChannelRef(ids[config.name], config.name, config.type)
             running = Running(ref, config, channels.build(config, self.context))
             if isinstance(running.adapter, SupportsAttach):
-                running.adapter.attach(
-                    ChannelSink(self.ingestor, ref, interactions=self.interactions, rater=self.rater, requests=self.requests)
-                )
+                running.adapter.attach(ChannelSink(self.ingestor, ref, interactions=self.interactions, requests=self.requests))
             self._by_name[config.name] = running
             self._by_id[ref.id] = running
 
@@ -250,9 +239,7 @@ class ChannelRuntime:
 
     async def _start_receiver(self, running: Running, fence: Fence) -> None:
         try:
-            await running.adapter.start(
-                ChannelSink(self.ingestor, running.ref, fence, self.interactions, rater=self.rater, requests=self.requests)
-            )
+            await running.adapter.start(ChannelSink(self.ingestor, running.ref, fence, self.interactions, requests=self.requests))
             running.fence = fence
             log.info("channel %s: receiver running on this node (lease %d)", running.ref.name, fence.token)
             await self._set_status(running.ref.id, "running", None)

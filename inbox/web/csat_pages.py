@@ -6,6 +6,10 @@ rating N already chosen and a comment box, and the customer's press of "Send" (a
 the same token) records it. One click on a link and one press of the button rate; a
 scanner that fetched all five links rated nothing. The token is signed (HMAC with the
 secret key) and expires after 7 days; the survey takes one rating, the first.
+
+A rating given without a comment (a Telegram or Slack button: the press is the rating)
+can take one comment later on the same page: it then shows the comment box alone, the
+link the chat channel offers after the press ("Add a comment").
 """
 
 from __future__ import annotations
@@ -42,6 +46,12 @@ TEXT: dict[str, dict[str, str]] = {
         "gone": "This rating link has expired or is not valid.",
         "pick": "Choose a rating from 1 to 5.",
         "too_long": "The comment is too long.",
+        "comment_title": "Add a comment",
+        "comment_intro": "You rated our help {rating} of 5. Thank you! Would you like to add a comment?",
+        "your_comment": "Your comment",
+        "send_comment": "Send comment",
+        "empty": "Write a comment first.",
+        "commented": "Your comment has been added to your rating. Thank you!",
         "other_language_name": "Español",
     },
     "es": {
@@ -58,6 +68,12 @@ TEXT: dict[str, dict[str, str]] = {
         "gone": "Este enlace de valoración ha caducado o no es válido.",
         "pick": "Elija una valoración de 1 a 5.",
         "too_long": "El comentario es demasiado largo.",
+        "comment_title": "Añadir un comentario",
+        "comment_intro": "Valoró nuestra ayuda con {rating} de 5. ¡Gracias! ¿Quiere añadir un comentario?",
+        "your_comment": "Su comentario",
+        "send_comment": "Enviar comentario",
+        "empty": "Escriba antes un comentario.",
+        "commented": "Su comentario se ha añadido a su valoración. ¡Gracias!",
         "other_language_name": "English",
     },
 }
@@ -127,6 +143,8 @@ async def survey_page(request: Request, svc: Site, token: str) -> HTMLResponse:
         lang = _language(request, svc, view.language if view else None)
         return _render(request, lang, 404, state="gone")
     lang = _language(request, svc, view.language)
+    if view.rated and view.comment is None and not view.expired:
+        return _render(request, lang, 200, state="comment", token=token, rating=view.rating)
     if view.rated:
         return _render(request, lang, 200, state="already")
     raw = request.query_params.get("rating", "")
@@ -148,6 +166,8 @@ async def survey_answer(
     if view is None:
         return _render(request, _language(request, svc, None), 404, state="gone")
     lang = _language(request, svc, view.language)
+    if view.rated and not rating:  # the comment after a rating given without one
+        return await _comment(request, svc, lang, token, view, comment)
     value = int(rating) if rating in ("1", "2", "3", "4", "5") else None
     if value is None:
         return _form(request, lang, token, view, None, 422, TEXT[lang]["pick"])
@@ -162,3 +182,20 @@ async def survey_answer(
     except NotFound:
         return _render(request, lang, 404, state="gone")
     return _render(request, lang, 200, state="thanks", rating=value)
+
+
+async def _comment(request: Request, svc: Services, lang: str, token: str, view: queries.SurveyView, comment: str) -> HTMLResponse:
+    if view.comment is not None:
+        return _render(request, lang, 409, state="already")
+    if view.expired:
+        return _render(request, lang, 410, state="gone")
+    try:
+        await actions.add_comment(svc.ctx, view.id, comment, via="web")
+    except Invalid:
+        error = TEXT[lang]["empty" if not comment.strip() else "too_long"]
+        return _render(request, lang, 422, state="comment", token=token, rating=view.rating, error=error)
+    except Conflict as exc:
+        return _render(request, lang, 409 if exc.code == "has_comment" else 410, state="already" if exc.code == "has_comment" else "gone")
+    except NotFound:
+        return _render(request, lang, 404, state="gone")
+    return _render(request, lang, 200, state="commented")

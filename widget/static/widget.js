@@ -69,7 +69,7 @@
     ".sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}" +
     ".attach{background:transparent;border:1px solid #cdd3dd;border-radius:10px;padding:7px 9px;cursor:pointer;color:#5d6678;line-height:0}" +
     ".msg a{color:inherit;text-decoration:underline;display:block;overflow-wrap:anywhere}.msg a:before{content:'\\2193  '}.msg img{max-width:100%;border-radius:8px;display:block;margin-top:4px}" +
-    ".msg time{display:block;font-size:11px;opacity:.7;margin-top:2px;text-align:right}" +
+    ".msg time{display:block;font-size:11px;opacity:.9;margin-top:2px;text-align:right}" +
     ".status{font-size:12px;color:#5d6678;padding:0 14px 4px;background:#f6f7f9}.status[hidden]{display:none}" +
     ".prechat{padding:12px;border-top:1px solid #e3e6ec;background:#fff;display:flex;flex-direction:column;align-items:stretch;gap:8px}.prechat .send{align-self:flex-end}.prechat[hidden]{display:none}" +
     ".prechat p{margin:0;font-size:13px;color:#5d6678}.prechat label{font-size:13px;color:#1d2330;display:flex;flex-direction:column;gap:3px}" +
@@ -449,15 +449,29 @@
   panel.addEventListener("keydown", function (event) { if (event.key === "Escape") close(); });
 
   // -- the satisfaction survey: frames "csat" (asked) and "csat_done" (answered); docs/csat.md ----
+  // A star press is the rating; then the box offers a comment (a "csat" frame with the comment alone).
   var CSAT_TEXT = {
-    en: { comment: "Anything to add? (optional)", star: " of 5", rated: "Thank you for your rating!",
+    en: { comment: "Add a comment (optional)", send: "Send comment", star: " of 5", rated: "Thank you for your rating!",
+          commented: "Thank you, your comment is added.", has_comment: "Your rating already has a comment. Thank you!",
           already_rated: "You already rated this. Thank you!", expired: "This survey has expired." },
-    es: { comment: "¿Algo más? (opcional)", star: " de 5", rated: "¡Gracias por su valoración!",
+    es: { comment: "Añadir un comentario (opcional)", send: "Enviar comentario", star: " de 5", rated: "¡Gracias por su valoración!",
+          commented: "Gracias, su comentario se ha añadido.", has_comment: "Su valoración ya tiene un comentario. ¡Gracias!",
           already_rated: "Ya la valoró. ¡Gracias!", expired: "Esta encuesta ha caducado." }
   }[lang];
+  var csatStyle = document.createElement("style");
+  csatStyle.textContent =
+    ".csat{align-self:stretch;background:#fff;border:1px solid #e3e6ec;border-radius:12px;padding:10px 12px;display:flex;flex-direction:column;gap:8px}" +
+    ".csat p{margin:0}.csat .stars{display:flex;gap:6px}" +
+    ".csat .star{flex:1;font-size:24px;line-height:1;padding:6px 0;border:1px solid #cdd3dd;border-radius:10px;background:#fff;color:#b7791f;cursor:pointer}" +
+    ".csat .star small{display:block;font-size:12px;color:#5d6678;margin-top:2px}" +
+    ".csat .star:hover,.csat .star:focus-visible{border-color:#b7791f;background:#fff8eb}" +
+    ".csat textarea{width:100%;flex:none;border:1px solid #cdd3dd;border-radius:8px;padding:7px 9px;font-size:14px;max-height:none}" +
+    ".csat .row{display:flex;justify-content:flex-end}";
+  root.appendChild(csatStyle);
   function satisfaction(frame) {
     var box = root.querySelector(".csat");
     if (frame.type === "csat_done") {
+      if (frame.outcome === "rated" && box && box.getAttribute("data-comment") !== "sent") { commentForm(box); return; }
       if (box) box.parentNode.removeChild(box);
       note(CSAT_TEXT[frame.outcome] || CSAT_TEXT.expired);
       return;
@@ -467,37 +481,62 @@
     box.className = "csat";
     box.setAttribute("role", "group");
     box.setAttribute("aria-label", String(frame.question || ""));
-    box.style.cssText = "align-self:stretch;background:#fff;border:1px solid #e3e6ec;border-radius:12px;padding:10px 12px";
+    box.setAttribute("data-token", frame.token);
     var question = document.createElement("p");
-    question.style.cssText = "margin:0 0 8px";
     question.textContent = String(frame.question || "");
     var stars = document.createElement("div");
-    stars.style.cssText = "display:flex;gap:6px;justify-content:space-between";
-    var comment = document.createElement("textarea");
-    comment.rows = 2;
-    comment.maxLength = 2000;
-    comment.setAttribute("aria-label", CSAT_TEXT.comment);
-    comment.setAttribute("placeholder", CSAT_TEXT.comment);
-    comment.style.cssText = "width:100%;margin-top:8px;flex:none";
+    stars.className = "stars";
     var labels = Array.isArray(frame.labels) ? frame.labels : [];
     [1, 2, 3, 4, 5].forEach(function (n) {
       var star = document.createElement("button");
       star.type = "button";
+      star.className = "star";
       star.textContent = "\u2605";
+      var digit = document.createElement("small");
+      digit.textContent = String(n); // which star is which, at a glance (the accessible name says it in words)
+      star.appendChild(digit);
       star.setAttribute("aria-label", String(labels[n - 1] || n + CSAT_TEXT.star));
       star.setAttribute("title", String(labels[n - 1] || n + CSAT_TEXT.star));
-      star.style.cssText = "flex:1;font-size:24px;line-height:1;padding:6px 0;border:1px solid #cdd3dd;border-radius:10px;background:#fff;color:#b7791f;cursor:pointer";
       star.addEventListener("click", function () {
         if (!state.ws || !state.ready) return;
         stars.querySelectorAll("button").forEach(function (b) { b.disabled = true; });
-        state.ws.send(JSON.stringify({ type: "csat", token: frame.token, rating: n, comment: comment.value || null }));
+        state.ws.send(JSON.stringify({ type: "csat", token: frame.token, rating: n }));
       });
       stars.appendChild(star);
     });
     box.appendChild(question);
     box.appendChild(stars);
-    box.appendChild(comment);
     log.appendChild(box);
+    log.scrollTop = log.scrollHeight;
+  }
+  function commentForm(box) {
+    var token = box.getAttribute("data-token");
+    while (box.firstChild) box.removeChild(box.firstChild);
+    box.setAttribute("aria-label", CSAT_TEXT.rated);
+    var thanks = document.createElement("p");
+    thanks.textContent = CSAT_TEXT.rated;
+    var comment = document.createElement("textarea");
+    comment.rows = 2;
+    comment.maxLength = 2000;
+    comment.setAttribute("aria-label", CSAT_TEXT.comment);
+    comment.setAttribute("placeholder", CSAT_TEXT.comment);
+    var row = document.createElement("div");
+    row.className = "row";
+    var send = document.createElement("button");
+    send.type = "button";
+    send.className = "send";
+    send.textContent = CSAT_TEXT.send;
+    send.addEventListener("click", function () {
+      if (!comment.value.trim() || !state.ws || !state.ready) { comment.focus(); return; }
+      send.disabled = true;
+      box.setAttribute("data-comment", "sent");
+      state.ws.send(JSON.stringify({ type: "csat", token: token, comment: comment.value }));
+    });
+    row.appendChild(send);
+    box.appendChild(thanks);
+    box.appendChild(comment);
+    box.appendChild(row);
+    comment.focus();
     log.scrollTop = log.scrollHeight;
   }
 
@@ -665,6 +704,9 @@
         var err = el("span", "err");
         err.id = id + "-error";
         control.setAttribute("aria-describedby", err.id);
+        function answered() { err.textContent = ""; control.removeAttribute("aria-invalid"); } // a message about the old answer goes with it
+        control.addEventListener("input", answered);
+        control.addEventListener("change", answered);
         label.appendChild(control);
         box.appendChild(label);
         box.appendChild(err); // outside the label: described by it, not named by it

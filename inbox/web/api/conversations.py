@@ -17,6 +17,7 @@ from inbox.actions.replies import MAX_TEXT, send_reply
 from inbox.actions.runner import Actor
 from inbox.actions.views import MAX_WAIT
 from inbox.queries import conversations as conv
+from inbox.queries import csat as csat_queries
 from inbox.queries.views import get_view, list_filter_of
 from inbox.store.models import Message
 from inbox.web import pagination
@@ -174,7 +175,9 @@ async def get_conversation(svc: Svc, who: Who, conversation_id: Id) -> dict[str,
         found = await conv.get_visible(session, who, conversation_id)
         if found is None:
             raise not_found("conversation")
-        return (await conv.describe(session, [found]))[0]
+        described = (await conv.describe(session, [found]))[0]
+        described["csat"] = await session.run_sync(csat_queries.of_conversation, conversation_id)
+        return described
 
 
 @router.patch("/{conversation_id}")

@@ -19,7 +19,7 @@ from inbox.actions.runner import CLI
 from inbox.pipeline.ingest import ChannelRef
 from inbox.pipeline.outbox import OutboxWorker
 from inbox.runtime.services import Services
-from inbox.store.models import AuditEntry, CsatSurvey, Event, OutboxItem, Team
+from inbox.store.models import AuditEntry, Conversation, CsatSurvey, Event, OutboxItem, Team
 from tests.fixtures.inbox import Api, add_agent, inbound
 from tests.fixtures.recording_channel import RecordingChannel
 from tests.fixtures.signin import sign_in
@@ -27,11 +27,12 @@ from tests.fixtures.signin import sign_in
 LINK = re.compile(r"(http://127\.0\.0\.1:8000/csat/[^?\s]+)\?rating=(\d)")
 
 
-async def channel(svc: Services, name: str, type_: str, csat: bool = True) -> ChannelRef:
+async def channel(svc: Services, name: str, type_: str, csat: bool = True, delay: int = 0) -> ChannelRef:
+    """A channel row; its survey goes out `delay` seconds after the resolve (0 here: at once)."""
     from inbox.store.models import Channel
 
     async with svc.db.transaction() as session:
-        row = Channel(name=name, type=type_, settings={"csat": True} if csat else {})
+        row = Channel(name=name, type=type_, settings={"csat": True, "csat_delay": delay} if csat else {})
         session.add(row)
         await session.flush()
         return ChannelRef(row.id, name, type_)
@@ -76,7 +77,7 @@ async def test_one_survey_per_conversation_through_the_outbox_and_a_channel_with
     items = await svc.db.query(lambda s: s.scalars(select(OutboxItem).where(OutboxItem.survey_id.is_not(None))).all())
     assert [(i.survey_id, i.channel_id) for i in items] == [(surveys[0].id, mail.id)]
     types = await svc.db.query(lambda s: s.scalars(select(Event.type).where(Event.type.like("csat.%"))).all())
-    assert types == ["csat.requested"]  # before the ticket and the bulk change below
+    assert types == []  # `csat.requested` is written when the question goes out
     # A ticket resolved, and a bulk change, ask too (the same hook); each conversation once.
     from inbox.actions.bulk import BulkChange, bulk_change
     from inbox.actions.tickets import TicketChanges, open_ticket, update_ticket
@@ -197,6 +198,20 @@ async def test_csat_api_filters_and_score_and_the_agent_pages_show_ratings(api: 
     # An agent sees the ratings of the conversations they see (unteamed, their teams', their own).
     seen_by_lead = (await api.client.get("/api/v1/csat", headers=api.auth(lead_token))).json()
     assert seen_by_lead["score"]["count"] == 2
+    # The rating on the conversation in the API; a conversation never asked has "csat": null.
+    one = (await api.client.get(f"/api/v1/conversations/{surveys[0].conversation_id}", headers=admin)).json()["csat"]
+    assert {k: one[k] for k in ("state", "rating", "comment", "channel", "via", "team", "agent")} == {
+        "state": "rated",
+        "rating": 5,
+        "comment": "fine",
+        "channel": "mail",
+        "via": "web",
+        "team": "billing",
+        "agent": "lead@example.com",
+    }
+    assert one["rated_at"].startswith(str(dt.date.today().year))
+    never = await conversation(svc, mail, "<never@x>", "nobody@example.com")
+    assert (await api.client.get(f"/api/v1/conversations/{never}", headers=admin)).json()["csat"] is None
     # The agent UI: the conversation page shows the rating and comment, the dashboard the score.
     await add_agent(svc, "admin2@example.com", role="admin", password="correct horse battery")
     for lang in ("en", "es"):
@@ -219,6 +234,107 @@ async def test_a_config_file_channel_carries_its_csat_setting_into_the_store(ser
         return services.db.query(lambda s: s.scalar(select(Channel.settings).where(Channel.name == "drop")))
 
     await services.channels.provision([ChannelConfig(name="drop", type="spool", csat=True)])
-    assert await settings() == {"csat": True}
+    assert await settings() == {"csat": True, "csat_delay": 120}
+    await services.channels.provision([ChannelConfig(name="drop", type="spool", csat=True, csat_delay=3600)])
+    assert await settings() == {"csat": True, "csat_delay": 3600}
     await services.channels.provision([ChannelConfig(name="drop", type="spool")])
-    assert await settings() == {"csat": False}
+    assert await settings() == {"csat": False, "csat_delay": 120}
+
+
+async def due_now(svc: Services) -> None:
+    """The survey's delay has passed (the clock moved on)."""
+    past = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)
+    await svc.db.run(lambda c: c.execute(update(OutboxItem).where(OutboxItem.survey_id.is_not(None)).values(next_attempt_at=past)))
+
+
+async def survey_state(svc: Services, cid: int) -> tuple[int | None, str | None]:
+    def read(s: object) -> tuple[int | None, str | None]:
+        from sqlalchemy.orm import Session
+
+        assert isinstance(s, Session)
+        row = s.execute(
+            select(CsatSurvey.id, OutboxItem.status)
+            .outerjoin(OutboxItem, OutboxItem.survey_id == CsatSurvey.id)
+            .where(CsatSurvey.conversation_id == cid)
+        ).first()
+        return (row[0], row[1]) if row is not None else (None, None)
+
+    return await svc.db.query(read)
+
+
+async def test_a_resolve_undone_or_reopened_before_the_survey_goes_out_asks_nothing(api: Api) -> None:
+    """The survey waits `csat_delay` after the resolve; the inbox's Undo, a status change or
+    the customer writing again withdraws it meanwhile, and the next resolve asks afresh; one
+    that has gone out stays. The worker, when the survey comes due, withdraws it too if the
+    conversation is not resolved then (a reopen it was not told of)."""
+    from inbox.actions.conversations import undo_resolve
+
+    svc = api.services
+    slow = await channel(svc, "slow", "email", delay=120)
+    cid = await conversation(svc, slow, "<u1@x>")
+    await resolve(svc, cid)
+    first, status = await survey_state(svc, cid)
+    assert first is not None and status == "pending"
+    item = await svc.db.query(lambda s: s.scalars(select(OutboxItem).where(OutboxItem.survey_id == first)).one())
+    assert dt.timedelta(seconds=115) < item.next_attempt_at - dt.datetime.now(dt.UTC) <= dt.timedelta(seconds=120)
+    assert await sent(svc, "slow") == []  # not due yet
+    admin = api.auth(api.admin_token)
+    queued = (await api.client.get(f"/api/v1/conversations/{cid}", headers=admin)).json()["csat"]
+    assert queued["state"] == "queued" and queued["asks_at"] and queued["rating"] is None and queued["channel"] == "slow"
+    await add_agent(svc, "desk@example.com", role="admin", password="correct horse battery")
+    for lang, words in (("en", "Survey queued; it goes out"), ("es", "Encuesta en espera; sale el")):
+        client = httpx.AsyncClient(transport=api.client._transport, base_url="http://testserver", headers={"accept-language": lang})
+        assert (await sign_in(client, "desk@example.com", "correct horse battery")).status_code == 303
+        assert words in (await client.get(f"/conversations/{cid}")).text
+        await client.aclose()
+    # The 10-second Undo: the survey, not yet out, is withdrawn (row and outbox item).
+    await undo_resolve(svc.ctx, CLI, cid, "open")
+    assert await survey_state(svc, cid) == (None, None)
+    assert (await api.client.get(f"/api/v1/conversations/{cid}", headers=admin)).json()["csat"] is None
+    assert (
+        await svc.db.query(lambda s: s.scalar(select(func.count()).select_from(OutboxItem).where(OutboxItem.survey_id.is_not(None)))) == 0
+    )
+    # Resolved again: asked afresh, and once the delay has passed it goes out.
+    await resolve(svc, cid)
+    again, status = await survey_state(svc, cid)
+    assert again is not None and status == "pending"
+    await due_now(svc)
+    [question] = await sent(svc, "slow")
+    assert question.csat is not None and question.recipient.address == "ana@example.com"
+    requested = await svc.db.query(lambda s: s.scalars(select(Event.payload).where(Event.type == "csat.requested")).all())
+    assert requested == [{"conversation_id": cid, "survey_id": again, "channel": "slow"}]
+    # Sent: an Undo now leaves it (the customer has the question; their answer still counts).
+    await resolve(svc, cid, "open")
+    await resolve(svc, cid)
+    await undo_resolve(svc.ctx, CLI, cid, "open")
+    assert await survey_state(svc, cid) == (again, "sent")
+    asked = (await api.client.get(f"/api/v1/conversations/{cid}", headers=admin)).json()["csat"]
+    assert asked["state"] == "asked" and asked["sent_at"] and asked["asks_at"] is None
+
+    # The customer writes again before the survey goes out: withdrawn by the reopen.
+    other = await conversation(svc, slow, "<u2@x>", "bea@example.com")
+    await resolve(svc, other)
+    assert (await survey_state(svc, other))[1] == "pending"
+    await svc.ingestor.ingest(
+        slow, [inbound("<u2b@x>", "bea@example.com", "One more thing", references=("<u2@x>",), subject="Re: About <u2@x>")]
+    )
+    assert await svc.db.query(lambda s: s.scalar(select(Conversation.status).where(Conversation.id == other))) == "open"
+    assert await survey_state(svc, other) == (None, None)
+
+    # Its ticket reopened before the survey goes out: withdrawn too.
+    from inbox.actions.tickets import TicketChanges, open_ticket, update_ticket
+
+    ticketed = await conversation(svc, slow, "<u4@x>", "dan@example.com")
+    ticket_id = await open_ticket(svc.ctx, CLI, ticketed)
+    await update_ticket(svc.ctx, CLI, ticket_id, TicketChanges(status="resolved"))
+    assert (await survey_state(svc, ticketed))[1] == "pending"
+    await update_ticket(svc.ctx, CLI, ticket_id, TicketChanges(status="open"))
+    assert await survey_state(svc, ticketed) == (None, None)
+
+    # Reopened by a way that did not withdraw it: the worker, at its time, withdraws it.
+    third = await conversation(svc, slow, "<u3@x>", "cai@example.com")
+    await resolve(svc, third)
+    await svc.db.run(lambda c: c.execute(update(Conversation).where(Conversation.id == third).values(status="open", resolved_at=None)))
+    await due_now(svc)
+    assert [o for o in await sent(svc, "slow") if o.recipient.address == "cai@example.com"] == []
+    assert await survey_state(svc, third) == (None, None)

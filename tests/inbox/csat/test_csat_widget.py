@@ -12,7 +12,7 @@ from tests.widget.test_gateway import Visitor, widget_channel
 
 @pytest.fixture
 def node(daemon: Daemon) -> Daemon:  # noqa: F811
-    daemon.channels = [widget_channel(csat=True)]
+    daemon.channels = [widget_channel(csat=True, csat_delay=0)]
     daemon.token = daemon.admin_token()  # type: ignore[attr-defined]
     daemon.start()
     return daemon
