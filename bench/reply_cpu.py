@@ -148,7 +148,9 @@ def measure_reply_cpu(base_url: str, token: str, pid: int, conversation_ids: lis
 
         def reply(i: int) -> None:
             conversation = conversation_ids[i % len(conversation_ids)]
-            response = api.post(f"/api/v1/conversations/{conversation}/messages", json={"text": f"Reply **{i}**: on its way.", "private": False})
+            response = api.post(
+                f"/api/v1/conversations/{conversation}/messages", json={"text": f"Reply **{i}**: on its way.", "private": False}
+            )
             response.raise_for_status()
 
         return _cpu_ms_per_request(pid, n, reply)
@@ -217,7 +219,12 @@ def _spool_messages(inbox: Path, count: int) -> None:
     inbox.mkdir(parents=True, exist_ok=True)
     for i in range(count):
         name = uuid.uuid4().hex
-        message = {"id": f"bench-{i}", "from": f"customer{i}@example.com", "name": f"Customer {i}", "text": f"Order {i}: it has not arrived."}
+        message = {
+            "id": f"bench-{i}",
+            "from": f"customer{i}@example.com",
+            "name": f"Customer {i}",
+            "text": f"Order {i}: it has not arrived.",
+        }
         (inbox / f".{name}.tmp").write_text(json.dumps(message))
         (inbox / f".{name}.tmp").rename(inbox / f"{name}.json")
 
@@ -230,7 +237,9 @@ def _conversations(node: Daemon, token: str, want: int) -> dict[str, list[int]]:
         items = httpx.get(f"{node.url}/api/v1/conversations", params={"limit": 200}, headers=headers, timeout=30).json()["items"]
         by_channel: dict[str, list[int]] = {}
         for item in items:
-            by_channel.setdefault(str(item["channel"]["name"] if isinstance(item["channel"], dict) else item["channel"]), []).append(item["id"])
+            by_channel.setdefault(str(item["channel"]["name"] if isinstance(item["channel"], dict) else item["channel"]), []).append(
+                item["id"]
+            )
         if len(items) >= want or time.monotonic() > deadline:
             return by_channel
         time.sleep(0.1)
@@ -289,7 +298,7 @@ def _start_profile(pid: int, stem: Path) -> subprocess.Popen[bytes] | None:
         return None
     stem.parent.mkdir(parents=True, exist_ok=True)
     return subprocess.Popen(
-        [spy, "record", "--pid", str(pid), "--threads", "--rate", "250", "--format", "raw", "--output", f"{stem}.txt"],
+        [spy, "record", "--pid", str(pid), "--threads", "--gil", "--rate", "250", "--format", "raw", "--output", f"{stem}.txt"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

@@ -12,7 +12,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from sqlalchemy import Connection, Select, Table, insert, select, update
+from sqlalchemy import Connection, Select, Table, bindparam, insert, select, update
 
 import channels
 from channels.base import OutboundAttachment
@@ -25,6 +25,29 @@ outbox_t = cast(Table, OutboxItem.__table__)
 conversations_t = cast(Table, Conversation.__table__)
 tickets_t = cast(Table, Ticket.__table__)
 channels_t = cast(Table, Channel.__table__)
+
+# Statements built once (docs/performance.md, "Statements are built once"): an agent's
+# reply runs each of them, and building one cost more than running it.
+CONVERSATION_TO_REPLY = select(conversations_t.c.channel_id, conversations_t.c.subject, conversations_t.c.first_response_at).where(
+    conversations_t.c.id == bindparam("conversation_id")
+)
+LATEST_INBOUND = (
+    select(messages_t.c.channel_id, messages_t.c.meta)
+    .where(messages_t.c.conversation_id == bindparam("conversation_id"), messages_t.c.direction == "in")
+    .order_by(messages_t.c.id.desc())
+    .limit(1)
+)
+CHANNEL_TYPE = select(channels_t.c.type).where(channels_t.c.id == bindparam("channel_id"))
+QUEUE_SEND = insert(outbox_t)
+TOUCH_CONVERSATION = update(conversations_t).where(conversations_t.c.id == bindparam("conversation_id"))
+TOUCH_REPLIED = TOUCH_CONVERSATION.values(last_message_at=bindparam("now"), updated_at=bindparam("now"))
+TOUCH_FIRST_RESPONSE = TOUCH_REPLIED.values(first_response_at=bindparam("now"))
+TICKET_OF_CONVERSATION = select(tickets_t.c.id).where(tickets_t.c.conversation_id == bindparam("conversation_id"))
+CHILD_CONVERSATIONS = (
+    select(tickets_t.c.conversation_id)
+    .where(tickets_t.c.parent_id == bindparam("parent_id"), tickets_t.c.conversation_id.is_not(None))
+    .order_by(tickets_t.c.id)
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,17 +75,13 @@ def queue_reply(conn: Connection, conversation_id: int, reply: Reply, feed: Feed
     It goes out on the channel of the customer's latest message (a merged conversation
     holds messages from several channels), or the conversation's own channel."""
     now = now or utcnow()
-    conversation = conn.execute(
-        select(conversations_t.c.channel_id, conversations_t.c.subject, conversations_t.c.first_response_at).where(
-            conversations_t.c.id == conversation_id
-        )
-    ).one()
-    channel_id = reply_channel(conn, conversation_id) or conversation.channel_id
-    channel_type = conn.scalar(select(channels_t.c.type).where(channels_t.c.id == channel_id))
+    conversation = conn.execute(CONVERSATION_TO_REPLY, {"conversation_id": conversation_id}).one()
+    latest = conn.execute(LATEST_INBOUND, {"conversation_id": conversation_id}).first()
+    channel_id = (latest.channel_id if latest is not None else None) or conversation.channel_id
+    channel_type = conn.scalar(CHANNEL_TYPE, {"channel_id": channel_id})
     scheduled = reply.send_at is not None and not reply.private
-    delivered = reply.private or (
-        not scheduled and channels.delivers_on_commit(str(channel_type)) and not _wants_relay(conn, conversation_id)
-    )
+    wants_relay = latest is not None and continue_by_email(latest.meta) is not None
+    delivered = reply.private or (not scheduled and channels.delivers_on_commit(str(channel_type)) and not wants_relay)
     key = uuid.uuid4().hex
     [message_id] = insert_ids(
         conn,
@@ -91,20 +110,19 @@ def queue_reply(conn: Connection, conversation_id: int, reply: Reply, feed: Feed
     store_attachments(conn, [(message_id, a) for a in reply.attachments])
     if not delivered:
         conn.execute(
-            insert(outbox_t).values(
-                message_id=message_id,
-                channel_id=channel_id,
-                idempotency_key=key,
-                status="pending",
-                attempts=0,
-                next_attempt_at=reply.send_at if scheduled else now,
-                created_at=now,
-            )
+            QUEUE_SEND,
+            {
+                "message_id": message_id,
+                "channel_id": channel_id,
+                "idempotency_key": key,
+                "status": "pending",
+                "attempts": 0,
+                "next_attempt_at": reply.send_at if scheduled else now,
+                "created_at": now,
+            },
         )
-    values: dict[str, Any] = {"last_message_at": now, "updated_at": now}
-    if not reply.private and not scheduled and reply.author_type == "agent" and conversation.first_response_at is None:
-        values["first_response_at"] = now
-    conn.execute(update(conversations_t).where(conversations_t.c.id == conversation_id).values(**values))
+    first_response = not reply.private and not scheduled and reply.author_type == "agent" and conversation.first_response_at is None
+    conn.execute(TOUCH_FIRST_RESPONSE if first_response else TOUCH_REPLIED, {"conversation_id": conversation_id, "now": now})
     payload = {
         "message_id": message_id,
         "conversation_id": conversation_id,
@@ -129,12 +147,8 @@ def latest_inbound_meta(conversation_id: int) -> Select[tuple[Any]]:
 
 def reply_channel(conn: Connection, conversation_id: int) -> int | None:
     """The channel of the customer's latest message in a conversation (None: no message yet)."""
-    return conn.scalar(
-        select(messages_t.c.channel_id)
-        .where(messages_t.c.conversation_id == conversation_id, messages_t.c.direction == "in")
-        .order_by(messages_t.c.id.desc())
-        .limit(1)
-    )
+    latest = conn.execute(LATEST_INBOUND, {"conversation_id": conversation_id}).first()
+    return latest.channel_id if latest is not None else None
 
 
 def continue_by_email(meta: Any) -> str | None:
@@ -143,20 +157,9 @@ def continue_by_email(meta: Any) -> str | None:
     return email if isinstance(email, str) and email else None
 
 
-def _wants_relay(conn: Connection, conversation_id: int) -> bool:
-    return continue_by_email(conn.scalar(latest_inbound_meta(conversation_id))) is not None
-
-
 def child_conversations(conn: Connection, conversation_id: int) -> list[int]:
     """Conversations of the child incidents, when this conversation is a major incident's."""
-    parent = conn.scalar(select(tickets_t.c.id).where(tickets_t.c.conversation_id == conversation_id))
+    parent = conn.scalar(TICKET_OF_CONVERSATION, {"conversation_id": conversation_id})
     if parent is None:
         return []
-    return [
-        r[0]
-        for r in conn.execute(
-            select(tickets_t.c.conversation_id)
-            .where(tickets_t.c.parent_id == parent, tickets_t.c.conversation_id.is_not(None))
-            .order_by(tickets_t.c.id)
-        )
-    ]
+    return [r[0] for r in conn.execute(CHILD_CONVERSATIONS, {"parent_id": parent})]

@@ -243,14 +243,23 @@ def insert_ids(conn: Connection, table: Any, rows: list[dict[str, Any]], key: st
     """
     if not rows:
         return []
-    column = table.c[key]
     if conn.dialect.name == "sqlite":
         start = int(conn.scalar(_highest_id(table, key)) or 0) + 1
         ids = list(range(start, start + len(rows)))
-        conn.execute(insert(table), [{**row, key: i} for row, i in zip(rows, ids, strict=True)])
+        conn.execute(_insert(table), [{**row, key: i} for row, i in zip(rows, ids, strict=True)])
         return ids
-    result = conn.execute(insert(table).returning(column, sort_by_parameter_order=True), rows)
+    result = conn.execute(_insert_returning(table, key), rows)
     return [row[0] for row in result]
+
+
+@functools.cache
+def _insert(table: Any) -> Any:
+    return insert(table)
+
+
+@functools.cache
+def _insert_returning(table: Any, key: str) -> Any:
+    return insert(table).returning(table.c[key], sort_by_parameter_order=True)
 
 
 @functools.cache

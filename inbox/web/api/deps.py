@@ -19,7 +19,8 @@ SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 __all__ = ["MAX_ID", "BodyId", "Id"]  # the bounds shared with the UI (inbox/web/ids.py)
 
 
-def services(request: Request) -> Services:
+async def services(request: Request) -> Services:
+    # async: FastAPI runs a plain `def` dependency in a worker thread, a hop per request.
     svc: Services = request.app.state.services
     return svc
 
