@@ -12,7 +12,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from sqlalchemy import Connection, Select, Table, bindparam, insert, select, update
+from sqlalchemy import Connection, Select, Table, bindparam, func, insert, select, update
 
 import channels
 from channels.base import OutboundAttachment
@@ -28,16 +28,37 @@ channels_t = cast(Table, Channel.__table__)
 
 # Statements built once (docs/performance.md, "Statements are built once"): an agent's
 # reply runs each of them, and building one cost more than running it.
-CONVERSATION_TO_REPLY = select(conversations_t.c.channel_id, conversations_t.c.subject, conversations_t.c.first_response_at).where(
-    conversations_t.c.id == bindparam("conversation_id")
-)
 LATEST_INBOUND = (
     select(messages_t.c.channel_id, messages_t.c.meta)
     .where(messages_t.c.conversation_id == bindparam("conversation_id"), messages_t.c.direction == "in")
     .order_by(messages_t.c.id.desc())
     .limit(1)
 )
-CHANNEL_TYPE = select(channels_t.c.type).where(channels_t.c.id == bindparam("channel_id"))
+
+
+def _of_latest_inbound(column: Any) -> Any:
+    """A column of the customer's latest message in the conversation being replied to."""
+    return (
+        select(column)
+        .where(messages_t.c.conversation_id == conversations_t.c.id, messages_t.c.direction == "in")
+        .order_by(messages_t.c.id.desc())
+        .limit(1)
+        .correlate_except(messages_t)  # the conversation is the outer query's, at any depth
+        .scalar_subquery()
+    )
+
+
+# What a reply needs to know of its conversation, in one statement: the conversation's
+# channel, subject and first response, the channel and meta of the customer's latest
+# message, and the type of the channel the reply goes out on.
+_REPLY_CHANNEL_ID = func.coalesce(_of_latest_inbound(messages_t.c.channel_id), conversations_t.c.channel_id)
+CONVERSATION_TO_REPLY = select(
+    _REPLY_CHANNEL_ID.label("reply_channel_id"),
+    conversations_t.c.subject,
+    conversations_t.c.first_response_at,
+    _of_latest_inbound(messages_t.c.meta).label("latest_meta"),
+    select(channels_t.c.type).where(channels_t.c.id == _REPLY_CHANNEL_ID).scalar_subquery().label("channel_type"),
+).where(conversations_t.c.id == bindparam("conversation_id"))
 QUEUE_SEND = insert(outbox_t)
 TOUCH_CONVERSATION = update(conversations_t).where(conversations_t.c.id == bindparam("conversation_id"))
 TOUCH_REPLIED = TOUCH_CONVERSATION.values(last_message_at=bindparam("now"), updated_at=bindparam("now"))
@@ -76,12 +97,10 @@ def queue_reply(conn: Connection, conversation_id: int, reply: Reply, feed: Feed
     holds messages from several channels), or the conversation's own channel."""
     now = now or utcnow()
     conversation = conn.execute(CONVERSATION_TO_REPLY, {"conversation_id": conversation_id}).one()
-    latest = conn.execute(LATEST_INBOUND, {"conversation_id": conversation_id}).first()
-    channel_id = (latest.channel_id if latest is not None else None) or conversation.channel_id
-    channel_type = conn.scalar(CHANNEL_TYPE, {"channel_id": channel_id})
+    channel_id = conversation.reply_channel_id
     scheduled = reply.send_at is not None and not reply.private
-    wants_relay = latest is not None and continue_by_email(latest.meta) is not None
-    delivered = reply.private or (not scheduled and channels.delivers_on_commit(str(channel_type)) and not wants_relay)
+    wants_relay = continue_by_email(conversation.latest_meta) is not None
+    delivered = reply.private or (not scheduled and channels.delivers_on_commit(str(conversation.channel_type)) and not wants_relay)
     key = uuid.uuid4().hex
     [message_id] = insert_ids(
         conn,

@@ -399,8 +399,9 @@ def message_shapes(session: Session, messages: Sequence[Message]) -> list[dict[s
     return out
 
 
-def message_shape(session: Session, message_id: int) -> dict[str, Any] | None:
-    """One message as the API shows it (`message_shapes` of one, in two statements built once)."""
+def message_shape(session: Session, message_id: int, *, with_files: bool = True) -> dict[str, Any] | None:
+    """One message as the API shows it (`message_shapes` of one, in statements built once);
+    `with_files=False` when the caller knows it has no attachments (one statement fewer)."""
     conn = session.connection()  # Core statements: no ORM bookkeeping
     m = conn.execute(_MESSAGE_SHOWN, {"message_id": message_id}).first()
     if m is None:
@@ -411,7 +412,8 @@ def message_shape(session: Session, message_id: int) -> dict[str, Any] | None:
         author_name = display_name(m.contact_name, m.contact_email, m.contact_id)
     else:
         author_name = None
-    return _message_shape(m, m.channel_name, author_name, _files_by_message(conn, [m.id]).get(m.id, []))
+    files = _files_by_message(conn, [m.id]).get(m.id, []) if with_files else []
+    return _message_shape(m, m.channel_name, author_name, files)
 
 
 def _message_shape(m: Any, channel: str | None, author_name: str | None, attachments: list[dict[str, Any]]) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, Select, create_engine, event, func, insert, select, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -27,6 +28,11 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 READER_THREADS = 4
+# A pooled PostgreSQL connection idle longer than this is pinged before use (a restarted
+# server closed it); one in steady use is not: the ping is three round trips (BEGIN, an
+# empty statement, ROLLBACK) on every checkout, and a reply checks out several. A
+# connection that breaks in use anyway makes SQLAlchemy invalidate the whole pool.
+PING_AFTER_IDLE_SECONDS = 1.0
 BUSY_TIMEOUT_MS = 10_000  # how long a statement waits for SQLite's lock before failing
 
 
@@ -56,7 +62,8 @@ class Database:
             self._writer_thread = None
             self._sync_reader = None
             self._reader_threads = None
-            self.write_engine = create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+            self.write_engine = create_async_engine(url, pool_size=pool_size, max_overflow=pool_size)
+            _ping_when_idle(self.write_engine.sync_engine)
             self.read_engine = self.write_engine
         # SQLite has one writer at a time. Our two write paths (the async session and the
         # writer thread) take turns on this lock, so they queue in asyncio rather than
@@ -64,6 +71,14 @@ class Database:
         self._write_turn: asyncio.Lock | contextlib.nullcontext[None] = asyncio.Lock() if self.is_sqlite else contextlib.nullcontext()
         self._writer = async_sessionmaker(self.write_engine, expire_on_commit=False)
         self._reader = async_sessionmaker(self.read_engine, expire_on_commit=False)
+        # `query` on PostgreSQL: each statement on its own (autocommit), which is what a read
+        # at READ COMMITTED sees anyway (every statement its own snapshot), without a BEGIN
+        # and a ROLLBACK round trip around it.
+        self._autocommit_reader = (
+            None
+            if self.is_sqlite
+            else async_sessionmaker(self.read_engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False)
+        )
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
@@ -100,7 +115,9 @@ class Database:
         runs in a reader thread on the stdlib driver: one thread hop for the whole read,
         where an async session makes several per statement, each waiting for the event
         loop (and for the GIL while the loop is busy). On PostgreSQL it runs in
-        SQLAlchemy's greenlet bridge over asyncpg. Objects it returns are detached.
+        SQLAlchemy's greenlet bridge over asyncpg, each statement in autocommit (no BEGIN
+        and ROLLBACK round trips; at READ COMMITTED each statement sees its own snapshot
+        anyway): `work` only reads. Objects it returns are detached.
         """
         if self._sync_reader is not None and self._reader_threads is not None:
             engine = self._sync_reader
@@ -110,7 +127,8 @@ class Database:
                     return work(session)
 
             return await asyncio.get_running_loop().run_in_executor(self._reader_threads, in_thread)
-        async with self._reader() as session:
+        assert self._autocommit_reader is not None
+        async with self._autocommit_reader() as session:
             return await session.run_sync(work)
 
     @contextlib.asynccontextmanager
@@ -202,6 +220,25 @@ def _ensure_sqlite_dir(url: str) -> None:
     database = make_url(url).database
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
+
+
+def _ping_when_idle(engine: Engine, idle: float = PING_AFTER_IDLE_SECONDS) -> None:
+    """`pool_pre_ping` for connections that sat in the pool longer than `idle` seconds."""
+
+    @event.listens_for(engine.pool, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine.pool, "checkout")
+    def _on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.pop("idle_since", None)
+        if since is None or time.monotonic() - since < idle:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as exc:
+            # The pool throws this connection away and checks out another (a fresh one).
+            raise DisconnectionError(f"a pooled connection failed its ping: {exc}") from exc
 
 
 def _sqlite_sync_engine(url: str, *, immediate: bool = True, pool_size: int = 1) -> Engine:
