@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Connection, bindparam, select, update
-from sqlalchemy.orm import Session
 
 from inbox.store.models import Agent, ApiToken, LoginLink, utcnow
 
@@ -75,11 +74,11 @@ def new_token(agent_id: int, name: str = "") -> tuple[str, ApiToken]:
     return token, ApiToken(agent_id=agent_id, name=name, token_hash=_digest(token), prefix=token[:10])
 
 
-def token_principal(session: Session, token: str) -> Principal | None:
+def token_principal(conn: Connection, token: str) -> Principal | None:
     """Who an API token speaks for: None if it is unknown, revoked or its agent inactive."""
     if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
         return None
-    row = session.connection().execute(TOKEN_PRINCIPAL, {"digest": _digest(token)}).first()
+    row = conn.execute(TOKEN_PRINCIPAL, {"digest": _digest(token)}).first()
     return Principal(row.id, row.email, row.name, row.role, row.language) if row else None
 
 

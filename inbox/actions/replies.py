@@ -15,7 +15,7 @@ from inbox.errors import Conflict, Invalid, NotFound
 from inbox.markdown import render_markdown
 from inbox.pipeline.replies import Reply, child_conversations, queue_reply
 from inbox.queries.conversations import find_visible, is_visible
-from inbox.store.models import Conversation, Message, OutboxItem, utcnow
+from inbox.store.models import Conversation, Message, OutboxItem, Ticket, utcnow
 
 MAX_TEXT = 100_000
 MAX_SCHEDULE_AHEAD = dt.timedelta(days=366)
@@ -26,7 +26,11 @@ NEWER_PUBLIC = (
     .order_by(Message.id)
     .limit(20)
 )
-MERGED_INTO = select(Conversation.merged_into_id).where(Conversation.id == bindparam("conversation_id"))
+# Whether the conversation was merged away, and the major incident's ticket it may hold.
+REPLY_TARGET = select(
+    Conversation.merged_into_id,
+    select(Ticket.id).where(Ticket.conversation_id == Conversation.id).order_by(Ticket.id).limit(1).scalar_subquery().label("ticket_id"),
+).where(Conversation.id == bindparam("conversation_id"))
 
 
 def check_send_at(send_at: dt.datetime | None, now: dt.datetime | None = None) -> None:
@@ -117,12 +121,12 @@ def prepare_reply(
 def write_reply(tx: Tx, conversation_id: int, reply: Reply) -> int:
     """The work of `send_reply` inside a transaction some action already holds, for a
     conversation the caller has found visible. Returns the message id."""
-    merged_into = tx.conn.scalar(MERGED_INTO, {"conversation_id": conversation_id})
-    if merged_into is not None:
-        raise Conflict(f"conversation {conversation_id} was merged into #{merged_into}; reply there", code="merged")
+    target = tx.conn.execute(REPLY_TARGET, {"conversation_id": conversation_id}).one()
+    if target.merged_into_id is not None:
+        raise Conflict(f"conversation {conversation_id} was merged into #{target.merged_into_id}; reply there", code="merged")
     message_id = queue_reply(tx.conn, conversation_id, reply, tx.feed, tx.now)
     if not reply.private:
-        for child in child_conversations(tx.conn, conversation_id):
+        for child in child_conversations(tx.conn, target.ticket_id):
             queue_reply(tx.conn, child, reply, tx.feed, tx.now)
     else:
         notify_mentions(tx, conversation_id, message_id, reply.text)

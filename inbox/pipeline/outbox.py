@@ -166,6 +166,11 @@ class OutboxWorker:
         lease = dt.timedelta(seconds=self.config.lease_seconds)
         worker_id = self.worker_id
 
+        # Most wake-ups (every commit wakes us) find nothing due: a read says so without
+        # taking SQLite's one write turn from the writers that have real work.
+        asked = (_ANY_DUE, {"now": now}) if channel_ids is None else (_ANY_DUE_ON, {"now": now, "channel_ids": list(channel_ids)})
+        if not await self.db.query_core(lambda conn: conn.scalar(*asked) is not None):
+            return []
         due = select(OutboxItem.id).where(
             or_(
                 (OutboxItem.status == "pending") & (OutboxItem.next_attempt_at <= now),
@@ -174,11 +179,6 @@ class OutboxWorker:
         )
         if channel_ids is not None:
             due = due.where(OutboxItem.channel_id.in_(channel_ids))
-        # Most wake-ups (every commit wakes us) find nothing due: a read says so without
-        # taking SQLite's one write turn from the writers that have real work.
-        asked = (_ANY_DUE, {"now": now}) if channel_ids is None else (_ANY_DUE_ON, {"now": now, "channel_ids": list(channel_ids)})
-        if not await self.db.query(lambda session: session.connection().scalar(*asked) is not None):
-            return []
 
         def work(conn: Connection) -> list[Claim]:
             result = conn.execute(

@@ -63,7 +63,6 @@ QUEUE_SEND = insert(outbox_t)
 TOUCH_CONVERSATION = update(conversations_t).where(conversations_t.c.id == bindparam("conversation_id"))
 TOUCH_REPLIED = TOUCH_CONVERSATION.values(last_message_at=bindparam("now"), updated_at=bindparam("now"))
 TOUCH_FIRST_RESPONSE = TOUCH_REPLIED.values(first_response_at=bindparam("now"))
-TICKET_OF_CONVERSATION = select(tickets_t.c.id).where(tickets_t.c.conversation_id == bindparam("conversation_id"))
 CHILD_CONVERSATIONS = (
     select(tickets_t.c.conversation_id)
     .where(tickets_t.c.parent_id == bindparam("parent_id"), tickets_t.c.conversation_id.is_not(None))
@@ -176,9 +175,8 @@ def continue_by_email(meta: Any) -> str | None:
     return email if isinstance(email, str) and email else None
 
 
-def child_conversations(conn: Connection, conversation_id: int) -> list[int]:
-    """Conversations of the child incidents, when this conversation is a major incident's."""
-    parent = conn.scalar(TICKET_OF_CONVERSATION, {"conversation_id": conversation_id})
-    if parent is None:
+def child_conversations(conn: Connection, ticket_id: int | None) -> list[int]:
+    """Conversations of the child incidents of a ticket (a major incident's), if any."""
+    if ticket_id is None:
         return []
-    return [r[0] for r in conn.execute(CHILD_CONVERSATIONS, {"parent_id": parent})]
+    return [r[0] for r in conn.execute(CHILD_CONVERSATIONS, {"parent_id": ticket_id})]

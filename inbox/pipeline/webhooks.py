@@ -161,7 +161,7 @@ class WebhookWorker:
         """Start serving each due webhook not already served here; returns how many started."""
         now = self.clock()
         params = {"now": now, "worker_id": self.worker_id}
-        due = await self.db.query(lambda session: session.connection().scalars(_DUE_WEBHOOKS, params).all())
+        due = await self.db.query_core(lambda conn: conn.scalars(_DUE_WEBHOOKS, params).all())
         started = 0
         for webhook_id in due:
             if webhook_id in self._serving:

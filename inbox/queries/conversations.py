@@ -399,10 +399,9 @@ def message_shapes(session: Session, messages: Sequence[Message]) -> list[dict[s
     return out
 
 
-def message_shape(session: Session, message_id: int, *, with_files: bool = True) -> dict[str, Any] | None:
+def message_shape(conn: Connection, message_id: int, *, with_files: bool = True) -> dict[str, Any] | None:
     """One message as the API shows it (`message_shapes` of one, in statements built once);
     `with_files=False` when the caller knows it has no attachments (one statement fewer)."""
-    conn = session.connection()  # Core statements: no ORM bookkeeping
     m = conn.execute(_MESSAGE_SHOWN, {"message_id": message_id}).first()
     if m is None:
         return None

@@ -74,10 +74,9 @@ class Database:
         # `query` on PostgreSQL: each statement on its own (autocommit), which is what a read
         # at READ COMMITTED sees anyway (every statement its own snapshot), without a BEGIN
         # and a ROLLBACK round trip around it.
+        self._autocommit_engine = None if self.is_sqlite else self.read_engine.execution_options(isolation_level="AUTOCOMMIT")
         self._autocommit_reader = (
-            None
-            if self.is_sqlite
-            else async_sessionmaker(self.read_engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False)
+            None if self._autocommit_engine is None else async_sessionmaker(self._autocommit_engine, expire_on_commit=False)
         )
 
     @contextlib.asynccontextmanager
@@ -130,6 +129,22 @@ class Database:
         assert self._autocommit_reader is not None
         async with self._autocommit_reader() as session:
             return await session.run_sync(work)
+
+    async def query_core(self, work: Callable[[Connection], T]) -> T:
+        """`query` for plain Core reads on a `Connection`: no ORM session to set up and
+        close around them (the hottest reads: API tokens, the outbox's and the webhooks'
+        checks on every commit, the shape of a reply)."""
+        if self._sync_reader is not None and self._reader_threads is not None:
+            engine = self._sync_reader
+
+            def in_thread() -> T:
+                with engine.connect() as conn:
+                    return work(conn)
+
+            return await asyncio.get_running_loop().run_in_executor(self._reader_threads, in_thread)
+        assert self._autocommit_engine is not None
+        async with self._autocommit_engine.connect() as aconn:
+            return await aconn.run_sync(work)
 
     @contextlib.asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:

@@ -266,7 +266,7 @@ async def post_message(request: Request, svc: Svc, who: Who, conversation_id: Id
         then_status=body.status,
     )
 
-    shape = await svc.db.query(lambda session: conv.message_shape(session, message_id, with_files=bool(files)))
+    shape = await svc.db.query_core(lambda conn: conv.message_shape(conn, message_id, with_files=bool(files)))
     assert shape is not None
     return shape
 

@@ -30,7 +30,7 @@ async def authenticate(svc: Services, authorization: str | None, cookie: str | N
         scheme, _, token = authorization.partition(" ")
         if scheme.lower() != "bearer" or not token:
             raise ApiError(401, "expected 'Authorization: Bearer <token>'", headers={"WWW-Authenticate": "Bearer"})
-        principal = await svc.db.query(lambda session: token_principal(session, token.strip()))
+        principal = await svc.db.query_core(lambda conn: token_principal(conn, token.strip()))
         if principal is None:
             raise ApiError(401, "invalid or revoked token", headers={"WWW-Authenticate": "Bearer"})
         return principal
