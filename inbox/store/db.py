@@ -44,7 +44,7 @@ class Database:
     block them.
     """
 
-    def __init__(self, url: str, *, pool_size: int = 10) -> None:
+    def __init__(self, url: str, *, pool_size: int = 10, ping_after_idle: float = PING_AFTER_IDLE_SECONDS) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         if self.is_sqlite:
@@ -63,7 +63,7 @@ class Database:
             self._sync_reader = None
             self._reader_threads = None
             self.write_engine = create_async_engine(url, pool_size=pool_size, max_overflow=pool_size)
-            _ping_when_idle(self.write_engine.sync_engine)
+            _ping_when_idle(self.write_engine.sync_engine, ping_after_idle)
             self.read_engine = self.write_engine
         # SQLite has one writer at a time. Our two write paths (the async session and the
         # writer thread) take turns on this lock, so they queue in asyncio rather than
@@ -237,7 +237,7 @@ def _ensure_sqlite_dir(url: str) -> None:
         Path(database).parent.mkdir(parents=True, exist_ok=True)
 
 
-def _ping_when_idle(engine: Engine, idle: float = PING_AFTER_IDLE_SECONDS) -> None:
+def _ping_when_idle(engine: Engine, idle: float) -> None:
     """`pool_pre_ping` for connections that sat in the pool longer than `idle` seconds."""
 
     @event.listens_for(engine.pool, "checkin")
