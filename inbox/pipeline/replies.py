@@ -12,7 +12,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from sqlalchemy import Connection, Select, Table, bindparam, func, insert, select, update
+from sqlalchemy import Connection, Row, Select, Table, bindparam, func, insert, select, update
 
 import channels
 from channels.base import OutboundAttachment
@@ -50,7 +50,8 @@ def _of_latest_inbound(column: Any) -> Any:
 
 # What a reply needs to know of its conversation, in one statement: the conversation's
 # channel, subject and first response, the channel and meta of the customer's latest
-# message, and the type of the channel the reply goes out on.
+# message, the type of the channel the reply goes out on; and for the action's checks
+# (`inbox.actions.replies.write_reply`) whether it was merged away and its ticket.
 _REPLY_CHANNEL_ID = func.coalesce(_of_latest_inbound(messages_t.c.channel_id), conversations_t.c.channel_id)
 CONVERSATION_TO_REPLY = select(
     _REPLY_CHANNEL_ID.label("reply_channel_id"),
@@ -58,6 +59,13 @@ CONVERSATION_TO_REPLY = select(
     conversations_t.c.first_response_at,
     _of_latest_inbound(messages_t.c.meta).label("latest_meta"),
     select(channels_t.c.type).where(channels_t.c.id == _REPLY_CHANNEL_ID).scalar_subquery().label("channel_type"),
+    conversations_t.c.merged_into_id,
+    select(tickets_t.c.id)
+    .where(tickets_t.c.conversation_id == conversations_t.c.id)
+    .order_by(tickets_t.c.id)
+    .limit(1)
+    .scalar_subquery()
+    .label("ticket_id"),
 ).where(conversations_t.c.id == bindparam("conversation_id"))
 QUEUE_SEND = insert(outbox_t)
 TOUCH_CONVERSATION = update(conversations_t).where(conversations_t.c.id == bindparam("conversation_id"))
@@ -89,13 +97,22 @@ class Reply:
 # customer asked to be answered by email too (a relay).
 
 
-def queue_reply(conn: Connection, conversation_id: int, reply: Reply, feed: Feed, now: dt.datetime | None = None) -> int:
+def reply_target(conn: Connection, conversation_id: int) -> Row[Any] | None:
+    """What `queue_reply` reads of the conversation (None: there is none), for a caller
+    that checks it first and hands it on as `target`."""
+    return cast("Row[Any] | None", conn.execute(CONVERSATION_TO_REPLY, {"conversation_id": conversation_id}).first())
+
+
+def queue_reply(
+    conn: Connection, conversation_id: int, reply: Reply, feed: Feed, now: dt.datetime | None = None, *, target: Row[Any] | None = None
+) -> int:
     """Store the reply and, unless it is a private note, queue its delivery. Returns its id.
 
     It goes out on the channel of the customer's latest message (a merged conversation
-    holds messages from several channels), or the conversation's own channel."""
+    holds messages from several channels), or the conversation's own channel. `target`:
+    the conversation's `reply_target`, when the caller has read it already."""
     now = now or utcnow()
-    conversation = conn.execute(CONVERSATION_TO_REPLY, {"conversation_id": conversation_id}).one()
+    conversation = target if target is not None else conn.execute(CONVERSATION_TO_REPLY, {"conversation_id": conversation_id}).one()
     channel_id = conversation.reply_channel_id
     scheduled = reply.send_at is not None and not reply.private
     wants_relay = continue_by_email(conversation.latest_meta) is not None
