@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import Session
+from sqlalchemy.util import greenlet_spawn
 
 log = logging.getLogger(__name__)
 
@@ -104,8 +105,16 @@ class Database:
 
             async with self._write_turn:
                 return await asyncio.get_running_loop().run_in_executor(self._writer_thread, in_thread)
-        async with self.write_engine.begin() as aconn:
-            return await aconn.run_sync(work)
+        # One hop into SQLAlchemy's greenlet bridge for connect, begin, work, commit and
+        # close (the async wrappers make one each).
+        engine = self.write_engine.sync_engine
+
+        def in_greenlet() -> T:
+            with engine.begin() as conn:
+                return work(conn)
+
+        result: T = await greenlet_spawn(in_greenlet)
+        return result
 
     async def query(self, work: Callable[[Session], T]) -> T:
         """Run `work(session)` as one read transaction and return its result.
@@ -143,8 +152,14 @@ class Database:
 
             return await asyncio.get_running_loop().run_in_executor(self._reader_threads, in_thread)
         assert self._autocommit_engine is not None
-        async with self._autocommit_engine.connect() as aconn:
-            return await aconn.run_sync(work)
+        reader = self._autocommit_engine.sync_engine
+
+        def read_in_greenlet() -> T:
+            with reader.connect() as conn:
+                return work(conn)
+
+        found: T = await greenlet_spawn(read_in_greenlet)
+        return found
 
     @contextlib.asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
