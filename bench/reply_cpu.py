@@ -25,7 +25,7 @@ with pydantic, inserts one row with SQLAlchemy's asyncio engine over the daemon'
 (aiosqlite or asyncpg) in a transaction of its own, and returns JSON: the floor.
 
 `--profile DIR` also samples the daemon with py-spy (when it is on PATH) during the
-widget run and writes a flame graph and raw samples to DIR.
+widget run and writes its raw (collapsed) samples to DIR.
 
 Issue 23's target: <= 4 ms of daemon CPU per widget reply on SQLite and PostgreSQL.
 """
