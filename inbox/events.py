@@ -184,10 +184,13 @@ def make_bus(url: str) -> Bus:
     return RedisBus(url) if url else Bus()
 
 
+_LOCK_WRITERS = text("SELECT pg_advisory_xact_lock(:key)")
+
+
 def lock_writers(conn: Connection) -> None:
     """Make seq order equal commit order on PostgreSQL (SQLite has one writer already)."""
     if conn.dialect.name == "postgresql":
-        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _EVENT_LOCK_KEY})
+        conn.execute(_LOCK_WRITERS, {"key": _EVENT_LOCK_KEY})
 
 
 def insert_events(conn: Connection, rows: list[tuple[str, dict[str, Any], int | None]]) -> list[int]:

@@ -731,7 +731,13 @@ class Hub:
                         log.debug("widget hub: delivery to a closing socket dropped", exc_info=True)
             # At once if the bus knows of newer events (more commits, or more than one
             # read's worth); otherwise at the next commit, or at the heartbeat.
-            await self.bus.wait(after, HEARTBEAT_SECONDS)
+            latest = await self.bus.wait(after, HEARTBEAT_SECONDS)
+            # No visitor connected to this node: nobody to hand messages to, so no read
+            # (every commit of the desk wakes us). A visitor who connects later catches up
+            # from the store after joining (`VisitorSession._push_new`).
+            while not self._sessions:
+                after = self._survey_after = max(after, latest)
+                latest = await self.bus.wait(after, HEARTBEAT_SECONDS)
 
 
 def parse_frame(raw: str) -> dict[str, Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 
 from channels.base import OutboundAttachment
 from inbox.actions.conversations import ConversationChanges, change_conversation
@@ -13,13 +13,19 @@ from inbox.actions.notifications import notify_mentions
 from inbox.actions.runner import Actor, Context, Tx, perform
 from inbox.errors import Conflict, Invalid, NotFound
 from inbox.markdown import render_markdown
-from inbox.pipeline.replies import Reply, child_conversations, queue_reply
-from inbox.queries.conversations import find_visible
-from inbox.store.models import Conversation, Message, OutboxItem, utcnow
+from inbox.pipeline.replies import Reply, child_conversations, queue_reply, reply_target
+from inbox.queries.conversations import find_visible, is_visible
+from inbox.store.models import Message, OutboxItem, utcnow
 
 MAX_TEXT = 100_000
 MAX_SCHEDULE_AHEAD = dt.timedelta(days=366)
 THEN_STATUSES = ("resolved", "pending")  # "Send and resolve", "Send and set pending"
+NEWER_PUBLIC = (
+    select(Message.id)
+    .where(Message.conversation_id == bindparam("conversation_id"), Message.id > bindparam("after_id"), Message.private.is_(False))
+    .order_by(Message.id)
+    .limit(20)
+)
 
 
 def check_send_at(send_at: dt.datetime | None, now: dt.datetime | None = None) -> None:
@@ -63,7 +69,8 @@ async def send_reply(
         raise Invalid(f"the status after a reply is one of {', '.join(THEN_STATUSES)}", code="status")
 
     def work(tx: Tx) -> int:
-        if find_visible(tx.session, actor.principal, conversation_id) is None:
+        # Whoever sees everything needs no check here: `write_reply` finds the conversation or says NotFound.
+        if not actor.sees_everything() and not is_visible(tx.conn, actor.principal, conversation_id):
             raise NotFound.of("conversation")
         if after_message_id is not None:
             check_not_moved(tx, conversation_id, after_message_id)
@@ -78,12 +85,7 @@ async def send_reply(
 def check_not_moved(tx: Tx, conversation_id: int, after_message_id: int) -> None:
     """Conflict `conversation_moved` when a public message newer than `after_message_id`
     is in the conversation (someone wrote since the agent looked)."""
-    newer = tx.conn.scalars(
-        select(Message.id)
-        .where(Message.conversation_id == conversation_id, Message.id > after_message_id, Message.private.is_(False))
-        .order_by(Message.id)
-        .limit(20)
-    ).all()
+    newer = tx.conn.scalars(NEWER_PUBLIC, {"conversation_id": conversation_id, "after_id": after_message_id}).all()
     if newer:
         listed = ", ".join(str(n) for n in newer)
         raise Conflict(f"the conversation moved: newer message(s) {listed}; reply again to send anyway", code="conversation_moved")
@@ -115,12 +117,14 @@ def prepare_reply(
 def write_reply(tx: Tx, conversation_id: int, reply: Reply) -> int:
     """The work of `send_reply` inside a transaction some action already holds, for a
     conversation the caller has found visible. Returns the message id."""
-    merged_into = tx.conn.scalar(select(Conversation.merged_into_id).where(Conversation.id == conversation_id))
-    if merged_into is not None:
-        raise Conflict(f"conversation {conversation_id} was merged into #{merged_into}; reply there", code="merged")
-    message_id = queue_reply(tx.conn, conversation_id, reply, tx.feed, tx.now)
+    target = reply_target(tx.conn, conversation_id)
+    if target is None:
+        raise NotFound.of("conversation")
+    if target.merged_into_id is not None:
+        raise Conflict(f"conversation {conversation_id} was merged into #{target.merged_into_id}; reply there", code="merged")
+    message_id = queue_reply(tx.conn, conversation_id, reply, tx.feed, tx.now, target=target)
     if not reply.private:
-        for child in child_conversations(tx.conn, conversation_id):
+        for child in child_conversations(tx.conn, target.ticket_id):
             queue_reply(tx.conn, child, reply, tx.feed, tx.now)
     else:
         notify_mentions(tx, conversation_id, message_id, reply.text)

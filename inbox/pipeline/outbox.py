@@ -17,7 +17,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from sqlalchemy import Connection, delete, or_, select, update
+from sqlalchemy import Connection, bindparam, delete, or_, select, update
 
 from channels.base import (
     Channel,
@@ -57,6 +57,21 @@ from inbox.store.models import (
 from routing import csat as csat_text
 
 log = logging.getLogger(__name__)
+
+
+# Whether anything is due: every commit of the desk wakes the worker to ask, so the
+# question is built once (with and without the node's channels).
+_ANY_DUE = (
+    select(OutboxItem.id)
+    .where(
+        or_(
+            (OutboxItem.status == "pending") & (OutboxItem.next_attempt_at <= bindparam("now")),
+            (OutboxItem.status == "sending") & (OutboxItem.claimed_until < bindparam("now")),
+        )
+    )
+    .limit(1)
+)
+_ANY_DUE_ON = _ANY_DUE.where(OutboxItem.channel_id.in_(bindparam("channel_ids", expanding=True)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +170,11 @@ class OutboxWorker:
         lease = dt.timedelta(seconds=self.config.lease_seconds)
         worker_id = self.worker_id
 
+        # Most wake-ups (every commit wakes us) find nothing due: a read says so without
+        # taking SQLite's one write turn from the writers that have real work.
+        asked = (_ANY_DUE, {"now": now}) if channel_ids is None else (_ANY_DUE_ON, {"now": now, "channel_ids": list(channel_ids)})
+        if not await self.db.query_core(lambda conn: conn.scalar(*asked) is not None):
+            return []
         due = select(OutboxItem.id).where(
             or_(
                 (OutboxItem.status == "pending") & (OutboxItem.next_attempt_at <= now),
@@ -163,10 +183,6 @@ class OutboxWorker:
         )
         if channel_ids is not None:
             due = due.where(OutboxItem.channel_id.in_(channel_ids))
-        # Most wake-ups (every commit wakes us) find nothing due: a read says so without
-        # taking SQLite's one write turn from the writers that have real work.
-        if not await self.db.query(lambda session: session.scalar(due.limit(1)) is not None):
-            return []
 
         def work(conn: Connection) -> list[Claim]:
             result = conn.execute(

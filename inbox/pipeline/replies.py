@@ -12,7 +12,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from sqlalchemy import Connection, Select, Table, insert, select, update
+from sqlalchemy import Connection, Row, Select, Table, bindparam, func, insert, select, update
 
 import channels
 from channels.base import OutboundAttachment
@@ -25,6 +25,57 @@ outbox_t = cast(Table, OutboxItem.__table__)
 conversations_t = cast(Table, Conversation.__table__)
 tickets_t = cast(Table, Ticket.__table__)
 channels_t = cast(Table, Channel.__table__)
+
+# Statements built once (docs/performance.md, "Statements are built once"): an agent's
+# reply runs each of them, and building one cost more than running it.
+LATEST_INBOUND = (
+    select(messages_t.c.channel_id, messages_t.c.meta)
+    .where(messages_t.c.conversation_id == bindparam("conversation_id"), messages_t.c.direction == "in")
+    .order_by(messages_t.c.id.desc())
+    .limit(1)
+)
+
+
+def _of_latest_inbound(column: Any) -> Any:
+    """A column of the customer's latest message in the conversation being replied to."""
+    return (
+        select(column)
+        .where(messages_t.c.conversation_id == conversations_t.c.id, messages_t.c.direction == "in")
+        .order_by(messages_t.c.id.desc())
+        .limit(1)
+        .correlate_except(messages_t)  # the conversation is the outer query's, at any depth
+        .scalar_subquery()
+    )
+
+
+# What a reply needs to know of its conversation, in one statement: the conversation's
+# channel, subject and first response, the channel and meta of the customer's latest
+# message, the type of the channel the reply goes out on; and for the action's checks
+# (`inbox.actions.replies.write_reply`) whether it was merged away and its ticket.
+_REPLY_CHANNEL_ID = func.coalesce(_of_latest_inbound(messages_t.c.channel_id), conversations_t.c.channel_id)
+CONVERSATION_TO_REPLY = select(
+    _REPLY_CHANNEL_ID.label("reply_channel_id"),
+    conversations_t.c.subject,
+    conversations_t.c.first_response_at,
+    _of_latest_inbound(messages_t.c.meta).label("latest_meta"),
+    select(channels_t.c.type).where(channels_t.c.id == _REPLY_CHANNEL_ID).scalar_subquery().label("channel_type"),
+    conversations_t.c.merged_into_id,
+    select(tickets_t.c.id)
+    .where(tickets_t.c.conversation_id == conversations_t.c.id)
+    .order_by(tickets_t.c.id)
+    .limit(1)
+    .scalar_subquery()
+    .label("ticket_id"),
+).where(conversations_t.c.id == bindparam("conversation_id"))
+QUEUE_SEND = insert(outbox_t)
+TOUCH_CONVERSATION = update(conversations_t).where(conversations_t.c.id == bindparam("conversation_id"))
+TOUCH_REPLIED = TOUCH_CONVERSATION.values(last_message_at=bindparam("now"), updated_at=bindparam("now"))
+TOUCH_FIRST_RESPONSE = TOUCH_REPLIED.values(first_response_at=bindparam("now"))
+CHILD_CONVERSATIONS = (
+    select(tickets_t.c.conversation_id)
+    .where(tickets_t.c.parent_id == bindparam("parent_id"), tickets_t.c.conversation_id.is_not(None))
+    .order_by(tickets_t.c.id)
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,23 +97,26 @@ class Reply:
 # customer asked to be answered by email too (a relay).
 
 
-def queue_reply(conn: Connection, conversation_id: int, reply: Reply, feed: Feed, now: dt.datetime | None = None) -> int:
+def reply_target(conn: Connection, conversation_id: int) -> Row[Any] | None:
+    """What `queue_reply` reads of the conversation (None: there is none), for a caller
+    that checks it first and hands it on as `target`."""
+    return cast("Row[Any] | None", conn.execute(CONVERSATION_TO_REPLY, {"conversation_id": conversation_id}).first())
+
+
+def queue_reply(
+    conn: Connection, conversation_id: int, reply: Reply, feed: Feed, now: dt.datetime | None = None, *, target: Row[Any] | None = None
+) -> int:
     """Store the reply and, unless it is a private note, queue its delivery. Returns its id.
 
     It goes out on the channel of the customer's latest message (a merged conversation
-    holds messages from several channels), or the conversation's own channel."""
+    holds messages from several channels), or the conversation's own channel. `target`:
+    the conversation's `reply_target`, when the caller has read it already."""
     now = now or utcnow()
-    conversation = conn.execute(
-        select(conversations_t.c.channel_id, conversations_t.c.subject, conversations_t.c.first_response_at).where(
-            conversations_t.c.id == conversation_id
-        )
-    ).one()
-    channel_id = reply_channel(conn, conversation_id) or conversation.channel_id
-    channel_type = conn.scalar(select(channels_t.c.type).where(channels_t.c.id == channel_id))
+    conversation = target if target is not None else conn.execute(CONVERSATION_TO_REPLY, {"conversation_id": conversation_id}).one()
+    channel_id = conversation.reply_channel_id
     scheduled = reply.send_at is not None and not reply.private
-    delivered = reply.private or (
-        not scheduled and channels.delivers_on_commit(str(channel_type)) and not _wants_relay(conn, conversation_id)
-    )
+    wants_relay = continue_by_email(conversation.latest_meta) is not None
+    delivered = reply.private or (not scheduled and channels.delivers_on_commit(str(conversation.channel_type)) and not wants_relay)
     key = uuid.uuid4().hex
     [message_id] = insert_ids(
         conn,
@@ -91,20 +145,19 @@ def queue_reply(conn: Connection, conversation_id: int, reply: Reply, feed: Feed
     store_attachments(conn, [(message_id, a) for a in reply.attachments])
     if not delivered:
         conn.execute(
-            insert(outbox_t).values(
-                message_id=message_id,
-                channel_id=channel_id,
-                idempotency_key=key,
-                status="pending",
-                attempts=0,
-                next_attempt_at=reply.send_at if scheduled else now,
-                created_at=now,
-            )
+            QUEUE_SEND,
+            {
+                "message_id": message_id,
+                "channel_id": channel_id,
+                "idempotency_key": key,
+                "status": "pending",
+                "attempts": 0,
+                "next_attempt_at": reply.send_at if scheduled else now,
+                "created_at": now,
+            },
         )
-    values: dict[str, Any] = {"last_message_at": now, "updated_at": now}
-    if not reply.private and not scheduled and reply.author_type == "agent" and conversation.first_response_at is None:
-        values["first_response_at"] = now
-    conn.execute(update(conversations_t).where(conversations_t.c.id == conversation_id).values(**values))
+    first_response = not reply.private and not scheduled and reply.author_type == "agent" and conversation.first_response_at is None
+    conn.execute(TOUCH_FIRST_RESPONSE if first_response else TOUCH_REPLIED, {"conversation_id": conversation_id, "now": now})
     payload = {
         "message_id": message_id,
         "conversation_id": conversation_id,
@@ -129,12 +182,8 @@ def latest_inbound_meta(conversation_id: int) -> Select[tuple[Any]]:
 
 def reply_channel(conn: Connection, conversation_id: int) -> int | None:
     """The channel of the customer's latest message in a conversation (None: no message yet)."""
-    return conn.scalar(
-        select(messages_t.c.channel_id)
-        .where(messages_t.c.conversation_id == conversation_id, messages_t.c.direction == "in")
-        .order_by(messages_t.c.id.desc())
-        .limit(1)
-    )
+    latest = conn.execute(LATEST_INBOUND, {"conversation_id": conversation_id}).first()
+    return latest.channel_id if latest is not None else None
 
 
 def continue_by_email(meta: Any) -> str | None:
@@ -143,20 +192,8 @@ def continue_by_email(meta: Any) -> str | None:
     return email if isinstance(email, str) and email else None
 
 
-def _wants_relay(conn: Connection, conversation_id: int) -> bool:
-    return continue_by_email(conn.scalar(latest_inbound_meta(conversation_id))) is not None
-
-
-def child_conversations(conn: Connection, conversation_id: int) -> list[int]:
-    """Conversations of the child incidents, when this conversation is a major incident's."""
-    parent = conn.scalar(select(tickets_t.c.id).where(tickets_t.c.conversation_id == conversation_id))
-    if parent is None:
+def child_conversations(conn: Connection, ticket_id: int | None) -> list[int]:
+    """Conversations of the child incidents of a ticket (a major incident's), if any."""
+    if ticket_id is None:
         return []
-    return [
-        r[0]
-        for r in conn.execute(
-            select(tickets_t.c.conversation_id)
-            .where(tickets_t.c.parent_id == parent, tickets_t.c.conversation_id.is_not(None))
-            .order_by(tickets_t.c.id)
-        )
-    ]
+    return [r[0] for r in conn.execute(CHILD_CONVERSATIONS, {"parent_id": ticket_id})]

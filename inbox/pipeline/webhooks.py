@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from sqlalchemy import Connection, insert, or_, select, update
+from sqlalchemy import Connection, bindparam, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from channels.base import cancel_task
@@ -103,6 +103,14 @@ def log_row(webhook_id: int, delivery: str, seq: int | None, type_: str, outcome
     }
 
 
+# Every commit of the desk wakes the worker to ask this: built once.
+_DUE_WEBHOOKS = select(Webhook.id).where(
+    Webhook.enabled.is_(True),
+    or_(Webhook.next_attempt_at.is_(None), Webhook.next_attempt_at <= bindparam("now")),
+    or_(Webhook.lease_expires.is_(None), Webhook.lease_expires < bindparam("now"), Webhook.lease_holder == bindparam("worker_id")),
+)
+
+
 class WebhookWorker:
     def __init__(
         self,
@@ -152,15 +160,8 @@ class WebhookWorker:
     async def dispatch(self) -> int:
         """Start serving each due webhook not already served here; returns how many started."""
         now = self.clock()
-        due = await self.db.query(
-            lambda session: session.scalars(
-                select(Webhook.id).where(
-                    Webhook.enabled.is_(True),
-                    or_(Webhook.next_attempt_at.is_(None), Webhook.next_attempt_at <= now),
-                    or_(Webhook.lease_expires.is_(None), Webhook.lease_expires < now, Webhook.lease_holder == self.worker_id),
-                )
-            ).all()
-        )
+        params = {"now": now, "worker_id": self.worker_id}
+        due = await self.db.query_core(lambda conn: conn.scalars(_DUE_WEBHOOKS, params).all())
         started = 0
         for webhook_id in due:
             if webhook_id in self._serving:

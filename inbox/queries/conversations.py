@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, Text, and_, false, func, or_, select, true
+from sqlalchemy import ColumnElement, Connection, Select, Text, and_, bindparam, false, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
@@ -31,12 +31,15 @@ from inbox.store.models import (
     utcnow,
 )
 
+TEAMS_OF = select(TeamMember.team_id).where(TeamMember.agent_id == bindparam("agent_id"))
+CONVERSATION_ID = select(Conversation.id).where(Conversation.id == bindparam("conversation_id"))
 
-def teams_of(session: Session, agent_id: int) -> list[int]:
-    return list(session.scalars(select(TeamMember.team_id).where(TeamMember.agent_id == agent_id)))
+
+def teams_of(session: Session | Connection, agent_id: int) -> list[int]:
+    return list(session.scalars(TEAMS_OF, {"agent_id": agent_id}))
 
 
-def visible_to(session: Session, who: Principal | None) -> ColumnElement[bool]:
+def visible_to(session: Session | Connection, who: Principal | None) -> ColumnElement[bool]:
     """Admins see everything; agents see unteamed conversations, their teams' and their own."""
     if who is None or who.is_admin:
         return true()
@@ -56,6 +59,15 @@ async def visibility(session: AsyncSession, who: Principal | None) -> ColumnElem
 
 def find_visible(session: Session, who: Principal | None, conversation_id: int) -> Conversation | None:
     return session.scalar(select(Conversation).where(Conversation.id == conversation_id, visible_to(session, who)))
+
+
+def is_visible(conn: Connection, who: Principal | None, conversation_id: int) -> bool:
+    """`find_visible` without loading the conversation (a write's check, on its connection);
+    for an admin or the system one statement built once."""
+    if who is None or who.is_admin:
+        return conn.scalar(CONVERSATION_ID, {"conversation_id": conversation_id}) is not None
+    query = select(Conversation.id).where(Conversation.id == conversation_id, visible_to(conn, who))
+    return conn.scalar(query) is not None
 
 
 async def get_visible(session: AsyncSession, who: Principal | None, conversation_id: int) -> Conversation | None:
@@ -325,62 +337,116 @@ def sla_badge(ticket: Ticket, conversation_first_response: dt.datetime | None, n
     return {"due_at": due.isoformat(), "state": state}
 
 
+# The statements of the message shapes, built once: every reply answers with its shape.
+_MESSAGE_FILES = (
+    select(Attachment.id, Attachment.message_id, Attachment.filename, Attachment.content_type, Attachment.size)
+    .where(Attachment.message_id.in_(bindparam("ids", expanding=True)))
+    .order_by(Attachment.id)
+)
+_CHANNEL_NAMES = select(Channel.id, Channel.name).where(Channel.id.in_(bindparam("ids", expanding=True)))
+_AGENT_NAMES = select(Agent.id, Agent.name).where(Agent.id.in_(bindparam("ids", expanding=True)))
+_CONTACT_NAMES = select(Contact.id, Contact.name, Contact.email).where(Contact.id.in_(bindparam("ids", expanding=True)))
+_MESSAGE_SHOWN = (
+    select(
+        *(
+            Message.__table__.c[name]
+            for name in (
+                "id", "conversation_id", "channel_id", "direction", "author_type", "agent_id", "contact_id", "subject", "text",
+                "html", "private", "delivery", "delivery_error", "automated", "edited_at", "original_text", "deleted_at",
+                "created_at", "sent_at", "send_at",
+            )
+        ),
+        Channel.name.label("channel_name"),
+        Agent.name.label("agent_name"),
+        Contact.name.label("contact_name"),
+        Contact.email.label("contact_email"),
+    )
+    .join(Channel, Channel.id == Message.channel_id)
+    .outerjoin(Agent, Agent.id == Message.agent_id)
+    .outerjoin(Contact, Contact.id == Message.contact_id)
+    .where(Message.id == bindparam("message_id"))
+)  # fmt: skip
+
+
+def _files_by_message(session: Session | Connection, ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+    files: dict[int, list[dict[str, Any]]] = {}
+    for a in session.execute(_MESSAGE_FILES, {"ids": ids}):
+        files.setdefault(a.message_id, []).append(
+            {"id": a.id, "filename": a.filename, "content_type": a.content_type, "size": a.size, "url": f"/attachments/{a.id}"}
+        )
+    return files
+
+
 def message_shapes(session: Session, messages: Sequence[Message]) -> list[dict[str, Any]]:
     """Messages as the API shows them (with attachments and author names)."""
     if not messages:
         return []
-    ids = [m.id for m in messages]
-    attachments: dict[int, list[dict[str, Any]]] = {}
-    for a in session.scalars(select(Attachment).where(Attachment.message_id.in_(ids)).order_by(Attachment.id)).all():
-        attachments.setdefault(a.message_id, []).append(
-            {"id": a.id, "filename": a.filename, "content_type": a.content_type, "size": a.size, "url": f"/attachments/{a.id}"}
-        )
-    agent_ids = {m.agent_id for m in messages if m.agent_id}
-    contact_ids = {m.contact_id for m in messages if m.contact_id}
-    channels = {
-        r.id: r.name for r in session.execute(select(Channel.id, Channel.name).where(Channel.id.in_({m.channel_id for m in messages})))
-    }
-    agents = {r.id: r.name for r in session.execute(select(Agent.id, Agent.name).where(Agent.id.in_(agent_ids)))} if agent_ids else {}
-    contact_rows = (
-        session.execute(select(Contact.id, Contact.name, Contact.email).where(Contact.id.in_(contact_ids))).all() if contact_ids else []
-    )
+    attachments = _files_by_message(session, [m.id for m in messages])
+    agent_ids = [m.agent_id for m in messages if m.agent_id]
+    contact_ids = [m.contact_id for m in messages if m.contact_id]
+    channels = {r.id: r.name for r in session.execute(_CHANNEL_NAMES, {"ids": list({m.channel_id for m in messages})})}
+    agents = {r.id: r.name for r in session.execute(_AGENT_NAMES, {"ids": list(set(agent_ids))})} if agent_ids else {}
+    contact_rows = session.execute(_CONTACT_NAMES, {"ids": list(set(contact_ids))}).all() if contact_ids else []
     contacts = {r.id: display_name(r.name, r.email, r.id) for r in contact_rows}
     numbers = {r.id: visitor_number(r.name, r.email, r.id) for r in contact_rows}
     out = []
     for m in messages:
-        author_id = m.agent_id if m.author_type == "agent" else m.contact_id
         author_name = (
             agents.get(m.agent_id) if m.author_type == "agent" and m.agent_id else contacts.get(m.contact_id) if m.contact_id else None
         )
-        out.append(
-            {
-                "id": m.id,
-                "conversation_id": m.conversation_id,
-                "channel": channels.get(m.channel_id),
-                "direction": m.direction,
-                "author": {
-                    "type": m.author_type,
-                    "id": author_id,
-                    "name": author_name,
-                    "visitor_number": numbers.get(m.contact_id) if m.author_type == "contact" and m.contact_id else None,
-                },
-                "subject": m.subject,
-                "text": m.text,
-                "html": m.html,
-                "private": m.private,
-                "delivery": m.delivery,
-                "delivery_error": m.delivery_error,
-                "automated": m.automated,
-                "edited_at": _iso(m.edited_at),
-                "original_text": m.original_text,
-                "deleted": m.deleted_at is not None,
-                "attachments": attachments.get(m.id, []),
-                "created_at": _iso(m.created_at),
-                "sent_at": _iso(m.sent_at),
-                "send_at": _iso(m.send_at),
-            }
-        )
+        number = numbers.get(m.contact_id) if m.author_type == "contact" and m.contact_id else None
+        out.append(_message_shape(m, channels.get(m.channel_id), author_name, attachments.get(m.id, []), number))
     return out
+
+
+def message_shape(conn: Connection, message_id: int, *, with_files: bool = True) -> dict[str, Any] | None:
+    """One message as the API shows it (`message_shapes` of one, in statements built once);
+    `with_files=False` when the caller knows it has no attachments (one statement fewer)."""
+    m = conn.execute(_MESSAGE_SHOWN, {"message_id": message_id}).first()
+    if m is None:
+        return None
+    if m.author_type == "agent" and m.agent_id:
+        author_name = m.agent_name
+    elif m.contact_id:
+        author_name = display_name(m.contact_name, m.contact_email, m.contact_id)
+    else:
+        author_name = None
+    files = _files_by_message(conn, [m.id]).get(m.id, []) if with_files else []
+    number = visitor_number(m.contact_name, m.contact_email, m.contact_id) if m.author_type == "contact" and m.contact_id else None
+    return _message_shape(m, m.channel_name, author_name, files, number)
+
+
+def _message_shape(
+    m: Any, channel: str | None, author_name: str | None, attachments: list[dict[str, Any]], visitor: int | None
+) -> dict[str, Any]:
+    """The JSON of a message (an ORM `Message` or a row with its columns); `visitor` is a nameless
+    contact author's visitor number."""
+    return {
+        "id": m.id,
+        "conversation_id": m.conversation_id,
+        "channel": channel,
+        "direction": m.direction,
+        "author": {
+            "type": m.author_type,
+            "id": m.agent_id if m.author_type == "agent" else m.contact_id,
+            "name": author_name,
+            "visitor_number": visitor,
+        },
+        "subject": m.subject,
+        "text": m.text,
+        "html": m.html,
+        "private": m.private,
+        "delivery": m.delivery,
+        "delivery_error": m.delivery_error,
+        "automated": m.automated,
+        "edited_at": _iso(m.edited_at),
+        "original_text": m.original_text,
+        "deleted": m.deleted_at is not None,
+        "attachments": attachments,
+        "created_at": _iso(m.created_at),
+        "sent_at": _iso(m.sent_at),
+        "send_at": _iso(m.send_at),
+    }
 
 
 async def describe_messages(session: AsyncSession, messages: Sequence[Message]) -> list[dict[str, Any]]:

@@ -12,6 +12,7 @@ from sqlalchemy import Connection, Table, insert
 from inbox.store.models import AuditEntry
 
 audit_t = cast(Table, AuditEntry.__table__)
+INSERT_ENTRIES = insert(audit_t)  # built once: every action writes one
 
 # A detail whose key contains one of these (or is "key" / ends in "_key") is never
 # written, whatever the action.
@@ -40,7 +41,7 @@ def redacted(details: dict[str, Any]) -> dict[str, Any]:
 def insert_entries(conn: Connection, entries: Sequence[Entry], now: dt.datetime) -> None:
     if entries:
         conn.execute(
-            insert(audit_t),
+            INSERT_ENTRIES,
             [
                 {"agent_id": e.agent_id, "action": e.action, "target": e.target, "details": redacted(e.details), "created_at": now}
                 for e in entries

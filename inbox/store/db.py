@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, Select, create_engine, event, func, insert, select, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -21,12 +22,18 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import Session
+from sqlalchemy.util import greenlet_spawn
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
 READER_THREADS = 4
+# A pooled PostgreSQL connection idle longer than this is pinged before use (a restarted
+# server closed it); one in steady use is not: the ping is three round trips (BEGIN, an
+# empty statement, ROLLBACK) on every checkout, and a reply checks out several. A
+# connection that breaks in use anyway makes SQLAlchemy invalidate the whole pool.
+PING_AFTER_IDLE_SECONDS = 1.0
 BUSY_TIMEOUT_MS = 10_000  # how long a statement waits for SQLite's lock before failing
 
 
@@ -38,7 +45,7 @@ class Database:
     block them.
     """
 
-    def __init__(self, url: str, *, pool_size: int = 10) -> None:
+    def __init__(self, url: str, *, pool_size: int = 10, ping_after_idle: float = PING_AFTER_IDLE_SECONDS) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         if self.is_sqlite:
@@ -56,7 +63,8 @@ class Database:
             self._writer_thread = None
             self._sync_reader = None
             self._reader_threads = None
-            self.write_engine = create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+            self.write_engine = create_async_engine(url, pool_size=pool_size, max_overflow=pool_size)
+            _ping_when_idle(self.write_engine.sync_engine, ping_after_idle)
             self.read_engine = self.write_engine
         # SQLite has one writer at a time. Our two write paths (the async session and the
         # writer thread) take turns on this lock, so they queue in asyncio rather than
@@ -64,6 +72,13 @@ class Database:
         self._write_turn: asyncio.Lock | contextlib.nullcontext[None] = asyncio.Lock() if self.is_sqlite else contextlib.nullcontext()
         self._writer = async_sessionmaker(self.write_engine, expire_on_commit=False)
         self._reader = async_sessionmaker(self.read_engine, expire_on_commit=False)
+        # `query` on PostgreSQL: each statement on its own (autocommit), which is what a read
+        # at READ COMMITTED sees anyway (every statement its own snapshot), without a BEGIN
+        # and a ROLLBACK round trip around it.
+        self._autocommit_engine = None if self.is_sqlite else self.read_engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._autocommit_reader = (
+            None if self._autocommit_engine is None else async_sessionmaker(self._autocommit_engine, expire_on_commit=False)
+        )
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
@@ -90,8 +105,16 @@ class Database:
 
             async with self._write_turn:
                 return await asyncio.get_running_loop().run_in_executor(self._writer_thread, in_thread)
-        async with self.write_engine.begin() as aconn:
-            return await aconn.run_sync(work)
+        # One hop into SQLAlchemy's greenlet bridge for connect, begin, work, commit and
+        # close (the async wrappers make one each).
+        engine = self.write_engine.sync_engine
+
+        def in_greenlet() -> T:
+            with engine.begin() as conn:
+                return work(conn)
+
+        result: T = await greenlet_spawn(in_greenlet)
+        return result
 
     async def query(self, work: Callable[[Session], T]) -> T:
         """Run `work(session)` as one read transaction and return its result.
@@ -100,7 +123,9 @@ class Database:
         runs in a reader thread on the stdlib driver: one thread hop for the whole read,
         where an async session makes several per statement, each waiting for the event
         loop (and for the GIL while the loop is busy). On PostgreSQL it runs in
-        SQLAlchemy's greenlet bridge over asyncpg. Objects it returns are detached.
+        SQLAlchemy's greenlet bridge over asyncpg, each statement in autocommit (no BEGIN
+        and ROLLBACK round trips; at READ COMMITTED each statement sees its own snapshot
+        anyway): `work` only reads. Objects it returns are detached.
         """
         if self._sync_reader is not None and self._reader_threads is not None:
             engine = self._sync_reader
@@ -110,8 +135,31 @@ class Database:
                     return work(session)
 
             return await asyncio.get_running_loop().run_in_executor(self._reader_threads, in_thread)
-        async with self._reader() as session:
+        assert self._autocommit_reader is not None
+        async with self._autocommit_reader() as session:
             return await session.run_sync(work)
+
+    async def query_core(self, work: Callable[[Connection], T]) -> T:
+        """`query` for plain Core reads on a `Connection`: no ORM session to set up and
+        close around them (the hottest reads: API tokens, the outbox's and the webhooks'
+        checks on every commit, the shape of a reply)."""
+        if self._sync_reader is not None and self._reader_threads is not None:
+            engine = self._sync_reader
+
+            def in_thread() -> T:
+                with engine.connect() as conn:
+                    return work(conn)
+
+            return await asyncio.get_running_loop().run_in_executor(self._reader_threads, in_thread)
+        assert self._autocommit_engine is not None
+        reader = self._autocommit_engine.sync_engine
+
+        def read_in_greenlet() -> T:
+            with reader.connect() as conn:
+                return work(conn)
+
+        found: T = await greenlet_spawn(read_in_greenlet)
+        return found
 
     @contextlib.asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
@@ -204,6 +252,25 @@ def _ensure_sqlite_dir(url: str) -> None:
         Path(database).parent.mkdir(parents=True, exist_ok=True)
 
 
+def _ping_when_idle(engine: Engine, idle: float) -> None:
+    """`pool_pre_ping` for connections that sat in the pool longer than `idle` seconds."""
+
+    @event.listens_for(engine.pool, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine.pool, "checkout")
+    def _on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.pop("idle_since", None)
+        if since is None or time.monotonic() - since < idle:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as exc:
+            # The pool throws this connection away and checks out another (a fresh one).
+            raise DisconnectionError(f"a pooled connection failed its ping: {exc}") from exc
+
+
 def _sqlite_sync_engine(url: str, *, immediate: bool = True, pool_size: int = 1) -> Engine:
     engine = create_engine(url.replace("sqlite+aiosqlite", "sqlite+pysqlite", 1), pool_size=pool_size, max_overflow=0)
     _sqlite_pragmas(engine, immediate=immediate)
@@ -243,14 +310,23 @@ def insert_ids(conn: Connection, table: Any, rows: list[dict[str, Any]], key: st
     """
     if not rows:
         return []
-    column = table.c[key]
     if conn.dialect.name == "sqlite":
         start = int(conn.scalar(_highest_id(table, key)) or 0) + 1
         ids = list(range(start, start + len(rows)))
-        conn.execute(insert(table), [{**row, key: i} for row, i in zip(rows, ids, strict=True)])
+        conn.execute(_insert(table), [{**row, key: i} for row, i in zip(rows, ids, strict=True)])
         return ids
-    result = conn.execute(insert(table).returning(column, sort_by_parameter_order=True), rows)
+    result = conn.execute(_insert_returning(table, key), rows)
     return [row[0] for row in result]
+
+
+@functools.cache
+def _insert(table: Any) -> Any:
+    return insert(table)
+
+
+@functools.cache
+def _insert_returning(table: Any, key: str) -> Any:
+    return insert(table).returning(table.c[key], sort_by_parameter_order=True)
 
 
 @functools.cache

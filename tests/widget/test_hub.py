@@ -115,3 +115,40 @@ async def test_quiet_sockets_get_a_heartbeat_with_their_seq(monkeypatch: pytest.
     assert {"type": "heartbeat", "seq": 42} in quiet.frames
     assert not busy.frames
     await hub.stop()
+
+
+async def test_with_nobody_connected_commits_are_not_read_and_a_visitor_joining_later_gets_what_follows() -> None:
+    store, bus = Store(), Bus()
+    hub = Hub(store, bus)  # type: ignore[arg-type]
+    first = Session("v:1")
+    await hub.join(first)  # type: ignore[arg-type]
+    for _ in range(100):
+        if store.reads:
+            break
+        await asyncio.sleep(0.01)
+    hub.leave(first)  # type: ignore[arg-type]
+    await bus.publish(1)  # the hub reads once more, then sees nobody is connected
+    for _ in range(100):
+        if store.reads >= 2:
+            break
+        await asyncio.sleep(0.01)
+    reads = store.reads
+
+    for seq in range(2, 12):  # ten commits while nobody is connected: no read
+        store.newest = seq
+        await bus.publish(seq)
+        await asyncio.sleep(0)
+    await asyncio.sleep(0.05)
+    assert store.reads == reads
+
+    later = Session("v:2")  # it catches up from the store itself (VisitorSession._push_new)
+    await hub.join(later)  # type: ignore[arg-type]
+    store.items.append(("website", "v:2", item(12, 112)))
+    store.newest = 12
+    await bus.publish(12)
+    for _ in range(100):
+        if later.delivered:
+            break
+        await asyncio.sleep(0.01)
+    assert later.delivered == [112]
+    await hub.stop()

@@ -8,7 +8,6 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from sqlalchemy.orm import Session
 
 from channels.base import OutboundAttachment
 from inbox.actions import conversations as actions
@@ -19,7 +18,6 @@ from inbox.actions.views import MAX_WAIT
 from inbox.queries import conversations as conv
 from inbox.queries import csat as csat_queries
 from inbox.queries.views import get_view, list_filter_of
-from inbox.store.models import Message
 from inbox.web import pagination
 from inbox.web.api.deps import BodyId, Id, Svc, Who
 from inbox.web.errors import ApiError, not_found
@@ -271,12 +269,9 @@ async def post_message(request: Request, svc: Svc, who: Who, conversation_id: Id
         then_status=body.status,
     )
 
-    def shape(session: Session) -> dict[str, Any]:
-        message = session.get(Message, message_id)
-        assert message is not None
-        return conv.message_shapes(session, [message])[0]
-
-    return await svc.db.query(shape)
+    shape = await svc.db.query_core(lambda conn: conv.message_shape(conn, message_id, with_files=bool(files)))
+    assert shape is not None
+    return shape
 
 
 @router.post("/{conversation_id}/typing", status_code=204)

@@ -19,7 +19,8 @@ SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 __all__ = ["MAX_ID", "BodyId", "Id"]  # the bounds shared with the UI (inbox/web/ids.py)
 
 
-def services(request: Request) -> Services:
+async def services(request: Request) -> Services:
+    # async: FastAPI runs a plain `def` dependency in a worker thread, a hop per request.
     svc: Services = request.app.state.services
     return svc
 
@@ -29,7 +30,7 @@ async def authenticate(svc: Services, authorization: str | None, cookie: str | N
         scheme, _, token = authorization.partition(" ")
         if scheme.lower() != "bearer" or not token:
             raise ApiError(401, "expected 'Authorization: Bearer <token>'", headers={"WWW-Authenticate": "Bearer"})
-        principal = await svc.db.query(lambda session: token_principal(session, token.strip()))
+        principal = await svc.db.query_core(lambda conn: token_principal(conn, token.strip()))
         if principal is None:
             raise ApiError(401, "invalid or revoked token", headers={"WWW-Authenticate": "Bearer"})
         return principal

@@ -1,4 +1,5 @@
-"""The database layer: one-hop reads, and the SQLite log checkpoint beside busy readers."""
+"""The database layer: one-hop reads, pooled PostgreSQL connections checked after idling,
+and the SQLite log checkpoint beside busy readers."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from sqlalchemy import Connection, select, text
 from inbox.runtime.services import Services
 from inbox.store.db import Database
 from inbox.store.models import Agent
+from tests.fixtures.databases import PG_ADMIN_URL
 from tests.fixtures.inbox import add_agent
 
 
@@ -26,6 +28,40 @@ async def test_query_reads_every_commit_and_returns_usable_objects(services: Ser
     assert agent is not None and agent.email == "ana@example.com"  # detached, attributes loaded
     many = await asyncio.gather(*(services.db.query(names) for _ in range(20)))  # more than the reader threads
     assert all(result == many[0] for result in many)
+
+
+async def test_query_core_reads_every_commit(services: Services) -> None:
+    def emails(conn: Connection) -> list[str]:
+        return list(conn.scalars(select(Agent.email).order_by(Agent.id)))
+
+    before = await services.db.query_core(emails)
+    await add_agent(services, "ana@example.com")
+    assert await services.db.query_core(emails) == [*before, "ana@example.com"]
+    many = await asyncio.gather(*(services.db.query_core(emails) for _ in range(20)))  # more than the reader threads
+    assert all(result == many[0] for result in many)
+
+
+async def test_a_pooled_postgres_connection_closed_while_idle_is_replaced_before_use(pg_db_url: str) -> None:
+    import asyncpg
+
+    db = Database(pg_db_url, ping_after_idle=0.0)  # every connection back in the pool counts as idle
+
+    def backend(conn: Connection) -> int:
+        return int(conn.scalar(text("SELECT pg_backend_pid()")))
+
+    try:
+        pid = await db.query_core(backend)
+        admin = await asyncpg.connect(PG_ADMIN_URL)
+        try:
+            assert await admin.fetchval("SELECT pg_terminate_backend($1)", pid)
+        finally:
+            await admin.close()
+        # The pooled connection is dead: its ping fails and the pool hands out a new one,
+        # so neither a read nor a write sees the error.
+        assert await db.query_core(backend) != pid
+        assert await db.run(backend) > 0
+    finally:
+        await db.dispose()
 
 
 async def test_checkpoint_waits_briefly_for_old_readers_then_truncates(tmp_path: Path) -> None:
