@@ -300,34 +300,26 @@ def report(session: Session, who: Principal | None, filters: ReportFilter, now: 
             .join(Ticket, Ticket.conversation_id == Conversation.id)
             .where(*where, TARGETED)
             .group_by(Conversation.id)
-        )
-        .tuples()
-        .all()
+        ).all()
     )
     ratings: dict[int, int | None] = dict(
         conn.execute(
             select(CsatSurvey.conversation_id, CsatSurvey.rating).where(
                 CsatSurvey.rated_at >= filters.since, CsatSurvey.rating.is_not(None)
             )
-        )
-        .tuples()
-        .all()
+        ).all()
     )
-    rows = (
-        conn.execute(
-            select(
-                Conversation.id,
-                _day(session, Conversation.created_at),
-                Conversation.team_id,
-                Conversation.assignee_id,
-                Conversation.channel_id,
-                _seconds(session, Conversation.first_response_at, Conversation.created_at),
-                _seconds(session, Conversation.resolved_at, Conversation.created_at),
-            ).where(*where)
-        )
-        .tuples()
-        .all()
-    )  # one fetch: iterating fetches row by row, slower
+    rows = conn.execute(
+        select(
+            Conversation.id,
+            _day(session, Conversation.created_at),
+            Conversation.team_id,
+            Conversation.assignee_id,
+            Conversation.channel_id,
+            _seconds(session, Conversation.first_response_at, Conversation.created_at),
+            _seconds(session, Conversation.resolved_at, Conversation.created_at),
+        ).where(*where)
+    ).all()  # one fetch: iterating fetches row by row, slower
 
     cells: dict[tuple[int | None, int | None], _Cell] = {}
     days: dict[Any, list[int]] = {}  # by the day, as text (SQLite) or a date (PostgreSQL)
@@ -357,7 +349,7 @@ def report(session: Session, who: Principal | None, filters: ReportFilter, now: 
             cell.sla_breached += 1
             tally[2] += 1
 
-    channels = dict(session.execute(select(Channel.id, Channel.name)).tuples().all())
+    channels = dict(session.execute(select(Channel.id, Channel.name)).all())
     total = Figures()
     teams: dict[int | None, Figures] = {}
     agents: dict[int | None, Figures] = {}
@@ -365,7 +357,7 @@ def report(session: Session, who: Principal | None, filters: ReportFilter, now: 
         for figures in (total, teams.setdefault(team, Figures()), agents.setdefault(agent, Figures())):
             cell.into(figures, channels)
 
-    team_names = dict(session.execute(select(Team.id, Team.name).where(Team.id.in_([t for t in teams if t is not None]))).tuples().all())
+    team_names = dict(session.execute(select(Team.id, Team.name).where(Team.id.in_([t for t in teams if t is not None]))).all())
     agent_rows = session.execute(select(Agent.id, Agent.email, Agent.name).where(Agent.id.in_([a for a in agents if a is not None]))).all()
     agent_names = {a.id: (a.email, a.name) for a in agent_rows}
     team_groups = sorted((Group(team_names.get(t) if t is not None else None, None, f) for t, f in teams.items()), key=_order)
@@ -457,7 +449,7 @@ def conversations_chunk(
         .order_by(Conversation.created_at, Conversation.id)
         .limit(limit)
     )
-    return [tuple(r) for r in session.execute(query).tuples()]
+    return [tuple(r) for r in session.execute(query)]
 
 
 def csv_cells(row: tuple[Any, ...]) -> list[str]:
