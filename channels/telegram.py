@@ -33,6 +33,7 @@ from telegram.error import (
     NetworkError,
     RetryAfter,
     TelegramError,
+    TimedOut,
 )
 from telegram.request import HTTPXRequest
 from telegram.warnings import PTBDeprecationWarning
@@ -41,8 +42,10 @@ from channels.base import (
     ChannelConfig,
     ChannelContext,
     CheckResult,
+    DeliveryUnknown,
     InboundAttachment,
     InboundMessage,
+    InDoubt,
     OutboundAttachment,
     OutboundMessage,
     PermanentSendError,
@@ -121,6 +124,7 @@ class TelegramChannel:
     config_model: ClassVar[type[ChannelConfig]] = TelegramConfig
     icon: ClassVar[str] = "✈"
     delivers_on_commit: ClassVar[bool] = False
+    in_doubt: ClassVar[InDoubt] = "hold"  # no idempotency key, no reading the chat back
 
     def __init__(self, config: TelegramConfig, context: ChannelContext) -> None:
         self.config = config
@@ -474,6 +478,8 @@ class TelegramChannel:
                 raise TransientSendError(str(exc), retry_after=exc.retry_after, count_attempt=False) from None
             if wait > 0:
                 await asyncio.sleep(wait)
+            if not delivered:
+                await outbound.dispatched()  # from here a kill leaves the send in doubt
             markup = _rating_keyboard(outbound) if index == len(parts) - 1 else None
             message_id, chat_id = await self._send_part(chat_id, part, reply_to if index == 0 else None, thread_id, markup)
             delivered.append(message_id)
@@ -513,8 +519,13 @@ class TelegramChannel:
                 raise PermanentSendError(f"the bot token was refused: {exc.message}") from None
             except BadRequest as exc:  # before NetworkError: BadRequest is a subclass of it
                 raise PermanentSendError(exc.message) from None
+            except TimedOut as exc:
+                if isinstance(exc.__cause__, httpx.PoolTimeout | httpx.ConnectTimeout):
+                    raise TransientSendError(f"{type(exc).__name__}: {exc.message}") from None  # never went out
+                # The request went out and no answer came: Telegram may have sent it, and
+                # nothing tells; sending again could deliver it twice (in_doubt = "hold").
+                raise DeliveryUnknown(f"{type(exc).__name__}: {exc.message}") from None
             except NetworkError as exc:
-                # A timeout may hide a message Telegram did send; nothing tells them apart.
                 raise TransientSendError(f"{type(exc).__name__}: {exc.message}") from None
             except TelegramError as exc:
                 raise TransientSendError(f"{type(exc).__name__}: {exc.message}") from None

@@ -5,6 +5,15 @@ leaves a lease that expires and another worker takes the row over. On PostgreSQL
 claim uses `FOR UPDATE SKIP LOCKED`, so two workers never take the same row; on SQLite
 the single writer gives the same guarantee. Outcomes are written only by the lease
 holder (fencing by `claimed_by`).
+
+A send is marked "in flight" (`dispatched_at`, committed) by the adapter right before the
+request that can deliver it (`OutboundMessage.dispatch`). A lease that expires on a send
+never dispatched is sent again: nothing went out. One that expires on a dispatched send
+is in doubt, and the channel's `in_doubt` decides: "resend" (the receiver tells a repeat:
+the same Message-ID, the same spool file), "look" (the adapter looks for its own message
+first: Slack's metadata) or "hold" (Telegram: no idempotency key, no reading back): never
+sent again, recorded as "unknown" for an agent to see. So no channel ever delivers twice
+to the reader; only a hold channel's send caught in flight can end without a known outcome.
 """
 
 from __future__ import annotations
@@ -22,6 +31,7 @@ from sqlalchemy import Connection, or_, select, update
 from channels.base import (
     Channel,
     CsatAsk,
+    DeliveryUnknown,
     OutboundAttachment,
     OutboundButton,
     OutboundMessage,
@@ -58,6 +68,8 @@ from routing import csat as csat_text
 
 log = logging.getLogger(__name__)
 
+IN_DOUBT = "the send was in flight and its outcome is unknown; this channel cannot tell whether it arrived, so it is not sent again"
+
 
 @dataclass(frozen=True, slots=True)
 class Claim:
@@ -68,6 +80,14 @@ class Claim:
     attempts: int
     mail_id: int | None = None
     survey_id: int | None = None
+    # An earlier attempt was dispatched (its request may have reached the channel) ...
+    dispatched: bool = False
+    # ... and its outcome was never recorded: its lease expired (the daemon stopped).
+    unfinished: bool = False
+
+    @property
+    def in_doubt(self) -> bool:
+        return self.dispatched and self.unfinished
 
 
 def backoff(attempts: int, config: OutboxConfig) -> float:
@@ -165,9 +185,19 @@ class OutboxWorker:
             return []
 
         def work(conn: Connection) -> list[Claim]:
+            # What each row was before the claim: a lease that expired on a dispatched send
+            # leaves it in doubt (see the module's docstring).
+            before = conn.execute(
+                due.add_columns(OutboxItem.status, OutboxItem.dispatched_at)
+                .order_by(OutboxItem.id)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            ).all()
+            if not before:
+                return []
             result = conn.execute(
                 update(OutboxItem)
-                .where(OutboxItem.id.in_(due.order_by(OutboxItem.id).limit(limit).with_for_update(skip_locked=True).scalar_subquery()))
+                .where(OutboxItem.id.in_([row.id for row in before]))
                 .values(status="sending", claimed_by=worker_id, claimed_until=now + lease, attempts=OutboxItem.attempts + 1)
                 .returning(
                     OutboxItem.id,
@@ -179,7 +209,10 @@ class OutboxWorker:
                     OutboxItem.survey_id,
                 )
             )
-            return [Claim(*row) for row in result]
+            was = {row.id: row for row in before}
+            return [
+                Claim(*row, dispatched=was[row.id].dispatched_at is not None, unfinished=was[row.id].status == "sending") for row in result
+            ]
 
         return await self.db.run(work)
 
@@ -188,14 +221,22 @@ class OutboxWorker:
         if channel is None:
             await self._reschedule(claim, "channel is not running on this node", delay=5.0, count_attempt=False)
             return
+        if claim.in_doubt and channel.in_doubt == "hold":
+            log.warning("outbox %s: in flight on channel %s when the daemon stopped; not sent again", claim.id, channel.name)
+            await self._unknown(claim, IN_DOUBT)
+            return
         try:
             outbound = await self._outbound(claim)
         except LookupError as exc:
             await self._fail(claim, str(exc))
             return
+        outbound = replace(outbound, in_doubt=claim.dispatched and channel.in_doubt == "look", dispatch=lambda: self._dispatch(claim))
         try:
             result = await channel.send(outbound)
             await self._relay(channel, outbound)
+        except DeliveryUnknown as exc:
+            log.warning("outbox %s: outcome unknown on channel %s: %s; not sent again", claim.id, channel.name, exc)
+            await self._unknown(claim, f"{exc}: {IN_DOUBT}")
         except PermanentSendError as exc:
             log.warning("outbox %s: permanent failure on channel %s: %s", claim.id, channel.name, exc)
             await self._fail(claim, str(exc))
@@ -225,6 +266,21 @@ class OutboxWorker:
         if other is None:
             raise TransientSendError(f"relay channel {name!r} is not running on this node")
         await other.send(replace(outbound, idempotency_key=f"{outbound.idempotency_key}-relay", recipient=recipient))
+
+    async def _dispatch(self, claim: Claim) -> None:
+        """The "in flight" mark, committed before the request goes out (fenced)."""
+
+        def work(conn: Connection) -> bool:
+            marked = conn.execute(
+                update(OutboxItem)
+                .where(OutboxItem.id == claim.id, OutboxItem.claimed_by == self.worker_id, OutboxItem.status == "sending")
+                .values(dispatched_at=utcnow())
+                .returning(OutboxItem.id)
+            )
+            return marked.first() is not None
+
+        if not await self.db.run(work):
+            raise TransientSendError("the lease on this send was lost: another worker has it", count_attempt=False)
 
     # -- outcomes -------------------------------------------------------------------
 
@@ -285,6 +341,20 @@ class OutboxWorker:
 
         await self._write(work)
         metrics.OUTBOX_FAILED.inc()
+
+    async def _unknown(self, claim: Claim, error: str) -> None:
+        """A send that may or may not have arrived, on a channel that cannot tell: never
+        repeated (a repeat could deliver it twice); the agent sees "unknown"."""
+
+        def work(conn: Connection) -> int:
+            if not self._release(conn, claim, status="unknown", last_error=error[:2000]):
+                return 0
+            if claim.message_id is None:
+                return 0
+            return self._update_message(conn, claim, {"delivery": "unknown", "delivery_error": error[:2000]})
+
+        await self._write(work)
+        metrics.OUTBOX_UNKNOWN.inc()
 
     async def _write(self, work: Callable[[Connection], int]) -> None:
         """One short write transaction; wake listeners with the event it wrote, if any."""

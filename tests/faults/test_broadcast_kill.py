@@ -227,49 +227,74 @@ async def test_sigkill_mid_broadcast_across_email_telegram_slack_and_widget(  # 
             await asyncio.sleep(0.01)
         return value
 
+    def received() -> dict[str, int]:
+        """What each network has received of the broadcast so far (the widget's is its commit)."""
+        return {
+            "mail": len({str(message_from_bytes(m.data, policy=policy.default)["Message-ID"]) for m in smtp_sink.messages}),
+            "tg": sum(1 for s in fake_telegram.sent if s.visible and TEXT in s.visible),
+            "slack": sum(1 for p in fake_slack.posts if TEXT in p.text),
+        }
+
+    async def some_sent() -> dict[str, int] | None:
+        # Telegram, the channel that cannot be asked, is sending when the kill lands.
+        now = received()
+        return now if now["tg"] >= IN_FLIGHT else None
+
     try:
         sending = asyncio.create_task(send())
-        seen = await until(lambda: _recipients(report), "the first batch of recipients")
+        await until(some_sent, "the first sends on the networks")
         await asyncio.to_thread(daemon.kill)
+        before = received()
         await sending
-        assert 0 < seen < total, f"the kill landed after the broadcast ({seen} recipients)"
+        seen = await count_recipients(daemon)
+        # The kill landed mid-broadcast: some sends went out before it, and some after.
+        assert 0 < before["tg"] < EACH, f"the kill landed outside Telegram's sends ({before})"
 
         await asyncio.to_thread(daemon.start)  # resumes the broadcast
 
         async def finished() -> dict[str, Any] | None:
             r = await report()
-            return r if r.get("complete") and sum(c["sent"] for c in r["channels"]) == total else None
+            return r if r.get("complete") and sum(c["sent"] + c["unknown"] for c in r["channels"]) == total else None
 
         done = await until(finished, "every recipient written and sent")
     finally:
         await http.aclose()
-    assert done["recipients"] == total and done["skipped"] == 0
-    assert {c["channel"]: c["sent"] for c in done["channels"]} == dict.fromkeys(MIXED, EACH)
+    after = received()
+    assert after["tg"] > before["tg"] and sum(after.values()) > sum(before.values()), "nothing was sent after the restart"
+    assert done["recipients"] == total and done["skipped"] == 0, (seen, done)
+    by_channel = {c["channel"]: c for c in done["channels"]}
+    assert {name: c["sent"] + c["unknown"] for name, c in by_channel.items()} == dict.fromkeys(MIXED, EACH)
+    # Only a "hold" channel (Telegram) may end a send in doubt; every other one resolves it.
+    assert all(by_channel[name]["unknown"] == 0 for name in ("mail", "slack", "website")), by_channel
+    unknown = by_channel["tg"]["unknown"]
+    assert unknown <= IN_FLIGHT, f"{unknown} Telegram sends in doubt: more than were in flight"
     counts, messages, states = await asyncio.to_thread(lambda: asyncio.run(per_contact(daemon)))
     assert len(counts) == total and set(counts) == {1}, "a customer missed or doubled"
-    assert messages == total and states == {"sent": total}
-    # What each network received. E-mail: one Message-ID per customer (a send repeated after
-    # the kill carries the same Message-ID, so it is one message to the reader). Slack: one
-    # post per DM (a retry first looks for its post in the DM). Telegram has no idempotency
-    # key: only a send in flight at the kill could repeat, never a message the store marked sent.
+    assert messages == total and states == {"sent": total - unknown, **({"unknown": unknown} if unknown else {})}
+    # What each network received: every customer exactly once. E-mail: one Message-ID per
+    # customer (a send repeated after the kill carries the same Message-ID: one message to the
+    # reader). Slack: one post per DM (a send in doubt first looks for its post in the DM).
+    # Telegram: one message per chat (a send in doubt is never repeated; it reached the fake
+    # before the kill, so it is there once, though the store could not know: "unknown").
     ids: dict[str, set[str]] = {}
-    for received in smtp_sink.messages:
-        mail = message_from_bytes(received.data, policy=policy.default)
+    for delivered in smtp_sink.messages:
+        mail = message_from_bytes(delivered.data, policy=policy.default)
         if TEXT in _plain(mail):
-            for to in received.rcpt_tos:
+            for to in delivered.rcpt_tos:
                 ids.setdefault(to.lower(), set()).add(str(mail["Message-ID"]))
     assert sorted(ids) == sorted(f"mailer{i}@example.com" for i in range(EACH)) and all(len(v) == 1 for v in ids.values())
     slacked = sorted(p.channel for p in fake_slack.posts if TEXT in p.text)
-    assert slacked == sorted(f"D{i:05d}" for i in range(EACH))
-    telegrams = [str(s.chat_id) for s in fake_telegram.sent if s.visible and TEXT in s.visible]
-    assert sorted(set(telegrams)) == sorted(str(7000 + i) for i in range(EACH))
-    assert len(telegrams) - EACH <= IN_FLIGHT, f"{len(telegrams) - EACH} Telegram messages repeated"
+    assert slacked == sorted(f"D{i:05d}" for i in range(EACH)), "a Slack DM missed or doubled"
+    telegrams = sorted(str(s.chat_id) for s in fake_telegram.sent if s.visible and TEXT in s.visible)
+    assert telegrams == sorted(str(7000 + i) for i in range(EACH)), "a Telegram chat missed or doubled"
+    print(f"before the kill {before}, after {after}, Telegram in doubt {unknown}, e-mail deliveries {len(smtp_sink.messages)}")
+
+
+async def count_recipients(node: Daemon) -> int:
+    counts, _, _ = await asyncio.to_thread(lambda: asyncio.run(per_contact(node)))
+    return sum(counts)
 
 
 def _plain(mail: Any) -> str:
     body = mail.get_body(("plain",))
     return str(body.get_content()) if body is not None else ""
-
-
-async def _recipients(report: Any) -> int | None:
-    return (await report()).get("recipients") or None
