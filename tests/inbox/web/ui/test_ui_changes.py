@@ -43,6 +43,11 @@ async def test_change_pages_form_lifecycle_approval_calendar_and_spanish(api: Ap
     assert (await api.client.post("/changes", data={**body, "csrf": "nope"})).status_code == 403
     refused = await api.client.post("/changes", data={**body, "items": "nope"})
     assert refused.status_code == 422 and "does not exist" in refused.text
+    # The form again, as typed, with the refusal on it.
+    assert 'role="alert"' in refused.text and 'name="items" type="text" value="nope"' in refused.text
+    assert "flash the old image</textarea>" in refused.text and f'value="{local(start)}"' in refused.text
+    bad_date = await api.client.post("/changes", data={**body, "planned_end": "someday"})
+    assert bad_date.status_code == 422 and "planned end: not a date and time" in bad_date.text and 'value="someday"' in bad_date.text
     page = await api.client.get(url)
     assert "touches Checkout (high criticality): +3" in page.text and "Send to assessment" in page.text and "Edit change" in page.text
     for status in ("assessment", "approval"):
