@@ -824,7 +824,8 @@ class Change(Base):
     description: Mapped[str] = mapped_column(Text, default="")
     status: Mapped[str] = mapped_column(String(16), default="draft", index=True)
     risk: Mapped[str] = mapped_column(String(8), default="low")
-    risk_reasons: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # [{code, points, params, text}] (routing.changes.RiskReason); plain strings before 0020
+    risk_reasons: Mapped[list[Any]] = mapped_column(JSON, default=list)
     planned_start: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), index=True)
     planned_end: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     backout_plan: Mapped[str] = mapped_column(Text, default="")

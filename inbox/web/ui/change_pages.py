@@ -5,6 +5,7 @@ the new/edit form, the calendar, and the confirmation page of a signed approval 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
@@ -19,6 +20,7 @@ from inbox.web.ids import Id
 from inbox.web.ui.change_form import ChangeForm
 from inbox.web.ui.conversation_pages import not_found, refused
 from inbox.web.ui.routes import AgentForm, AgentPage, AnyPage
+from routing.changes import RISK_REASON_TEXT
 from routing.vocabulary import CHANGE_STATUSES, CHANGE_TYPES
 
 router = APIRouter(include_in_schema=False)
@@ -128,12 +130,29 @@ async def _change(page: Any, change_id: int) -> dict[str, Any] | None:
         return await queries.get_change(session, change_id, page.agent.agent_id)
 
 
+def risk_reason(t: Callable[[str], str], factor: dict[str, Any]) -> str:
+    """A risk reason in the page's language: its code's words, its criticality and type
+    words translated too (an older change's English line as it is)."""
+    code, params = factor.get("code"), dict(factor.get("params") or {})
+    if code not in RISK_REASON_TEXT:
+        return str(factor.get("text", ""))
+    if "criticality" in params:
+        params["criticality"] = t(f"level_{params['criticality']}").lower()
+    if "type" in params:
+        params["type"] = t(f"risk_type_{params['type']}")
+    try:
+        return t(f"risk_{code}").format(points=factor.get("points"), **params)
+    except (KeyError, IndexError, ValueError):
+        return str(factor.get("text", ""))
+
+
 @router.get("/changes/{change_id}", response_class=HTMLResponse)
 async def change_page(request: Request, page: AgentPage, change_id: Id) -> Response:
     change = await _change(page, change_id)
     if change is None:
         return not_found(page)
-    return page.render("ui/change.html", change=change, flash=page.text_of(request.query_params.get("flash", "")))
+    reasons = [risk_reason(page.t, f) for f in change["risk_factors"]]
+    return page.render("ui/change.html", change=change, reasons=reasons, flash=page.text_of(request.query_params.get("flash", "")))
 
 
 @router.get("/changes/{change_id}/edit", response_class=HTMLResponse)

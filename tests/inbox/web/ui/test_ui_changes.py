@@ -82,6 +82,17 @@ async def test_change_pages_form_lifecycle_approval_calendar_and_spanish(api: Ap
     assert "Suspected changes" in incident.text and "Rack firmware" in incident.text
     spanish = await api.client.get(url, headers={"Accept-Language": "es"})
     assert "Ciclo de vida" in spanish.text and "En implementación" in spanish.text and "Enviar a revisión" in spanish.text
+    # Risk reasons in the page's language; the API keeps the codes and the English text.
+    assert "afecta a Checkout (criticidad alta): +3" in spanish.text and "cambio normal: +1" in spanish.text
+    assert "touches Checkout" not in spanish.text
+    api_change = (await api.client.get(f"/api/v1{url}", headers=api.auth(api.admin_token))).json()
+    assert api_change["risk_reasons"][0] == "touches Checkout (high criticality): +3"
+    assert api_change["risk_factors"][0] == {
+        "code": "touches",
+        "points": 3,
+        "params": {"name": "Checkout", "criticality": "high"},
+        "text": "touches Checkout (high criticality): +3",
+    }
     assert "/changes" in (await api.client.get("/")).text
     assert csrf_of(page.text)
     assert (await api.client.get("/changes/999999999")).status_code == 404
