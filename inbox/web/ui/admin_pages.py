@@ -28,6 +28,7 @@ from inbox.web.errors import status_of
 from inbox.web.ids import Id
 from inbox.web.ui import config_form, rule_form, rule_tester
 from inbox.web.ui.routes import AdminForm, AdminPage, Page
+from routing.change_rules import is_change_rule
 from routing.vocabulary import LANGUAGES
 
 router = APIRouter(include_in_schema=False)
@@ -177,7 +178,9 @@ async def render_rules(page: Page, http_status: int = 200, **context: Any) -> Re
     # What the builder's value boxes suggest: the engine's own choices, and the names a rule may use.
     suggest = {f"if-{k.name}": list(k.choices) for k in rule_form.CONDITIONS if k.choices}
     suggest |= {f"then-{k.name}": list(k.choices) for k in rule_form.ACTIONS if k.choices}
+    suggest |= {f"if-{k.name}": list(k.choices) for k in rule_form.CHANGE_CONDITIONS if k.choices}
     suggest |= {
+        "then-notify_team": teams,
         "if-channel_type": list(CHANNEL_TYPES),
         "if-language": list(LANGUAGES),
         "then-assign_team": teams,
@@ -199,6 +202,9 @@ async def render_rules(page: Page, http_status: int = 200, **context: Any) -> Re
         channel_types=CHANNEL_TYPES,
         conditions_vocab=rule_form.CONDITIONS,
         actions_vocab=rule_form.ACTIONS,
+        change_conditions_vocab=rule_form.CHANGE_CONDITIONS,
+        change_actions_vocab=rule_form.CHANGE_ACTIONS,
+        is_change_rule=lambda r: is_change_rule({"if": r.conditions}),
         operators=rule_form.OPERATORS,
         suggest=suggest,
         marked_key=rule_form.marked_key,
@@ -217,33 +223,37 @@ async def rules_page(page: AdminPage) -> Response:
     return await render_rules(page, tester=rule_tester.TesterForm(rule=str(trying.id) if trying else ""))
 
 
-def _rule_part(raw: str, rows: list[rule_form.Row], part: Literal["if", "then"]) -> tuple[dict[str, Any], Invalid | None]:
+def _rule_part(raw: str, rows: list[rule_form.Row], part: Literal["if", "then"], kind: str) -> tuple[dict[str, Any], Invalid | None]:
     """A rule's If or Then: its JSON box when filled in, else its rows (every row checked, so
     both parts' rows are marked at once)."""
     if raw.strip():
         return parse_json_object(raw, part), None
     try:
-        return rule_form.assemble(rows, part), None
+        return rule_form.assemble(rows, part, kind), None
     except Invalid as exc:
         return {}, exc
 
 
 @router.post("/admin/rules", response_class=HTMLResponse)
-async def rule_add(request: Request, page: AdminForm, name: FormText = "", conditions: FormText = "", actions: FormText = "") -> Response:
+async def rule_add(
+    request: Request, page: AdminForm, name: FormText = "", conditions: FormText = "", actions: FormText = "", on: FormText = "message"
+) -> Response:
     """The If and Then come from the builder's rows (`if-N-key/op/name/value`, `then-N-key/value`),
     or each from its JSON box under Advanced when that is filled in; either way the same object
-    goes to the same action."""
+    goes to the same action. `on`: what the rule applies to (conversations' messages or changes)."""
     posted = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
     if_rows, then_rows = rule_form.rows_of(posted, "if"), rule_form.rows_of(posted, "then")
+    kind: rule_actions.RuleKind = "change" if on == "change" else "message"
     try:
-        if_, if_problem = _rule_part(conditions, if_rows, "if")
-        then, then_problem = _rule_part(actions, then_rows, "then")
+        if_, if_problem = _rule_part(conditions, if_rows, "if", kind)
+        then, then_problem = _rule_part(actions, then_rows, "then", kind)
         problem = if_problem or then_problem
         if problem is not None:
             raise problem
-        await rule_actions.create_rule(page.services.ctx, page.actor, name, if_, then)
+        await rule_actions.create_rule(page.services.ctx, page.actor, name, if_, then, on=kind)
     except DomainError as exc:
         typed = {
+            "on": kind,
             "name": name,
             "conditions": conditions,
             "actions": actions,
