@@ -243,9 +243,12 @@ async def test_sigkill_mid_broadcast_across_email_telegram_slack_and_widget(  # 
         now = received()
         return now if now["tg"] >= IN_FLIGHT else None
 
+    clock = asyncio.get_running_loop().time
+    began = clock()
     try:
         sending = asyncio.create_task(send())
         await until(some_sent, "the first sends on the networks")
+        killed_at = clock() - began
         await asyncio.to_thread(daemon.kill)
         before = received()
         await sending
@@ -260,6 +263,7 @@ async def test_sigkill_mid_broadcast_across_email_telegram_slack_and_widget(  # 
             return r if r.get("complete") and sum(c["sent"] + c["unknown"] for c in r["channels"]) == total else None
 
         done = await until(finished, "every recipient written and sent")
+        done_at = clock() - began
     finally:
         await http.aclose()
     after = received()
@@ -290,7 +294,10 @@ async def test_sigkill_mid_broadcast_across_email_telegram_slack_and_widget(  # 
     assert slacked == sorted(f"D{i:05d}" for i in range(EACH)), "a Slack DM missed or doubled"
     telegrams = sorted(str(s.chat_id) for s in fake_telegram.sent if s.visible and TEXT in s.visible)
     assert telegrams == sorted(str(7000 + i) for i in range(EACH)), "a Telegram chat missed or doubled"
-    print(f"before the kill {before}, after {after}, Telegram in doubt {unknown}, e-mail deliveries {len(smtp_sink.messages)}")
+    print(
+        f"killed at {killed_at:.1f}s with {before} received, done at {done_at:.1f}s with {after};"
+        f" Telegram in doubt {unknown}, e-mail deliveries {len(smtp_sink.messages)}"
+    )
 
 
 async def count_recipients(node: Daemon) -> int:
