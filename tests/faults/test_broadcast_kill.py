@@ -220,7 +220,7 @@ async def test_sigkill_mid_broadcast_across_email_telegram_slack_and_widget(  # 
         except httpx.HTTPError:
             pass  # killed under it
 
-    async def until(check: Any, what: str, timeout: float = 90.0) -> Any:
+    async def until(check: Any, what: str, timeout: float = 240.0) -> Any:
         deadline = asyncio.get_running_loop().time() + timeout
         while not (value := await check()):
             assert asyncio.get_running_loop().time() < deadline, f"timed out waiting for {what}"

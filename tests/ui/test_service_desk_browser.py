@@ -75,6 +75,7 @@ async def test_services_changes_and_the_status_page_in_a_browser(browser: Any, d
     await alert.wait_for()
     said = await alert.inner_text()
     assert "cycle" in said and "Checkout" in said and "pg-main" in said, said
+    assert await page.locator("#e-deps").input_value() == "Checkout"  # the form as typed
     await check(page, 1366, "service-cycle", problems)
     # The impact view: what depends on pg-main (Checkout, at distance 1).
     impact = await page.locator("section[aria-labelledby='impact-h']").inner_text()
@@ -163,4 +164,24 @@ async def test_services_changes_and_the_status_page_in_a_browser(browser: Any, d
     for lang in ("en", "es"):
         await public.goto(f"{desk.url}/status?lang={lang}")
         await check(public, 390, f"status-{lang}", problems)
+    # The rules page: a rule on changes from the builder, and the tester's form on a sample.
+    for width in (1366, 390):
+        admin = await signed_in(browser, desk, locale="en-US", width=width)
+        await admin.goto(f"{desk.url}/admin/rules")
+        if width == 1366:
+            await admin.locator("#r-name").fill("risky changes")
+            await admin.locator("#r-on").select_option("change")
+            assert await admin.locator("#if-0-key optgroup[data-rule-kind='message']").get_attribute("hidden") is not None
+            await admin.locator("#if-0-key").select_option("risk")
+            await admin.locator("#if-0-value").fill("high")
+            await admin.locator("#then-0-key").select_option("notify_email")
+            await admin.locator("#then-0-value").fill("ops@example.com")
+            await admin.get_by_role("button", name="Add rule").click()
+            await admin.get_by_role("cell", name="risky changes Changes").wait_for()
+        await admin.get_by_label("Message text").fill("the checkout is down")
+        await admin.get_by_role("button", name="Test", exact=True).click()
+        outcome = await admin.locator("[data-rule-outcome]").inner_text()
+        assert "No rule fires." in outcome and await admin.get_by_label("Message text").input_value() == "the checkout is down"
+        await check(admin, width, "admin-rules-tester", problems)
+        await admin.context.close()
     assert problems == [], "\n".join(problems)

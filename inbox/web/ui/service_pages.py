@@ -133,7 +133,9 @@ async def service_edit(
     except DomainError as exc:
         if exc.kind == "not_found":
             return not_found(page)
-        return await _detail(page, graph.SERVICE, service_id, 409 if exc.kind == "conflict" else 422, error=page.message_of(exc))
+        typed = {"name": name, "description": description, "criticality": criticality, "team": team, "depends_on": depends_on}
+        status = 409 if exc.kind == "conflict" else 422
+        return await _detail(page, graph.SERVICE, service_id, status, error=page.message_of(exc), edit_form=typed)
     return RedirectResponse(f"/services/{service_id}?flash=saved", status_code=303)
 
 
@@ -147,7 +149,9 @@ async def item_edit(
     except DomainError as exc:
         if exc.kind == "not_found":
             return not_found(page)
-        return await _detail(page, graph.CONFIG_ITEM, item_id, 409 if exc.kind == "conflict" else 422, error=page.message_of(exc))
+        typed = {"name": name, "kind": kind, "service": service, "depends_on": depends_on}
+        status = 409 if exc.kind == "conflict" else 422
+        return await _detail(page, graph.CONFIG_ITEM, item_id, status, error=page.message_of(exc), edit_form=typed)
     return RedirectResponse(f"/config-items/{item_id}?flash=saved", status_code=303)
 
 
