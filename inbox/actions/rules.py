@@ -60,7 +60,7 @@ def _checked_position(position: Any) -> int:
 
 
 def _kind(conditions: Any) -> RuleKind:
-    return CHANGE if isinstance(conditions, dict) and is_change_rule({"if": conditions}) else "message"
+    return "change" if isinstance(conditions, dict) and is_change_rule({"if": conditions}) else "message"
 
 
 def _details(rule: Rule) -> dict[str, Any]:
