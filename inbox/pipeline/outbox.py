@@ -230,7 +230,14 @@ class OutboxWorker:
         except LookupError as exc:
             await self._fail(claim, str(exc))
             return
-        outbound = replace(outbound, in_doubt=claim.dispatched and channel.in_doubt == "look", dispatch=lambda: self._dispatch(claim))
+        went_out = False
+
+        async def dispatch() -> None:
+            nonlocal went_out
+            await self._dispatch(claim)
+            went_out = True
+
+        outbound = replace(outbound, in_doubt=claim.dispatched and channel.in_doubt == "look", dispatch=dispatch)
         try:
             result = await channel.send(outbound)
             await self._relay(channel, outbound)
@@ -242,15 +249,21 @@ class OutboxWorker:
             await self._fail(claim, str(exc))
         except TransientSendError as exc:
             log.info("outbox %s: transient failure on channel %s: %s", claim.id, channel.name, exc)
+            # A transient error is the adapter's word that nothing was delivered: the next
+            # attempt is not in doubt (but a "look" channel looks anyway: it costs a read).
+            settled = channel.in_doubt != "look"
             if exc.count_attempt:
-                await self._retry_or_fail(claim, str(exc), exc.retry_after)
+                await self._retry_or_fail(claim, str(exc), exc.retry_after, settled=settled)
             else:
-                await self._reschedule(claim, str(exc), delay=exc.retry_after or 1.0, count_attempt=False)
+                await self._reschedule(claim, str(exc), delay=exc.retry_after or 1.0, count_attempt=False, settled=settled)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
             log.exception("outbox %s: unexpected failure on channel %s", claim.id, channel.name)
-            await self._retry_or_fail(claim, f"{type(exc).__name__}: {exc}", None)
+            if went_out and channel.in_doubt == "hold":  # after its request: it may have arrived
+                await self._unknown(claim, f"{type(exc).__name__}: {exc}: {IN_DOUBT}")
+            else:
+                await self._retry_or_fail(claim, f"{type(exc).__name__}: {exc}", None)
         else:
             await self._sent(claim, result)
 
@@ -306,14 +319,16 @@ class OutboxWorker:
         await self._write(work)
         metrics.OUTBOX_SENT.inc()
 
-    async def _retry_or_fail(self, claim: Claim, error: str, retry_after: float | None) -> None:
+    async def _retry_or_fail(self, claim: Claim, error: str, retry_after: float | None, *, settled: bool = False) -> None:
         if claim.attempts >= self.config.max_attempts:
             await self._fail(claim, f"gave up after {claim.attempts} attempts: {error}")
             return
         delay = retry_after if retry_after is not None else backoff(claim.attempts, self.config)
-        await self._reschedule(claim, error, delay=delay)
+        await self._reschedule(claim, error, delay=delay, settled=settled)
 
-    async def _reschedule(self, claim: Claim, error: str, *, delay: float, count_attempt: bool = True) -> None:
+    async def _reschedule(self, claim: Claim, error: str, *, delay: float, count_attempt: bool = True, settled: bool = False) -> None:
+        """Try again later. `settled`: the attempt surely delivered nothing, so its "in
+        flight" mark is cleared (a kill before the next attempt's request is then no doubt)."""
         values: dict[str, object] = {
             "status": "pending",
             "next_attempt_at": utcnow() + dt.timedelta(seconds=delay),
@@ -323,6 +338,8 @@ class OutboxWorker:
         }
         if not count_attempt:
             values["attempts"] = OutboxItem.attempts - 1
+        if settled:
+            values["dispatched_at"] = None
 
         def work(conn: Connection) -> int:
             conn.execute(update(OutboxItem).where(OutboxItem.id == claim.id, OutboxItem.claimed_by == self.worker_id).values(**values))
