@@ -4,8 +4,11 @@
 widget); an incident on an item the service depends on broadcasts to them. The second test
 does the same with 125 customers each on email (aiosmtpd), Telegram (the fake Bot API),
 Slack (the fake Web API) and the widget, and checks what each network received. The real daemon
-is killed once the first recipients are written and before the last; the next start resumes
-the broadcast, and every customer ends up with exactly one message, delivered once.
+is killed once the first recipients are written and before the last (the second test: once
+Telegram has delivered its first sends); the next start resumes the broadcast, and every
+customer ends up with exactly one message, never two: e-mail, Slack and the widget deliver
+exactly once; Telegram, whose API cannot tell whether a send caught by the kill arrived,
+never repeats one and reports it "unknown" (docs/architecture.md, "Delivery guarantees").
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+from collections import Counter
 from email import message_from_bytes, policy
 from pathlib import Path
 from typing import Any
@@ -29,7 +33,7 @@ from inbox.actions.runner import CLI
 from inbox.config import OutboxConfig
 from inbox.pipeline.ingest import ChannelRef
 from inbox.runtime.services import Services
-from inbox.store.models import BroadcastRecipient, Channel, Conversation, Message, ServiceSubscriber
+from inbox.store.models import BroadcastRecipient, Channel, ContactIdentity, Conversation, Message, ServiceSubscriber
 from tests.fixtures.daemon import Daemon, daemon, wait_until  # noqa: F401
 from tests.fixtures.dovecot import PASSWORD, Dovecot, SmtpSink, dovecot, dovecot_server, smtp_sink  # noqa: F401
 from tests.fixtures.fake_slack import BOT_TOKEN, SIGNING_SECRET, FakeSlack, fake_slack  # noqa: F401
@@ -292,12 +296,34 @@ async def test_sigkill_mid_broadcast_across_email_telegram_slack_and_widget(  # 
     assert sorted(ids) == sorted(f"mailer{i}@example.com" for i in range(EACH)) and all(len(v) == 1 for v in ids.values())
     slacked = sorted(p.channel for p in fake_slack.posts if TEXT in p.text)
     assert slacked == sorted(f"D{i:05d}" for i in range(EACH)), "a Slack DM missed or doubled"
-    telegrams = sorted(str(s.chat_id) for s in fake_telegram.sent if s.visible and TEXT in s.visible)
-    assert telegrams == sorted(str(7000 + i) for i in range(EACH)), "a Telegram chat missed or doubled"
+    telegrams = Counter(str(s.chat_id) for s in fake_telegram.sent if s.visible and TEXT in s.visible)
+    assert set(telegrams.values()) == {1}, f"Telegram chats doubled: {[c for c, n in telegrams.items() if n > 1]}"
+    # A Telegram send the kill caught in flight is never repeated (that could double it): it
+    # arrived or it did not, and nothing can tell. One that did not is held as "unknown" on
+    # the message, in the report and for the agent; none is missing without saying so.
+    held = await asyncio.to_thread(lambda: asyncio.run(held_addresses(daemon)))
+    missing = {str(7000 + i) for i in range(EACH)} - set(telegrams)
+    assert len(held) == unknown and missing <= held, f"Telegram chats missed without a word: {sorted(missing - held)}"
     print(
         f"killed at {killed_at:.1f}s with {before} received, done at {done_at:.1f}s with {after};"
-        f" Telegram in doubt {unknown}, e-mail deliveries {len(smtp_sink.messages)}"
+        f" Telegram in doubt {unknown} ({len(missing)} of them never arrived), e-mail deliveries {len(smtp_sink.messages)}"
     )
+
+
+async def held_addresses(node: Daemon) -> set[str]:
+    """The Telegram chats whose broadcast message is held as "unknown"."""
+    svc = Services.build(config_module.load(str(node.config_path), node._env()))
+    try:
+        async with svc.db.read() as session:
+            rows = await session.scalars(
+                select(ContactIdentity.address)
+                .join(BroadcastRecipient, BroadcastRecipient.contact_id == ContactIdentity.contact_id)
+                .join(Message, Message.id == BroadcastRecipient.message_id)
+                .where(Message.delivery == "unknown", ContactIdentity.channel_id == Message.channel_id)
+            )
+            return set(rows)
+    finally:
+        await svc.db.dispose()
 
 
 async def count_recipients(node: Daemon) -> int:
