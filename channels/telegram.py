@@ -35,7 +35,6 @@ from telegram.error import (
     NetworkError,
     RetryAfter,
     TelegramError,
-    TimedOut,
 )
 from telegram.request import HTTPXRequest
 from telegram.warnings import PTBDeprecationWarning
@@ -44,7 +43,6 @@ from channels.base import (
     ChannelConfig,
     ChannelContext,
     CheckResult,
-    DeliveryUnknown,
     InboundAttachment,
     InboundMessage,
     InDoubt,
@@ -530,13 +528,10 @@ class TelegramChannel:
                 raise PermanentSendError(f"the bot token was refused: {exc.message}") from None
             except BadRequest as exc:  # before NetworkError: BadRequest is a subclass of it
                 raise PermanentSendError(exc.message) from None
-            except TimedOut as exc:
-                if isinstance(exc.__cause__, httpx.PoolTimeout | httpx.ConnectTimeout):
-                    raise TransientSendError(f"{type(exc).__name__}: {exc.message}") from None  # never went out
-                # The request went out and no answer came: Telegram may have sent it, and
-                # nothing tells; sending again could deliver it twice (in_doubt = "hold").
-                raise DeliveryUnknown(f"{type(exc).__name__}: {exc.message}") from None
             except NetworkError as exc:
+                # A timeout may hide a message Telegram did send; nothing tells them apart. While
+                # the daemon runs it is retried (a stalled call mostly delivered nothing, and a
+                # lost reply is worse); only a kill's doubt is held (in_doubt = "hold").
                 raise TransientSendError(f"{type(exc).__name__}: {exc.message}") from None
             except TelegramError as exc:
                 raise TransientSendError(f"{type(exc).__name__}: {exc.message}") from None
