@@ -11,11 +11,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
+
+# What the outbox may do with a send in doubt (see `Channel.in_doubt`).
+InDoubt = Literal["resend", "look", "hold"]
 
 
 class ChannelConfig(BaseModel):
@@ -216,6 +219,20 @@ class OutboundMessage:
     buttons: tuple[OutboundButton, ...] = ()
     # A satisfaction survey: the channel offers the ratings 1-5 (buttons, stars, links).
     csat: CsatAsk | None = None
+    # An earlier attempt of this send was dispatched and its outcome never recorded (the
+    # daemon stopped in between): it may have arrived. Only channels whose `in_doubt` is
+    # "look" see this; they look for the message before sending it again.
+    in_doubt: bool = False
+    # The outbox's "in flight" mark. An adapter awaits it right before the first request
+    # that can deliver the message (after its own pacing), so a send the daemon never
+    # started is told from one whose outcome is unknown. It raises TransientSendError when
+    # this worker lost the send's lease: the adapter then sends nothing.
+    dispatch: Callable[[], Awaitable[None]] | None = field(default=None, compare=False, repr=False)
+
+    async def dispatched(self) -> None:
+        """Mark the send as in flight (see `dispatch`); a no-op outside the outbox."""
+        if self.dispatch is not None:
+            await self.dispatch()
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,6 +271,12 @@ class TransientSendError(SendError):
 
 class PermanentSendError(SendError):
     """Retrying will not help (user blocked the bot, mailbox does not exist)."""
+
+
+class DeliveryUnknown(SendError):
+    """The request may or may not have delivered the message (a timeout after it was
+    sent) and the channel cannot tell: raised only by channels whose `in_doubt` is
+    "hold", whose sends the outbox then never repeats."""
 
 
 class ChannelAuthError(Exception):
@@ -314,6 +337,13 @@ class Channel(Protocol):
     # True when a reply is delivered by being committed (the widget's gateway reads it
     # from the store on every web node), so the outbox never sends it.
     delivers_on_commit: ClassVar[bool]
+    # What the outbox does with a send that was dispatched but whose outcome was never
+    # recorded (a kill, a crash): "resend" when sending again is harmless (e-mail: the
+    # same Message-ID, the receiver dedups), "look" when the adapter can find out (Slack:
+    # the message's metadata carries the idempotency key; it is told with `in_doubt`),
+    # "hold" when neither (Telegram's Bot API has no idempotency key and no way to read
+    # the chat back): never sent again, the delivery is recorded as "unknown".
+    in_doubt: ClassVar[InDoubt]
     name: str
 
     async def start(self, sink: Sink) -> None:

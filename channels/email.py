@@ -28,6 +28,7 @@ from channels.base import (
     ChannelContext,
     CheckResult,
     InboundMessage,
+    InDoubt,
     OutboundMessage,
     PermanentSendError,
     SendResult,
@@ -102,6 +103,7 @@ class EmailChannel:
     config_model: ClassVar[type[ChannelConfig]] = EmailConfig
     icon: ClassVar[str] = "✉"
     delivers_on_commit: ClassVar[bool] = False
+    in_doubt: ClassVar[InDoubt] = "resend"  # a repeat carries the same Message-ID
 
     def __init__(self, config: EmailConfig, context: ChannelContext) -> None:
         self.config = config

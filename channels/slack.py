@@ -45,6 +45,7 @@ from channels.base import (
     CheckResult,
     InboundAttachment,
     InboundMessage,
+    InDoubt,
     IngestResult,
     Interaction,
     InteractionAnswer,
@@ -133,6 +134,7 @@ class SlackChannel:
     config_model: ClassVar[type[ChannelConfig]] = SlackConfig
     icon: ClassVar[str] = "#"
     delivers_on_commit: ClassVar[bool] = False
+    in_doubt: ClassVar[InDoubt] = "look"  # the post's metadata names its idempotency key
 
     def __init__(self, config: SlackConfig, context: ChannelContext) -> None:
         self.config = config
@@ -582,7 +584,7 @@ class SlackChannel:
     async def _post_text(self, outbound: OutboundMessage) -> SendResult:
         channel, thread_ts = self._destination(outbound)
         key = outbound.idempotency_key
-        if key in self._uncertain:
+        if key in self._uncertain or outbound.in_doubt:  # in doubt: a previous run may have posted it
             found = await self._find_posted(channel, thread_ts, key)
             if found is not None:
                 self._uncertain.discard(key)
@@ -615,6 +617,7 @@ class SlackChannel:
                     ],
                 },
             ]
+        await outbound.dispatched()
         try:
             reply = await self._web.chat_postMessage(
                 channel=channel,

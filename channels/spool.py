@@ -33,6 +33,7 @@ from channels.base import (
     ChannelContext,
     CheckResult,
     InboundMessage,
+    InDoubt,
     OutboundMessage,
     PermanentSendError,
     Sender,
@@ -63,6 +64,7 @@ class SpoolChannel:
     config_model: ClassVar[type[ChannelConfig]] = SpoolConfig
     icon: ClassVar[str] = "⇣"
     delivers_on_commit: ClassVar[bool] = False
+    in_doubt: ClassVar[InDoubt] = "resend"  # a repeat rewrites the same file
 
     def __init__(self, config: SpoolConfig, context: ChannelContext) -> None:
         self.config = config

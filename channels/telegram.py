@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import dataclasses
 import hmac
 import html
@@ -19,6 +20,7 @@ import json
 import logging
 import warnings
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
@@ -44,6 +46,7 @@ from channels.base import (
     CheckResult,
     InboundAttachment,
     InboundMessage,
+    InDoubt,
     Interaction,
     InteractionAnswer,
     OutboundAttachment,
@@ -125,6 +128,7 @@ class TelegramChannel:
     config_model: ClassVar[type[ChannelConfig]] = TelegramConfig
     icon: ClassVar[str] = "✈"
     delivers_on_commit: ClassVar[bool] = False
+    in_doubt: ClassVar[InDoubt] = "hold"  # no idempotency key, no reading the chat back
 
     def __init__(self, config: TelegramConfig, context: ChannelContext) -> None:
         self.config = config
@@ -132,7 +136,12 @@ class TelegramChannel:
         self.context = context
         # One connection pool we own and close; the library's own initialize() would call
         # getMe (and put the token in its error message).
-        self._request = HTTPXRequest(connection_pool_size=32, read_timeout=config.request_timeout, media_write_timeout=60.0)
+        self._request = HTTPXRequest(
+            connection_pool_size=32,
+            read_timeout=config.request_timeout,
+            media_write_timeout=60.0,
+            httpx_kwargs={"event_hooks": {"request": [_mark_in_flight_on_the_wire]}},
+        )
         self.bot = Bot(
             config.token,
             base_url=config.api_base_url,
@@ -534,7 +543,13 @@ class TelegramChannel:
             if wait > 0:
                 await asyncio.sleep(wait)
             markup = _keyboard(outbound) if index == len(parts) - 1 else None
-            message_id, chat_id = await self._send_part(chat_id, part, reply_to if index == 0 else None, thread_id, markup)
+            # The first part's request marks the send in flight once its connection is ready,
+            # right before its bytes go out: from there a kill leaves the send in doubt.
+            pending = _PENDING_MARK.set(outbound.dispatch if not delivered else None)
+            try:
+                message_id, chat_id = await self._send_part(chat_id, part, reply_to if index == 0 else None, thread_id, markup)
+            finally:
+                _PENDING_MARK.reset(pending)
             delivered.append(message_id)
         self._delivered.pop(outbound.idempotency_key, None)
         return SendResult(
@@ -573,7 +588,9 @@ class TelegramChannel:
             except BadRequest as exc:  # before NetworkError: BadRequest is a subclass of it
                 raise PermanentSendError(exc.message) from None
             except NetworkError as exc:
-                # A timeout may hide a message Telegram did send; nothing tells them apart.
+                # A timeout may hide a message Telegram did send; nothing tells them apart. While
+                # the daemon runs it is retried (a stalled call mostly delivered nothing, and a
+                # lost reply is worse); only a kill's doubt is held (in_doubt = "hold").
                 raise TransientSendError(f"{type(exc).__name__}: {exc.message}") from None
             except TelegramError as exc:
                 raise TransientSendError(f"{type(exc).__name__}: {exc.message}") from None
@@ -681,3 +698,30 @@ def _encoded(data: Any) -> bytes:
 
 def _json(status: int, body: dict[str, Any]) -> WebhookResponse:
     return WebhookResponse(status=status, body=json.dumps(body).encode())
+
+
+# The outbox's "in flight" mark of the send under way in this task (OutboundMessage.dispatch),
+# committed by the request's trace as the request is about to be written: PTB's own work, the
+# wait for a pooled connection and its opening all come before it, so a kill there is no doubt.
+_PENDING_MARK: contextvars.ContextVar[Callable[[], Awaitable[None]] | None] = contextvars.ContextVar("telegram_pending_mark", default=None)
+_ON_THE_WIRE = ("http11.send_request_headers.started", "http2.send_request_headers.started")
+
+
+async def _mark_in_flight_on_the_wire(request: httpx.Request) -> None:
+    """httpx request hook: hand the pending mark to httpcore's trace of this request."""
+    mark = _PENDING_MARK.get()
+    if mark is None:
+        return
+    _PENDING_MARK.set(None)  # once: a retry on another pooled connection is the same send
+    earlier = request.extensions.get("trace")
+    state: dict[str, Callable[[], Awaitable[None]] | None] = {"mark": mark}
+
+    async def trace(event: str, info: dict[str, Any]) -> None:
+        if earlier is not None:
+            await earlier(event, info)
+        pending = state["mark"]
+        if pending is not None and event in _ON_THE_WIRE:
+            state["mark"] = None
+            await pending()  # raises when the lease was lost: nothing is written
+
+    request.extensions = {**request.extensions, "trace": trace}

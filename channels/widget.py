@@ -18,6 +18,7 @@ from channels.base import (
     ChannelConfig,
     ChannelContext,
     CheckResult,
+    InDoubt,
     OutboundMessage,
     Recipient,
     SendResult,
@@ -86,6 +87,7 @@ class WidgetChannel:
     config_model: ClassVar[type[ChannelConfig]] = WidgetConfig
     icon: ClassVar[str] = "❝"
     delivers_on_commit: ClassVar[bool] = True
+    in_doubt: ClassVar[InDoubt] = "resend"  # delivered by its commit, never sent
 
     def __init__(self, config: WidgetConfig, context: ChannelContext) -> None:
         self.config = config

@@ -11,4 +11,5 @@ INGEST_SECONDS = Histogram("frontdesk_ingest_seconds", "Time to commit one inges
 OUTBOX_SENT = Counter("frontdesk_outbox_sent_total", "Outbound messages sent")
 OUTBOX_RETRIED = Counter("frontdesk_outbox_retried_total", "Outbound sends rescheduled")
 OUTBOX_FAILED = Counter("frontdesk_outbox_failed_total", "Outbound sends given up")
+OUTBOX_UNKNOWN = Counter("frontdesk_outbox_unknown_total", "Outbound sends in doubt, not repeated (delivery unknown)")
 HTTP_REQUESTS = Counter("frontdesk_http_requests_total", "HTTP requests", ["method", "status"])

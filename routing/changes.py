@@ -85,11 +85,37 @@ HISTORY_DAYS = 90
 MAX_HISTORY_POINTS = 2
 
 
+# Why a change scored what it did: one reason per term, by code (the UI words each code in
+# its language; the API gives the code, its parameters and this English text).
+RISK_REASON_TEXT: dict[str, str] = {
+    "touches": "touches {name} ({criticality} criticality): +{points}",
+    "touches_nothing": "touches nothing known: +{points}",
+    "wide_reach": "reaches {count} services and items: +{points}",
+    "type": "{type} change: +{points}",
+    "history": "{count} failed change(s) on these items in {days} days: +{points}",
+}
+
+
+@dataclass(frozen=True)
+class RiskReason:
+    code: str  # a key of RISK_REASON_TEXT
+    points: int
+    params: tuple[tuple[str, str | int], ...] = ()
+
+    @property
+    def text(self) -> str:
+        """The reason in English."""
+        return RISK_REASON_TEXT[self.code].format(points=self.points, **dict(self.params))
+
+    def as_dict(self) -> dict[str, object]:
+        return {"code": self.code, "points": self.points, "params": dict(self.params), "text": self.text}
+
+
 @dataclass(frozen=True)
 class Risk:
     level: Level
     score: int
-    reasons: tuple[str, ...]
+    reasons: tuple[RiskReason, ...]
 
 
 def assess_risk(
@@ -100,22 +126,22 @@ def assess_risk(
     """The risk of a change. `touched`: name → criticality of every service/item the change
     touches or that depends on what it touches (CIs carry their service's criticality, or
     "low"); `failed_before`: failed changes on the same items within HISTORY_DAYS."""
-    reasons: list[str] = []
+    reasons: list[RiskReason] = []
     if touched:
         worst_name, worst = min(touched.items(), key=lambda kv: (-CRITICALITY_POINTS.get(kv[1], 1), kv[0]))
         touch = CRITICALITY_POINTS.get(worst, 1)
-        reasons.append(f"touches {worst_name} ({worst} criticality): +{touch}")
+        reasons.append(RiskReason("touches", touch, (("name", worst_name), ("criticality", worst))))
     else:
         touch = 1
-        reasons.append("touches nothing known: +1")
+        reasons.append(RiskReason("touches_nothing", 1))
     if len(touched) > WIDE_REACH:
         touch += 1
-        reasons.append(f"reaches {len(touched)} services and items: +1")
+        reasons.append(RiskReason("wide_reach", 1, (("count", len(touched)),)))
     kind = TYPE_POINTS[change_type]
-    reasons.append(f"{change_type} change: +{kind}")
+    reasons.append(RiskReason("type", kind, (("type", change_type),)))
     history = min(max(failed_before, 0), MAX_HISTORY_POINTS)
     if history:
-        reasons.append(f"{failed_before} failed change(s) on these items in {HISTORY_DAYS} days: +{history}")
+        reasons.append(RiskReason("history", history, (("count", failed_before), ("days", HISTORY_DAYS))))
     score = touch + kind + history
     level: Level = "low" if score <= 2 else "medium" if score <= 4 else "high"
     return Risk(level, score, tuple(reasons))

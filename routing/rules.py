@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -223,6 +224,35 @@ def _mismatch(rule: Rule, snapshot: MessageSnapshot) -> str | None:
             if reason is not None:
                 return f"{key}: {reason}"
     return None
+
+
+@dataclass(frozen=True, slots=True)
+class ConditionResult:
+    """One condition of a rule on a message: `reason` None when it holds, else why not."""
+
+    key: str
+    expected: Any
+    reason: str | None
+
+    @property
+    def matched(self) -> bool:
+        return self.reason is None
+
+
+def conditions_of(rule: Rule, snapshot: MessageSnapshot) -> list[ConditionResult]:
+    """Every condition `rule` sets, checked on `snapshot` (not only up to the first that
+    fails, as `evaluate` does): what the rule tester shows."""
+    out = []
+    for key, check in CHECKS.items():
+        expected = getattr(rule.if_, key)
+        if expected is None:
+            continue
+        try:
+            reason = check(expected, snapshot)
+        except re.error as exc:
+            reason = f"bad regular expression: {exc}"
+        out.append(ConditionResult(key, expected, reason))
+    return out
 
 
 def _missing_references(

@@ -167,7 +167,7 @@ def _problem(tx: Tx, problem_id: int | None) -> None:
 def _reassess(tx: Tx, change: Change) -> None:
     nodes = [(i.node_type, i.node_id) for i in tx.session.scalars(select(ChangeItem).where(ChangeItem.change_id == change.id))]
     risk = q.assess(tx.session, change.type, nodes, tx.now, exclude=change.id)
-    change.risk, change.risk_reasons = risk.level, list(risk.reasons)
+    change.risk, change.risk_reasons = risk.level, [r.as_dict() for r in risk.reasons]
 
 
 def _set_items(tx: Tx, change_id: int, nodes: list[tuple[str, int]]) -> None:

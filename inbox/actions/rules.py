@@ -7,7 +7,7 @@ leaves out any secret-looking key), so the log shows what ran from then on."""
 
 from __future__ import annotations
 
-from typing import Any, TypedDict
+from typing import Any, Literal, TypedDict
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -16,7 +16,11 @@ from inbox.actions.runner import Actor, Context, Tx, perform
 from inbox.errors import Conflict, Invalid, NotFound
 from inbox.queries.rules import RuleView, known_names, rule_view
 from inbox.store.models import Rule
+from routing.change_rules import CHANGE, TRIGGER_KEY, is_change_rule, stored_conditions, validate_change_rule
 from routing.rules import InvalidRule, validate_rule
+
+RuleKind = Literal["message", "change"]
+RULE_KINDS: tuple[RuleKind, ...] = ("message", "change")
 
 MAX_POSITION = 100_000
 _AS_GIVEN = {"conditions": "if", "actions": "then"}  # the keys' names in a rule's body
@@ -30,13 +34,21 @@ class RuleChanges(TypedDict, total=False):
     position: int
 
 
-def _checked(tx: Tx, ctx: Context, name: str, conditions: Any, actions: Any, enabled: Any) -> None:
+def _checked(tx: Tx, ctx: Context, name: str, conditions: Any, actions: Any, enabled: Any, on: RuleKind = "message") -> Any:
+    """The conditions as stored: a change rule's carry its trigger (routing.change_rules)."""
     teams, agents = known_names(tx.conn)
     templates = ctx.policy.templates.names if ctx.policy.templates else None
     try:
+        if on == CHANGE:
+            bare = {k: v for k, v in conditions.items() if k != TRIGGER_KEY} if isinstance(conditions, dict) else conditions
+            validate_change_rule({"name": name, "on": CHANGE, "if": bare, "then": actions, "enabled": enabled}, teams=teams)
+            return stored_conditions(bare)
+        if isinstance(conditions, dict) and is_change_rule({"if": conditions}):
+            raise InvalidRule([("if.on", 'a rule on changes is made with "on": "change"')])
         validate_rule(
             {"name": name, "if": conditions, "then": actions, "enabled": enabled}, teams=teams, agents=agents, templates=templates
         )
+        return conditions
     except InvalidRule as exc:
         raise Invalid("; ".join(exc.problems)) from None
 
@@ -47,24 +59,46 @@ def _checked_position(position: Any) -> int:
     return position
 
 
+def _kind(conditions: Any) -> RuleKind:
+    return "change" if isinstance(conditions, dict) and is_change_rule({"if": conditions}) else "message"
+
+
 def _details(rule: Rule) -> dict[str, Any]:
-    return {"name": rule.name, "if": rule.conditions, "then": rule.actions, "enabled": rule.enabled, "position": rule.position}
+    return {
+        "name": rule.name,
+        "on": _kind(rule.conditions),
+        "if": rule.conditions,
+        "then": rule.actions,
+        "enabled": rule.enabled,
+        "position": rule.position,
+    }
 
 
 async def create_rule(
-    ctx: Context, actor: Actor, name: str, conditions: Any, actions: Any, *, enabled: bool = True, position: int | None = None
+    ctx: Context,
+    actor: Actor,
+    name: str,
+    conditions: Any,
+    actions: Any,
+    *,
+    enabled: bool = True,
+    position: int | None = None,
+    on: RuleKind = "message",
 ) -> RuleView:
-    """A new rule, last unless `position` is given."""
+    """A new rule, last unless `position` is given: on messages (routing.rules) or, with
+    `on="change"`, on changes (routing.change_rules)."""
     name = name.strip()
     if position is not None:
         _checked_position(position)
+    if on not in RULE_KINDS:
+        raise Invalid(f"on: one of {', '.join(RULE_KINDS)}")
 
     def work(tx: Tx) -> RuleView:
-        _checked(tx, ctx, name, conditions, actions, enabled)
+        stored = _checked(tx, ctx, name, conditions, actions, enabled, on)
         if tx.conn.scalar(select(Rule.id).where(Rule.name == name)) is not None:
             raise Conflict(f"a rule named {name!r} exists")
         at = position if position is not None else int(tx.conn.scalar(select(func.max(Rule.position))) or 0) + 1
-        rule = Rule(name=name, conditions=conditions, actions=actions, enabled=enabled, position=at, created_at=tx.now)
+        rule = Rule(name=name, conditions=stored, actions=actions, enabled=enabled, position=at, created_at=tx.now)
         tx.session.add(rule)
         tx.session.flush()
         tx.audit("rule.create", f"rule:{rule.id}", _details(rule))
@@ -99,10 +133,11 @@ async def update_rule(ctx: Context, actor: Actor, rule_id: int, changes: RuleCha
         conditions = changes.get("conditions", rule.conditions)
         actions = changes.get("actions", rule.actions)
         enabled = changes.get("enabled", rule.enabled)
-        _checked(tx, ctx, name, conditions, actions, enabled)
+        # A rule keeps its kind: a change rule's conditions are given without the trigger.
+        stored = _checked(tx, ctx, name, conditions, actions, enabled, _kind(rule.conditions))
         if name != rule.name and tx.conn.scalar(select(Rule.id).where(Rule.name == name)) is not None:
             raise Conflict(f"a rule named {name!r} exists")
-        rule.name, rule.conditions, rule.actions, rule.enabled = name, conditions, actions, enabled
+        rule.name, rule.conditions, rule.actions, rule.enabled = name, stored, actions, enabled
         rule.position = changes.get("position", rule.position)
         tx.audit("rule.update", f"rule:{rule.id}", {**_details(rule), "changed": sorted(_AS_GIVEN.get(k, k) for k in changes)})
         return rule_view(rule)

@@ -5,6 +5,15 @@ leaves a lease that expires and another worker takes the row over. On PostgreSQL
 claim uses `FOR UPDATE SKIP LOCKED`, so two workers never take the same row; on SQLite
 the single writer gives the same guarantee. Outcomes are written only by the lease
 holder (fencing by `claimed_by`).
+
+A send is marked "in flight" (`dispatched_at`, committed) by the adapter right before the
+request that can deliver it (`OutboundMessage.dispatch`). A lease that expires on a send
+never dispatched is sent again: nothing went out. One that expires on a dispatched send
+is in doubt, and the channel's `in_doubt` decides: "resend" (the receiver tells a repeat:
+the same Message-ID, the same spool file), "look" (the adapter looks for its own message
+first: Slack's metadata) or "hold" (Telegram: no idempotency key, no reading back): never
+sent again, recorded as "unknown" for an agent to see. So no channel ever delivers twice
+to the reader; only a hold channel's send caught in flight can end without a known outcome.
 """
 
 from __future__ import annotations
@@ -22,6 +31,7 @@ from sqlalchemy import Connection, bindparam, delete, or_, select, update
 from channels.base import (
     Channel,
     CsatAsk,
+    DeliveryUnknown,
     OutboundAttachment,
     OutboundButton,
     OutboundMessage,
@@ -58,6 +68,8 @@ from routing import csat as csat_text
 
 log = logging.getLogger(__name__)
 
+IN_DOUBT = "the send was in flight and its outcome is unknown; this channel cannot tell whether it arrived, so it is not sent again"
+
 
 # Whether anything is due: every commit of the desk wakes the worker to ask, so the
 # question is built once (with and without the node's channels).
@@ -83,6 +95,14 @@ class Claim:
     attempts: int
     mail_id: int | None = None
     survey_id: int | None = None
+    # An earlier attempt was dispatched (its request may have reached the channel) ...
+    dispatched: bool = False
+    # ... and its outcome was never recorded: its lease expired (the daemon stopped).
+    unfinished: bool = False
+
+    @property
+    def in_doubt(self) -> bool:
+        return self.dispatched and self.unfinished
 
 
 class Withdrawn(Exception):
@@ -185,9 +205,19 @@ class OutboxWorker:
             due = due.where(OutboxItem.channel_id.in_(channel_ids))
 
         def work(conn: Connection) -> list[Claim]:
+            # What each row was before the claim: a lease that expired on a dispatched send
+            # leaves it in doubt (see the module's docstring).
+            before = conn.execute(
+                due.add_columns(OutboxItem.status, OutboxItem.dispatched_at)
+                .order_by(OutboxItem.id)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            ).all()
+            if not before:
+                return []
             result = conn.execute(
                 update(OutboxItem)
-                .where(OutboxItem.id.in_(due.order_by(OutboxItem.id).limit(limit).with_for_update(skip_locked=True).scalar_subquery()))
+                .where(OutboxItem.id.in_([row.id for row in before]))
                 .values(status="sending", claimed_by=worker_id, claimed_until=now + lease, attempts=OutboxItem.attempts + 1)
                 .returning(
                     OutboxItem.id,
@@ -199,7 +229,10 @@ class OutboxWorker:
                     OutboxItem.survey_id,
                 )
             )
-            return [Claim(*row) for row in result]
+            was = {row.id: row for row in before}
+            return [
+                Claim(*row, dispatched=was[row.id].dispatched_at is not None, unfinished=was[row.id].status == "sending") for row in result
+            ]
 
         return await self.db.run(work)
 
@@ -207,6 +240,10 @@ class OutboxWorker:
         channel = self.channel_for(claim.channel_id)
         if channel is None:
             await self._reschedule(claim, "channel is not running on this node", delay=5.0, count_attempt=False)
+            return
+        if claim.in_doubt and channel.in_doubt == "hold":
+            log.warning("outbox %s: in flight on channel %s when the daemon stopped; not sent again", claim.id, channel.name)
+            await self._unknown(claim, IN_DOUBT)
             return
         try:
             outbound = await self._outbound(claim)
@@ -216,23 +253,40 @@ class OutboxWorker:
         except LookupError as exc:
             await self._fail(claim, str(exc))
             return
+        went_out = False
+
+        async def dispatch() -> None:
+            nonlocal went_out
+            await self._dispatch(claim)
+            went_out = True
+
+        outbound = replace(outbound, in_doubt=claim.dispatched and channel.in_doubt == "look", dispatch=dispatch)
         try:
             result = await channel.send(outbound)
             await self._relay(channel, outbound)
+        except DeliveryUnknown as exc:
+            log.warning("outbox %s: outcome unknown on channel %s: %s; not sent again", claim.id, channel.name, exc)
+            await self._unknown(claim, f"{exc}: {IN_DOUBT}")
         except PermanentSendError as exc:
             log.warning("outbox %s: permanent failure on channel %s: %s", claim.id, channel.name, exc)
             await self._fail(claim, str(exc))
         except TransientSendError as exc:
             log.info("outbox %s: transient failure on channel %s: %s", claim.id, channel.name, exc)
+            # A transient error is the adapter's word that nothing was delivered: the next
+            # attempt is not in doubt (but a "look" channel looks anyway: it costs a read).
+            settled = channel.in_doubt != "look"
             if exc.count_attempt:
-                await self._retry_or_fail(claim, str(exc), exc.retry_after)
+                await self._retry_or_fail(claim, str(exc), exc.retry_after, settled=settled)
             else:
-                await self._reschedule(claim, str(exc), delay=exc.retry_after or 1.0, count_attempt=False)
+                await self._reschedule(claim, str(exc), delay=exc.retry_after or 1.0, count_attempt=False, settled=settled)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
             log.exception("outbox %s: unexpected failure on channel %s", claim.id, channel.name)
-            await self._retry_or_fail(claim, f"{type(exc).__name__}: {exc}", None)
+            if went_out and channel.in_doubt == "hold":  # after its request: it may have arrived
+                await self._unknown(claim, f"{type(exc).__name__}: {exc}: {IN_DOUBT}")
+            else:
+                await self._retry_or_fail(claim, f"{type(exc).__name__}: {exc}", None)
         else:
             await self._sent(claim, result)
 
@@ -248,6 +302,21 @@ class OutboxWorker:
         if other is None:
             raise TransientSendError(f"relay channel {name!r} is not running on this node")
         await other.send(replace(outbound, idempotency_key=f"{outbound.idempotency_key}-relay", recipient=recipient))
+
+    async def _dispatch(self, claim: Claim) -> None:
+        """The "in flight" mark, committed before the request goes out (fenced)."""
+
+        def work(conn: Connection) -> bool:
+            marked = conn.execute(
+                update(OutboxItem)
+                .where(OutboxItem.id == claim.id, OutboxItem.claimed_by == self.worker_id, OutboxItem.status == "sending")
+                .values(dispatched_at=utcnow())
+                .returning(OutboxItem.id)
+            )
+            return marked.first() is not None
+
+        if not await self.db.run(work):
+            raise TransientSendError("the lease on this send was lost: another worker has it", count_attempt=False)
 
     # -- outcomes -------------------------------------------------------------------
 
@@ -305,14 +374,16 @@ class OutboxWorker:
         await self._write(work)
         log.info("outbox %s: survey %s withdrawn, its conversation is no longer resolved", claim.id, claim.survey_id)
 
-    async def _retry_or_fail(self, claim: Claim, error: str, retry_after: float | None) -> None:
+    async def _retry_or_fail(self, claim: Claim, error: str, retry_after: float | None, *, settled: bool = False) -> None:
         if claim.attempts >= self.config.max_attempts:
             await self._fail(claim, f"gave up after {claim.attempts} attempts: {error}")
             return
         delay = retry_after if retry_after is not None else backoff(claim.attempts, self.config)
-        await self._reschedule(claim, error, delay=delay)
+        await self._reschedule(claim, error, delay=delay, settled=settled)
 
-    async def _reschedule(self, claim: Claim, error: str, *, delay: float, count_attempt: bool = True) -> None:
+    async def _reschedule(self, claim: Claim, error: str, *, delay: float, count_attempt: bool = True, settled: bool = False) -> None:
+        """Try again later. `settled`: the attempt surely delivered nothing, so its "in
+        flight" mark is cleared (a kill before the next attempt's request is then no doubt)."""
         values: dict[str, object] = {
             "status": "pending",
             "next_attempt_at": utcnow() + dt.timedelta(seconds=delay),
@@ -322,6 +393,8 @@ class OutboxWorker:
         }
         if not count_attempt:
             values["attempts"] = OutboxItem.attempts - 1
+        if settled:
+            values["dispatched_at"] = None
 
         def work(conn: Connection) -> int:
             conn.execute(update(OutboxItem).where(OutboxItem.id == claim.id, OutboxItem.claimed_by == self.worker_id).values(**values))
@@ -340,6 +413,20 @@ class OutboxWorker:
 
         await self._write(work)
         metrics.OUTBOX_FAILED.inc()
+
+    async def _unknown(self, claim: Claim, error: str) -> None:
+        """A send that may or may not have arrived, on a channel that cannot tell: never
+        repeated (a repeat could deliver it twice); the agent sees "unknown"."""
+
+        def work(conn: Connection) -> int:
+            if not self._release(conn, claim, status="unknown", last_error=error[:2000]):
+                return 0
+            if claim.message_id is None:
+                return 0
+            return self._update_message(conn, claim, {"delivery": "unknown", "delivery_error": error[:2000]})
+
+        await self._write(work)
+        metrics.OUTBOX_UNKNOWN.inc()
 
     async def _write(self, work: Callable[[Connection], int]) -> None:
         """One short write transaction; wake listeners with the event it wrote, if any."""

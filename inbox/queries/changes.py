@@ -156,6 +156,12 @@ def find_change(session: Session, change_id: int) -> Change | None:
     return session.get(Change, change_id)
 
 
+def factors(stored: list[Any] | None) -> list[dict[str, Any]]:
+    """A change's risk reasons as stored: `{"code", "points", "params", "text"}` each (an
+    older change's plain English line: code None)."""
+    return [dict(r) if isinstance(r, dict) else {"code": None, "points": None, "params": {}, "text": str(r)} for r in stored or []]
+
+
 def _iso(value: dt.datetime | None) -> str | None:
     return value.isoformat() if value else None
 
@@ -188,7 +194,8 @@ def describe(session: Session, changes: list[Change], viewer_id: int | None = No
                 "description": c.description,
                 "status": c.status,
                 "risk": c.risk,
-                "risk_reasons": list(c.risk_reasons or []),
+                "risk_reasons": [f["text"] for f in factors(c.risk_reasons)],
+                "risk_factors": factors(c.risk_reasons),
                 "items": sorted(names.get(n, f"{n[0]}:{n[1]}") for n in items[c.id]),
                 "planned_start": _iso(c.planned_start),
                 "planned_end": _iso(c.planned_end),

@@ -13,12 +13,13 @@ from sqlalchemy.orm import Session
 
 from inbox.queries.agents import active_emails
 from inbox.queries.teams import team_names
-from inbox.store.models import Rule, utcnow
+from inbox.store.models import Channel, Contact, ContactIdentity, Conversation, Message, Rule, utcnow
 from routing.business_hours import BusinessHours
 from routing.change_rules import is_change_rule
 from routing.rules import Rule as RoutingRule
-from routing.rules import evaluate
+from routing.rules import conditions_of, evaluate
 from routing.snapshot import MessageSnapshot
+from routing.timeline import describe
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,9 +104,56 @@ def explain(
         received_at=now,
     )
     decision = evaluate(rules, snapshot, teams=teams, agents=agents, templates=templates)
+    # `evaluate` traces each rule once, in order: each trace line gets its rule's conditions
+    # (every one, matched or why not) and what its actions would do.
+    trace = [
+        {
+            "rule": t.rule,
+            "outcome": t.outcome,
+            "detail": t.detail,
+            "conditions": [
+                {"key": c.key, "expected": c.expected, "matched": c.matched, "reason": c.reason} for c in conditions_of(rule, snapshot)
+            ],
+            "would": [describe(a, language) for a in rule.actions()],
+        }
+        for rule, t in zip(rules, decision.trace, strict=True)
+    ]
     return {
         "fired": list(decision.fired),
         "actions": decision.timeline(language),
-        "trace": [{"rule": t.rule, "outcome": t.outcome, "detail": t.detail} for t in decision.trace],
+        "trace": trace,
         "errors": [{"rule": e.rule, "error": e.error} for e in decision.errors],
     }
+
+
+def sample_of(session: Session, conversation_id: int) -> SampleMessage | None:
+    """A conversation's latest customer message as a sample to try the rules on (an
+    existing conversation); None when it has none."""
+    row = session.execute(
+        select(Message.text, Message.subject, Message.automated, Channel.name, Channel.type, Message.contact_id, Message.channel_id)
+        .join(Channel, Channel.id == Message.channel_id)
+        .where(Message.conversation_id == conversation_id, Message.direction == "in", Message.deleted_at.is_(None))
+        .order_by(Message.id.desc())
+        .limit(1)
+    ).first()
+    conversation = session.get(Conversation, conversation_id)
+    if row is None or conversation is None:
+        return None
+    contact = session.get(Contact, row.contact_id) if row.contact_id is not None else None
+    address = session.scalar(
+        select(ContactIdentity.address)
+        .where(ContactIdentity.contact_id == row.contact_id, ContactIdentity.channel_id == row.channel_id)
+        .order_by(ContactIdentity.id)
+        .limit(1)
+    )
+    return SampleMessage(
+        channel=row.name,
+        channel_type=row.type,
+        sender=(contact.email if contact is not None and contact.email else None) or address or "",
+        subject=row.subject or conversation.subject,
+        text=row.text,
+        language=contact.language if contact is not None else None,
+        conversation="existing",
+        automated=row.automated,
+        contact_tags=list(contact.tags or []) if contact is not None else [],
+    )

@@ -367,8 +367,8 @@ def broadcasts_of(session: Session, ticket_id: int) -> list[dict[str, Any]]:
             if name is None:
                 skipped += n
                 continue
-            entry = channels.setdefault(name, {"channel": name, "type": type_, "queued": 0, "sent": 0, "failed": 0})
-            state = "sent" if delivery == "sent" else "failed" if delivery == "failed" else "queued"
+            entry = channels.setdefault(name, {"channel": name, "type": type_, "queued": 0, "sent": 0, "failed": 0, "unknown": 0})
+            state = delivery if delivery in ("sent", "failed", "unknown") else "queued"
             entry[state] += n
         out.append(
             {

@@ -195,7 +195,7 @@ class Message(Base):
     text: Mapped[str] = mapped_column(Text, default="")
     html: Mapped[str | None] = mapped_column(Text)  # sanitised
     private: Mapped[bool] = mapped_column(Boolean, default=False)
-    delivery: Mapped[str] = mapped_column(String(16), default="received")  # received|queued|scheduled|sent|failed|cancelled
+    delivery: Mapped[str] = mapped_column(String(16), default="received")  # received|queued|scheduled|sent|failed|unknown|cancelled
     delivery_error: Mapped[str | None] = mapped_column(Text)
     automated: Mapped[bool] = mapped_column(Boolean, default=False)
     original_text: Mapped[str | None] = mapped_column(Text)  # before the first edit
@@ -364,7 +364,9 @@ class OutboxItem(Base):
     mail_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
     survey_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)  # a CsatSurvey: the rating question
     idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)
-    status: Mapped[str] = mapped_column(String(8), default="pending")  # pending|sending|sent|failed
+    # pending|sending|sent|failed|unknown ("unknown": dispatched, outcome never recorded, on a
+    # channel that cannot be asked; never sent again: see OutboxWorker)
+    status: Mapped[str] = mapped_column(String(8), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[dt.datetime] = _created()
     claimed_by: Mapped[str | None] = mapped_column(String(64))
@@ -372,6 +374,9 @@ class OutboxItem(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = _created()
     sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    # When the current attempt's request was about to go out ("in flight"), committed before
+    # it: a lease that expires with this set is a send in doubt, not a send never made.
+    dispatched_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
 
 
 class ApiToken(Base):
@@ -819,7 +824,8 @@ class Change(Base):
     description: Mapped[str] = mapped_column(Text, default="")
     status: Mapped[str] = mapped_column(String(16), default="draft", index=True)
     risk: Mapped[str] = mapped_column(String(8), default="low")
-    risk_reasons: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # [{code, points, params, text}] (routing.changes.RiskReason); plain strings before 0020
+    risk_reasons: Mapped[list[Any]] = mapped_column(JSON, default=list)
     planned_start: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), index=True)
     planned_end: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     backout_plan: Mapped[str] = mapped_column(Text, default="")

@@ -39,3 +39,10 @@ def test_optional_capabilities_are_protocols_the_core_checks_with_isinstance() -
     assert all(issubclass(c, SupportsCheck) == hasattr(c, "check") for c in by_type.values())
     assert issubclass(by_type["email"], SupportsParse) and issubclass(by_type["spool"], SupportsParse)
     assert [t for t, c in by_type.items() if issubclass(c, SupportsRelay)] == ["widget"]
+
+
+def test_each_adapter_says_what_to_do_with_a_send_in_doubt_and_only_telegram_holds() -> None:
+    by_type = {t: channels.adapter_class(t).in_doubt for t in ALL}
+    assert set(by_type.values()) <= {"resend", "look", "hold"}
+    assert by_type["telegram"] == "hold" and by_type["slack"] == "look" and by_type["email"] == "resend"
+    assert [t for t, v in by_type.items() if v == "hold"] == ["telegram"]

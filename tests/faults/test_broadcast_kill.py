@@ -4,8 +4,11 @@
 widget); an incident on an item the service depends on broadcasts to them. The second test
 does the same with 125 customers each on email (aiosmtpd), Telegram (the fake Bot API),
 Slack (the fake Web API) and the widget, and checks what each network received. The real daemon
-is killed once the first recipients are written and before the last; the next start resumes
-the broadcast, and every customer ends up with exactly one message, delivered once.
+is killed once the first recipients are written and before the last (the second test: once
+Telegram has delivered its first sends); the next start resumes the broadcast, and every
+customer ends up with exactly one message, never two: e-mail, Slack and the widget deliver
+exactly once; Telegram, whose API cannot tell whether a send caught by the kill arrived,
+never repeats one and reports it "unknown" (docs/architecture.md, "Delivery guarantees").
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+from collections import Counter
 from email import message_from_bytes, policy
 from pathlib import Path
 from typing import Any
@@ -29,7 +33,7 @@ from inbox.actions.runner import CLI
 from inbox.config import OutboxConfig
 from inbox.pipeline.ingest import ChannelRef
 from inbox.runtime.services import Services
-from inbox.store.models import BroadcastRecipient, Channel, Conversation, Message, ServiceSubscriber
+from inbox.store.models import BroadcastRecipient, Channel, ContactIdentity, Conversation, Message, ServiceSubscriber
 from tests.fixtures.daemon import Daemon, daemon, wait_until  # noqa: F401
 from tests.fixtures.dovecot import PASSWORD, Dovecot, SmtpSink, dovecot, dovecot_server, smtp_sink  # noqa: F401
 from tests.fixtures.fake_slack import BOT_TOKEN, SIGNING_SECRET, FakeSlack, fake_slack  # noqa: F401
@@ -224,56 +228,113 @@ async def test_sigkill_mid_broadcast_across_email_telegram_slack_and_widget(  # 
         except httpx.HTTPError:
             pass  # killed under it
 
-    async def until(check: Any, what: str, timeout: float = 90.0) -> Any:
+    async def until(check: Any, what: str, timeout: float = 240.0) -> Any:
         deadline = asyncio.get_running_loop().time() + timeout
         while not (value := await check()):
             assert asyncio.get_running_loop().time() < deadline, f"timed out waiting for {what}"
             await asyncio.sleep(0.01)
         return value
 
+    def mails() -> list[Any]:
+        return [message_from_bytes(m.data, policy=policy.default) for m in list(smtp_sink.messages)]
+
+    def received() -> dict[str, int]:
+        """What each network has received of the broadcast so far (the widget's is its commit)."""
+        return {
+            "mail": len({str(mail["Message-ID"]) for mail in mails() if TEXT in _plain(mail)}),
+            "tg": sum(1 for s in list(fake_telegram.sent) if s.visible and TEXT in s.visible),
+            "slack": sum(1 for p in list(fake_slack.posts) if TEXT in p.text),
+        }
+
+    async def some_sent() -> dict[str, int] | None:
+        # Telegram, the channel that cannot be asked, is sending when the kill lands.
+        now = received()
+        return now if now["tg"] >= IN_FLIGHT else None
+
+    clock = asyncio.get_running_loop().time
+    began = clock()
     try:
         sending = asyncio.create_task(send())
-        seen = await until(lambda: _recipients(report), "the first batch of recipients")
+        await until(some_sent, "the first sends on the networks")
+        killed_at = clock() - began
         await asyncio.to_thread(daemon.kill)
+        before = received()
         await sending
-        assert 0 < seen < total, f"the kill landed after the broadcast ({seen} recipients)"
+        seen = await count_recipients(daemon)
+        # The kill landed mid-broadcast: some sends went out before it, and some after.
+        assert 0 < before["tg"] < EACH, f"the kill landed outside Telegram's sends ({before})"
 
         await asyncio.to_thread(daemon.start)  # resumes the broadcast
 
         async def finished() -> dict[str, Any] | None:
             r = await report()
-            return r if r.get("complete") and sum(c["sent"] for c in r["channels"]) == total else None
+            return r if r.get("complete") and sum(c["sent"] + c["unknown"] for c in r["channels"]) == total else None
 
         done = await until(finished, "every recipient written and sent")
+        done_at = clock() - began
     finally:
         await http.aclose()
-    assert done["recipients"] == total and done["skipped"] == 0
-    assert {c["channel"]: c["sent"] for c in done["channels"]} == dict.fromkeys(MIXED, EACH)
+    after = received()
+    assert after["tg"] > before["tg"] and sum(after.values()) > sum(before.values()), "nothing was sent after the restart"
+    assert done["recipients"] == total and done["skipped"] == 0, (seen, done)
+    by_channel = {c["channel"]: c for c in done["channels"]}
+    assert {name: c["sent"] + c["unknown"] for name, c in by_channel.items()} == dict.fromkeys(MIXED, EACH)
+    # Only a "hold" channel (Telegram) may end a send in doubt; every other one resolves it.
+    assert all(by_channel[name]["unknown"] == 0 for name in ("mail", "slack", "website")), by_channel
+    unknown = by_channel["tg"]["unknown"]
+    assert unknown <= IN_FLIGHT, f"{unknown} Telegram sends in doubt: more than were in flight"
     counts, messages, states = await asyncio.to_thread(lambda: asyncio.run(per_contact(daemon)))
     assert len(counts) == total and set(counts) == {1}, "a customer missed or doubled"
-    assert messages == total and states == {"sent": total}
-    # What each network received. E-mail: one Message-ID per customer (a send repeated after
-    # the kill carries the same Message-ID, so it is one message to the reader). Slack: one
-    # post per DM (a retry first looks for its post in the DM). Telegram has no idempotency
-    # key: only a send in flight at the kill could repeat, never a message the store marked sent.
+    assert messages == total and states == {"sent": total - unknown, **({"unknown": unknown} if unknown else {})}
+    # What each network received: every customer exactly once. E-mail: one Message-ID per
+    # customer (a send repeated after the kill carries the same Message-ID: one message to the
+    # reader). Slack: one post per DM (a send in doubt first looks for its post in the DM).
+    # Telegram: one message per chat (a send in doubt is never repeated; it reached the fake
+    # before the kill, so it is there once, though the store could not know: "unknown").
     ids: dict[str, set[str]] = {}
-    for received in smtp_sink.messages:
-        mail = message_from_bytes(received.data, policy=policy.default)
+    for delivered in smtp_sink.messages:
+        mail = message_from_bytes(delivered.data, policy=policy.default)
         if TEXT in _plain(mail):
-            for to in received.rcpt_tos:
+            for to in delivered.rcpt_tos:
                 ids.setdefault(to.lower(), set()).add(str(mail["Message-ID"]))
     assert sorted(ids) == sorted(f"mailer{i}@example.com" for i in range(EACH)) and all(len(v) == 1 for v in ids.values())
     slacked = sorted(p.channel for p in fake_slack.posts if TEXT in p.text)
-    assert slacked == sorted(f"D{i:05d}" for i in range(EACH))
-    telegrams = [str(s.chat_id) for s in fake_telegram.sent if s.visible and TEXT in s.visible]
-    assert sorted(set(telegrams)) == sorted(str(7000 + i) for i in range(EACH))
-    assert len(telegrams) - EACH <= IN_FLIGHT, f"{len(telegrams) - EACH} Telegram messages repeated"
+    assert slacked == sorted(f"D{i:05d}" for i in range(EACH)), "a Slack DM missed or doubled"
+    telegrams = Counter(str(s.chat_id) for s in fake_telegram.sent if s.visible and TEXT in s.visible)
+    assert set(telegrams.values()) == {1}, f"Telegram chats doubled: {[c for c, n in telegrams.items() if n > 1]}"
+    # A Telegram send the kill caught in flight is never repeated (that could double it): it
+    # arrived or it did not, and nothing can tell. One that did not is held as "unknown" on
+    # the message, in the report and for the agent; none is missing without saying so.
+    held = await asyncio.to_thread(lambda: asyncio.run(held_addresses(daemon)))
+    missing = {str(7000 + i) for i in range(EACH)} - set(telegrams)
+    assert len(held) == unknown and missing <= held, f"Telegram chats missed without a word: {sorted(missing - held)}"
+    print(
+        f"killed at {killed_at:.1f}s with {before} received, done at {done_at:.1f}s with {after};"
+        f" Telegram in doubt {unknown} ({len(missing)} of them never arrived), e-mail deliveries {len(smtp_sink.messages)}"
+    )
+
+
+async def held_addresses(node: Daemon) -> set[str]:
+    """The Telegram chats whose broadcast message is held as "unknown"."""
+    svc = Services.build(config_module.load(str(node.config_path), node._env()))
+    try:
+        async with svc.db.read() as session:
+            rows = await session.scalars(
+                select(ContactIdentity.address)
+                .join(BroadcastRecipient, BroadcastRecipient.contact_id == ContactIdentity.contact_id)
+                .join(Message, Message.id == BroadcastRecipient.message_id)
+                .where(Message.delivery == "unknown", ContactIdentity.channel_id == Message.channel_id)
+            )
+            return set(rows)
+    finally:
+        await svc.db.dispose()
+
+
+async def count_recipients(node: Daemon) -> int:
+    counts, _, _ = await asyncio.to_thread(lambda: asyncio.run(per_contact(node)))
+    return sum(counts)
 
 
 def _plain(mail: Any) -> str:
     body = mail.get_body(("plain",))
     return str(body.get_content()) if body is not None else ""
-
-
-async def _recipients(report: Any) -> int | None:
-    return (await report()).get("recipients") or None

@@ -37,17 +37,17 @@ def test_risk_formula() -> None:
     assert (low.level, low.score) == ("low", 1)
     medium = rules.assess_risk("normal", {"db": "low", "Checkout": "medium"}, 0)
     assert (medium.level, medium.score) == ("medium", 3)
-    assert medium.reasons[0] == "touches Checkout (medium criticality): +2"
+    assert medium.reasons[0].text == "touches Checkout (medium criticality): +2"
     high = rules.assess_risk("emergency", {"Checkout": "high"}, 0)
     assert (high.level, high.score) == ("high", 5)
     # failed history raises risk, capped at +2
     history = rules.assess_risk("normal", {"db": "low"}, 5)
     assert (history.level, history.score) == ("medium", 4)
-    assert any("5 failed change(s)" in r for r in history.reasons)
+    assert any("5 failed change(s)" in r.text for r in history.reasons)
     wide = rules.assess_risk("standard", {f"n{i}": "medium" for i in range(6)}, 0)
     assert (wide.level, wide.score) == ("medium", 3)
     nothing = rules.assess_risk("normal", {}, 0)
-    assert (nothing.level, nothing.reasons[0]) == ("low", "touches nothing known: +1")
+    assert (nothing.level, nothing.reasons[0].text) == ("low", "touches nothing known: +1")
 
 
 def test_overlaps_is_half_open() -> None:

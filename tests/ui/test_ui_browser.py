@@ -167,7 +167,7 @@ async def test_admin_adds_a_channel_and_a_rule_and_an_agent_is_kept_out(browser:
     await admin.locator("#then-3-key").select_option("priority")
     await admin.locator("#then-3-value").fill("P1")
     await admin.get_by_role("button", name="Add rule").click()
-    await admin.get_by_role("cell", name="outages", exact=True).wait_for()
+    await admin.get_by_role("cell", name="outages Conversations", exact=True).wait_for()  # its name and kind
     await admin.get_by_label("Message text").fill("the site is down")
     await admin.get_by_role("button", name="Test", exact=True).click()
     assert "outages" in await admin.locator("[data-rule-outcome]").inner_text()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
@@ -25,6 +25,7 @@ router = APIRouter(prefix="/api/v1", tags=["routing"])
 class RuleIn(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
     name: str = Field(min_length=1, max_length=255)
+    on: Literal["message", "change"] = "message"  # what the rule acts on (docs/routing.md)
     if_: dict[str, Any] = Field(default_factory=dict, alias="if")
     then: dict[str, Any] = Field(default_factory=dict)
     enabled: bool = True
@@ -67,7 +68,7 @@ async def get_rules(svc: Svc, who: Admin) -> dict[str, Any]:
 @router.post("/rules", status_code=201)
 async def create_rule(svc: Svc, who: Admin, body: RuleIn) -> dict[str, Any]:
     rule = await rule_actions.create_rule(
-        svc.ctx, Actor.of(who), body.name, body.if_, body.then, enabled=body.enabled, position=body.position
+        svc.ctx, Actor.of(who), body.name, body.if_, body.then, enabled=body.enabled, position=body.position, on=body.on
     )
     return rule.as_json()
 
@@ -102,6 +103,8 @@ async def test_rules(svc: Svc, who: Admin, body: RuleTestIn) -> dict[str, Any]:
     """Which rules would fire on a message, and what they would do. Changes nothing."""
     teams, agents = await svc.db.query(known_names)
     if body.rule is not None:
+        if body.rule.on == "change":
+            raise Invalid("a change rule runs on changes: the tester tries rules on messages", code="rt_change_rule")
         try:
             rules = [validate_rule({"name": body.rule.name, "if": body.rule.if_, "then": body.rule.then, "enabled": body.rule.enabled})]
         except InvalidRule as exc:

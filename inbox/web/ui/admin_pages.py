@@ -19,18 +19,16 @@ from inbox.actions import channels as channel_actions
 from inbox.actions import quarantine
 from inbox.actions import rules as rule_actions
 from inbox.errors import DomainError, Invalid, NotFound
-from inbox.pipeline.router import load_stored_rules
 from inbox.queries.channels import CHANNEL_TYPES, list_channels
-from inbox.queries.rules import SampleMessage, explain, known_names, list_rules
+from inbox.queries.rules import known_names, list_rules
 from inbox.runtime import managed_channels
 from inbox.runtime.reingest import Reingestor
 from inbox.store.models import Agent, AuditEntry, Channel, QuarantineItem, Rule
 from inbox.web.errors import status_of
 from inbox.web.ids import Id
-from inbox.web.ui import config_form, rule_form
+from inbox.web.ui import config_form, rule_form, rule_tester
 from inbox.web.ui.routes import AdminForm, AdminPage, Page
-from routing.config import default_calendar
-from routing.rules import InvalidRule, validate_rule
+from routing.change_rules import is_change_rule
 from routing.vocabulary import LANGUAGES
 
 router = APIRouter(include_in_schema=False)
@@ -78,6 +76,7 @@ async def render_channels(page: Page, http_status: int = 200, **context: Any) ->
     context.setdefault("edit", page.request.query_params.get("edit", ""))
     type_fields = {ty: config_form.fields_of(channels.config_model(ty)) for ty in CHANNEL_TYPES}
     context.setdefault("marked", set())
+    context.setdefault("tester", rule_tester.TesterForm())
     return render_admin(
         page,
         "channels",
@@ -179,7 +178,9 @@ async def render_rules(page: Page, http_status: int = 200, **context: Any) -> Re
     # What the builder's value boxes suggest: the engine's own choices, and the names a rule may use.
     suggest = {f"if-{k.name}": list(k.choices) for k in rule_form.CONDITIONS if k.choices}
     suggest |= {f"then-{k.name}": list(k.choices) for k in rule_form.ACTIONS if k.choices}
+    suggest |= {f"if-{k.name}": list(k.choices) for k in rule_form.CHANGE_CONDITIONS if k.choices}
     suggest |= {
+        "then-notify_team": teams,
         "if-channel_type": list(CHANNEL_TYPES),
         "if-language": list(LANGUAGES),
         "then-assign_team": teams,
@@ -191,6 +192,7 @@ async def render_rules(page: Page, http_status: int = 200, **context: Any) -> Re
     form.setdefault("if_rows", rule_form.shown([]))
     form.setdefault("then_rows", rule_form.shown([]))
     context.setdefault("marked", set())
+    context.setdefault("tester", rule_tester.TesterForm())
     return render_admin(
         page,
         "rules",
@@ -200,10 +202,15 @@ async def render_rules(page: Page, http_status: int = 200, **context: Any) -> Re
         channel_types=CHANNEL_TYPES,
         conditions_vocab=rule_form.CONDITIONS,
         actions_vocab=rule_form.ACTIONS,
+        change_conditions_vocab=rule_form.CHANGE_CONDITIONS,
+        change_actions_vocab=rule_form.CHANGE_ACTIONS,
+        is_change_rule=lambda r: is_change_rule({"if": r.conditions}),
         operators=rule_form.OPERATORS,
         suggest=suggest,
         marked_key=rule_form.marked_key,
         blank_row=rule_form.Row(),
+        tester_rules=(choices := rule_tester.rule_choices(rules)),
+        testable={id_ for id_, _ in choices},
         **context,
     )
 
@@ -213,36 +220,40 @@ async def rules_page(page: AdminPage) -> Response:
     wanted = page.request.query_params.get("try", "")
     rules = await page.services.db.query(list_rules)
     trying = next((r for r in rules if str(r.id) == wanted), None)
-    return await render_rules(page, trying=trying)
+    return await render_rules(page, tester=rule_tester.TesterForm(rule=str(trying.id) if trying else ""))
 
 
-def _rule_part(raw: str, rows: list[rule_form.Row], part: Literal["if", "then"]) -> tuple[dict[str, Any], Invalid | None]:
+def _rule_part(raw: str, rows: list[rule_form.Row], part: Literal["if", "then"], kind: str) -> tuple[dict[str, Any], Invalid | None]:
     """A rule's If or Then: its JSON box when filled in, else its rows (every row checked, so
     both parts' rows are marked at once)."""
     if raw.strip():
         return parse_json_object(raw, part), None
     try:
-        return rule_form.assemble(rows, part), None
+        return rule_form.assemble(rows, part, kind), None
     except Invalid as exc:
         return {}, exc
 
 
 @router.post("/admin/rules", response_class=HTMLResponse)
-async def rule_add(request: Request, page: AdminForm, name: FormText = "", conditions: FormText = "", actions: FormText = "") -> Response:
+async def rule_add(
+    request: Request, page: AdminForm, name: FormText = "", conditions: FormText = "", actions: FormText = "", on: FormText = "message"
+) -> Response:
     """The If and Then come from the builder's rows (`if-N-key/op/name/value`, `then-N-key/value`),
     or each from its JSON box under Advanced when that is filled in; either way the same object
-    goes to the same action."""
+    goes to the same action. `on`: what the rule applies to (conversations' messages or changes)."""
     posted = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
     if_rows, then_rows = rule_form.rows_of(posted, "if"), rule_form.rows_of(posted, "then")
+    kind: rule_actions.RuleKind = "change" if on == "change" else "message"
     try:
-        if_, if_problem = _rule_part(conditions, if_rows, "if")
-        then, then_problem = _rule_part(actions, then_rows, "then")
+        if_, if_problem = _rule_part(conditions, if_rows, "if", kind)
+        then, then_problem = _rule_part(actions, then_rows, "then", kind)
         problem = if_problem or then_problem
         if problem is not None:
             raise problem
-        await rule_actions.create_rule(page.services.ctx, page.actor, name, if_, then)
+        await rule_actions.create_rule(page.services.ctx, page.actor, name, if_, then, on=kind)
     except DomainError as exc:
         typed = {
+            "on": kind,
             "name": name,
             "conditions": conditions,
             "actions": actions,
@@ -255,38 +266,14 @@ async def rule_add(request: Request, page: AdminForm, name: FormText = "", condi
 
 
 @router.post("/admin/rules/test", response_class=HTMLResponse)
-async def rule_test(
-    page: AdminForm,
-    text: FormText = "",
-    subject: FormText = "",
-    sender: FormText = "customer@example.com",
-    channel_type: FormText = "email",
-    conditions: FormText = "",
-    actions: FormText = "",
-) -> Response:
-    """Which rules fire on a sample message; with a rule's JSON given, only that rule."""
-    svc = page.services
-    sample = SampleMessage(
-        channel="test", channel_type=channel_type, sender=sender or "customer@example.com", subject=subject or None, text=text
-    )
-    error = ""
-    outcome: dict[str, Any] | None = None
-    teams, agents = await svc.db.query(known_names)
+async def rule_test(page: AdminForm, form: Annotated[rule_tester.TesterForm, Form()]) -> Response:
+    """What a rule (or every enabled one) would do on a conversation's latest message or a
+    sample; the form stays as typed either way."""
     try:
-        if conditions.strip() or actions.strip():
-            rules = [
-                validate_rule({"name": "tested", "if": parse_json_object(conditions, "if"), "then": parse_json_object(actions, "then")})
-            ]
-        else:
-            rules = await svc.db.query(lambda s: load_stored_rules(s.connection()))
-        templates = svc.policy.templates.names if svc.policy.templates else None
-        calendar = default_calendar(svc.config.business_hours)
-        outcome = explain(rules, sample, calendar=calendar, teams=teams, agents=agents, templates=templates, language=page.lang)
-    except Invalid as exc:
-        error = exc.message
-    except InvalidRule as exc:
-        error = "; ".join(exc.problems)
-    return await render_rules(page, outcome=outcome, sample=sample, tested_if=conditions, tested_then=actions, error=error)
+        sample, outcome = await rule_tester.run(page.services, form, page.lang)
+    except DomainError as exc:
+        return await render_rules(page, status_of(exc), tester=form, tester_error=page.message_of(exc))
+    return await render_rules(page, tester=form, outcome=outcome, sample=sample)
 
 
 @router.post("/admin/rules/{rule_id}/toggle")

@@ -5,60 +5,27 @@ the new/edit form, the calendar, and the confirmation page of a signed approval 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from inbox.actions import changes as actions
-from inbox.errors import DomainError, Invalid
+from inbox.errors import DomainError, NotFound
 from inbox.queries import changes as queries
 from inbox.store.models import utcnow
+from inbox.web.errors import status_of
 from inbox.web.ids import Id
+from inbox.web.ui.change_form import ChangeForm
 from inbox.web.ui.conversation_pages import not_found, refused
 from inbox.web.ui.routes import AgentForm, AgentPage, AnyPage
+from routing.changes import RISK_REASON_TEXT
 from routing.vocabulary import CHANGE_STATUSES, CHANGE_TYPES
 
 router = APIRouter(include_in_schema=False)
-MAX_FIELD = 20_000
-
-
-def _names(raw: str) -> list[str]:
-    return [n.strip() for n in raw.split(",") if n.strip()][:100]
-
-
-def _when(raw: str, label: str) -> dt.datetime | None:
-    """A `datetime-local` value, read as UTC (the form says so)."""
-    raw = raw.strip()
-    if not raw:
-        return None
-    try:
-        value = dt.datetime.fromisoformat(raw[:40])
-    except ValueError as exc:
-        raise Invalid(f"{label}: not a date and time") from exc
-    if not 1970 <= value.year <= 9000:
-        raise Invalid(f"{label}: a year from 1970 to 9000")
-    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
-
-
-def _fields(
-    title: str, type_: str, description: str, items: str, start: str, end: str, backout: str, approvers: str, problem: str
-) -> actions.ChangeFields:
-    if max(len(description), len(backout)) > MAX_FIELD or max(len(items), len(approvers)) > MAX_FIELD:
-        raise Invalid("a field is too long")
-    problem_id = int(problem) if problem.strip().isdigit() and len(problem.strip()) < 12 else None
-    return actions.ChangeFields(
-        title=title,
-        type=type_ or "normal",
-        description=description,
-        items=_names(items),
-        planned_start=_when(start, "planned start"),
-        planned_end=_when(end, "planned end"),
-        backout_plan=backout,
-        approvers=_names(approvers),
-        problem_id=problem_id,
-        clear_problem=not problem.strip(),
-    )
+FormText = Annotated[str, Form()]
+ChangeFormData = Annotated[ChangeForm, Form()]
 
 
 @router.get("/changes", response_class=HTMLResponse)
@@ -69,61 +36,29 @@ async def changes_page(page: AgentPage, status: str = "") -> Response:
     return page.render("ui/changes.html", changes=changes, statuses=CHANGE_STATUSES, status=chosen or "")
 
 
-def _form_values(change: dict[str, Any] | None) -> dict[str, str]:
-    if change is None:
-        return {
-            "title": "",
-            "type": "normal",
-            "description": "",
-            "items": "",
-            "start": "",
-            "end": "",
-            "backout": "",
-            "approvers": "",
-            "problem": "",
-        }
-    short = lambda v: v[:16] if v else ""  # noqa: E731  (YYYY-MM-DDTHH:MM for datetime-local, in UTC)
-    utc = lambda v: short(dt.datetime.fromisoformat(v).astimezone(dt.UTC).isoformat()) if v else ""  # noqa: E731
-    return {
-        "title": change["title"],
-        "type": change["type"],
-        "description": change["description"],
-        "items": ", ".join(change["items"]),
-        "start": utc(change["planned_start"]),
-        "end": utc(change["planned_end"]),
-        "backout": change["backout_plan"],
-        "approvers": ", ".join(a["approver"] or "" for a in change["approvers"]),
-        "problem": str(change["problem_id"] or ""),
-    }
+def _form(page: Any, change: dict[str, Any] | None, form: ChangeForm, status: int = 200, error: str = "") -> HTMLResponse:
+    return page.render("ui/change_form.html", status, change=change, values=form, types=CHANGE_TYPES, error=error)
 
 
 @router.get("/changes/new", response_class=HTMLResponse)
 async def new_change_page(page: AgentPage) -> Response:
-    return page.render("ui/change_form.html", change=None, values=_form_values(None), types=CHANGE_TYPES)
-
-
-FormText = Annotated[str, Form()]
+    return _form(page, None, ChangeForm())
 
 
 @router.post("/changes")
-async def create_change(
-    page: AgentForm,
-    title: FormText = "",
-    type: FormText = "normal",  # noqa: A002
-    description: FormText = "",
-    items: FormText = "",
-    planned_start: FormText = "",
-    planned_end: FormText = "",
-    backout_plan: FormText = "",
-    approvers: FormText = "",
-    problem: FormText = "",
-) -> Response:
+async def create_change(page: AgentForm, form: ChangeFormData) -> Response:
     try:
-        fields = _fields(title, type, description, items, planned_start, planned_end, backout_plan, approvers, problem)
-        change_id = await actions.create_change(page.services.ctx, page.actor, fields)
+        change_id = await actions.create_change(page.services.ctx, page.actor, form.fields())
     except DomainError as exc:
-        return refused(page, exc)
+        return _refused(page, None, form, exc)
     return RedirectResponse(f"/changes/{change_id}", status_code=303)
+
+
+def _refused(page: Any, change: dict[str, Any] | None, form: ChangeForm, exc: DomainError) -> HTMLResponse:
+    """The form again, as typed, with the refusal above it ("not found" as a page)."""
+    if isinstance(exc, NotFound):
+        return refused(page, exc)
+    return _form(page, change, form, status_of(exc), page.message_of(exc))
 
 
 def _month(raw: str) -> tuple[dt.datetime, dt.datetime]:
@@ -195,12 +130,29 @@ async def _change(page: Any, change_id: int) -> dict[str, Any] | None:
         return await queries.get_change(session, change_id, page.agent.agent_id)
 
 
+def risk_reason(t: Callable[[str], str], factor: dict[str, Any]) -> str:
+    """A risk reason in the page's language: its code's words, its criticality and type
+    words translated too (an older change's English line as it is)."""
+    code, params = factor.get("code"), dict(factor.get("params") or {})
+    if code not in RISK_REASON_TEXT:
+        return str(factor.get("text", ""))
+    if "criticality" in params:
+        params["criticality"] = t(f"level_{params['criticality']}").lower()
+    if "type" in params:
+        params["type"] = t(f"risk_type_{params['type']}")
+    try:
+        return t(f"risk_{code}").format(points=factor.get("points"), **params)
+    except (KeyError, IndexError, ValueError):
+        return str(factor.get("text", ""))
+
+
 @router.get("/changes/{change_id}", response_class=HTMLResponse)
 async def change_page(request: Request, page: AgentPage, change_id: Id) -> Response:
     change = await _change(page, change_id)
     if change is None:
         return not_found(page)
-    return page.render("ui/change.html", change=change, flash=page.text_of(request.query_params.get("flash", "")))
+    reasons = [risk_reason(page.t, f) for f in change["risk_factors"]]
+    return page.render("ui/change.html", change=change, reasons=reasons, flash=page.text_of(request.query_params.get("flash", "")))
 
 
 @router.get("/changes/{change_id}/edit", response_class=HTMLResponse)
@@ -208,28 +160,15 @@ async def edit_change_page(page: AgentPage, change_id: Id) -> Response:
     change = await _change(page, change_id)
     if change is None:
         return not_found(page)
-    return page.render("ui/change_form.html", change=change, values=_form_values(change), types=CHANGE_TYPES)
+    return _form(page, change, ChangeForm.of(change))
 
 
 @router.post("/changes/{change_id}/edit")
-async def edit_change(
-    page: AgentForm,
-    change_id: Id,
-    title: FormText = "",
-    type: FormText = "normal",  # noqa: A002
-    description: FormText = "",
-    items: FormText = "",
-    planned_start: FormText = "",
-    planned_end: FormText = "",
-    backout_plan: FormText = "",
-    approvers: FormText = "",
-    problem: FormText = "",
-) -> Response:
+async def edit_change(page: AgentForm, change_id: Id, form: ChangeFormData) -> Response:
     try:
-        fields = _fields(title, type, description, items, planned_start, planned_end, backout_plan, approvers, problem)
-        await actions.update_change(page.services.ctx, page.actor, change_id, fields)
+        await actions.update_change(page.services.ctx, page.actor, change_id, form.fields())
     except DomainError as exc:
-        return refused(page, exc)
+        return _refused(page, await _change(page, change_id), form, exc)
     return RedirectResponse(f"/changes/{change_id}?flash=chg_saved", status_code=303)
 
 

@@ -1,6 +1,7 @@
 """The rule form's builder: rows of (field, operator, value) for the conditions and
 (action, value) for the actions, built from the rules engine's own models
-(routing.rules.RuleConditions / RuleActions): which keys exist, what each one takes (one of
+(routing.rules.RuleConditions / RuleActions, and routing.change_rules' ChangeConditions /
+ChangeActions for a rule on changes): which keys exist, what each one takes (one of
 some values, a list of names, a pattern, yes or no) and so which operator it uses; and the
 way back from the posted rows to the `if` / `then` objects the JSON box would hold.
 
@@ -20,6 +21,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel
 
 from inbox.errors import Invalid
+from routing.change_rules import ChangeActions, ChangeConditions
 from routing.rules import RuleActions, RuleConditions
 
 MAX_ROWS = 40  # of each part; more rows than keys never makes sense
@@ -69,6 +71,9 @@ def _keys(model: type[BaseModel], str_kind: str) -> tuple[Key, ...]:
             kind, choices = "bool", ("true", "false")
         elif origin is tuple or origin is list:
             kind = "names"
+            inner = [_plain(a) for a in typing.get_args(annotation) if a is not Ellipsis]
+            if len(inner) == 1 and typing.get_origin(inner[0]) is Literal:
+                choices = tuple(str(a) for a in typing.get_args(inner[0]))  # any of these values
         elif origin is dict:
             kind = "field"
         else:
@@ -79,7 +84,14 @@ def _keys(model: type[BaseModel], str_kind: str) -> tuple[Key, ...]:
 
 CONDITIONS = _keys(RuleConditions, "pattern")  # every string condition is a regular expression
 ACTIONS = _keys(RuleActions, "text")
-_BY_PART = {"if": {k.name: k for k in CONDITIONS}, "then": {k.name: k for k in ACTIONS}}
+# A rule on changes (routing.change_rules): its own keys, from its own models.
+CHANGE_CONDITIONS = _keys(ChangeConditions, "text")
+CHANGE_ACTIONS = _keys(ChangeActions, "text")
+KINDS = ("message", "change")  # what a rule applies to: conversations' messages, or changes
+_BY_PART = {
+    "message": {"if": {k.name: k for k in CONDITIONS}, "then": {k.name: k for k in ACTIONS}},
+    "change": {"if": {k.name: k for k in CHANGE_CONDITIONS}, "then": {k.name: k for k in CHANGE_ACTIONS}},
+}
 
 
 @dataclass(slots=True)
@@ -143,10 +155,11 @@ def _value(key: Key, row: Row, part: str) -> Any:
     return raw
 
 
-def assemble(rows: list[Row], part: Literal["if", "then"]) -> dict[str, Any]:
-    """The `if` or `then` object of the rows, as the JSON box would give it. Raises Invalid
-    (code rf_rows) after marking each row that cannot be read."""
-    known = _BY_PART[part]
+def assemble(rows: list[Row], part: Literal["if", "then"], kind: str = "message") -> dict[str, Any]:
+    """The `if` or `then` object of the rows of a rule of `kind`, as the JSON box would give
+    it. Raises Invalid (code rf_rows) after marking each row that cannot be read (a key of
+    the other kind included)."""
+    known = _BY_PART.get(kind, _BY_PART["message"])[part]
     out: dict[str, Any] = {}
     for row in rows:
         if row.empty:

@@ -124,22 +124,22 @@ async def _detail(page: Page, node_type: str, node_id: int, http_status: int = 2
     return page.render("ui/service.html", http_status, levels=LEVELS, kinds=CONFIG_ITEM_KINDS, **data, **context)
 
 
-async def _on_detail(page: Page, node: Node, write: Awaitable[object], done: str) -> Response:
+async def _on_detail(page: Page, node: Node, write: Awaitable[object], done: str, **refused: Any) -> Response:
     """A write posted from a node's page: then to `done`; refused, the node's page again with
-    the reason (the not-found page when it is gone)."""
+    the reason and `refused` (the not-found page when it is gone)."""
     try:
         await write
     except DomainError as exc:
         if exc.kind == "not_found":
             return not_found(page)
-        return await _detail(page, node[0], node[1], _refused_status(exc), error=page.message_of(exc))
+        return await _detail(page, node[0], node[1], _refused_status(exc), error=page.message_of(exc), **refused)
     return RedirectResponse(done, status_code=303)
 
 
-async def _edit(page: Page, spec: actions.NodeKind, node_id: int, changes: actions.NodeChanges) -> Response:
-    """Save, then show it again ("saved")."""
-    write = actions.update_node(page.services.ctx, page.actor, spec, node_id, changes)
-    return await _on_detail(page, (spec.node_type, node_id), write, f"{PATHS[spec.node_type]}/{node_id}?flash=saved")
+async def _edit(page: Page, spec: actions.NodeKind, node_id: int, form: NodeForm) -> Response:
+    """Save, then show it again ("saved"); refused, with the edit form as it was typed."""
+    write = actions.update_node(page.services.ctx, page.actor, spec, node_id, form.changes)
+    return await _on_detail(page, (spec.node_type, node_id), write, f"{PATHS[spec.node_type]}/{node_id}?flash=saved", edit_form=form.typed)
 
 
 @router.get("/services/{service_id}", response_class=HTMLResponse)
@@ -154,12 +154,12 @@ async def item_page(page: AgentPage, item_id: Id) -> Response:
 
 @router.post("/services/{service_id}", response_class=HTMLResponse)
 async def service_edit(page: AdminForm, service_id: Id, form: ServiceForm) -> Response:
-    return await _edit(page, SERVICES, service_id, form.changes)
+    return await _edit(page, SERVICES, service_id, form)
 
 
 @router.post("/config-items/{item_id}", response_class=HTMLResponse)
 async def item_edit(page: AdminForm, item_id: Id, form: ItemForm) -> Response:
-    return await _edit(page, CONFIG_ITEMS, item_id, form.changes)
+    return await _edit(page, CONFIG_ITEMS, item_id, form)
 
 
 @router.post("/services/{service_id}/subscribers", response_class=HTMLResponse)

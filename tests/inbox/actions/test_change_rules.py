@@ -101,3 +101,43 @@ async def test_a_high_risk_rule_notifies_once_per_status_change_and_a_mismatch_d
         ("high risk to ops", "change", {"risk": "high"}),
         ("wiki outages", "change", {"items": "Wiki", "risk": "high"}),
     ]
+
+
+async def test_a_change_rule_made_through_the_api_is_stored_audited_and_notifies(api: Api) -> None:
+    await graph(api)
+    await add_channel(api.services, "mail", "email")
+    _, eve_token = await add_agent(api.services, "eve@example.com")
+    headers = api.auth(api.admin_token)
+    made = await api.client.post(
+        "/api/v1/rules",
+        json={"name": "high risk to the list", "on": "change", "if": {"risk": "high"}, "then": {"notify_email": "ops-list@example.com"}},
+        headers=headers,
+    )
+    assert made.status_code == 201, made.text
+    rule = made.json()
+    assert rule["on"] == "change" and rule["if"] == {"risk": "high"}
+    assert rule["provisioned"] is False
+    # A message rule's payload is what it always was (no "on": a message rule).
+    plain = await api.client.post(
+        "/api/v1/rules", json={"name": "tags", "if": {"text_matches": "x"}, "then": {"tag": ["x"]}}, headers=headers
+    )
+    assert plain.status_code == 201 and plain.json()["on"] == "message"
+    # A change rule is checked as one: a message action on it is refused, and the other way round.
+    wrong = await api.client.post("/api/v1/rules", json={"name": "w", "on": "change", "then": {"tag": ["x"]}}, headers=headers)
+    assert wrong.status_code == 422 and "notify_team" in wrong.text
+    smuggled = await api.client.post("/api/v1/rules", json={"name": "s", "if": {"on": "change"}, "then": {"tag": ["x"]}}, headers=headers)
+    assert smuggled.status_code == 422
+    patched = await api.client.patch(f"/api/v1/rules/{rule['id']}", json={"if": {"risk": ["high", "medium"]}}, headers=headers)
+    assert patched.status_code == 200 and patched.json()["on"] == "change" and patched.json()["if"] == {"risk": ["high", "medium"]}
+    bad_patch = await api.client.patch(f"/api/v1/rules/{rule['id']}", json={"then": {"tag": ["x"]}}, headers=headers)
+    assert bad_patch.status_code == 422
+
+    change = await create(api, eve_token, type="emergency", items=["Checkout"], approvers=[])
+    assert change["risk"] == "high"
+    async with api.services.db.read() as session:
+        audits = (await session.scalars(select(AuditEntry).where(AuditEntry.target == f"rule:{rule['id']}").order_by(AuditEntry.id))).all()
+        fired = (await session.scalars(select(AuditEntry).where(AuditEntry.action == "rule.notify"))).all()
+        stored = await session.run_sync(lambda s: load_stored_rules(s.connection()))
+    assert [(a.action, a.details["on"]) for a in audits] == [("rule.create", "change"), ("rule.update", "change")]
+    assert [a.details["rule"] for a in fired] == ["high risk to the list"]
+    assert [r.name for r in stored] == ["tags"]  # the message router leaves change rules out

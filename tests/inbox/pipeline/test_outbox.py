@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 
-from sqlalchemy import select
+import pytest
+from sqlalchemy import select, update
 
-from channels.base import PermanentSendError, TransientSendError
+from channels.base import DeliveryUnknown, OutboundMessage, PermanentSendError, SendResult, TransientSendError
 from inbox.actions.replies import send_reply
 from inbox.actions.runner import Actor
 from inbox.config import OutboxConfig
-from inbox.pipeline.outbox import OutboxWorker, backoff
+from inbox.pipeline.outbox import IN_DOUBT, OutboxWorker, backoff
 from inbox.runtime.services import Services
 from inbox.store.models import Conversation, Message, OutboxItem, utcnow
 from tests.fixtures.inbox import add_agent, add_channel, inbound
@@ -125,3 +126,75 @@ async def test_expired_lease_is_taken_over_by_another_worker(services: Services)
 def test_backoff_doubles_and_is_capped() -> None:
     config = OutboxConfig(base_delay=2, max_delay=30)
     assert [backoff(n, config) for n in range(1, 7)] == [2, 4, 8, 16, 30, 30]
+
+
+async def crash_after_dispatch(services: Services, far_end: RecordingChannel, *, dispatched: bool = True) -> None:
+    """A worker claims the send, marks it in flight (or not) and dies; its lease expires."""
+    crashed = OutboxWorker(services.db, services.bus, lambda cid: far_end, FAST, worker_id="crashed")
+    [claim] = await crashed.claim(1)
+    if dispatched:
+        await crashed._dispatch(claim)
+    async with services.db.transaction() as session:
+        await session.execute(update(OutboxItem).values(claimed_until=utcnow() - dt.timedelta(seconds=1)))
+
+
+@pytest.mark.parametrize(
+    ("policy", "delivery", "attempts", "looked"),
+    [("hold", "unknown", 0, None), ("look", "sent", 1, True), ("resend", "sent", 1, False)],
+)
+async def test_a_send_in_doubt_after_a_crash_follows_its_channels_policy(
+    services: Services, policy: str, delivery: str, attempts: int, looked: bool | None
+) -> None:
+    _, message_id = await reply_to_new_conversation(services)
+    far_end = RecordingChannel()
+    far_end.in_doubt = policy  # type: ignore[assignment]
+    await crash_after_dispatch(services, far_end)
+    await drain(OutboxWorker(services.db, services.bus, lambda cid: far_end, FAST, worker_id="survivor"))
+    state, error, status = await message_state(services, message_id)
+    assert (state, status, far_end.attempts) == (delivery, delivery, attempts)
+    if looked is None:
+        assert error == IN_DOUBT  # held: never sent again, and the agent sees why
+    else:
+        assert far_end.sent[0].in_doubt is looked  # only a "look" channel is told to look first
+
+
+async def test_a_claimed_send_never_dispatched_is_sent_after_a_crash_even_where_doubt_holds(services: Services) -> None:
+    _, message_id = await reply_to_new_conversation(services)
+    far_end = RecordingChannel()
+    far_end.in_doubt = "hold"
+    await crash_after_dispatch(services, far_end, dispatched=False)
+    await drain(OutboxWorker(services.db, services.bus, lambda cid: far_end, FAST, worker_id="survivor"))
+    assert await message_state(services, message_id) == ("sent", None, "sent") and far_end.attempts == 1
+
+
+async def test_a_send_whose_outcome_is_unknown_is_not_repeated(services: Services) -> None:
+    _, message_id = await reply_to_new_conversation(services)
+    far_end = RecordingChannel()
+    far_end.failures.append(DeliveryUnknown("TimedOut: read timeout"))
+    await drain(OutboxWorker(services.db, services.bus, lambda cid: far_end, FAST))
+    state, error, status = await message_state(services, message_id)
+    assert (state, status, far_end.attempts) == ("unknown", "unknown", 1) and error is not None and "read timeout" in error
+
+
+class RefusedAfterDispatch(RecordingChannel):
+    """Marks the send in flight, then is refused (a 429): surely not delivered."""
+
+    async def send(self, outbound: OutboundMessage) -> SendResult:
+        if self.attempts == 0:
+            self.attempts += 1
+            await outbound.dispatched()
+            raise TransientSendError("429", retry_after=0.01, count_attempt=False)
+        return await super().send(outbound)
+
+
+async def test_a_refused_attempt_leaves_no_doubt_for_a_crash_before_the_next(services: Services) -> None:
+    _, message_id = await reply_to_new_conversation(services)
+    far_end = RefusedAfterDispatch()
+    far_end.in_doubt = "hold"
+    first = OutboxWorker(services.db, services.bus, lambda cid: far_end, FAST, worker_id="first")
+    await drain(first)
+    async with services.db.transaction() as session:  # due now, and the next attempt's worker dies before its request
+        await session.execute(update(OutboxItem).values(next_attempt_at=utcnow() - dt.timedelta(seconds=1)))
+    await crash_after_dispatch(services, far_end, dispatched=False)
+    await drain(OutboxWorker(services.db, services.bus, lambda cid: far_end, FAST, worker_id="survivor"))
+    assert await message_state(services, message_id) == ("sent", None, "sent") and len(far_end.sent) == 1

@@ -2,6 +2,7 @@
 // page's <template>, "Remove" takes one away, and choosing a field sets the operator it takes,
 // the suggestions of its value box and whether the form-field name is asked. Without this
 // script the form still works with its fixed rows; the server assembles the rule either way.
+// "Applies to" (conversations or changes) narrows each row's keys to that kind's.
 (function () {
   "use strict";
   var form = document.querySelector("form[data-rule-builder]");
@@ -37,7 +38,24 @@
     fit(row, false);
   }
 
-  form.querySelectorAll("[data-rule-row]").forEach(arm);
+  // "Applies to": only the keys of that kind of rule are offered (the server checks anyway).
+  var on = form.querySelector("[data-rule-on]");
+  function offerKind(row) {
+    var kind = on ? on.value : "message";
+    row.querySelectorAll("optgroup[data-rule-kind]").forEach(function (group) {
+      var other = group.getAttribute("data-rule-kind") !== kind;
+      group.hidden = other;
+      group.disabled = other;
+    });
+    var key = row.querySelector("[data-rule-key]");
+    var chosen = key && key.options[key.selectedIndex];
+    if (chosen && chosen.parentNode.disabled) { key.value = ""; fit(row, false); }
+  }
+  if (on) {
+    on.addEventListener("change", function () { form.querySelectorAll("[data-rule-row]").forEach(offerKind); });
+  }
+
+  form.querySelectorAll("[data-rule-row]").forEach(function (row) { arm(row); offerKind(row); });
   form.querySelectorAll("[data-rule-add]").forEach(function (button) {
     button.hidden = false;
     button.addEventListener("click", function () {
@@ -49,6 +67,7 @@
       rows.insertAdjacentHTML("beforeend", template.innerHTML.replace(/__N__/g, String(n)).replace(/__NUM__/g, String(count)));
       var row = rows.lastElementChild;
       arm(row);
+      offerKind(row);
       row.querySelector("[data-rule-key]").focus();
     });
   });

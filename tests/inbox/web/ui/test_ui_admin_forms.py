@@ -207,3 +207,35 @@ async def test_the_channel_edit_form_has_the_type_fields_and_keeps_a_secret_left
     assert (settings["token"], settings["poll_timeout"]) == ("456:def", 7)
     spanish = await api.client.get("/admin/channels", params={"edit": str(channel_id)}, headers={"Accept-Language": "es"})
     assert "guardado: déjalo vacío para conservarlo" in spanish.text
+
+
+async def test_the_builder_makes_a_rule_on_changes_with_the_change_keys(api: Api) -> None:
+    csrf = await sign_in(api, "root@example.com", role="admin")
+    page = await api.client.get("/admin/rules")
+    assert '<select id="r-on" name="on"' in page.text and 'data-rule-kind="change"' in page.text
+    assert "Notify a team (its members, by e-mail and Slack)" in page.text
+    rows = {
+        "on": "change",
+        "if-0-key": "risk",
+        "if-0-op": "any_of",
+        "if-0-value": "high",
+        "if-1-key": "text_matches",  # a conversation key on a change rule: marked, kept
+        "if-1-op": "matches",
+        "if-1-value": "x",
+        "then-0-key": "notify_email",
+        "then-0-value": "ops@example.com",
+    }
+    refused = await api.client.post("/admin/rules", data={"csrf": csrf, "name": "risky", **rows})
+    assert refused.status_code == 422 and 'aria-invalid="true"' in refused.text
+    assert '<option value="change" selected>' in refused.text and 'value="ops@example.com"' in refused.text
+    del rows["if-1-key"], rows["if-1-op"], rows["if-1-value"]
+    made = await api.client.post("/admin/rules", data={"csrf": csrf, "name": "risky", **rows})
+    assert made.status_code == 303, made.text
+    async with api.services.db.read() as session:
+        rule = (await session.scalars(select(Rule).where(Rule.name == "risky"))).one()
+        audit = (await session.scalars(select(AuditEntry).where(AuditEntry.action == "rule.create"))).one()
+    assert rule.conditions == {"on": "change", "risk": ["high"]} and rule.actions == {"notify_email": ["ops@example.com"]}
+    assert audit.details["on"] == "change"
+    listed = await api.client.get("/admin/rules")
+    row = listed.text.split("<strong>risky</strong>")[1].split("</tr>")[0]
+    assert '<span class="badge">Changes</span>' in row and "?try=" not in row  # the tester tries message rules

@@ -43,6 +43,11 @@ async def test_change_pages_form_lifecycle_approval_calendar_and_spanish(api: Ap
     assert (await api.client.post("/changes", data={**body, "csrf": "nope"})).status_code == 403
     refused = await api.client.post("/changes", data={**body, "items": "nope"})
     assert refused.status_code == 422 and "does not exist" in refused.text
+    # The form again, as typed, with the refusal on it.
+    assert 'role="alert"' in refused.text and 'name="items" type="text" value="nope"' in refused.text
+    assert "flash the old image</textarea>" in refused.text and f'value="{local(start)}"' in refused.text
+    bad_date = await api.client.post("/changes", data={**body, "planned_end": "someday"})
+    assert bad_date.status_code == 422 and "planned end: not a date and time" in bad_date.text and 'value="someday"' in bad_date.text
     page = await api.client.get(url)
     assert "touches Checkout (high criticality): +3" in page.text and "Send to assessment" in page.text and "Edit change" in page.text
     for status in ("assessment", "approval"):
@@ -77,6 +82,17 @@ async def test_change_pages_form_lifecycle_approval_calendar_and_spanish(api: Ap
     assert "Suspected changes" in incident.text and "Rack firmware" in incident.text
     spanish = await api.client.get(url, headers={"Accept-Language": "es"})
     assert "Ciclo de vida" in spanish.text and "En implementación" in spanish.text and "Enviar a revisión" in spanish.text
+    # Risk reasons in the page's language; the API keeps the codes and the English text.
+    assert "afecta a Checkout (criticidad alta): +3" in spanish.text and "cambio normal: +1" in spanish.text
+    assert "touches Checkout" not in spanish.text
+    api_change = (await api.client.get(f"/api/v1{url}", headers=api.auth(api.admin_token))).json()
+    assert api_change["risk_reasons"][0] == "touches Checkout (high criticality): +3"
+    assert api_change["risk_factors"][0] == {
+        "code": "touches",
+        "points": 3,
+        "params": {"name": "Checkout", "criticality": "high"},
+        "text": "touches Checkout (high criticality): +3",
+    }
     assert "/changes" in (await api.client.get("/")).text
     assert csrf_of(page.text)
     assert (await api.client.get("/changes/999999999")).status_code == 404
