@@ -644,18 +644,25 @@ class RssWatch:
 class Timed:
     samples: list[float] = field(default_factory=list)
     statuses: dict[int, int] = field(default_factory=dict)
+    by_label: dict[str, list[float]] = field(default_factory=dict)
 
-    def add(self, ms: float, status: int) -> None:
+    def add(self, ms: float, status: int, label: str = "") -> None:
         self.samples.append(ms)
         self.statuses[status] = self.statuses.get(status, 0) + 1
+        self.by_label.setdefault(label, []).append(ms)
 
 
-async def _timed(client: Any, timed: Timed, method: str, path: str, **kwargs: Any) -> Any:
+async def _timed(client: Any, timed: Timed, method: str, path: str, label: str = "", **kwargs: Any) -> Any:
     t0 = time.perf_counter()
     response = await client.request(method, path, **kwargs)
     body = response.content
-    timed.add((time.perf_counter() - t0) * 1000, response.status_code)
+    timed.add((time.perf_counter() - t0) * 1000, response.status_code, label)
     return response, body
+
+
+def label_of(path: str, params: dict[str, Any]) -> str:
+    shown = {k: ("…" if k == "cursor" else v) for k, v in params.items()}
+    return path.rsplit("/api/v1/", 1)[-1] + (" " + " ".join(f"{k}={v}" for k, v in shown.items()) if shown else "")
 
 
 async def run_class(clients: list[Any], requests: list[tuple[str, dict[str, Any]]], rounds: int) -> Timed:
@@ -666,7 +673,7 @@ async def run_class(clients: list[Any], requests: list[tuple[str, dict[str, Any]
         order = requests[i % len(requests) :] + requests[: i % len(requests)]
         for _ in range(rounds):
             for path, params in order:
-                await _timed(client, timed, "GET", path, params=params)
+                await _timed(client, timed, "GET", path, label_of(path, params), params=params)
 
     await asyncio.gather(*(agent(i, c) for i, c in enumerate(clients)))
     return timed
@@ -814,7 +821,7 @@ async def measure(daemon: Any, desk: Desk, rounds: int, concurrency: int = CONCU
                 continue
             timed = Timed()
             for _ in range(max(3, rounds)):
-                await _timed(admin, timed, "GET", "/api/v1/reports", params=params)
+                await _timed(admin, timed, "GET", "/api/v1/reports", f"reports {days}d", params=params)
             classes[f"dashboard {days}d"] = timed
             dashboards[f"{days}d"] = percentile(timed.samples, 50)
         extra["dashboard_ms"] = dashboards
@@ -924,6 +931,10 @@ def print_table(desk: Desk, measured: dict[str, Any], size: int) -> None:
         target = TARGETS.get(key)
         verdict = "" if target is None else ("  met" if (s["p95"] if key != "dashboard" else s["p50"]) <= target else "  MISSED")
         print(f"{name:16} {s['n']:>5} {s['p50']:>8.1f} {s['p95']:>8.1f} {s['p99']:>8.1f} {target or '':>8}{verdict}  {timed.statuses}")
+    print("per request (p50 / p95 ms):")
+    for name, timed in measured["classes"].items():
+        for label, samples in timed.by_label.items():
+            print(f"  {name:14} {label[:70]:70} {percentile(samples, 50):8.1f} {percentile(samples, 95):8.1f}")
     export = measured.get("export") or {}
     print(f"daemon RSS under load: {measured['rss_kib'] / 1024:,.0f} MiB (target <= 300)")
     if export.get("available"):
