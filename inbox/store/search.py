@@ -23,7 +23,7 @@ from inbox.store.models import Conversation, Message
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 SEARCH_DEPTH = 2000
-PG_CONFIG = "frontdesk_search"  # migration 0020; the GIN index is on this exact expression
+PG_CONFIG = "frontdesk_search"  # migration 0020
 
 
 def words_of(query: str) -> list[str]:
@@ -40,9 +40,9 @@ def fts5_query(query: str) -> str | None:
     return " ".join(quoted)
 
 
-def pg_tsvector(column: Any) -> Any:
-    """The indexed expression (ix_message_search): the query must use exactly this one."""
-    return func.to_tsvector(literal_column(f"'{PG_CONFIG}'::regconfig"), column)
+# PostgreSQL: the stored `to_tsvector('frontdesk_search', text)` of each message (migration
+# 0020, GIN-indexed; not in the ORM model, the database computes it).
+SEARCH_VECTOR: Any = literal_column("message.search_vector")
 
 
 def matching_conversations(dialect: str, query: str) -> Select[Any] | None:
@@ -55,7 +55,7 @@ def matching_conversations(dialect: str, query: str) -> Select[Any] | None:
         tsquery = func.to_tsquery(literal_column(f"'{PG_CONFIG}'::regconfig"), " & ".join(w + ":*" for w in words))
         newest = (
             select(Message.id)
-            .where(pg_tsvector(Message.text).op("@@")(tsquery), Message.private.is_(False))
+            .where(SEARCH_VECTOR.op("@@")(tsquery), Message.private.is_(False))
             .order_by(Message.id.desc())
             .limit(SEARCH_DEPTH)
         )
