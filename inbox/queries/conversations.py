@@ -169,7 +169,7 @@ def _search(dialect: str, q: str) -> ColumnElement[bool]:
     or "#123") finds its conversation, an e-mail address its contact's conversations."""
     q = q.strip()
     # One set of ids (a UNION of small indexed lookups), then the list's order over it.
-    found: list[Select[Any]] = [select(Conversation.id).where(search.subject_contains(dialect, q))]
+    found: list[Select[Any]] = [search.subject_matches(dialect, q)]
     matching = search.matching_conversations(dialect, q)
     if matching is not None:
         found.append(matching)

@@ -87,9 +87,18 @@ def subject_contains(dialect: str, query: str) -> ColumnElement[bool]:
             select(literal_column("rowid"))
             .select_from(text("conversation_subject_fts"))
             .where(text("conversation_subject_fts.subject LIKE :subject_pattern").bindparams(subject_pattern=pattern))
+            .order_by(literal_column("rowid").desc())
+            .limit(SEARCH_DEPTH)
         )
         return Conversation.id.in_(ids)
     return Conversation.subject.ilike(f"%{_escape_like(query)}%", escape="\\")
+
+
+def subject_matches(dialect: str, query: str) -> Select[Any]:
+    """Ids of the newest `SEARCH_DEPTH` conversations whose subject holds `query` (SQLite's
+    trigram lookup carries the limit itself: a UNION's member there takes none)."""
+    found = select(Conversation.id).where(subject_contains(dialect, query))
+    return found if dialect == "sqlite" else found.order_by(Conversation.id.desc()).limit(SEARCH_DEPTH)
 
 
 def dialect_of(session: AsyncSession) -> str:

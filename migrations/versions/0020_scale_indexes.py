@@ -72,6 +72,9 @@ def upgrade() -> None:
     if op.get_bind().dialect.name != "postgresql":
         for statement in SQLITE_SUBJECTS:
             op.execute(statement)
+        # The planner's statistics, new indexes included: without them SQLite would gather every
+        # visible conversation through the team and assignee indexes (MULTI-INDEX OR) and sort them.
+        op.execute("ANALYZE")
         return
     unaccent = _try_extension("unaccent")
     op.execute(f"CREATE TEXT SEARCH CONFIGURATION {SEARCH_CONFIG} (COPY = simple)")
@@ -86,6 +89,9 @@ def upgrade() -> None:
     op.execute("DROP INDEX IF EXISTS ix_message_fts")
     if _try_extension("pg_trgm"):
         op.execute("CREATE INDEX ix_conversation_subject_trgm ON conversation USING gin (subject gin_trgm_ops)")
+    op.execute("ANALYZE conversation")
+    op.execute("ANALYZE message")
+    op.execute("ANALYZE audit_entry")
 
 
 def downgrade() -> None:
