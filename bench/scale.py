@@ -564,9 +564,15 @@ async def seed(daemon: Any, database: str, messages: int, batch: int, seed_value
     owner = agent_email(0)
     async with db.read() as session:
         owner_id = (await session.execute(text("SELECT id FROM agent WHERE email = :e"), {"e": owner})).scalar_one()
-        busy_id = (await session.execute(text("SELECT id FROM contact WHERE email = :e"), {"e": contact_email(plan.busy_contacts[0])})).scalar_one()
+        busy_id = (
+            await session.execute(text("SELECT id FROM contact WHERE email = :e"), {"e": contact_email(plan.busy_contacts[0])})
+        ).scalar_one()
     await view_actions.create_view(
-        ctx, Actor.of(Principal(int(owner_id), owner, owner, "agent", None)), "Open P3 billing", {"status": "open", "priority": "P3", "tag": "billing"}, shared=True
+        ctx,
+        Actor.of(Principal(int(owner_id), owner, owner, "agent", None)),
+        "Open P3 billing",
+        {"status": "open", "priority": "P3", "tag": "billing"},
+        shared=True,
     )
     await db.run(lambda conn: conn.execute(text("ANALYZE")))
     total = time.perf_counter() - started
@@ -645,6 +651,7 @@ class Timed:
     samples: list[float] = field(default_factory=list)
     statuses: dict[int, int] = field(default_factory=dict)
     by_label: dict[str, list[float]] = field(default_factory=dict)
+    cpu_ms_per_request: float | None = None  # the daemon's CPU (user + system) per request
 
     def add(self, ms: float, status: int, label: str = "") -> None:
         self.samples.append(ms)
@@ -665,9 +672,22 @@ def label_of(path: str, params: dict[str, Any]) -> str:
     return path.rsplit("/api/v1/", 1)[-1] + (" " + " ".join(f"{k}={v}" for k, v in shown.items()) if shown else "")
 
 
+def cpu_ms(pid: int) -> float:
+    """CPU time (user + system) a process has used so far, in ms (/proc/PID/stat)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")
+
+
+DAEMON_PID = 0  # set by `measure`: run_class then also counts the daemon's CPU per request
+
+
 async def run_class(clients: list[Any], requests: list[tuple[str, dict[str, Any]]], rounds: int) -> Timed:
     """Each client (an agent) runs every request `rounds` times, all clients at once."""
     timed = Timed()
+    cpu_before = cpu_ms(DAEMON_PID) if DAEMON_PID else 0.0
 
     async def agent(i: int, client: Any) -> None:
         order = requests[i % len(requests) :] + requests[: i % len(requests)]
@@ -676,6 +696,8 @@ async def run_class(clients: list[Any], requests: list[tuple[str, dict[str, Any]
                 await _timed(client, timed, "GET", path, label_of(path, params), params=params)
 
     await asyncio.gather(*(agent(i, c) for i, c in enumerate(clients)))
+    if DAEMON_PID and timed.samples:
+        timed.cpu_ms_per_request = (cpu_ms(DAEMON_PID) - cpu_before) / len(timed.samples)
     return timed
 
 
@@ -734,6 +756,8 @@ async def measure(daemon: Any, desk: Desk, rounds: int, concurrency: int = CONCU
     await asyncio.to_thread(daemon.start)
     assert daemon.process is not None
     pid = daemon.process.pid
+    global DAEMON_PID
+    DAEMON_PID = pid
     watch = RssWatch(pid)
     emails = [agent_email(i) for i in range(concurrency)]
     tokens = await asyncio.to_thread(make_tokens, daemon, [*emails, "root@desk.example"])
@@ -862,7 +886,12 @@ async def export_growth(admin: Any, watch: RssWatch, desk: Desk) -> dict[str, An
                 return {"available": False}
             async for chunk in response.aiter_bytes():
                 rows += chunk.count(b"\n")
-        out[label] = {"rows": max(0, rows - 1), "seconds": round(time.perf_counter() - t0, 2), "rss_before_kib": before, "peak_kib": watch.peak}
+        out[label] = {
+            "rows": max(0, rows - 1),
+            "seconds": round(time.perf_counter() - t0, 2),
+            "rss_before_kib": before,
+            "peak_kib": watch.peak,
+        }
     out["available"] = True
     out["growth_mb"] = round((out["large"]["peak_kib"] - out["small"]["peak_kib"]) / 1024, 1)
     return out
@@ -928,9 +957,13 @@ def result_json(desk: Desk, measured: dict[str, Any], size: int) -> dict[str, An
 
 
 def print_table(desk: Desk, measured: dict[str, Any], size: int) -> None:
-    print(f"\n== {desk.database}: {desk.messages:,} messages; database {size / 2**20:,.0f} MiB; "
-          f"seeding {desk.seed_msg_per_s:,.0f} msg/s through ingest ({desk.seed_total_s:,.0f} s in all)")
-    print(f"{'class':16} {'n':>5} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'target':>8} {'':7} {'alone p95':>9}  statuses")
+    print(
+        f"\n== {desk.database}: {desk.messages:,} messages; database {size / 2**20:,.0f} MiB; "
+        f"seeding {desk.seed_msg_per_s:,.0f} msg/s through ingest ({desk.seed_total_s:,.0f} s in all)"
+    )
+    print(
+        f"{'class':16} {'n':>5} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'target':>8} {'':7} {'alone p95':>9} {'CPU ms/req':>10}  statuses"
+    )
     for name, timed in measured["classes"].items():
         s = summary(timed.samples)
         key = "dashboard" if name.startswith("dashboard") else name
@@ -938,7 +971,10 @@ def print_table(desk: Desk, measured: dict[str, Any], size: int) -> None:
         verdict = "" if target is None else ("met" if s["p95"] <= target else "MISSED")
         solo = measured["alone"].get(name)
         solo_p95 = f"{percentile(solo.samples, 95):9.1f}" if solo else f"{'':9}"
-        print(f"{name:16} {s['n']:>5} {s['p50']:>8.1f} {s['p95']:>8.1f} {s['p99']:>8.1f} {target or '':>8} {verdict:7} {solo_p95}  {timed.statuses}")
+        cpu = f"{timed.cpu_ms_per_request:10.1f}" if timed.cpu_ms_per_request is not None else f"{'':10}"
+        print(
+            f"{name:16} {s['n']:>5} {s['p50']:>8.1f} {s['p95']:>8.1f} {s['p99']:>8.1f} {target or '':>8} {verdict:7} {solo_p95} {cpu}  {timed.statuses}"
+        )
     print("per request (p50 / p95 ms):")
     for name, timed in measured["classes"].items():
         for label, samples in timed.by_label.items():
@@ -946,8 +982,10 @@ def print_table(desk: Desk, measured: dict[str, Any], size: int) -> None:
     export = measured.get("export") or {}
     print(f"daemon RSS under load: {measured['rss_kib'] / 1024:,.0f} MiB (target <= 300)")
     if export.get("available"):
-        print(f"CSV export: {export['small']['rows']:,} rows peak {export['small']['peak_kib'] / 1024:,.0f} MiB, "
-              f"{export['large']['rows']:,} rows peak {export['large']['peak_kib'] / 1024:,.0f} MiB: growth {export['growth_mb']} MiB")
+        print(
+            f"CSV export: {export['small']['rows']:,} rows peak {export['small']['peak_kib'] / 1024:,.0f} MiB, "
+            f"{export['large']['rows']:,} rows peak {export['large']['peak_kib'] / 1024:,.0f} MiB: growth {export['growth_mb']} MiB"
+        )
     else:
         print("CSV export: not available")
     print(f"dashboard: {measured.get('dashboard_ms')}; GDPR erase: {measured.get('erase_ms') or 'not available'} ms")
