@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, literal_column, select, text
+from sqlalchemy import ColumnElement, Select, bindparam, func, literal_column, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from inbox.store.models import Conversation, Message
@@ -52,7 +52,11 @@ def matching_conversations(dialect: str, query: str) -> Select[Any] | None:
         words = words_of(query)
         if not words:
             return None
-        tsquery = func.to_tsquery(literal_column(f"'{PG_CONFIG}'::regconfig"), " & ".join(w + ":*" for w in words))
+        # Rendered into the statement, not bound: asyncpg prepares statements, and after a few
+        # runs PostgreSQL would plan `@@ $1` once for every word, common or rare (a generic
+        # plan); a literal gets the plan for its own words' statistics.
+        words_query = bindparam("pg_tsquery", " & ".join(w + ":*" for w in words), literal_execute=True)
+        tsquery = func.to_tsquery(literal_column(f"'{PG_CONFIG}'::regconfig"), words_query)
         newest = (
             select(Message.id)
             .where(SEARCH_VECTOR.op("@@")(tsquery), Message.private.is_(False))
@@ -91,7 +95,10 @@ def subject_contains(dialect: str, query: str) -> ColumnElement[bool]:
             .limit(SEARCH_DEPTH)
         )
         return Conversation.id.in_(ids)
-    return Conversation.subject.ilike(f"%{_escape_like(query)}%", escape="\\")
+    pattern = f"%{_escape_like(query)}%"
+    if dialect == "postgresql":  # a literal for the planner, as in `matching_conversations`
+        return Conversation.subject.ilike(bindparam("pg_subject", pattern, literal_execute=True), escape="\\")
+    return Conversation.subject.ilike(pattern, escape="\\")
 
 
 def subject_matches(dialect: str, query: str) -> Select[Any]:
