@@ -55,7 +55,7 @@ def matching_conversations(dialect: str, query: str) -> Select[Any] | None:
         # Rendered into the statement, not bound: asyncpg prepares statements, and after a few
         # runs PostgreSQL would plan `@@ $1` once for every word, common or rare (a generic
         # plan); a literal gets the plan for its own words' statistics.
-        words_query = bindparam("pg_tsquery", " & ".join(w + ":*" for w in words), literal_execute=True)
+        words_query: Any = bindparam("pg_tsquery", " & ".join(w + ":*" for w in words), literal_execute=True)
         tsquery = func.to_tsquery(literal_column(f"'{PG_CONFIG}'::regconfig"), words_query)
         newest = (
             select(Message.id)
