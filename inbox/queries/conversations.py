@@ -5,11 +5,12 @@ A `who` of None is a system caller (the CLI, a rule, the SLA watch): it sees eve
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Select, Text, and_, bindparam, false, func, or_, select, true
+from sqlalchemy import ColumnElement, Connection, Select, Text, and_, bindparam, false, func, or_, select, true, union
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
@@ -162,15 +163,33 @@ async def _matching(session: AsyncSession, who: Principal, filters: ListFilter, 
         # JSON arrays differ between SQLite and PostgreSQL; a quoted LIKE works on both.
         query = query.where(Conversation.tags.cast(Text).like(f'%"{_escape_like(filters.tag)}"%', escape="\\"))
     if filters.q:
-        pattern = f"%{_escape_like(filters.q)}%"
-        in_subject = Conversation.subject.ilike(pattern, escape="\\")
-        matching = search.matching_conversations(search.dialect_of(session), filters.q)
-        query = query.where(or_(Conversation.id.in_(matching), in_subject) if matching is not None else in_subject)
+        query = query.where(_search(search.dialect_of(session), filters.q))
     if filters.waiting_minutes_over is not None:
         query = query.where(waiting_over(filters.waiting_minutes_over, now))
     if filters.sla:
         query = query.where(sla_is(filters.sla, now))
     return query
+
+
+TICKET_NUMBER = re.compile(r"#?(\d{1,9})")
+EMAIL = re.compile(r"[^@\s]+@[^@\s]+")
+
+
+def _search(dialect: str, q: str) -> ColumnElement[bool]:
+    """What `q` finds: conversations with a message matching its words (the newest
+    matches, see inbox.store.search), or whose subject holds it; a ticket's number ("123"
+    or "#123") finds its conversation, an e-mail address its contact's conversations."""
+    q = q.strip()
+    # One set of ids (a UNION of small indexed lookups), then the list's order over it.
+    found: list[Select[Any]] = [search.subject_matches(dialect, q)]
+    matching = search.matching_conversations(dialect, q)
+    if matching is not None:
+        found.append(matching)
+    if number := TICKET_NUMBER.fullmatch(q):
+        found.append(select(Ticket.conversation_id).where(Ticket.number == int(number.group(1)), Ticket.conversation_id.is_not(None)))
+    if EMAIL.fullmatch(q):
+        found.append(select(Conversation.id).where(Conversation.contact_id.in_(select(Contact.id).where(Contact.email == q.lower()))))
+    return Conversation.id.in_(union(*found) if len(found) > 1 else found[0])
 
 
 async def list_conversations(

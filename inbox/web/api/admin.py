@@ -192,10 +192,19 @@ async def discard_quarantined(svc: Svc, who: Admin, item_id: Id) -> None:
 
 
 @router.get("/audit")
-async def list_audit(svc: Svc, who: Admin, cursor: str | None = None, limit: Annotated[int, Query(ge=1, le=200)] = 50) -> dict[str, Any]:
+async def list_audit(
+    svc: Svc,
+    who: Admin,
+    actor: Annotated[str | None, Query(max_length=320, description="only what this agent (e-mail) did")] = None,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> dict[str, Any]:
+    """The audit log, newest first (keyset pages); `actor` keeps one agent's entries."""
     after = pagination.decode(cursor, 1)
     async with svc.db.read() as session:
         query = select(AuditEntry, Agent.email).outerjoin(Agent, Agent.id == AuditEntry.agent_id)
+        if actor is not None:
+            query = query.where(AuditEntry.agent_id == select(Agent.id).where(Agent.email == actor.strip().lower()).scalar_subquery())
         if after:
             query = query.where(AuditEntry.id < int(after[0]))
         rows = (await session.execute(query.order_by(AuditEntry.id.desc()).limit(limit))).all()

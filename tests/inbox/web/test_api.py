@@ -248,3 +248,49 @@ async def test_bad_multipart_replies_are_refused_with_a_json_error_and_store_not
     assert not_json.status_code == 422 and not_json.json()["error"]["message"]
     messages = (await api.client.get(url, headers=headers)).json()["items"]
     assert [m["direction"] for m in messages] == ["in"]
+
+
+async def test_search_finds_words_without_accents_subjects_ticket_numbers_and_addresses(api: Api) -> None:
+    channel = await add_channel(api.services, "web")
+    headers = api.auth(api.admin_token)
+    results = await api.services.ingestor.ingest(
+        channel,
+        [
+            inbound("s1", sender="lucia@example.com", subject="Pedido", text="La facturación de octubre está mal"),
+            inbound("s2", sender="bob@example.com", subject="Broken widget", text="It does not start"),
+            inbound("s3", sender="eve@example.com", subject="Hello", text="Nothing to see"),
+        ],
+    )
+    ids = [r.conversation_id for r in results]
+
+    async def found(q: str) -> list[int]:
+        response = await api.client.get("/api/v1/conversations", params={"q": q}, headers=headers)
+        assert response.status_code == 200, response.text
+        return [c["id"] for c in response.json()["items"]]
+
+    assert await found("facturacion") == [ids[0]]  # typed without the accent
+    assert await found("FACTURACIÓN octubre") == [ids[0]]
+    assert await found("factur") == [ids[0]]  # the last word is a prefix
+    assert await found("ken wid") == [ids[1]]  # subjects: a substring, any case
+    assert await found("bob@example.com") == [ids[1]]
+    assert await found("nobody@example.com") == []
+    ticket = await api.client.post(f"/api/v1/conversations/{ids[2]}/ticket", json={"kind": "request"}, headers=headers)
+    number = ticket.json()["number"]
+    assert await found(str(number)) == [ids[2]] and await found(f"#{number}") == [ids[2]]
+
+
+async def test_the_audit_log_filters_by_actor(api: Api) -> None:
+    headers = api.auth(api.admin_token)
+    created = await api.client.post("/api/v1/agents", json={"email": "new@example.com", "name": "New"}, headers=headers)
+    assert created.status_code == 201
+    _, token = await add_agent(api.services, "other@example.com", role="admin")
+    await api.client.patch(f"/api/v1/agents/{created.json()['id']}", json={"name": "Newer"}, headers=api.auth(token))
+
+    async def actions(actor: str) -> list[tuple[str, str]]:
+        response = await api.client.get("/api/v1/audit", params={"actor": actor}, headers=headers)
+        assert response.status_code == 200
+        return [(e["agent"], e["action"]) for e in response.json()["items"]]
+
+    assert await actions("other@example.com") == [("other@example.com", "agent.update")]
+    assert ("boss@example.com", "agent.create") in await actions("BOSS@example.com")
+    assert await actions("nobody@example.com") == []
