@@ -211,7 +211,7 @@ async def test_rule_create_update_delete_are_one_action_each(surfaces: Surfaces,
     async with surfaces.api.services.db.read() as session:
         rule = await session.scalar(select(Rule).where(Rule.name == "invoices"))
     assert rule is not None and (rule.conditions, rule.actions, rule.enabled, rule.position) == (RULE_IF, RULE_THEN, True, 1)
-    whole = {"name": "invoices", "if": RULE_IF, "then": RULE_THEN, "enabled": True, "position": 1}
+    whole = {"name": "invoices", "on": "message", "if": RULE_IF, "then": RULE_THEN, "enabled": True, "position": 1}
     entry = await surfaces.last_audit()
     assert (entry.action, entry.target, entry.details) == ("rule.create", f"rule:{rule.id}", whole)
 
