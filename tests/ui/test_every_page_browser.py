@@ -49,34 +49,12 @@ LOGIN = {"en-US": ("Email", "Password", "Sign in"), "es-ES": ("Correo electróni
 
 def ui_page_routes() -> set[str]:
     """The path of every GET route the agent UI's routers serve."""
-    from inbox.web.ui import (
-        account_pages,
-        admin_pages,
-        admin_people,
-        change_pages,
-        conversation_pages,
-        dashboard,
-        desk_pages,
-        inbox_pages,
-        kb_pages,
-        macro_pages,
-        merge_pages,
-        people_pages,
-        request_pages,
-        service_pages,
-        session_pages,
-        surge_pages,
-        views_pages,
-        webhook_pages,
-    )
+    from inbox.web.ui.routes import page_routers
 
-    modules = (account_pages, admin_pages, admin_people, change_pages, conversation_pages, dashboard, desk_pages, inbox_pages)
-    modules += (kb_pages, macro_pages, merge_pages, people_pages, request_pages, service_pages, session_pages, surge_pages)
-    modules += (views_pages, webhook_pages)
     return {
         route.path
-        for module in modules
-        for route in module.router.routes
+        for router in page_routers()
+        for route in router.routes
         if isinstance(route, APIRoute) and "GET" in route.methods and route.path not in NOT_PAGES
     }
 

@@ -8,10 +8,11 @@ import csv
 import datetime as dt
 import io
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from functools import partial
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
 from sqlalchemy.orm import Session
 
@@ -27,33 +28,51 @@ Day = Annotated[str | None, Query(max_length=40, description="YYYY-MM-DD, inclus
 Text = Annotated[str | None, Query(max_length=320)]
 
 
-def _filter(
-    session: Session, start: dt.date, end: dt.date, team: str | None, agent: str | None, channel: str | None
-) -> queries.ReportFilter:
-    return queries.ReportFilter(
-        start, end, queries.team_id(session, team), queries.agent_id(session, agent), queries.channel_id(session, channel)
-    )
+@dataclass(frozen=True, slots=True)
+class Asked:
+    """The range and filters of a report's request (one reading for the figures and their CSV)."""
+
+    start: dt.date
+    end: dt.date
+    team: str | None
+    agent: str | None
+    channel: str | None
+    now: dt.datetime
+
+    def filter(self, session: Session) -> queries.ReportFilter:
+        return queries.ReportFilter(
+            self.start,
+            self.end,
+            queries.team_id(session, self.team),
+            queries.agent_id(session, self.agent),
+            queries.channel_id(session, self.channel),
+        )
 
 
-@router.get("/reports")
-async def get_report(
-    svc: Svc,
-    who: Who,
+def _asked(
     from_: Annotated[str | None, Query(alias="from", max_length=40, description="YYYY-MM-DD, inclusive")] = None,
     to: Day = None,
     team: Text = None,
     agent: Text = None,
     channel: Text = None,
-) -> dict[str, Any]:
+) -> Asked:
+    now = utcnow()
+    start, end = queries.parse_range(from_, to, now.date())
+    return Asked(start, end, team, agent, channel, now)
+
+
+Range = Annotated[Asked, Depends(_asked)]
+
+
+@router.get("/reports")
+async def get_report(svc: Svc, who: Who, asked: Range) -> dict[str, Any]:
     """The conversations created from `from` to `to` (UTC days, inclusive; the last 30 days by
     default; at most three years): their number by channel, first response and resolution
     times (median and p90, seconds), SLA compliance, resolved count and CSAT, in total, per
     team and per agent, and per day. An unknown team, agent or channel matches nothing."""
-    now = utcnow()
-    start, end = queries.parse_range(from_, to, now.date())
 
     def read(session: Session) -> dict[str, Any]:
-        return queries.report(session, who, _filter(session, start, end, team, agent, channel), now).shape()
+        return queries.report(session, who, asked.filter(session), asked.now).shape()
 
     return await svc.db.query(read)
 
@@ -83,25 +102,14 @@ async def csv_lines(
 
 
 @router.get("/reports/conversations.csv", response_class=StreamingResponse)
-async def conversations_csv(
-    svc: Svc,
-    who: Who,
-    from_: Annotated[str | None, Query(alias="from", max_length=40, description="YYYY-MM-DD, inclusive")] = None,
-    to: Day = None,
-    team: Text = None,
-    agent: Text = None,
-    channel: Text = None,
-    figure: queries.Figure = "all",
-) -> StreamingResponse:
+async def conversations_csv(svc: Svc, who: Who, asked: Range, figure: queries.Figure = "all") -> StreamingResponse:
     """The conversations behind a figure of `GET /reports` (same range and filters): `all`,
     `resolved`, `breached` (an SLA target missed) or `first_response` (answered), oldest
     first, as CSV. Streamed: rows are read 1,000 at a time."""
-    now = utcnow()
-    start, end = queries.parse_range(from_, to, now.date())
-    filters = await svc.db.query(lambda s: _filter(s, start, end, team, agent, channel))
-    name = f"conversations-{figure}-{start.isoformat()}-{end.isoformat()}.csv"
+    filters = await svc.db.query(asked.filter)
+    name = f"conversations-{figure}-{asked.start.isoformat()}-{asked.end.isoformat()}.csv"
     return StreamingResponse(
-        csv_lines(svc, who, filters, figure, now),
+        csv_lines(svc, who, filters, figure, asked.now),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"},
     )

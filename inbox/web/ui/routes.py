@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Form, Request
+from fastapi import APIRouter, Depends, FastAPI, Form, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
@@ -171,7 +171,9 @@ def services_of(request: Request) -> Services:
     return svc
 
 
-def install(app: FastAPI) -> None:
+def page_routers() -> list[APIRouter]:
+    """The agent UI's routers, in the order they are mounted (one list, for `install` and the
+    tests that visit every page)."""
     from inbox.web.ui import (
         account_pages,
         admin_pages,
@@ -193,6 +195,32 @@ def install(app: FastAPI) -> None:
         webhook_pages,
     )
 
+    return [
+        module.router
+        for module in (
+            account_pages,
+            session_pages,
+            admin_pages,
+            admin_people,
+            kb_pages,
+            macro_pages,
+            inbox_pages,
+            views_pages,
+            conversation_pages,
+            merge_pages,
+            people_pages,
+            desk_pages,
+            dashboard,
+            webhook_pages,
+            request_pages,
+            change_pages,
+            surge_pages,
+            service_pages,
+        )
+    ]
+
+
+def install(app: FastAPI) -> None:
     static = Path(__file__).resolve().parent / "static"
     app.mount("/static", StaticFiles(directory=str(static)), name="static")
 
@@ -203,24 +231,5 @@ def install(app: FastAPI) -> None:
     app.add_api_route("/favicon.ico", favicon, methods=["GET"], include_in_schema=False)
     app.state.login_throttle = LoginThrottle()  # per address, client and pair, this process
     app.state.presence = PresenceBoard()  # who is on which conversation, on this node
-    for module in (
-        account_pages,
-        session_pages,
-        admin_pages,
-        admin_people,
-        kb_pages,
-        macro_pages,
-        inbox_pages,
-        views_pages,
-        conversation_pages,
-        merge_pages,
-        people_pages,
-        desk_pages,
-        dashboard,
-        webhook_pages,
-        request_pages,
-        change_pages,
-        surge_pages,
-        service_pages,
-    ):
-        app.include_router(module.router)
+    for router in page_routers():
+        app.include_router(router)
