@@ -3,7 +3,7 @@ in English and Spanish: the agent's conversation page shows a survey still queue
 out at a time, unless the conversation is reopened) and a rating with its comment; the
 comment page a Telegram or Slack rating links to takes the comment. No horizontal scroll,
 and no serious or critical axe-core violation at 390 px. Screenshots go to
-$FRONTDESK_SCREENSHOTS (or the test's tmp dir)."""
+screenshots/ with FRONTDESK_SCREENSHOTS=1 (else the test's tmp dir)."""
 
 from __future__ import annotations
 
@@ -28,6 +28,7 @@ from tests.fixtures.browser import browser  # noqa: F401
 from tests.fixtures.databases import clone_sqlite
 from tests.fixtures.inbox import add_agent, inbound, make_config
 from tests.fixtures.services import free_port
+from tests.ui.test_ui_browser import SHOTS
 
 pytestmark = pytest.mark.browser
 PASSWORD = "correct horse battery"
@@ -76,7 +77,7 @@ async def check(page: Any, name: str, tmp_path: Path, width: int, lang: str) -> 
     if width == 390:
         bad = await axe_violations(page)
         assert not bad, "\n".join(bad)
-    where = Path(os.environ.get("FRONTDESK_SCREENSHOTS") or tmp_path)
+    where = SHOTS or tmp_path  # FRONTDESK_SCREENSHOTS=1: screenshots/, like the other browser tests
     await asyncio.to_thread(where.mkdir, parents=True, exist_ok=True)
     await page.screenshot(path=str(where / f"csat-{name}-{lang}-{width}.png"), full_page=True)
 

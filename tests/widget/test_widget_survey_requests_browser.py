@@ -3,7 +3,7 @@
 keyboard press records the rating, and the comment offered after it; a visitor picks a request type, fills
 its choice, date and text fields and sends it, and the agent has a request ticket with
 the structured fields. axe-core finds no serious or critical violation inside the page at
-390 px. Screenshots go to $FRONTDESK_SCREENSHOTS (or the test's tmp dir)."""
+390 px. Screenshots go to screenshots/ with FRONTDESK_SCREENSHOTS=1 (else the test's tmp dir)."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from tests.fixtures.axe import axe_source, axe_violations
 from tests.fixtures.browser import StaticSite, browser, site  # noqa: F401
 from tests.fixtures.daemon import Daemon, wait_until
 from tests.fixtures.databases import clone_sqlite
+from tests.ui.test_ui_browser import SHOTS
 
 CATALOGUE = """
 [[teams]]
@@ -64,7 +65,7 @@ def agent(node: Daemon) -> httpx.Client:
 
 
 def shots(tmp_path: Path) -> Path:
-    where = Path(os.environ.get("FRONTDESK_SCREENSHOTS") or tmp_path)
+    where = SHOTS or tmp_path  # FRONTDESK_SCREENSHOTS=1: screenshots/, like the other browser tests
     where.mkdir(parents=True, exist_ok=True)
     return where
 
