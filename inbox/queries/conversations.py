@@ -29,7 +29,7 @@ from sqlalchemy import (
     union,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from inbox.auth import Principal
 from inbox.pipeline.agent_mail import THREAD_KEY as AGENT_MAIL_THREAD
@@ -262,6 +262,19 @@ def _id_list(dialect: str, ids: Iterable[int]) -> list[int]:
     return list(ids)
 
 
+def _last_public(conversation_id: Any) -> Any:
+    """The id of the conversation's last public message (`max(id)` of them, read backwards)."""
+    m = aliased(Message)
+    return (
+        select(m.id)
+        .where(m.conversation_id == conversation_id, m.private.is_(False), m.automated.is_(False), m.deleted_at.is_(None))
+        .order_by(m.id.desc())
+        .limit(1)
+        .correlate(Conversation)
+        .scalar_subquery()
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class _ShapeStatements:
     channels: Executable
@@ -303,13 +316,11 @@ def _shape_statements(dialect: str) -> _ShapeStatements:
         .where(among(Ticket.conversation_id))
         .order_by(Ticket.id.desc()),
         # Each conversation's last public message: not a private note, not deleted, not an
-        # automated one (an auto-reply or a ticket's notice says nothing about the case).
+        # automated one (an auto-reply or a ticket's notice says nothing about the case). Per
+        # conversation the index (conversation_id, id) read backwards, stopping at the first
+        # (usually the last message): not every message of every conversation.
         previews=select(Message.conversation_id, Message.text, Message.subject).where(
-            Message.id.in_(
-                select(func.max(Message.id))
-                .where(among(Message.conversation_id), Message.private.is_(False), Message.automated.is_(False), Message.deleted_at.is_(None))
-                .group_by(Message.conversation_id)
-            )
+            Message.id.in_(select(_last_public(Conversation.id)).where(among(Conversation.id)))
         ),
         waiting=select(Message.conversation_id, func.min(Message.created_at).label("since"))
         .outerjoin(replied, replied.c.conversation_id == Message.conversation_id)
