@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -258,10 +258,6 @@ def _among(dialect: str, column: Any, name: str) -> ColumnElement[bool]:
     return column.in_(bindparam(name, expanding=True))
 
 
-def _id_list(dialect: str, ids: Iterable[int]) -> list[int]:
-    return list(ids)
-
-
 def _last_public(conversation_id: Any) -> Any:
     """The id of the conversation's last public message (`max(id)` of them, read backwards)."""
     m = aliased(Message)
@@ -348,19 +344,14 @@ def conversation_shapes(session: Session, conversations: Sequence[Any]) -> list[
     """`describe` on the session's own thread: a few set-based lookups in statements built once."""
     if not conversations:
         return []
-    dialect = session.get_bind().dialect.name
-    st = _SHAPES[dialect]
-
-    def ids(values: Any) -> Any:
-        return _id_list(dialect, values)
-
+    st = _SHAPES[session.get_bind().dialect.name]
     agent_ids = {c.assignee_id for c in conversations if c.assignee_id}
     team_ids = {c.team_id for c in conversations if c.team_id}
-    conv_ids = ids([c.id for c in conversations])
-    channels = {r.id: r for r in session.execute(st.channels, {"ids": ids({c.channel_id for c in conversations})})}
-    contacts = {r.id: r for r in session.execute(st.contacts, {"ids": ids({c.contact_id for c in conversations})})}
-    agents = {r.id: r for r in session.execute(st.agents, {"ids": ids(agent_ids)})} if agent_ids else {}
-    teams = {r.id: r.name for r in session.execute(st.teams, {"ids": ids(team_ids)})} if team_ids else {}
+    conv_ids = [c.id for c in conversations]
+    channels = {r.id: r for r in session.execute(st.channels, {"ids": list({c.channel_id for c in conversations})})}
+    contacts = {r.id: r for r in session.execute(st.contacts, {"ids": list({c.contact_id for c in conversations})})}
+    agents = {r.id: r for r in session.execute(st.agents, {"ids": list(agent_ids)})} if agent_ids else {}
+    teams = {r.id: r.name for r in session.execute(st.teams, {"ids": list(team_ids)})} if team_ids else {}
     tickets = {r.conversation_id: r for r in session.execute(st.tickets, {"ids": conv_ids})}
     previews = {r.conversation_id: preview_of(r.text or r.subject) for r in session.execute(st.previews, {"ids": conv_ids})}
     waiting = {
