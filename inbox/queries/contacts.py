@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from inbox.auth import Principal
-from inbox.queries.conversations import visibility, visible_to
+from inbox.queries.conversations import LISTED, visibility, visible_to
 from inbox.store.models import Channel, Contact, ContactIdentity, Conversation, Organization
 
 
@@ -26,16 +26,17 @@ async def get_visible_contact(session: AsyncSession, who: Principal | None, cont
     return await session.run_sync(find_visible_contact, who, contact_id)
 
 
-async def conversations_of(session: AsyncSession, who: Principal, contact_id: int, limit: int | None = None) -> list[Conversation]:
-    """The contact's conversations that `who` may see, the latest first."""
+async def conversations_of(session: AsyncSession, who: Principal, contact_id: int, limit: int | None = None) -> list[Any]:
+    """The contact's conversations that `who` may see, the latest first: rows of what
+    `describe` shows (`LISTED`), not ORM objects (a busy contact has hundreds)."""
     query = (
-        select(Conversation)
+        select(*LISTED)
         .where(Conversation.contact_id == contact_id, await visibility(session, who))
         .order_by(Conversation.last_message_at.desc())
     )
     if limit is not None:
         query = query.limit(limit)
-    return list((await session.scalars(query)).all())
+    return list((await session.execute(query)).all())
 
 
 async def identities_of(session: AsyncSession, contact_id: int) -> list[Any]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from inbox.actions import agents as agent_actions
 from inbox.actions import conversations as actions
@@ -20,7 +20,7 @@ from inbox.pipeline.replies import Reply, queue_reply
 from inbox.pipeline.widget_store import WidgetTranscripts
 from inbox.queries import conversations as conv
 from inbox.queries.contact_names import display_name
-from inbox.store.models import Agent, AuditEntry, Conversation, Team, TeamMember, Ticket, utcnow
+from inbox.store.models import Agent, AuditEntry, Conversation, Message, Team, TeamMember, Ticket, utcnow
 from inbox.web.ui.inbox_pages import InboxQuery
 from routing.assignment import AgentState, choose_agent
 from tests.fixtures.inbox import Api, add_agent, add_channel, inbound
@@ -81,6 +81,34 @@ async def test_rows_say_who_what_how_long_and_how_urgent(api: Api) -> None:
     assert carla["waiting_since"] is None and carla["preview"] == "On its way"
     listed = (await api.client.get("/api/v1/conversations", headers=api.auth(api.admin_token))).json()["items"]
     assert {c["contact"]["display_name"] for c in listed} == {"Carla", f"Visitor {visitor['contact']['id']}"}
+
+
+async def test_a_listed_row_reads_as_its_conversation_and_previews_skip_deleted_messages(api: Api) -> None:
+    """The lists hand `describe` rows, not ORM objects (issue 23): the same JSON either way;
+    the preview is the last public message that is not deleted, in every conversation given."""
+    svc = api.services
+    channel = await add_channel(svc, "mail", "email")
+    ana, _ = await add_agent(svc, "ana@example.com")
+    results = await svc.ingestor.ingest(
+        channel,
+        [
+            inbound("d1", sender="dora@example.com", subject="Invoice", text="First"),
+            inbound("e1", sender="eli@example.com", subject="Login", text="Locked out"),
+        ],
+    )
+    dora, eli = results[0].conversation_id, results[1].conversation_id
+    async with svc.db.transaction() as session:
+        await session.run_sync(lambda s: queue_reply(s.connection(), dora, Reply(text="Second", agent_id=ana.id), []))
+        last = await session.scalar(select(func.max(Message.id)).where(Message.conversation_id == dora))
+        await session.execute(update(Message).where(Message.id == last).values(deleted_at=utcnow()))
+    admin = Principal(0, "root@example.com", "Root", "admin", None)
+    async with svc.db.read() as session:
+        rows = await conv.list_conversations(session, admin, conv.ListFilter(), after=None, limit=10)
+        from_rows = {d["id"]: d for d in await conv.describe(session, rows)}
+        objects = [await session.get_one(Conversation, i) for i in (dora, eli)]
+        from_objects = {d["id"]: d for d in await conv.describe(session, objects)}
+    assert from_rows == from_objects and set(from_rows) == {dora, eli}
+    assert from_rows[dora]["preview"] == "First" and from_rows[eli]["preview"] == "Locked out"
 
 
 async def test_an_agents_own_reply_and_the_notices_it_causes_never_make_it_unread_for_them(api: Api) -> None:
