@@ -164,7 +164,7 @@ RESENDABLE = ("failed", "unknown")
 
 
 async def resend_message(ctx: Context, actor: Actor, message_id: int) -> None:
-    """"Send again": an outbound public reply (an agent's or the system's) whose delivery
+    """ "Send again": an outbound public reply (an agent's or the system's) whose delivery
     ended `failed` or `unknown` goes back to `queued` with a new outbox item (same message,
     same channel, a new idempotency key), which replaces the finished one. For `unknown` the
     customer may already have it: the agent asks for it knowingly (docs/architecture.md,

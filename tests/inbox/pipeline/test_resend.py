@@ -1,4 +1,4 @@
-""""Send again": a reply whose delivery failed or is unknown goes back through the outbox."""
+""" "Send again": a reply whose delivery failed or is unknown goes back through the outbox."""
 
 from __future__ import annotations
 
