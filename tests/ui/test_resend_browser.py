@@ -1,4 +1,4 @@
-""""Send again" in Chromium (SQLite only), at 390 px and 1366 px: a failed reply and one whose
+""" "Send again" in Chromium (SQLite only), at 390 px and 1366 px: a failed reply and one whose
 delivery is unknown each show their state and a "Send again" button; the unknown one asks
 first (the customer may already have it), and a dismissed question sends nothing. No
 horizontal scroll, and no serious or critical axe-core violation at 390 px. Screenshots go
@@ -83,6 +83,7 @@ async def delivery(node: Node, message_id: int) -> str:
 
 async def test_send_again_with_a_question_for_an_unknown_delivery(browser: Any, node: Node, tmp_path: Path) -> None:  # noqa: F811
     axe_source()
+    asked: list[str] = []  # the questions the browser was asked
     for width in (1366, 390):
         context = await browser.new_context(viewport={"width": width, "height": 900}, locale="en-US")
         page = await context.new_page()
@@ -98,8 +99,6 @@ async def test_send_again_with_a_question_for_an_unknown_delivery(browser: Any, 
         await check(page, "conversation", tmp_path, width)
         if width == 1366:
             # Dismissed: nothing is sent.
-            asked: list[str] = []
-
             async def dismiss(dialog: Any) -> None:
                 asked.append(dialog.message)
                 await dialog.dismiss()
