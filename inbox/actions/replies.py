@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 
 from channels.base import OutboundAttachment
 from inbox.actions.conversations import ConversationChanges, change_conversation
@@ -155,6 +156,62 @@ async def cancel_scheduled(ctx: Context, actor: Actor, message_id: int) -> None:
         payload = {"message_id": message_id, "conversation_id": message.conversation_id, "delivery": "cancelled"}
         tx.event("message.updated", payload, message.conversation_id)
         tx.audit("message.cancel", f"message:{message_id}", {"conversation_id": message.conversation_id, "send_at": _iso(message.send_at)})
+
+    await perform(ctx.db, ctx.bus, actor, work)
+
+
+RESENDABLE = ("failed", "unknown")
+
+
+async def resend_message(ctx: Context, actor: Actor, message_id: int) -> None:
+    """ "Send again": an outbound public reply (an agent's or the system's) whose delivery
+    ended `failed` or `unknown` goes back to `queued` with a new outbox item (same message,
+    same channel, a new idempotency key), which replaces the finished one. For `unknown` the
+    customer may already have it: the agent asks for it knowingly (docs/architecture.md,
+    "Delivery guarantees"). Conflict `not_resendable` for any other message."""
+
+    def work(tx: Tx) -> None:
+        message = tx.session.get(Message, message_id)
+        if message is None or find_visible(tx.session, actor.principal, message.conversation_id) is None:
+            raise NotFound.of("message")
+        if (
+            message.direction != "out"
+            or message.private
+            or message.author_type not in ("agent", "system")
+            or message.deleted_at is not None
+            or message.delivery not in RESENDABLE
+        ):
+            raise Conflict(f"message {message_id} cannot be sent again (it is {message.delivery})", code="not_resendable")
+        previous = message.delivery
+        # The finished item goes (an item is one send of one message); a new one is queued.
+        old = tx.conn.execute(
+            delete(OutboxItem)
+            .where(OutboxItem.message_id == message_id, OutboxItem.status.in_(RESENDABLE))
+            .returning(OutboxItem.channel_id)
+        ).first()
+        busy = tx.conn.scalar(select(OutboxItem.id).where(OutboxItem.message_id == message_id))
+        if busy is not None:  # the outbox has it again (another "Send again" won)
+            raise Conflict(f"message {message_id} is already queued", code="not_resendable")
+        channel_id = old.channel_id if old is not None else message.channel_id
+        tx.conn.execute(
+            insert(OutboxItem).values(
+                message_id=message_id,
+                channel_id=channel_id,
+                idempotency_key=uuid.uuid4().hex,
+                status="pending",
+                attempts=0,
+                next_attempt_at=tx.now,
+                created_at=tx.now,
+            )
+        )
+        tx.conn.execute(update(Message).where(Message.id == message_id).values(delivery="queued", delivery_error=None))
+        payload = {"message_id": message_id, "conversation_id": message.conversation_id, "delivery": "queued"}
+        tx.event("message.updated", payload, message.conversation_id)
+        tx.audit(
+            "message.resend",
+            f"message:{message_id}",
+            {"conversation_id": message.conversation_id, "previous": previous, "error": message.delivery_error},
+        )
 
     await perform(ctx.db, ctx.bus, actor, work)
 

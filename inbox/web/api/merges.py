@@ -1,4 +1,4 @@
-"""Merge and split conversations; cancel a scheduled reply."""
+"""Merge and split conversations; cancel a scheduled reply; send a failed one again."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from fastapi import APIRouter, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from inbox.actions import merges
-from inbox.actions.replies import cancel_scheduled
+from inbox.actions.replies import cancel_scheduled, resend_message
 from inbox.actions.runner import Actor
 from inbox.queries import conversations as conv
 from inbox.web.api.deps import Id, Svc, Who
@@ -44,6 +44,17 @@ async def cancel_message(svc: Svc, who: Who, message_id: Id) -> Response:
     """Cancel a scheduled reply (409 once it is being sent or was sent)."""
     await cancel_scheduled(svc.ctx, Actor.of(who), message_id)
     return Response(status_code=204)
+
+
+@router.post("/messages/{message_id}/resend")
+async def resend(svc: Svc, who: Who, message_id: Id) -> dict[str, Any]:
+    """Send again a reply whose delivery is `failed` or `unknown` (for `unknown` the customer
+    may already have it): back to `queued`, through the outbox. 409 `not_resendable` otherwise."""
+    await resend_message(svc.ctx, Actor.of(who), message_id)
+    shape = await svc.db.query_core(lambda conn: conv.message_shape(conn, message_id))
+    if shape is None:
+        raise not_found("message")
+    return shape
 
 
 async def _shape(svc: Svc, who: Who, conversation_id: int) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from inbox.actions import merges
-from inbox.actions.replies import cancel_scheduled
+from inbox.actions.replies import cancel_scheduled, resend_message
 from inbox.errors import DomainError
 from inbox.queries import conversations as conv
 from inbox.store.models import Channel, Conversation, Message
@@ -92,4 +92,15 @@ async def cancel_message(page: AgentForm, message_id: Id, back: Annotated[str, F
         return refused(page, exc)
     back_to = parse_id(back)
     target = f"/conversations/{back_to}" if back_to is not None else "/"
+    return RedirectResponse(target, status_code=303)
+
+
+@router.post("/messages/{message_id}/resend")
+async def resend(page: AgentForm, message_id: Id, back: Annotated[str, Form()] = "") -> Response:
+    try:
+        await resend_message(page.services.ctx, page.actor, message_id)
+    except DomainError as exc:
+        return refused(page, exc)
+    back_to = parse_id(back)
+    target = f"/conversations/{back_to}#m{message_id}" if back_to is not None else "/"
     return RedirectResponse(target, status_code=303)
