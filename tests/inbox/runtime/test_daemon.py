@@ -62,13 +62,15 @@ def test_first_start_prints_a_one_time_login_link_once(daemon: Daemon) -> None:
 
 
 def test_sigkill_mid_ingest_loses_and_duplicates_nothing(daemon: Daemon, tmp_path: Path) -> None:
-    total = 1500
+    # Enough messages that the kill, at the first sign of progress, lands mid-ingest however
+    # fast the ingest has become (1,500 were once all stored between two polls).
+    total = 4000
     daemon.channels = [spool_channel(tmp_path)]
     token = daemon.admin_token()
     drop_messages(tmp_path / "in", total)
     daemon.start(wait=False)
     remaining = lambda: len(list((tmp_path / "in").glob("*.json")))  # noqa: E731
-    wait_until(lambda: remaining() < total - 50, what="ingest to start")
+    wait_until(lambda: remaining() < total, interval=0.01, what="ingest to start")
     daemon.kill()
     left_at_kill = remaining()
     assert 0 < left_at_kill < total, "the kill should land mid-ingest"
