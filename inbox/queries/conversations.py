@@ -224,7 +224,8 @@ async def list_conversations(
         at = dt.datetime.fromisoformat(after[0])
         query = query.where(or_(Conversation.last_message_at < at, and_(Conversation.last_message_at == at, Conversation.id < after[1])))
     query = query.order_by(Conversation.last_message_at.desc(), Conversation.id.desc()).limit(limit)
-    return list((await session.execute(query)).all())
+    # On the connection: Core rows without the ORM's loading of them (they are not objects).
+    return list((await (await session.connection()).execute(query)).all())
 
 
 async def count_conversations(session: AsyncSession, who: Principal, filters: ListFilter, *, now: dt.datetime | None = None) -> int:
@@ -345,25 +346,38 @@ def conversation_shapes(session: Session, conversations: Sequence[Any]) -> list[
     if not conversations:
         return []
     st = _SHAPES[session.get_bind().dialect.name]
+    if session.autoflush:
+        session.flush()  # what `session.execute` would do first (a no-op when nothing is pending)
+    conn = session.connection()  # Core rows, without the ORM's loading of them
     agent_ids = {c.assignee_id for c in conversations if c.assignee_id}
     team_ids = {c.team_id for c in conversations if c.team_id}
     conv_ids = [c.id for c in conversations]
-    channels = {r.id: r for r in session.execute(st.channels, {"ids": list({c.channel_id for c in conversations})})}
-    contacts = {r.id: r for r in session.execute(st.contacts, {"ids": list({c.contact_id for c in conversations})})}
-    agents = {r.id: r for r in session.execute(st.agents, {"ids": list(agent_ids)})} if agent_ids else {}
-    teams = {r.id: r.name for r in session.execute(st.teams, {"ids": list(team_ids)})} if team_ids else {}
-    tickets = {r.conversation_id: r for r in session.execute(st.tickets, {"ids": conv_ids})}
-    previews = {r.conversation_id: preview_of(r.text or r.subject) for r in session.execute(st.previews, {"ids": conv_ids})}
+    channels = {r.id: r for r in conn.execute(st.channels, {"ids": list({c.channel_id for c in conversations})})}
+    contacts = {r.id: r for r in conn.execute(st.contacts, {"ids": list({c.contact_id for c in conversations})})}
+    agents = {r.id: r for r in conn.execute(st.agents, {"ids": list(agent_ids)})} if agent_ids else {}
+    teams = {r.id: r.name for r in conn.execute(st.teams, {"ids": list(team_ids)})} if team_ids else {}
+    tickets = {r.conversation_id: r for r in conn.execute(st.tickets, {"ids": conv_ids})}
+    previews = {r.conversation_id: preview_of(r.text or r.subject) for r in conn.execute(st.previews, {"ids": conv_ids})}
     waiting = {
         r.conversation_id: since
-        for r in session.execute(st.waiting, {"ids": conv_ids, "replied_ids": conv_ids})
+        for r in conn.execute(st.waiting, {"ids": conv_ids, "replied_ids": conv_ids})
         if (since := _aware(r.since)) is not None
+    }
+    # What many rows share is shaped once: the contact page's rows are all one contact's.
+    people = {
+        r.id: {
+            "id": r.id,
+            "name": r.name,
+            "email": r.email,
+            "display_name": display_name(r.name, r.email, r.id),
+            "visitor_number": visitor_number(r.name, r.email, r.id),
+        }
+        for r in contacts.values()
     }
     now = utcnow()
     out = []
     for c in conversations:
         ticket = tickets.get(c.id)
-        contact = contacts[c.contact_id]
         channel = channels[c.channel_id]
         assignee = agents.get(c.assignee_id) if c.assignee_id else None
         out.append(
@@ -373,13 +387,7 @@ def conversation_shapes(session: Session, conversations: Sequence[Any]) -> list[
                 "channel_type": channel.type,
                 "status": c.status,
                 "subject": c.subject,
-                "contact": {
-                    "id": c.contact_id,
-                    "name": contact.name,
-                    "email": contact.email,
-                    "display_name": display_name(contact.name, contact.email, c.contact_id),
-                    "visitor_number": visitor_number(contact.name, contact.email, c.contact_id),
-                },
+                "contact": dict(people[c.contact_id]),
                 "assignee": assignee.email if assignee else None,
                 "assignee_name": (assignee.name or assignee.email) if assignee else None,
                 "preview": previews.get(c.id, ""),
@@ -474,12 +482,15 @@ def message_shapes(session: Session, messages: Sequence[Any]) -> list[dict[str, 
     attachments and author names)."""
     if not messages:
         return []
-    attachments = _files_by_message(session, [m.id for m in messages])
+    if session.autoflush:
+        session.flush()  # what `session.execute` would do first (a no-op when nothing is pending)
+    conn = session.connection()  # Core rows, without the ORM's loading of them
+    attachments = _files_by_message(conn, [m.id for m in messages])
     agent_ids = [m.agent_id for m in messages if m.agent_id]
     contact_ids = [m.contact_id for m in messages if m.contact_id]
-    channels = {r.id: r.name for r in session.execute(_CHANNEL_NAMES, {"ids": list({m.channel_id for m in messages})})}
-    agents = {r.id: r.name for r in session.execute(_AGENT_NAMES, {"ids": list(set(agent_ids))})} if agent_ids else {}
-    contact_rows = session.execute(_CONTACT_NAMES, {"ids": list(set(contact_ids))}).all() if contact_ids else []
+    channels = {r.id: r.name for r in conn.execute(_CHANNEL_NAMES, {"ids": list({m.channel_id for m in messages})})}
+    agents = {r.id: r.name for r in conn.execute(_AGENT_NAMES, {"ids": list(set(agent_ids))})} if agent_ids else {}
+    contact_rows = conn.execute(_CONTACT_NAMES, {"ids": list(set(contact_ids))}).all() if contact_ids else []
     contacts = {r.id: display_name(r.name, r.email, r.id) for r in contact_rows}
     numbers = {r.id: visitor_number(r.name, r.email, r.id) for r in contact_rows}
     out = []
@@ -559,7 +570,7 @@ _MESSAGES_PAGE = (
 async def messages_of(session: AsyncSession, conversation_id: int, *, after_id: int | None, limit: int) -> list[Any]:
     """The conversation's messages after `after_id`, the oldest first: rows for `describe_messages`."""
     params = {"conversation_id": conversation_id, "after_id": after_id or 0, "limit": limit}
-    return list((await session.execute(_MESSAGES_PAGE, params)).all())
+    return list((await (await session.connection()).execute(_MESSAGES_PAGE, params)).all())
 
 
 def _iso(value: dt.datetime | None) -> str | None:
