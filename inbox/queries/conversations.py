@@ -224,7 +224,8 @@ async def list_conversations(
         at = dt.datetime.fromisoformat(after[0])
         query = query.where(or_(Conversation.last_message_at < at, and_(Conversation.last_message_at == at, Conversation.id < after[1])))
     query = query.order_by(Conversation.last_message_at.desc(), Conversation.id.desc()).limit(limit)
-    return list((await session.execute(query)).all())
+    # On the connection: Core rows without the ORM's loading of them (they are not objects).
+    return list((await (await session.connection()).execute(query)).all())
 
 
 async def count_conversations(session: AsyncSession, who: Principal, filters: ListFilter, *, now: dt.datetime | None = None) -> int:
@@ -239,13 +240,19 @@ def _escape_like(value: str) -> str:
 
 # The columns a list shows (rows, not ORM objects: loading hundreds of `Conversation`s cost
 # more CPU than their statements), and the statements of `conversation_shapes`, built once.
-LISTED = tuple(
-    Conversation.__table__.c[name]
-    for name in (
-        "id", "channel_id", "contact_id", "status", "subject", "assignee_id", "team_id", "priority", "tags", "snoozed_until",
-        "first_response_at", "last_message_at", "created_at", "updated_at", "merged_into_id",
-    )
+LISTED_NAMES = (
+    "id", "channel_id", "contact_id", "status", "subject", "assignee_id", "team_id", "priority", "tags", "snoozed_until",
+    "first_response_at", "last_message_at", "created_at", "updated_at", "merged_into_id",
 )  # fmt: skip
+LISTED = tuple(Conversation.__table__.c[name] for name in LISTED_NAMES)
+
+
+def _listed_values(c: Any) -> Sequence[Any]:
+    """The values of `LISTED_NAMES` in their order: a row of `LISTED` as it is (unpacking a
+    row costs a tenth of reading its fields by name), anything else field by field."""
+    if getattr(c, "_fields", None) == LISTED_NAMES:
+        return c  # type: ignore[no-any-return]
+    return tuple(getattr(c, name) for name in LISTED_NAMES)
 
 
 def _among(dialect: str, column: Any, name: str) -> ColumnElement[bool]:
@@ -345,60 +352,72 @@ def conversation_shapes(session: Session, conversations: Sequence[Any]) -> list[
     if not conversations:
         return []
     st = _SHAPES[session.get_bind().dialect.name]
+    if session.autoflush:
+        session.flush()  # what `session.execute` would do first (a no-op when nothing is pending)
+    conn = session.connection()  # Core rows, without the ORM's loading of them
     agent_ids = {c.assignee_id for c in conversations if c.assignee_id}
     team_ids = {c.team_id for c in conversations if c.team_id}
     conv_ids = [c.id for c in conversations]
-    channels = {r.id: r for r in session.execute(st.channels, {"ids": list({c.channel_id for c in conversations})})}
-    contacts = {r.id: r for r in session.execute(st.contacts, {"ids": list({c.contact_id for c in conversations})})}
-    agents = {r.id: r for r in session.execute(st.agents, {"ids": list(agent_ids)})} if agent_ids else {}
-    teams = {r.id: r.name for r in session.execute(st.teams, {"ids": list(team_ids)})} if team_ids else {}
-    tickets = {r.conversation_id: r for r in session.execute(st.tickets, {"ids": conv_ids})}
-    previews = {r.conversation_id: preview_of(r.text or r.subject) for r in session.execute(st.previews, {"ids": conv_ids})}
+    channels = {r.id: r for r in conn.execute(st.channels, {"ids": list({c.channel_id for c in conversations})})}
+    contacts = {r.id: r for r in conn.execute(st.contacts, {"ids": list({c.contact_id for c in conversations})})}
+    agents = {r.id: r for r in conn.execute(st.agents, {"ids": list(agent_ids)})} if agent_ids else {}
+    teams = {r.id: r.name for r in conn.execute(st.teams, {"ids": list(team_ids)})} if team_ids else {}
+    tickets = {r.conversation_id: r for r in conn.execute(st.tickets, {"ids": conv_ids})}
+    previews = {r.conversation_id: preview_of(r.text or r.subject) for r in conn.execute(st.previews, {"ids": conv_ids})}
     waiting = {
         r.conversation_id: since
-        for r in session.execute(st.waiting, {"ids": conv_ids, "replied_ids": conv_ids})
+        for r in conn.execute(st.waiting, {"ids": conv_ids, "replied_ids": conv_ids})
         if (since := _aware(r.since)) is not None
+    }
+    # What many rows share is shaped once: the contact page's rows are all one contact's.
+    people = {
+        r.id: {
+            "id": r.id,
+            "name": r.name,
+            "email": r.email,
+            "display_name": display_name(r.name, r.email, r.id),
+            "visitor_number": visitor_number(r.name, r.email, r.id),
+        }
+        for r in contacts.values()
     }
     now = utcnow()
     out = []
     for c in conversations:
-        ticket = tickets.get(c.id)
-        contact = contacts[c.contact_id]
-        channel = channels[c.channel_id]
-        assignee = agents.get(c.assignee_id) if c.assignee_id else None
+        (
+            id_, channel_id, contact_id, status, subject, assignee_id, team_id, priority, tags, snoozed_until,
+            first_response_at, last_message_at, created_at, updated_at, merged_into_id,
+        ) = _listed_values(c)  # fmt: skip
+        ticket = tickets.get(id_)
+        channel = channels[channel_id]
+        assignee = agents.get(assignee_id) if assignee_id else None
+        since = waiting.get(id_)
         out.append(
             {
-                "id": c.id,
+                "id": id_,
                 "channel": channel.name,
                 "channel_type": channel.type,
-                "status": c.status,
-                "subject": c.subject,
-                "contact": {
-                    "id": c.contact_id,
-                    "name": contact.name,
-                    "email": contact.email,
-                    "display_name": display_name(contact.name, contact.email, c.contact_id),
-                    "visitor_number": visitor_number(contact.name, contact.email, c.contact_id),
-                },
+                "status": status,
+                "subject": subject,
+                "contact": dict(people[contact_id]),
                 "assignee": assignee.email if assignee else None,
                 "assignee_name": (assignee.name or assignee.email) if assignee else None,
-                "preview": previews.get(c.id, ""),
-                "waiting_since": _iso(waiting.get(c.id)),
-                "team": teams.get(c.team_id) if c.team_id else None,
-                "priority": c.priority,
-                "tags": list(c.tags or []),
-                "snoozed_until": _iso(c.snoozed_until),
-                "first_response_at": _iso(c.first_response_at),
-                "last_message_at": _iso(c.last_message_at),
-                "created_at": _iso(c.created_at),
-                "updated_at": _iso(c.updated_at),
-                "merged_into": c.merged_into_id,
+                "preview": previews.get(id_, ""),
+                "waiting_since": since.isoformat() if since else None,
+                "team": teams.get(team_id) if team_id else None,
+                "priority": priority,
+                "tags": list(tags or []),
+                "snoozed_until": snoozed_until.isoformat() if snoozed_until else None,
+                "first_response_at": first_response_at.isoformat() if first_response_at else None,
+                "last_message_at": last_message_at.isoformat() if last_message_at else None,
+                "created_at": created_at.isoformat() if created_at else None,
+                "updated_at": updated_at.isoformat() if updated_at else None,
+                "merged_into": merged_into_id,
                 "ticket": (
                     {"id": ticket.id, "number": ticket.number, "kind": ticket.kind, "status": ticket.status, "priority": ticket.priority}
                     if ticket
                     else None
                 ),
-                "sla": sla_badge(ticket, c.first_response_at, now) if ticket else None,
+                "sla": sla_badge(ticket, first_response_at, now) if ticket else None,
             }
         )
     return out
@@ -474,12 +493,15 @@ def message_shapes(session: Session, messages: Sequence[Any]) -> list[dict[str, 
     attachments and author names)."""
     if not messages:
         return []
-    attachments = _files_by_message(session, [m.id for m in messages])
+    if session.autoflush:
+        session.flush()  # what `session.execute` would do first (a no-op when nothing is pending)
+    conn = session.connection()  # Core rows, without the ORM's loading of them
+    attachments = _files_by_message(conn, [m.id for m in messages])
     agent_ids = [m.agent_id for m in messages if m.agent_id]
     contact_ids = [m.contact_id for m in messages if m.contact_id]
-    channels = {r.id: r.name for r in session.execute(_CHANNEL_NAMES, {"ids": list({m.channel_id for m in messages})})}
-    agents = {r.id: r.name for r in session.execute(_AGENT_NAMES, {"ids": list(set(agent_ids))})} if agent_ids else {}
-    contact_rows = session.execute(_CONTACT_NAMES, {"ids": list(set(contact_ids))}).all() if contact_ids else []
+    channels = {r.id: r.name for r in conn.execute(_CHANNEL_NAMES, {"ids": list({m.channel_id for m in messages})})}
+    agents = {r.id: r.name for r in conn.execute(_AGENT_NAMES, {"ids": list(set(agent_ids))})} if agent_ids else {}
+    contact_rows = conn.execute(_CONTACT_NAMES, {"ids": list(set(contact_ids))}).all() if contact_ids else []
     contacts = {r.id: display_name(r.name, r.email, r.id) for r in contact_rows}
     numbers = {r.id: visitor_number(r.name, r.email, r.id) for r in contact_rows}
     out = []
@@ -559,7 +581,7 @@ _MESSAGES_PAGE = (
 async def messages_of(session: AsyncSession, conversation_id: int, *, after_id: int | None, limit: int) -> list[Any]:
     """The conversation's messages after `after_id`, the oldest first: rows for `describe_messages`."""
     params = {"conversation_id": conversation_id, "after_id": after_id or 0, "limit": limit}
-    return list((await session.execute(_MESSAGES_PAGE, params)).all())
+    return list((await (await session.connection()).execute(_MESSAGES_PAGE, params)).all())
 
 
 def _iso(value: dt.datetime | None) -> str | None:

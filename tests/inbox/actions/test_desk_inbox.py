@@ -111,6 +111,29 @@ async def test_a_listed_row_reads_as_its_conversation_and_previews_skip_deleted_
     assert from_rows[dora]["preview"] == "First" and from_rows[eli]["preview"] == "Locked out"
 
 
+async def test_one_contacts_conversations_each_carry_their_own_contact_shape(api: Api) -> None:
+    """The contact page's rows are all one contact's: its shape is built once but each row
+    gets its own copy (a caller changing one row changes no other)."""
+    svc = api.services
+    channel = await add_channel(svc, "mail", "email")
+    results = await svc.ingestor.ingest(
+        channel,
+        [
+            inbound("f1", sender="fay@example.com", subject="One", text="First", thread_key="f1"),
+            inbound("f2", sender="fay@example.com", subject="Two", text="Second", thread_key="f2"),
+        ],
+    )
+    admin = Principal(0, "root@example.com", "Root", "admin", None)
+    async with svc.db.read() as session:
+        rows = await conv.list_conversations(session, admin, conv.ListFilter(), after=None, limit=10)
+        shapes = await conv.describe(session, rows)
+    assert {s["id"] for s in shapes} == {r.conversation_id for r in results}
+    first, second = shapes
+    assert first["contact"] == second["contact"] and first["contact"]["email"] == "fay@example.com"
+    assert first["contact"] is not second["contact"]
+    assert first["waiting_since"] is not None and second["waiting_since"] is not None
+
+
 async def test_an_agents_own_reply_and_the_notices_it_causes_never_make_it_unread_for_them(api: Api) -> None:
     svc = api.services
     channel = await add_channel(svc)

@@ -16,3 +16,22 @@ def test_every_revision_keeps_the_full_text_triggers_on_sqlite(tmp_path: Path) -
     with sqlite3.connect(path) as conn:
         triggers = {name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'message'")}
     assert {"message_fts_insert", "message_fts_delete", "message_fts_update"} <= triggers
+
+
+def test_the_head_has_the_answer_index_on_sqlite(tmp_path: Path) -> None:
+    """Migration 0023: the lists' waiting times read our last public reply and the customer's
+    messages from `message (conversation_id, direction, deleted_at, private, automated,
+    created_at)`, not from the message rows (issue 23)."""
+    path = tmp_path / "head.db"
+    _migrate(f"sqlite+aiosqlite:///{path}")
+    with sqlite3.connect(path) as conn:
+        columns = [row[2] for row in conn.execute("PRAGMA index_info('ix_message_conversation_answer')")]
+        plan = " ".join(
+            str(row[3])
+            for row in conn.execute(
+                "EXPLAIN QUERY PLAN SELECT max(created_at) FROM message WHERE conversation_id = 1 AND direction = 'out'"
+                " AND private = 0 AND automated = 0 AND deleted_at IS NULL"
+            )
+        )
+    assert columns == ["conversation_id", "direction", "deleted_at", "private", "automated", "created_at"]
+    assert "COVERING INDEX ix_message_conversation_answer" in plan
