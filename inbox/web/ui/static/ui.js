@@ -191,8 +191,10 @@
 
   document.addEventListener("keydown", function (e) {
     if (e.ctrlKey || e.metaKey || e.altKey || typingTarget(e.target)) { return; }
-    // Enter on a focused button or link is that control's (a row's Resolve, the toast's Undo).
-    if (e.key === "Enter" && e.target.closest && e.target.closest("button, a[href], summary")) { return; }
+    // Enter on a focused button or link is that control's (a row's Resolve, the toast's Undo);
+    // not when the control is in a dialog that has closed (Chromium may leave the focus on the
+    // help's Close button after Escape).
+    if (e.key === "Enter" && e.target.closest && e.target.closest("button, a[href], summary") && !e.target.closest("dialog:not([open])")) { return; }
     if (help && help.open) { return; }
     var key = e.key;
     if (key === "?") { if (help) { help.showModal(); } e.preventDefault(); return; }
