@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from sqlalchemy import select
 
 from inbox.actions import csat as csat_actions
@@ -27,6 +26,7 @@ from tests.fixtures.axe import axe_source, axe_violations
 from tests.fixtures.browser import browser  # noqa: F401
 from tests.fixtures.databases import clone_sqlite
 from tests.fixtures.inbox import add_agent, inbound, make_config
+from tests.fixtures.served import served
 from tests.fixtures.services import free_port
 from tests.ui.test_ui_browser import SHOTS
 
@@ -41,8 +41,6 @@ class Node:
 
 @pytest.fixture
 async def node(sqlite_template: Path, tmp_path: Path) -> AsyncIterator[Node]:
-    from inbox.web.app import create_app
-
     port = free_port()
     config = make_config(clone_sqlite(sqlite_template, tmp_path))
     config.server.public_url = f"http://127.0.0.1:{port}"
@@ -62,13 +60,8 @@ async def node(sqlite_template: Path, tmp_path: Path) -> AsyncIterator[Node]:
     survey = await services.db.query(lambda s: s.scalars(select(CsatSurvey).where(CsatSurvey.conversation_id == ids[1])).one())
     await csat_actions.rate(services.ctx, survey.id, 4, via="telegram")  # a button press: the rating alone
     token, comment_url = services.csat_url(survey.id, survey.expires_at)
-    server = uvicorn.Server(uvicorn.Config(create_app(services), host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.01)
-    yield Node(services, config.server.public_url, ids[0], ids[1], comment_url)
-    server.should_exit = True
-    await task
+    async with served(services, port):
+        yield Node(services, config.server.public_url, ids[0], ids[1], comment_url)
     await services.db.dispose()
 
 

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from sqlalchemy import select
 
 from inbox.config import PortalConfig
@@ -28,6 +27,7 @@ from tests.fixtures.axe import axe_source, axe_violations
 from tests.fixtures.browser import browser  # noqa: F401
 from tests.fixtures.databases import clone_sqlite
 from tests.fixtures.inbox import add_channel, inbound, make_config
+from tests.fixtures.served import served
 from tests.fixtures.services import free_port
 from tests.inbox.web.test_portal import ACCESS, LAPTOP
 
@@ -47,8 +47,6 @@ class Node:
 
 @pytest.fixture
 async def node(sqlite_template: Path, tmp_path: Path) -> AsyncIterator[Node]:
-    from inbox.web.app import create_app
-
     port = free_port()
     config = make_config(clone_sqlite(sqlite_template, tmp_path))
     config.server.public_url = f"http://127.0.0.1:{port}"
@@ -61,13 +59,8 @@ async def node(sqlite_template: Path, tmp_path: Path) -> AsyncIterator[Node]:
     await provision_request_types(services.db, config)
     [r] = await services.ingestor.ingest(mail, [inbound("<a1@x>", "ana@example.com", "My printer is on fire", subject="Printer")])
     contact = await services.db.query(lambda s: s.scalar(select(Conversation.contact_id).where(Conversation.id == r.conversation_id)))
-    server = uvicorn.Server(uvicorn.Config(create_app(services), host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.01)
-    yield Node(services, config.server.public_url, int(contact), int(r.conversation_id or 0))
-    server.should_exit = True
-    await task
+    async with served(services, port):
+        yield Node(services, config.server.public_url, int(contact), int(r.conversation_id or 0))
     await services.db.dispose()
 
 

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from sqlalchemy import update
 
 from inbox.actions.replies import send_reply
@@ -23,6 +22,7 @@ from tests.fixtures.axe import axe_source, axe_violations
 from tests.fixtures.browser import browser  # noqa: F401
 from tests.fixtures.databases import clone_sqlite
 from tests.fixtures.inbox import add_agent, add_channel, inbound, make_config
+from tests.fixtures.served import served
 from tests.fixtures.services import free_port
 from tests.ui.test_ui_browser import SHOTS
 
@@ -37,8 +37,6 @@ class Node:
 
 @pytest.fixture
 async def node(sqlite_template: Path, tmp_path: Path) -> AsyncIterator[Node]:
-    from inbox.web.app import create_app
-
     port = free_port()
     config = make_config(clone_sqlite(sqlite_template, tmp_path))
     config.server.public_url = f"http://127.0.0.1:{port}"
@@ -54,13 +52,8 @@ async def node(sqlite_template: Path, tmp_path: Path) -> AsyncIterator[Node]:
             error = "PermanentSendError: chat not found" if state == "failed" else "in flight when the daemon stopped"
             await session.execute(update(Message).where(Message.id == ids[state]).values(delivery=state, delivery_error=error))
             await session.execute(update(OutboxItem).where(OutboxItem.message_id == ids[state]).values(status=state))
-    server = uvicorn.Server(uvicorn.Config(create_app(services), host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.01)
-    yield Node(services, config.server.public_url, r.conversation_id, ids["failed"], ids["unknown"])
-    server.should_exit = True
-    await task
+    async with served(services, port):
+        yield Node(services, config.server.public_url, r.conversation_id, ids["failed"], ids["unknown"])
     await services.db.dispose()
 
 
