@@ -90,9 +90,13 @@ async def cancel_message(page: AgentForm, message_id: Id, back: Annotated[str, F
         await cancel_scheduled(page.services.ctx, page.actor, message_id)
     except DomainError as exc:
         return refused(page, exc)
+    return _back(back)
+
+
+def _back(back: str, anchor: str = "") -> RedirectResponse:
+    """To the conversation the form was posted from (its id in `back`), else the inbox."""
     back_to = parse_id(back)
-    target = f"/conversations/{back_to}" if back_to is not None else "/"
-    return RedirectResponse(target, status_code=303)
+    return RedirectResponse(f"/conversations/{back_to}{anchor}" if back_to is not None else "/", status_code=303)
 
 
 @router.post("/messages/{message_id}/resend")
@@ -101,6 +105,4 @@ async def resend(page: AgentForm, message_id: Id, back: Annotated[str, Form()] =
         await resend_message(page.services.ctx, page.actor, message_id)
     except DomainError as exc:
         return refused(page, exc)
-    back_to = parse_id(back)
-    target = f"/conversations/{back_to}#m{message_id}" if back_to is not None else "/"
-    return RedirectResponse(target, status_code=303)
+    return _back(back, f"#m{message_id}")
