@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import exists, or_, select
+from sqlalchemy import bindparam, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
@@ -26,29 +26,37 @@ async def get_visible_contact(session: AsyncSession, who: Principal | None, cont
     return await session.run_sync(find_visible_contact, who, contact_id)
 
 
-async def conversations_of(session: AsyncSession, who: Principal, contact_id: int, limit: int | None = None) -> list[Any]:
+def contact_conversations(session: Session, who: Principal | None, contact_id: int, limit: int | None = None) -> list[Any]:
     """The contact's conversations that `who` may see, the latest first: rows of what
     `describe` shows (`LISTED`), not ORM objects (a busy contact has hundreds)."""
     query = (
-        select(*LISTED)
-        .where(Conversation.contact_id == contact_id, await visibility(session, who))
-        .order_by(Conversation.last_message_at.desc())
+        select(*LISTED).where(Conversation.contact_id == contact_id, visible_to(session, who)).order_by(Conversation.last_message_at.desc())
     )
     if limit is not None:
         query = query.limit(limit)
     # On the connection: Core rows without the ORM's loading of them (a tenth of the page's CPU).
-    return list((await (await session.connection()).execute(query)).all())
+    return list(session.connection().execute(query).all())
+
+
+async def conversations_of(session: AsyncSession, who: Principal, contact_id: int, limit: int | None = None) -> list[Any]:
+    return await session.run_sync(contact_conversations, who, contact_id, limit)
+
+
+_IDENTITIES = (
+    select(ContactIdentity.id, ContactIdentity.address, ContactIdentity.username, Channel.name, Channel.type)
+    .join(Channel, Channel.id == ContactIdentity.channel_id)
+    .where(ContactIdentity.contact_id == bindparam("contact_id"))
+    .order_by(ContactIdentity.id)
+)
+
+
+def contact_identities(session: Session, contact_id: int) -> list[Any]:
+    """Every identity of the contact, with its channel: rows of (id, address, username, name, type)."""
+    return list(session.connection().execute(_IDENTITIES, {"contact_id": contact_id}).all())
 
 
 async def identities_of(session: AsyncSession, contact_id: int) -> list[Any]:
-    """Every identity of the contact, with its channel: rows of (id, address, username, name, type)."""
-    query = (
-        select(ContactIdentity.id, ContactIdentity.address, ContactIdentity.username, Channel.name, Channel.type)
-        .join(Channel, Channel.id == ContactIdentity.channel_id)
-        .where(ContactIdentity.contact_id == contact_id)
-        .order_by(ContactIdentity.id)
-    )
-    return list((await session.execute(query)).all())
+    return await session.run_sync(contact_identities, contact_id)
 
 
 async def likely_duplicates(session: AsyncSession, who: Principal, contact: Contact) -> list[Contact]:
@@ -84,11 +92,15 @@ async def search_contacts(session: AsyncSession, who: Principal, q: str, before_
     return list((await session.scalars(query.order_by(Contact.id.desc()).limit(limit))).all())
 
 
-async def organization_names(session: AsyncSession, ids: set[int]) -> dict[int, str]:
+def names_of_organizations(session: Session, ids: set[int]) -> dict[int, str]:
     if not ids:
         return {}
-    rows = await session.execute(select(Organization.id, Organization.name).where(Organization.id.in_(sorted(ids))))
+    rows = session.execute(select(Organization.id, Organization.name).where(Organization.id.in_(sorted(ids))))
     return {r.id: r.name for r in rows}
+
+
+async def organization_names(session: AsyncSession, ids: set[int]) -> dict[int, str]:
+    return await session.run_sync(names_of_organizations, ids)
 
 
 def describe_contact(contact: Contact, organizations: dict[int, str]) -> dict[str, Any]:

@@ -157,8 +157,9 @@ def sla_is(state: str, now: dt.datetime) -> ColumnElement[bool]:
     )
 
 
-async def _matching(session: AsyncSession, who: Principal, filters: ListFilter, now: dt.datetime | None) -> Select[Any]:
-    query = select(*LISTED).where(await visibility(session, who))
+def matching(session: Session, who: Principal, filters: ListFilter, now: dt.datetime | None = None) -> Select[Any]:
+    """The statement of a list: rows of `LISTED` that `who` may see and `filters` keep."""
+    query = select(*LISTED).where(visible_to(session, who))
     now = now or utcnow()
     if filters.status:
         query = query.where(Conversation.status == filters.status)
@@ -180,7 +181,9 @@ async def _matching(session: AsyncSession, who: Principal, filters: ListFilter, 
         # JSON arrays differ between SQLite and PostgreSQL; a quoted LIKE works on both.
         query = query.where(Conversation.tags.cast(Text).like(f'%"{_escape_like(filters.tag)}"%', escape="\\"))
     if filters.q:
-        query = query.where(_search(search.dialect_of(session), filters.q))
+        dialect = search.dialect_of(session)
+        common = search.common_lexemes(session) if dialect == "postgresql" else frozenset()
+        query = query.where(_search(dialect, filters.q, common))
     if filters.waiting_minutes_over is not None:
         query = query.where(waiting_over(filters.waiting_minutes_over, now))
     if filters.sla:
@@ -192,14 +195,14 @@ TICKET_NUMBER = re.compile(r"#?(\d{1,9})")
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+")
 
 
-def _search(dialect: str, q: str) -> ColumnElement[bool]:
+def _search(dialect: str, q: str, common: frozenset[str]) -> ColumnElement[bool]:
     """What `q` finds: conversations with a message matching its words (the newest
     matches, see inbox.store.search), or whose subject holds it; a ticket's number ("123"
     or "#123") finds its conversation, an e-mail address its contact's conversations."""
     q = q.strip()
     # One set of ids (a UNION of small indexed lookups), then the list's order over it.
     found: list[Select[Any]] = [search.subject_matches(dialect, q)]
-    matching = search.matching_conversations(dialect, q)
+    matching = search.matching_conversations(dialect, q, common)
     if matching is not None:
         found.append(matching)
     if number := TICKET_NUMBER.fullmatch(q):
@@ -207,6 +210,25 @@ def _search(dialect: str, q: str) -> ColumnElement[bool]:
     if EMAIL.fullmatch(q):
         found.append(select(Conversation.id).where(Conversation.contact_id.in_(select(Contact.id).where(Contact.email == q.lower()))))
     return Conversation.id.in_(union(*found) if len(found) > 1 else found[0])
+
+
+def list_rows(
+    session: Session,
+    who: Principal,
+    filters: ListFilter,
+    *,
+    after: tuple[str, int] | None,
+    limit: int,
+    now: dt.datetime | None = None,
+) -> list[Any]:
+    """Rows of `LISTED` (what `describe` shows), the newest first, after the keyset `after`."""
+    query = matching(session, who, filters, now)
+    if after is not None:
+        at = dt.datetime.fromisoformat(after[0])
+        query = query.where(or_(Conversation.last_message_at < at, and_(Conversation.last_message_at == at, Conversation.id < after[1])))
+    query = query.order_by(Conversation.last_message_at.desc(), Conversation.id.desc()).limit(limit)
+    # On the connection: Core rows without the ORM's loading of them (they are not objects).
+    return list(session.connection().execute(query).all())
 
 
 async def list_conversations(
@@ -218,20 +240,17 @@ async def list_conversations(
     limit: int,
     now: dt.datetime | None = None,
 ) -> list[Any]:
-    """Rows of `LISTED` (what `describe` shows), the newest first."""
-    query = await _matching(session, who, filters, now)
-    if after is not None:
-        at = dt.datetime.fromisoformat(after[0])
-        query = query.where(or_(Conversation.last_message_at < at, and_(Conversation.last_message_at == at, Conversation.id < after[1])))
-    query = query.order_by(Conversation.last_message_at.desc(), Conversation.id.desc()).limit(limit)
-    # On the connection: Core rows without the ORM's loading of them (they are not objects).
-    return list((await (await session.connection()).execute(query)).all())
+    return await session.run_sync(list_rows, who, filters, after=after, limit=limit, now=now)
+
+
+def count_rows(session: Session, who: Principal, filters: ListFilter, now: dt.datetime | None = None) -> int:
+    """How many conversations the list would show (every page), as `who` may see them."""
+    found = matching(session, who, filters, now).with_only_columns(Conversation.id).subquery()
+    return int(session.scalar(select(func.count()).select_from(found)) or 0)
 
 
 async def count_conversations(session: AsyncSession, who: Principal, filters: ListFilter, *, now: dt.datetime | None = None) -> int:
-    """How many conversations the list would show (every page), as `who` may see them."""
-    matching = (await _matching(session, who, filters, now)).with_only_columns(Conversation.id).subquery()
-    return int(await session.scalar(select(func.count()).select_from(matching)) or 0)
+    return await session.run_sync(count_rows, who, filters, now)
 
 
 def _escape_like(value: str) -> str:
@@ -578,10 +597,14 @@ _MESSAGES_PAGE = (
 )
 
 
-async def messages_of(session: AsyncSession, conversation_id: int, *, after_id: int | None, limit: int) -> list[Any]:
-    """The conversation's messages after `after_id`, the oldest first: rows for `describe_messages`."""
+def message_rows(session: Session, conversation_id: int, *, after_id: int | None, limit: int) -> list[Any]:
+    """The conversation's messages after `after_id`, the oldest first: rows for `message_shapes`."""
     params = {"conversation_id": conversation_id, "after_id": after_id or 0, "limit": limit}
-    return list((await (await session.connection()).execute(_MESSAGES_PAGE, params)).all())
+    return list(session.connection().execute(_MESSAGES_PAGE, params).all())
+
+
+async def messages_of(session: AsyncSession, conversation_id: int, *, after_id: int | None, limit: int) -> list[Any]:
+    return await session.run_sync(message_rows, conversation_id, after_id=after_id, limit=limit)
 
 
 def _iso(value: dt.datetime | None) -> str | None:

@@ -35,6 +35,15 @@ READER_THREADS = 4
 # connection that breaks in use anyway makes SQLAlchemy invalidate the whole pool.
 PING_AFTER_IDLE_SECONDS = 1.0
 BUSY_TIMEOUT_MS = 10_000  # how long a statement waits for SQLite's lock before failing
+# SQLite's page cache per connection, in KiB (its default is 2 MiB). Past a few hundred MB of
+# database every insert touches index pages the default cache no longer holds and reads them
+# again from the file: at 250,000 messages ingest made 8,000 `pread`s a second and slowed
+# to a third (docs/performance.md). A writer's cache holds the indexes' busy pages; a
+# reader's the pages of the lists and searches agents repeat. The caches fill only as pages
+# are read, and they are the daemon's memory: 2 writers and the readers (see `pool_size` and
+# `READER_THREADS`) at most, on a desk big enough to fill them.
+WRITER_CACHE_KIB = 64 * 1024
+READER_CACHE_KIB = 4 * 1024
 
 
 class Database:
@@ -293,6 +302,7 @@ def _sqlite_pragmas(engine: Engine, *, immediate: bool) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        cursor.execute(f"PRAGMA cache_size=-{WRITER_CACHE_KIB if immediate else READER_CACHE_KIB}")
         cursor.close()
 
     @event.listens_for(engine, "begin")

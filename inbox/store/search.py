@@ -14,10 +14,13 @@ deeper is found by narrowing the search (more words, a status, a team).
 from __future__ import annotations
 
 import re
+import time
+import unicodedata
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, bindparam, func, literal_column, select, text
+from sqlalchemy import ColumnElement, Select, bindparam, func, literal_column, select, text, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from inbox.store.models import Conversation, Message
 
@@ -45,9 +48,58 @@ def fts5_query(query: str) -> str | None:
 SEARCH_VECTOR: Any = literal_column("message.search_vector")
 
 
-def matching_conversations(dialect: str, query: str) -> Select[Any] | None:
+# PostgreSQL, several words that are each common: the planner takes words as independent,
+# so for two that often come together ("tracking number") it expects a few matches, reads
+# every one through the GIN index and sorts them (290 ms at 1,000,000 messages, the plan in
+# docs/performance.md) where walking the newest messages would have found enough in a few
+# thousand. Such a search first walks the newest `WALK_ROWS` messages; only if fewer than
+# `SEARCH_DEPTH` of them match does it also ask the index (the same newest matches either way).
+WALK_ROWS = 20 * SEARCH_DEPTH
+COMMON_SHARE = 0.01  # a word in at least 1 % of the messages is common
+STATS_SECONDS = 600.0  # how long the words' frequencies are kept before they are read again
+
+
+def lexeme_of(word: str) -> str:
+    """A word as `frontdesk_search` stores it (lower case, accents removed)."""
+    folded = unicodedata.normalize("NFKD", word.lower())
+    return "".join(c for c in folded if not unicodedata.combining(c))
+
+
+def all_common(words: list[str], common: frozenset[str]) -> bool:
+    """Every word is common; the last one is a prefix (any common word it begins)."""
+    if len(words) < 2 or not common:
+        return False
+    *whole, last = [lexeme_of(w) for w in words]
+    return all(w in common for w in whole) and any(c.startswith(last) for c in common)
+
+
+_common: dict[str, tuple[float, frozenset[str]]] = {}
+
+
+def common_lexemes(session: Session) -> frozenset[str]:
+    """PostgreSQL's most common words of `message.search_vector` (from `ANALYZE`'s
+    statistics) at `COMMON_SHARE` or more, read again every `STATS_SECONDS`."""
+    key = str(session.get_bind().engine.url)
+    now = time.monotonic()
+    cached = _common.get(key)
+    if cached is not None and now - cached[0] < STATS_SECONDS:
+        return cached[1]
+    row = session.execute(
+        text(
+            "SELECT most_common_elems::text::text[], most_common_elem_freqs FROM pg_stats "
+            "WHERE schemaname = current_schema() AND tablename = 'message' AND attname = 'search_vector'"
+        )
+    ).first()
+    found: frozenset[str] = frozenset()
+    if row is not None and row[0] is not None:
+        found = frozenset(word for word, share in zip(row[0], row[1], strict=False) if share >= COMMON_SHARE)
+    _common[key] = (now, found)
+    return found
+
+
+def matching_conversations(dialect: str, query: str, common: frozenset[str] = frozenset()) -> Select[Any] | None:
     """Ids of conversations with a public message matching every word of `query`, among the
-    newest `SEARCH_DEPTH` messages that match."""
+    newest `SEARCH_DEPTH` messages that match (`common`: PostgreSQL's common words)."""
     if dialect == "postgresql":
         words = words_of(query)
         if not words:
@@ -63,7 +115,26 @@ def matching_conversations(dialect: str, query: str) -> Select[Any] | None:
             .order_by(Message.id.desc())
             .limit(SEARCH_DEPTH)
         )
-        return select(Message.conversation_id).where(Message.id.in_(newest.scalar_subquery()))
+        if not all_common(words, common):
+            return select(Message.conversation_id).where(Message.id.in_(newest.scalar_subquery()))
+        recent = (
+            select(Message.id, SEARCH_VECTOR.label("words"), Message.private)
+            .order_by(Message.id.desc())
+            .limit(WALK_ROWS)
+            .subquery("recent")
+        )
+        walk = (
+            select(recent.c.id)
+            .where(recent.c.words.op("@@")(tsquery), recent.c.private.is_(False))
+            .order_by(recent.c.id.desc())
+            .limit(SEARCH_DEPTH)
+            .cte("walk")
+        )
+        # A constant condition: PostgreSQL skips the index's part when the walk found enough.
+        short = select(func.count()).select_from(walk).scalar_subquery() < SEARCH_DEPTH
+        deeper = newest.subquery("deeper")
+        walked = union_all(select(walk.c.id), select(deeper.c.id).where(short))
+        return select(Message.conversation_id).where(Message.id.in_(walked))
     match = fts5_query(query)
     if match is None:
         return None
@@ -108,5 +179,5 @@ def subject_matches(dialect: str, query: str) -> Select[Any]:
     return found if dialect == "sqlite" else found.order_by(Conversation.id.desc()).limit(SEARCH_DEPTH)
 
 
-def dialect_of(session: AsyncSession) -> str:
+def dialect_of(session: AsyncSession | Session) -> str:
     return session.get_bind().dialect.name

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy.orm import Session
 
 from channels.base import OutboundAttachment
 from inbox.actions import conversations as actions
@@ -17,7 +18,7 @@ from inbox.actions.runner import Actor
 from inbox.actions.views import MAX_WAIT
 from inbox.queries import conversations as conv
 from inbox.queries import csat as csat_queries
-from inbox.queries.views import get_view, list_filter_of
+from inbox.queries.views import find_view, list_filter_of
 from inbox.web import pagination
 from inbox.web.api.deps import BodyId, Id, Svc, Who
 from inbox.web.errors import ApiError, not_found
@@ -156,26 +157,32 @@ async def list_conversations(
         "waiting_minutes_over": waiting_minutes_over,
         "sla": sla,
     }
-    async with svc.db.read() as session:
-        saved = await get_view(session, who, view) if view is not None else None
+
+    def read(session: Session) -> tuple[list[Any], list[dict[str, Any]]]:
+        saved = find_view(session, who, view) if view is not None else None
         if view is not None and saved is None:
             raise not_found("view")
         filters = list_filter_of(saved.filters if saved else {}, **given)
-        rows = await conv.list_conversations(session, who, filters, after=after, limit=limit)
-        items = await conv.describe(session, rows)
+        rows = conv.list_rows(session, who, filters, after=after, limit=limit)
+        return rows, conv.conversation_shapes(session, rows)
+
+    rows, items = await svc.db.query(read)  # the whole page in one hop
     last = rows[-1] if rows else None
     return pagination.page(items, limit, [last.last_message_at.isoformat(), last.id] if last else None)
 
 
 @router.get("/{conversation_id}")
 async def get_conversation(svc: Svc, who: Who, conversation_id: Id) -> dict[str, Any]:
-    async with svc.db.read() as session:
-        found = await conv.get_visible(session, who, conversation_id)
+
+    def read(session: Session) -> dict[str, Any]:
+        found = conv.find_visible(session, who, conversation_id)
         if found is None:
             raise not_found("conversation")
-        described = (await conv.describe(session, [found]))[0]
-        described["csat"] = await session.run_sync(csat_queries.of_conversation, conversation_id)
+        described = conv.conversation_shapes(session, [found])[0]
+        described["csat"] = csat_queries.of_conversation(session, conversation_id)
         return described
+
+    return await svc.db.query(read)
 
 
 @router.patch("/{conversation_id}")
@@ -199,11 +206,14 @@ async def patch_conversation(svc: Svc, who: Who, conversation_id: Id, body: Conv
 @router.get("/{conversation_id}/messages")
 async def list_messages(svc: Svc, who: Who, conversation_id: Id, cursor: str | None = None, limit: Limit = 100) -> dict[str, Any]:
     after = pagination.decode(cursor, 1)
-    async with svc.db.read() as session:
-        if await conv.get_visible(session, who, conversation_id) is None:
+
+    def read(session: Session) -> tuple[list[Any], list[dict[str, Any]]]:
+        if not conv.is_visible(session.connection(), who, conversation_id):
             raise not_found("conversation")
-        rows = await conv.messages_of(session, conversation_id, after_id=int(after[0]) if after else None, limit=limit)
-        items = await conv.describe_messages(session, rows)
+        rows = conv.message_rows(session, conversation_id, after_id=int(after[0]) if after else None, limit=limit)
+        return rows, conv.message_shapes(session, rows)
+
+    rows, items = await svc.db.query(read)
     return pagination.page(items, limit, [rows[-1].id] if rows else None)
 
 

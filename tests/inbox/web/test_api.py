@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from typing import Any
+
+from sqlalchemy import select, text
 
 from inbox.store.models import Conversation, OutboxItem, Team, TeamMember
 from tests.fixtures.inbox import Api, add_agent, add_channel, inbound
@@ -294,3 +296,61 @@ async def test_the_audit_log_filters_by_actor(api: Api) -> None:
     assert await actions("other@example.com") == [("other@example.com", "agent.update")]
     assert ("boss@example.com", "agent.create") in await actions("BOSS@example.com")
     assert await actions("nobody@example.com") == []
+
+
+async def test_a_search_of_common_words_walks_the_newest_messages_and_finds_what_the_index_finds(api: Api, monkeypatch: Any) -> None:
+    """PostgreSQL: words that are each common are looked for among the newest messages first
+    (the planner takes words as independent); a search finds the same either way. On SQLite
+    the words' statistics are not read and the search is FTS5's."""
+    from inbox.store import search
+
+    channel = await add_channel(api.services, "web")
+    headers = api.auth(api.admin_token)
+    texts = [
+        "Where is my tracking number please",
+        "The tracking number does not work",
+        "Nothing about it here",
+        "Your tracking page and a number",
+        "Tracking number again",
+        "A quiet day",
+    ] * 4
+    results = await api.services.ingestor.ingest(
+        channel, [inbound(f"w{i}", sender=f"c{i}@example.com", text=t) for i, t in enumerate(texts)]
+    )
+    ids = [r.conversation_id for r in results]
+    newest_first = sorted((i for i, t in zip(ids, texts, strict=True) if "tracking" in t.lower() and "number" in t), reverse=True)
+    postgres = not api.services.db.is_sqlite
+    if postgres:
+        async with api.services.db.transaction() as session:
+            await session.execute(text("ANALYZE message"))
+    search._common.clear()
+    async with api.services.db.read() as session:
+        common = await session.run_sync(search.common_lexemes) if postgres else frozenset()
+    assert search.all_common(["tracking", "numb"], common) is postgres
+
+    async def found(q: str) -> list[int]:
+        response = await api.client.get("/api/v1/conversations", params={"q": q, "limit": 100}, headers=headers)
+        assert response.status_code == 200, response.text
+        return [c["id"] for c in response.json()["items"]]
+
+    assert await found("tracking number") == newest_first
+    # The newest 2 matches lie within the newest 12 messages: the walk finds them alone.
+    monkeypatch.setattr(search, "SEARCH_DEPTH", 2)
+    monkeypatch.setattr(search, "WALK_ROWS", 12)
+    assert await found("tracking numb") == newest_first[:2]
+    # Only 5 messages walked hold fewer than 4 matches: the index finds the 4 newest.
+    monkeypatch.setattr(search, "SEARCH_DEPTH", 4)
+    monkeypatch.setattr(search, "WALK_ROWS", 5)
+    assert await found("tracking number") == newest_first[:4]
+    assert await found("tracking quiet") == []
+
+
+def test_common_words_are_compared_as_the_search_configuration_stores_them() -> None:
+    from inbox.store.search import all_common, lexeme_of
+
+    common = frozenset({"facturacion", "pedido", "tracking"})
+    assert lexeme_of("Facturación") == "facturacion"
+    assert all_common(["FACTURACIÓN", "ped"], common)  # the last word is a prefix
+    assert not all_common(["facturacion"], common)  # one word: the planner's own estimate is right
+    assert not all_common(["quokka", "pedido"], common)
+    assert not all_common(["tracking", "pedido"], frozenset())
