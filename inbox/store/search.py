@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import re
 import time
-import unicodedata
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, bindparam, func, literal_column, select, text, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
+from inbox.store.kb_search import fold
 from inbox.store.models import Conversation, Message
 
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -59,17 +59,11 @@ COMMON_SHARE = 0.01  # a word in at least 1 % of the messages is common
 STATS_SECONDS = 600.0  # how long the words' frequencies are kept before they are read again
 
 
-def lexeme_of(word: str) -> str:
-    """A word as `frontdesk_search` stores it (lower case, accents removed)."""
-    folded = unicodedata.normalize("NFKD", word.lower())
-    return "".join(c for c in folded if not unicodedata.combining(c))
-
-
 def all_common(words: list[str], common: frozenset[str]) -> bool:
     """Every word is common; the last one is a prefix (any common word it begins)."""
     if len(words) < 2 or not common:
         return False
-    *whole, last = [lexeme_of(w) for w in words]
+    *whole, last = [fold(w) for w in words]  # as `frontdesk_search` stores them: lower case, no accents
     return all(w in common for w in whole) and any(c.startswith(last) for c in common)
 
 

@@ -346,10 +346,11 @@ async def test_a_search_of_common_words_walks_the_newest_messages_and_finds_what
 
 
 def test_common_words_are_compared_as_the_search_configuration_stores_them() -> None:
-    from inbox.store.search import all_common, lexeme_of
+    from inbox.store.kb_search import fold
+    from inbox.store.search import all_common
 
     common = frozenset({"facturacion", "pedido", "tracking"})
-    assert lexeme_of("Facturación") == "facturacion"
+    assert fold("Facturación") == "facturacion"
     assert all_common(["FACTURACIÓN", "ped"], common)  # the last word is a prefix
     assert not all_common(["facturacion"], common)  # one word: the planner's own estimate is right
     assert not all_common(["quokka", "pedido"], common)
