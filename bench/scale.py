@@ -2,7 +2,7 @@
 HTTP API of a running daemon on it with 10 concurrent agents.
 
     .venv/bin/python bench/scale.py --messages 1000000 [--database sqlite|postgresql|both]
-        [--json FILE] [--keep DIR] [--reuse DIR] [--seed 7]
+        [--json FILE] [--keep DIR] [--reuse DIR] [--seed 7] [--only search,inbox,...]
 
 Seeding (docs/performance.md, "A million messages"):
 - every message goes through `Ingestor.ingest` (the pipeline the channels use: dedup,
@@ -20,7 +20,7 @@ with a token) run each query class concurrently; p50/p95/p99 per class, the data
 size, the daemon's peak RSS under load, the seeding rate. `--json FILE` writes the
 figures per database (the keys scripts compare), `--keep DIR` leaves the SQLite desk,
 its config and `desk.json` in DIR, `--reuse DIR` times a kept desk again without seeding
-(migrating it first, so new indexes apply).
+(migrating it first, so new indexes apply), `--only` times some parts (of `PARTS`) alone.
 """
 
 from __future__ import annotations
@@ -765,7 +765,13 @@ async def database_size(desk: Desk) -> int:
         await conn.close()
 
 
-async def measure(daemon: Any, desk: Desk, rounds: int, concurrency: int = CONCURRENCY) -> dict[str, Any]:
+PARTS = ("search", "inbox", "conversation", "contact", "audit", "dashboard", "export", "reply", "erase")
+
+
+async def measure(
+    daemon: Any, desk: Desk, rounds: int, concurrency: int = CONCURRENCY, only: frozenset[str] = frozenset(PARTS)
+) -> dict[str, Any]:
+    """Time the parts in `only` (all of `PARTS` by default) on a running daemon."""
     import httpx
 
     await asyncio.to_thread(daemon.start)
@@ -788,95 +794,104 @@ async def measure(daemon: Any, desk: Desk, rounds: int, concurrency: int = CONCU
     extra: dict[str, Any] = {}
     conv_path = "/api/v1/conversations"
     try:
-        # Search: each query's first page, and its fifth (the cursor walked to once).
-        queries = {
-            "rare word": RARE_WORD,
-            "common word": COMMON_WORD,
-            "phrase": PHRASE,
-            "prefix": PREFIX,
-            "unaccented": UNACCENTED,
-            "ticket number": str(desk.ticket_number),
-            "e-mail": desk.email,
-        }
-        search_requests = []
-        for q in queries.values():
-            search_requests.append((conv_path, {"q": q}))
-            fifth = await cursor_after(admin, conv_path, {"q": q}, 4)
-            if fifth:
-                search_requests.append((conv_path, {"q": q, "cursor": fifth}))
-        hits = {}
-        for label, q in queries.items():
-            found = (await admin.get(conv_path, params={"q": q})).json()["items"]
-            hits[label] = len(found)
-        extra["search_first_page_hits"] = hits
         # Warm the daemon's caches (statements, pool) and the database's pages, untimed, once.
         for c in clients:
             await c.get(conv_path, params={"status": "open"})
-        classes["search"] = await run_class(clients, search_requests, rounds)
-        alone["search"] = await run_class(clients[:1], search_requests, 1)
-        # The inbox: built-in views and a saved view with three filters, first page and a deep one (page 21).
-        view_id = next(v["id"] for v in (await clients[0].get("/api/v1/views")).json()["items"] if v["name"] == "Open P3 billing")
-        views = {
-            "all open": {"status": "open"},
-            "mine": {"status": "open", "assignee": "me"},
-            "unassigned": {"status": "open", "assignee": "none"},
-            "team": {"status": "open", "team": TEAMS[0]},
-            "saved view": {"view": view_id},
-        }
-        inbox_requests = []
-        deep = {}
-        for label, params in views.items():
-            inbox_requests.append((conv_path, params))
-            cursor = await cursor_after(clients[0], conv_path, params, 20)
-            deep[label] = cursor is not None
-            if cursor:
-                inbox_requests.append((conv_path, {**params, "cursor": cursor}))
-        extra["inbox_deep_pages"] = deep
-        classes["inbox"] = await run_class(clients, inbox_requests, rounds * 2)
-        alone["inbox"] = await run_class(clients[:1], inbox_requests, 2)
-        # A conversation with 2,000 messages: the conversation, its first page of messages and its last.
-        big = desk.big_conversation
-        msgs = f"{conv_path}/{big}/messages"
-        last_page = await cursor_after(admin, msgs, {"limit": 100}, 19)
-        conv_requests = [(f"{conv_path}/{big}", {}), (msgs, {"limit": 100})]
-        if last_page:
-            conv_requests.append((msgs, {"limit": 100, "cursor": last_page}))
-        classes["conversation"] = await run_class([admin] * concurrency, conv_requests, rounds * 2)
-        alone["conversation"] = await run_class([admin], conv_requests, 3)
-        contact_path = f"/api/v1/contacts/{desk.busy_contact}"
-        extra["busy_contact_conversations"] = len((await admin.get(contact_path)).json().get("conversations", []))
-        classes["contact"] = await run_class([admin] * concurrency, [(contact_path, {})], rounds * 3)
-        alone["contact"] = await run_class([admin], [(contact_path, {})], 5)
-        # The audit log filtered by actor: first page and a deeper one.
-        audit_params = {"actor": desk.audit_actor}
-        audit_requests = [("/api/v1/audit", audit_params)]
-        deeper = await cursor_after(admin, "/api/v1/audit", audit_params, 10)
-        if deeper:
-            audit_requests.append(("/api/v1/audit", {**audit_params, "cursor": deeper}))
-        classes["audit"] = await run_class([admin] * concurrency, audit_requests, rounds * 2)
-        alone["audit"] = await run_class([admin], audit_requests, 3)
-        # The dashboard (helper "reports"'s API): 30 and 365 days; a 404 means not on this branch.
-        last = dt.date.fromisoformat(desk.last_day)
-        dashboards: dict[str, float | None] = {}
-        for days in (30, 365):
-            params = {"from": (last - dt.timedelta(days=days)).isoformat(), "to": last.isoformat()}
-            probe = await admin.get("/api/v1/reports", params=params)
-            if probe.status_code == 404:
-                dashboards[f"{days}d"] = None
-                continue
-            timed = Timed()
-            for _ in range(max(3, rounds)):
-                await _timed(admin, timed, "GET", "/api/v1/reports", f"reports {days}d", params=params)
-            classes[f"dashboard {days}d"] = timed
-            dashboards[f"{days}d"] = percentile(timed.samples, 50)
-        extra["dashboard_ms"] = dashboards
-        extra["rss_load_kib"] = watch.peak
-        # The CSV export: peak RSS over a stream of ~10 % of the conversations, then of ~2/3 (100,000 at full size).
-        extra["export"] = await export_growth(admin, watch, desk)
-        # CPU per reply (helper "replycpu"'s functions, when present).
-        extra["reply_cpu_ms"], extra["bare_insert_cpu_ms"] = await reply_cpu(daemon, admin_token, pid)
-        # GDPR erase of a contact with many conversations (helper "reports"'s API).
-        extra["erase_ms"] = await erase(admin, desk)
+        if "search" in only:
+            # Search: each query's first page, and its fifth (the cursor walked to once).
+            queries = {
+                "rare word": RARE_WORD,
+                "common word": COMMON_WORD,
+                "phrase": PHRASE,
+                "prefix": PREFIX,
+                "unaccented": UNACCENTED,
+                "ticket number": str(desk.ticket_number),
+                "e-mail": desk.email,
+            }
+            search_requests = []
+            for q in queries.values():
+                search_requests.append((conv_path, {"q": q}))
+                fifth = await cursor_after(admin, conv_path, {"q": q}, 4)
+                if fifth:
+                    search_requests.append((conv_path, {"q": q, "cursor": fifth}))
+            hits = {}
+            for label, q in queries.items():
+                found = (await admin.get(conv_path, params={"q": q})).json()["items"]
+                hits[label] = len(found)
+            extra["search_first_page_hits"] = hits
+            classes["search"] = await run_class(clients, search_requests, rounds)
+            alone["search"] = await run_class(clients[:1], search_requests, 1)
+        if "inbox" in only:
+            # The inbox: built-in views and a saved view with three filters, first page and a deep one (page 21).
+            view_id = next(v["id"] for v in (await clients[0].get("/api/v1/views")).json()["items"] if v["name"] == "Open P3 billing")
+            views = {
+                "all open": {"status": "open"},
+                "mine": {"status": "open", "assignee": "me"},
+                "unassigned": {"status": "open", "assignee": "none"},
+                "team": {"status": "open", "team": TEAMS[0]},
+                "saved view": {"view": view_id},
+            }
+            inbox_requests = []
+            deep = {}
+            for label, params in views.items():
+                inbox_requests.append((conv_path, params))
+                cursor = await cursor_after(clients[0], conv_path, params, 20)
+                deep[label] = cursor is not None
+                if cursor:
+                    inbox_requests.append((conv_path, {**params, "cursor": cursor}))
+            extra["inbox_deep_pages"] = deep
+            classes["inbox"] = await run_class(clients, inbox_requests, rounds * 2)
+            alone["inbox"] = await run_class(clients[:1], inbox_requests, 2)
+        if "conversation" in only:
+            # A conversation with 2,000 messages: the conversation, its first page of messages and its last.
+            big = desk.big_conversation
+            msgs = f"{conv_path}/{big}/messages"
+            last_page = await cursor_after(admin, msgs, {"limit": 100}, 19)
+            conv_requests = [(f"{conv_path}/{big}", {}), (msgs, {"limit": 100})]
+            if last_page:
+                conv_requests.append((msgs, {"limit": 100, "cursor": last_page}))
+            classes["conversation"] = await run_class([admin] * concurrency, conv_requests, rounds * 2)
+            alone["conversation"] = await run_class([admin], conv_requests, 3)
+        if "contact" in only:
+            contact_path = f"/api/v1/contacts/{desk.busy_contact}"
+            extra["busy_contact_conversations"] = len((await admin.get(contact_path)).json().get("conversations", []))
+            classes["contact"] = await run_class([admin] * concurrency, [(contact_path, {})], rounds * 3)
+            alone["contact"] = await run_class([admin], [(contact_path, {})], 5)
+        if "audit" in only:
+            # The audit log filtered by actor: first page and a deeper one.
+            audit_params = {"actor": desk.audit_actor}
+            audit_requests = [("/api/v1/audit", audit_params)]
+            deeper = await cursor_after(admin, "/api/v1/audit", audit_params, 10)
+            if deeper:
+                audit_requests.append(("/api/v1/audit", {**audit_params, "cursor": deeper}))
+            classes["audit"] = await run_class([admin] * concurrency, audit_requests, rounds * 2)
+            alone["audit"] = await run_class([admin], audit_requests, 3)
+        if "dashboard" in only:
+            # The dashboard (helper "reports"'s API): 30 and 365 days; a 404 means not on this branch.
+            last = dt.date.fromisoformat(desk.last_day)
+            dashboards: dict[str, float | None] = {}
+            for days in (30, 365):
+                params = {"from": (last - dt.timedelta(days=days)).isoformat(), "to": last.isoformat()}
+                probe = await admin.get("/api/v1/reports", params=params)
+                if probe.status_code == 404:
+                    dashboards[f"{days}d"] = None
+                    continue
+                timed = Timed()
+                for _ in range(max(3, rounds)):
+                    await _timed(admin, timed, "GET", "/api/v1/reports", f"reports {days}d", params=params)
+                classes[f"dashboard {days}d"] = timed
+                dashboards[f"{days}d"] = percentile(timed.samples, 50)
+            extra["dashboard_ms"] = dashboards
+            extra["rss_load_kib"] = watch.peak
+        if "export" in only:
+            # The CSV export: peak RSS over a stream of ~10 % of the conversations, then of ~2/3 (100,000 at full size).
+            extra["export"] = await export_growth(admin, watch, desk)
+        if "reply" in only:
+            # CPU per reply (helper "replycpu"'s functions, when present).
+            extra["reply_cpu_ms"], extra["bare_insert_cpu_ms"] = await reply_cpu(daemon, admin_token, pid)
+        if "erase" in only:
+            # GDPR erase of a contact with many conversations (helper "reports"'s API).
+            extra["erase_ms"] = await erase(admin, desk)
         extra["rss_kib"] = watch.peak
     finally:
         for c in [*clients, admin]:
@@ -1045,7 +1060,7 @@ async def one_database(database: str, args: argparse.Namespace) -> dict[str, Any
         (workdir / "desk.json").write_text(json.dumps(asdict(desk), indent=2))
     daemon.write_config()
     print(f"[{_now_iso()}] {database}: timing the API", file=sys.stderr, flush=True)
-    measured = await measure(daemon, desk, args.rounds, args.concurrency)
+    measured = await measure(daemon, desk, args.rounds, args.concurrency, args.only)
     size = await database_size(desk)
     print_table(desk, measured, size)
     result = result_json(desk, measured, size)
@@ -1061,6 +1076,13 @@ async def one_database(database: str, args: argparse.Namespace) -> dict[str, Any
     return result
 
 
+def _parts(value: str) -> frozenset[str]:
+    parts = frozenset(p.strip() for p in value.split(",") if p.strip())
+    if unknown := parts - set(PARTS):
+        raise argparse.ArgumentTypeError(f"unknown parts: {', '.join(sorted(unknown))}")
+    return parts
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--messages", type=int, default=100_000)
@@ -1072,6 +1094,9 @@ async def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="times each agent runs each request of a class")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--concurrency", type=int, default=CONCURRENCY, help="agents at once (10 in the issue)")
+    parser.add_argument(
+        "--only", type=_parts, default=frozenset(PARTS), help=f"time only these parts, comma-separated (of {','.join(PARTS)})"
+    )
     args = parser.parse_args()
     results = {}
     for database in ["sqlite", "postgresql"] if args.database == "both" else [args.database]:
