@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -266,12 +266,13 @@ LISTED_NAMES = (
 LISTED = tuple(Conversation.__table__.c[name] for name in LISTED_NAMES)
 
 
-def _listed_values(c: Any) -> Sequence[Any]:
-    """The values of `LISTED_NAMES` in their order: a row of `LISTED` as it is (unpacking a
-    row costs a tenth of reading its fields by name), anything else field by field."""
-    if getattr(c, "_fields", None) == LISTED_NAMES:
-        return c  # type: ignore[no-any-return]
-    return tuple(getattr(c, name) for name in LISTED_NAMES)
+def _listed_values(conversations: Sequence[Any]) -> Iterable[Sequence[Any]]:
+    """The values of `LISTED_NAMES` in their order, per conversation: rows of `LISTED` as they
+    are (unpacking a row costs a tenth of reading its fields by name), anything else (ORM
+    objects) field by field. A list is one or the other."""
+    if getattr(conversations[0], "_fields", None) == LISTED_NAMES:
+        return conversations
+    return [tuple(getattr(c, name) for name in LISTED_NAMES) for c in conversations]
 
 
 def _among(dialect: str, column: Any, name: str) -> ColumnElement[bool]:
@@ -308,16 +309,27 @@ class _ShapeStatements:
     waiting: Executable
 
 
-def _shape_statements(dialect: str) -> _ShapeStatements:
+def _shape_statements(dialect: str, of_contact: bool = False) -> _ShapeStatements:
+    """The statements of `conversation_shapes`. The lookups by conversation take the ids as
+    parameter `ids` (and `replied_ids`); with `of_contact`, the conversations of the contact
+    given as `contact_id` instead: a contact's page lists hundreds, and an IN of hundreds of
+    parameters costs more to render on every execution than the statement takes (the rows of
+    conversations not listed are looked up too and not used)."""
+
     def among(column: Any, name: str = "ids") -> ColumnElement[bool]:
         return _among(dialect, column, name)
+
+    def among_conversations(column: Any, name: str = "ids") -> ColumnElement[bool]:
+        if of_contact:
+            return column.in_(select(Conversation.id).where(Conversation.contact_id == bindparam("contact_id")).scalar_subquery())
+        return among(column, name)
 
     # Since when the customer waits for an answer: their first message after our last public
     # reply (private notes and automated messages answer nobody, as in `waiting_over`).
     replied = (
         select(Message.conversation_id, func.max(Message.created_at).label("at"))
         .where(
-            among(Message.conversation_id, "replied_ids"),
+            among_conversations(Message.conversation_id, "replied_ids"),
             Message.direction == "out",
             Message.private.is_(False),
             Message.automated.is_(False),
@@ -335,19 +347,19 @@ def _shape_statements(dialect: str) -> _ShapeStatements:
             Ticket.conversation_id, Ticket.id, Ticket.number, Ticket.kind, Ticket.status, Ticket.priority, Ticket.first_response_due,
             Ticket.first_response_at, Ticket.resolution_due, Ticket.resolved_at,
         )
-        .where(among(Ticket.conversation_id))
+        .where(among_conversations(Ticket.conversation_id))
         .order_by(Ticket.id.desc()),
         # Each conversation's last public message: not a private note, not deleted, not an
         # automated one (an auto-reply or a ticket's notice says nothing about the case). Per
         # conversation the index (conversation_id, id) read backwards, stopping at the first
         # (usually the last message): not every message of every conversation.
         previews=select(Message.conversation_id, Message.text, Message.subject).where(
-            Message.id.in_(select(_last_public(Conversation.id)).where(among(Conversation.id)))
+            Message.id.in_(select(_last_public(Conversation.id)).where(among_conversations(Conversation.id)))
         ),
         waiting=select(Message.conversation_id, func.min(Message.created_at).label("since"))
         .outerjoin(replied, replied.c.conversation_id == Message.conversation_id)
         .where(
-            among(Message.conversation_id),
+            among_conversations(Message.conversation_id),
             Message.direction == "in",
             Message.deleted_at.is_(None),
             or_(replied.c.at.is_(None), Message.created_at > replied.c.at),
@@ -357,6 +369,7 @@ def _shape_statements(dialect: str) -> _ShapeStatements:
 
 
 _SHAPES = {dialect: _shape_statements(dialect) for dialect in ("sqlite", "postgresql")}
+_CONTACT_SHAPES = {dialect: _shape_statements(dialect, of_contact=True) for dialect in ("sqlite", "postgresql")}
 
 
 async def describe(session: AsyncSession, conversations: Sequence[Any]) -> list[dict[str, Any]]:
@@ -366,11 +379,13 @@ async def describe(session: AsyncSession, conversations: Sequence[Any]) -> list[
     return await session.run_sync(conversation_shapes, conversations)
 
 
-def conversation_shapes(session: Session, conversations: Sequence[Any]) -> list[dict[str, Any]]:
-    """`describe` on the session's own thread: a few set-based lookups in statements built once."""
+def conversation_shapes(session: Session, conversations: Sequence[Any], *, contact_id: int | None = None) -> list[dict[str, Any]]:
+    """`describe` on the session's own thread: a few set-based lookups in statements built
+    once. `contact_id`: the conversations are (some of) that contact's, looked up by it."""
     if not conversations:
         return []
-    st = _SHAPES[session.get_bind().dialect.name]
+    dialect = session.get_bind().dialect.name
+    st = _SHAPES[dialect] if contact_id is None else _CONTACT_SHAPES[dialect]
     if session.autoflush:
         session.flush()  # what `session.execute` would do first (a no-op when nothing is pending)
     conn = session.connection()  # Core rows, without the ORM's loading of them
@@ -381,13 +396,10 @@ def conversation_shapes(session: Session, conversations: Sequence[Any]) -> list[
     contacts = {r.id: r for r in conn.execute(st.contacts, {"ids": list({c.contact_id for c in conversations})})}
     agents = {r.id: r for r in conn.execute(st.agents, {"ids": list(agent_ids)})} if agent_ids else {}
     teams = {r.id: r.name for r in conn.execute(st.teams, {"ids": list(team_ids)})} if team_ids else {}
-    tickets = {r.conversation_id: r for r in conn.execute(st.tickets, {"ids": conv_ids})}
-    previews = {r.conversation_id: preview_of(r.text or r.subject) for r in conn.execute(st.previews, {"ids": conv_ids})}
-    waiting = {
-        r.conversation_id: since
-        for r in conn.execute(st.waiting, {"ids": conv_ids, "replied_ids": conv_ids})
-        if (since := _aware(r.since)) is not None
-    }
+    of_them = {"ids": conv_ids, "replied_ids": conv_ids} if contact_id is None else {"contact_id": contact_id}
+    tickets = {r.conversation_id: r for r in conn.execute(st.tickets, of_them)}
+    previews = {r.conversation_id: preview_of(r.text or r.subject) for r in conn.execute(st.previews, of_them)}
+    waiting = {r.conversation_id: since for r in conn.execute(st.waiting, of_them) if (since := _aware(r.since)) is not None}
     # What many rows share is shaped once: the contact page's rows are all one contact's.
     people = {
         r.id: {
@@ -401,11 +413,10 @@ def conversation_shapes(session: Session, conversations: Sequence[Any]) -> list[
     }
     now = utcnow()
     out = []
-    for c in conversations:
-        (
-            id_, channel_id, contact_id, status, subject, assignee_id, team_id, priority, tags, snoozed_until,
-            first_response_at, last_message_at, created_at, updated_at, merged_into_id,
-        ) = _listed_values(c)  # fmt: skip
+    for (
+        id_, channel_id, contact_id, status, subject, assignee_id, team_id, priority, tags, snoozed_until,
+        first_response_at, last_message_at, created_at, updated_at, merged_into_id,
+    ) in _listed_values(conversations):  # fmt: skip
         ticket = tickets.get(id_)
         channel = channels[channel_id]
         assignee = agents.get(assignee_id) if assignee_id else None

@@ -28,7 +28,12 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-READER_THREADS = 4
+# The threads (each with its own connection) that run `query` and `query_core` on SQLite. Two:
+# SQLite runs a statement without the GIL, so a second thread overlaps one read's statement
+# with another's Python; with four, ten agents at once cost twice the CPU per request (the
+# threads take the GIL from each other, and four caches hold less of the desk than two
+# twice as big; docs/performance.md, "Stop 5").
+READER_THREADS = 2
 # A pooled PostgreSQL connection idle longer than this is pinged before use (a restarted
 # server closed it); one in steady use is not: the ping is three round trips (BEGIN, an
 # empty statement, ROLLBACK) on every checkout, and a reply checks out several. A
@@ -39,10 +44,12 @@ BUSY_TIMEOUT_MS = 10_000  # how long a statement waits for SQLite's lock before 
 # database every insert touches index pages the default cache no longer holds and reads them
 # again from the file: at 250,000 messages ingest made 8,000 `pread`s a second and slowed
 # to a third (docs/performance.md). A writer's cache holds the indexes' busy pages; a
-# reader's the pages of the lists and searches agents repeat. The caches fill only as pages
-# are read, and they are the daemon's memory: 2 writers and the readers (see `pool_size` and
-# `READER_THREADS`) at most, on a desk big enough to fill them.
+# reader's the pages of the lists and searches agents repeat: the reader threads serve the
+# API's and the inbox's reads, the async readers (`pool_size` of them) the rest. The caches
+# fill only as pages are read, and they are the daemon's memory: 2 × 64 + 2 × 16 + 10 × 4
+# MiB at most, on a desk big enough to fill them.
 WRITER_CACHE_KIB = 64 * 1024
+READER_THREAD_CACHE_KIB = 16 * 1024
 READER_CACHE_KIB = 4 * 1024
 
 
@@ -65,7 +72,9 @@ class Database:
             self._sync_writer: Engine | None = _sqlite_sync_engine(url)
             self._writer_thread: ThreadPoolExecutor | None = ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer")
             # Hot read paths likewise (see `query`).
-            self._sync_reader: Engine | None = _sqlite_sync_engine(url, immediate=False, pool_size=READER_THREADS)
+            self._sync_reader: Engine | None = _sqlite_sync_engine(
+                url, immediate=False, pool_size=READER_THREADS, cache_kib=READER_THREAD_CACHE_KIB
+            )
             self._reader_threads: ThreadPoolExecutor | None = ThreadPoolExecutor(READER_THREADS, thread_name_prefix="sqlite-reader")
         else:
             self._sync_writer = None
@@ -280,9 +289,9 @@ def _ping_when_idle(engine: Engine, idle: float) -> None:
             raise DisconnectionError(f"a pooled connection failed its ping: {exc}") from exc
 
 
-def _sqlite_sync_engine(url: str, *, immediate: bool = True, pool_size: int = 1) -> Engine:
+def _sqlite_sync_engine(url: str, *, immediate: bool = True, pool_size: int = 1, cache_kib: int | None = None) -> Engine:
     engine = create_engine(url.replace("sqlite+aiosqlite", "sqlite+pysqlite", 1), pool_size=pool_size, max_overflow=0)
-    _sqlite_pragmas(engine, immediate=immediate)
+    _sqlite_pragmas(engine, immediate=immediate, cache_kib=cache_kib)
     return engine
 
 
@@ -292,7 +301,9 @@ def _sqlite_engine(url: str, *, immediate: bool, pool_size: int) -> AsyncEngine:
     return engine
 
 
-def _sqlite_pragmas(engine: Engine, *, immediate: bool) -> None:
+def _sqlite_pragmas(engine: Engine, *, immediate: bool, cache_kib: int | None = None) -> None:
+    cache = cache_kib or (WRITER_CACHE_KIB if immediate else READER_CACHE_KIB)
+
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Take transaction control from the driver so that we can say BEGIN IMMEDIATE.
@@ -302,7 +313,7 @@ def _sqlite_pragmas(engine: Engine, *, immediate: bool) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-        cursor.execute(f"PRAGMA cache_size=-{WRITER_CACHE_KIB if immediate else READER_CACHE_KIB}")
+        cursor.execute(f"PRAGMA cache_size=-{cache}")
         cursor.close()
 
     @event.listens_for(engine, "begin")

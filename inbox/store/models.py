@@ -56,6 +56,26 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
             return value.replace(tzinfo=dt.UTC)
         return value
 
+    def result_processor(self, dialect: Any, coltype: Any) -> Any:
+        if dialect.name != "sqlite":
+            return super().result_processor(dialect, coltype)
+        # SQLite hands back the text SQLAlchemy stored, in UTC without its zone ("2026-12-02
+        # 13:51:01.000000"): one parse with the zone appended, a tenth of the driver type's
+        # parse and then `replace(tzinfo=...)` (a page of 300 conversations reads 3,000).
+        parse = dt.datetime.fromisoformat
+
+        def process(value: str | None) -> dt.datetime | None:
+            if value is None:
+                return None
+            try:
+                parsed = parse(value + "+00:00")
+            except ValueError:  # not SQLAlchemy's text: a zone of its own
+                parsed = parse(value)
+            # ("2026-12-02+00:00", a bare date, parses as midnight with no zone)
+            return parsed if parsed.tzinfo is not None else parse(value).replace(tzinfo=dt.UTC)
+
+        return process
+
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)

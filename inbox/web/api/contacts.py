@@ -63,7 +63,7 @@ def _contact_page(session: Session, who: Principal, contact_id: int) -> dict[str
         "identities": [
             {"id": i.id, "channel": i.name, "channel_type": i.type, "address": i.address, "username": i.username} for i in identities
         ],
-        "conversations": conv.conversation_shapes(session, conversations),
+        "conversations": conv.conversation_shapes(session, conversations, contact_id=contact_id),
     }
 
 

@@ -4,15 +4,16 @@ and the SQLite log checkpoint beside busy readers."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import os
 import sqlite3
 from pathlib import Path
 
-from sqlalchemy import Connection, select, text
+from sqlalchemy import Column, Connection, Integer, MetaData, Table, select, text
 
 from inbox.runtime.services import Services
 from inbox.store.db import Database
-from inbox.store.models import Agent
+from inbox.store.models import Agent, UTCDateTime
 from tests.fixtures.databases import PG_ADMIN_URL
 from tests.fixtures.inbox import add_agent
 
@@ -39,6 +40,34 @@ async def test_query_core_reads_every_commit(services: Services) -> None:
     assert await services.db.query_core(emails) == [*before, "ana@example.com"]
     many = await asyncio.gather(*(services.db.query_core(emails) for _ in range(20)))  # more than the reader threads
     assert all(result == many[0] for result in many)
+
+
+async def test_utc_datetimes_read_back_aware_whoever_wrote_them(services: Services) -> None:
+    # SQLAlchemy's own text (UTC without a zone) and text other writers leave: an offset of
+    # its own, no fraction, a bare date. Each reads back as the same instant, zone attached.
+    table = Table("when_test", MetaData(), Column("id", Integer, primary_key=True), Column("at", UTCDateTime()))
+    written = dt.datetime(2026, 12, 2, 13, 51, 1, 250000, tzinfo=dt.UTC)
+    raw = {2: "2026-01-02 03:04:05", 3: "2026-01-02T03:04:05+02:00", 4: "2026-01-02"}
+
+    def write(conn: Connection) -> None:
+        table.create(conn)
+        conn.execute(table.insert(), [{"id": 1, "at": written}])
+        as_written = ":at"
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SET LOCAL TIME ZONE 'UTC'"))
+            as_written = "CAST(:at AS timestamptz)"
+        for key, value in raw.items():
+            conn.execute(text(f"INSERT INTO when_test (id, at) VALUES (:id, {as_written})").bindparams(id=key, at=value))
+
+    await services.db.run(write)
+    read = dict(await services.db.query_core(lambda conn: list(conn.execute(select(table.c.id, table.c.at).order_by(table.c.id)))))
+    assert read == {
+        1: written,
+        2: dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC),
+        3: dt.datetime(2026, 1, 2, 1, 4, 5, tzinfo=dt.UTC),
+        4: dt.datetime(2026, 1, 2, tzinfo=dt.UTC),
+    }
+    assert all(value.tzinfo is not None for value in read.values())
 
 
 async def test_a_pooled_postgres_connection_closed_while_idle_is_replaced_before_use(pg_db_url: str) -> None:

@@ -152,6 +152,34 @@ async def test_contact_shows_identities_on_every_channel(api: Api) -> None:
     assert (await api.client.get("/api/v1/contacts/999999", headers=api.auth(api.admin_token))).status_code == 404
 
 
+async def test_a_contacts_conversations_are_shaped_as_each_conversation_is(api: Api) -> None:
+    # The contact page looks its conversations' tickets, previews and waiting times up by the
+    # contact, the lists by ids: the same shape either way.
+    headers = api.auth(api.admin_token)
+    mail = await add_channel(api.services, "mail", "spool")
+    [a, _] = await api.services.ingestor.ingest(
+        mail, [inbound("p1", sender="ana@example.com", subject="Invoice"), inbound("p2", sender="ana@example.com", subject="Login")]
+    )
+    [other] = await api.services.ingestor.ingest(mail, [inbound("p3", sender="bea@example.com", subject="Other")])
+    assert (
+        await api.client.post(f"/api/v1/conversations/{a.conversation_id}/ticket", json={"kind": "request"}, headers=headers)
+    ).is_success
+    assert (
+        await api.client.post(f"/api/v1/conversations/{a.conversation_id}/messages", json={"text": "On it"}, headers=headers)
+    ).is_success
+    async with api.services.db.read() as session:
+        contact_id = (await session.get(Conversation, a.conversation_id)).contact_id
+    listed = (await api.client.get(f"/api/v1/contacts/{contact_id}", headers=headers)).json()["conversations"]
+    assert other.conversation_id not in {c["id"] for c in listed} and len(listed) == 2
+    for shaped in listed:
+        alone = (await api.client.get(f"/api/v1/conversations/{shaped['id']}", headers=headers)).json()
+        alone.pop("csat")
+        assert shaped == alone
+    answered = next(c for c in listed if c["id"] == a.conversation_id)
+    assert answered["ticket"] is not None and answered["preview"] == "On it" and answered["waiting_since"] is None
+    assert next(c for c in listed if c["id"] != a.conversation_id)["waiting_since"] is not None
+
+
 async def test_events_after_seq_replay_what_was_missed(api: Api) -> None:
     headers = api.auth(api.admin_token)
     [cid] = await seed(api, 1)
