@@ -392,14 +392,15 @@ def conversation_shapes(session: Session, conversations: Sequence[Any], *, conta
     agent_ids = {c.assignee_id for c in conversations if c.assignee_id}
     team_ids = {c.team_id for c in conversations if c.team_id}
     conv_ids = [c.id for c in conversations]
-    channels = {r.id: r for r in conn.execute(st.channels, {"ids": list({c.channel_id for c in conversations})})}
-    contacts = {r.id: r for r in conn.execute(st.contacts, {"ids": list({c.contact_id for c in conversations})})}
-    agents = {r.id: r for r in conn.execute(st.agents, {"ids": list(agent_ids)})} if agent_ids else {}
-    teams = {r.id: r.name for r in conn.execute(st.teams, {"ids": list(team_ids)})} if team_ids else {}
+    # `.all()`: one fetch of every row (iterating a result fetches them one at a time).
+    channels = {r.id: r for r in conn.execute(st.channels, {"ids": list({c.channel_id for c in conversations})}).all()}
+    contacts = {r.id: r for r in conn.execute(st.contacts, {"ids": list({c.contact_id for c in conversations})}).all()}
+    agents = {r.id: r for r in conn.execute(st.agents, {"ids": list(agent_ids)}).all()} if agent_ids else {}
+    teams = {r.id: r.name for r in conn.execute(st.teams, {"ids": list(team_ids)}).all()} if team_ids else {}
     of_them = {"ids": conv_ids, "replied_ids": conv_ids} if contact_id is None else {"contact_id": contact_id}
-    tickets = {r.conversation_id: r for r in conn.execute(st.tickets, of_them)}
-    previews = {r.conversation_id: preview_of(r.text or r.subject) for r in conn.execute(st.previews, of_them)}
-    waiting = {r.conversation_id: since for r in conn.execute(st.waiting, of_them) if (since := _aware(r.since)) is not None}
+    tickets = {r.conversation_id: r for r in conn.execute(st.tickets, of_them).all()}
+    previews = {cid: preview_of(text or subject) for cid, text, subject in conn.execute(st.previews, of_them).all()}
+    waiting = {cid: since for cid, at in conn.execute(st.waiting, of_them).all() if (since := _aware(at)) is not None}
     # What many rows share is shaped once: the contact page's rows are all one contact's.
     people = {
         r.id: {

@@ -35,3 +35,21 @@ def test_the_head_has_the_answer_index_on_sqlite(tmp_path: Path) -> None:
         )
     assert columns == ["conversation_id", "direction", "deleted_at", "private", "automated", "created_at"]
     assert "COVERING INDEX ix_message_conversation_answer" in plan
+
+
+def test_the_head_lists_a_priority_from_its_own_index_on_sqlite(tmp_path: Path) -> None:
+    """Migration 0024: a list with a status and a priority, newest first, walks
+    `conversation (status, priority, last_message_at, id)` in order, with no sort."""
+    path = tmp_path / "head.db"
+    _migrate(f"sqlite+aiosqlite:///{path}")
+    with sqlite3.connect(path) as conn:
+        columns = [row[2] for row in conn.execute("PRAGMA index_info('ix_conversation_status_priority_last')")]
+        plan = " ".join(
+            str(row[3])
+            for row in conn.execute(
+                "EXPLAIN QUERY PLAN SELECT id FROM conversation WHERE status = 'open' AND priority = 'P3'"
+                " ORDER BY last_message_at DESC, id DESC LIMIT 50"
+            )
+        )
+    assert columns == ["status", "priority", "last_message_at", "id"]
+    assert "ix_conversation_status_priority_last" in plan and "TEMP B-TREE" not in plan
