@@ -53,3 +53,38 @@ def test_the_head_lists_a_priority_from_its_own_index_on_sqlite(tmp_path: Path) 
         )
     assert columns == ["status", "priority", "last_message_at", "id"]
     assert "ix_conversation_status_priority_last" in plan and "TEMP B-TREE" not in plan
+
+
+def test_the_head_lets_postgresql_estimate_a_tag_filter(pg_db_url: str) -> None:
+    """Migration 0024: statistics on `tags::text`, so the planner knows how many rows a
+    tag's quoted LIKE keeps (without them it guesses 0.5 %, expects a handful and sorts every
+    candidate instead of walking the list's index and stopping at the page)."""
+    import asyncio
+    import json
+
+    import asyncpg
+
+    async def estimate() -> tuple[float, int]:
+        conn = await asyncpg.connect(pg_db_url.replace("postgresql+asyncpg", "postgresql"))
+        try:
+            await conn.execute(
+                """INSERT INTO channel (name, type, settings, provisioned, enabled, status, created_at)
+                   VALUES ('mail', 'spool', '{}', false, true, 'ok', now());
+                   INSERT INTO contact (tags, created_at) VALUES ('[]', now());
+                   INSERT INTO conversation (channel_id, contact_id, status, tags, meta, last_message_at, created_at, updated_at)
+                   SELECT (SELECT id FROM channel), (SELECT id FROM contact), 'open',
+                          CAST(CASE WHEN n % 2 = 0 THEN '["billing", "vip"]' ELSE '["shipping"]' END AS json), '{}', now(), now(), now()
+                   FROM generate_series(1, 2000) AS n;
+                   ANALYZE conversation"""
+            )
+            plan = await conn.fetchval(
+                """EXPLAIN (FORMAT JSON) SELECT id FROM conversation WHERE CAST(tags AS TEXT) LIKE '%"billing"%'"""
+            )
+            statistics = await conn.fetchval("SELECT count(*) FROM pg_statistic_ext WHERE stxname = 'st_conversation_tags_text'")
+        finally:
+            await conn.close()
+        return float(json.loads(plan)[0]["Plan"]["Plan Rows"]), int(statistics)
+
+    rows, statistics = asyncio.run(estimate())
+    assert statistics == 1
+    assert 500 <= rows <= 1500  # 1,000 of the 2,000 rows; the default guess would be 10
