@@ -285,17 +285,29 @@ def _among(dialect: str, column: Any, name: str) -> ColumnElement[bool]:
     return column.in_(bindparam(name, expanding=True))
 
 
-def _last_public(conversation_id: Any) -> Any:
-    """The id of the conversation's last public message (`max(id)` of them, read backwards)."""
+def _last_public(*columns: Any) -> Select[Any]:
+    """`columns` of each conversation's last public message (`max(id)` of them, read backwards),
+    correlated to `Conversation`."""
     m = aliased(Message)
     return (
-        select(m.id)
-        .where(m.conversation_id == conversation_id, m.private.is_(False), m.automated.is_(False), m.deleted_at.is_(None))
+        select(*(getattr(m, name) for name in columns))
+        .where(m.conversation_id == Conversation.id, m.private.is_(False), m.automated.is_(False), m.deleted_at.is_(None))
         .order_by(m.id.desc())
         .limit(1)
         .correlate(Conversation)
-        .scalar_subquery()
     )
+
+
+def _previews(dialect: str, listed: ColumnElement[bool]) -> Select[Any]:
+    """(conversation_id, text, subject) of the last public message of the conversations
+    `listed` keeps. PostgreSQL reads the message where it finds it (a LATERAL join: on the
+    contact page a fifth of the time of looking its id up first and the row by it after);
+    SQLite has no LATERAL, and looks the ids up."""
+    if dialect == "postgresql":
+        last = _last_public("text", "subject").lateral()
+        return select(Conversation.id, last.c.text, last.c.subject).join(last, true()).where(listed)
+    ids = select(_last_public("id").scalar_subquery()).where(listed)
+    return select(Message.conversation_id, Message.text, Message.subject).where(Message.id.in_(ids))
 
 
 @dataclass(frozen=True, slots=True)
@@ -323,6 +335,8 @@ def _shape_statements(dialect: str, of_contact: bool = False) -> _ShapeStatement
         if of_contact:
             return column.in_(select(Conversation.id).where(Conversation.contact_id == bindparam("contact_id")).scalar_subquery())
         return among(column, name)
+
+    listed = Conversation.contact_id == bindparam("contact_id") if of_contact else among(Conversation.id)
 
     # Since when the customer waits for an answer: their first message after our last public
     # reply (private notes and automated messages answer nobody, as in `waiting_over`).
@@ -353,9 +367,7 @@ def _shape_statements(dialect: str, of_contact: bool = False) -> _ShapeStatement
         # automated one (an auto-reply or a ticket's notice says nothing about the case). Per
         # conversation the index (conversation_id, id) read backwards, stopping at the first
         # (usually the last message): not every message of every conversation.
-        previews=select(Message.conversation_id, Message.text, Message.subject).where(
-            Message.id.in_(select(_last_public(Conversation.id)).where(among_conversations(Conversation.id)))
-        ),
+        previews=_previews(dialect, listed),
         waiting=select(Message.conversation_id, func.min(Message.created_at).label("since"))
         .outerjoin(replied, replied.c.conversation_id == Message.conversation_id)
         .where(

@@ -77,9 +77,7 @@ def test_the_head_lets_postgresql_estimate_a_tag_filter(pg_db_url: str) -> None:
                    FROM generate_series(1, 2000) AS n;
                    ANALYZE conversation"""
             )
-            plan = await conn.fetchval(
-                """EXPLAIN (FORMAT JSON) SELECT id FROM conversation WHERE CAST(tags AS TEXT) LIKE '%"billing"%'"""
-            )
+            plan = await conn.fetchval("""EXPLAIN (FORMAT JSON) SELECT id FROM conversation WHERE CAST(tags AS TEXT) LIKE '%"billing"%'""")
             statistics = await conn.fetchval("SELECT count(*) FROM pg_statistic_ext WHERE stxname = 'st_conversation_tags_text'")
         finally:
             await conn.close()
