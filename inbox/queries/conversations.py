@@ -298,7 +298,7 @@ def _last_public(*columns: Any) -> Select[Any]:
     )
 
 
-def _previews(dialect: str, listed: ColumnElement[bool]) -> Select[Any]:
+def _previews(dialect: str, listed: ColumnElement[bool]) -> Executable:
     """(conversation_id, text, subject) of the last public message of the conversations
     `listed` keeps. PostgreSQL reads the message where it finds it (a LATERAL join: on the
     contact page a fifth of the time of looking its id up first and the row by it after);
