@@ -18,21 +18,26 @@ def test_every_revision_keeps_the_full_text_triggers_on_sqlite(tmp_path: Path) -
     assert {"message_fts_insert", "message_fts_delete", "message_fts_update"} <= triggers
 
 
+def _index_and_plan(tmp_path: Path, index: str, query: str) -> tuple[list[str], str]:
+    """The columns of `index` in a SQLite database migrated to the head, and SQLite's plan of `query`."""
+    path = tmp_path / "head.db"
+    _migrate(f"sqlite+aiosqlite:///{path}")
+    with sqlite3.connect(path) as conn:
+        columns = [row[2] for row in conn.execute(f"PRAGMA index_info('{index}')")]
+        plan = " ".join(str(row[3]) for row in conn.execute(f"EXPLAIN QUERY PLAN {query}"))
+    return columns, plan
+
+
 def test_the_head_has_the_answer_index_on_sqlite(tmp_path: Path) -> None:
     """Migration 0023: the lists' waiting times read our last public reply and the customer's
     messages from `message (conversation_id, direction, deleted_at, private, automated,
     created_at)`, not from the message rows (issue 23)."""
-    path = tmp_path / "head.db"
-    _migrate(f"sqlite+aiosqlite:///{path}")
-    with sqlite3.connect(path) as conn:
-        columns = [row[2] for row in conn.execute("PRAGMA index_info('ix_message_conversation_answer')")]
-        plan = " ".join(
-            str(row[3])
-            for row in conn.execute(
-                "EXPLAIN QUERY PLAN SELECT max(created_at) FROM message WHERE conversation_id = 1 AND direction = 'out'"
-                " AND private = 0 AND automated = 0 AND deleted_at IS NULL"
-            )
-        )
+    columns, plan = _index_and_plan(
+        tmp_path,
+        "ix_message_conversation_answer",
+        "SELECT max(created_at) FROM message WHERE conversation_id = 1 AND direction = 'out'"
+        " AND private = 0 AND automated = 0 AND deleted_at IS NULL",
+    )
     assert columns == ["conversation_id", "direction", "deleted_at", "private", "automated", "created_at"]
     assert "COVERING INDEX ix_message_conversation_answer" in plan
 
@@ -40,17 +45,11 @@ def test_the_head_has_the_answer_index_on_sqlite(tmp_path: Path) -> None:
 def test_the_head_lists_a_priority_from_its_own_index_on_sqlite(tmp_path: Path) -> None:
     """Migration 0024: a list with a status and a priority, newest first, walks
     `conversation (status, priority, last_message_at, id)` in order, with no sort."""
-    path = tmp_path / "head.db"
-    _migrate(f"sqlite+aiosqlite:///{path}")
-    with sqlite3.connect(path) as conn:
-        columns = [row[2] for row in conn.execute("PRAGMA index_info('ix_conversation_status_priority_last')")]
-        plan = " ".join(
-            str(row[3])
-            for row in conn.execute(
-                "EXPLAIN QUERY PLAN SELECT id FROM conversation WHERE status = 'open' AND priority = 'P3'"
-                " ORDER BY last_message_at DESC, id DESC LIMIT 50"
-            )
-        )
+    columns, plan = _index_and_plan(
+        tmp_path,
+        "ix_conversation_status_priority_last",
+        "SELECT id FROM conversation WHERE status = 'open' AND priority = 'P3' ORDER BY last_message_at DESC, id DESC LIMIT 50",
+    )
     assert columns == ["status", "priority", "last_message_at", "id"]
     assert "ix_conversation_status_priority_last" in plan and "TEMP B-TREE" not in plan
 
