@@ -64,9 +64,9 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
         # parse and then `replace(tzinfo=...)` (a page of 300 conversations reads 3,000).
         parse = dt.datetime.fromisoformat
 
-        def process(value: str | None) -> dt.datetime | None:
-            if value is None:
-                return None
+        def process(value: str | dt.datetime | None) -> dt.datetime | None:
+            if not isinstance(value, str):  # None, or a driver's own datetime
+                return self.process_result_value(value, dialect)
             try:
                 parsed = parse(value + "+00:00")
             except ValueError:  # not SQLAlchemy's text: a zone of its own
