@@ -190,6 +190,11 @@ class OutboxWorker:
         lease = dt.timedelta(seconds=self.config.lease_seconds)
         worker_id = self.worker_id
 
+        if channel_ids is not None and not channel_ids:
+            # No channel runs on this node (none configured, or every one failed to start):
+            # nothing here can be sent, and asking would walk every item waiting for the
+            # channels elsewhere on every commit (a backlog of thousands: a millisecond each).
+            return []
         # Most wake-ups (every commit wakes us) find nothing due: a read says so without
         # taking SQLite's one write turn from the writers that have real work.
         asked = (_ANY_DUE, {"now": now}) if channel_ids is None else (_ANY_DUE_ON, {"now": now, "channel_ids": list(channel_ids)})

@@ -58,6 +58,30 @@ async def test_reply_is_queued_then_sent_with_the_thread(services: Services) -> 
         assert (await session.get(Message, message_id)).external_id == f"sent-{sent.idempotency_key}"
 
 
+async def test_a_worker_claims_only_for_the_channels_its_node_runs(services: Services, monkeypatch: pytest.MonkeyPatch) -> None:
+    channel_id, message_id = await reply_to_new_conversation(services)
+    far_end = RecordingChannel()
+    running: list[int] = []
+    worker = OutboxWorker(services.db, services.bus, lambda cid: far_end, FAST, channel_ids=lambda: running)
+    asked = 0
+    query_core = services.db.query_core
+
+    async def counted(work):  # type: ignore[no-untyped-def]
+        nonlocal asked
+        asked += 1
+        return await query_core(work)
+
+    monkeypatch.setattr(services.db, "query_core", counted)
+    # No channel runs here: nothing is claimed, and the database is not even asked.
+    assert await worker.drain_once() == 0 and asked == 0
+    running.append(channel_id + 1000)  # another channel only
+    assert await worker.drain_once() == 0 and asked == 1
+    assert await message_state(services, message_id) == ("queued", None, "pending")
+    running.append(channel_id)
+    await drain(worker)
+    assert len(far_end.sent) == 1 and await message_state(services, message_id) == ("sent", None, "sent")
+
+
 async def test_private_note_is_never_sent(services: Services) -> None:
     channel_id, message_id = await reply_to_new_conversation(services, private=True)
     far_end = RecordingChannel()
