@@ -577,7 +577,8 @@ class OutboxWorker:
                     .order_by(Conversation.id.desc())
                     .limit(1)
                 )
-            ) or conversation
+                or conversation
+            )
         contact = session.get(Contact, contact_id)
         identity = session.scalar(
             select(ContactIdentity)
@@ -586,18 +587,16 @@ class OutboxWorker:
         )
         if identity is None or contact is None:
             raise LookupError(f"contact of conversation {conversation.id} has no address on this channel")
-        thread = (
-            session.execute(
-                select(Message.external_id, Message.direction)
-                .where(
-                    Message.conversation_id == conversation.id,
-                    Message.channel_id == message.channel_id,
-                    Message.id != message.id,
-                    Message.private.is_(False),
-                    or_(Message.direction == "in", Message.delivery == "sent"),
-                )
-                .order_by(Message.id)
+        thread = session.execute(
+            select(Message.external_id, Message.direction)
+            .where(
+                Message.conversation_id == conversation.id,
+                Message.channel_id == message.channel_id,
+                Message.id != message.id,
+                Message.private.is_(False),
+                or_(Message.direction == "in", Message.delivery == "sent"),
             )
+            .order_by(Message.id)
         ).all()
         # A customer who asked to be answered by email (the widget's offline form).
         last_meta = session.scalar(latest_inbound_meta(conversation.id))
@@ -605,12 +604,10 @@ class OutboxWorker:
         if message.agent_id is not None:
             agent_name = session.scalar(select(Agent.name).where(Agent.id == message.agent_id))
         ticket_number = session.scalar(select(Ticket.number).where(Ticket.conversation_id == conversation.id).order_by(Ticket.id))
-        attachments = (
-            session.execute(
-                select(Attachment.filename, Attachment.content_type, Blob.data)
-                .join(Blob, Blob.sha256 == Attachment.sha256)
-                .where(Attachment.message_id == message.id)
-            )
+        attachments = session.execute(
+            select(Attachment.filename, Attachment.content_type, Blob.data)
+            .join(Blob, Blob.sha256 == Attachment.sha256)
+            .where(Attachment.message_id == message.id)
         ).all()
         inbound_ids = [r.external_id for r in thread if r.direction == "in"]
         return OutboundMessage(
