@@ -882,7 +882,6 @@ async def measure(
                 classes[f"dashboard {days}d"] = timed
                 dashboards[f"{days}d"] = percentile(timed.samples, 50)
             extra["dashboard_ms"] = dashboards
-            extra["rss_load_kib"] = watch.peak
         if "export" in only:
             # The CSV export: peak RSS over a stream of ~10 % of the conversations, then of ~2/3 (100,000 at full size).
             extra["export"] = await export_growth(admin, watch, desk)
