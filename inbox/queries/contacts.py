@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from inbox.auth import Principal
-from inbox.queries.conversations import LISTED, visibility, visible_to
+from inbox.queries.conversations import LISTED_SHOWN, visibility, visible_to
 from inbox.store.models import Channel, Contact, ContactIdentity, Conversation, Organization
 
 
@@ -28,9 +28,12 @@ async def get_visible_contact(session: AsyncSession, who: Principal | None, cont
 
 def contact_conversations(session: Session, who: Principal | None, contact_id: int, limit: int | None = None) -> list[Any]:
     """The contact's conversations that `who` may see, the latest first: rows of what
-    `describe` shows (`LISTED`), not ORM objects (a busy contact has hundreds)."""
+    `describe` shows (`LISTED_SHOWN`: its times as text), not ORM objects (a busy contact
+    has hundreds)."""
     query = (
-        select(*LISTED).where(Conversation.contact_id == contact_id, visible_to(session, who)).order_by(Conversation.last_message_at.desc())
+        select(*LISTED_SHOWN)
+        .where(Conversation.contact_id == contact_id, visible_to(session, who))
+        .order_by(Conversation.last_message_at.desc())
     )
     if limit is not None:
         query = query.limit(limit)

@@ -8,6 +8,7 @@ import datetime as dt
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from itertools import islice
 from typing import Any
 
 from sqlalchemy import (
@@ -26,6 +27,7 @@ from sqlalchemy import (
     or_,
     select,
     true,
+    type_coerce,
     union,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -46,6 +48,7 @@ from inbox.store.models import (
     Team,
     TeamMember,
     Ticket,
+    UTCText,
     utcnow,
 )
 
@@ -264,6 +267,10 @@ LISTED_NAMES = (
     "first_response_at", "last_message_at", "created_at", "updated_at", "merged_into_id",
 )  # fmt: skip
 LISTED = tuple(Conversation.__table__.c[name] for name in LISTED_NAMES)
+# `LISTED` with the times read as the text the shape shows (see `UTCText`), for rows that are
+# only shaped: a contact's page has hundreds.
+SHOWN_TIMES = ("snoozed_until", "first_response_at", "last_message_at", "created_at", "updated_at")
+LISTED_SHOWN = tuple(type_coerce(c, UTCText()).label(c.name) if c.name in SHOWN_TIMES else c for c in LISTED)
 
 
 def _listed_values(conversations: Sequence[Any]) -> Iterable[Sequence[Any]]:
@@ -368,7 +375,7 @@ def _shape_statements(dialect: str, of_contact: bool = False) -> _ShapeStatement
         # conversation the index (conversation_id, id) read backwards, stopping at the first
         # (usually the last message): not every message of every conversation.
         previews=_previews(dialect, listed),
-        waiting=select(Message.conversation_id, func.min(Message.created_at).label("since"))
+        waiting=select(Message.conversation_id, type_coerce(func.min(Message.created_at), UTCText()).label("since"))
         .outerjoin(replied, replied.c.conversation_id == Message.conversation_id)
         .where(
             among_conversations(Message.conversation_id),
@@ -401,18 +408,21 @@ def conversation_shapes(session: Session, conversations: Sequence[Any], *, conta
     if session.autoflush:
         session.flush()  # what `session.execute` would do first (a no-op when nothing is pending)
     conn = session.connection()  # Core rows, without the ORM's loading of them
-    agent_ids = {c.assignee_id for c in conversations if c.assignee_id}
-    team_ids = {c.team_id for c in conversations if c.team_id}
-    conv_ids = [c.id for c in conversations]
+    values = _listed_values(conversations)
+    # The ids to look up, column by column (a row's fields by name cost more than the lookups).
+    ids, channel_ids, contact_ids, _, _, assignee_ids, team_column = islice(zip(*values, strict=True), 7)
+    agent_ids = set(assignee_ids) - {None}
+    team_ids = set(team_column) - {None}
+    conv_ids = list(ids)
     # `.all()`: one fetch of every row (iterating a result fetches them one at a time).
-    channels = {r.id: r for r in conn.execute(st.channels, {"ids": list({c.channel_id for c in conversations})}).all()}
-    contacts = {r.id: r for r in conn.execute(st.contacts, {"ids": list({c.contact_id for c in conversations})}).all()}
+    channels = {r.id: r for r in conn.execute(st.channels, {"ids": list(set(channel_ids))}).all()}
+    contacts = {r.id: r for r in conn.execute(st.contacts, {"ids": list(set(contact_ids))}).all()}
     agents = {r.id: r for r in conn.execute(st.agents, {"ids": list(agent_ids)}).all()} if agent_ids else {}
     teams = {r.id: r.name for r in conn.execute(st.teams, {"ids": list(team_ids)}).all()} if team_ids else {}
     of_them = {"ids": conv_ids, "replied_ids": conv_ids} if contact_id is None else {"contact_id": contact_id}
     tickets = {r.conversation_id: r for r in conn.execute(st.tickets, of_them).all()}
     previews = {cid: preview_of(text or subject) for cid, text, subject in conn.execute(st.previews, of_them).all()}
-    waiting = {cid: since for cid, at in conn.execute(st.waiting, of_them).all() if (since := _aware(at)) is not None}
+    waiting = {cid: since for cid, since in conn.execute(st.waiting, of_them).all() if since is not None}
     # What many rows share is shaped once: the contact page's rows are all one contact's.
     people = {
         r.id: {
@@ -429,7 +439,7 @@ def conversation_shapes(session: Session, conversations: Sequence[Any], *, conta
     for (
         id_, channel_id, contact_id, status, subject, assignee_id, team_id, priority, tags, snoozed_until,
         first_response_at, last_message_at, created_at, updated_at, merged_into_id,
-    ) in _listed_values(conversations):  # fmt: skip
+    ) in values:  # fmt: skip
         ticket = tickets.get(id_)
         channel = channels[channel_id]
         assignee = agents.get(assignee_id) if assignee_id else None
@@ -445,15 +455,15 @@ def conversation_shapes(session: Session, conversations: Sequence[Any], *, conta
                 "assignee": assignee.email if assignee else None,
                 "assignee_name": (assignee.name or assignee.email) if assignee else None,
                 "preview": previews.get(id_, ""),
-                "waiting_since": since.isoformat() if since else None,
+                "waiting_since": _iso(since),
                 "team": teams.get(team_id) if team_id else None,
                 "priority": priority,
                 "tags": list(tags or []),
-                "snoozed_until": snoozed_until.isoformat() if snoozed_until else None,
-                "first_response_at": first_response_at.isoformat() if first_response_at else None,
-                "last_message_at": last_message_at.isoformat() if last_message_at else None,
-                "created_at": created_at.isoformat() if created_at else None,
-                "updated_at": updated_at.isoformat() if updated_at else None,
+                "snoozed_until": _iso(snoozed_until),
+                "first_response_at": _iso(first_response_at),
+                "last_message_at": _iso(last_message_at),
+                "created_at": _iso(created_at),
+                "updated_at": _iso(updated_at),
                 "merged_into": merged_into_id,
                 "ticket": (
                     {"id": ticket.id, "number": ticket.number, "kind": ticket.kind, "status": ticket.status, "priority": ticket.priority}
@@ -464,6 +474,11 @@ def conversation_shapes(session: Session, conversations: Sequence[Any], *, conta
             }
         )
     return out
+
+
+def _iso(value: dt.datetime | str | None) -> str | None:
+    """A time as the API shows it (rows of `LISTED_SHOWN` bring the text already)."""
+    return value if value is None or isinstance(value, str) else value.isoformat()
 
 
 PREVIEW = 120
@@ -629,10 +644,6 @@ def message_rows(session: Session, conversation_id: int, *, after_id: int | None
 
 async def messages_of(session: AsyncSession, conversation_id: int, *, after_id: int | None, limit: int) -> list[Any]:
     return await session.run_sync(message_rows, conversation_id, after_id=after_id, limit=limit)
-
-
-def _iso(value: dt.datetime | None) -> str | None:
-    return value.isoformat() if value else None
 
 
 async def ids_matching(session: AsyncSession, who: Principal, filters: ListFilter, *, limit: int) -> list[int]:

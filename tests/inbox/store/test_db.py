@@ -9,11 +9,11 @@ import os
 import sqlite3
 from pathlib import Path
 
-from sqlalchemy import Column, Connection, Integer, MetaData, Table, select, text
+from sqlalchemy import Column, Connection, Integer, MetaData, Table, func, select, text, type_coerce
 
 from inbox.runtime.services import Services
 from inbox.store.db import Database
-from inbox.store.models import Agent, UTCDateTime
+from inbox.store.models import Agent, UTCDateTime, UTCText
 from tests.fixtures.databases import PG_ADMIN_URL
 from tests.fixtures.inbox import add_agent
 
@@ -51,7 +51,7 @@ async def test_utc_datetimes_read_back_aware_whoever_wrote_them(services: Servic
 
     def write(conn: Connection) -> None:
         table.create(conn)
-        conn.execute(table.insert(), [{"id": 1, "at": written}])
+        conn.execute(table.insert(), [{"id": 1, "at": written}, {"id": 5, "at": written.replace(microsecond=0)}])
         as_written = ":at"
         if conn.dialect.name == "postgresql":
             conn.execute(text("SET LOCAL TIME ZONE 'UTC'"))
@@ -66,8 +66,16 @@ async def test_utc_datetimes_read_back_aware_whoever_wrote_them(services: Servic
         2: dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC),
         3: dt.datetime(2026, 1, 2, 1, 4, 5, tzinfo=dt.UTC),
         4: dt.datetime(2026, 1, 2, tzinfo=dt.UTC),
+        5: written.replace(microsecond=0),
     }
     assert all(value.tzinfo is not None for value in read.values())
+    # Read as the text a page shows: what `isoformat()` makes of each, an aggregate's too.
+    as_text = type_coerce(table.c.at, UTCText())
+    shown = dict(await services.db.query_core(lambda conn: list(conn.execute(select(table.c.id, as_text).order_by(table.c.id)))))
+    assert shown == {key: value.isoformat() for key, value in read.items()}
+    assert shown[5] == "2026-12-02T13:51:01+00:00"
+    earliest = await services.db.query_core(lambda conn: conn.scalar(select(type_coerce(func.min(table.c.at), UTCText()))))
+    assert earliest == min(read.values()).isoformat()
 
 
 async def test_a_pooled_postgres_connection_closed_while_idle_is_replaced_before_use(pg_db_url: str) -> None:
