@@ -79,11 +79,11 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
 
 
 class UTCText(TypeDecorator[str]):
-    """A `UTCDateTime` read back as the text `isoformat()` gives it ("2026-12-02T13:51:01.5+00:00"
-    style, microseconds only when there are some): for times a page only shows. On SQLite the
-    stored text becomes that text without a datetime in between: a parse and an `isoformat`
-    (printf underneath) cost twice as much as the whole row otherwise, and a contact's page
-    shows 1,500 of them. Use it with `type_coerce(column, UTCText())`."""
+    """A `UTCDateTime` read back as the text `isoformat()` gives it ("2026-12-02T13:51:01.250000+00:00",
+    without the fraction when it is zero): for times a page only shows. On SQLite the stored
+    text becomes that text without a datetime in between; a contact's page shows 1,500
+    times, and parsing them and printing them again (printf underneath `isoformat`) was an
+    eighth of its instructions. Use it with `type_coerce(column, UTCText())`."""
 
     impl = DateTime(timezone=True)
     cache_ok = True
