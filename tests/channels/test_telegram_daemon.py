@@ -34,6 +34,11 @@ def telegram_channel(fake: FakeTelegram, **overrides: Any) -> dict[str, object]:
     return channel
 
 
+# How often a test asks for every inbound text: each asking is a request per conversation
+# and more, and every 50 ms an agent's token would pass its 1,200 requests a minute (429).
+POLL = 0.5
+
+
 class Client:
     """The REST API as an agent's script uses it."""
 
@@ -45,7 +50,9 @@ class Client:
         cursor = None
         while True:
             params = {"cursor": cursor} if cursor else {}
-            page = self.http.get("/api/v1/conversations", params=params).json()
+            response = self.http.get("/api/v1/conversations", params=params)
+            response.raise_for_status()
+            page = response.json()
             items += page["items"]
             cursor = page.get("next_cursor")
             if not cursor:
@@ -107,7 +114,7 @@ def test_sigkill_during_polling_loses_no_update_and_duplicates_none(daemon: Daem
         daemon.kill()
         unconfirmed_at_kill.append(len(fake_telegram.pending_update_ids()))
     daemon.start()
-    wait_until(lambda: len(api.inbound_texts()) >= len(expected), what="every message")
+    wait_until(lambda: len(api.inbound_texts()) >= len(expected), what="every message", interval=POLL)
     texts = api.inbound_texts()
     assert sorted(texts) == sorted(expected)  # nothing lost, nothing twice
     print(f"updates Telegram still held at each kill: {unconfirmed_at_kill}")
@@ -134,7 +141,7 @@ def test_a_group_mention_opens_a_group_conversation_and_the_reply_threads_to_it(
         }
     )
 
-    wait_until(lambda: len(api.inbound_texts()) == 2, what="both mentions")
+    wait_until(lambda: len(api.inbound_texts()) == 2, what="both mentions", interval=POLL)
     [conversation] = api.conversations()
     reply = api.reply(conversation["id"], "Looking into it")
     wait_until(lambda: api.message(conversation["id"], reply["id"])["delivery"] == "sent", what="delivery")
@@ -192,7 +199,7 @@ def test_stalled_and_dropped_bot_api_calls_lose_nothing_and_double_nothing(daemo
     fake_telegram.network_faults["sendMessage"] = [("stall", 3.0), ("502", 0)]
     reply = api.reply(conversation["id"], "answer despite faults")
     wait_until(lambda: api.message(conversation["id"], reply["id"])["delivery"] == "sent", what="delivery")
-    wait_until(lambda: len(api.inbound_texts()) >= len(expected), what="every update")
+    wait_until(lambda: len(api.inbound_texts()) >= len(expected), what="every update", interval=POLL)
     wait_until(lambda: fake_telegram.pending_update_ids() == [], what="every update confirmed")
     assert sorted(api.inbound_texts()) == sorted(expected)  # lost: 0, duplicated: 0
     assert [s.visible for s in fake_telegram.sent_to(710)] == ["answer despite faults"]  # sent once
