@@ -48,6 +48,7 @@ from inbox.store.models import (
     Team,
     TeamMember,
     Ticket,
+    UTCDateTime,
     UTCText,
     utcnow,
 )
@@ -269,8 +270,7 @@ LISTED_NAMES = (
 LISTED = tuple(Conversation.__table__.c[name] for name in LISTED_NAMES)
 # `LISTED` with the times read as the text the shape shows (see `UTCText`), for rows that are
 # only shaped: a contact's page has hundreds.
-SHOWN_TIMES = ("snoozed_until", "first_response_at", "last_message_at", "created_at", "updated_at")
-LISTED_SHOWN = tuple(type_coerce(c, UTCText()).label(c.name) if c.name in SHOWN_TIMES else c for c in LISTED)
+LISTED_SHOWN = tuple(type_coerce(c, UTCText()).label(c.name) if isinstance(c.type, UTCDateTime) else c for c in LISTED)
 
 
 def _listed_values(conversations: Sequence[Any]) -> Iterable[Sequence[Any]]:
