@@ -156,8 +156,10 @@ async def test_admin_adds_a_channel_and_a_rule_and_an_agent_is_kept_out(browser:
     await shot(admin, "admin-channels")
 
     await admin.get_by_role("link", name="Rules").click()
+    # The builder: choosing a field sets its operator; "Add action" adds a row (rules.js). The script
+    # shows its "Add" buttons once it has armed the rows: a choice made before then is not seen by it.
+    await admin.get_by_role("button", name="Add condition").wait_for()
     await admin.locator("#r-name").fill("outages")
-    # The builder: choosing a field sets its operator; "Add action" adds a row (rules.js).
     await admin.locator("#if-0-key").select_option("text_matches")
     assert await admin.locator("#if-0-op").input_value() == "matches"
     await admin.locator("#if-0-value").fill("(?i)down")
