@@ -279,6 +279,7 @@ async def test_a_row_is_resolved_from_its_own_button_by_keyboard_undone_and_snoo
     await page.get_by_role("button", name="Save", exact=True).click()
     heading = page.get_by_role("heading", name="Snoozed until")
     await heading.wait_for()
+    await heading.locator("time[title]").wait_for()  # desk.js has put it in local time (the server writes UTC)
     now = await asyncio.to_thread(shown, visitor["id"])
     assert now["status"] == "snoozed" and dt.datetime.fromisoformat(now["snoozed_until"]) == wanted
     assert "9:30" in await heading.inner_text()  # Mexico City's time, not UTC's 15:30

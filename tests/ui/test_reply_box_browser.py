@@ -180,6 +180,7 @@ async def test_snooze_and_conversion_to_an_incident_stay_on_the_conversation(pag
     await page.locator("form.props").get_by_role("button", name="Save").click()
     snoozed = page.get_by_role("heading", name="Snoozed until")
     await snoozed.wait_for()
+    await snoozed.locator("time[title]").wait_for()  # desk.js has put it in local time (the server writes UTC)
     assert await page.get_by_label("Wake up in").input_value() == "1d"  # the chosen duration stays chosen
     await shots(page, "conversation-snoozed")
     shown = await snoozed.locator("time").inner_text()
