@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import logging
 import os
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from sqlalchemy import Connection, bindparam, delete, or_, select, update
+from sqlalchemy import Connection, Row, Select, bindparam, delete, func, literal_column, or_, select, update
 from sqlalchemy.orm import Session
 
 from channels.base import (
@@ -72,19 +73,49 @@ log = logging.getLogger(__name__)
 IN_DOUBT = "the send was in flight and its outcome is unknown; this channel cannot tell whether it arrived, so it is not sent again"
 
 
-# Whether anything is due: every commit of the desk wakes the worker to ask, so the
-# question is built once (with and without the node's channels).
-_ANY_DUE = (
-    select(OutboxItem.id)
-    .where(
-        or_(
-            (OutboxItem.status == "pending") & (OutboxItem.next_attempt_at <= bindparam("now")),
-            (OutboxItem.status == "sending") & (OutboxItem.claimed_until < bindparam("now")),
+# The two kinds of due row, each in the order its partial index (migration 0025) keeps
+# per channel: a send whose lease expired (its worker stopped: taken first, they are few
+# and the oldest), and a pending send whose time has come. Each kind is asked for on its
+# own and one channel at a time, with its status written into the SQL (not bound): a planner
+# reads a partial index only where it can see the query's status is the index's (a prepared
+# statement's generic plan on PostgreSQL cannot). Asked for both kinds, or several channels,
+# at once, with a LIMIT, PostgreSQL takes a status and a channel as independent, expects a
+# due row soon and scans the table from the start: through every sent row when none is due.
+_DUE_KINDS = (
+    (
+        (OutboxItem.status == literal_column("'sending'")) & (OutboxItem.claimed_until < bindparam("now")),
+        (OutboxItem.claimed_until, OutboxItem.id),
+    ),
+    (
+        (OutboxItem.status == literal_column("'pending'")) & (OutboxItem.next_attempt_at <= bindparam("now")),
+        (OutboxItem.next_attempt_at, OutboxItem.id),
+    ),
+)
+
+
+@functools.cache
+def _firsts_due(channels: int) -> Select[tuple[int | None, ...]]:
+    """One row: for each of `channels` channels (bound as `channel_0`, `channel_1`, ...) and
+    each kind, the id of its first due row (None: none). Every commit of the desk wakes the
+    worker to ask, so the statement is built once per number of channels; each answer is the
+    first entry of an index, or the lack of one."""
+    return select(
+        *(
+            select(OutboxItem.id)
+            .where(due, OutboxItem.channel_id == bindparam(f"channel_{n}"))
+            .order_by(order[0])
+            .limit(1)
+            .scalar_subquery()
+            for n in range(channels)
+            for due, order in _DUE_KINDS
         )
     )
-    .limit(1)
+
+
+# The same question for a worker that sends on every channel (tools and tests).
+_ANY_DUE = select(
+    func.coalesce(*(select(OutboxItem.id).where(due).order_by(order[0]).limit(1).scalar_subquery() for due, order in _DUE_KINDS))
 )
-_ANY_DUE_ON = _ANY_DUE.where(OutboxItem.channel_id.in_(bindparam("channel_ids", expanding=True)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +176,7 @@ class OutboxWorker:
         self.csat_url = csat_url
         self._task: asyncio.Task[None] | None = None
         self._inflight: set[asyncio.Task[None]] = set()
+        self._turn = 0  # which of the channels with due sends a claim starts at
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self.run(), name=f"outbox:{self.worker_id}")
@@ -198,27 +230,36 @@ class OutboxWorker:
             return []
         # Most wake-ups (every commit wakes us) find nothing due: a read says so without
         # taking SQLite's one write turn from the writers that have real work.
-        asked = (_ANY_DUE, {"now": now}) if channel_ids is None else (_ANY_DUE_ON, {"now": now, "channel_ids": list(channel_ids)})
-        if not await self.db.query_core(lambda conn: conn.scalar(*asked) is not None):
-            return []
-        due = select(OutboxItem.id).where(
-            or_(
-                (OutboxItem.status == "pending") & (OutboxItem.next_attempt_at <= now),
-                (OutboxItem.status == "sending") & (OutboxItem.claimed_until < now),
-            )
-        )
-        if channel_ids is not None:
-            due = due.where(OutboxItem.channel_id.in_(channel_ids))
+        if channel_ids is None:
+            due_on: list[int | None] = [None]
+            if await self.db.query_core(lambda conn: conn.scalar(_ANY_DUE, {"now": now})) is None:
+                return []
+        else:
+            asked = {"now": now} | {f"channel_{n}": channel_id for n, channel_id in enumerate(channel_ids)}
+            firsts = await self.db.query_core(lambda conn: conn.execute(_firsts_due(len(channel_ids)), asked).one())
+            kinds = len(_DUE_KINDS)
+            due_on = [channel_id for n, channel_id in enumerate(channel_ids) if any(firsts[n * kinds : (n + 1) * kinds])]
+            if not due_on:
+                return []
+            # Each claim starts at the next channel: a long backlog on one (a broadcast) does
+            # not hold back the replies of the others.
+            self._turn += 1
+            start = self._turn % len(due_on)
+            due_on = due_on[start:] + due_on[:start]
 
         def work(conn: Connection) -> list[Claim]:
             # What each row was before the claim: a lease that expired on a dispatched send
             # leaves it in doubt (see the module's docstring).
-            before = conn.execute(
-                due.add_columns(OutboxItem.status, OutboxItem.dispatched_at)
-                .order_by(OutboxItem.id)
-                .limit(limit)
-                .with_for_update(skip_locked=True)
-            ).all()
+            before: list[Row[int, str, dt.datetime | None]] = []
+            for channel_id in due_on:
+                for due, order in _DUE_KINDS:
+                    room = limit - len(before)
+                    if room <= 0:
+                        break
+                    kind = select(OutboxItem.id, OutboxItem.status, OutboxItem.dispatched_at).where(due)
+                    if channel_id is not None:
+                        kind = kind.where(OutboxItem.channel_id == channel_id)
+                    before += conn.execute(kind.order_by(*order).limit(room).with_for_update(skip_locked=True), {"now": now}).all()
             if not before:
                 return []
             result = conn.execute(

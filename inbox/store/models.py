@@ -19,6 +19,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -403,7 +404,26 @@ class OutboxItem(Base):
     """One send of one message through its channel; claimed by one worker at a time."""
 
     __tablename__ = "outbox_item"
-    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+    # What the worker asks on every commit, "anything due on my channels?", reads only the
+    # live rows (migration 0025): each status's own small index, by channel then time. Sent
+    # rows pile up for ever; an index over every status walked the due rows of the channels
+    # other nodes run, and once SQLite had statistics it chose to scan the table instead.
+    __table_args__ = (
+        Index(
+            "ix_outbox_pending",
+            "channel_id",
+            "next_attempt_at",
+            sqlite_where=text("status = 'pending'"),
+            postgresql_where=text("status = 'pending'"),
+        ),
+        Index(
+            "ix_outbox_sending",
+            "channel_id",
+            "claimed_until",
+            sqlite_where=text("status = 'sending'"),
+            postgresql_where=text("status = 'sending'"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     # A conversation's message, or (`mail_id`, a DirectMail) an e-mail outside any conversation.

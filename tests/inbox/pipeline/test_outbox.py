@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from functools import partial
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, text, update
 
 from channels.base import DeliveryUnknown, OutboundMessage, PermanentSendError, SendResult, TransientSendError
 from inbox.actions.replies import send_reply
 from inbox.actions.runner import Actor
 from inbox.config import OutboxConfig
-from inbox.pipeline.outbox import IN_DOUBT, OutboxWorker, backoff
+from inbox.pipeline.outbox import _DUE_KINDS, IN_DOUBT, OutboxWorker, _firsts_due, backoff
 from inbox.runtime.services import Services
 from inbox.store.models import Conversation, Message, OutboxItem, utcnow
 from tests.fixtures.inbox import add_agent, add_channel, inbound
+from tests.fixtures.plans import plan
 from tests.fixtures.recording_channel import RecordingChannel
 
 FAST = OutboxConfig(max_attempts=3, base_delay=0.01, max_delay=0.05, lease_seconds=30, concurrency=4)
@@ -80,6 +82,73 @@ async def test_a_worker_claims_only_for_the_channels_its_node_runs(services: Ser
     running.append(channel_id)
     await drain(worker)
     assert len(far_end.sent) == 1 and await message_state(services, message_id) == ("sent", None, "sent")
+
+
+async def test_the_due_question_reads_only_live_rows_on_a_desk_with_history(services: Services) -> None:
+    """Every commit asks "anything due on my channels?". On a desk with a long history and
+    the planner's statistics, the answer reads the first entry of each live status's index
+    for each of this node's channels: it neither scans the sent rows nor walks the backlog of
+    a channel no node here runs (migration 0025), and neither does the claim."""
+    stopped = await add_channel(services, "stopped")
+    ours = await add_channel(services, "ours")
+    now = utcnow()
+    day_ago = now - dt.timedelta(days=1)
+    rows = [{"channel_id": ours.id, "status": "sent", "next_attempt_at": day_ago, "sent_at": day_ago} for _ in range(20_000)]
+    rows += [{"channel_id": stopped.id, "status": "pending", "next_attempt_at": now - dt.timedelta(hours=1)} for _ in range(3_000)]
+    rows += [{"channel_id": ours.id, "status": "pending", "next_attempt_at": now + dt.timedelta(hours=1)} for _ in range(20)]
+    rows += [{"channel_id": ours.id, "status": "sending", "claimed_until": now + dt.timedelta(minutes=5)} for _ in range(2)]
+    for n, row in enumerate(rows):  # one shape for the many-row insert
+        row.setdefault("sent_at", None)
+        row.setdefault("claimed_until", None)
+        row.setdefault("next_attempt_at", now)
+        row["idempotency_key"] = f"history-{n}"
+    await services.db.run(lambda conn: conn.execute(insert(OutboxItem), rows))
+    await services.db.run(lambda conn: conn.execute(text("ANALYZE")))
+
+    def read_whole_table(steps: list[str]) -> bool:
+        return any(step.startswith(("SCAN outbox_item", "Seq Scan", "Index Scan on outbox_item_pkey")) for step in steps)
+
+    asked = {"now": now, "channel_0": ours.id, "channel_1": stopped.id}
+    for channels in (1, 2):
+        steps = await services.db.query_core(partial(plan, statement=_firsts_due(channels), params=asked))
+        assert not read_whole_table(steps), steps
+        for index in ("ix_outbox_pending", "ix_outbox_sending"):
+            assert sum(index in step for step in steps) == channels, steps
+    for due, order in _DUE_KINDS:  # the claim's statements
+        claim = (
+            select(OutboxItem.id).where(due, OutboxItem.channel_id == ours.id).order_by(*order).limit(4).with_for_update(skip_locked=True)
+        )
+        steps = await services.db.query_core(partial(plan, statement=claim, params={"now": now}))
+        assert not read_whole_table(steps) and any("ix_outbox_" in step for step in steps), steps
+
+    # The same questions, answered: nothing of ours is due; the stopped channel's backlog is.
+    firsts = await services.db.query_core(lambda conn: conn.execute(_firsts_due(2), asked).one())
+    assert firsts[:2] == (None, None) and firsts[2] is None and firsts[3] is not None
+    worker = OutboxWorker(services.db, services.bus, lambda cid: RecordingChannel(), FAST, channel_ids=lambda: [ours.id])
+    assert await worker.drain_once() == 0
+
+
+async def test_each_claim_starts_at_the_next_channel_with_sends_due(services: Services) -> None:
+    """A backlog on one channel (a broadcast) does not hold back another's replies: with room
+    for one send at a time, the claims take the two channels' sends in turn."""
+    first = await add_channel(services, "first")
+    second = await add_channel(services, "second")
+    now = utcnow()
+    rows = [
+        {
+            "channel_id": channel.id,
+            "status": "pending",
+            "next_attempt_at": now - dt.timedelta(minutes=1),
+            "idempotency_key": f"{channel.name}-{n}",
+        }
+        for channel in (first, second)
+        for n in range(3)
+    ]
+    await services.db.run(lambda conn: conn.execute(insert(OutboxItem), rows))
+    worker = OutboxWorker(services.db, services.bus, lambda cid: RecordingChannel(), FAST, channel_ids=lambda: [first.id, second.id])
+    taken = [claim.channel_id for _ in range(6) for claim in await worker.claim(1)]
+    assert taken == [second.id, first.id] * 3
+    assert await worker.claim(4) == []
 
 
 async def test_private_note_is_never_sent(services: Services) -> None:
