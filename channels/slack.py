@@ -181,6 +181,7 @@ class SlackChannel:
         self._user_lookups: dict[str, asyncio.Future[tuple[Sender, bool]]] = {}
         self._recent: OrderedDict[str, None] = OrderedDict()  # event ids already stored and acked
         self._uncertain: set[str] = set()  # idempotency keys whose post may have gone through
+        self._dms: dict[str, str] = {}  # user id -> the id of the bot's DM with them
         # Replies with files, between steps: the text posted, the files uploaded, the
         # share whose answer was lost. Kept in memory, as a retry comes within minutes.
         self._posted: dict[str, SendResult] = {}
@@ -588,9 +589,10 @@ class SlackChannel:
             found = await self._find_posted(channel, thread_ts, key)
             if found is not None:
                 self._uncertain.discard(key)
+                posted_in = self._dms.get(channel, channel)  # as chat.postMessage answers: the DM's id
                 return SendResult(
-                    external_id=f"{channel}:{found}",
-                    meta={"channel": channel, "ts": found, "thread_ts": thread_ts},
+                    external_id=f"{posted_in}:{found}",
+                    meta={"channel": posted_in, "ts": found, "thread_ts": thread_ts},
                 )
         text = to_mrkdwn(outbound.text) or " "
         extra: dict[str, Any] = {}
@@ -667,6 +669,7 @@ class SlackChannel:
     async def _recent_messages(self, channel: str, thread_ts: str | None) -> list[dict[str, Any]]:
         """The thread's messages (or the channel's latest); [] when we may not look."""
         try:
+            channel = await self._conversation(channel)
             if thread_ts:
                 reply = await self._web.conversations_replies(channel=channel, ts=thread_ts, include_all_metadata=True, limit=200)
             else:
@@ -678,6 +681,18 @@ class SlackChannel:
         except (aiohttp.ClientError, TimeoutError):
             raise TransientSendError("could not check whether the reply was already posted") from None
         return list(reply.get("messages") or [])
+
+    async def _conversation(self, channel: str) -> str:
+        """An id that `conversations.*` take. chat.postMessage takes a user id and posts in the
+        bot's DM with them, but reading that DM needs its own id (a user id answers
+        channel_not_found): `conversations.open` gives it, the same each time (kept)."""
+        if not channel.startswith(("U", "W")):
+            return channel
+        dm = self._dms.get(channel)
+        if dm is None:
+            reply = await self._web.conversations_open(users=channel)
+            dm = self._dms[channel] = str(reply["channel"]["id"])
+        return dm
 
     # -- sending files -----------------------------------------------------------------------
 

@@ -6,6 +6,7 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
 
 import pytest
 from pydantic import ValidationError
@@ -505,6 +506,23 @@ async def test_a_reply_whose_answer_was_lost_is_not_posted_twice(slack: SlackCha
     result = await slack.send(message)
     assert len(fake_slack.posts) == 1
     assert result.external_id == f"C0SUPPORT:{fake_slack.posts[0].ts}"
+
+
+async def test_a_dm_in_doubt_after_a_restart_is_looked_for_in_the_dm_not_posted_twice(
+    slack: SlackChannel,
+    fake_slack: FakeSlack,  # noqa: F811
+) -> None:
+    """A DM addressed by user id (a broadcast to a contact): chat.postMessage takes the user
+    id, but the look must read the DM by its own id (conversations.* answer channel_not_found
+    for a user id). The in-doubt flag is the outbox's, after a kill: nothing in memory."""
+    message = outbound(thread_key="dm:U0ANA")
+    await slack.send(message)
+    [post] = fake_slack.posts
+    assert post.channel == "D0ANA"
+    again = await slack.send(replace(message, in_doubt=True))
+    assert len(fake_slack.posts) == 1 and again.external_id == f"D0ANA:{post.ts}"
+    other = await slack.send(replace(outbound("out-2"), thread_key="dm:U0ANA", in_doubt=True))  # in doubt, never posted: posted now
+    assert len(fake_slack.posts) == 2 and other.external_id == f"D0ANA:{fake_slack.posts[1].ts}"
 
 
 FILES = (
