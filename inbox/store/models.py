@@ -406,8 +406,8 @@ class OutboxItem(Base):
     __tablename__ = "outbox_item"
     # What the worker asks on every commit, "anything due on my channels?", reads only the
     # live rows (migration 0025): each status's own small index, by channel then time. Sent
-    # rows pile up for ever; an index over every status walked the due rows of the channels
-    # other nodes run, and once SQLite had statistics it chose to scan the table instead.
+    # rows pile up for ever; with an index over every status, SQLite walked the due rows of
+    # the channels other nodes run, and PostgreSQL chose to scan the table instead.
     __table_args__ = (
         Index(
             "ix_outbox_pending",

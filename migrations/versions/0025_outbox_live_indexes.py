@@ -2,14 +2,14 @@
 
 Every commit wakes each node's outbox worker, which asks whether anything is due on the
 channels it runs. `ix_outbox_due (status, next_attempt_at)` held every row, sent ones
-included, and answered by walking every due row of every channel: a node that does not run
-a stopped channel walked its whole backlog on each commit. Worse, once SQLite had
-statistics (migration 0022 runs `ANALYZE`), it judged a status too common to seek and
-scanned the table instead: 30-40 ms a commit with 200,000 sent rows.
+included. SQLite answered by walking every due row of every channel, so a node walked the
+whole backlog of a channel it does not run on each commit; PostgreSQL, with statistics,
+expected a match soon and scanned the table from its start instead: 23-29 ms a commit with
+200,000 sent rows (bench/outbox_due.py).
 
 Two partial indexes take its place, one per live status, by channel then time. They hold
 only what is waiting or in flight, so they stay small however long the desk's history, and
-both databases seek them per channel (docs/performance.md).
+the worker asks each for its first entry per channel (docs/performance.md).
 
 Revision ID: 0025
 Revises: 0024

@@ -279,6 +279,7 @@ async def test_a_visitor_page_view_costs_no_socket_and_a_quick_visitor_loses_not
     await desk.get_by_label("Email").fill("root@example.com")
     await desk.get_by_label("Password").fill("correct horse battery")
     await desk.get_by_role("button", name="Sign in").click()
+    await desk.wait_for_url(f"{node.url}/")  # signed in: going on sooner would cancel the form's POST
     await desk.goto(f"{node.url}/conversations/{found['id']}")
     visitor = desk.get_by_role("region", name="Visitor")
     await visitor.get_by_role("link", name="Pricing · Shop").wait_for()
