@@ -229,16 +229,22 @@ class OutboxWorker:
             # channels elsewhere on every commit (a backlog of thousands: a millisecond each).
             return []
         # Most wake-ups (every commit wakes us) find nothing due: a read says so without
-        # taking SQLite's one write turn from the writers that have real work.
+        # taking SQLite's one write turn from the writers that have real work. It also says
+        # what to claim: each channel with sends due, and which kinds (`_DUE_KINDS` indexes).
+        due_on: list[tuple[int | None, list[int]]]
         if channel_ids is None:
-            due_on: list[int | None] = [None]
+            due_on = [(None, list(range(len(_DUE_KINDS))))]
             if await self.db.query_core(lambda conn: conn.scalar(_ANY_DUE, {"now": now})) is None:
                 return []
         else:
             asked = {"now": now} | {f"channel_{n}": channel_id for n, channel_id in enumerate(channel_ids)}
             firsts = await self.db.query_core(lambda conn: conn.execute(_firsts_due(len(channel_ids)), asked).one())
             kinds = len(_DUE_KINDS)
-            due_on = [channel_id for n, channel_id in enumerate(channel_ids) if any(firsts[n * kinds : (n + 1) * kinds])]
+            due_on = [
+                (channel_id, due_kinds)
+                for n, channel_id in enumerate(channel_ids)
+                if (due_kinds := [k for k in range(kinds) if firsts[n * kinds + k] is not None])
+            ]
             if not due_on:
                 return []
             # Each claim starts at the next channel: a long backlog on one (a broadcast) does
@@ -251,8 +257,8 @@ class OutboxWorker:
             # What each row was before the claim: a lease that expired on a dispatched send
             # leaves it in doubt (see the module's docstring).
             before: list[Row[int, str, dt.datetime | None]] = []
-            for channel_id in due_on:
-                for due, order in _DUE_KINDS:
+            for channel_id, due_kinds in due_on:
+                for due, order in (_DUE_KINDS[k] for k in due_kinds):
                     room = limit - len(before)
                     if room <= 0:
                         break
