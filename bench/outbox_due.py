@@ -27,7 +27,6 @@ import asyncio
 import datetime as dt
 import os
 import statistics
-import sys
 import tempfile
 import time
 import uuid
@@ -178,4 +177,3 @@ async def main() -> None:
 
 if __name__ == "__main__":
     asyncio.run(main())
-    sys.exit(0)

@@ -26,8 +26,9 @@ import os
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import Any
 
-from sqlalchemy import Connection, Row, Select, bindparam, delete, func, literal_column, or_, select, update
+from sqlalchemy import ColumnElement, Connection, Row, ScalarSelect, Select, bindparam, delete, func, literal_column, or_, select, update
 from sqlalchemy.orm import Session
 
 from channels.base import (
@@ -93,29 +94,24 @@ _DUE_KINDS = (
 )
 
 
+def _first_due(due: ColumnElement[bool], order: tuple[Any, ...], *also: ColumnElement[bool]) -> ScalarSelect[int]:
+    """The id of the first row of one kind that is due (and `also` holds), in its index's order."""
+    return select(OutboxItem.id).where(due, *also).order_by(order[0]).limit(1).scalar_subquery()
+
+
 @functools.cache
-def _firsts_due(channels: int) -> Select[tuple[int | None, ...]]:
+def _firsts_due(channels: int) -> Select[*tuple[int | None, ...]]:
     """One row: for each of `channels` channels (bound as `channel_0`, `channel_1`, ...) and
     each kind, the id of its first due row (None: none). Every commit of the desk wakes the
     worker to ask, so the statement is built once per number of channels; each answer is the
     first entry of an index, or the lack of one."""
     return select(
-        *(
-            select(OutboxItem.id)
-            .where(due, OutboxItem.channel_id == bindparam(f"channel_{n}"))
-            .order_by(order[0])
-            .limit(1)
-            .scalar_subquery()
-            for n in range(channels)
-            for due, order in _DUE_KINDS
-        )
+        *(_first_due(due, order, OutboxItem.channel_id == bindparam(f"channel_{n}")) for n in range(channels) for due, order in _DUE_KINDS)
     )
 
 
 # The same question for a worker that sends on every channel (tools and tests).
-_ANY_DUE = select(
-    func.coalesce(*(select(OutboxItem.id).where(due).order_by(order[0]).limit(1).scalar_subquery() for due, order in _DUE_KINDS))
-)
+_ANY_DUE = select(func.coalesce(*(_first_due(due, order) for due, order in _DUE_KINDS)))
 
 
 @dataclass(frozen=True, slots=True)
